@@ -1,0 +1,233 @@
+"""Run tables: read, validate, map columns, derive, filter, select final rows, write.
+
+The contract is ../shared/docs/run-table.md (version 1): one row per (run, evaluation point) with at
+least `run`, `params`, `tokens`, `loss`. Rows are numbered from 1 in file order (the first data row
+is row 1) and keep that number as the DataFrame index through every filter, so an error about a
+row can always name the row of the file it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scaling.atomic import atomic_path
+from scaling.errors import ScalingError
+
+CONTRACT_VERSION = "1"
+METADATA_KEY = b"scaling.run_table"
+REQUIRED = ("run", "params", "tokens", "loss")
+# Columns of the contract that hold numbers; `acc:<task>` and `loss:<task>` are numeric too.
+NUMERIC = (
+    "params", "tokens", "loss", "step", "flops", "lr", "params_nonembed", "vocab_size", "width",
+    "depth", "characters", "loss_unigram", "params_active", "seed",
+)
+POSITIVE = ("params", "tokens", "flops")
+STRING = ("run", "schedule", "dataset")
+
+
+def _is_numeric_column(name: str) -> bool:
+    return name in NUMERIC or name.startswith("acc:") or name.startswith("loss:")
+
+
+def parse_mapping(items) -> dict[str, str]:
+    """`["params=Model Size", ...]` → `{"params": "Model Size"}` (contract name = file column)."""
+    mapping: dict[str, str] = {}
+    for item in items or ():
+        target, sep, source = str(item).partition("=")
+        target, source = target.strip(), source.strip().strip("'\"")
+        if not sep or not target or not source:
+            raise ScalingError(f"bad --map {item!r}: expected CONTRACT_COLUMN=\"File column\"")
+        mapping[target] = source
+    return mapping
+
+
+def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = None,
+              columns=()) -> pd.DataFrame:
+    """Read a run table (Parquet or CSV), map, validate, derive `flops`, then apply `where`.
+
+    `columns` names optional columns that the caller will use; they are validated like the
+    required ones (present, numeric, finite). The frame's `attrs["source"]` holds the path.
+    """
+    path = Path(path)
+    frame = read_file(path)
+    frame = apply_mapping(frame, mapping or {}, path)
+    if len(frame) == 0:
+        raise ScalingError(f"{path}: the file has no rows")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame = validate(frame, path, columns)
+    if "flops" not in frame.columns:
+        frame["flops"] = 6.0 * frame["params"] * frame["tokens"]
+    frame.attrs["source"] = str(path)
+    if where:
+        frame = filter_rows(frame, where, path)
+        frame.attrs["where"] = where
+    return frame
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise ScalingError(f"{path}: no such file")
+    if path.is_dir():
+        raise ScalingError(f"{path}: is a directory, not a run table")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".tsv", ".txt"):
+            if path.stat().st_size == 0:
+                raise ScalingError(f"{path}: the file is empty")
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except ScalingError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise ScalingError(f"{path}: the file is empty") from None
+    except Exception as exc:  # corrupt Parquet, malformed CSV: the reader's reason, one line
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScalingError(f"{path}: cannot read as {suffix[1:]} ({reason})") from None
+    raise ScalingError(f"{path}: unknown file type {suffix or '(none)'!r}; use .parquet or .csv")
+
+
+def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path) -> pd.DataFrame:
+    """Rename file columns to contract names; a contract column already present is replaced."""
+    for target, source in mapping.items():
+        if source not in frame.columns:
+            raise ScalingError(f"{path}: --map {target}={source!r}: the file has no column "
+                               f"{source!r} (it has {', '.join(map(str, frame.columns))})")
+    renamed = frame.drop(columns=[t for t in mapping if t in frame.columns
+                                  and t not in mapping.values()])
+    return renamed.rename(columns={source: target for target, source in mapping.items()})
+
+
+def validate(frame: pd.DataFrame, path, columns=()) -> pd.DataFrame:
+    """Check the contract's rules on the required columns and on `columns`; return a clean copy."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise ScalingError(f"{path}: missing required column {missing[0]!r} (columns: "
+                           f"{', '.join(map(str, frame.columns))}; map one with --map "
+                           f"{missing[0]}=\"Your column\")")
+    frame = frame.copy()
+    frame["run"] = _as_run_ids(frame["run"], path)
+    checked = list(dict.fromkeys([*REQUIRED[1:], *columns,
+                                  *[c for c in frame.columns if c in POSITIVE]]))
+    for column in checked:
+        if column not in frame.columns:
+            if column == "flops":
+                continue  # derived below when absent
+            raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
+        if column in STRING or not (_is_numeric_column(column) or column in columns):
+            continue
+        frame[column] = _as_finite_numbers(frame[column], column, path)
+        if column in POSITIVE:
+            bad = frame.index[frame[column] <= 0]
+            if len(bad):
+                raise ScalingError(f"{path}: column {column!r}, row {bad[0]}: "
+                                   f"must be positive, got {frame.at[bad[0], column]:g}")
+    _check_constant_per_run(frame, "params", path)
+    if "final" in frame.columns:
+        frame["final"] = _as_booleans(frame["final"], path)
+    return frame
+
+
+def _as_run_ids(values: pd.Series, path) -> pd.Series:
+    empty = values.isna() | (values.astype(str).str.strip() == "")
+    if empty.any():
+        raise ScalingError(f"{path}: column 'run', row {values.index[empty][0]}: empty run id")
+    return values.astype(str)
+
+
+def _as_finite_numbers(values: pd.Series, column: str, path) -> pd.Series:
+    if values.dtype == bool:
+        raise ScalingError(f"{path}: column {column!r}: holds booleans, expected numbers")
+    numbers = pd.to_numeric(values, errors="coerce")
+    not_number = numbers.isna() & values.notna()
+    if not_number.any():
+        row = values.index[not_number][0]
+        raise ScalingError(f"{path}: column {column!r}, row {row}: not a number "
+                           f"({str(values.at[row])[:40]!r})")
+    numbers = numbers.astype(float)
+    bad = ~np.isfinite(numbers.to_numpy())
+    if bad.any():
+        row = values.index[bad][0]
+        what = "missing value (NaN)" if np.isnan(numbers.at[row]) else f"{numbers.at[row]} (not finite)"
+        raise ScalingError(f"{path}: column {column!r}, row {row}: {what}")
+    return numbers
+
+
+def _as_booleans(values: pd.Series, path) -> pd.Series:
+    if values.dtype == bool:
+        return values
+    words = values.astype(str).str.strip().str.lower()
+    known = {"true": True, "1": True, "1.0": True, "false": False, "0": False, "0.0": False,
+             "nan": False, "none": False, "": False}
+    unknown = ~words.isin(list(known))
+    if unknown.any():
+        row = values.index[unknown][0]
+        raise ScalingError(f"{path}: column 'final', row {row}: expected true/false, "
+                           f"got {values.at[row]!r}")
+    return words.map(known).astype(bool)
+
+
+def _check_constant_per_run(frame: pd.DataFrame, column: str, path) -> None:
+    first = frame.groupby("run", sort=False)[column].transform("first")
+    changed = ~np.isclose(frame[column], first, rtol=1e-9, atol=0)
+    if changed.any():
+        row = frame.index[changed][0]
+        raise ScalingError(f"{path}: column {column!r}, row {row}: run {frame.at[row, 'run']!r} "
+                           f"changes {column} from {first.at[row]:g} to {frame.at[row, column]:g}")
+
+
+def filter_rows(frame: pd.DataFrame, where: str, path=None, option: str = "--where") -> pd.DataFrame:
+    """Keep the rows matching a pandas query (`params < 1e9 and tokens > 1e10`)."""
+    path = path or frame.attrs.get("source", "run table")
+    try:
+        kept = frame.query(where, engine="python")
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScalingError(f"{path}: bad {option} {where!r}: {reason}") from None
+    if not isinstance(kept, pd.DataFrame) or len(kept) == 0:
+        raise ScalingError(f"{path}: {option} {where!r} matches no rows")
+    kept.attrs = dict(frame.attrs)
+    return kept
+
+
+def final_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: the row marked `final`, else the row with the most tokens."""
+    marked = frame[frame["final"]] if "final" in frame.columns else frame.iloc[:0]
+    if len(marked):
+        path = frame.attrs.get("source", "run table")
+        twice = marked["run"].duplicated()
+        if twice.any():
+            row = marked.index[twice][0]
+            raise ScalingError(f"{path}: column 'final', row {row}: run "
+                               f"{marked.at[row, 'run']!r} has more than one final row")
+    unmarked = frame[~frame["run"].isin(marked["run"])]
+    by_tokens = unmarked.loc[unmarked.groupby("run", sort=False)["tokens"].idxmax()]
+    chosen = pd.concat([marked, by_tokens]).sort_index()
+    chosen.attrs = dict(frame.attrs)
+    return chosen
+
+
+def write_runs(frame: pd.DataFrame, path) -> Path:
+    """Write a run table as Parquet, atomically, with the contract's metadata key."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    metadata = dict(table.schema.metadata or {})
+    metadata[METADATA_KEY] = CONTRACT_VERSION.encode()
+    table = table.replace_schema_metadata(metadata)
+    with atomic_path(path) as temporary:
+        pq.write_table(table, temporary)
+    return Path(path)
+
+
+def contract_version(path) -> str | None:
+    """The `scaling.run_table` metadata value of a Parquet file, or None."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_schema(path).metadata or {}
+    value = metadata.get(METADATA_KEY)
+    return value.decode() if value is not None else None
