@@ -1,0 +1,21 @@
+"""scaling: fit the published scaling laws of language models to run tables, with honest intervals.
+
+Public API:
+
+    from scaling import read_runs, get_law, load_fit, backtest
+    runs = read_runs("data/chinchilla/runs.parquet", where="loss < 3.44")
+    fit = get_law("chinchilla").fit(runs, bootstrap=1000)
+    print(fit.report())
+
+`import scaling` never imports torch; the ladder runner lives in the separate `ladders` package.
+"""
+
+from scaling.errors import ScalingError
+from scaling.runs import final_rows, read_runs, write_runs
+from scaling.laws import LAWS, Law, get_law, load_fit
+from scaling.backtest import backtest
+
+__version__ = "0.1.0"
+
+__all__ = ["LAWS", "Law", "ScalingError", "backtest", "final_rows", "get_law", "load_fit",
+           "read_runs", "write_runs", "__version__"]

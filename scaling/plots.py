@@ -1,0 +1,99 @@
+"""Figures (matplotlib, Agg): observed vs fitted, and iso-loss contours over (N, D)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from scaling.atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fit(law, points, path) -> Path:
+    """Save a figure of a fitted law against its points (the rows it was fitted on, one per run).
+
+    Left: observed vs fitted target. Right (laws of params and tokens): iso-loss contours of the
+    fitted surface over (N, D), the points coloured by their loss, iso-FLOP lines and, where the
+    law has one, the compute-optimal frontier.
+    """
+    plt = _pyplot()
+    inputs = law.inputs_from(points)
+    actual = points[law.target].to_numpy(float)
+    fitted = law.predict(**inputs)
+    surface = set(law.inputs) == {"params", "tokens"}
+    figure, axes = plt.subplots(1, 2 if surface else 1, figsize=(12 if surface else 6, 5),
+                                squeeze=False)
+    _observed_vs_fitted(axes[0, 0], law, actual, fitted, inputs)
+    if surface:
+        _iso_loss(axes[0, 1], law, inputs, actual)
+    figure.suptitle(law.title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
+def _observed_vs_fitted(ax, law, actual, fitted, inputs):
+    colour = np.log10(inputs[law.inputs[0]])
+    scatter = ax.scatter(fitted, actual, c=colour, s=14, cmap="viridis", alpha=0.8)
+    low, high = min(actual.min(), fitted.min()), max(actual.max(), fitted.max())
+    ax.plot([low, high], [low, high], color="black", lw=1, ls="--", label="y = x")
+    ax.set_xlabel(f"fitted {law.target}")
+    ax.set_ylabel(f"observed {law.target}")
+    ax.set_title(f"observed vs fitted ({len(actual)} points, objective {law.objective_:.3g})",
+                 fontsize=9)
+    ax.figure.colorbar(scatter, ax=ax, label=f"log10 {law.inputs[0]}")
+    ax.legend(loc="upper left")
+
+
+def _iso_loss(ax, law, inputs, actual):
+    params, tokens = inputs["params"], inputs["tokens"]
+    n_grid = np.logspace(np.log10(params.min()) - 0.5, np.log10(params.max()) + 1.5, 160)
+    d_grid = np.logspace(np.log10(tokens.min()) - 0.5, np.log10(tokens.max()) + 1.5, 160)
+    n_mesh, d_mesh = np.meshgrid(n_grid, d_grid)
+    loss = law.predict(params=n_mesh.ravel(), tokens=d_mesh.ravel()).reshape(n_mesh.shape)
+    from matplotlib.colors import Normalize
+
+    norm = Normalize(actual.min(), actual.max())       # one colour scale for runs and contours
+    levels = np.unique(np.round(np.linspace(loss.min(), loss.max(), 16)[1:-1], 3))
+    contours = ax.contour(n_mesh, d_mesh, loss, levels=levels, cmap="viridis_r", norm=norm,
+                          linewidths=0.8)
+    ax.clabel(contours, fontsize=6, fmt="%.2f")
+    points = ax.scatter(params, tokens, c=actual, cmap="viridis_r", norm=norm, s=12,
+                        edgecolors="black", linewidths=0.3, label="runs")
+    ax.figure.colorbar(points, ax=ax, label=law.target)
+    flops_low = 6 * n_grid.min() * d_grid.min()
+    flops_high = 6 * n_grid.max() * d_grid.max()
+    for flops in 10.0 ** np.arange(np.ceil(np.log10(flops_low)), np.log10(flops_high), 2):
+        ax.plot(n_grid, flops / (6 * n_grid), color="grey", lw=0.5, ls=":")
+        ax.annotate(f"{flops:.0e}", (n_grid[0], flops / (6 * n_grid[0])), fontsize=6,
+                    color="grey")
+    if hasattr(law, "compute_optimal"):
+        budgets = np.logspace(np.log10(flops_low), np.log10(flops_high), 200)
+        frontier = law.compute_optimal(budgets)
+        ax.plot(frontier["params"][0], frontier["tokens"][0], color="crimson", lw=1.5,
+                label="compute-optimal frontier")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(n_grid.min(), n_grid.max())
+    ax.set_ylim(d_grid.min(), d_grid.max())
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("tokens D")
+    ax.set_title("iso-loss contours of the fit; dotted: iso-FLOP", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def _save(figure, plt, path) -> Path:
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=120, format=Path(path).suffix[1:] or "png")
+    finally:
+        plt.close(figure)
+    return Path(path)
