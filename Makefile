@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/fit_speed.py
+	$(PY) bench/bootstrap_speed.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

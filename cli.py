@@ -146,13 +146,11 @@ def _predict(args) -> int:
         raise ScalingError(f"give {' and '.join('--' + n for n in law.inputs)}"
                            + (" or --flops" if hasattr(law, "compute_optimal") else ""))
     try:
-        predicted, lower, upper = law.predict_interval(**values)
-        inputs = law._broadcast_inputs(values)
+        print(prediction_table(law, **values))
     except ValueError as exc:
         if isinstance(exc, ScalingError):
             raise
         raise ScalingError(f"input lists of different lengths ({exc})") from None
-    print(prediction_table(law, inputs, predicted, lower, upper))
     return 0
 
 

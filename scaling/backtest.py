@@ -4,7 +4,9 @@
 
 The training rows are those matching `train`; the test runs are those matching `test` (default:
 every run with no training row), each judged at its final row. Errors are relative,
-(predicted − actual) / actual; coverage is the share of actual values inside the interval.
+(predicted − actual) / actual. Intervals are for a run's measured loss (the law's bootstrap
+uncertainty and the fit's residual scatter, see `Law.predict_interval`); coverage is the share
+of actual values inside them.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, 
     model.fit(train_rows, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs)
     targets = final_rows(test_rows)
     inputs = {name: targets[name].to_numpy(float) for name in model.inputs}
-    predicted, lower, upper = model.predict_interval(**inputs)
+    predicted, lower, upper = model.predict_interval(kind="run", **inputs)
     actual = targets[model.target].to_numpy(float)
     rel_error = (predicted - actual) / actual
     inside = (actual >= lower) & (actual <= upper)

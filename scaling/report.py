@@ -38,12 +38,13 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
         residuals = np.asarray(law.residuals_)
         lines.append(f"residuals log loss: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
                      f"max |r| {np.max(np.abs(residuals)):.4g}")
-    lines += ["", f"{'parameter':<10} {'value':>12}   {level + ' interval':<26} {'std err':>10}"]
+    rows = []
     for name in law.reported_names:
         low, high = law.intervals_.get(name, (np.nan, np.nan))
-        error = law.standard_errors_.get(name, np.nan)
-        lines.append(f"{name:<10} {_number(law.params_[name]):>12}   {_interval(low, high):<26} "
-                     f"{_number(error):>10}")
+        rows.append((name, _number(law.params_[name]), _interval(low, high),
+                     _number(law.standard_errors_.get(name, np.nan))))
+    lines += ["", table(("parameter", "value", f"{level} interval", "std err"), rows,
+                        right=("value", "std err"))]
     lines += warnings(law)
     if hasattr(law, "compute_optimal"):
         lines += ["", compute_optimal_table(law, budgets)]
@@ -63,47 +64,59 @@ def warnings(law) -> list[str]:
     return [""] + out if out else []
 
 
+def table(header, rows, right=()) -> str:
+    """Columns padded to their widest cell; columns named in `right` are right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells):
+        return "  ".join(f"{str(c):>{w}}" if h in right else f"{str(c):<{w}}"
+                         for c, w, h in zip(cells, widths, header)).rstrip()
+
+    return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def _with_interval(point, lower, upper) -> str:
+    return _number(point) + ("" if not np.isfinite(lower)
+                             else f" [{_number(lower)}, {_number(upper)}]")
+
+
 def compute_optimal_table(law, budgets=COMPUTE_BUDGETS) -> str:
     allocation = law.compute_optimal(np.asarray(budgets, float))
     level = f"{100 * law.confidence:g}%"
-    lines = [f"compute-optimal allocation (C = 6 N D), {level} intervals",
-             f"{'FLOPs':>8}  {'params N':<30} {'tokens D':<30} {'tokens/param':<26} {'loss':<24}"]
-    for k, flops in enumerate(budgets):
-        cells = []
-        for key, width in (("params", 30), ("tokens", 30), ("tokens_per_param", 26), ("loss", 24)):
-            point, lower, upper = (v[k] for v in allocation[key])
-            cell = _number(point) + ("" if not np.isfinite(lower)
-                                     else f" [{_number(lower)}, {_number(upper)}]")
-            cells.append(f"{cell:<{width}}")
-        lines.append(f"{flops:>8.0e}  " + " ".join(cells))
-    return "\n".join(lines)
+    keys = ("params", "tokens", "tokens_per_param", "loss")
+    header = ("FLOPs", "params N", "tokens D", "tokens/param", law.target)
+    rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys))
+            for k, flops in enumerate(budgets)]
+    return (f"compute-optimal allocation (C = 6 N D), {level} intervals\n"
+            + table(header, rows, right=("FLOPs",)))
 
 
-def prediction_table(law, inputs: dict, predicted, lower, upper) -> str:
+def prediction_table(law, **values) -> str:
+    """Predictions with the law's interval and the interval for one run's measured value."""
     level = f"{100 * law.confidence:g}%"
+    inputs = law._broadcast_inputs(values)
+    predicted, law_low, law_high = law.predict_interval(kind="law", **inputs)
+    _, run_low, run_high = law.predict_interval(kind="run", **inputs)
     names = list(inputs)
-    lines = ["  ".join(f"{n:>12}" for n in names) + f"  {law.target:>10}  {level + ' interval':<24}"]
-    for k in range(len(predicted)):
-        lines.append("  ".join(f"{inputs[n][k]:>12.4g}" for n in names) +
-                     f"  {_number(predicted[k]):>10}  {_interval(lower[k], upper[k]):<24}")
-    return "\n".join(lines)
+    header = (*names, law.target, f"{level} law interval", f"{level} run interval")
+    rows = [(*(f"{inputs[n][k]:.4g}" for n in names), _number(predicted[k]),
+             _interval(law_low[k], law_high[k]), _interval(run_low[k], run_high[k]))
+            for k in range(len(predicted))]
+    return table(header, rows, right=(*names, law.target))
 
 
 def backtest_report(record: dict, law_inputs) -> str:
     n_train = len(record["train_runs"])
     lines = [f"backtest {record['law']}: fit on {n_train} runs matching {record['train']!r}, "
              f"predict the final rows of {len(record['test'])} held-out runs", ""]
-    header = (f"{'run':<20} " + " ".join(f"{n:>10}" for n in law_inputs) +
-              f" {'actual':>9} {'predicted':>9}  {'interval':<22} {'rel err':>8}")
-    lines.append(header)
-    for row in record["test"]:
-        lines.append(f"{str(row['run'])[:20]:<20} " +
-                     " ".join(f"{row[n]:>10.4g}" for n in law_inputs) +
-                     f" {row['actual']:>9.4f} {row['predicted']:>9.4f}  "
-                     f"{_interval(row['lower'] if row['lower'] is not None else np.nan, row['upper']):<22}"
-                     f" {100 * row['rel_error']:>+7.2f}%")
+    header = ("run", *law_inputs, "actual", "predicted", "interval", "rel err")
+    rows = [(str(r["run"]), *(f"{r[n]:.4g}" for n in law_inputs), f"{r['actual']:.4f}",
+             f"{r['predicted']:.4f}",
+             _interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),
+             f"{100 * r['rel_error']:+.2f}%") for r in record["test"]]
+    lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", "rel err")))
     lines += ["", f"mean absolute relative error {100 * record['mean_abs_rel_error']:.3f}%"]
     if record.get("coverage") is not None:
         lines.append(f"interval coverage {100 * record['coverage']:.0f}% of held-out runs "
-                     "(intervals are for the fitted law, not for run-to-run noise)")
+                     "(intervals for a run: law uncertainty and residual scatter)")
     return "\n".join(lines)

@@ -181,9 +181,27 @@ class Law:
             return np.empty((0, len(next(iter(inputs.values())))))
         return np.exp(self.log_predict(self.bootstrap_theta_, inputs))
 
-    def predict_interval(self, **values):
-        """(prediction, lower, upper); the bounds are NaN without a bootstrap."""
-        return self.interval(self.predict(**values), self.predict_samples(**values))
+    def predict_interval(self, kind: str = "law", **values):
+        """(prediction, lower, upper); the bounds are NaN without a bootstrap.
+
+        kind="law": the interval of the fitted law's value (parameter uncertainty only).
+        kind="run": the interval for one new run's measured value: each bootstrap prediction
+        times exp(a residual of the fit drawn at random), so run-to-run scatter is included.
+        """
+        point, samples = self.predict(**values), self.predict_samples(**values)
+        if kind == "run":
+            samples = self.with_scatter(samples)
+        elif kind != "law":
+            raise ScalingError(f"interval kind must be 'law' or 'run', got {kind!r}")
+        return self.interval(point, samples)
+
+    def with_scatter(self, samples):
+        """Bootstrap predictions (K, n) times exp(residual), residuals drawn with replacement."""
+        if not len(samples) or self.residuals_ is None or not len(self.residuals_):
+            return samples
+        rng = np.random.default_rng(self.bootstrap_seed_ + 1)
+        draws = rng.choice(np.asarray(self.residuals_, float), size=samples.shape)
+        return samples * np.exp(draws)
 
     def interval(self, point, samples):
         """A point estimate with the percentile interval of its bootstrap samples (K, n)."""
@@ -220,6 +238,7 @@ class Law:
                          "confidence": self.confidence},
             "data": self.data_,
             "theta": dict(zip([p.name for p in self.parameters], self.theta_.tolist())),
+            "residuals": None if self.residuals_ is None else np.asarray(self.residuals_).tolist(),
             "bootstrap": {"n": len(self.bootstrap_theta_), "seed": self.bootstrap_seed_,
                           "theta": self.bootstrap_theta_.tolist()},
         }
@@ -245,7 +264,8 @@ class Law:
         law.n_runs_ = int(record.get("n_runs", law.n_points_))
         law.n_starts_ = None
         law.data_ = record.get("data", {})
-        law.residuals_ = None
+        residuals = record.get("residuals")
+        law.residuals_ = None if residuals is None else np.asarray(residuals, float)
         boot = record.get("bootstrap", {}) or {}
         law.bootstrap_theta_ = np.array(boot.get("theta", []), float).reshape(-1, len(names))
         law.bootstrap_seed_ = boot.get("seed", 0)

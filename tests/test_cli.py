@@ -1,0 +1,111 @@
+"""The `scaling` command end to end on the bundled data and on a synthetic ladder."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cli
+from conftest import CHINCHILLA, ROOT
+from scaling.laws import load_fit
+from scaling.runs import write_runs
+from scaling.synthetic import chinchilla_ladder
+
+EPOCH_WHERE = "loss < 3.44"
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fit")
+    fit_path, plot_path = folder / "fit.json", folder / "fit.png"
+    code = cli.main(["fit", str(CHINCHILLA), "--where", EPOCH_WHERE, "--bootstrap", "100",
+                     "--out", str(fit_path), "--plot", str(plot_path)])
+    assert code == 0
+    return fit_path, plot_path
+
+
+def test_fit_writes_json_contract(fitted, capsys):
+    fit_path, plot_path = fitted
+    record = json.loads(fit_path.read_text())
+    for key in ("law", "params", "intervals", "objective", "n_points", "converged", "at_bound"):
+        assert key in record, key
+    assert record["law"] == "chinchilla" and record["n_points"] == 240
+    assert set(record["params"]) == {"E", "A", "B", "alpha", "beta"}
+    assert record["params"]["alpha"] == pytest.approx(0.34731, rel=0.01)  # Epoch, see SOURCE.md
+    for name, (low, high) in record["intervals"].items():
+        assert low < record["params"][name] < high, name
+    assert record["converged"] is True and record["at_bound"] == []
+    assert len(record["bootstrap"]["theta"]) == 100
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_report_shows_intervals_and_compute_optimal_table(tmp_path, capsys):
+    assert cli.main(["fit", str(CHINCHILLA), "--where", EPOCH_WHERE, "--bootstrap", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "240 runs" in out and "95% interval" in out
+    assert "compute-optimal allocation" in out
+    for budget in ("1e+21", "1e+22", "1e+23", "1e+24", "1e+25"):
+        assert budget in out
+
+
+def test_predict_reloads_the_fit(fitted, capsys):
+    fit_path, _ = fitted
+    law = load_fit(fit_path)
+    expected = law.predict(params=7e10, tokens=1.4e12)[0]
+    assert cli.main(["predict", str(fit_path), "--params", "7e10", "1e9",
+                     "--tokens", "1.4e12", "2e10"]) == 0
+    out = capsys.readouterr().out
+    assert f"{expected:.5g}" in out and "law interval" in out and "run interval" in out
+    assert len(out.strip().splitlines()) == 3
+    # the reloaded fit reproduces the saved parameters and its intervals
+    record = json.loads(fit_path.read_text())
+    assert law.params_ == pytest.approx(record["params"], rel=1e-12)
+    for name, interval in record["intervals"].items():
+        assert law.intervals_[name] == pytest.approx(interval, rel=1e-12)
+
+
+def test_predict_at_compute_budget(fitted, capsys):
+    fit_path, _ = fitted
+    assert cli.main(["predict", str(fit_path), "--flops", "5.88e23"]) == 0
+    out = capsys.readouterr().out
+    optimum = load_fit(fit_path).compute_optimal(5.88e23)
+    assert f"{optimum['params'][0][0]:.4g}" in out
+    assert "tokens/param" in out
+
+
+def test_backtest_json(tmp_path, capsys):
+    runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
+                             params=[1e7, 2e7, 5e7, 1e8, 2e8, 5e8], tokens_per_param=[5, 10, 20, 40],
+                             noise=0.003, seed=2)
+    write_runs(runs, tmp_path / "ladder.parquet")
+    out_json = tmp_path / "backtest.json"
+    assert cli.main(["backtest", str(tmp_path / "ladder.parquet"), "--law", "chinchilla",
+                     "--train", "params < 3e8", "--bootstrap", "50",
+                     "--json", str(out_json)]) == 0
+    record = json.loads(out_json.read_text())
+    assert set(record) >= {"law", "train_runs", "test", "mean_abs_rel_error"}
+    assert len(record["test"]) == 4 and len(record["train_runs"]) == 20
+    assert set(record["test"][0]) >= {"run", "params", "tokens", "actual", "predicted", "lower",
+                                      "upper", "rel_error"}
+    errors = [abs(r["rel_error"]) for r in record["test"]]
+    assert record["mean_abs_rel_error"] == pytest.approx(np.mean(errors))
+    out = capsys.readouterr().out
+    assert "mean absolute relative error" in out
+
+
+def test_laws_lists_columns(capsys):
+    assert cli.main(["laws"]) == 0
+    out = capsys.readouterr().out
+    assert "chinchilla" in out and "run, params, tokens, loss" in out
+
+
+def test_python_dash_m_scaling_and_no_torch():
+    result = subprocess.run([sys.executable, "-m", "scaling", "laws"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "chinchilla" in result.stdout
+    probe = "import sys, scaling, scaling.plots, cli; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr

@@ -1,0 +1,268 @@
+"""Bad input: every malformed input makes the CLI exit 2 with one line on stderr, no traceback.
+
+Each case builds a small table (or fit file) in a temporary folder, derived from one valid base
+table, calls `cli.main(argv)` in-process and checks: exit status 2; stderr, stripped, is exactly
+one non-empty line; no traceback; and the line names the problem (and, for data problems, the
+file, the column and the row). Rows are numbered from 1 in file order (the first data row is
+row 1), as in the run-table contract (shared/docs/run-table.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cli
+
+REPO = Path(__file__).resolve().parents[1]
+FIT = ["--bootstrap", "0", "--jobs", "1"]
+
+
+# -- the valid base table ------------------------------------------------------------------------
+
+def base_table() -> pd.DataFrame:
+    """4 params x 4 tokens, one run per (params, tokens), Chinchilla-shaped loss, fixed noise."""
+    rows = []
+    noise = np.random.default_rng(12345).normal(0.0, 0.005, size=16)
+    for i, params in enumerate((1e7, 3e7, 1e8, 3e8)):
+        for j, tokens in enumerate((1e8, 3e8, 1e9, 3e9)):
+            k = 4 * i + j
+            loss = 1.8 + 400 / params**0.34 + 2000 / tokens**0.37
+            rows.append({"run": f"r{k + 1:02d}", "params": params, "tokens": tokens,
+                         "loss": loss * (1 + noise[k])})
+    return pd.DataFrame(rows)
+
+
+def write(tmp: Path, frame: pd.DataFrame, name: str = "runs.csv") -> Path:
+    path = tmp / name
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def table(edit=None, name: str = "runs.csv"):
+    """A case's table: the base table changed by `edit(frame)`, written as `name`."""
+    def build(tmp: Path) -> Path:
+        frame = base_table()
+        if edit is not None:
+            result = edit(frame)
+            frame = frame if result is None else result
+        return write(tmp, frame, name)
+    return build
+
+
+def set_cell(row: int, column: str, value):
+    """Edit data row `row` (1-based, file order) of `column`; text makes a column of strings."""
+    def edit(frame):
+        if isinstance(value, str):
+            frame[column] = frame[column].map(repr if column != "run" else str)
+        frame.loc[row - 1, column] = value
+    return edit
+
+
+def fit_file(tmp: Path) -> Path:
+    """A real fit file, written by `scaling fit --out` on the base table."""
+    path = tmp / "fit.json"
+    if not path.exists():
+        runs = write(tmp, base_table(), "good.csv")
+        assert cli.main(["fit", str(runs), *FIT, "--out", str(path)]) == 0
+    return path
+
+
+# -- argv builders -------------------------------------------------------------------------------
+
+def fit(build, *options):
+    def argv(tmp):
+        return ["fit", str(build(tmp)), *FIT, *options]
+    return argv
+
+
+def backtest(build, *options):
+    def argv(tmp):
+        return ["backtest", str(build(tmp)), "--law", "chinchilla", "--bootstrap", "0",
+                "--jobs", "1", *options]
+    return argv
+
+
+def raw_file(name: str, content: bytes):
+    def build(tmp):
+        path = tmp / name
+        path.write_bytes(content)
+        return path
+    return build
+
+
+def missing(name: str):
+    return lambda tmp: tmp / name
+
+
+def predict(*options, fit_path=fit_file):
+    def argv(tmp):
+        return ["predict", str(fit_path(tmp)), *options]
+    return argv
+
+
+def corrupt_fit(tmp):
+    path = tmp / "corrupt.json"
+    path.write_text("{this is not json")
+    return path
+
+
+def single_run(frame):
+    frame = frame[frame["params"] == 1e8].copy()
+    frame["run"] = "only"  # one run, four evaluation points
+    return frame
+
+
+def params_change(frame):
+    frame.loc[4, "run"] = frame.loc[0, "run"]  # row 5 (params 3e7) joins run r01 (params 1e7)
+
+
+def one_params_value(frame):
+    frame["params"] = 1e8
+
+
+# (case id, argv builder, substrings that the one line must contain)
+CASES = [
+    ("missing-column", fit(table(lambda f: f.drop(columns=["tokens"]))),
+     ["runs.csv", "missing required column", "'tokens'"]),
+    ("nan-loss", fit(table(set_cell(3, "loss", np.nan))),
+     ["runs.csv", "'loss'", "row 3", "NaN"]),
+    ("inf-tokens", fit(table(set_cell(6, "tokens", np.inf), "runs.parquet")),
+     ["runs.parquet", "'tokens'", "row 6", "not finite"]),
+    ("inf-tokens-csv", fit(table(set_cell(7, "tokens", np.inf))),
+     ["runs.csv", "'tokens'", "row 7", "not finite"]),
+    ("zero-params", fit(table(set_cell(3, "params", 0.0))),
+     ["runs.csv", "'params'", "row 3", "must be positive"]),
+    ("negative-params", fit(table(set_cell(9, "params", -1e8))),
+     ["runs.csv", "'params'", "row 9", "must be positive"]),
+    ("negative-tokens", fit(table(set_cell(2, "tokens", -3e8), "runs.parquet")),
+     ["runs.parquet", "'tokens'", "row 2", "must be positive"]),
+    ("text-in-numeric", fit(table(set_cell(4, "params", "big"))),
+     ["runs.csv", "'params'", "row 4", "not a number", "big"]),
+    ("text-in-loss-parquet", fit(table(set_cell(11, "loss", "n/a"), "runs.parquet")),
+     ["runs.parquet", "'loss'", "row 11", "not a number"]),
+    ("empty-run-id", fit(table(set_cell(5, "run", ""))),
+     ["runs.csv", "'run'", "row 5", "empty run id"]),
+    ("empty-file", fit(raw_file("empty.csv", b"")),
+     ["empty.csv", "empty"]),
+    ("header-only", fit(raw_file("header.csv", b"run,params,tokens,loss\n")),
+     ["header.csv", "no rows"]),
+    ("missing-file", fit(missing("nowhere.csv")),
+     ["nowhere.csv", "no such file"]),
+    ("directory", fit(lambda tmp: (tmp / "adir.csv").mkdir() or tmp / "adir.csv"),
+     ["adir.csv", "directory"]),
+    ("corrupt-parquet", fit(raw_file("corrupt.parquet",
+                                     np.random.default_rng(7).bytes(512))),
+     ["corrupt.parquet", "cannot read as parquet"]),
+    ("unknown-extension", fit(table(name="runs.xlsx")),
+     ["runs.xlsx", "unknown file type", ".xlsx"]),
+    ("single-run", fit(table(single_run)),
+     ["runs.csv", "only one run", "'only'"]),
+    ("one-params-value", fit(table(one_params_value)),
+     ["runs.csv", "'params'", "1 distinct value", "at least 3"]),
+    ("unknown-law", fit(table(), "--law", "kaplan2099"),
+     ["unknown law", "'kaplan2099'", "chinchilla"]),
+    ("bad-where-syntax", fit(table(), "--where", "params <"),
+     ["runs.csv", "bad --where", "'params <'"]),
+    ("where-no-rows", fit(table(), "--where", "params > 1e20"),
+     ["runs.csv", "--where", "'params > 1e20'", "matches no rows"]),
+    ("bad-map-no-equals", fit(table(), "--map", "params"),
+     ["bad --map", "'params'"]),
+    ("map-unknown-column", fit(table(), "--map", "params=Model Size"),
+     ["runs.csv", "--map", "'Model Size'", "no column"]),
+    ("params-change-in-run", fit(table(params_change)),
+     ["runs.csv", "'params'", "row 5", "'r01'", "changes params"]),
+    ("zero-loss", fit(table(set_cell(8, "loss", 0.0))),
+     ["runs.csv", "'loss'", "row 8", "must be positive"]),
+    ("negative-loss", fit(table(set_cell(13, "loss", -0.5))),
+     ["runs.csv", "'loss'", "row 13", "must be positive"]),
+    ("negative-bootstrap", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap=-5"],
+     ["--bootstrap", "-5"]),
+    ("predict-missing-fit", predict("--params", "1e9", "--tokens", "2e10",
+                                    fit_path=missing("nofit.json")),
+     ["nofit.json", "no such fit file"]),
+    ("predict-corrupt-fit", predict("--params", "1e9", "--tokens", "2e10",
+                                    fit_path=corrupt_fit),
+     ["corrupt.json", "not a fit file", "invalid JSON"]),
+    ("predict-negative-params", predict("--params=-1e9", "--tokens", "2e10"),
+     ["--params", "positive"]),
+    ("predict-no-inputs", predict(),
+     ["--params", "--tokens", "--flops"]),
+    ("predict-negative-flops", predict("--flops=-1e21"),
+     ["--flops", "positive"]),
+    ("backtest-train-selects-all", backtest(table(), "--train", "params > 0"),
+     ["runs.csv", "--train", "'params > 0'", "selects every run"]),
+    ("backtest-bad-train", backtest(table(), "--train", "params <<< 3"),
+     ["runs.csv", "bad --train", "'params <<< 3'"]),
+    ("unknown-subcommand", lambda tmp: ["frobnicate", "x.csv"],
+     ["invalid choice", "'frobnicate'"]),
+    ("unknown-option", lambda tmp: ["fit", str(table()(tmp)), "--frobnicate"],
+     ["unrecognized arguments", "--frobnicate"]),
+    ("missing-argument", lambda tmp: ["backtest", str(table()(tmp))],
+     ["--train"]),
+    ("bad-option-value", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap", "many"],
+     ["--bootstrap", "invalid int value", "'many'"]),
+]
+
+
+def test_the_table_is_big_enough():
+    assert len(CASES) >= 20
+    assert len({case_id for case_id, _, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("argv, expected", [pytest.param(a, e, id=i) for i, a, e in CASES])
+def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("SCALING_DEBUG", raising=False)
+    args = argv(tmp_path)
+    capsys.readouterr()  # drop what building the case printed (e.g. the fit behind predict)
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert code == 2, f"exit {code}, stderr: {err!r}"
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].strip(), f"expected one line, got {err!r}"
+    line = lines[0]
+    assert line.startswith("scaling: error: "), line
+    for text in expected:
+        if re.fullmatch(r"row \d+", text):  # the corrupted row itself, not "row 13" for "row 1"
+            assert re.search(rf"\b{text}\b", line), f"{text!r} not in {line!r}"
+        else:
+            assert text in line, f"{text!r} not in {line!r}"
+
+
+def test_the_base_table_fits(tmp_path, capsys):
+    """Positive control: the valid table exits 0 with nothing on stderr, so no case is vacuous."""
+    runs = write(tmp_path, base_table())
+    code = cli.main(["fit", str(runs), *FIT, "--out", str(tmp_path / "fit.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err == ""
+    assert json.loads((tmp_path / "fit.json").read_text())["law"] == "chinchilla"
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--params", "1e9",
+                     "--tokens", "2e10"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_process_exit_status_is_2(tmp_path):
+    """One case through a real process: `python -m scaling` exits 2 with one line on stderr."""
+    runs = table(set_cell(3, "loss", np.nan))(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "SCALING_DEBUG"}
+    done = subprocess.run([sys.executable, "-m", "scaling", "fit", str(runs), *FIT],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "runs.csv" in lines[0] and "'loss'" in lines[0] and "row 3" in lines[0], lines[0]
+    assert done.stdout == ""

@@ -1,0 +1,112 @@
+"""Run tables (../shared/docs/run-table.md): reading, mapping, deriving, filtering, writing."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import CHINCHILLA, EPOCH_CSV
+from scaling.errors import ScalingError
+from scaling.importers.epoch import read_epoch_chinchilla
+from scaling.runs import (METADATA_KEY, contract_version, final_rows, parse_mapping, read_runs,
+                          write_runs)
+
+
+def curves() -> pd.DataFrame:
+    """Two runs with three evaluation points each, in file order."""
+    return pd.DataFrame({
+        "run": ["a", "a", "a", "b", "b", "b"],
+        "params": [1e6, 1e6, 1e6, 2e6, 2e6, 2e6],
+        "tokens": [1e7, 2e7, 3e7, 1e7, 3e7, 2e7],
+        "loss": [4.0, 3.5, 3.2, 3.9, 3.0, 3.3],
+        "step": [10, 20, 30, 10, 30, 20],
+        "note": ["x", "y", "z", "u", "v", "w"],
+    })
+
+
+def test_bundled_csv_is_epochs_file():
+    digest = hashlib.sha256(EPOCH_CSV.read_bytes()).hexdigest()
+    assert digest == "193478df4e90f040016431996c45682659306840ecdadf83cfb9cd5ca0aa1b30"
+
+
+def test_bundled_parquet_is_the_conversion_of_the_csv():
+    bundled = read_runs(CHINCHILLA)
+    converted = read_epoch_chinchilla(EPOCH_CSV)
+    assert len(bundled) == 245 and contract_version(CHINCHILLA) == "1"
+    pd.testing.assert_frame_equal(bundled[converted.columns], converted, check_dtype=False)
+    # tokens = FLOP / (6 N), as in Epoch's analysis
+    assert np.allclose(bundled["tokens"], bundled["flops"] / (6 * bundled["params"]))
+    assert bundled["params"].min() == pytest.approx(5.73e7, rel=1e-2)
+    assert sorted(bundled["loss"])[-5] == pytest.approx(3.446995, rel=1e-6)
+
+
+def test_read_csv_and_parquet_agree(tmp_path):
+    frame = curves()
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    write_runs(frame, tmp_path / "runs.parquet")
+    from_csv, from_parquet = read_runs(tmp_path / "runs.csv"), read_runs(tmp_path / "runs.parquet")
+    pd.testing.assert_frame_equal(from_csv, from_parquet, check_dtype=False)
+    assert list(from_csv.index) == [1, 2, 3, 4, 5, 6]  # rows numbered from 1 in file order
+    assert from_csv["note"].tolist() == list("xyzuvw")  # unknown columns carried along
+
+
+def test_flops_derived_when_absent_and_kept_when_present(tmp_path):
+    frame = curves()
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    runs = read_runs(tmp_path / "runs.csv")
+    assert np.allclose(runs["flops"], 6 * runs["params"] * runs["tokens"])
+    frame["flops"] = 7.0 * frame["params"] * frame["tokens"]
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    assert np.allclose(read_runs(tmp_path / "runs.csv")["flops"], frame["flops"])
+
+
+def test_mapping_foreign_columns(tmp_path):
+    frame = curves().rename(columns={"params": "Model Size", "tokens": "D"})
+    frame.to_csv(tmp_path / "foreign.csv", index=False)
+    mapping = parse_mapping(['params="Model Size"', "tokens=D"])
+    assert mapping == {"params": "Model Size", "tokens": "D"}
+    runs = read_runs(tmp_path / "foreign.csv", mapping=mapping)
+    assert runs["params"].tolist() == curves()["params"].tolist()
+    with pytest.raises(ScalingError, match="bad --map"):
+        parse_mapping(["params"])
+
+
+def test_final_rows_most_tokens_unless_marked():
+    runs = curves()
+    runs.index = pd.RangeIndex(1, 7)
+    final = final_rows(runs)
+    assert final["run"].tolist() == ["a", "b"] and final["tokens"].tolist() == [3e7, 3e7]
+    runs["final"] = [False, True, False, False, False, False]
+    final = final_rows(runs)
+    assert final.set_index("run")["tokens"].to_dict() == {"a": 2e7, "b": 3e7}
+
+
+def test_where_filters_rows(tmp_path):
+    curves().to_csv(tmp_path / "runs.csv", index=False)
+    runs = read_runs(tmp_path / "runs.csv", where="params < 1.5e6 and step >= 20")
+    assert runs.index.tolist() == [2, 3] and runs.attrs["where"].startswith("params")
+
+
+def test_law_columns_are_validated(tmp_path):
+    frame = curves()
+    frame["lr"] = ["1e-3", "1e-3", "oops", "1e-3", "1e-3", "1e-3"]
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    read_runs(tmp_path / "runs.csv")  # unused columns are never an error
+    with pytest.raises(ScalingError, match=r"column 'lr', row 3: not a number"):
+        read_runs(tmp_path / "runs.csv", columns=("lr",))
+
+
+def test_write_is_atomic_and_carries_metadata(tmp_path):
+    path = write_runs(curves(), tmp_path / "sub" / "runs.parquet")
+    assert pq.read_schema(path).metadata[METADATA_KEY] == b"1"
+    assert [p.name for p in path.parent.iterdir()] == ["runs.parquet"]  # no temporary left
+
+    before = path.read_bytes()
+    bad = curves()
+    bad["run"] = [object()] * 6  # pyarrow cannot write this
+    with pytest.raises(Exception):
+        write_runs(bad, path)
+    assert path.read_bytes() == before  # the finished file is untouched
+    assert [p.name for p in path.parent.iterdir()] == ["runs.parquet"]
