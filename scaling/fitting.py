@@ -25,10 +25,10 @@ in parallel over cores, seeded so that the result does not depend on the number 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-import multiprocessing
 
 import numpy as np
 from scipy.optimize import minimize as scipy_minimize
@@ -104,7 +104,6 @@ def projected_starts(model, inputs, target_log, weights=None, stride=1) -> np.nd
     Σ_i w_i (1 − ŷ_i / y_i)², the small-residual form of the log-space objective. Non-negativity
     is exact: every subset of basis functions is solved and the best feasible one kept.
     """
-    names = [p.name for p in model.parameters]
     linear = set(model.linear_parameters)
     grids = [p.grid[::stride] if p.name not in linear else (0.0,) for p in model.parameters]
     theta = np.array(list(itertools.product(*grids)), dtype=float)
@@ -135,9 +134,7 @@ def projected_starts(model, inputs, target_log, weights=None, stride=1) -> np.nd
             full = np.zeros((len(theta), n_basis))
             full[:, subset] = coefs
             best_coefs[feasible] = full[feasible]
-    theta = model.with_coefficients(theta, best_coefs)
-    assert theta.shape[1] == len(names)
-    return clip_to_bounds(model, theta)
+    return clip_to_bounds(model, model.with_coefficients(theta, best_coefs))
 
 
 def clip_to_bounds(model, theta):

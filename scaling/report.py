@@ -94,7 +94,7 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS) -> str:
 def prediction_table(law, **values) -> str:
     """Predictions with the law's interval and the interval for one run's measured value."""
     level = f"{100 * law.confidence:g}%"
-    inputs = law._broadcast_inputs(values)
+    inputs = law.broadcast_inputs(values)
     predicted, law_low, law_high = law.predict_interval(kind="law", **inputs)
     _, run_low, run_high = law.predict_interval(kind="run", **inputs)
     names = list(inputs)

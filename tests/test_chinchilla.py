@@ -109,3 +109,12 @@ def test_prediction_is_the_equation():
     n, d = np.array([1e9, 7e10]), np.array([2e10, 1.4e12])
     expected = 1.8169 + 482.01 / n ** 0.34781 + 2085.43 / d ** 0.36585
     assert np.allclose(law.predict(params=n, tokens=d), expected, rtol=1e-12)
+
+
+def test_lmfit_parameters_carry_values_bounds_and_errors(chinchilla_240):
+    fit = get_law("chinchilla").fit(chinchilla_240, bootstrap=30)
+    parameters = fit.to_lmfit()
+    for name in fit.reported_names:
+        assert parameters[name].value == pytest.approx(fit.params_[name], rel=1e-12), name
+    assert parameters["alpha"].min == 0.0 and parameters["alpha"].stderr > 0
+    assert parameters["E"].expr == "exp(e)"

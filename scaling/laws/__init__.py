@@ -44,6 +44,7 @@ class Law:
     parameters: ClassVar[tuple[Parameter, ...]]
     linear_parameters: ClassVar[tuple[str, ...]] = ()  # solved in closed form (see fitting.py)
     reported_names: ClassVar[tuple[str, ...]]
+    reported_expressions: ClassVar[dict[str, str]] = {}  # reported name → lmfit expression
 
     def __init__(self, delta: float = fitting.DEFAULT_DELTA, n_polish: int = 8,
                  confidence: float = 0.95):
@@ -155,7 +156,7 @@ class Law:
         errors = {n: float(np.nanstd(samples[n], ddof=1)) for n in self.reported_names}
         return intervals, errors
 
-    def _broadcast_inputs(self, values: dict) -> dict[str, np.ndarray]:
+    def broadcast_inputs(self, values: dict) -> dict[str, np.ndarray]:
         missing = [name for name in self.inputs if values.get(name) is None]
         if missing:
             raise ScalingError(f"the {self.name} law needs --{missing[0].replace('_', '-')} "
@@ -170,13 +171,13 @@ class Law:
     def predict(self, **values) -> np.ndarray:
         """Point prediction of the target, e.g. `predict(params=7e10, tokens=1.4e12)`."""
         self._check_fitted()
-        inputs = self._broadcast_inputs(values)
+        inputs = self.broadcast_inputs(values)
         return np.exp(self.log_predict(self.theta_[None, :], inputs)[0])
 
     def predict_samples(self, **values) -> np.ndarray:
         """Predictions under every bootstrap refit: (K, n); empty when not bootstrapped."""
         self._check_fitted()
-        inputs = self._broadcast_inputs(values)
+        inputs = self.broadcast_inputs(values)
         if not len(self.bootstrap_theta_):
             return np.empty((0, len(next(iter(inputs.values())))))
         return np.exp(self.log_predict(self.bootstrap_theta_, inputs))
@@ -219,6 +220,23 @@ class Law:
 
         self._check_fitted()
         return fit_report(self)
+
+    def to_lmfit(self):
+        """The fit as lmfit `Parameters`: fit-space values with their bounds and bootstrap
+        standard errors, and the paper's parameters as expressions of them (`E = exp(e)`)."""
+        import lmfit
+
+        self._check_fitted()
+        parameters = lmfit.Parameters()
+        spread = (np.nanstd(self.bootstrap_theta_, axis=0, ddof=1)
+                  if len(self.bootstrap_theta_) > 1 else [None] * len(self.parameters))
+        for parameter, value, error in zip(self.parameters, self.theta_, spread):
+            parameters.add(parameter.name, value=float(value), min=parameter.lower,
+                           max=parameter.upper)
+            parameters[parameter.name].stderr = None if error is None else float(error)
+        for name, expression in self.reported_expressions.items():
+            parameters.add(name, expr=expression)
+        return parameters
 
     def to_dict(self) -> dict:
         self._check_fitted()

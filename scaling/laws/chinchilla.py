@@ -44,6 +44,7 @@ class Chinchilla(Law):
     )
     linear_parameters = ("a", "b", "e")
     reported_names = ("E", "A", "B", "alpha", "beta")
+    reported_expressions = {"E": "exp(e)", "A": "exp(a)", "B": "exp(b)"}
 
     def _shares(self, theta, inputs):
         """The three terms' log values and their softmax shares (d LSE / d term), each (S, n)."""
