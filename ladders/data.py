@@ -1,0 +1,398 @@
+"""Corpora, token caches and deterministic batches for the ladder runner (numpy only).
+
+* A :class:`Corpus` is an ordered list of named documents with a content hash: the running
+  Python's standard library (:func:`stdlib_corpus`) or the user's text files (:func:`text_corpus`).
+* :func:`split_documents` splits a corpus by document, from a hash of each document's name.
+* :func:`load_tokens` tokenises both splits once and caches them as raw ``.bin`` files with JSON
+  sidecars; later calls memory-map them. :func:`bin_tokens` reads pre-tokenised ``.bin`` files.
+* :func:`batch_at` gives the training batch of an optimizer step as a pure function of
+  ``(seed, step)``, which makes resuming exact and independent of the number of DDP ranks
+  (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows.
+
+This module does not import torch; the trainer turns the int64 arrays into tensors.
+"""
+from __future__ import annotations
+
+import glob as _glob
+import hashlib
+import json
+import os
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .tokenizer import atomic_write_bytes, ids_dtype
+
+#: Directory names skipped anywhere under the standard library.
+STDLIB_EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"})
+#: Text placed between consecutive documents when a split is flattened into one token stream.
+DOC_SEPARATOR = "\n\n"
+#: Documents tokenised per call to ``encode_batch`` (bounds the memory of BPE encodings).
+_ENCODE_CHUNK = 64
+_TOKEN_CACHE_FORMAT = 1
+
+
+def corpus_hash(names: Sequence[str], documents: Sequence[str]) -> str:
+    """sha256 hex of the names and contents in order (each length-prefixed, so it is unambiguous)."""
+    h = hashlib.sha256()
+    h.update(b"corpus-v1\0")
+    for name, text in zip(names, documents, strict=True):
+        for part in (name.encode("utf-8"), text.encode("utf-8")):
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part)
+    return h.hexdigest()
+
+
+@dataclass
+class Corpus:
+    """Named documents in a fixed order; ``hash`` identifies names and contents."""
+
+    name: str
+    documents: list[str]
+    names: list[str]
+    hash: str = ""
+
+    def __post_init__(self):
+        if len(self.names) != len(self.documents):
+            raise ValueError(f"{len(self.names)} names for {len(self.documents)} documents")
+        if not self.hash:
+            self.hash = corpus_hash(self.names, self.documents)
+
+    @property
+    def n_bytes(self) -> int:
+        return sum(len(d.encode("utf-8")) for d in self.documents)
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __repr__(self) -> str:
+        return f"Corpus(name={self.name!r}, documents={len(self.documents)}, hash={self.hash[:16]!r})"
+
+
+def stdlib_corpus(max_bytes: int | None = None) -> Corpus:
+    """The running Python's standard-library source as a corpus.
+
+    All ``*.py`` files under ``sysconfig.get_paths()["stdlib"]``, skipping ``site-packages`` and the
+    ``test``/``tests``/``idlelib``/``lib2to3`` directories, read as UTF-8 (files that fail to decode
+    are skipped), in sorted relative-path order. With ``max_bytes``, the longest prefix of that order
+    whose total UTF-8 size is at most ``max_bytes`` (at least one document, else ValueError).
+    """
+    if max_bytes is not None and max_bytes <= 0:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    root = Path(sysconfig.get_paths()["stdlib"])
+    rels = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in STDLIB_EXCLUDED_DIRS and d != "__pycache__"]
+        rel_dir = Path(dirpath).relative_to(root)
+        for fn in filenames:
+            if fn.endswith(".py"):
+                rels.append((rel_dir / fn).as_posix())
+    rels.sort()
+    names, documents, total = [], [], 0
+    for rel in rels:
+        try:
+            raw = (root / rel).read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if max_bytes is not None and total + len(raw) > max_bytes:
+            break
+        names.append(rel)
+        documents.append(text)
+        total += len(raw)
+    if not documents:
+        raise ValueError(f"max_bytes={max_bytes} is smaller than the first standard-library file")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return Corpus(name=f"python-stdlib-{version}", documents=documents, names=names)
+
+
+def text_corpus(globs: Sequence[str] | str) -> Corpus:
+    """User text files matched by glob patterns (``**`` recursive), sorted and deduplicated.
+
+    Raises FileNotFoundError naming the first pattern that matches no file, and ValueError naming a
+    file that is not valid UTF-8. Document names are the matched paths as written by the pattern.
+    """
+    if isinstance(globs, (str, os.PathLike)):
+        globs = [globs]
+    globs = [os.fspath(g) for g in globs]
+    if not globs:
+        raise ValueError("text_corpus needs at least one glob pattern")
+    by_real: dict[str, str] = {}
+    for pattern in globs:
+        matches = [m for m in _glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(m)]
+        if not matches:
+            raise FileNotFoundError(f"no files match the pattern {pattern!r}")
+        for m in matches:
+            real = os.path.realpath(m)
+            name = Path(os.path.normpath(m)).as_posix()
+            if real not in by_real or name < by_real[real]:
+                by_real[real] = name
+    paths = sorted(by_real.items(), key=lambda kv: (kv[1], kv[0]))
+    names, documents = [], []
+    for real, name in paths:
+        try:
+            documents.append(Path(real).read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        names.append(name)
+    h = corpus_hash(names, documents)
+    return Corpus(name=f"text-{h[:12]}", documents=documents, names=names, hash=h)
+
+
+def _name_uniform(name: str) -> float:
+    """A number in [0, 1) fixed by the document name (sha256, first 8 bytes)."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def split_documents(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[list[str], list[str]]:
+    """Split a corpus by document into (train_docs, valid_docs), in corpus order.
+
+    A document goes to validation when a hash of its name, as a uniform number in [0, 1), is below
+    ``valid_fraction``; so the split does not depend on the other documents or on the order. With
+    two or more documents each side gets at least one: if a side is empty, the document whose
+    number is closest to the threshold moves across.
+    """
+    if not 0.0 < float(valid_fraction) < 1.0:
+        raise ValueError(f"valid_fraction must lie in (0, 1), got {valid_fraction}")
+    u = [_name_uniform(n) for n in corpus.names]
+    is_valid = [x < valid_fraction for x in u]
+    n = len(u)
+    if n >= 2:
+        if not any(is_valid):
+            is_valid[min(range(n), key=lambda i: (u[i], corpus.names[i]))] = True
+        elif all(is_valid):
+            is_valid[max(range(n), key=lambda i: (u[i], corpus.names[i]))] = False
+    train = [d for d, v in zip(corpus.documents, is_valid) if not v]
+    valid = [d for d, v in zip(corpus.documents, is_valid) if v]
+    return train, valid
+
+
+@dataclass
+class TokenData:
+    """Token streams of the two splits (1-D arrays, possibly read-only ``np.memmap``)."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    vocab_size: int
+    dataset: str
+    corpus_hash: str
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train.shape[0])
+
+    @property
+    def n_valid(self) -> int:
+        return int(self.valid.shape[0])
+
+    def __repr__(self) -> str:
+        return (f"TokenData(dataset={self.dataset!r}, train={self.n_train}, valid={self.n_valid}, "
+                f"vocab_size={self.vocab_size}, corpus_hash={self.corpus_hash[:16]!r})")
+
+
+def _tokenise_stream(documents: Sequence[str], tokenizer, dtype: np.dtype) -> np.ndarray:
+    """Documents encoded one by one and joined with the encoded ``DOC_SEPARATOR``."""
+    sep = np.asarray(tokenizer.encode(DOC_SEPARATOR), dtype=dtype)
+    parts: list[np.ndarray] = []
+    for start in range(0, len(documents), _ENCODE_CHUNK):
+        for i, ids in enumerate(tokenizer.encode_batch(documents[start:start + _ENCODE_CHUNK])):
+            if start + i:
+                parts.append(sep)
+            parts.append(np.asarray(ids, dtype=dtype))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _memmap(path: Path, dtype: np.dtype, length: int) -> np.ndarray:
+    if length == 0:  # np.memmap cannot map an empty file
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=(length,))
+
+
+def _read_cached(bin_path: Path, meta_path: Path, expect: dict) -> np.ndarray | None:
+    """The cached split when its sidecar matches ``expect`` and the file size agrees, else None."""
+    try:
+        meta = json.loads(meta_path.read_text())
+        size = bin_path.stat().st_size
+    except (OSError, ValueError):
+        return None
+    if any(meta.get(k) != v for k, v in expect.items()):
+        return None
+    try:
+        dtype = np.dtype(meta["dtype"])
+        length = int(meta["length"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if size != length * dtype.itemsize:
+        return None
+    return _memmap(bin_path, dtype, length)
+
+
+def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: float = 0.05) -> TokenData:
+    """Both splits of ``corpus`` tokenised, cached under ``cache_dir`` and memory-mapped.
+
+    Each split is one stream: its documents encoded separately and joined with the encoded
+    ``"\\n\\n"``. It is stored raw (uint16 if V <= 65535, else uint32) at
+    ``cache_dir/tokens-<corpus hash[:16]>-<tokenizer.name>-<split>.bin`` beside a JSON sidecar
+    (dtype, length, and what produced it), both written atomically, the sidecar last. A later call
+    whose corpus, tokenizer and ``valid_fraction`` match the sidecar memory-maps the file instead
+    of tokenising again.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    dtype = ids_dtype(tokenizer.vocab_size)
+    expect = {
+        "format": _TOKEN_CACHE_FORMAT,
+        "corpus_hash": corpus.hash,
+        "tokenizer": tokenizer.name,
+        "tokenizer_fingerprint": getattr(tokenizer, "fingerprint", tokenizer.name),
+        "vocab_size": int(tokenizer.vocab_size),
+        "valid_fraction": float(valid_fraction),
+        "separator": DOC_SEPARATOR,
+    }
+    stem = f"tokens-{corpus.hash[:16]}-{tokenizer.name}"
+    paths = {s: cache_dir / f"{stem}-{s}.bin" for s in ("train", "valid")}
+    arrays: dict[str, np.ndarray] = {}
+    for split in ("train", "valid"):
+        arr = _read_cached(paths[split], paths[split].with_suffix(".json"), expect)
+        if arr is None:
+            break
+        arrays[split] = arr
+    if len(arrays) < 2:
+        docs = dict(zip(("train", "valid"), split_documents(corpus, valid_fraction)))
+        for split in ("train", "valid"):
+            stream = _tokenise_stream(docs[split], tokenizer, dtype)
+            atomic_write_bytes(paths[split], stream.tobytes())
+            meta = dict(expect, split=split, dtype=dtype.name, length=int(stream.shape[0]),
+                        documents=len(docs[split]))
+            atomic_write_bytes(paths[split].with_suffix(".json"),
+                               (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+            arrays[split] = _memmap(paths[split], dtype, int(stream.shape[0]))
+    return TokenData(train=arrays["train"], valid=arrays["valid"], vocab_size=int(tokenizer.vocab_size),
+                     dataset=f"{corpus.name}/{tokenizer.name}", corpus_hash=corpus.hash, paths=paths)
+
+
+def _open_bin(path: Path, dtype: np.dtype) -> np.ndarray:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"token file not found: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"token file {path} is empty")
+    if size % dtype.itemsize:
+        raise ValueError(f"token file {path} has {size} bytes, not a multiple of the {dtype.name} "
+                         f"size ({dtype.itemsize} bytes)")
+    return np.memmap(path, dtype=dtype, mode="r", shape=(size // dtype.itemsize,))
+
+
+def _scan(arr: np.ndarray, h, chunk: int = 1 << 24) -> tuple[int, int]:
+    """(min, max) of ``arr`` while feeding its bytes to the hash ``h``, chunk by chunk."""
+    lo, hi = None, None
+    for s in range(0, arr.shape[0], chunk):
+        part = np.asarray(arr[s:s + chunk])
+        h.update(part.tobytes())
+        a, b = int(part.min()), int(part.max())
+        lo = a if lo is None else min(lo, a)
+        hi = b if hi is None else max(hi, b)
+    return lo, hi
+
+
+def bin_tokens(train_path, valid_path, dtype="uint16", vocab_size: int | None = None, *,
+               name: str | None = None) -> TokenData:
+    """Pre-tokenised raw ``.bin`` files (native byte order) memory-mapped read-only.
+
+    ``vocab_size`` defaults to the largest token + 1; a given one must exceed every token.
+    ``corpus_hash`` is the sha256 of the dtype and both files' contents. Raises ValueError naming
+    the file when it is empty or its size is not a multiple of the dtype's size.
+    """
+    dt = np.dtype(dtype)
+    if dt.kind not in "ui":
+        raise ValueError(f"token dtype must be an integer type, got {dt.name}")
+    train = _open_bin(train_path, dt)
+    valid = _open_bin(valid_path, dt)
+    h = hashlib.sha256(f"bin-v1\0{dt.str}\0".encode())
+    lo_t, hi_t = _scan(train, h)
+    h.update(b"\0valid\0")
+    lo_v, hi_v = _scan(valid, h)
+    if min(lo_t, lo_v) < 0:
+        raise ValueError(f"negative token ids in {train_path if lo_t < 0 else valid_path}")
+    top = max(hi_t, hi_v)
+    if vocab_size is None:
+        vocab_size = top + 1
+    elif top >= vocab_size:
+        raise ValueError(f"token id {top} in {train_path if hi_t >= hi_v else valid_path} is not below "
+                         f"vocab_size={vocab_size}")
+    digest = h.hexdigest()
+    if name is None:
+        name = f"bin-{Path(train_path).stem}"
+    return TokenData(train=train, valid=valid, vocab_size=int(vocab_size), dataset=name,
+                     corpus_hash=digest, paths={"train": Path(train_path), "valid": Path(valid_path)})
+
+
+def batch_at(tokens: np.ndarray, step: int, batch_size: int, context: int, seed: int, *,
+             rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The training batch of optimizer step ``step``: int64 ``(x, y)`` of shape (batch_size, context).
+
+    A pure function of ``(seed, step)``: offsets come from ``np.random.default_rng([seed, step])``,
+    uniform in ``[0, len(tokens) - context - 1]``, and ``y`` is ``x`` shifted by one token. ``rows``
+    (e.g. :func:`rank_slice`) keeps only some rows of that global batch, without changing them.
+    """
+    n = int(tokens.shape[0])
+    if batch_size < 1 or context < 1:
+        raise ValueError(f"batch_size and context must be positive, got {batch_size} and {context}")
+    if n < context + 1:
+        raise ValueError(f"{n} tokens are too few for a context of {context} (need at least {context + 1})")
+    rng = np.random.default_rng([int(seed), int(step)])
+    offsets = rng.integers(0, n - context, size=batch_size, dtype=np.int64)
+    if rows is not None:
+        offsets = offsets[rows]
+    return _windows(tokens, offsets, context)
+
+
+def _windows(tokens: np.ndarray, offsets: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    w = np.empty((offsets.shape[0], context + 1), dtype=np.int64)
+    for i, o in enumerate(offsets):
+        w[i] = tokens[o:o + context + 1]
+    return np.ascontiguousarray(w[:, :-1]), np.ascontiguousarray(w[:, 1:])
+
+
+def rank_slice(batch_size: int, rank: int, world: int) -> slice:
+    """The rows of a global batch of ``batch_size`` that DDP rank ``rank`` of ``world`` owns."""
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"rank {rank} is not in a world of {world}")
+    if batch_size % world:
+        raise ValueError(f"batch size {batch_size} is not divisible by the world size {world}")
+    per = batch_size // world
+    return slice(rank * per, (rank + 1) * per)
+
+
+def eval_batches(tokens: np.ndarray, batch_size: int, context: int,
+                 max_batches: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fixed validation batches: non-overlapping windows evenly spaced over ``tokens``.
+
+    Up to ``max_batches`` full batches of int64 ``(x, y)``, shape (batch_size, context); the x
+    windows never overlap, and the first starts at token 0 and the last ends at the last token.
+    When the tokens hold fewer than ``batch_size`` windows, one smaller batch of all of them.
+    """
+    n = int(tokens.shape[0])
+    if batch_size < 1 or context < 1 or max_batches < 1:
+        raise ValueError("batch_size, context and max_batches must be positive")
+    available = (n - 1) // context if n > 0 else 0
+    if available < 1:
+        raise ValueError(f"{n} validation tokens are too few for a context of {context} "
+                         f"(need at least {context + 1})")
+    if available >= batch_size:
+        count = min(max_batches, available // batch_size) * batch_size
+        rows = batch_size
+    else:
+        count = rows = available
+    span = n - context - 1
+    offsets = np.array([0] if count == 1 else [i * span // (count - 1) for i in range(count)],
+                       dtype=np.int64)
+    x, y = _windows(tokens, offsets, context)
+    return [(x[s:s + rows], y[s:s + rows]) for s in range(0, count, rows)]

@@ -1,0 +1,200 @@
+"""Tokenizers for the ladder runner: raw UTF-8 bytes, or a byte-level BPE trained locally.
+
+Both tokenizers share one small interface, which is all `ladders.data` relies on:
+
+* ``name``: a short string that identifies the vocabulary in cache file names and run tables
+  (``"bytes"`` or ``"bpe<V>"``);
+* ``vocab_size``: every id is in ``[0, vocab_size)``; the model's embedding size;
+* ``fingerprint``: a hex string that changes whenever the id mapping changes (token caches check it);
+* ``dtype``: the numpy dtype of encoded ids (uint16 when ``vocab_size <= 65535``, else uint32);
+* ``encode(text) -> np.ndarray``, ``encode_batch(texts) -> list[np.ndarray]``, ``decode(ids) -> str``.
+
+The BPE is trained with Hugging Face `tokenizers` (a ByteLevel pre-tokenizer and decoder, an
+initial alphabet of all 256 bytes so that any text encodes, no special tokens) and cached as JSON
+under ``cache_dir/bpe-<corpus hash[:16]>-<V>.json``; a second call with the same corpus hash and V
+loads the file instead of training. Training is deterministic: the same documents and V give the
+same vocabulary and merges.
+
+This module does not import torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+BYTE_VOCAB = 256
+
+
+def ids_dtype(vocab_size: int) -> np.dtype:
+    """The dtype token ids are stored in: uint16 when ``vocab_size <= 65535``, else uint32."""
+    return np.dtype(np.uint16) if vocab_size <= 65535 else np.dtype(np.uint32)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _as_ids(ids: Iterable[int]) -> np.ndarray:
+    """Token ids (array, list, tuple or any iterable of ints) as a flat int64 array."""
+    if not isinstance(ids, np.ndarray):
+        ids = list(ids)
+    return np.asarray(ids, dtype=np.int64).ravel()
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as tokens: vocabulary of 256, no training, no cache."""
+
+    name = "bytes"
+    vocab_size = BYTE_VOCAB
+    fingerprint = "bytes"
+    dtype = np.dtype(np.uint16)
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.uint16)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [self.encode(t) for t in texts]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        arr = _as_ids(ids)
+        if arr.size and (arr.min() < 0 or arr.max() >= BYTE_VOCAB):
+            raise ValueError("byte token ids must lie in [0, 256)")
+        return arr.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
+
+    def __repr__(self) -> str:
+        return "ByteTokenizer()"
+
+
+class BPETokenizer:
+    """A byte-level BPE backed by a Hugging Face ``tokenizers.Tokenizer``.
+
+    ``vocab_size`` is the requested V: every id is below it (on a small corpus the trainer may run
+    out of merges and learn fewer, so ``len(vocab)`` can be smaller).
+    """
+
+    def __init__(self, tokenizer, vocab_size: int, path: Path | None = None):
+        self._tok = tokenizer
+        self.vocab_size = int(vocab_size)
+        self.name = f"bpe{self.vocab_size}"
+        self.dtype = ids_dtype(self.vocab_size)
+        self.path = Path(path) if path is not None else None
+        self.fingerprint = hashlib.sha256(tokenizer.to_str().encode("utf-8")).hexdigest()
+        actual = tokenizer.get_vocab_size(with_added_tokens=True)
+        if actual > self.vocab_size:
+            raise ValueError(f"BPE vocabulary has {actual} tokens, more than V={self.vocab_size}")
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        return self._tok.get_vocab(with_added_tokens=True)
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=self.dtype)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        encodings = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=self.dtype) for e in encodings]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self._tok.decode(_as_ids(ids).tolist(), skip_special_tokens=False)
+
+    def __repr__(self) -> str:
+        return f"BPETokenizer(vocab_size={self.vocab_size}, path={str(self.path)!r})"
+
+
+def _new_bpe():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def _train_bpe_tokenizer(documents: Sequence[str], vocab_size: int):
+    """Train a byte-level BPE on ``documents``; returns a ``tokenizers.Tokenizer``."""
+    from tokenizers import pre_tokenizers, trainers
+
+    tok = _new_bpe()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=0,
+        show_progress=False,
+        special_tokens=[],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(documents, trainer=trainer, length=len(documents))
+    return tok
+
+
+def bpe_cache_path(cache_dir: Path, corpus_hash: str, vocab_size: int) -> Path:
+    return Path(cache_dir) / f"bpe-{corpus_hash[:16]}-{int(vocab_size)}.json"
+
+
+def train_bpe(documents: list[str], vocab_size: int, corpus_hash: str, cache_dir: Path) -> BPETokenizer:
+    """A byte-level BPE of vocabulary ``vocab_size`` trained on ``documents``, cached by corpus hash.
+
+    The JSON at ``cache_dir/bpe-<corpus_hash[:16]>-<V>.json`` is loaded when present; otherwise the
+    tokenizer is trained and written there atomically. ``corpus_hash`` must identify ``documents``.
+    """
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+        raise TypeError(f"vocabulary size V must be an integer, got {vocab_size!r}")
+    vocab_size = int(vocab_size)
+    if vocab_size <= BYTE_VOCAB:
+        raise ValueError(
+            f"vocabulary size V must be larger than the 256-byte alphabet (got V={vocab_size})"
+        )
+    if vocab_size > 2**32:
+        raise ValueError(f"vocabulary size V={vocab_size} is too large")
+    path = bpe_cache_path(cache_dir, corpus_hash, vocab_size)
+    if path.is_file():
+        from tokenizers import Tokenizer
+
+        return BPETokenizer(Tokenizer.from_file(str(path)), vocab_size, path)
+    documents = list(documents)
+    if not documents:
+        raise ValueError("cannot train a BPE on an empty list of documents")
+    tok = _train_bpe_tokenizer(documents, vocab_size)
+    atomic_write_bytes(path, tok.to_str(pretty=False).encode("utf-8"))
+    return BPETokenizer(tok, vocab_size, path)
+
+
+def get_tokenizer(kind: str, vocab_size: int | None, corpus, cache_dir: Path):
+    """The tokenizer named by ``kind``: ``"bytes"`` (V must be 256 or None) or ``"bpe"``.
+
+    A BPE is trained on the training documents of ``split_documents(corpus)`` (the default
+    validation fraction), so validation text never shapes the vocabulary, and cached under the
+    corpus hash.
+    """
+    kind = str(kind).lower()
+    if kind in ("bytes", "byte"):
+        if vocab_size not in (None, BYTE_VOCAB):
+            raise ValueError(f"the byte tokenizer has V=256; got vocab_size={vocab_size}")
+        return ByteTokenizer()
+    if kind == "bpe":
+        if vocab_size is None:
+            raise ValueError("a BPE tokenizer needs a vocabulary size V")
+        from .data import split_documents
+
+        train_docs, _ = split_documents(corpus)
+        return train_bpe(train_docs, vocab_size, corpus.hash, cache_dir)
+    raise ValueError(f"unknown tokenizer kind {kind!r}; expected 'bytes' or 'bpe'")

@@ -1,0 +1,323 @@
+"""ladders.data and ladders.tokenizer: corpora, splits, tokenizers, token caches, batches."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tokenizers")
+
+from ladders import data as D  # noqa: E402
+from ladders import tokenizer as T  # noqa: E402
+
+SAMPLE = "def f(x):\n    return x + 1  # héllo, 世界 🙂\n\n\tclass A: pass\r\n"
+
+
+@pytest.fixture(scope="module")
+def stdlib():
+    return D.stdlib_corpus()
+
+
+@pytest.fixture(scope="module")
+def small():
+    return D.stdlib_corpus(max_bytes=300_000)
+
+
+@pytest.fixture(scope="module")
+def bpe_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("bpe")
+
+
+@pytest.fixture(scope="module")
+def bpe512(small, bpe_dir):
+    return T.get_tokenizer("bpe", 512, small, bpe_dir)
+
+
+# --- corpora -------------------------------------------------------------------------------------
+
+
+def test_stdlib_corpus_is_deterministic(stdlib):
+    again = D.stdlib_corpus()
+    assert again.hash == stdlib.hash
+    assert again.names == stdlib.names
+    assert stdlib.names == sorted(stdlib.names)
+    assert len(set(stdlib.names)) == len(stdlib.names) == len(stdlib.documents)
+    assert "os.py" in stdlib.names
+    assert "asyncio/events.py" in stdlib.names
+    assert stdlib.name.startswith("python-stdlib-3.")
+    excluded = {"test", "tests", "idlelib", "lib2to3", "site-packages"}
+    assert not any(excluded & set(n.split("/")[:-1]) for n in stdlib.names)
+    assert all(n.endswith(".py") for n in stdlib.names)
+    assert len(stdlib.hash) == 64 and int(stdlib.hash, 16) >= 0
+
+
+def test_stdlib_max_bytes(stdlib, small):
+    assert 0 < small.n_bytes <= 300_000
+    assert small.names == stdlib.names[: len(small.names)]  # a prefix of the sorted order
+    nxt = stdlib.documents[len(small.names)]
+    assert small.n_bytes + len(nxt.encode("utf-8")) > 300_000  # the longest prefix that fits
+    assert small.hash != stdlib.hash
+    assert D.stdlib_corpus(max_bytes=300_000).hash == small.hash
+
+
+def test_corpus_hash_covers_names_and_contents():
+    a = D.Corpus("x", ["ab", "c"], ["n1", "n2"])
+    assert a.hash == D.Corpus("y", ["ab", "c"], ["n1", "n2"]).hash
+    assert a.hash != D.Corpus("x", ["a", "bc"], ["n1", "n2"]).hash
+    assert a.hash != D.Corpus("x", ["ab", "c"], ["n1", "n3"]).hash
+    assert a.hash != D.Corpus("x", ["c", "ab"], ["n2", "n1"]).hash
+
+
+def test_text_corpus(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "b.txt").write_text("bee\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("ay ü\n", encoding="utf-8")
+    (tmp_path / "sub" / "c.txt").write_text("sea\n", encoding="utf-8")
+    (tmp_path / "skip.md").write_text("no\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    c = D.text_corpus(["*.txt", "a.*", "**/*.txt"])  # overlapping patterns: deduplicated
+    assert c.names == ["a.txt", "b.txt", "sub/c.txt"]
+    assert c.documents == ["ay ü\n", "bee\n", "sea\n"]
+    assert c.hash == D.text_corpus(["**/*.txt"]).hash
+    assert c.name.startswith("text-")
+
+    with pytest.raises(FileNotFoundError) as err:
+        D.text_corpus(["*.txt", "nothing/*.json"])
+    assert "nothing/*.json" in str(err.value) and "\n" not in str(err.value)
+
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa")
+    with pytest.raises(ValueError, match="bad.txt"):
+        D.text_corpus(["*.txt"])
+
+
+# --- splits --------------------------------------------------------------------------------------
+
+
+def test_split_by_document(stdlib):
+    # tag each document with its name so that equal files (e.g. empty __init__.py) stay distinct
+    tagged = D.Corpus("tagged", [f"# {n}\n{d}" for n, d in zip(stdlib.names, stdlib.documents)], stdlib.names)
+    train, valid = D.split_documents(tagged, 0.05)
+    assert train and valid
+    assert len(train) + len(valid) == len(tagged.documents)
+    assert not set(train) & set(valid)
+    assert set(train) | set(valid) == set(tagged.documents)  # whole documents, nothing cut
+    assert train == [d for d in tagged.documents if d in set(train)]  # corpus order kept
+    assert 0.01 < len(valid) / len(tagged.documents) < 0.12
+    # deterministic, and decided by the name alone: a sub-corpus splits its documents the same way
+    assert D.split_documents(tagged, 0.05) == (train, valid)
+    sub = D.Corpus("sub", tagged.documents[::3], tagged.names[::3])
+    sub_train, sub_valid = D.split_documents(sub, 0.05)
+    assert set(sub_valid) <= set(valid) and set(sub_train) <= set(train)
+
+
+def test_split_guarantees_both_sides():
+    two = D.Corpus("two", ["a", "b"], ["x", "y"])
+    for frac in (1e-9, 0.5, 1 - 1e-9):
+        train, valid = D.split_documents(two, frac)
+        assert len(train) == 1 and len(valid) == 1
+    one = D.Corpus("one", ["a"], ["x"])
+    assert sum(map(len, D.split_documents(one, 0.05))) == 1
+    with pytest.raises(ValueError):
+        D.split_documents(two, 0.0)
+
+
+# --- tokenizers ----------------------------------------------------------------------------------
+
+
+def test_byte_tokenizer_round_trip():
+    tok = T.ByteTokenizer()
+    ids = tok.encode(SAMPLE)
+    assert ids.dtype == np.uint16 and tok.vocab_size == 256 and tok.name == "bytes"
+    assert ids.tolist() == list(SAMPLE.encode("utf-8"))
+    assert tok.decode(ids) == SAMPLE
+    assert tok.decode(ids.tolist()) == SAMPLE
+    assert T.get_tokenizer("bytes", None, None, None).name == "bytes"
+    assert T.get_tokenizer("bytes", 256, None, None).vocab_size == 256
+    with pytest.raises(ValueError):
+        T.get_tokenizer("bytes", 512, None, None)
+    with pytest.raises(ValueError):
+        T.get_tokenizer("wordpiece", 512, None, None)
+
+
+def test_bpe_round_trip_and_compression(bpe512, stdlib):
+    assert bpe512.vocab_size == 512 and bpe512.name == "bpe512"
+    assert len(bpe512.vocab) == 512
+    ids = bpe512.encode(SAMPLE)
+    assert ids.dtype == np.uint16 and ids.max() < 512
+    assert bpe512.decode(ids) == SAMPLE
+    assert bpe512.decode(ids.tolist()) == SAMPLE
+    # any text encodes (all 256 bytes are in the alphabet), and round-trips
+    odd = "".join(map(chr, range(0, 600, 7))) + "\U0001F600\u200b"
+    assert bpe512.decode(bpe512.encode(odd)) == odd
+    # fewer tokens than bytes on held-out stdlib text
+    text = stdlib.documents[stdlib.names.index("os.py")]
+    n_bpe, n_bytes = len(bpe512.encode(text)), len(T.ByteTokenizer().encode(text))
+    assert n_bpe < 0.7 * n_bytes
+
+
+def test_bpe_is_deterministic(small, bpe512, tmp_path):
+    train, _ = D.split_documents(small)
+    again = T.train_bpe(train, 512, small.hash, tmp_path)
+    assert again.vocab == bpe512.vocab
+    assert again.fingerprint == bpe512.fingerprint
+    assert np.array_equal(again.encode(SAMPLE), bpe512.encode(SAMPLE))
+
+
+def test_bpe_is_cached(small, bpe512, bpe_dir, monkeypatch):
+    path = bpe_dir / f"bpe-{small.hash[:16]}-512.json"
+    assert path.is_file() and bpe512.path == path
+    assert not [p for p in os.listdir(bpe_dir) if p.endswith(".tmp")]
+    mtime = path.stat().st_mtime_ns
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained despite the cache")
+
+    monkeypatch.setattr(T, "_train_bpe_tokenizer", no_training)
+    cached = T.get_tokenizer("bpe", 512, small, bpe_dir)
+    assert cached.vocab == bpe512.vocab
+    assert path.stat().st_mtime_ns == mtime
+    # a different V is a different cache entry, so it would train
+    with pytest.raises(AssertionError, match="retrained"):
+        T.get_tokenizer("bpe", 300, small, bpe_dir)
+
+
+@pytest.mark.parametrize("v", [256, 100, 0])
+def test_bpe_vocab_must_exceed_bytes(tmp_path, v):
+    with pytest.raises(ValueError, match="larger than the 256-byte alphabet"):
+        T.train_bpe(["abc"], v, "0" * 64, tmp_path)
+
+
+def test_ids_dtype():
+    assert T.ids_dtype(65535) == np.uint16
+    assert T.ids_dtype(65536) == np.uint32
+
+
+# --- token caches --------------------------------------------------------------------------------
+
+
+def test_load_tokens_caches_and_memmaps(small, tmp_path, monkeypatch):
+    tok = T.ByteTokenizer()
+    first = D.load_tokens(small, tok, tmp_path)
+    assert first.dataset == f"{small.name}/bytes" and first.corpus_hash == small.hash
+    assert first.vocab_size == 256
+    train_docs, valid_docs = D.split_documents(small)
+    assert first.n_train == sum(len(d.encode()) for d in train_docs) + 2 * (len(train_docs) - 1)
+    assert first.n_valid == sum(len(d.encode()) for d in valid_docs) + 2 * (len(valid_docs) - 1)
+    assert tok.decode(first.valid) == "\n\n".join(valid_docs)
+    for split in ("train", "valid"):
+        bin_path = tmp_path / f"tokens-{small.hash[:16]}-bytes-{split}.bin"
+        meta = json.loads(bin_path.with_suffix(".json").read_text())
+        assert meta["dtype"] == "uint16" and meta["length"] == getattr(first, f"n_{split}")
+        assert bin_path.stat().st_size == 2 * meta["length"]
+
+    def no_tokenising(*args, **kwargs):
+        raise AssertionError("tokenised again despite the cache")
+
+    monkeypatch.setattr(D, "_tokenise_stream", no_tokenising)
+    second = D.load_tokens(small, tok, tmp_path)
+    assert isinstance(second.train, np.memmap) and isinstance(second.valid, np.memmap)
+    assert np.array_equal(np.asarray(second.train), np.asarray(first.train))
+    assert np.array_equal(np.asarray(second.valid), np.asarray(first.valid))
+    # a different split is a different stream: the sidecar notices and it is tokenised again
+    with pytest.raises(AssertionError, match="tokenised again"):
+        D.load_tokens(small, tok, tmp_path, valid_fraction=0.2)
+
+
+def test_load_tokens_bpe(small, bpe512, tmp_path):
+    td = D.load_tokens(small, bpe512, tmp_path)
+    assert td.train.dtype == np.uint16 and td.dataset.endswith("/bpe512")
+    assert td.vocab_size == 512 and int(np.max(td.train)) < 512
+    _, valid_docs = D.split_documents(small)
+    assert bpe512.decode(td.valid) == "\n\n".join(valid_docs)
+    assert td.n_train < 0.7 * sum(len(d.encode()) for d in small.documents)
+
+
+def test_bin_tokens(tmp_path):
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 1000, 5000).astype(np.uint16)
+    valid = rng.integers(0, 1000, 700).astype(np.uint16)
+    valid[3] = 1233
+    train.tofile(tmp_path / "train.bin")
+    valid.tofile(tmp_path / "valid.bin")
+    td = D.bin_tokens(tmp_path / "train.bin", tmp_path / "valid.bin")
+    assert isinstance(td.train, np.memmap) and td.train.dtype == np.uint16
+    assert np.array_equal(td.train, train) and np.array_equal(td.valid, valid)
+    assert td.vocab_size == 1234
+    assert D.bin_tokens(tmp_path / "train.bin", tmp_path / "valid.bin").corpus_hash == td.corpus_hash
+    assert D.bin_tokens(tmp_path / "train.bin", tmp_path / "valid.bin", vocab_size=50257).vocab_size == 50257
+    with pytest.raises(ValueError, match="valid.bin"):
+        D.bin_tokens(tmp_path / "train.bin", tmp_path / "valid.bin", vocab_size=1000)
+
+    (tmp_path / "odd.bin").write_bytes(b"\x01\x00\x02")
+    with pytest.raises(ValueError, match="odd.bin"):
+        D.bin_tokens(tmp_path / "odd.bin", tmp_path / "valid.bin")
+    (tmp_path / "empty.bin").write_bytes(b"")
+    with pytest.raises(ValueError, match="empty.bin"):
+        D.bin_tokens(tmp_path / "train.bin", tmp_path / "empty.bin")
+    wide = np.arange(70_000, dtype=np.uint32)
+    wide.tofile(tmp_path / "wide.bin")
+    td32 = D.bin_tokens(tmp_path / "wide.bin", tmp_path / "wide.bin", dtype="uint32")
+    assert td32.vocab_size == 70_000 and td32.train.dtype == np.uint32
+
+
+# --- batches -------------------------------------------------------------------------------------
+
+
+def test_batch_at_is_a_function_of_seed_and_step():
+    tokens = np.arange(10_000, dtype=np.uint16)
+    x, y = D.batch_at(tokens, step=7, batch_size=8, context=32, seed=1)
+    assert x.shape == y.shape == (8, 32) and x.dtype == y.dtype == np.int64
+    assert np.array_equal(x[:, 1:], y[:, :-1])
+    assert np.array_equal(y, x + 1)  # arange tokens: y is x shifted by one
+    x2, y2 = D.batch_at(tokens, step=7, batch_size=8, context=32, seed=1)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    assert not np.array_equal(x, D.batch_at(tokens, 8, 8, 32, 1)[0])
+    assert not np.array_equal(x, D.batch_at(tokens, 7, 8, 32, 2)[0])
+    # offsets reach both ends of [0, len - context - 1] and never run past the end
+    small = np.arange(40, dtype=np.uint16)
+    starts = np.concatenate([D.batch_at(small, s, 64, 32, 0)[0][:, 0] for s in range(20)])
+    assert starts.min() == 0 and starts.max() == 40 - 32 - 1
+    with pytest.raises(ValueError):
+        D.batch_at(np.arange(32), 0, 1, 32, 0)
+
+
+def test_batch_at_from_memmap(tmp_path):
+    arr = np.arange(5000, dtype=np.uint16)
+    arr.tofile(tmp_path / "t.bin")
+    mm = np.memmap(tmp_path / "t.bin", dtype=np.uint16, mode="r")
+    assert np.array_equal(D.batch_at(mm, 3, 4, 16, 9)[0], D.batch_at(arr, 3, 4, 16, 9)[0])
+
+
+def test_rank_slice_partitions_the_batch():
+    tokens = np.arange(10_000, dtype=np.uint16)
+    x, y = D.batch_at(tokens, 5, 12, 16, 0)
+    slices = [D.rank_slice(12, r, 4) for r in range(4)]
+    assert np.array_equal(np.concatenate([np.arange(12)[s] for s in slices]), np.arange(12))
+    parts = [D.batch_at(tokens, 5, 12, 16, 0, rows=s) for s in slices]
+    assert np.array_equal(np.concatenate([p[0] for p in parts]), x)
+    assert np.array_equal(np.concatenate([p[1] for p in parts]), y)
+    assert D.rank_slice(12, 0, 1) == slice(0, 12)
+    with pytest.raises(ValueError):
+        D.rank_slice(10, 0, 4)
+    with pytest.raises(ValueError):
+        D.rank_slice(12, 4, 4)
+
+
+def test_eval_batches_are_fixed_and_disjoint():
+    tokens = np.arange(3000, dtype=np.uint32)
+    b1 = D.eval_batches(tokens, batch_size=4, context=50, max_batches=5)
+    b2 = D.eval_batches(tokens, batch_size=4, context=50, max_batches=5)
+    assert len(b1) == 5
+    for (x1, y1), (x2, y2) in zip(b1, b2):
+        assert x1.shape == (4, 50) and x1.dtype == np.int64
+        assert np.array_equal(x1, x2) and np.array_equal(y1, y2)
+        assert np.array_equal(y1, x1 + 1)
+    starts = np.sort(np.concatenate([x[:, 0] for x, _ in b1]))
+    assert np.all(np.diff(starts) >= 50)  # x windows never overlap
+    assert starts[0] == 0 and starts[-1] + 50 == 3000 - 1  # spread over the whole stream
+    # a short stream yields as many full batches as fit, or one smaller batch
+    assert len(D.eval_batches(tokens, 4, 500, 100)) == 1
+    few = D.eval_batches(np.arange(200), 8, 50, 3)
+    assert len(few) == 1 and few[0][0].shape == (3, 50)
+    with pytest.raises(ValueError):
+        D.eval_batches(np.arange(50), 8, 50, 3)
