@@ -6,19 +6,28 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench install clean
 
+# torch: the CPU build 2.13.0 first where no torch is present (an unpinned torch would pull a
+# multi-GB CUDA build); the `ladder` extra's range accepts it and any torch already installed.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(PY) -c "import torch" 2>/dev/null || \
+		$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ladder,test]" --config-settings editable_mode=compat
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Fit Chinchilla to the bundled Epoch AI extraction (the 240 runs Epoch kept), with bootstrap
-# intervals, the compute-optimal table for 1e21..1e25 FLOPs, a saved fit and a plot.
+# 1. Fit Chinchilla to the bundled Epoch AI extraction (the 240 runs Epoch kept), with bootstrap
+#    intervals, the compute-optimal table for 1e21..1e25 FLOPs, a saved fit and a plot.
+# 2. Train the cpu-tiny ladder (about 7 minutes on 2 cores; --resume picks up an interrupted one)
+#    and backtest Chinchilla fitted on all but the largest size against the largest.
 demo: $(STAMP)
 	$(VENV)/bin/scaling fit data/chinchilla/runs.parquet --where "loss < 3.44" \
 		--bootstrap 1000 --out out/chinchilla-fit.json --plot out/chinchilla-fit.png
 	$(VENV)/bin/scaling predict out/chinchilla-fit.json --params 7e10 --tokens 1.4e12
+	$(VENV)/bin/scaling ladder run ladders/specs/cpu-tiny.toml --out out/cpu-tiny.parquet --resume
+	$(VENV)/bin/scaling backtest out/cpu-tiny.parquet --law chinchilla --train "width < 96" \
+		--json out/cpu-tiny-backtest.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -26,6 +35,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/fit_speed.py
 	$(PY) bench/bootstrap_speed.py
+	$(PY) bench/train_throughput.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -70,6 +70,19 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--json", metavar="OUT", help="write the backtest record as JSON")
 
     commands.add_parser("laws", help="list the laws and the columns each needs")
+
+    ladder = commands.add_parser("ladder", help="train ladders of small proxy models")
+    ladder_commands = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
+    run = ladder_commands.add_parser("run", help="train every rung of a ladder spec (TOML)")
+    run.add_argument("spec", metavar="SPEC", help="ladder spec, e.g. ladders/specs/cpu-tiny.toml")
+    run.add_argument("--out", metavar="PATH", help="run table to write (.parquet)")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--resume", action="store_true", help="continue an interrupted ladder")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list every rung with params, tokens, FLOPs and estimated time")
+    run.add_argument("--slurm", metavar="FOLDER",
+                     help="submit one Slurm job per rung with submitit (logs in FOLDER)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -179,7 +192,28 @@ def _laws(args) -> int:
     return 0
 
 
-_COMMANDS = {"fit": _fit, "predict": _predict, "backtest": _backtest, "laws": _laws}
+def _ladder(args) -> int:
+    from scaling.errors import ScalingError
+
+    try:
+        from ladders.launch import run_ladder, slurm_executor
+    except ImportError as exc:
+        raise ScalingError(f"the ladder runner needs torch: pip install 'scaling[ladder]' ({exc})") \
+            from None
+    if not args.dry_run and not args.out:
+        raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
+    executor = slurm_executor(args.slurm) if args.slurm else None
+    result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
+                        dry_run=args.dry_run, executor=executor, progress=not args.no_progress)
+    if args.dry_run:
+        print(result)
+    elif result is not None:
+        print(f"wrote {len(result)} rows of {result['run'].nunique()} runs to {args.out}")
+    return 0
+
+
+_COMMANDS = {"fit": _fit, "predict": _predict, "backtest": _backtest, "laws": _laws,
+             "ladder": _ladder}
 
 if __name__ == "__main__":
     sys.exit(main())

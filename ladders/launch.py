@@ -1,0 +1,146 @@
+"""Run a whole ladder: locally, under torchrun (DDP), or farmed out to Slurm with submitit.
+
+    scaling ladder run SPEC --out runs.parquet [--device auto|cpu|cuda] [--resume] [--dry-run]
+    torchrun --nproc_per_node 8 -m ladders.launch SPEC --out runs.parquet      # DDP, same entry
+
+Rungs run one after another (each with its own progress bar, plus one for the ladder). Each rung
+trains in `<out stem>.rungs/<run>/`; after every rung the ladder's run table `--out` is rewritten
+atomically from all finished and partial rungs, so nothing finished is ever lost. `--resume`
+skips finished rungs and continues the others from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ladders.spec import SpecError, estimate, expand, load_spec
+from scaling.runs import write_runs
+
+
+def work_dir(out) -> Path:
+    out = Path(out)
+    return out.parent / f"{out.stem}.rungs"
+
+
+def dry_run_table(rows: list[dict], device: str) -> str:
+    from scaling.report import table
+
+    body = [(r["run"], f"{r['params']:,}", f"{r['params_nonembed']:,}", f"{r['tokens']:.3g}",
+             f"{r['steps']:,}", f"{r['flops']:.3g}", f"{r['seconds']:.0f}") for r in rows]
+    total = sum(r["seconds"] for r in rows)
+    return (table(("run", "params", "params_nonembed", "tokens", "steps", "flops", "est. s"),
+                  body, right=("params", "params_nonembed", "tokens", "steps", "flops", "est. s"))
+            + f"\n{len(rows)} rungs, {sum(r['flops'] for r in rows):.3g} FLOPs, "
+              f"about {total / 60:.1f} min on {device}")
+
+
+def collect(out, rungs) -> pd.DataFrame | None:
+    """The ladder's table from every rung's rows so far, written atomically to `out`."""
+    frames = []
+    for rung in rungs:
+        rows = work_dir(out) / rung.run / "rows.parquet"
+        if rows.exists():
+            frames.append(pd.read_parquet(rows))
+    if not frames:
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    write_runs(table, out)
+    return table
+
+
+def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
+               dry_run: bool = False, executor=None, progress: bool = True):
+    """Expand a spec and train every rung; returns the run table (or the dry-run text)."""
+    from ladders.train import resolve_device, train_rung
+
+    rungs = expand(load_spec(spec_path))
+    try:
+        device = resolve_device(device)
+    except RuntimeError as exc:
+        raise SpecError(str(exc)) from None
+    if dry_run:
+        spec = load_spec(spec_path)
+        return dry_run_table(estimate(rungs, device, spec["ladder"]["flops_per_second"]), device)
+    work = work_dir(out)
+    _init_distributed(device)
+    if not resume and work.exists() and any(work.iterdir()):
+        raise SpecError(f"{work} already holds rungs: pass --resume to continue that ladder, "
+                        "or remove it")
+    _barrier()
+    if executor is not None:  # submitit: one job per rung, then collect
+        jobs = [executor.submit(train_rung, rung, work, device, resume) for rung in rungs]
+        for job in jobs:
+            job.result()
+        return collect(out, rungs)
+    overall = _bar(progress, len(rungs))
+    for rung in rungs:
+        train_rung(rung, work, device=device, resume=resume, progress=progress)
+        _rank0(lambda: collect(out, rungs))
+        if overall is not None:
+            overall.update(1)
+    if overall is not None:
+        overall.close()
+    return collect(out, rungs) if _rank() == 0 else None
+
+
+def slurm_executor(folder, **parameters):
+    """A submitit executor for Slurm (or the local machine when Slurm is absent)."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder))
+    executor.update_parameters(**parameters)
+    return executor
+
+
+def _init_distributed(device):
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        if device == "cuda":
+            import torch
+
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _barrier():
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _rank0(action):
+    if _rank() == 0:
+        return action()
+    return None
+
+
+def _bar(enabled, total):
+    if not enabled or _rank() != 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="ladder", unit="rung")
+
+
+def main(argv=None) -> int:
+    """`python -m ladders.launch SPEC --out PATH`: the torchrun entry point."""
+    import cli
+
+    return cli.main(["ladder", "run", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
