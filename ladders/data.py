@@ -25,7 +25,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .tokenizer import atomic_write_bytes, ids_dtype
+from scaling.atomic import write_bytes
+
+from .tokenizer import ids_dtype
 
 #: Directory names skipped anywhere under the standard library.
 STDLIB_EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"})
@@ -267,10 +269,10 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
         docs = dict(zip(("train", "valid"), split_documents(corpus, valid_fraction)))
         for split in ("train", "valid"):
             stream = _tokenise_stream(docs[split], tokenizer, dtype)
-            atomic_write_bytes(paths[split], stream.tobytes())
+            write_bytes(paths[split], stream.tobytes())
             meta = dict(expect, split=split, dtype=dtype.name, length=int(stream.shape[0]),
                         documents=len(docs[split]))
-            atomic_write_bytes(paths[split].with_suffix(".json"),
+            write_bytes(paths[split].with_suffix(".json"),
                                (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
             arrays[split] = _memmap(paths[split], dtype, int(stream.shape[0]))
     return TokenData(train=arrays["train"], valid=arrays["valid"], vocab_size=int(tokenizer.vocab_size),

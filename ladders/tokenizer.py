@@ -20,12 +20,12 @@ This module does not import torch.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from scaling.atomic import write_bytes
 
 BYTE_VOCAB = 256
 
@@ -33,25 +33,6 @@ BYTE_VOCAB = 256
 def ids_dtype(vocab_size: int) -> np.dtype:
     """The dtype token ids are stored in: uint16 when ``vocab_size <= 65535``, else uint32."""
     return np.dtype(np.uint16) if vocab_size <= 65535 else np.dtype(np.uint32)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _as_ids(ids: Iterable[int]) -> np.ndarray:
@@ -174,7 +155,7 @@ def train_bpe(documents: list[str], vocab_size: int, corpus_hash: str, cache_dir
     if not documents:
         raise ValueError("cannot train a BPE on an empty list of documents")
     tok = _train_bpe_tokenizer(documents, vocab_size)
-    atomic_write_bytes(path, tok.to_str(pretty=False).encode("utf-8"))
+    write_bytes(path, tok.to_str(pretty=False).encode("utf-8"))
     return BPETokenizer(tok, vocab_size, path)
 
 

@@ -15,7 +15,8 @@ tokens would be 0, which the contract forbids) follow the run-table contract: ru
 depth, step, tokens (= step × batch_size × context), flops (= flops_per_token × tokens, see
 `ladders.model.flops_per_token`), lr (the LR of the step's last update), loss (held-out),
 train_loss (mean over the updates since the previous row), schedule, dataset, seed, seconds
-(training wall time so far), plus heads, context, batch_size, parametrization and diverged.
+(training wall time so far), plus heads, context, batch_size, parametrization, corpus_hash (the
+sha256 of the corpus's file names and contents, in order) and diverged.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                 "width": config.width, "depth": config.depth, "heads": config.heads,
                 "step": step, "tokens": done_tokens, "flops": per_token * done_tokens,
                 "lr": float(lrs[step - 1]), "loss": loss, "train_loss": float(np.mean(since_row)),
-                "schedule": rung.schedule, "dataset": tokens.dataset, "seed": rung.seed,
+                "schedule": rung.schedule, "dataset": tokens.dataset,
+                "corpus_hash": tokens.corpus_hash, "seed": rung.seed,
                 "seconds": seconds, "context": rung.context, "batch_size": rung.batch_size,
                 "parametrization": config.parametrization, "diverged": diverged}
 

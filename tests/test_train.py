@@ -73,6 +73,7 @@ def test_rows_follow_the_contract(tmp_path):
     assert table["loss"].iloc[-1] < table["loss"].iloc[0] - 1.0        # it learns
     assert table["lr"].iloc[-1] == pytest.approx(3e-4, rel=0.05)        # cosine to 10% floor
     assert table["dataset"].iloc[0].startswith("python-stdlib")
+    assert len(table["corpus_hash"].iloc[0]) == 64 and table["corpus_hash"].nunique() == 1
     assert np.isfinite(table["train_loss"]).all()
 
 
