@@ -132,7 +132,7 @@ def _bar(enabled, total):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="ladder", unit="rung")
+    return tqdm(total=total, desc="ladder", unit="rung", mininterval=1.0)
 
 
 def main(argv=None) -> int:

@@ -225,4 +225,5 @@ def _bar(enabled, rung, start):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=rung.steps, initial=start, desc=rung.run, leave=False, unit="step")
+    return tqdm(total=rung.steps, initial=start, desc=rung.run, leave=False, unit="step",
+                mininterval=1.0)
