@@ -199,7 +199,7 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         since_row.append(value)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.3f}")
+            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
         if not math.isfinite(value):
             finish("diverged")
             break
