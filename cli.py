@@ -119,7 +119,7 @@ def _read(args):
 
     law = get_law(args.law, delta=args.delta)
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where,
-                     columns=law.columns)
+                     columns=law.read_columns)
     return law, runs
 
 
@@ -186,7 +186,8 @@ def _laws(args) -> int:
     from scaling.laws import LAWS
 
     for name, law in sorted(LAWS.items()):
-        print(f"{name:<14} columns: {', '.join(('run', *law.inputs, law.target))}")
+        print(f"{name:<14} columns: {', '.join(('run', *law().read_columns))}"
+              + (" (+ lr at every step, or schedule)" if law.derived_inputs else ""))
         print(f"{'':<14} {law.title}")
         print(f"{'':<14} {law.equation}")
     return 0

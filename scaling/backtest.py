@@ -16,7 +16,7 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.laws import get_law
-from scaling.runs import filter_rows, final_rows
+from scaling.runs import filter_rows, final_rows, validate
 
 
 def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, *,
@@ -27,13 +27,15 @@ def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, 
     "lower", "upper", "rel_error"}], "mean_abs_rel_error", "coverage", "fit"}.
     """
     model = get_law(law, **settings)
+    source = runs.attrs.get("source", "run table")
+    runs = model.prepare(validate(runs, source, model.read_columns))
+    runs.attrs["source"] = source
     train_rows = filter_rows(runs, train, option="--train")
     if test:
         test_rows = filter_rows(runs, test, option="--test")
     else:
         test_rows = runs[~runs["run"].isin(train_rows["run"])]
         if len(test_rows) == 0:
-            source = runs.attrs.get("source", "run table")
             raise ScalingError(f"{source}: --train {train!r} selects every run; nothing is left "
                                f"to test (give --test)")
     test_rows.attrs = dict(runs.attrs)

@@ -39,6 +39,8 @@ class Law:
     equation: ClassVar[str]                    # the equation in plain text
     inputs: ClassVar[tuple[str, ...]]          # run-table columns the law reads as inputs
     power_inputs: ClassVar[tuple[str, ...]] = ()  # inputs under a power law: need ≥ 3 values
+    derived_inputs: ClassVar[tuple[str, ...]] = ()  # inputs that `prepare` computes
+    extra_columns: ClassVar[tuple[str, ...]] = ()   # other columns `prepare` reads
     target: ClassVar[str] = "loss"             # the column it predicts
     rows: ClassVar[str] = "final"              # "final": one row per run; "all": every row
     parameters: ClassVar[tuple[Parameter, ...]]
@@ -66,9 +68,22 @@ class Law:
         raise NotImplementedError
 
     # -- fitting -------------------------------------------------------------------------------
+    def settings(self) -> dict:
+        """The constructor arguments, saved with the fit."""
+        return {"delta": self.delta, "n_polish": self.n_polish, "confidence": self.confidence}
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add the derived inputs to a validated run table (identity for most laws)."""
+        return frame
+
     @property
     def columns(self) -> tuple[str, ...]:
         return (*self.inputs, self.target)
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        """The columns a run table must hold for this law (before `prepare`)."""
+        return (*[c for c in self.columns if c not in self.derived_inputs], *self.extra_columns)
 
     def fit(self, runs: pd.DataFrame, *, bootstrap: int = 0, seed: int = 0,
             n_jobs: int | None = None) -> "Law":
@@ -78,8 +93,9 @@ class Law:
         source = runs.attrs.get("source", "run table")
         if bootstrap < 0:
             raise ScalingError(f"--bootstrap must be 0 or more, got {bootstrap}")
-        table = run_tables.validate(runs, source, self.columns)
+        table = run_tables.validate(runs, source, self.read_columns)
         table.attrs = dict(runs.attrs)
+        table = self.prepare(table)
         points = run_tables.final_rows(table) if self.rows == "final" else table
         self._check_data(points, source)
         inputs = self.inputs_from(points)
@@ -164,7 +180,9 @@ class Law:
         arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(values[n], float))
                                        for n in self.inputs])
         for name, array in zip(self.inputs, arrays):
-            if not np.all(np.isfinite(array)) or np.any(array <= 0):
+            if not np.all(np.isfinite(array)):
+                raise ScalingError(f"--{name.replace('_', '-')} must be finite")
+            if name in self.power_inputs and np.any(array <= 0):
                 raise ScalingError(f"--{name.replace('_', '-')} must be positive and finite")
         return dict(zip(self.inputs, arrays))
 
@@ -252,8 +270,7 @@ class Law:
             "converged": self.converged_,
             "message": self.message_,
             "at_bound": self.at_bound_,
-            "settings": {"delta": self.delta, "n_polish": self.n_polish,
-                         "confidence": self.confidence},
+            "settings": self.settings(),
             "data": self.data_,
             "theta": dict(zip([p.name for p in self.parameters], self.theta_.tolist())),
             "residuals": None if self.residuals_ is None else np.asarray(self.residuals_).tolist(),
@@ -328,6 +345,8 @@ def load_fit(path) -> Law:
                            f"(missing or bad field {exc})") from None
 
 
-from scaling.laws.chinchilla import Chinchilla  # noqa: E402  (registers itself)
+from scaling.laws.chinchilla import Chinchilla  # noqa: E402  (each registers itself)
+from scaling.laws.annealing import Annealing  # noqa: E402
 
-__all__ = ["LAWS", "Law", "Parameter", "get_law", "load_fit", "register", "Chinchilla"]
+__all__ = ["LAWS", "Law", "Parameter", "get_law", "load_fit", "register", "Annealing",
+           "Chinchilla"]

@@ -1,0 +1,95 @@
+"""LR annealing: the loss curve of a run as a function of its learning-rate schedule.
+
+    L(s) = L0 + A · S1(s)^(−α) − C · S2(s)
+
+    S1(s) = Σ_{i≤s} η_i                     forward area (warmup included)
+    S2(s) = Σ_{i≤s} m_i,  m_i = λ·m_{i−1} + (η_{i−1} − η_i)   annealing area with momentum
+                                           (LR rises, as in warmup, count as 0; scaling/lr.py)
+
+Symbols: s the optimizer step (`step`), η_i the LR of update i (from `lr` or `schedule`, see
+scaling/lr.py), L the held-out loss at step s (`loss`); L0 the loss floor, A and α the power law
+in forward area, C the gain per unit of annealing area; λ = 0.999 by default (`decay`).
+Every row of every run is a point (a whole curve), so one or two runs fit it.
+
+Paper: Tissue et al. 2024, "Scaling Law with Learning Rate Annealing".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scaling import lr as lr_areas
+from scaling.fitting import Parameter
+from scaling.laws import Law, register
+
+EXPONENT_GRID = tuple(np.round(np.arange(0.02, 2.0001, 0.02), 2))
+
+
+@register
+class Annealing(Law):
+    name = "annealing"
+    title = "LR annealing L(s) (Tissue et al. 2024)"
+    equation = "L = L0 + A*S1^-alpha - C*S2 (S1: forward LR area, S2: annealing area)"
+    inputs = ("lr_area", "anneal_area")
+    derived_inputs = ("lr_area", "anneal_area")
+    power_inputs = ("lr_area",)
+    extra_columns = ("step",)
+    rows = "all"
+    parameters = (
+        # fit-space: l0 = log L0, a = log A, c = log C
+        Parameter("l0", -10.0, 5.0, (0.0,)),
+        Parameter("a", -30.0, 30.0, (0.0,)),
+        Parameter("c", -30.0, 30.0, (0.0,)),
+        Parameter("alpha", 0.0, 5.0, EXPONENT_GRID),
+    )
+    linear_parameters = ("l0", "a", "c")
+    reported_names = ("L0", "A", "C", "alpha")
+    reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "C": "exp(c)"}
+
+    def __init__(self, decay: float = 0.999, **settings):
+        super().__init__(**settings)
+        if not 0 <= decay < 1:
+            raise ValueError(f"annealing decay (lambda) must be in [0, 1), got {decay}")
+        self.decay = float(decay)   # λ, the momentum of the annealing area
+
+    def settings(self) -> dict:
+        return {**super().settings(), "decay": self.decay}
+
+    def prepare(self, frame):
+        prepared = lr_areas.areas(frame, self.decay)
+        prepared.attrs = dict(frame.attrs)
+        return prepared[prepared["step"] > 0]
+
+    def _terms(self, theta, inputs):
+        forward = inputs["lr_area"][None, :]
+        power = np.exp(theta[:, 1:2] - theta[:, 3:4] * np.log(forward))      # A S1^-α
+        floor = np.exp(theta[:, 0:1])                                           # L0
+        annealing = np.exp(theta[:, 2:3]) * inputs["anneal_area"][None, :]      # C S2
+        value = np.maximum(floor + power - annealing, 1e-12)
+        return value, floor, power, annealing, np.log(forward)
+
+    def log_predict(self, theta, inputs):
+        return np.log(self._terms(theta, inputs)[0])
+
+    def log_predict_grad(self, theta, inputs):
+        value, floor, power, annealing, log_forward = self._terms(theta, inputs)
+        jacobian = np.stack(np.broadcast_arrays(floor, power, -annealing, -power * log_forward),
+                            axis=-1) / value[..., None]
+        return np.log(value), jacobian
+
+    def linear_basis(self, theta, inputs):
+        forward = inputs["lr_area"][None, :]
+        power = np.exp(-theta[:, 3:4] * np.log(forward))
+        return np.stack(np.broadcast_arrays(np.ones_like(power), power,
+                                            -inputs["anneal_area"][None, :] + 0 * power), axis=-1)
+
+    def with_coefficients(self, theta, coefficients):
+        theta = theta.copy()
+        with np.errstate(divide="ignore"):
+            theta[:, :3] = np.log(coefficients)
+        return theta
+
+    def reported(self, theta):
+        theta = np.atleast_2d(theta)
+        return {"L0": np.exp(theta[:, 0]), "A": np.exp(theta[:, 1]), "C": np.exp(theta[:, 2]),
+                "alpha": theta[:, 3]}

@@ -1,0 +1,92 @@
+"""The learning rate of every optimizer step of every run, for the LR-schedule laws.
+
+Sources, in order:
+1. the `lr` column, when a run has a row at every step 1 … last (the row at step s holds the
+   LR of update s, counted from 1, as the ladder runner writes it);
+2. the `schedule` column: a `ladders.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
+   steps=2000,final=1e-4"), rebuilt step by step;
+otherwise a one-line error naming the file and the run.
+
+`areas(frame)` adds the columns the annealing law reads, at each row's step s:
+`lr_area` = S1 = Σ_{i≤s} η_i (warmup included) and `anneal_area` = S2 = Σ_{i≤s} m_i with
+m_i = λ·m_{i−1} + max(η_{i−1} − η_i, 0), m_1 = 0 (Tissue et al. 2024). Only decreases of the LR
+count as annealing: the rises of a warmup add nothing to S2 (without the max, a warmup would leave
+a negative momentum that takes thousands of steps to fade).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from scaling.errors import ScalingError
+
+
+def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """{run: LR of updates 1 … last step (array index 0 is update 1)}."""
+    source = frame.attrs.get("source", "run table")
+    if "step" not in frame.columns:
+        raise ScalingError(f"{source}: missing column 'step', which the LR-schedule laws need")
+    out = {}
+    for run, rows in frame.groupby("run", sort=False):
+        steps = rows["step"].to_numpy()
+        if np.any(steps != np.round(steps)) or np.any(steps < 0):
+            raise ScalingError(f"{source}: column 'step', row {rows.index[0]}: run {run!r} has "
+                               "steps that are not whole non-negative numbers")
+        if np.any(np.diff(steps) <= 0):
+            bad = rows.index[1:][np.diff(steps) <= 0][0]
+            raise ScalingError(f"{source}: column 'step', row {bad}: steps of run {run!r} do "
+                               "not increase")
+        last = int(steps.max())
+        if "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1)):
+            lr = rows.set_index(rows["step"].astype(int))["lr"].loc[range(1, last + 1)]
+            out[run] = _checked(lr.to_numpy(float), source, run)
+            continue
+        if "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str):
+            from ladders.schedules import ScheduleError, lr_array, parse
+
+            try:
+                schedule = parse(rows["schedule"].iloc[0])
+            except ScheduleError as exc:
+                raise ScalingError(f"{source}: column 'schedule', row {rows.index[0]}: {exc}") \
+                    from None
+            if schedule.steps < last:
+                raise ScalingError(f"{source}: run {run!r} has rows up to step {last} but its "
+                                   f"schedule has {schedule.steps} steps")
+            out[run] = _checked(lr_array(schedule)[:last], source, run)
+            continue
+        raise ScalingError(f"{source}: run {run!r}: no per-step LR (give an 'lr' column at every "
+                           "step or a 'schedule' column)")
+    return out
+
+
+def _checked(lr, source, run):
+    if not np.all(np.isfinite(lr)) or np.any(lr < 0):
+        raise ScalingError(f"{source}: run {run!r}: learning rates must be finite and >= 0")
+    return lr
+
+
+def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
+    """The frame with `lr_area` (S1) and `anneal_area` (S2) at every row's step."""
+    cumulative = {run: _cumulative(lr, decay) for run, lr in per_step_lr(frame).items()}
+    out = frame.copy()
+    s1 = np.zeros(len(frame))
+    s2 = np.zeros(len(frame))
+    for k, (run, step) in enumerate(zip(frame["run"], frame["step"].astype(int))):
+        if step > 0:
+            s1[k], s2[k] = cumulative[run][0][step - 1], cumulative[run][1][step - 1]
+    out["lr_area"], out["anneal_area"] = s1, s2
+    return out
+
+
+def _cumulative(lr: np.ndarray, decay: float):
+    drops = np.concatenate([[0.0], lr[:-1] - lr[1:]])          # η_{i−1} − η_i, 0 at i = 1
+    drops = np.maximum(drops, 0.0)                              # warmup's rises anneal nothing
+    momentum = _linear_recurrence(drops, decay)                 # m_i = λ m_{i−1} + drop_i
+    return np.cumsum(lr), np.cumsum(momentum)
+
+
+def _linear_recurrence(values: np.ndarray, decay: float) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    return lfilter([1.0], [1.0, -decay], values)

@@ -1,0 +1,100 @@
+"""The LR-annealing law (Tissue et al. 2024) and per-step learning rates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ladders.schedules import lr_array, parse
+from scaling.errors import ScalingError
+from scaling.laws import get_law, load_fit
+from scaling.lr import areas, per_step_lr
+
+TRUE = {"L0": 1.6, "A": 1.1, "alpha": 0.45, "C": 0.9}
+SCHEDULES = {
+    "constant": "constant:peak=0.001,warmup=100,steps=3000",
+    "cosine": "cosine:peak=0.001,warmup=100,steps=3000,final=0.0001",
+    "wsd": "wsd:peak=0.001,warmup=100,steps=3000,final=0.0001,decay_fraction=0.2,decay=linear",
+}
+
+
+def curve(run, schedule, noise=0.002, every=25, seed=0, decay=0.999):
+    """Rows every `every` steps of a curve that follows the law exactly, times exp(noise)."""
+    steps = np.arange(every, parse(schedule).steps + 1, every)
+    frame = pd.DataFrame({"run": run, "params": 1e6, "tokens": steps * 1000.0, "step": steps,
+                          "loss": 1.0, "schedule": schedule})
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    with_areas = areas(frame, decay)
+    truth = (TRUE["L0"] + TRUE["A"] * with_areas["lr_area"] ** -TRUE["alpha"]
+             - TRUE["C"] * with_areas["anneal_area"])
+    rng = np.random.default_rng(seed)
+    frame["loss"] = truth.to_numpy() * np.exp(noise * rng.standard_normal(len(frame)))
+    return frame
+
+
+def table(*names, **kwargs):
+    frame = pd.concat([curve(n, SCHEDULES[n], seed=k, **kwargs) for k, n in enumerate(names)],
+                      ignore_index=True)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    frame.attrs["source"] = "synthetic"
+    return frame
+
+
+def test_areas_follow_their_definition():
+    lr = lr_array(parse(SCHEDULES["wsd"]))
+    frame = table("wsd")
+    with_areas = areas(frame).set_index("step")
+    momentum, area = 0.0, []
+    for i in range(len(lr)):
+        momentum = 0.999 * momentum + (max(lr[i - 1] - lr[i], 0.0) if i else 0.0)
+        area.append(momentum)
+    s2 = np.cumsum(area)
+    assert with_areas.loc[3000, "lr_area"] == pytest.approx(lr.sum())
+    assert with_areas.loc[2400, "anneal_area"] == pytest.approx(0.0, abs=1e-15)  # stable phase
+    assert with_areas.loc[3000, "anneal_area"] == pytest.approx(s2[-1], rel=1e-12)
+    assert with_areas.loc[1500, "lr_area"] == pytest.approx(lr[:1500].sum())
+
+
+def test_lr_column_and_schedule_give_the_same_lrs():
+    dense = pd.DataFrame({"run": "r", "step": np.arange(1, 3001), "params": 1.0, "tokens": 1.0,
+                          "loss": 1.0, "lr": lr_array(parse(SCHEDULES["cosine"]))})
+    from_column = per_step_lr(dense)["r"]
+    from_schedule = per_step_lr(table("cosine"))["cosine"]
+    assert np.array_equal(from_column, from_schedule)
+
+
+def test_recovers_known_parameters_from_three_schedules():
+    fit = get_law("annealing").fit(table("constant", "cosine", "wsd"))
+    for name, value in TRUE.items():
+        assert fit.params_[name] == pytest.approx(value, rel=0.05), name
+    assert fit.converged_ and not fit.at_bound_
+
+
+def test_fit_on_two_schedules_predicts_the_third():
+    fit = get_law("annealing").fit(table("constant", "cosine"))
+    held_out = fit.prepare(table("wsd"))
+    predicted = fit.predict(lr_area=held_out["lr_area"], anneal_area=held_out["anneal_area"])
+    pred_e = np.mean(np.abs(predicted - held_out["loss"]) / held_out["loss"])
+    assert pred_e < 0.005  # the noise is 0.2%
+
+
+def test_decay_is_a_setting_that_moves_the_fit_and_is_saved(tmp_path):
+    frame = table("constant", "cosine", "wsd")
+    default = get_law("annealing").fit(frame)
+    other = get_law("annealing", decay=0.99).fit(frame)
+    assert other.params_["C"] != pytest.approx(default.params_["C"], rel=0.05)
+    other.to_json(tmp_path / "fit.json")
+    assert load_fit(tmp_path / "fit.json").decay == 0.99
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.drop(columns=["schedule"]), "no per-step LR"),
+    (lambda f: f.assign(step=f["step"][::-1].to_numpy()), "do not increase"),
+    (lambda f: f.assign(schedule="cosine:peak=oops,steps=3000"), "column 'schedule'"),
+    (lambda f: f.assign(schedule="cosine:peak=0.001,steps=100"), "schedule has 100 steps"),
+])
+def test_bad_lr_input_is_a_one_line_error(change, message):
+    frame = change(table("cosine"))
+    frame.attrs["source"] = "synthetic"
+    with pytest.raises(ScalingError, match=message) as error:
+        get_law("annealing").fit(frame)
+    assert "\n" not in str(error.value)
