@@ -24,7 +24,9 @@ def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, 
     """Fit `law` on the rows matching `train`, predict the held-out runs; returns the record.
 
     The record: {"law", "train_runs", "test": [{"run", "params", "tokens", "actual", "predicted",
-    "lower", "upper", "rel_error"}], "mean_abs_rel_error", "coverage", "fit"}.
+    "lower", "upper", "rel_error"}], "mean_abs_rel_error", "coverage", "fit"}, and for laws of
+    whole curves (`rows = "all"`) also {"test_curves": [{"run", "pred_e", "worst_e"}],
+    "mean_pred_e", "mean_worst_e"} (fractions, not percent).
     """
     model = get_law(law, **settings)
     source = runs.attrs.get("source", "run table")
@@ -52,7 +54,7 @@ def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, 
                      "actual": float(actual[k]), "predicted": float(predicted[k]),
                      "lower": _number(lower[k]), "upper": _number(upper[k]),
                      "rel_error": float(rel_error[k])})
-    return {
+    record = {
         "law": model.name,
         "train": train,
         "test_query": test,
@@ -62,6 +64,22 @@ def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, 
         "coverage": float(np.mean(inside)) if bootstrap else None,
         "fit": model.to_dict(),
     }
+    if model.rows == "all":  # laws of whole curves are also judged on every row of each curve
+        record.update(curve_errors(model, test_rows))
+    return record
+
+
+def curve_errors(model, rows: pd.DataFrame) -> dict:
+    """Per test curve: PredE = mean over its rows of |L − L̂| / L, WorstE = the max (fractions)."""
+    curves = []
+    for run, curve in rows.groupby("run", sort=False):
+        predicted = model.predict(**{n: curve[n].to_numpy(float) for n in model.inputs})
+        error = np.abs(curve[model.target].to_numpy(float) - predicted) / curve[model.target]
+        curves.append({"run": run, "pred_e": float(np.mean(error)),
+                       "worst_e": float(np.max(error))})
+    return {"test_curves": curves,
+            "mean_pred_e": float(np.mean([c["pred_e"] for c in curves])),
+            "mean_worst_e": float(np.mean([c["worst_e"] for c in curves]))}
 
 
 def _number(value):

@@ -116,6 +116,13 @@ def backtest_report(record: dict, law_inputs) -> str:
              f"{100 * r['rel_error']:+.2f}%") for r in record["test"]]
     lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", "rel err")))
     lines += ["", f"mean absolute relative error {100 * record['mean_abs_rel_error']:.3f}%"]
+    if record.get("test_curves"):
+        lines += ["", table(("curve", "PredE", "WorstE"),
+                            [(str(c["run"]), f"{100 * c['pred_e']:.3f}%",
+                              f"{100 * c['worst_e']:.3f}%") for c in record["test_curves"]],
+                            right=("PredE", "WorstE")),
+                  f"mean PredE {100 * record['mean_pred_e']:.3f}%, "
+                  f"mean WorstE {100 * record['mean_worst_e']:.3f}%"]
     if record.get("coverage") is not None:
         lines.append(f"interval coverage {100 * record['coverage']:.0f}% of held-out runs "
                      "(intervals for a run: law uncertainty and residual scatter)")

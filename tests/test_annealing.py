@@ -98,3 +98,14 @@ def test_bad_lr_input_is_a_one_line_error(change, message):
     with pytest.raises(ScalingError, match=message) as error:
         get_law("annealing").fit(frame)
     assert "\n" not in str(error.value)
+
+
+def test_curve_backtest_reports_pred_e_and_worst_e():
+    from scaling.backtest import backtest
+
+    frame = table("constant", "cosine", "wsd")
+    record = backtest(frame, "annealing", train="run != 'wsd'", bootstrap=0)
+    (curve,) = record["test_curves"]
+    assert curve["run"] == "wsd" and curve["pred_e"] < 0.005
+    assert curve["pred_e"] <= curve["worst_e"] < 0.02
+    assert record["mean_pred_e"] == curve["pred_e"] and record["mean_worst_e"] == curve["worst_e"]
