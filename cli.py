@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+import numpy as np
 import os
 import sys
 import warnings
@@ -60,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
                              metavar="X", help=f"{name} (one or more values)")
     predict.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="compute budgets: predict at the compute-optimal allocation")
+    predict.add_argument("--schedule", metavar="SPEC",
+                         help='whole loss curve of an LR schedule, e.g. "wsd:peak=3e-4,'
+                              'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
+    predict.add_argument("--every", type=int, default=1, help="--schedule: a row every k steps")
+    predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
+    predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
 
     backtest = commands.add_parser("backtest", help="fit on some runs, predict the held-out ones")
     table_options(backtest)
@@ -146,6 +154,8 @@ def _predict(args) -> int:
     from scaling.report import compute_optimal_table, prediction_table
 
     law = load_fit(args.fit)
+    if args.schedule:
+        return _predict_schedule(law, args)
     if args.flops:
         if not hasattr(law, "compute_optimal"):
             raise ScalingError(f"the {law.name} law has no compute-optimal allocation; "
@@ -164,6 +174,33 @@ def _predict(args) -> int:
         if isinstance(exc, ScalingError):
             raise
         raise ScalingError(f"input lists of different lengths ({exc})") from None
+    return 0
+
+
+def _predict_schedule(law, args) -> int:
+    from scaling.atomic import atomic_path
+    from scaling.errors import ScalingError
+    from scaling.plots import plot_curve
+    from scaling.report import table
+
+    if not hasattr(law, "predict_schedule"):
+        raise ScalingError(f"the {law.name} law does not predict loss curves; --schedule needs "
+                           "an LR-schedule law (see `scaling laws`)")
+    if args.every < 1:
+        raise ScalingError(f"--every must be at least 1, got {args.every}")
+    curve = law.predict_schedule(args.schedule, every=args.every)
+    shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
+    print(table(("step", "lr", "loss", "interval"),
+                [(f"{r.step}", f"{r.lr:.4g}", f"{r.loss:.4f}",
+                  "-" if not np.isfinite(r.lower) else f"[{r.lower:.4f}, {r.upper:.4f}]")
+                 for r in shown.itertuples()], right=("step", "lr", "loss")))
+    if args.out:
+        with atomic_path(args.out) as temporary:
+            curve.to_csv(temporary, index=False)
+        print(f"saved curve to {args.out}")
+    if args.plot:
+        plot_curve(curve, args.schedule, args.plot)
+        print(f"saved plot to {args.plot}")
     return 0
 
 

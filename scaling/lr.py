@@ -68,7 +68,7 @@ def _checked(lr, source, run):
 
 def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
     """The frame with `lr_area` (S1) and `anneal_area` (S2) at every row's step."""
-    cumulative = {run: _cumulative(lr, decay) for run, lr in per_step_lr(frame).items()}
+    cumulative = {run: cumulative_areas(lr, decay) for run, lr in per_step_lr(frame).items()}
     out = frame.copy()
     s1 = np.zeros(len(frame))
     s2 = np.zeros(len(frame))
@@ -79,7 +79,8 @@ def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
     return out
 
 
-def _cumulative(lr: np.ndarray, decay: float):
+def cumulative_areas(lr: np.ndarray, decay: float):
+    """S1 and S2 after each update of a per-step LR array."""
     drops = np.concatenate([[0.0], lr[:-1] - lr[1:]])          # η_{i−1} − η_i, 0 at i = 1
     drops = np.maximum(drops, 0.0)                              # warmup's rises anneal nothing
     momentum = _linear_recurrence(drops, decay)                 # m_i = λ m_{i−1} + drop_i

@@ -90,6 +90,28 @@ def _iso_loss(ax, law, inputs, actual):
     ax.legend(loc="upper left", fontsize=8)
 
 
+def plot_curve(curve, label, path, observed=None) -> Path:
+    """A predicted loss curve (step, loss, lower, upper) with its LR below, and optionally an
+    observed curve (step, loss) on top."""
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
+                                         gridspec_kw={"height_ratios": [3, 1]})
+    top.plot(curve["step"], curve["loss"], color="crimson", label="predicted")
+    if np.isfinite(curve["lower"]).any():
+        top.fill_between(curve["step"], curve["lower"], curve["upper"], color="crimson",
+                         alpha=0.2, label="interval")
+    if observed is not None:
+        top.plot(observed["step"], observed["loss"], ".", color="black", ms=3, label="observed")
+    top.set_ylabel("loss")
+    top.legend()
+    top.set_title(label, fontsize=8)
+    bottom.plot(curve["step"], curve["lr"], color="grey")
+    bottom.set_xlabel("step")
+    bottom.set_ylabel("LR")
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
 def _save(figure, plt, path) -> Path:
     try:
         with atomic_path(path) as temporary:

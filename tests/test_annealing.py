@@ -109,3 +109,26 @@ def test_curve_backtest_reports_pred_e_and_worst_e():
     assert curve["run"] == "wsd" and curve["pred_e"] < 0.005
     assert curve["pred_e"] <= curve["worst_e"] < 0.02
     assert record["mean_pred_e"] == curve["pred_e"] and record["mean_worst_e"] == curve["worst_e"]
+
+
+def test_predict_whole_curve_of_a_schedule(tmp_path, capsys):
+    import cli
+    from scaling.runs import write_runs
+
+    write_runs(table("constant", "cosine"), tmp_path / "curves.parquet")
+    assert cli.main(["fit", str(tmp_path / "curves.parquet"), "--law", "annealing",
+                     "--bootstrap", "20", "--out", str(tmp_path / "fit.json")]) == 0
+    capsys.readouterr()
+    code = cli.main(["predict", str(tmp_path / "fit.json"), "--schedule", SCHEDULES["wsd"],
+                     "--every", "25", "--out", str(tmp_path / "curve.csv"),
+                     "--plot", str(tmp_path / "curve.png")])
+    assert code == 0, capsys.readouterr().err
+    curve = pd.read_csv(tmp_path / "curve.csv")
+    truth = table("wsd", noise=0.0).set_index("step")["loss"]
+    assert curve["step"].tolist() == truth.index.tolist()
+    assert np.allclose(curve["loss"], truth.to_numpy(), rtol=0.01)
+    assert (curve["lower"] <= curve["upper"]).all()
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    # a law without curves, and a schedule that does not parse: one line, exit 2
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--schedule", "wsd:peak=1"]) == 2
+    assert "missing steps" in capsys.readouterr().err

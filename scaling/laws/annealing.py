@@ -60,6 +60,25 @@ class Annealing(Law):
         prepared.attrs = dict(frame.attrs)
         return prepared[prepared["step"] > 0]
 
+    def predict_schedule(self, schedule: str, every: int = 1):
+        """The whole predicted curve of a schedule string (ladders.schedules syntax): a frame of
+        step, lr, lr_area, anneal_area, loss and its 'law' interval (lower, upper)."""
+        import pandas as pd
+
+        from ladders.schedules import ScheduleError, lr_array, parse
+        from scaling.errors import ScalingError
+
+        try:
+            lr = lr_array(parse(schedule))
+        except ScheduleError as exc:
+            raise ScalingError(f"--schedule: {exc}") from None
+        forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
+        steps = np.unique(np.append(np.arange(every, len(lr) + 1, every), len(lr)))
+        inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
+        loss, lower, upper = self.predict_interval(**inputs)
+        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "loss": loss,
+                             "lower": lower, "upper": upper})
+
     def _terms(self, theta, inputs):
         forward = inputs["lr_area"][None, :]
         power = np.exp(theta[:, 1:2] - theta[:, 3:4] * np.log(forward))      # A S1^-α
