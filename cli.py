@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--schedule", metavar="SPEC",
                          help='whole loss curve of an LR schedule, e.g. "wsd:peak=3e-4,'
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
+    predict.add_argument("--compare", metavar="peak=…,warmup=…,steps=…,final=…",
+                         help="final loss of constant, cosine and WSD 10%%/20%% schedules")
     predict.add_argument("--every", type=int, default=1, help="--schedule: a row every k steps")
     predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
     predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
@@ -156,6 +158,8 @@ def _predict(args) -> int:
     law = load_fit(args.fit)
     if args.schedule:
         return _predict_schedule(law, args)
+    if args.compare:
+        return _compare_schedules(law, args)
     if args.flops:
         if not hasattr(law, "compute_optimal"):
             raise ScalingError(f"the {law.name} law has no compute-optimal allocation; "
@@ -200,6 +204,24 @@ def _predict_schedule(law, args) -> int:
         print(f"saved curve to {args.out}")
     if args.plot:
         plot_curve(curve, args.schedule, args.plot)
+        print(f"saved plot to {args.plot}")
+    return 0
+
+
+def _compare_schedules(law, args) -> int:
+    from scaling.plan import compare_schedules
+    from scaling.plots import plot_curves
+    from scaling.report import table
+
+    curves = compare_schedules(law, args.compare, every=max(1, args.every))
+    rows = []
+    for name, curve in curves.items():
+        last = curve.iloc[-1]
+        interval = "-" if not np.isfinite(last.lower) else f"[{last.lower:.4f}, {last.upper:.4f}]"
+        rows.append((name, f"{last.loss:.4f}", interval))
+    print(table(("schedule", "final loss", "interval"), rows, right=("final loss",)))
+    if args.plot:
+        plot_curves(curves, args.compare, args.plot)
         print(f"saved plot to {args.plot}")
     return 0
 

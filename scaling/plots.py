@@ -112,6 +112,25 @@ def plot_curve(curve, label, path, observed=None) -> Path:
     return _save(figure, plt, path)
 
 
+def plot_curves(curves: dict, label, path) -> Path:
+    """Several predicted curves ({name: curve}) with their LRs below."""
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
+                                         gridspec_kw={"height_ratios": [3, 1]})
+    for name, curve in curves.items():
+        line, = top.plot(curve["step"], curve["loss"], label=name)
+        bottom.plot(curve["step"], curve["lr"], color=line.get_color())
+    low = min(c["loss"].iloc[-1] for c in curves.values())
+    top.set_ylim(low * 0.98, low * 1.3)
+    top.set_ylabel("predicted loss")
+    top.legend()
+    top.set_title(str(label), fontsize=8)
+    bottom.set_xlabel("step")
+    bottom.set_ylabel("LR")
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
 def _save(figure, plt, path) -> Path:
     try:
         with atomic_path(path) as temporary:

@@ -132,3 +132,24 @@ def test_predict_whole_curve_of_a_schedule(tmp_path, capsys):
     # a law without curves, and a schedule that does not parse: one line, exit 2
     assert cli.main(["predict", str(tmp_path / "fit.json"), "--schedule", "wsd:peak=1"]) == 2
     assert "missing steps" in capsys.readouterr().err
+
+
+def test_compare_schedules_predicts_each_variant(capsys, tmp_path):
+    import cli
+    from scaling.plan import compare_schedules
+
+    fit = get_law("annealing").fit(table("constant", "cosine", "wsd"))
+    curves = compare_schedules(fit, "peak=0.001,warmup=100,steps=3000,final=0.0001", every=25)
+    assert list(curves) == ["constant", "cosine", "wsd 10%", "wsd 20%"]
+    truth = {"constant": table("constant", noise=0.0)["loss"].iloc[-1],
+             "cosine": table("cosine", noise=0.0)["loss"].iloc[-1],
+             "wsd 20%": table("wsd", noise=0.0)["loss"].iloc[-1]}
+    for name, value in truth.items():
+        assert curves[name]["loss"].iloc[-1] == pytest.approx(value, rel=0.01), name
+    assert curves["constant"]["loss"].iloc[-1] > curves["wsd 20%"]["loss"].iloc[-1]
+    fit.to_json(tmp_path / "fit.json")
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--compare",
+                     "peak=0.001,steps=3000,final=0.0001", "--plot",
+                     str(tmp_path / "cmp.png")]) == 0
+    assert "wsd 10%" in capsys.readouterr().out
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--compare", "steps=10"]) == 2

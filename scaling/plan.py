@@ -1,0 +1,35 @@
+"""Planning with fitted laws.
+
+`compare_schedules`: for a fitted LR-schedule law, the predicted final loss of constant, cosine
+and WSD (10% and 20% linear decay) schedules that share peak LR, warmup, steps and final LR.
+"""
+
+from __future__ import annotations
+
+from scaling.errors import ScalingError
+
+VARIANTS = {
+    "constant": "constant:{common}",
+    "cosine": "cosine:{common},final={final}",
+    "wsd 10%": "wsd:{common},final={final},decay_fraction=0.1,decay=linear",
+    "wsd 20%": "wsd:{common},final={final},decay_fraction=0.2,decay=linear",
+}
+
+
+def compare_schedules(law, base: str, every: int = 1) -> dict:
+    """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…"."""
+    if not hasattr(law, "predict_schedule"):
+        raise ScalingError(f"the {law.name} law does not predict loss curves; schedule "
+                           "comparison needs an LR-schedule law")
+    values = {}
+    for item in filter(None, (p.strip() for p in base.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in ("peak", "warmup", "steps", "final"):
+            raise ScalingError(f"--compare {base!r}: expected peak=…,warmup=…,steps=…,final=…")
+        values[key.strip()] = value.strip()
+    if "peak" not in values or "steps" not in values:
+        raise ScalingError(f"--compare {base!r}: needs at least peak= and steps=")
+    common = f"peak={values['peak']},warmup={values.get('warmup', 0)},steps={values['steps']}"
+    final = values.get("final", "0")
+    return {name: law.predict_schedule(template.format(common=common, final=final), every)
+            for name, template in VARIANTS.items()}
