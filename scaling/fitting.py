@@ -28,7 +28,7 @@ import itertools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize as scipy_minimize
@@ -56,9 +56,6 @@ class Solution:
     message: str               # its message
     at_bound: list[str]        # names of parameters that ended on a bound
     n_candidates: int          # starting points scored
-    n_polished: int            # starting points polished by L-BFGS-B
-    optima: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # every polished optimum
-    optima_objective: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
 # -- objective ---------------------------------------------------------------------------------
@@ -202,9 +199,6 @@ def minimize(model, inputs, target_log, *, delta=DEFAULT_DELTA, weights=None, st
         message=str(best.message),
         at_bound=at_bounds(model, best.x),
         n_candidates=len(candidates),
-        n_polished=len(chosen),
-        optima=np.array([r.x for r in results]),
-        optima_objective=values,
     )
 
 

@@ -45,13 +45,13 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
                      _number(law.standard_errors_.get(name, np.nan))))
     lines += ["", table(("parameter", "value", f"{level} interval", "std err"), rows,
                         right=("value", "std err"))]
-    lines += warnings(law)
+    lines += fit_warnings(law)
     if hasattr(law, "compute_optimal"):
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)
 
 
-def warnings(law) -> list[str]:
+def fit_warnings(law) -> list[str]:
     out = []
     if not law.converged_:
         out.append(f"WARNING: the optimizer did not converge ({law.message_}); "

@@ -138,6 +138,8 @@ def test_divergence_stops_the_rung_and_keeps_its_rows(tmp_path, monkeypatch):
     import ladders.train
     from ladders.model import GPT
 
+    import torch
+
     class Diverging(GPT):
         """Training loss becomes NaN from the 35th training forward pass on."""
 
@@ -145,16 +147,11 @@ def test_divergence_stops_the_rung_and_keeps_its_rows(tmp_path, monkeypatch):
 
         def forward(self, idx, targets=None):
             logits, loss = super().forward(idx, targets)
-            if self.training and torch_grad_enabled():
+            if self.training and torch.is_grad_enabled():
                 Diverging.calls += 1
                 if Diverging.calls >= 35:
                     loss = loss * float("nan")
             return logits, loss
-
-    def torch_grad_enabled():
-        import torch
-
-        return torch.is_grad_enabled()
 
     monkeypatch.setattr(ladders.train, "GPT", Diverging)
     out = tmp_path / "hot.parquet"

@@ -34,8 +34,9 @@ class Chinchilla(Law):
     inputs = ("params", "tokens")
     power_inputs = ("params", "tokens")
     parameters = (
-        # fit-space: a = log A, b = log B, e = log E. Grids are Besiroglu et al.'s start grid
-        # (used as-is when variable projection is off); the exponent grid is 10x finer.
+        # fit-space: a = log A, b = log B, e = log E. With variable projection (the default) only
+        # the exponent grid is walked and a, b, e are solved; the a, b, e grids are Besiroglu
+        # et al.'s, for a plain grid search (`fitting.grid_starts`) over the same parameters.
         Parameter("a", -20.0, 100.0, (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)),
         Parameter("b", -20.0, 100.0, (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)),
         Parameter("e", -20.0, 5.0, (-1.0, -0.5, 0.0, 0.5, 1.0)),
