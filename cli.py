@@ -269,6 +269,11 @@ def _ladder(args) -> int:
         print(result)
     elif result is not None:
         print(f"wrote {len(result)} rows of {result['run'].nunique()} runs to {args.out}")
+        if "stable" in result.columns:      # a branched ladder: what it cost
+            from ladders.launch import compute_summary
+            from ladders.spec import compute_line
+
+            print(compute_line(compute_summary(result)))
     return 0
 
 

@@ -7,6 +7,11 @@ Rungs run one after another (each with its own progress bar, plus one for the la
 trains in `<out stem>.rungs/<run>/`; after every rung the ladder's run table `--out` is rewritten
 atomically from all finished and partial rungs, so nothing finished is ever lost. `--resume`
 skips finished rungs and continues the others from their last checkpoint.
+
+A branched ladder (ladders/spec.py) trains each stable run before its branches (rungs come in
+that order; with submitit, the stable runs are one wave of jobs and the branches a second), and
+reports its compute: the FLOPs it spent (stable runs + branch decays) against the FLOPs of
+dedicated runs for the same budgets (`compute_summary`, printed by `--dry-run` and after a run).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ladders.spec import SpecError, estimate, expand, load_spec
+from ladders.spec import SpecError, compute, compute_line, estimate, expand, load_spec
 from scaling.runs import write_runs
 
 
@@ -30,13 +35,32 @@ def work_dir(out) -> Path:
 def dry_run_table(rows: list[dict], device: str) -> str:
     from scaling.report import table
 
+    branched = any(r["stable"] for r in rows)
+    columns = ("run", "params", "params_nonembed", "tokens", "steps", "flops") + \
+        (("own flops",) if branched else ()) + ("est. s",)
     body = [(r["run"], f"{r['params']:,}", f"{r['params_nonembed']:,}", f"{r['tokens']:.3g}",
-             f"{r['steps']:,}", f"{r['flops']:.3g}", f"{r['seconds']:.0f}") for r in rows]
+             f"{r['steps']:,}", f"{r['flops']:.3g}")
+            + ((f"{r['flops_own']:.3g}",) if branched else ()) + (f"{r['seconds']:.0f}",)
+            for r in rows]
     total = sum(r["seconds"] for r in rows)
-    return (table(("run", "params", "params_nonembed", "tokens", "steps", "flops", "est. s"),
-                  body, right=("params", "params_nonembed", "tokens", "steps", "flops", "est. s"))
-            + f"\n{len(rows)} rungs, {sum(r['flops'] for r in rows):.3g} FLOPs, "
+    text = (table(columns, body, right=columns[1:])
+            + f"\n{len(rows)} rungs, {sum(r['flops_own'] for r in rows):.3g} FLOPs, "
               f"about {total / 60:.1f} min on {device}")
+    if branched:
+        text += "\n" + compute_line(compute(rows))
+    return text
+
+
+def compute_summary(table: pd.DataFrame) -> dict:
+    """`ladders.spec.compute` of a ladder's run table: each run's FLOPs at its last row (from
+    step 0, prefix included) and its own FLOPs (`flops_own`), stable runs by the `stable`
+    column. What was actually spent so far, against dedicated runs for the same budgets."""
+    last = table.loc[table.groupby("run", sort=False)["step"].idxmax()]
+    own = last["flops_own"] if "flops_own" in last.columns else last["flops"]
+    stable = last["stable"].fillna(False).astype(bool) if "stable" in last.columns \
+        else pd.Series(False, index=last.index)
+    return compute([{"flops": float(f), "flops_own": float(o), "stable": bool(s)}
+                    for f, o, s in zip(last["flops"], own, stable)])
 
 
 def collect(out, rungs) -> pd.DataFrame | None:
@@ -72,15 +96,17 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
         raise SpecError(f"{work} already holds rungs: pass --resume to continue that ladder, "
                         "or remove it")
     _barrier()
-    if executor is not None:  # submitit: one job per rung, then collect
-        jobs = [executor.submit(train_rung, rung, work, device, resume) for rung in rungs]
-        for job in jobs:
-            job.result()
+    if executor is not None:  # submitit: one job per rung (stable runs before branches)
+        for wave in ([r for r in rungs if r.parent is None], [r for r in rungs if r.parent]):
+            jobs = [executor.submit(train_rung, rung, work, device, resume) for rung in wave]
+            for job in jobs:
+                job.result()
         return collect(out, rungs)
     overall = _bar(progress, len(rungs))
     for rung in rungs:
         train_rung(rung, work, device=device, resume=resume, progress=progress)
         _rank0(lambda: collect(out, rungs))
+        _barrier()                  # a branch may read what rank 0 just wrote
         if overall is not None:
             overall.update(1)
     if overall is not None:

@@ -45,6 +45,41 @@ rung, i.e. one training run. Example (ladders/specs/cpu-tiny.toml is a complete 
     final_fraction = 0.1            # cosine floor / WSD end, as a fraction of the peak
     schedules = ["cosine"]          # kinds, optionally with options: "wsd:decay_fraction=0.2"
 
+Branches (cheap ladders: one warmup-stable run per size, a cooldown branch per budget; Hägele et
+al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations"). With a
+[branches] section the budgets move from [tokens] to [branches], and `optimizer.schedules` must
+be `["wsd"]` (plain: the decay is set here):
+
+    [branches]
+    per_param = [3, 6, 12]          # budgets (tokens per parameter of tokens.params_basis) ...
+    absolute = []                   # ... and/or absolute token budgets
+    decay_fraction = 0.2            # each branch decays over this fraction of its own budget
+    decay = "linear"                # "linear" | "cosine" | "sqrt" (1 − sqrt) | "geometric"
+    stable_per_param = 10           # optional: length of the stable run (tokens per parameter)
+    stable_tokens = 2e6             # ... or in tokens; default: the last branch point
+
+For each size (× vocabulary × seed) this makes one stable run, `<...>-stable-wsd-s<seed>`, that
+warms up and then holds the peak LR (`constant:` schedule), and one branch per budget,
+`<...>-<budget>-wsd-s<seed>`. A budget of S steps decays over d = max(1, round(decay_fraction·S))
+steps, so its branch starts from the stable run's state at step S − d (its branch point: the
+stable run saves `branch-<step>.pt` there, never overwritten) and trains the last d steps with
+the WSD decay to `final_fraction`·peak. The branch's schedule string is the full WSD schedule of
+a dedicated run of S steps (warmup, stable, decay), so a branch is step for step the same run as
+a dedicated WSD run of its budget; its rows start after the branch point. All branches of a size
+share one warmup: `warmup_fraction` of the smallest budget's steps (the warmup a dedicated run of
+that budget would have; every branch point must come after it).
+
+By default the stable run stops at the last branch point (the largest budget's decay start), not
+at the largest budget: every step it trains is then the prefix of some branch, and running on at
+constant LR to the largest budget would cost another decay_fraction of that budget for a curve
+no law needs (its points are not annealed, so they are not Chinchilla points). Give
+`stable_per_param` or `stable_tokens` to train it longer; a branch point beyond it is an error.
+
+Rows of branched ladders carry `parent` (the stable run's id; null on the stable run),
+`branch_step` (the branch point; 0 on the stable run) and `stable` (true on the stable run's
+rows). Every row has `flops_own`, the FLOPs this run computed itself up to the row, while `flops`
+counts from step 0 (a branch's shared prefix included, as the contract wants).
+
 Unknown keys, impossible sizes and missing files are `SpecError`s: one line, exit 2 from the CLI.
 """
 
@@ -72,6 +107,8 @@ SECTIONS = {
     "optimizer": {"lr": 3e-3, "lr_width_exponent": 0.0, "base_width": 64, "weight_decay": 0.1,
                   "beta1": 0.9, "beta2": 0.95, "grad_clip": 1.0, "warmup_fraction": 0.05,
                   "final_fraction": 0.1, "schedules": ["cosine"]},
+    "branches": {"per_param": [], "absolute": [], "decay_fraction": 0.2, "decay": "linear",
+                 "stable_per_param": None, "stable_tokens": None},
 }
 SIZE_KEYS = {"width", "depth", "heads", "target_params"}
 # Assumed sustained training throughput for --dry-run time estimates, FLOP/s.
@@ -103,6 +140,15 @@ class Rung:
     checkpoint_every: int
     compile: bool
     data: dict = field(default_factory=dict)   # corpus, tokenizer and vocab size
+    parent: str | None = None     # a branch: run id of the stable run it starts from
+    branch_step: int = 0          # a branch: the stable run's step it starts from
+    branch_points: list[int] = field(default_factory=list)  # a stable run: steps to save
+    #                               as branch-<step>.pt for its branches
+
+    @property
+    def branched(self) -> bool:
+        """True for the runs of a branched ladder: a stable run or one of its branches."""
+        return self.parent is not None or bool(self.branch_points)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -132,23 +178,38 @@ def load_spec(path) -> dict:
         spec[section] = {**defaults, **given}
     spec["path"] = str(path)
     spec["root"] = str(path.parent)
+    spec["branched"] = "branches" in raw
     return spec
 
 
 def expand(spec: dict) -> list[Rung]:
-    """Every rung of a spec (sizes × vocabularies × budgets × schedules × seeds)."""
+    """Every rung of a spec (sizes × vocabularies × budgets × schedules × seeds).
+
+    A branched spec (a [branches] section) gives, per size × vocabulary × seed, its stable run
+    followed by its branches, in order of budget: the order in which they can be trained.
+    """
     from ladders import model as gpt
-    from ladders.schedules import ScheduleError, parse
 
     where = spec["path"]
-    ladder, data, model, tokens, opt = (spec[k] for k in SECTIONS)
+    ladder, data, model, tokens, opt, branches = (spec[k] for k in SECTIONS)
     for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
         _positive_int(ladder[key], f"ladder.{key}", where)
     _check_data(data, spec)
     if not model["sizes"]:
         raise SpecError(f"{where}: model.sizes is empty")
-    if not (tokens["per_param"] or tokens["absolute"]):
-        raise SpecError(f"{where}: give tokens.per_param or tokens.absolute")
+    branched = spec.get("branched", False)
+    if branched:
+        for kind in ("per_param", "absolute"):
+            if tokens[kind]:
+                raise SpecError(f"{where}: tokens.{kind}: a branched ladder takes its budgets "
+                                f"from [branches] (branches.per_param, branches.absolute)")
+        budget_section = branches
+        _check_branches(branches, opt, where)
+    else:
+        budget_section = tokens
+    section = "branches" if branched else "tokens"
+    if not (budget_section["per_param"] or budget_section["absolute"]):
+        raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
     if tokens["params_basis"] not in ("total", "nonembedding"):
         raise SpecError(f"{where}: tokens.params_basis must be 'total' or 'nonembedding'")
     for key in ("lr", "base_width"):
@@ -157,11 +218,11 @@ def expand(spec: dict) -> list[Rung]:
     for key in ("warmup_fraction", "final_fraction"):
         if not (isinstance(opt[key], (int, float)) and 0 <= opt[key] <= 1):
             raise SpecError(f"{where}: optimizer.{key} must be in [0, 1], got {opt[key]!r}")
-    budgets = [("per_param", b) for b in tokens["per_param"]] + \
-              [("absolute", b) for b in tokens["absolute"]]
+    budgets = [("per_param", b) for b in budget_section["per_param"]] + \
+              [("absolute", b) for b in budget_section["absolute"]]
     for kind, budget in budgets:
         if not _is_positive(budget):
-            raise SpecError(f"{where}: tokens.{kind} values must be positive, got {budget!r}")
+            raise SpecError(f"{where}: {section}.{kind} values must be positive, got {budget!r}")
     rungs = []
     per_step = ladder["batch_size"] * ladder["context"]     # tokens per optimizer step
     for index, size in enumerate(model["sizes"]):
@@ -169,31 +230,122 @@ def expand(spec: dict) -> list[Rung]:
             config = _config(size, index, vocab_size, ladder, model, opt, where, gpt)
             counts = gpt.parameter_counts(config)
             basis = counts["total"] if tokens["params_basis"] == "total" else counts["nonembedding"]
-            for (kind, budget), schedule_text, seed in itertools.product(
-                    budgets, opt["schedules"], ladder["seeds"]):
-                wanted = budget * basis if kind == "per_param" else budget
-                steps = max(1, math.ceil(wanted / per_step))
-                peak = opt["lr"] * (opt["base_width"] / config.width) ** opt["lr_width_exponent"]
-                try:
-                    schedule = str(_schedule(schedule_text, peak, steps, opt, parse))
-                except ScheduleError as exc:
-                    raise SpecError(f"{where}: optimizer.schedules: {exc}") from None
-                label = f"{budget:g}tpp" if kind == "per_param" else f"{budget:.3g}tok"
-                run = (f"{ladder['name']}-w{config.width}-d{config.depth}-v{vocab_size}-{label}"
-                       f"-{schedule_text.split(':')[0]}-s{seed}")
-                rungs.append(Rung(
-                    run=run, model=asdict(config), tokens=steps * per_step, steps=steps,
-                    batch_size=ladder["batch_size"], context=ladder["context"],
-                    schedule=schedule, seed=int(seed), weight_decay=float(opt["weight_decay"]),
-                    beta1=float(opt["beta1"]), beta2=float(opt["beta2"]),
-                    grad_clip=float(opt["grad_clip"]), eval_every=ladder["eval_every"],
-                    eval_batches=ladder["eval_batches"],
+            peak = opt["lr"] * (opt["base_width"] / config.width) ** opt["lr_width_exponent"]
+            prefix = f"{ladder['name']}-w{config.width}-d{config.depth}-v{vocab_size}"
+            for seed in ladder["seeds"]:
+                common = dict(
+                    model=asdict(config), batch_size=ladder["batch_size"],
+                    context=ladder["context"], seed=int(seed),
+                    weight_decay=float(opt["weight_decay"]), beta1=float(opt["beta1"]),
+                    beta2=float(opt["beta2"]), grad_clip=float(opt["grad_clip"]),
+                    eval_every=ladder["eval_every"], eval_batches=ladder["eval_batches"],
                     checkpoint_every=ladder["checkpoint_every"], compile=bool(ladder["compile"]),
-                    data={**_data_for_rung(data, spec), "vocab_size": int(vocab_size)}))
+                    data={**_data_for_rung(data, spec), "vocab_size": int(vocab_size)})
+                if branched:
+                    rungs += _branch_rungs(budgets, branches, opt, peak, basis, per_step,
+                                           prefix, common, where)
+                    continue
+                for (kind, budget), schedule_text in itertools.product(budgets,
+                                                                       opt["schedules"]):
+                    steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
+                    schedule = _schedule(schedule_text, peak, steps, opt, where)
+                    run = f"{prefix}-{_label(kind, budget)}-{schedule_text.split(':')[0]}-s{seed}"
+                    rungs.append(Rung(run=run, tokens=steps * per_step, steps=steps,
+                                      schedule=schedule, **common))
     names = [r.run for r in rungs]
     if len(set(names)) != len(names):
         twice = next(n for n in names if names.count(n) > 1)
         raise SpecError(f"{where}: two rungs would both be named {twice!r}; make sizes distinct")
+    return rungs
+
+
+def _steps(tokens, per_step) -> int:
+    """Optimizer steps that train at least `tokens` tokens (at least one)."""
+    return max(1, math.ceil(tokens / per_step))
+
+
+def _label(kind, budget) -> str:
+    return f"{budget:g}tpp" if kind == "per_param" else f"{budget:.3g}tok"
+
+
+def _check_branches(branches, opt, where):
+    """The [branches] settings that do not depend on a size; one-line `SpecError`s."""
+    fraction = branches["decay_fraction"]
+    if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
+            and 0 < fraction <= 1):
+        raise SpecError(f"{where}: branches.decay_fraction must be in (0, 1], got {fraction!r}")
+    from ladders.schedules import DECAYS
+
+    if branches["decay"] not in DECAYS:
+        raise SpecError(f"{where}: branches.decay must be one of {', '.join(DECAYS)}, "
+                        f"got {branches['decay']!r}")
+    texts = [str(t) for t in opt["schedules"]]
+    wrong = [t for t in texts if t.partition(":")[0].strip() != "wsd"]
+    if wrong:
+        raise SpecError(f"{where}: optimizer.schedules: branches need the WSD schedule "
+                        f"(schedules = [\"wsd\"]), got {wrong[0]!r}")
+    if texts != ["wsd"]:
+        raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay in "
+                        f"[branches]; give schedules = [\"wsd\"], got {texts!r}")
+    given = [k for k in ("stable_per_param", "stable_tokens") if branches[k] is not None]
+    if len(given) > 1:
+        raise SpecError(f"{where}: give branches.stable_per_param or branches.stable_tokens, "
+                        "not both")
+    for key in given:
+        if not _is_positive(branches[key]):
+            raise SpecError(f"{where}: branches.{key} must be positive, got {branches[key]!r}")
+
+
+def _branch_rungs(budgets, branches, opt, peak, basis, per_step, prefix, common,
+                  where) -> list[Rung]:
+    """One size's stable run and its branches (see the module docstring)."""
+    from ladders.schedules import ScheduleError, parse
+
+    seed = common["seed"]
+    plan = []                                   # (kind, budget, steps, branch point)
+    for kind, budget in budgets:
+        steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
+        decay_steps = max(1, int(round(branches["decay_fraction"] * steps)))
+        plan.append((kind, budget, steps, steps - decay_steps))
+    plan.sort(key=lambda item: (item[2], item[3]))
+    warmup = int(round(opt["warmup_fraction"] * plan[0][2]))
+    if branches["stable_per_param"] is not None:
+        stable_key, stable_steps = "stable_per_param", \
+            _steps(branches["stable_per_param"] * basis, per_step)
+    elif branches["stable_tokens"] is not None:
+        stable_key, stable_steps = "stable_tokens", _steps(branches["stable_tokens"], per_step)
+    else:
+        stable_key, stable_steps = None, max(point for *_, point in plan)
+    final = opt["final_fraction"] * peak
+    for kind, budget, steps, point in plan:
+        what = f"branches.{kind}: the branch of {_label(kind, budget)} ({steps} steps)"
+        if point > stable_steps:
+            raise SpecError(f"{where}: {what} starts at step {point}, beyond the stable phase "
+                            f"of {stable_steps} steps (branches.{stable_key} = "
+                            f"{branches[stable_key]!r})")
+        if point < warmup:
+            raise SpecError(f"{where}: {what} starts at step {point}, inside the warmup of "
+                            f"{warmup} steps; lower optimizer.warmup_fraction or "
+                            "branches.decay_fraction")
+    if stable_steps < 1:
+        raise SpecError(f"{where}: branches.decay_fraction = {branches['decay_fraction']!r} "
+                        "leaves no stable phase to share")
+    try:
+        stable_schedule = str(parse(f"constant:peak={peak!r},warmup={warmup},"
+                                    f"steps={stable_steps}"))
+        branch_schedules = [str(parse(
+            f"wsd:peak={peak!r},warmup={warmup},steps={steps},final={final!r},"
+            f"decay_start={point},decay={branches['decay']}")) for _, _, steps, point in plan]
+    except ScheduleError as exc:
+        raise SpecError(f"{where}: branches: {exc}") from None
+    stable = Rung(run=f"{prefix}-stable-wsd-s{seed}", tokens=stable_steps * per_step,
+                  steps=stable_steps, schedule=stable_schedule,
+                  branch_points=sorted({point for *_, point in plan}), **common)
+    rungs = [stable]
+    for (kind, budget, steps, point), schedule in zip(plan, branch_schedules):
+        rungs.append(Rung(run=f"{prefix}-{_label(kind, budget)}-wsd-s{seed}",
+                          tokens=steps * per_step, steps=steps, schedule=schedule,
+                          parent=stable.run, branch_step=point, **common))
     return rungs
 
 
@@ -233,7 +385,17 @@ def _config(size, index, vocab_size, ladder, model, opt, where, gpt):
         raise SpecError(f"{where}: model.sizes[{index}]: {exc}") from None
 
 
-def _schedule(text, peak, steps, opt, parse):
+def _schedule(text, peak, steps, opt, where) -> str:
+    """The schedule string of a rung of `steps` steps, from an `optimizer.schedules` entry."""
+    from ladders.schedules import ScheduleError, parse
+
+    try:
+        return str(_parse_schedule(text, peak, steps, opt, parse))
+    except ScheduleError as exc:
+        raise SpecError(f"{where}: optimizer.schedules: {exc}") from None
+
+
+def _parse_schedule(text, peak, steps, opt, parse):
     kind, _, options = str(text).partition(":")
     warmup = int(round(opt["warmup_fraction"] * steps))
     final = opt["final_fraction"] * peak
@@ -303,7 +465,12 @@ def _positive_int(value, key, where):
 
 
 def estimate(rungs: list[Rung], device: str, flops_per_second: float | None = None) -> list[dict]:
-    """Params, tokens, FLOPs and estimated seconds of each rung, for --dry-run."""
+    """Params, tokens, FLOPs and estimated seconds of each rung, for --dry-run.
+
+    `tokens`, `steps` and `flops` count from step 0 (a branch's shared prefix included: what a
+    dedicated run of that budget costs); `flops_own` and `seconds` count only what the rung
+    trains itself (a branch: its steps after the branch point).
+    """
     from ladders import model as gpt
 
     rate = flops_per_second or DEFAULT_FLOPS_PER_SECOND["cuda" if device == "cuda" else "cpu"]
@@ -311,8 +478,31 @@ def estimate(rungs: list[Rung], device: str, flops_per_second: float | None = No
     for rung in rungs:
         config = gpt.GPTConfig(**rung.model)
         counts = gpt.parameter_counts(config)
-        flops = gpt.flops_per_token(config) * rung.tokens
+        per_token = gpt.flops_per_token(config)
+        flops = per_token * rung.tokens
+        flops_own = per_token * (rung.steps - rung.branch_step) * rung.batch_size * rung.context
         rows.append({"run": rung.run, "params": counts["total"],
                      "params_nonembed": counts["nonembedding"], "tokens": rung.tokens,
-                     "steps": rung.steps, "flops": flops, "seconds": flops / rate})
+                     "steps": rung.steps, "flops": flops, "flops_own": flops_own,
+                     "seconds": flops_own / rate, "stable": bool(rung.branch_points),
+                     "branch": rung.parent is not None})
     return rows
+
+
+def compute(rows: list[dict]) -> dict:
+    """What a ladder costs against separate dedicated runs, from `estimate` rows or per-run
+    dicts with `flops`, `flops_own`, `stable`: {"spent", "stable", "branches", "dedicated",
+    "ratio"}. `spent` sums every run's own FLOPs (stable runs + branch decays); `dedicated` is
+    the FLOPs of training every budget (every run but the stable ones) from scratch."""
+    spent = sum(r["flops_own"] for r in rows)
+    stable = sum(r["flops_own"] for r in rows if r["stable"])
+    dedicated = sum(r["flops"] for r in rows if not r["stable"])
+    return {"spent": spent, "stable": stable, "branches": spent - stable,
+            "dedicated": dedicated, "ratio": spent / dedicated if dedicated else float("nan")}
+
+
+def compute_line(summary: dict) -> str:
+    """One line: the ladder's FLOPs spent against dedicated runs for the same budgets."""
+    return (f"compute: {summary['spent']:.3g} FLOPs spent (stable runs {summary['stable']:.3g} "
+            f"+ branches {summary['branches']:.3g}); dedicated runs for the same budgets: "
+            f"{summary['dedicated']:.3g} FLOPs; ratio {summary['ratio']:.2f}")

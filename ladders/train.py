@@ -5,6 +5,11 @@ Each rung lives in its own folder:
     <work>/<run>/rows.parquet     run-table rows so far (rewritten atomically at every evaluation)
     <work>/<run>/checkpoint.pt    model, optimizer, step and the train losses since the last row
     <work>/<run>/status.json      {"status": "done" | "diverged", ...} once the rung has ended
+    <work>/<run>/branch-<s>.pt    a stable run's state at the branch point s (never overwritten)
+
+A branch (`rung.parent` set) starts from `<work>/<parent>/branch-<branch_step>.pt`, which it only
+reads, and from then on lives in its own folder: a killed branch resumes from its own checkpoint,
+or again from the parent's branch-point state when it had none yet.
 
 The batch of step s is a pure function of (seed, s) (`ladders.data.batch_at`) and the model has
 no dropout, so resuming from a checkpoint at step c replays exactly the updates an uninterrupted
@@ -16,7 +21,11 @@ depth, step, tokens (= step × batch_size × context), flops (= flops_per_token 
 `ladders.model.flops_per_token`), lr (the LR of the step's last update), loss (held-out),
 train_loss (mean over the updates since the previous row), schedule, dataset, seed, seconds
 (training wall time so far), plus heads, context, batch_size, parametrization, corpus_hash (the
-sha256 of the corpus's file names and contents, in order) and diverged.
+sha256 of the corpus's file names and contents, in order), diverged and flops_own (the FLOPs this
+run computed itself up to the row: `flops` less a branch's shared prefix). Runs of branched
+ladders also carry parent (the stable run's id, or null), branch_step (0 on the stable run) and
+stable (true on the stable run's rows). A branch's rows are those after its branch point, and
+its tokens, flops and seconds count from step 0, prefix included, as a dedicated run's would.
 """
 
 from __future__ import annotations
@@ -94,10 +103,13 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     folder.mkdir(parents=True, exist_ok=True)
     ended = status(folder)
     if resume and ended is not None:
-        return pd.read_parquet(folder / "rows.parquet")
+        rows_path = folder / "rows.parquet"
+        return pd.read_parquet(rows_path) if rows_path.exists() else pd.DataFrame()
     if not resume:
         for name in ("rows.parquet", "checkpoint.pt", "status.json"):
             (folder / name).unlink(missing_ok=True)
+        for old_branch_point in folder.glob("branch-*.pt"):
+            old_branch_point.unlink()
     if rank == 0:
         write_text(folder / "rung.json", json.dumps(rung.to_dict(), indent=1))
 
@@ -120,15 +132,34 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                                   fused=device == "cuda")
     step, rows, since_row, seconds = 0, [], [], 0.0
     checkpoint = folder / "checkpoint.pt"
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+
+    def load(path: Path):
+        state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
-        step, since_row, seconds = int(state["step"]), list(state["since_row"]), state["seconds"]
+        return int(state["step"]), list(state["since_row"]), state["seconds"]
+
+    if resume and checkpoint.exists():
+        step, since_row, seconds = load(checkpoint)
         if (folder / "rows.parquet").exists():
             kept = pd.read_parquet(folder / "rows.parquet")
             rows = kept[kept["step"] <= step].to_dict("records")
+    elif rung.parent is not None:
+        source = Path(work) / rung.parent / f"branch-{rung.branch_step}.pt"
+        if not source.exists() and (status(Path(work) / rung.parent) or {}).get("status") \
+                == "diverged":       # the stable run never reached this branch point
+            if rank == 0:
+                write_text(folder / "status.json", json.dumps(
+                    {"status": "diverged", "step": rung.branch_step, "parent": rung.parent}))
+            return pd.DataFrame()
+        if not source.exists():
+            raise RuntimeError(f"{rung.run}: its branch point {source} does not exist; train "
+                               f"the stable run {rung.parent} first")
+        step, since_row, seconds = load(source)
+        if step != rung.branch_step:
+            raise RuntimeError(f"{rung.run}: {source} holds step {step}, not the branch point "
+                               f"{rung.branch_step}")
     trained = model
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model)
@@ -150,6 +181,9 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         model.train()
         return total / len(evaluation)
 
+    lineage = {"parent": rung.parent, "branch_step": rung.branch_step,
+               "stable": bool(rung.branch_points)} if rung.branched else {}
+
     def row(loss: float, diverged: bool = False) -> dict:
         done_tokens = step * rung.batch_size * rung.context
         return {"run": rung.run, "params": counts["total"],
@@ -160,7 +194,27 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                 "schedule": rung.schedule, "dataset": tokens.dataset,
                 "corpus_hash": tokens.corpus_hash, "seed": rung.seed,
                 "seconds": seconds, "context": rung.context, "batch_size": rung.batch_size,
-                "parametrization": config.parametrization, "diverged": diverged}
+                "parametrization": config.parametrization, "diverged": diverged,
+                "flops_own": per_token * (step - rung.branch_step) * rung.batch_size
+                * rung.context, **lineage}
+
+    branch_points = set(rung.branch_points)
+
+    def save_state(path: Path, since: list):
+        if rank == 0:
+            with atomic_path(path) as temporary:
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "rng": torch.get_rng_state(), "step": step,
+                            "since_row": since, "seconds": seconds}, temporary)
+
+    def save_branch_point():
+        """The state at a branch point, for the branches; written once, never overwritten.
+        Called before this step's row: the train losses since the last row are those a
+        dedicated run carries on with (none when its eval grid has a row at this step; the
+        stable run's own last row, off the grid, must not reset them)."""
+        path = folder / f"branch-{step}.pt"
+        if step in branch_points and not path.exists():
+            save_state(path, [] if step % rung.eval_every == 0 else list(since_row))
 
     def save_rows():
         if rank == 0:
@@ -176,6 +230,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
 
     bar = _bar(progress and rank == 0, rung, step)
     began = time.perf_counter() - seconds
+    if step == 0:
+        save_branch_point()
     while step < rung.steps:
         factor = float(lrs[step] / schedule.peak)
         for group in optimizer.param_groups:
@@ -203,16 +259,13 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         if not math.isfinite(value):
             finish("diverged")
             break
+        save_branch_point()
         if step % rung.eval_every == 0 or step == rung.steps:
             rows.append(row(evaluate()))
             since_row = []
             save_rows()
         if step % rung.checkpoint_every == 0 or step == rung.steps:
-            if rank == 0:
-                with atomic_path(checkpoint) as temporary:
-                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "rng": torch.get_rng_state(), "step": step,
-                                "since_row": since_row, "seconds": seconds}, temporary)
+            save_state(checkpoint, since_row)
     else:
         finish("done")
     if bar is not None:

@@ -35,6 +35,16 @@ schedules = ["cosine", "wsd:decay_fraction=0.3,decay=sqrt"]
 """
 
 
+# A branched ladder: one stable run per size, a cooldown branch per budget.
+BRANCHED = GOOD.replace("per_param = [5]\nabsolute = [100_000]\n", "").replace(
+    'schedules = ["cosine", "wsd:decay_fraction=0.3,decay=sqrt"]', 'schedules = ["wsd"]') + """
+[branches]
+per_param = [3, 6, 12]
+decay_fraction = 0.2
+decay = "sqrt"
+"""
+
+
 def write(tmp_path, text, name="spec.toml"):
     path = tmp_path / name
     path.write_text(text)
@@ -106,6 +116,18 @@ BAD = [
      ["unknown key 'target'"]),
     ("not-toml", "[ladder\nname=", ["not valid TOML"]),
     ("bad-context", GOOD.replace("context = 32", "context = 0"), ["ladder.context"]),
+    ("branch-beyond-stable", BRANCHED.replace("decay = ", "stable_per_param = 8\ndecay = "),
+     ["branches.per_param", "12tpp", "beyond the stable phase", "branches.stable_per_param = 8"]),
+    ("branch-decay-zero", BRANCHED.replace("decay_fraction = 0.2", "decay_fraction = 0"),
+     ["branches.decay_fraction must be in (0, 1], got 0"]),
+    ("branch-decay-above-one", BRANCHED.replace("decay_fraction = 0.2", "decay_fraction = 1.5"),
+     ["branches.decay_fraction must be in (0, 1], got 1.5"]),
+    ("branches-on-cosine", BRANCHED.replace('schedules = ["wsd"]', 'schedules = ["cosine"]'),
+     ["optimizer.schedules", "branches need the WSD schedule", "'cosine'"]),
+    ("branches-with-wsd-options", BRANCHED.replace('["wsd"]', '["wsd:decay=linear"]'),
+     ["optimizer.schedules", "sets its decay in [branches]"]),
+    ("branch-inside-warmup", BRANCHED.replace("[optimizer]", "[optimizer]\nwarmup_fraction = 0.9"),
+     ["branches.per_param", "inside the warmup"]),
 ]
 
 
@@ -118,6 +140,24 @@ def test_bad_spec_is_one_line_exit_2(tmp_path, capsys, text, expected):
     assert "spec.toml" in err or "TOML" in err
     for piece in expected:
         assert piece in err, (piece, err)
+
+
+def test_branched_spec_expands_to_stable_runs_and_branches(tmp_path):
+    rungs = expand(load_spec(write(tmp_path, BRANCHED)))
+    assert len(rungs) == 3 * 2 * (1 + 3)     # sizes x seeds x (stable + 3 branches)
+    stable = [r for r in rungs if r.branch_points]
+    assert len(stable) == 6 and all(r.schedule.startswith("constant:") for r in stable)
+    for rung in stable:
+        branches = [r for r in rungs if r.parent == rung.run]
+        assert len(branches) == 3
+        assert rung.branch_points == [b.branch_step for b in branches]
+        assert rung.steps == branches[-1].branch_step           # stops at the last branch point
+        for branch in branches:
+            schedule = parse(branch.schedule)
+            assert schedule.kind == "wsd" and schedule.decay == "sqrt"
+            assert schedule.decay_start == branch.branch_step
+            assert schedule.steps - branch.branch_step == round(0.2 * schedule.steps)
+            assert schedule.final == pytest.approx(0.1 * schedule.peak, rel=1e-5)
 
 
 def test_missing_spec_and_missing_out(tmp_path, capsys):
