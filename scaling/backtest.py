@@ -43,8 +43,7 @@ def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, 
     test_rows.attrs = dict(runs.attrs)
     model.fit(train_rows, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs)
     targets = final_rows(test_rows)
-    inputs = {name: targets[name].to_numpy(float) for name in model.inputs}
-    predicted, lower, upper = model.predict_interval(kind="run", **inputs)
+    predicted, lower, upper = model.predict_rows(targets, kind="run")
     actual = targets[model.target].to_numpy(float)
     rel_error = (predicted - actual) / actual
     inside = (actual >= lower) & (actual <= upper)
@@ -73,7 +72,7 @@ def curve_errors(model, rows: pd.DataFrame) -> dict:
     """Per test curve: PredE = mean over its rows of |L − L̂| / L, WorstE = the max (fractions)."""
     curves = []
     for run, curve in rows.groupby("run", sort=False):
-        predicted = model.predict(**{n: curve[n].to_numpy(float) for n in model.inputs})
+        predicted = model.predict_rows(curve)
         error = np.abs(curve[model.target].to_numpy(float) - predicted) / curve[model.target]
         curves.append({"run": run, "pred_e": float(np.mean(error)),
                        "worst_e": float(np.max(error))})

@@ -100,8 +100,9 @@ class Law:
         self._check_data(points, source)
         inputs = self.inputs_from(points)
         target_log = np.log(points[self.target].to_numpy(float))
-        solution = fitting.minimize(self, inputs, target_log, delta=self.delta,
-                                    n_polish=self.n_polish)
+        with fitting.one_blas_thread():
+            solution = fitting.minimize(self, inputs, target_log, delta=self.delta,
+                                        n_polish=self.n_polish)
         self.theta_ = solution.theta
         self.params_ = self._reported_dict(solution.theta)
         self.objective_ = solution.objective
@@ -119,9 +120,10 @@ class Law:
         if bootstrap:
             if self.n_runs_ < 2:
                 raise ScalingError(f"{source}: the bootstrap needs at least 2 runs")
-            self.bootstrap_theta_ = fitting.bootstrap(
-                self, inputs, target_log, points["run"].to_numpy(), n_resamples=bootstrap,
-                seed=seed, delta=self.delta, start=solution.theta, n_jobs=n_jobs)
+            with fitting.one_blas_thread():
+                self.bootstrap_theta_ = fitting.bootstrap(
+                    self, inputs, target_log, points["run"].to_numpy(), n_resamples=bootstrap,
+                    seed=seed, delta=self.delta, start=solution.theta, n_jobs=n_jobs)
         self.intervals_, self.standard_errors_ = self._parameter_intervals()
         return self
 
@@ -188,17 +190,7 @@ class Law:
 
     def predict(self, **values) -> np.ndarray:
         """Point prediction of the target, e.g. `predict(params=7e10, tokens=1.4e12)`."""
-        self._check_fitted()
-        inputs = self.broadcast_inputs(values)
-        return np.exp(self.log_predict(self.theta_[None, :], inputs)[0])
-
-    def predict_samples(self, **values) -> np.ndarray:
-        """Predictions under every bootstrap refit: (K, n); empty when not bootstrapped."""
-        self._check_fitted()
-        inputs = self.broadcast_inputs(values)
-        if not len(self.bootstrap_theta_):
-            return np.empty((0, len(next(iter(inputs.values())))))
-        return np.exp(self.log_predict(self.bootstrap_theta_, inputs))
+        return self.predict_inputs(self.broadcast_inputs(values))
 
     def predict_interval(self, kind: str = "law", **values):
         """(prediction, lower, upper); the bounds are NaN without a bootstrap.
@@ -207,11 +199,29 @@ class Law:
         kind="run": the interval for one new run's measured value: each bootstrap prediction
         times exp(a residual of the fit drawn at random), so run-to-run scatter is included.
         """
-        point, samples = self.predict(**values), self.predict_samples(**values)
+        return self.interval_from_inputs(self.broadcast_inputs(values), kind)
+
+    def predict_rows(self, frame: pd.DataFrame, kind: str | None = None):
+        """Predictions for the rows of a run table (prepared by `prepare`, as the fit's were):
+        the point prediction, or with `kind` ("law" | "run") (prediction, lower, upper)."""
+        inputs = self.inputs_from(frame)
+        return self.predict_inputs(inputs) if kind is None \
+            else self.interval_from_inputs(inputs, kind)
+
+    def predict_inputs(self, inputs: dict) -> np.ndarray:
+        self._check_fitted()
+        return np.exp(self.log_predict(self.theta_[None, :], inputs)[0])
+
+    def interval_from_inputs(self, inputs: dict, kind: str = "law"):
+        if kind not in ("law", "run"):
+            raise ScalingError(f"interval kind must be 'law' or 'run', got {kind!r}")
+        point = self.predict_inputs(inputs)
+        if not len(self.bootstrap_theta_):
+            samples = np.empty((0, len(point)))
+        else:
+            samples = np.exp(self.log_predict(self.bootstrap_theta_, inputs))
         if kind == "run":
             samples = self.with_scatter(samples)
-        elif kind != "law":
-            raise ScalingError(f"interval kind must be 'law' or 'run', got {kind!r}")
         return self.interval(point, samples)
 
     def with_scatter(self, samples):
@@ -347,6 +357,7 @@ def load_fit(path) -> Law:
 
 from scaling.laws.chinchilla import Chinchilla  # noqa: E402  (each registers itself)
 from scaling.laws.annealing import Annealing  # noqa: E402
+from scaling.laws.multipower import MultiPower  # noqa: E402
 
 __all__ = ["LAWS", "Law", "Parameter", "get_law", "load_fit", "register", "Annealing",
-           "Chinchilla"]
+           "Chinchilla", "MultiPower"]
