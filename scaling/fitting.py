@@ -268,14 +268,45 @@ def _distinct_best(candidates, scores, count):
 
 # -- bootstrap ---------------------------------------------------------------------------------
 
-def resample_weights(groups, n_resamples, seed) -> np.ndarray:
-    """(K, n) integer row weights: each resample draws the groups (runs) with replacement."""
+def resample_weights(groups, n_resamples, seed, strata=None) -> np.ndarray:
+    """(K, n) integer row weights: each resample draws the groups (runs) with replacement.
+
+    With `strata` (one label per row, constant within a group), each stratum's groups are drawn
+    from that stratum only, so every stratum keeps its number of groups (curve blocks within
+    their run, see `curve_blocks`)."""
     codes, uniques = _codes(groups)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(uniques), size=(n_resamples, len(uniques)))
     counts = np.zeros((n_resamples, len(uniques)))
-    np.add.at(counts, (np.arange(n_resamples)[:, None], draws), 1)
+    rows = np.arange(n_resamples)[:, None]
+    if strata is None:
+        draws = rng.integers(0, len(uniques), size=(n_resamples, len(uniques)))
+        np.add.at(counts, (rows, draws), 1)
+        return counts[:, codes]
+    stratum_of_group = np.empty(len(uniques), dtype=object)
+    stratum_of_group[codes] = np.asarray(strata).astype(str)
+    for stratum in sorted(set(stratum_of_group)):
+        members = np.flatnonzero(stratum_of_group == stratum)
+        draws = members[rng.integers(0, len(members), size=(n_resamples, len(members)))]
+        np.add.at(counts, (rows, draws), 1)
     return counts[:, codes]
+
+
+def curve_blocks(runs, steps, n_blocks: int = 10) -> np.ndarray:
+    """Labels "run#b" cutting each run's rows, in step order, into `n_blocks` contiguous blocks.
+
+    For laws fitted to whole curves: resampling whole runs when there are two or three of them
+    gives degenerate refits (a resample of one curve twice cannot see the others' schedules), and
+    resampling single rows ignores that a curve's deviations from a law are correlated over
+    many steps. Blocks of consecutive rows resampled within each run (a block bootstrap) keep
+    every schedule in every refit and keep the correlation inside each block."""
+    runs = np.asarray(runs).astype(str)
+    labels = np.empty(len(runs), dtype=object)
+    for run in np.unique(runs):
+        rows = np.flatnonzero(runs == run)
+        rows = rows[np.argsort(np.asarray(steps)[rows], kind="stable")]
+        block = np.arange(len(rows)) * min(n_blocks, len(rows)) // len(rows)
+        labels[rows] = [f"{run}#{b}" for b in block]
+    return labels
 
 
 def _codes(groups):
@@ -284,14 +315,16 @@ def _codes(groups):
 
 
 def bootstrap(model, inputs, target_log, groups, *, n_resamples, seed=0, delta=DEFAULT_DELTA,
-              start=None, n_polish=1, n_jobs=None) -> np.ndarray:
-    """Refit on `n_resamples` run-level resamples; returns the (K, P) fitted parameter vectors.
+              start=None, n_polish=1, n_jobs=None, strata=None) -> np.ndarray:
+    """Refit on `n_resamples` resamples of `groups` (runs, or curve blocks within `strata`);
+    returns the (K, P) fitted parameter vectors.
 
     Each refit polishes the full-data optimum `start` and the `n_polish` best starts of its own
-    resample (exponent grid at stride 2). Resamples are drawn up front from `seed`, so results do not depend on
-    `n_jobs` (default: every core).
+    resample (exponent grid at stride 2; only `start` for laws with `bootstrap_search = False`).
+    Resamples are drawn up front from `seed`, so results do not depend on `n_jobs` (default:
+    every core).
     """
-    weights = resample_weights(groups, n_resamples, seed)
+    weights = resample_weights(groups, n_resamples, seed, strata)
     n_jobs = max(1, min(n_jobs or os.cpu_count() or 1, n_resamples))
     job = (model, inputs, np.asarray(target_log, float), delta, start, n_polish)
     if n_jobs == 1 or n_resamples < 8:

@@ -100,6 +100,18 @@ def test_bad_lr_input_is_a_one_line_error(change, message):
     assert "\n" not in str(error.value)
 
 
+def test_block_bootstrap_interval_of_an_unseen_schedule_holds_the_truth():
+    fit = get_law("annealing").fit(table("constant", "cosine"), bootstrap=60)
+    held_out = table("wsd", noise=0.0)
+    point, lower, upper = fit.predict_rows(fit.prepare(held_out), kind="law")
+    truth = held_out["loss"].to_numpy()
+    assert lower[-1] <= truth[-1] <= upper[-1]
+    assert lower[-1] <= point[-1] <= upper[-1]
+    assert (upper[-1] - lower[-1]) / truth[-1] < 0.005     # 0.2% noise on 240 rows
+    single = get_law("annealing").fit(table("wsd"), bootstrap=20)   # one curve is enough
+    assert len(single.bootstrap_theta_) == 20 and single.intervals_["alpha"][0] < 0.45
+
+
 def test_curve_backtest_reports_pred_e_and_worst_e():
     from scaling.backtest import backtest
 

@@ -83,6 +83,22 @@ def test_resample_weights_resample_runs():
     assert np.array_equal(weights, fitting.resample_weights(groups, 50, seed=3))
 
 
+def test_curve_blocks_are_resampled_within_their_run():
+    runs = np.repeat(["a", "b"], [30, 12])
+    steps = np.concatenate([np.arange(30, 0, -1), np.arange(1, 13)])   # run a given backwards
+    labels = fitting.curve_blocks(runs, steps, n_blocks=10)
+    assert len(set(labels[runs == "a"])) == 10 and len(set(labels[runs == "b"])) == 10
+    assert list(labels[:3]) == ["a#9"] * 3 and labels[29] == "a#0"    # contiguous in step
+    weights = fitting.resample_weights(labels, 500, seed=1, strata=runs)
+    # every resample draws exactly 10 blocks of each run, so no run is ever left out
+    _, first_rows = np.unique(labels, return_index=True)
+    for run in ("a", "b"):
+        blocks = first_rows[runs[first_rows] == run]
+        assert np.all(weights[:, blocks].sum(axis=1) == 10)
+    assert np.all(weights[:, runs == "a"].sum(axis=1) == 30)   # blocks of 3 rows each
+    assert len({tuple(w) for w in weights}) == 500
+
+
 def test_bootstrap_does_not_depend_on_workers():
     runs = ladder(noise=0.01, seed=4)
     one = get_law("chinchilla").fit(runs, bootstrap=16, seed=7, n_jobs=1)

@@ -118,12 +118,17 @@ class Law:
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
         self.bootstrap_seed_ = seed
         if bootstrap:
-            if self.n_runs_ < 2:
+            if self.rows == "all":       # whole curves: blocks of each curve, within the curve
+                groups = fitting.curve_blocks(points["run"], points["step"])
+                strata = points["run"].to_numpy()
+            elif self.n_runs_ < 2:
                 raise ScalingError(f"{source}: the bootstrap needs at least 2 runs")
+            else:                        # one point per run: whole runs
+                groups, strata = points["run"].to_numpy(), None
             with fitting.one_blas_thread():
                 self.bootstrap_theta_ = fitting.bootstrap(
-                    self, inputs, target_log, points["run"].to_numpy(), n_resamples=bootstrap,
-                    seed=seed, delta=self.delta, start=solution.theta, n_jobs=n_jobs)
+                    self, inputs, target_log, groups, n_resamples=bootstrap, seed=seed,
+                    delta=self.delta, start=solution.theta, n_jobs=n_jobs, strata=strata)
         self.intervals_, self.standard_errors_ = self._parameter_intervals()
         return self
 
@@ -132,7 +137,7 @@ class Law:
         if len(bad):
             raise ScalingError(f"{source}: column {self.target!r}, row {bad[0]}: must be positive "
                                f"for a fit in log space, got {points.at[bad[0], self.target]:g}")
-        if points["run"].nunique() < 2:
+        if points["run"].nunique() < 2 and self.rows == "final":
             raise ScalingError(f"{source}: only one run ({points['run'].iloc[0]!r}); "
                                f"the {self.name} law needs several runs to fit")
         needed = len(self.parameters) + 1
