@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
         command.add_argument("--jobs", type=int, default=None, help="bootstrap workers (default: all cores)")
         command.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
+        command.add_argument("--lr-file", metavar="LR.csv",
+                             help="LR-schedule laws: run, step, lr at every step, for runs "
+                                  "without an lr column at every step or a schedule")
 
     fit = commands.add_parser("fit", help="fit a law; print parameters with intervals")
     table_options(fit)
@@ -130,6 +133,10 @@ def _read(args):
     law = get_law(args.law, delta=args.delta)
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where,
                      columns=law.read_columns)
+    if args.lr_file:
+        from scaling.lr import read_lr_file
+
+        runs.attrs["lr_file"] = read_lr_file(args.lr_file)
     return law, runs
 
 
@@ -169,8 +176,11 @@ def _predict(args) -> int:
         print(compute_optimal_table(law, args.flops))
         return 0
     values = {name: getattr(args, name, None) for name in law.inputs}
+    if all(v is None for v in values.values()) and hasattr(law, "predict_schedule"):
+        raise ScalingError(f"the {law.name} law predicts loss curves: give --schedule SPEC "
+                           "or --compare peak=…,warmup=…,steps=…,final=…")
     if all(v is None for v in values.values()):
-        raise ScalingError(f"give {' and '.join('--' + n for n in law.inputs)}"
+        raise ScalingError(f"give {' and '.join('--' + n.replace('_', '-') for n in law.inputs)}"
                            + (" or --flops" if hasattr(law, "compute_optimal") else ""))
     try:
         print(prediction_table(law, **values))

@@ -5,6 +5,8 @@ Sources, in order:
    LR of update s, counted from 1, as the ladder runner writes it);
 2. the `schedule` column: a `ladders.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
    steps=2000,final=1e-4"), rebuilt step by step;
+3. an LR file (`--lr-file`, `read_lr_file`): a table of run, step, lr at every step, attached
+   to the run table as `frame.attrs["lr_file"]`;
 otherwise a one-line error naming the file and the run.
 
 `areas(frame)` adds the columns the annealing law reads, at each row's step s:
@@ -55,9 +57,56 @@ def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
                                    f"schedule has {schedule.steps} steps")
             out[run] = _checked(lr_array(schedule)[:last], source, run)
             continue
+        lr_file = frame.attrs.get("lr_file")
+        if lr_file is not None and run in lr_file["runs"]:
+            lr = lr_file["runs"][run]
+            if len(lr) < last:
+                raise ScalingError(f"{lr_file['path']}: run {run!r} has LRs up to step {len(lr)}"
+                                   f" but {source} has rows up to step {last}")
+            out[run] = lr[:last]
+            continue
         raise ScalingError(f"{source}: run {run!r}: no per-step LR (give an 'lr' column at every "
-                           "step or a 'schedule' column)")
+                           "step, a 'schedule' column or --lr-file)")
     return out
+
+
+def read_lr_file(path) -> dict:
+    """An LR file (Parquet or CSV with columns run, step, lr; rows numbered from 1) as
+    {"path", "runs": {run: LR of updates 1 … last}}. Every run needs every step 1 … last."""
+    from pathlib import Path
+
+    from scaling.runs import read_file
+
+    path = Path(path)
+    frame = read_file(path)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    for column in ("run", "step", "lr"):
+        if column not in frame.columns:
+            raise ScalingError(f"{path}: missing column {column!r} (an LR file has columns run, "
+                               "step, lr)")
+    for column in ("step", "lr"):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = ~np.isfinite(numbers.to_numpy(float))
+        if bad.any():
+            row = frame.index[bad][0]
+            raise ScalingError(f"{path}: column {column!r}, row {row}: not a finite number "
+                               f"({str(frame.at[row, column])[:40]!r})")
+        frame[column] = numbers
+    negative = frame.index[frame["lr"] < 0]
+    if len(negative):
+        raise ScalingError(f"{path}: column 'lr', row {negative[0]}: learning rates must be "
+                           f">= 0, got {frame.at[negative[0], 'lr']:g}")
+    runs = {}
+    for run, rows in frame.groupby(frame["run"].astype(str), sort=False):
+        rows = rows.sort_values("step", kind="stable")
+        steps = rows["step"].to_numpy()
+        expected = np.arange(1, len(rows) + 1)
+        if not np.array_equal(steps, expected):
+            bad = rows.index[np.flatnonzero(steps != expected)[0]]
+            raise ScalingError(f"{path}: column 'step', row {bad}: run {run!r} must have one "
+                               f"row at every step 1, 2, … (got {frame.at[bad, 'step']:g})")
+        runs[run] = rows["lr"].to_numpy(float)
+    return {"path": str(path), "runs": runs}
 
 
 def _checked(lr, source, run):

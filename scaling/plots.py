@@ -26,6 +26,8 @@ def plot_fit(law, points, path) -> Path:
     law has one, the compute-optimal frontier.
     """
     plt = _pyplot()
+    if law.rows == "all":
+        return _plot_curve_fit(plt, law, law.prepare(points), path)
     inputs = law.inputs_from(points)
     actual = points[law.target].to_numpy(float)
     fitted = law.predict(**inputs)
@@ -36,6 +38,23 @@ def plot_fit(law, points, path) -> Path:
     if surface:
         _iso_loss(axes[0, 1], law, inputs, actual)
     figure.suptitle(law.title, fontsize=10)
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
+def _plot_curve_fit(plt, law, rows, path) -> Path:
+    """Laws of whole curves: each run's observed loss against step, with the fitted curve."""
+    figure, ax = plt.subplots(figsize=(8, 5))
+    fitted = law.predict_rows(rows)
+    for k, (run, curve) in enumerate(rows.groupby("run", sort=False)):
+        colour = f"C{k % 10}"
+        where = rows.index.get_indexer(curve.index)
+        ax.plot(curve["step"], curve[law.target], ".", ms=3, color=colour, alpha=0.6)
+        ax.plot(curve["step"], fitted[where], color=colour, lw=1.2, label=str(run))
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"{law.target} (dots: observed, lines: fitted)")
+    ax.set_title(f"{law.title}: {len(rows)} points, objective {law.objective_:.3g}", fontsize=9)
+    ax.legend(fontsize=7)
     figure.tight_layout()
     return _save(figure, plt, path)
 

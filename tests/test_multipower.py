@@ -177,3 +177,61 @@ def test_bad_lr_input_is_a_one_line_error(change, message):
     with pytest.raises(ScalingError, match=message) as error:
         get_law("multipower").fit(frame)
     assert "\n" not in str(error.value)
+
+
+def test_too_many_rows_for_the_exact_sum_is_a_one_line_error(monkeypatch):
+    import scaling.laws.multipower as multipower
+
+    frame = table("cosine", "wsd", every=10)
+    monkeypatch.setattr(multipower, "MAX_PAIRS", 10_000)
+    with pytest.raises(ScalingError, match="thin the rows") as error:
+        get_law("multipower").fit(frame)
+    assert str(error.value).startswith("synthetic: ")
+
+
+def test_cli_fits_with_an_lr_file_and_predicts_a_schedule(tmp_path, capsys):
+    import cli
+    from ladders.schedules import lr_array, parse
+
+    frame = table("constant", "cosine", noise=0.001)
+    lr_rows = [pd.DataFrame({"run": name, "step": np.arange(1, 3001),
+                             "lr": lr_array(parse(SCHEDULES[name]))})
+               for name in ("constant", "cosine")]
+    pd.concat(lr_rows).to_csv(tmp_path / "lr.csv", index=False)
+    frame.drop(columns=["schedule"]).to_csv(tmp_path / "runs.csv", index=False)
+    args = ["fit", str(tmp_path / "runs.csv"), "--law", "multipower", "--bootstrap", "0"]
+    assert cli.main(args) == 2
+    assert "no per-step LR" in capsys.readouterr().err
+    code = cli.main([*args, "--lr-file", str(tmp_path / "lr.csv"), "--out",
+                     str(tmp_path / "fit.json"), "--plot", str(tmp_path / "fit.png")])
+    assert code == 0, capsys.readouterr().err
+    assert "alpha" in capsys.readouterr().out
+    assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--schedule", SCHEDULES["wsd"],
+                     "--every", "50", "--out", str(tmp_path / "wsd.csv")]) == 0
+    predicted = pd.read_csv(tmp_path / "wsd.csv")["loss"].to_numpy()
+    # fitted on constant and cosine only, the WSD curve's end is 0.5% off (its fast decay is
+    # the hard part to extrapolate from a slow one)
+    assert np.allclose(predicted, table("wsd")["loss"], rtol=0.01)
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--params", "1e6"]) == 2
+    assert "--schedule" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.drop(columns=["lr"]), "missing column 'lr'"),
+    (lambda f: f.assign(lr=np.where(f["step"] == 7, -1.0, f["lr"])), "column 'lr', row 7"),
+    (lambda f: f[f["step"] != 5], "column 'step', row 5: run 'cosine' must have one row at"),
+    (lambda f: f.assign(lr=np.where(f["step"] == 9, np.nan, f["lr"])), "row 9: not a finite"),
+])
+def test_bad_lr_file_is_a_one_line_error(tmp_path, capsys, change, message):
+    import cli
+    from ladders.schedules import lr_array, parse
+
+    lr = pd.DataFrame({"run": "cosine", "step": np.arange(1, 3001),
+                       "lr": lr_array(parse(SCHEDULES["cosine"]))})
+    change(lr).to_csv(tmp_path / "lr.csv", index=False)
+    table("cosine").drop(columns=["schedule"]).to_csv(tmp_path / "runs.csv", index=False)
+    code = cli.main(["fit", str(tmp_path / "runs.csv"), "--law", "multipower", "--bootstrap",
+                     "0", "--lr-file", str(tmp_path / "lr.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err

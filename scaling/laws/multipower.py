@@ -40,6 +40,7 @@ from scaling.laws import Law, register
 
 EXACT_DISTANCE = 16     # LR changes closer than this many steps to a row are never merged
 BLOCK_GROWTH = 1.1      # older blocks are at most 10% of their distance to the row wide
+MAX_PAIRS = 30_000_000  # ~1 GB of exact pairs; beyond it, rows must be thinned
 
 
 @register
@@ -84,8 +85,11 @@ class MultiPower(Law):
     def inputs_from(self, frame):
         if "lr_history" not in frame.columns:
             frame = self.prepare(frame)
-        return curve_inputs(frame["run"].to_numpy(), frame["step"].to_numpy(),
-                            list(frame["lr_history"]))
+        try:
+            return curve_inputs(frame["run"].to_numpy(), frame["step"].to_numpy(),
+                                list(frame["lr_history"]))
+        except ScalingError as exc:
+            raise ScalingError(f"{frame.attrs.get('source', 'run table')}: {exc}") from None
 
     def search_inputs(self, inputs):
         """The cheaper approximation used for grid search and bootstrap refits."""
@@ -163,13 +167,20 @@ def curve_inputs(runs, steps, histories) -> dict:
     runs = np.asarray(runs)
     steps = np.asarray(steps).astype(np.int64)
     exact_parts, blocked_parts = [], []
-    order = []
+    order, n_pairs = [], 0
     for run in pd.unique(runs):
         rows = np.flatnonzero(runs == run)
         lr = np.asarray(histories[rows[0]], float)
         if steps[rows].max() > len(lr):
             raise ScalingError(f"run {run!r} has rows up to step {steps[rows].max()} but LRs "
                                f"for {len(lr)} steps")
+        changes = np.flatnonzero(_drops(lr) != 0) + 1
+        n_pairs += int(np.searchsorted(changes, steps[rows], side="right").sum())
+        if n_pairs > MAX_PAIRS:
+            raise ScalingError(
+                f"{len(runs)} rows make over {MAX_PAIRS:.0e} (row, LR-change) pairs for the "
+                f"multi-power sum (run {run!r} has {len(rows)} rows); thin the rows, e.g. "
+                f"--where 'step % 100 == 0'")
         exact_parts.append(exact_pairs(lr, steps[rows]))
         blocked_parts.append(blocked_pairs(lr, steps[rows]))
         order.append(rows)
