@@ -19,7 +19,7 @@ Schedules" (ICLR 2025), eq. (1)–(2).
 Computation. LD at every row is a sum over (row, step-with-an-LR-change) pairs, all evaluated in
 one vectorised pass: the pairs' drop, log η_k and log S_k(t) are built once per fit from
 cumulative sums (`exact_pairs`), and each evaluation costs a few elementwise operations and one
-`bincount` per pair array; no Python loop over steps. A cosine curve of T steps with rows every r
+segment sum per pair array; no Python loop over steps. A cosine curve of T steps with rows every r
 steps has about T²/(2r) pairs, so the fit's searches run on an approximation with far fewer pairs
 (`blocked_pairs`: for each row, LR changes within 16 steps are kept exactly and older ones are
 merged into blocks whose width grows geometrically with their distance, each block at its
@@ -117,18 +117,18 @@ class MultiPower(Law):
                              "loss": loss, "lower": lower, "upper": upper})
 
     # -- the law -------------------------------------------------------------------------------
-    def _terms(self, theta, inputs):
-        """L0, A·S^−α, B·ΣdG and the pair sums of the gradient, each (S, n)."""
+    def _terms(self, theta, inputs, gradient=True):
+        """L0, A·S^−α, B, the pair sums ΣdG (and those of its gradient), each (S, n)."""
         exact = inputs.get("exact", inputs)
         area = exact["lr_area"][None, :]
         floor = np.exp(theta[:, 0:1])
         power = np.exp(theta[:, 1:2] - theta[:, 2:3] * np.log(area))
-        sums = drop_sums(exact, theta[:, 4], theta[:, 5], theta[:, 6])      # (4, S, n)
+        sums = drop_sums(exact, theta[:, 4], theta[:, 5], theta[:, 6], gradient)  # (4, S, n)
         scale = np.exp(theta[:, 3:4])
         return floor, power, scale, sums, np.log(area)
 
     def log_predict(self, theta, inputs):
-        floor, power, scale, sums, _ = self._terms(theta, inputs)
+        floor, power, scale, sums, _ = self._terms(theta, inputs, gradient=False)
         return np.log(np.maximum(floor + power - scale * sums[0], 1e-12))
 
     def log_predict_grad(self, theta, inputs):
@@ -272,23 +272,38 @@ def drop_sums(pairs: dict, log_c, beta, gamma, gradient: bool = True) -> np.ndar
     """Per parameter vector s and row i: Σ d·G and, with `gradient`, Σ d·∂G/∂log C,
     Σ d·∂G/∂β, Σ d·∂G/∂γ. Returns (4, S, n) (or (1, S, n)).
 
-    z = C·η^−γ·S_k(t) is computed in logs; G = −expm1(−β·log1p(z)) keeps full precision when
-    z is small. Parameter vectors that share (C, β, γ) are computed once."""
+    z = C·η^−γ·S_k(t) is computed in logs; G = −expm1(−β·log(1 + z)) keeps full precision when
+    z is small. A row's pairs are contiguous, so the sums are segment sums (`np.add.reduceat`).
+    Parameter vectors that share (C, β, γ) are computed once."""
     log_c, beta, gamma = (np.atleast_1d(np.asarray(v, float)) for v in (log_c, beta, gamma))
     n = len(pairs["lr_area"])
     keys = np.stack([log_c, beta, gamma], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     out = np.zeros((4 if gradient else 1, len(unique), n))
-    row, drop, log_lr, log_area = (pairs[k] for k in ("pair_row", "drop", "log_lr", "log_area"))
+    drop, log_lr, log_area = (pairs[k] for k in ("drop", "log_lr", "log_area"))
+    starts, rows = _segments(pairs["pair_row"])
+
+    def sums(values):
+        return np.add.reduceat(values, starts) if len(starts) else 0.0
+
     for u, (c, b, g) in enumerate(unique):
-        log_z = c - g * log_lr + log_area
-        log1p_z = np.logaddexp(0.0, log_z)                     # log(1 + z), no overflow
-        realised = -np.expm1(-b * log1p_z)                     # G
-        out[0, u] = np.bincount(row, drop * realised, n) + pairs["saturated"]
+        log_z = np.minimum(c - g * log_lr + log_area, 700.0)    # z beyond e^700: G = 1 anyway
+        log1p_z = np.log1p(np.exp(log_z))                        # log(1 + z)
+        unrealised = np.expm1(-b * log1p_z)                      # −G = (1 + z)^−β − 1
+        out[0, u] = pairs["saturated"]
+        out[0, u, rows] -= sums(drop * unrealised)
         if gradient:
-            remaining = 1.0 - realised                          # (1 + z)^−β
-            slope = drop * remaining * b / (1.0 + np.exp(-log_z))    # d · ∂G/∂log C
-            out[1, u] = np.bincount(row, slope, n)
-            out[2, u] = np.bincount(row, drop * remaining * log1p_z, n)
-            out[3, u] = -np.bincount(row, slope * log_lr, n)
+            remaining = drop * (1.0 + unrealised)                # d·(1 + z)^−β
+            slope = remaining * b * np.exp(log_z - log1p_z)      # d·∂G/∂log C = d·β·z/(1+z)^(1+β)
+            out[1, u, rows] = sums(slope)
+            out[2, u, rows] = sums(remaining * log1p_z)
+            out[3, u, rows] = -sums(slope * log_lr)
     return out[:, inverse.reshape(-1)]
+
+
+def _segments(pair_row):
+    """Start index and row of each run of equal `pair_row` values."""
+    if not len(pair_row):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate([[True], pair_row[1:] != pair_row[:-1]]))
+    return starts, pair_row[starts]
