@@ -202,7 +202,7 @@ def _predict_schedule(law, args) -> int:
                            "an LR-schedule law (see `scaling laws`)")
     if args.every < 1:
         raise ScalingError(f"--every must be at least 1, got {args.every}")
-    curve = law.predict_schedule(args.schedule, every=args.every)
+    curve = law.predict_schedule(args.schedule, every=args.every, **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
     print(table(("step", "lr", "loss", "interval"),
                 [(f"{r.step}", f"{r.lr:.4g}", f"{r.loss:.4f}",
@@ -218,12 +218,23 @@ def _predict_schedule(law, args) -> int:
     return 0
 
 
+def _sizes(law, args) -> dict:
+    """--params for curve laws with a size term (one value)."""
+    from scaling.errors import ScalingError
+
+    if "params" not in law.inputs or args.params is None:
+        return {}
+    if len(args.params) != 1 or not 0 < args.params[0] < float("inf"):
+        raise ScalingError("--params: give one positive model size with --schedule/--compare")
+    return {"params": args.params[0]}
+
+
 def _compare_schedules(law, args) -> int:
     from scaling.plan import compare_schedules
     from scaling.plots import plot_curves
     from scaling.report import table
 
-    curves = compare_schedules(law, args.compare, every=max(1, args.every))
+    curves = compare_schedules(law, args.compare, every=max(1, args.every), **_sizes(law, args))
     rows = []
     for name, curve in curves.items():
         last = curve.iloc[-1]
@@ -256,7 +267,7 @@ def _laws(args) -> int:
 
     for name, law in sorted(LAWS.items()):
         print(f"{name:<14} columns: {', '.join(('run', *law().read_columns))}"
-              + (" (+ lr at every step, or schedule)" if law.derived_inputs else ""))
+              + (" (+ lr at every step, a schedule or --lr-file)" if law.derived_inputs else ""))
         print(f"{'':<14} {law.title}")
         print(f"{'':<14} {law.equation}")
     return 0

@@ -16,8 +16,9 @@ VARIANTS = {
 }
 
 
-def compare_schedules(law, base: str, every: int = 1) -> dict:
-    """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…"."""
+def compare_schedules(law, base: str, every: int = 1, **sizes) -> dict:
+    """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…" (laws with a
+    size term take it as a keyword, `params=1e8`)."""
     if not hasattr(law, "predict_schedule"):
         raise ScalingError(f"the {law.name} law does not predict loss curves; schedule "
                            "comparison needs an LR-schedule law")
@@ -31,5 +32,6 @@ def compare_schedules(law, base: str, every: int = 1) -> dict:
         raise ScalingError(f"--compare {base!r}: needs at least peak= and steps=")
     common = f"peak={values['peak']},warmup={values.get('warmup', 0)},steps={values['steps']}"
     final = values.get("final", "0")
-    return {name: law.predict_schedule(template.format(common=common, final=final), every)
+    return {name: law.predict_schedule(template.format(common=common, final=final), every,
+                                       **sizes)
             for name, template in VARIANTS.items()}

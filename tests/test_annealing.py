@@ -165,3 +165,41 @@ def test_compare_schedules_predicts_each_variant(capsys, tmp_path):
                      str(tmp_path / "cmp.png")]) == 0
     assert "wsd 10%" in capsys.readouterr().out
     assert cli.main(["predict", str(tmp_path / "fit.json"), "--compare", "steps=10"]) == 2
+
+
+SIZED = {"L0": 1.4, "A": 1.1, "alpha": 0.45, "C": 0.9, "B": 40.0, "beta": 0.3}
+
+
+def sized_curve(run, schedule, params, noise=0.002, seed=0):
+    frame = curve(run, schedule, noise=0.0).assign(params=params)
+    with_areas = areas(frame)
+    truth = (SIZED["L0"] + SIZED["A"] * with_areas["lr_area"] ** -SIZED["alpha"]
+             + SIZED["B"] * params ** -SIZED["beta"] - SIZED["C"] * with_areas["anneal_area"])
+    frame["loss"] = truth.to_numpy() * np.exp(
+        noise * np.random.default_rng(seed).standard_normal(len(frame)))
+    return frame
+
+
+def test_size_term_recovers_known_parameters_and_predicts_a_larger_model(tmp_path, capsys):
+    import cli
+
+    frames = [sized_curve(f"{name}-{params:g}", SCHEDULES[name], params, seed=k)
+              for k, (name, params) in enumerate(
+                  [(n, p) for n in ("constant", "wsd") for p in (1e6, 3e6, 1e7)])]
+    frame = pd.concat(frames, ignore_index=True)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    frame.attrs["source"] = "synthetic"
+    fit = get_law("annealing-size").fit(frame)
+    assert fit.converged_ and not fit.at_bound_
+    for name, value in SIZED.items():
+        assert fit.params_[name] == pytest.approx(value, rel=0.02), name
+    larger = sized_curve("cosine-1e8", SCHEDULES["cosine"], 1e8, noise=0.0)
+    predicted = fit.predict_rows(fit.prepare(larger))
+    assert np.max(np.abs(predicted / larger["loss"] - 1)) < 0.01
+    fit.to_json(tmp_path / "fit.json")
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--schedule", SCHEDULES["cosine"],
+                     "--every", "25", "--params", "1e8", "--out", str(tmp_path / "c.csv")]) == 0
+    assert np.allclose(pd.read_csv(tmp_path / "c.csv")["loss"], larger["loss"], rtol=0.01)
+    assert cli.main(["predict", str(tmp_path / "fit.json"), "--schedule",
+                     SCHEDULES["cosine"]]) == 2
+    assert "give --params" in capsys.readouterr().err

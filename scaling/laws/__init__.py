@@ -361,8 +361,8 @@ def load_fit(path) -> Law:
 
 
 from scaling.laws.chinchilla import Chinchilla  # noqa: E402  (each registers itself)
-from scaling.laws.annealing import Annealing  # noqa: E402
+from scaling.laws.annealing import Annealing, AnnealingSize  # noqa: E402
 from scaling.laws.multipower import MultiPower  # noqa: E402
 
 __all__ = ["LAWS", "Law", "Parameter", "get_law", "load_fit", "register", "Annealing",
-           "Chinchilla", "MultiPower"]
+           "AnnealingSize", "Chinchilla", "MultiPower"]

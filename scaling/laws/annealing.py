@@ -11,7 +11,12 @@ scaling/lr.py), L the held-out loss at step s (`loss`); L0 the loss floor, A and
 in forward area, C the gain per unit of annealing area; λ = 0.999 by default (`decay`).
 Every row of every run is a point (a whole curve), so one or two runs fit it.
 
-Paper: Tissue et al. 2024, "Scaling Law with Learning Rate Annealing".
+With the size term, over runs of several model sizes (`annealing-size`, N = `params`):
+
+    L(s, N) = L0 + A · S1(s)^(−α) + B · N^(−β) − C · S2(s)
+
+Paper: Tissue et al. 2024, "Scaling Law with Learning Rate Annealing" (eq. 1; the size term of
+their section on model size).
 """
 
 from __future__ import annotations
@@ -60,9 +65,10 @@ class Annealing(Law):
         prepared.attrs = dict(frame.attrs)
         return prepared[prepared["step"] > 0]
 
-    def predict_schedule(self, schedule: str, every: int = 1):
+    def predict_schedule(self, schedule: str, every: int = 1, **sizes):
         """The whole predicted curve of a schedule string (ladders.schedules syntax): a frame of
-        step, lr, lr_area, anneal_area, loss and its 'law' interval (lower, upper)."""
+        step, lr, lr_area, anneal_area, loss and its 'law' interval (lower, upper). Laws with
+        a size term take it as a keyword (`params=1e8`)."""
         import pandas as pd
 
         from ladders.schedules import ScheduleError, lr_array, parse
@@ -75,7 +81,7 @@ class Annealing(Law):
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         steps = np.unique(np.append(np.arange(every, len(lr) + 1, every), len(lr)))
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
-        loss, lower, upper = self.predict_interval(**inputs)
+        loss, lower, upper = self.predict_interval(**inputs, **sizes)
         return pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "loss": loss,
                              "lower": lower, "upper": upper})
 
@@ -84,14 +90,14 @@ class Annealing(Law):
         power = np.exp(theta[:, 1:2] - theta[:, 3:4] * np.log(forward))      # A S1^-α
         floor = np.exp(theta[:, 0:1])                                           # L0
         annealing = np.exp(theta[:, 2:3]) * inputs["anneal_area"][None, :]      # C S2
-        value = np.maximum(floor + power - annealing, 1e-12)
-        return value, floor, power, annealing, np.log(forward)
+        return floor + power - annealing, floor, power, annealing, np.log(forward)
 
     def log_predict(self, theta, inputs):
-        return np.log(self._terms(theta, inputs)[0])
+        return np.log(np.maximum(self._terms(theta, inputs)[0], 1e-12))
 
     def log_predict_grad(self, theta, inputs):
         value, floor, power, annealing, log_forward = self._terms(theta, inputs)
+        value = np.maximum(value, 1e-12)
         jacobian = np.stack(np.broadcast_arrays(floor, power, -annealing, -power * log_forward),
                             axis=-1) / value[..., None]
         return np.log(value), jacobian
@@ -112,3 +118,62 @@ class Annealing(Law):
         theta = np.atleast_2d(theta)
         return {"L0": np.exp(theta[:, 0]), "A": np.exp(theta[:, 1]), "C": np.exp(theta[:, 2]),
                 "alpha": theta[:, 3]}
+
+
+@register
+class AnnealingSize(Annealing):
+    name = "annealing-size"
+    title = "LR annealing L(s, N) with a model-size term (Tissue et al. 2024)"
+    equation = "L = L0 + A*S1^-alpha + B*N^-beta - C*S2"
+    inputs = ("lr_area", "anneal_area", "params")
+    power_inputs = ("lr_area", "params")
+    parameters = (
+        # fit-space: l0 = log L0, a = log A, b = log B, c = log C
+        Parameter("l0", -10.0, 5.0, (0.0,)),
+        Parameter("a", -30.0, 30.0, (0.0,)),
+        Parameter("c", -30.0, 30.0, (0.0,)),
+        Parameter("alpha", 0.0, 5.0, EXPONENT_GRID[::2]),
+        Parameter("b", -30.0, 60.0, (0.0,)),
+        Parameter("beta", 0.0, 3.0, tuple(np.round(np.arange(0.04, 2.0001, 0.04), 2))),
+    )
+    linear_parameters = ("l0", "a", "c", "b")
+    reported_names = ("L0", "A", "C", "alpha", "B", "beta")
+    reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "C": "exp(c)", "B": "exp(b)"}
+
+    def predict_schedule(self, schedule: str, every: int = 1, params=None):
+        from scaling.errors import ScalingError
+
+        if params is None:
+            raise ScalingError(f"the {self.name} law needs the model size: give --params N "
+                               "with --schedule")
+        return super().predict_schedule(schedule, every, params=params)
+
+    def _terms(self, theta, inputs):
+        value, floor, power, annealing, log_forward = super()._terms(theta, inputs)
+        size = np.exp(theta[:, 4:5] - theta[:, 5:6] * np.log(inputs["params"][None, :]))
+        return value + size, floor, power, annealing, log_forward, size
+
+    def log_predict(self, theta, inputs):
+        return np.log(np.maximum(self._terms(theta, inputs)[0], 1e-12))
+
+    def log_predict_grad(self, theta, inputs):
+        value, floor, power, annealing, log_forward, size = self._terms(theta, inputs)
+        value = np.maximum(value, 1e-12)
+        log_size = np.log(inputs["params"])[None, :]
+        jacobian = np.stack(np.broadcast_arrays(floor, power, -annealing, -power * log_forward,
+                                                size, -size * log_size), axis=-1)
+        return np.log(value), jacobian / value[..., None]
+
+    def linear_basis(self, theta, inputs):
+        size = np.exp(-theta[:, 5:6] * np.log(inputs["params"][None, :]))
+        return np.concatenate([super().linear_basis(theta, inputs), size[..., None]], axis=-1)
+
+    def with_coefficients(self, theta, coefficients):
+        theta = super().with_coefficients(theta, coefficients[:, :3])
+        with np.errstate(divide="ignore"):
+            theta[:, 4] = np.log(coefficients[:, 3])
+        return theta
+
+    def reported(self, theta):
+        theta = np.atleast_2d(theta)
+        return {**super().reported(theta), "B": np.exp(theta[:, 4]), "beta": theta[:, 5]}
