@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/fit_speed.py
 	$(PY) bench/bootstrap_speed.py
 	$(PY) bench/train_throughput.py
+	$(PY) bench/multipower_speed.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
