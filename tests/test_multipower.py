@@ -235,3 +235,22 @@ def test_bad_lr_file_is_a_one_line_error(tmp_path, capsys, change, message):
                      "0", "--lr-file", str(tmp_path / "lr.csv")])
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_cpu_schedule_ladder_fit_on_two_predicts_the_third():
+    """data/cpu_schedules (a real CPU ladder, see its SOURCE.md): both laws fitted on constant
+    and cosine predict the WSD curve, and fitted on cosine and WSD predict the constant curve,
+    to PredE ≈ 1%; the figures are in bench/schedule_laws.py's output."""
+    from pathlib import Path
+
+    from scaling.backtest import backtest
+    from scaling.runs import read_runs
+
+    runs = read_runs(Path(__file__).parents[1] / "data" / "cpu_schedules" / "runs.parquet")
+    for law in ("annealing", "multipower"):
+        for held_out, goal in (("wsd", 0.012), ("constant", 0.012)):
+            record = backtest(runs, law, train=f"not run.str.endswith('-{held_out}-s0')",
+                              bootstrap=0)
+            (curve,) = record["test_curves"]
+            assert curve["run"].endswith(f"-{held_out}-s0")
+            assert curve["pred_e"] < goal, (law, held_out, curve["pred_e"])
