@@ -41,8 +41,14 @@ def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
                                "not increase")
         last = int(steps.max())
         if "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1)):
-            lr = rows.set_index(rows["step"].astype(int))["lr"].loc[range(1, last + 1)]
-            out[run] = _checked(lr.to_numpy(float), source, run)
+            values = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
+            bad = ~np.isfinite(values) | (values < 0)
+            if bad.any():
+                row = rows.index[np.flatnonzero(bad)[0]]
+                raise ScalingError(f"{source}: column 'lr', row {row}: learning rates must be "
+                                   f"finite and >= 0, got {rows.at[row, 'lr']}")
+            lr = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)]
+            out[run] = lr.to_numpy(float)
             continue
         if "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str):
             from ladders.schedules import ScheduleError, lr_array, parse

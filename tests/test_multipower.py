@@ -254,3 +254,38 @@ def test_cpu_schedule_ladder_fit_on_two_predicts_the_third():
             (curve,) = record["test_curves"]
             assert curve["run"].endswith(f"-{held_out}-s0")
             assert curve["pred_e"] < goal, (law, held_out, curve["pred_e"])
+
+
+def _swap_steps(frame):
+    steps = frame["step"].to_numpy().copy()
+    steps[[4, 5]] = steps[[5, 4]]                 # rows 5 and 6 of run 'cosine'
+    return frame.assign(step=steps)
+
+
+def _dense_with_negative_lr(frame):
+    from ladders.schedules import lr_array, parse
+
+    dense = pd.DataFrame({"run": "cosine", "params": 1e6, "step": np.arange(1, 3001),
+                          "lr": lr_array(parse(SCHEDULES["cosine"]))})
+    dense["tokens"], dense["loss"] = dense["step"] * 1000.0, 2.5
+    dense.loc[41, "lr"] = -1e-4                   # file row 42
+    return dense
+
+
+@pytest.mark.parametrize("law", ["annealing", "multipower"])
+@pytest.mark.parametrize("edit, expected", [
+    (lambda f: f.drop(columns=["schedule"]), "run 'cosine': no per-step LR"),
+    (_swap_steps, "column 'step', row 6: steps of run 'cosine' do not increase"),
+    (_dense_with_negative_lr, "column 'lr', row 42: learning rates must be finite and >= 0"),
+    (lambda f: f.assign(schedule="cosine:peak=1e-3,steps=3000,shape=odd"),
+     "column 'schedule', row 1: schedule"),
+])
+def test_cli_bad_lr_input_exits_2_with_one_line(tmp_path, capsys, law, edit, expected):
+    import cli
+
+    path = tmp_path / "runs.csv"
+    edit(table("cosine")).to_csv(path, index=False)
+    code = cli.main(["fit", str(path), "--law", law, "--bootstrap", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{path}: " in err and expected in err, err
