@@ -32,7 +32,8 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     lines.append(f"objective {law.objective_:.6g} (sum of Huber, delta={law.delta:g}, on log loss)"
                  f"{starts}; {'converged' if law.converged_ else 'DID NOT CONVERGE'}")
     n_boot = len(law.bootstrap_theta_)
-    lines.append(f"bootstrap {n_boot} resamples of runs (seed {law.bootstrap_seed_}), {level} "
+    what = "runs" if law.rows == "final" else "blocks of rows within each curve"
+    lines.append(f"bootstrap {n_boot} resamples of {what} (seed {law.bootstrap_seed_}), {level} "
                  "percentile intervals" if n_boot else "bootstrap none (use --bootstrap K for intervals)")
     if law.residuals_ is not None and len(law.residuals_):
         residuals = np.asarray(law.residuals_)
