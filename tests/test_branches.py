@@ -219,3 +219,14 @@ def test_sigkill_inside_a_branch_resumes_to_the_same_table(tmp_path):
     assert not b.duplicated(["run", "step"]).any()
     pd.testing.assert_frame_equal(b.drop(columns="seconds"), a.drop(columns="seconds"),
                                   check_exact=False, rtol=1e-6)
+
+
+def test_submitit_trains_stable_runs_before_their_branches(tmp_path, ladder):
+    submitit = pytest.importorskip("submitit")
+    executor = submitit.LocalExecutor(folder=str(tmp_path / "jobs"))
+    executor.update_parameters(timeout_min=10)
+    table = run_ladder(spec(tmp_path), tmp_path / "farmed.parquet", device="cpu",
+                       executor=executor, progress=False)
+    _, _, rungs, local = ladder
+    assert sorted(table["run"].unique()) == sorted(r.run for r in rungs)
+    assert len(table) == len(local) and not table.duplicated(["run", "step"]).any()
