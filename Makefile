@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) bench/fit_speed.py
 	$(PY) bench/bootstrap_speed.py
 	$(PY) bench/train_throughput.py
+	$(PY) bench/branches.py
 	$(PY) bench/multipower_speed.py
 
 clean:
