@@ -19,7 +19,9 @@ install: $(STAMP)
 
 # 1. Fit Chinchilla to the bundled Epoch AI extraction (the 240 runs Epoch kept), with bootstrap
 #    intervals, the compute-optimal table for 1e21..1e25 FLOPs, a saved fit and a plot.
-# 2. Train the cpu-tiny ladder (about 7 minutes on 2 cores; --resume picks up an interrupted one):
+# 2. Fit the multi-power law to the bundled CPU schedule ladder (constant, cosine, WSD curves of
+#    one model) and compare the final loss of constant, cosine and WSD schedules it predicts.
+# 3. Train the cpu-tiny ladder (about 6 minutes on 2 cores; --resume picks up an interrupted one):
 #    per size one warmup-stable run and a cooldown branch for each of 4 token budgets. Backtest
 #    Chinchilla fitted on the branches of all sizes but the largest against the largest's
 #    branches ("not stable": a stable run's last row is not an annealed, Chinchilla-style point).
@@ -27,6 +29,10 @@ demo: $(STAMP)
 	$(VENV)/bin/scaling fit data/chinchilla/runs.parquet --where "loss < 3.44" \
 		--bootstrap 1000 --out out/chinchilla-fit.json --plot out/chinchilla-fit.png
 	$(VENV)/bin/scaling predict out/chinchilla-fit.json --params 7e10 --tokens 1.4e12
+	$(VENV)/bin/scaling fit data/cpu_schedules/runs.parquet --law multipower --where "step > 100" \
+		--bootstrap 100 --out out/multipower-fit.json --plot out/multipower-fit.png
+	$(VENV)/bin/scaling predict out/multipower-fit.json --every 25 \
+		--compare "peak=3e-3,warmup=60,steps=1200,final=3e-4" --plot out/schedules.png
 	$(VENV)/bin/scaling ladder run ladders/specs/cpu-tiny.toml --out out/cpu-tiny.parquet --resume
 	$(VENV)/bin/scaling backtest out/cpu-tiny.parquet --law chinchilla \
 		--train "width < 96 and not stable" --test "width == 96 and not stable" \
