@@ -1,9 +1,10 @@
 """Multi-power law speed: one fit on 3 curves of 24,000 steps, beside one naive evaluation.
 
-Curves: constant, cosine and WSD (20% linear decay) at peak LR 3e-4 with 2,160 warmup steps
-(Luo et al. 2025's 24,000-step setting), following the law with their 25M-model parameters
-(L0 3.04, A 0.525, α 0.508, B 363.8, C 2.066, β 0.583, γ 0.641) times 0.2% noise, a row every
-`--every` steps (default 100: 240 rows per curve).
+Curves: constant, cosine and WSD (20% linear decay) of 24,000 steps at peak LR 3e-4 with 2,160
+warmup steps (the schedule of the issue's example), following the law with the parameters of a
+published 25M-model fit (the README table of a public MPL code repository,
+github.com/Morphorxz/dlt25-final: L0 3.04, A 0.525, α 0.508, B 363.8, C 2.066, β 0.583,
+γ 0.641) times 0.2% noise, a row every `--every` steps (default 100: 240 rows per curve).
 
 Baseline: the naive O(T²) evaluation of the loss drop, as in the paper's reference code: for
 each row, a numpy sum over every earlier step of (η_{k−1} − η_k)·G(η_k^−γ·S_k(t)), S_k(t) from

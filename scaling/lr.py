@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
+from scaling.runs import as_finite_numbers
 
 
 def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -41,14 +42,9 @@ def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
                                "not increase")
         last = int(steps.max())
         if "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1)):
-            values = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
-            bad = ~np.isfinite(values) | (values < 0)
-            if bad.any():
-                row = rows.index[np.flatnonzero(bad)[0]]
-                raise ScalingError(f"{source}: column 'lr', row {row}: learning rates must be "
-                                   f"finite and >= 0, got {rows.at[row, 'lr']}")
-            lr = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)]
-            out[run] = lr.to_numpy(float)
+            values = _learning_rates(rows["lr"], source)
+            out[run] = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)] \
+                .to_numpy(float)
             continue
         if "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str):
             from ladders.schedules import ScheduleError, lr_array, parse
@@ -61,7 +57,7 @@ def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             if schedule.steps < last:
                 raise ScalingError(f"{source}: run {run!r} has rows up to step {last} but its "
                                    f"schedule has {schedule.steps} steps")
-            out[run] = _checked(lr_array(schedule)[:last], source, run)
+            out[run] = lr_array(schedule)[:last]       # a valid schedule's LRs are >= 0
             continue
         lr_file = frame.attrs.get("lr_file")
         if lr_file is not None and run in lr_file["runs"]:
@@ -90,18 +86,8 @@ def read_lr_file(path) -> dict:
         if column not in frame.columns:
             raise ScalingError(f"{path}: missing column {column!r} (an LR file has columns run, "
                                "step, lr)")
-    for column in ("step", "lr"):
-        numbers = pd.to_numeric(frame[column], errors="coerce")
-        bad = ~np.isfinite(numbers.to_numpy(float))
-        if bad.any():
-            row = frame.index[bad][0]
-            raise ScalingError(f"{path}: column {column!r}, row {row}: not a finite number "
-                               f"({str(frame.at[row, column])[:40]!r})")
-        frame[column] = numbers
-    negative = frame.index[frame["lr"] < 0]
-    if len(negative):
-        raise ScalingError(f"{path}: column 'lr', row {negative[0]}: learning rates must be "
-                           f">= 0, got {frame.at[negative[0], 'lr']:g}")
+    frame["step"] = as_finite_numbers(frame["step"], "step", path)
+    frame["lr"] = _learning_rates(frame["lr"], path)
     runs = {}
     for run, rows in frame.groupby(frame["run"].astype(str), sort=False):
         rows = rows.sort_values("step", kind="stable")
@@ -115,10 +101,14 @@ def read_lr_file(path) -> dict:
     return {"path": str(path), "runs": runs}
 
 
-def _checked(lr, source, run):
-    if not np.all(np.isfinite(lr)) or np.any(lr < 0):
-        raise ScalingError(f"{source}: run {run!r}: learning rates must be finite and >= 0")
-    return lr
+def _learning_rates(values: pd.Series, source) -> np.ndarray:
+    """An `lr` column as finite numbers >= 0 (the run table's checks; one-line errors)."""
+    numbers = as_finite_numbers(values, "lr", source)
+    negative = numbers.index[numbers < 0]
+    if len(negative):
+        raise ScalingError(f"{source}: column 'lr', row {negative[0]}: learning rates must be "
+                           f">= 0, got {numbers.at[negative[0]]:g}")
+    return numbers.to_numpy(float)
 
 
 def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
@@ -132,6 +122,18 @@ def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
             s1[k], s2[k] = cumulative[run][0][step - 1], cumulative[run][1][step - 1]
     out["lr_area"], out["anneal_area"] = s1, s2
     return out
+
+
+def schedule_rows(schedule: str, every: int = 1):
+    """For predicting a curve: the per-step LR of a schedule string (`--schedule`) and the steps
+    to predict (every `every`-th step and the last)."""
+    from ladders.schedules import ScheduleError, lr_array, parse
+
+    try:
+        lr = lr_array(parse(schedule))
+    except ScheduleError as exc:
+        raise ScalingError(f"--schedule: {exc}") from None
+    return lr, np.unique(np.append(np.arange(every, len(lr) + 1, every), len(lr)))
 
 
 def cumulative_areas(lr: np.ndarray, decay: float):

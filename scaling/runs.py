@@ -119,7 +119,7 @@ def validate(frame: pd.DataFrame, path, columns=()) -> pd.DataFrame:
             raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
         if column in STRING or not (_is_numeric_column(column) or column in columns):
             continue
-        frame[column] = _as_finite_numbers(frame[column], column, path)
+        frame[column] = as_finite_numbers(frame[column], column, path)
         if column in POSITIVE:
             bad = frame.index[frame[column] <= 0]
             if len(bad):
@@ -138,7 +138,7 @@ def _as_run_ids(values: pd.Series, path) -> pd.Series:
     return values.astype(str)
 
 
-def _as_finite_numbers(values: pd.Series, column: str, path) -> pd.Series:
+def as_finite_numbers(values: pd.Series, column: str, path) -> pd.Series:
     if values.dtype == bool:
         raise ScalingError(f"{path}: column {column!r}: holds booleans, expected numbers")
     numbers = pd.to_numeric(values, errors="coerce")

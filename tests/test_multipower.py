@@ -9,8 +9,9 @@ from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.laws.multipower import blocked_pairs, curve_inputs, drop_sums, exact_pairs
 
-# Shape parameters close to Luo et al.'s 25M-model fit (their README table: L0 3.04, A 0.525,
-# α 0.508, B 363.8, C 2.066, β 0.583, γ 0.641), rescaled to this file's LRs and loss.
+# Made-up parameters of the same shape as published multi-power fits (a 25M-model fit in the
+# README of a public MPL code repository, github.com/Morphorxz/dlt25-final: L0 3.04, A 0.525,
+# α 0.508, B 363.8, C 2.066, β 0.583, γ 0.641); nothing here asserts those values.
 TRUE = {"L0": 2.0, "A": 0.8, "alpha": 0.45, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
 SCHEDULES = {
     "constant": "constant:peak=0.001,warmup=100,steps=3000",
@@ -221,7 +222,8 @@ def test_cli_fits_with_an_lr_file_and_predicts_a_schedule(tmp_path, capsys):
     (lambda f: f.drop(columns=["lr"]), "missing column 'lr'"),
     (lambda f: f.assign(lr=np.where(f["step"] == 7, -1.0, f["lr"])), "column 'lr', row 7"),
     (lambda f: f[f["step"] != 5], "column 'step', row 5: run 'cosine' must have one row at"),
-    (lambda f: f.assign(lr=np.where(f["step"] == 9, np.nan, f["lr"])), "row 9: not a finite"),
+    (lambda f: f.assign(lr=np.where(f["step"] == 9, np.nan, f["lr"])),
+     "column 'lr', row 9: missing value"),
 ])
 def test_bad_lr_file_is_a_one_line_error(tmp_path, capsys, change, message):
     import cli
@@ -240,7 +242,9 @@ def test_bad_lr_file_is_a_one_line_error(tmp_path, capsys, change, message):
 def test_cpu_schedule_ladder_fit_on_two_predicts_the_third():
     """data/cpu_schedules (a real CPU ladder, see its SOURCE.md): both laws fitted on constant
     and cosine predict the WSD curve, and fitted on cosine and WSD predict the constant curve,
-    to PredE ≈ 1%; the figures are in bench/schedule_laws.py's output."""
+    to PredE ≈ 1%. Measured with bench/schedule_laws.py (every row): WSD 1.04% (annealing) and
+    1.06% (multipower), constant 1.02% and 0.90%; the bound 1.2% leaves room for platform
+    rounding, not for a worse law."""
     from pathlib import Path
 
     from scaling.backtest import backtest
@@ -276,7 +280,7 @@ def _dense_with_negative_lr(frame):
 @pytest.mark.parametrize("edit, expected", [
     (lambda f: f.drop(columns=["schedule"]), "run 'cosine': no per-step LR"),
     (_swap_steps, "column 'step', row 6: steps of run 'cosine' do not increase"),
-    (_dense_with_negative_lr, "column 'lr', row 42: learning rates must be finite and >= 0"),
+    (_dense_with_negative_lr, "column 'lr', row 42: learning rates must be >= 0"),
     (lambda f: f.assign(schedule="cosine:peak=1e-3,steps=3000,shape=odd"),
      "column 'schedule', row 1: schedule"),
 ])

@@ -71,15 +71,8 @@ class Annealing(Law):
         a size term take it as a keyword (`params=1e8`)."""
         import pandas as pd
 
-        from ladders.schedules import ScheduleError, lr_array, parse
-        from scaling.errors import ScalingError
-
-        try:
-            lr = lr_array(parse(schedule))
-        except ScheduleError as exc:
-            raise ScalingError(f"--schedule: {exc}") from None
+        lr, steps = lr_areas.schedule_rows(schedule, every)
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
-        steps = np.unique(np.append(np.arange(every, len(lr) + 1, every), len(lr)))
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
         loss, lower, upper = self.predict_interval(**inputs, **sizes)
         return pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "loss": loss,

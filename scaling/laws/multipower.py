@@ -77,7 +77,8 @@ class MultiPower(Law):
         history = learning_rates.per_step_lr(frame)
         prepared = frame[frame["step"] > 0].copy()
         prepared["lr_history"] = [history[run] for run in prepared["run"]]
-        prepared["lr_area"] = [float(np.sum(history[run][:int(step)]))
+        area = {run: np.cumsum(lr) for run, lr in history.items()}
+        prepared["lr_area"] = [area[run][int(step) - 1]
                                for run, step in zip(prepared["run"], prepared["step"])]
         prepared.attrs = dict(frame.attrs)
         return prepared
@@ -102,13 +103,7 @@ class MultiPower(Law):
     def predict_schedule(self, schedule: str, every: int = 1):
         """The whole predicted curve of a schedule string (ladders.schedules syntax): a frame of
         step, lr, lr_area, loss and its 'law' interval (lower, upper)."""
-        from ladders.schedules import ScheduleError, lr_array, parse
-
-        try:
-            lr = lr_array(parse(schedule))
-        except ScheduleError as exc:
-            raise ScalingError(f"--schedule: {exc}") from None
-        steps = np.unique(np.append(np.arange(every, len(lr) + 1, every), len(lr)))
+        lr, steps = learning_rates.schedule_rows(schedule, every)
         frame = pd.DataFrame({"run": "schedule", "step": steps})
         frame["lr_history"] = [lr] * len(frame)
         frame["lr_area"] = np.cumsum(lr)[steps - 1]
