@@ -95,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="list every rung with params, tokens, FLOPs and estimated time")
     run.add_argument("--slurm", metavar="FOLDER",
                      help="submit one Slurm job per rung with submitit (logs in FOLDER)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress output (bars on a terminal, else a line every 30 s)")
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="CPU threads per training process (default: this process's share of "
+                          "the cores among the ladders running on the machine)")
     return parser
 
 
@@ -281,11 +285,14 @@ def _ladder(args) -> int:
     except ImportError as exc:
         raise ScalingError(f"the ladder runner needs torch: pip install 'scaling[ladder]' ({exc})") \
             from None
+    if args.threads is not None and args.threads < 1:
+        raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
     if not args.dry_run and not args.out:
         raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
     executor = slurm_executor(args.slurm) if args.slurm else None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
-                        dry_run=args.dry_run, executor=executor, progress=not args.no_progress)
+                        dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
+                        threads=args.threads)
     if args.dry_run:
         print(result)
     elif result is not None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ladders.progress import Progress
 from ladders.spec import SpecError, compute, compute_line, estimate, expand, load_spec
 from scaling.runs import write_runs
 
@@ -78,8 +79,12 @@ def collect(out, rungs) -> pd.DataFrame | None:
 
 
 def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
-               dry_run: bool = False, executor=None, progress: bool = True):
-    """Expand a spec and train every rung; returns the run table (or the dry-run text)."""
+               dry_run: bool = False, executor=None, progress: bool = True,
+               threads: int | None = None):
+    """Expand a spec and train every rung; returns the run table (or the dry-run text).
+
+    `threads`: intra-op threads for CPU training (default: this process's share of the
+    cores, `ladders.cores`)."""
     from ladders.train import resolve_device, train_rung
 
     rungs = expand(load_spec(spec_path))
@@ -98,13 +103,16 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
     _barrier()
     if executor is not None:  # submitit: one job per rung (stable runs before branches)
         for wave in ([r for r in rungs if r.parent is None], [r for r in rungs if r.parent]):
-            jobs = [executor.submit(train_rung, rung, work, device, resume) for rung in wave]
+            jobs = [executor.submit(train_rung, rung, work, device, resume, False, threads)
+                    for rung in wave]
             for job in jobs:
                 job.result()
         return collect(out, rungs)
-    overall = _bar(progress, len(rungs))
+    overall = Progress(len(rungs), "ladder", unit="rung", every=0.0) \
+        if progress and _rank() == 0 else None
     for rung in rungs:
-        train_rung(rung, work, device=device, resume=resume, progress=progress)
+        train_rung(rung, work, device=device, resume=resume, progress=progress,
+                   threads=threads)
         _rank0(lambda: collect(out, rungs))
         _barrier()                  # a branch may read what rank 0 just wrote
         if overall is not None:
@@ -151,14 +159,6 @@ def _rank0(action):
     if _rank() == 0:
         return action()
     return None
-
-
-def _bar(enabled, total):
-    if not enabled or _rank() != 0:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="ladder", unit="rung", mininterval=1.0)
 
 
 def main(argv=None) -> int:

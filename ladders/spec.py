@@ -7,6 +7,8 @@ rung, i.e. one training run. Example (ladders/specs/cpu-tiny.toml is a complete 
     name = "cpu-tiny"
     context = 64                    # sequence length
     batch_size = 16                 # sequences per optimizer step (global, over all ranks)
+    micro_batch = 4                 # sequences per forward/backward pass on one device
+                                    #   (default: the whole per-rank batch; gradients accumulate)
     eval_every = 25                 # steps between held-out evaluations
     eval_batches = 8                # batches per evaluation
     checkpoint_every = 100          # steps between checkpoints
@@ -97,7 +99,7 @@ from scaling.errors import ScalingError
 SECTIONS = {
     "ladder": {"name": "cpu", "context": 64, "batch_size": 16, "eval_every": 25,
                "eval_batches": 8, "checkpoint_every": 100, "seeds": [0], "compile": False,
-               "flops_per_second": None},
+               "flops_per_second": None, "micro_batch": None},
     "data": {"corpus": "stdlib", "max_bytes": None, "files": [], "train_bin": None,
              "valid_bin": None, "bin_dtype": "uint16", "tokenizer": "bytes", "vocab_sizes": [256],
              "valid_fraction": 0.05},
@@ -139,6 +141,8 @@ class Rung:
     eval_batches: int
     checkpoint_every: int
     compile: bool
+    micro_batch: int | None = None  # sequences per forward/backward pass (None: the whole
+    #                               per-rank batch); gradients accumulate over the passes
     data: dict = field(default_factory=dict)   # corpus, tokenizer and vocab size
     parent: str | None = None     # a branch: run id of the stable run it starts from
     branch_step: int = 0          # a branch: the stable run's step it starts from
@@ -194,6 +198,11 @@ def expand(spec: dict) -> list[Rung]:
     ladder, data, model, tokens, opt, branches = (spec[k] for k in SECTIONS)
     for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
         _positive_int(ladder[key], f"ladder.{key}", where)
+    if ladder["micro_batch"] is not None:
+        _positive_int(ladder["micro_batch"], "ladder.micro_batch", where)
+        if ladder["batch_size"] % ladder["micro_batch"]:
+            raise SpecError(f"{where}: ladder.batch_size {ladder['batch_size']} is not a "
+                            f"multiple of ladder.micro_batch {ladder['micro_batch']}")
     _check_data(data, spec)
     if not model["sizes"]:
         raise SpecError(f"{where}: model.sizes is empty")
@@ -240,6 +249,7 @@ def expand(spec: dict) -> list[Rung]:
                     beta2=float(opt["beta2"]), grad_clip=float(opt["grad_clip"]),
                     eval_every=ladder["eval_every"], eval_batches=ladder["eval_batches"],
                     checkpoint_every=ladder["checkpoint_every"], compile=bool(ladder["compile"]),
+                    micro_batch=ladder["micro_batch"],
                     data={**_data_for_rung(data, spec), "vocab_size": int(vocab_size)})
                 if branched:
                     rungs += _branch_rungs(budgets, branches, opt, peak, basis, per_step,

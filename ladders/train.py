@@ -30,6 +30,7 @@ its tokens, flops and seconds count from step 0, prefix included, as a dedicated
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -42,9 +43,12 @@ import torch
 import torch.distributed as dist
 
 from ladders import data as corpora
+from ladders.cores import set_threads
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
+from ladders.progress import Progress
 from ladders.schedules import lr_array, parse
 from scaling.atomic import atomic_path, write_text
+from scaling.errors import ScalingError
 from scaling.runs import write_runs
 
 _TOKEN_CACHE: dict = {}
@@ -95,10 +99,15 @@ def status(folder: Path) -> dict | None:
 
 
 def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
-               progress: bool = False) -> pd.DataFrame:
-    """Train one rung (a `ladders.spec.Rung`) in `work / rung.run`; returns its rows."""
+               progress: bool = False, threads: int | None = None) -> pd.DataFrame:
+    """Train one rung (a `ladders.spec.Rung`) in `work / rung.run`; returns its rows.
+
+    On the CPU the rung trains with this process's share of the cores (`ladders.cores`), or
+    `threads` threads when given."""
     device = resolve_device(device)
     rank, world = distributed()
+    if device == "cpu":
+        set_threads(threads)
     folder = Path(work) / rung.run
     folder.mkdir(parents=True, exist_ok=True)
     ended = status(folder)
@@ -128,8 +137,9 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     groups = model.optimizer_groups(schedule.peak, rung.weight_decay)
     for group in groups:
         group["base_lr"] = group["lr"]          # lr at the schedule's peak
-    optimizer = torch.optim.AdamW(groups, betas=(rung.beta1, rung.beta2),
-                                  fused=device == "cuda")
+    # fused: one kernel for every parameter, and no read-back of the step counters (the
+    # unfused CPU AdamW reads each parameter's step count to the host every step)
+    optimizer = torch.optim.AdamW(groups, betas=(rung.beta1, rung.beta2), fused=True)
     step, rows, since_row, seconds = 0, [], [], 0.0
     checkpoint = folder / "checkpoint.pt"
 
@@ -170,16 +180,23 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     evaluation = corpora.eval_batches(tokens.valid, rung.batch_size, rung.context,
                                       rung.eval_batches)
     share = corpora.rank_slice(rung.batch_size, rank, world)
+    micro, accumulation = micro_batches(rung, world)
+
+    def to_device(array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(array)
+        if device == "cuda":        # pinned memory: the copy does not wait for the GPU
+            return tensor.pin_memory().to(device, non_blocking=True)
+        return tensor.to(device)
 
     def evaluate() -> float:
         model.eval()
-        total = 0.0
+        total = torch.zeros((), device=device)
         with torch.no_grad(), autocast:
             for x, y in evaluation:
-                _, loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
-                total += float(loss)
+                _, loss = model(to_device(x), to_device(y))
+                total += loss.float()
         model.train()
-        return total / len(evaluation)
+        return float(total) / len(evaluation)   # one read-back for the whole evaluation
 
     lineage = {"parent": rung.parent, "branch_step": rung.branch_step,
                "stable": bool(rung.branch_points)} if rung.branched else {}
@@ -221,50 +238,84 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
             frame = pd.DataFrame(rows)
             write_runs(frame, folder / "rows.parquet")
 
-    def finish(state: str):
+    def finish(state: str, **details):
         for record in rows:
             record["diverged"] = state == "diverged"
         save_rows()
         if rank == 0:
-            write_text(folder / "status.json", json.dumps({"status": state, "step": step}))
+            write_text(folder / "status.json",
+                       json.dumps({"status": state, "step": step, **details}))
 
-    bar = _bar(progress and rank == 0, rung, step)
-    began = time.perf_counter() - seconds
+    # The training losses of the steps since the last read-back stay on the device (`pending`):
+    # reading a loss back waits for the device to finish, so that happens only where the host
+    # needs the values anyway: rows, checkpoints, branch points and the end. A loss that turned
+    # NaN or infinite is found there and ends the rung (status "diverged", with the step where
+    # it first appeared); the rows before it are kept.
+    pending: list[torch.Tensor] = []
+
+    def read_back() -> int | None:
+        """Move the pending losses to `since_row`; the first step whose loss is not finite."""
+        if not pending:
+            return None
+        values = torch.stack(pending)
+        if world > 1:
+            dist.all_reduce(values)
+            values /= world
+        values = values.tolist()
+        first = step - len(values) + 1
+        pending.clear()
+        since_row.extend(values)
+        bad = next((first + i for i, v in enumerate(values) if not math.isfinite(v)), None)
+        if bar is not None:
+            bar.note(loss=values[-1])
+        return bad
+
+    bar = Progress(rung.steps, rung.run, initial=step) if progress and rank == 0 else None
+    elapsed = seconds           # training wall time before this process took over
+    clock = time.perf_counter()
     if step == 0:
         save_branch_point()
     while step < rung.steps:
         factor = float(lrs[step] / schedule.peak)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        x, y = corpora.batch_at(tokens.train, step, rung.batch_size, rung.context, rung.seed)
-        x, y = torch.from_numpy(x[share]).to(device), torch.from_numpy(y[share]).to(device)
-        with autocast:
-            _, loss = trained(x, y)
-        loss.backward()
+        x, y = corpora.batch_at(tokens.train, step, rung.batch_size, rung.context, rung.seed,
+                                rows=share)
+        x, y = to_device(x), to_device(y)
+        step_loss = None
+        for part in range(accumulation):
+            rows_of_part = slice(part * micro, (part + 1) * micro)
+            last = part == accumulation - 1
+            with (trained.no_sync() if world > 1 and not last else contextlib.nullcontext()):
+                with autocast:
+                    _, loss = trained(x[rows_of_part], y[rows_of_part])
+                (loss / accumulation if accumulation > 1 else loss).backward()
+            step_loss = loss.detach() if step_loss is None else step_loss + loss.detach()
         if rung.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), rung.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        value = loss.detach()
-        if world > 1:
-            dist.all_reduce(value)
-            value /= world
-        value = float(value)
+        pending.append(step_loss / accumulation if accumulation > 1 else step_loss)
         step += 1
-        seconds = time.perf_counter() - began
-        since_row.append(value)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
-        if not math.isfinite(value):
-            finish("diverged")
+        at_row = step % rung.eval_every == 0 or step == rung.steps
+        at_checkpoint = step % rung.checkpoint_every == 0 or step == rung.steps
+        if not (at_row or at_checkpoint or step in branch_points):
+            continue
+        bad = read_back()                    # waits for the device: the clock is exact here
+        seconds = elapsed + time.perf_counter() - clock
+        if bad is not None:
+            finish("diverged", first_nonfinite_step=bad)
             break
         save_branch_point()
-        if step % rung.eval_every == 0 or step == rung.steps:
+        if at_row:
+            evaluated = time.perf_counter()
             rows.append(row(evaluate()))
             since_row = []
             save_rows()
-        if step % rung.checkpoint_every == 0 or step == rung.steps:
+            clock += time.perf_counter() - evaluated     # evaluations are not training time
+        if at_checkpoint:
             save_state(checkpoint, since_row)
     else:
         finish("done")
@@ -273,10 +324,16 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     return pd.DataFrame(rows)
 
 
-def _bar(enabled, rung, start):
-    if not enabled:
-        return None
-    from tqdm import tqdm
+def micro_batches(rung, world: int) -> tuple[int, int]:
+    """(sequences per forward/backward pass, passes per optimizer step) on one rank.
 
-    return tqdm(total=rung.steps, initial=start, desc=rung.run, leave=False, unit="step",
-                mininterval=1.0)
+    `batch_size` is the global batch (a scaling variable, the same on any hardware); each rank
+    trains batch_size / world sequences a step, in passes of `micro_batch` (all at once when it
+    is None), accumulating gradients. The mean of equal passes' mean losses is the batch's mean
+    loss, so accumulation changes only rounding."""
+    per_rank = rung.batch_size // world
+    micro = getattr(rung, "micro_batch", None) or per_rank
+    if per_rank % micro:
+        raise ScalingError(f"{rung.run}: batch_size {rung.batch_size} on {world} rank(s) gives "
+                           f"{per_rank} sequences a rank, not a multiple of micro_batch {micro}")
+    return micro, per_rank // micro

@@ -1,5 +1,6 @@
 """Training rungs: rows per the contract, kill-and-resume, DDP, submitit, divergence."""
 
+import json
 import os
 import random
 import signal
@@ -158,8 +159,9 @@ def test_divergence_stops_the_rung_and_keeps_its_rows(tmp_path, monkeypatch):
     path = spec(tmp_path)
     table = run_ladder(path, out, device="cpu", progress=False)
     rung = expand(load_spec(path))[0]
-    status = (work_dir(out) / rung.run / "status.json").read_text()
-    assert '"diverged"' in status and '"step": 35' in status
+    status = json.loads((work_dir(out) / rung.run / "status.json").read_text())
+    # losses are read back at rows (every 10 steps), so the NaN of step 35 stops it at step 40
+    assert status == {"status": "diverged", "step": 40, "first_nonfinite_step": 35}
     assert table["step"].tolist() == [10, 20, 30]             # finished rows kept, none after
     assert table["diverged"].all() and np.isfinite(table["loss"]).all()
     assert read_runs(out)["diverged"].all()
@@ -176,3 +178,78 @@ def test_resume_skips_finished_rungs_and_refuses_to_overwrite(tmp_path, capsys):
     assert cli.main(["ladder", "run", str(path), "--out", str(out), "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
     assert collect(out, expand(load_spec(path)))["run"].nunique() == 1
+
+
+def _rung(tmp_path, **changes):
+    """The one rung of the tiny spec (8 x 32 tokens a step), with fields changed."""
+    from dataclasses import replace
+
+    return replace(expand(load_spec(spec(tmp_path, tokens=12_800)))[0], **changes)
+
+
+def test_gradient_accumulation_gives_the_same_losses(tmp_path):
+    """batch 8 in 4 passes of 2 sequences = batch 8 at once, to 1e-5 over 50 steps (fp32)."""
+    from ladders.train import train_rung
+
+    whole = train_rung(_rung(tmp_path), tmp_path / "whole", device="cpu")
+    parts = train_rung(_rung(tmp_path, micro_batch=2), tmp_path / "parts", device="cpu")
+    assert whole["step"].tolist() == parts["step"].tolist() == [10, 20, 30, 40, 50]
+    assert np.allclose(parts["loss"], whole["loss"], rtol=1e-5, atol=0)
+    assert np.allclose(parts["train_loss"], whole["train_loss"], rtol=1e-5, atol=0)
+    assert whole["loss"].iloc[-1] < whole["loss"].iloc[0] - 0.3      # it learned meanwhile
+
+
+def test_micro_batch_must_divide_the_batch(tmp_path):
+    from ladders.train import train_rung
+    from scaling.errors import ScalingError
+
+    with pytest.raises(ScalingError, match="not a multiple of micro_batch 3"):
+        train_rung(_rung(tmp_path, micro_batch=3), tmp_path / "w", device="cpu")
+    broken = spec(tmp_path).read_text().replace("batch_size = 8", "batch_size = 8\nmicro_batch = 3")
+    (tmp_path / "bad.toml").write_text(broken)
+    with pytest.raises(Exception, match="micro_batch"):
+        expand(load_spec(tmp_path / "bad.toml"))
+
+
+class _CountReadBacks:
+    """Counts the tensor calls that copy a value to the host (on a GPU: wait for it)."""
+
+    READS = {"item", "tolist", "__float__", "__int__", "__bool__", "__index__", "numpy", "cpu"}
+
+    def __enter__(self):
+        from torch.overrides import TorchFunctionMode
+
+        counter = self
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                if getattr(func, "__name__", "") in counter.READS:
+                    counter.count += 1
+                return func(*args, **(kwargs or {}))
+
+        self.count, self.mode = 0, Mode()
+        self.mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.mode.__exit__(*exc)
+
+
+@pytest.mark.parametrize("micro_batch", [None, 2])
+def test_no_read_back_between_evaluations(tmp_path, micro_batch):
+    """Training steps read nothing back to the host: only rows, checkpoints and the end do.
+    So the count of read-backs does not grow with the steps between two rows."""
+    from ladders.train import train_rung
+
+    counts = {}
+    for steps in (5, 40):
+        rung = _rung(tmp_path, steps=steps, tokens=steps * 256, eval_every=steps,
+                     checkpoint_every=steps, eval_batches=2, micro_batch=micro_batch,
+                     schedule=f"cosine:peak=0.003,warmup=1,steps={steps},final=0.0003")
+        with _CountReadBacks() as reads:
+            train_rung(rung, tmp_path / f"s{steps}-{micro_batch}", device="cpu")
+        counts[steps] = reads.count
+    assert counts[5] == counts[40]
+    assert counts[5] == 2      # the pending losses once, the evaluation once (the loop before
+    #                            this test read every step's loss and AdamW's step counters:
+    #                            86 and 681 read-backs for 5 and 40 steps)
