@@ -189,14 +189,18 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         return tensor.to(device)
 
     def evaluate() -> float:
+        """Mean held-out loss per token, in passes of at most `micro` sequences; one read-back."""
         model.eval()
-        total = torch.zeros((), device=device)
+        total, sequences = torch.zeros((), device=device), 0
         with torch.no_grad(), autocast:
             for x, y in evaluation:
-                _, loss = model(to_device(x), to_device(y))
-                total += loss.float()
+                for start in range(0, len(x), micro):
+                    part = slice(start, start + micro)
+                    _, loss = model(to_device(x[part]), to_device(y[part]))
+                    total += loss.float() * len(x[part])
+                    sequences += len(x[part])
         model.train()
-        return float(total) / len(evaluation)   # one read-back for the whole evaluation
+        return float(total) / sequences
 
     lineage = {"parent": rung.parent, "branch_step": rung.branch_step,
                "stable": bool(rung.branch_points)} if rung.branched else {}
