@@ -1,17 +1,27 @@
-"""Training throughput: our rung loop against a minimal plain PyTorch loop, same model and batch.
+"""Training throughput: our rung loop against a plain nanoGPT-style loop, same model and batch.
 
-Ours: `ladders.train.train_rung` (schedule, per-step batch from (seed, step), gradient clipping,
-loss sync, progress bookkeeping), timed by its own `seconds` column over the training steps.
-Baseline: the plainest loop written here: random batch, forward, backward, AdamW step.
+Ours: `ladders.train.train_rung` (LR schedule, per-step batch from (seed, step), gradient
+accumulation, clipping, rows, checkpoints), timed by its own `seconds` column between two rows,
+so compilation and warm-up steps stay out of it. Baseline, in the same run: the plainest loop a
+user writes (nanoGPT's train.py): random batch, micro-batch forward/backward, AdamW step; timed
+over the same number of steps after the same warm-up.
 
     python bench/train_throughput.py [--width 128 --depth 4 --heads 4 --context 128 --batch 16]
-                                     [--steps 60] [--device cpu|cuda] [--compile]
-On CUDA it also prints model FLOP utilisation against --peak (dense bf16 FLOP/s of the card).
+                                     [--micro-batch M] [--steps 60] [--warmup 5]
+                                     [--device cpu|cuda] [--compile] [--json OUT]
+
+With --vocab 256 the tokens are bytes of the Python standard library; with a larger vocabulary,
+token ids drawn uniformly (throughput does not depend on them, and no tokenizer is trained).
+On CUDA it prints model FLOP utilisation (MFU): `ladders.model.flops_per_token` (Chinchilla's
+accounting: 6 x (non-embedding params + head) + attention at full context) x tokens/s, against
+the card's dense bf16 peak (`--peak`, or the card's datasheet value when the name is known).
+The GPT-2 small shape (124M): --width 768 --depth 12 --heads 12 --context 1024 --vocab 50304.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -21,33 +31,69 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ladders.cores import set_threads  # noqa: E402
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts  # noqa: E402
 from ladders.spec import Rung  # noqa: E402
 from ladders.train import load_data, train_rung  # noqa: E402
 
+# Dense (no sparsity) bf16 tensor-core peaks from the vendors' datasheets, FLOP/s.
+PEAK_BF16 = [("H100 PCIe", 756e12), ("H100 NVL", 835e12), ("H100", 989e12), ("H200", 989e12),
+             ("GH200", 989e12), ("A100", 312e12), ("L40S", 362e12), ("L4", 121e12),
+             ("A10G", 125e12)]
 
-def plain_loop(config, batch, steps, device, compile_model, train_tokens):
+
+def card_peak(name: str) -> float | None:
+    """The datasheet's dense bf16 peak for a CUDA device name, or None when unknown."""
+    for key, peak in PEAK_BF16:
+        if key in name:
+            return peak
+    return None
+
+
+def random_bins(folder: Path, vocab: int, train_tokens: int, seed: int = 0) -> dict:
+    """Uniform random token ids as a pre-tokenised corpus: the `data` settings of a rung."""
+    rng = np.random.default_rng(seed)
+    dtype = np.uint16 if vocab <= 1 << 16 else np.uint32
+    paths = {}
+    for split, count in (("train", train_tokens), ("valid", max(train_tokens // 20, 1 << 16))):
+        paths[split] = folder / f"random-{split}.bin"
+        rng.integers(0, vocab, size=count, dtype=np.int64).astype(dtype).tofile(paths[split])
+    return {"corpus": "bins", "max_bytes": None, "tokenizer": "bytes", "files": [],
+            "bin_dtype": np.dtype(dtype).name, "valid_fraction": 0.05,
+            "train_bin": str(paths["train"]), "valid_bin": str(paths["valid"]),
+            "vocab_size": vocab}
+
+
+def plain_loop(config, batch, micro, steps, warmup, device, compile_model, train_tokens):
+    """nanoGPT's loop: tokens/s over `steps` steps after `warmup` steps."""
     torch.manual_seed(0)
     model = GPT(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device == "cuda")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
     step_fn = torch.compile(model) if compile_model else model
-    data = torch.from_numpy(train_tokens[: 1 << 22].astype("int64"))
+    data = torch.from_numpy(np.asarray(train_tokens[: 1 << 24]).astype(np.int64))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" \
         else torch.autocast("cpu", enabled=False)
+    passes = batch // micro
 
     def one_step():
-        starts = torch.randint(0, len(data) - config.context - 1, (batch,))
-        x = torch.stack([data[s:s + config.context] for s in starts]).to(device)
-        y = torch.stack([data[s + 1:s + 1 + config.context] for s in starts]).to(device)
-        with autocast:
-            _, loss = step_fn(x, y)
-        loss.backward()
+        for _ in range(passes):
+            starts = torch.randint(0, len(data) - config.context - 1, (micro,))
+            x = torch.stack([data[s:s + config.context] for s in starts])
+            y = torch.stack([data[s + 1:s + 1 + config.context] for s in starts])
+            if device == "cuda":
+                x = x.pin_memory().to(device, non_blocking=True)
+                y = y.pin_memory().to(device, non_blocking=True)
+            with autocast:
+                _, loss = step_fn(x, y)
+            (loss / passes).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(5):
+    for _ in range(warmup):
         one_step()
     if device == "cuda":
         torch.cuda.synchronize()
@@ -59,18 +105,64 @@ def plain_loop(config, batch, steps, device, compile_model, train_tokens):
     return steps * batch * config.context / (time.perf_counter() - began)
 
 
-def our_loop(config, batch, steps, device, compile_model, data):
-    rung = Rung(run="bench", model=asdict(config), tokens=steps * batch * config.context,
-                steps=steps, batch_size=batch, context=config.context,
-                schedule=f"cosine:peak=0.001,warmup=0,steps={steps},final=0.0001", seed=0,
-                weight_decay=0.1, beta1=0.9, beta2=0.95, grad_clip=1.0, eval_every=steps,
-                eval_batches=1, checkpoint_every=steps, compile=compile_model, data=data)
+def our_loop(config, batch, micro, steps, warmup, device, compile_model, data):
+    """`train_rung`: tokens/s between its rows at step `warmup` and step `warmup + steps`."""
+    total = warmup + steps
+    rung = Rung(run="bench", model=asdict(config), tokens=total * batch * config.context,
+                steps=total, batch_size=batch, context=config.context,
+                schedule=f"cosine:peak=0.001,warmup=0,steps={total},final=0.0001", seed=0,
+                weight_decay=0.1, beta1=0.9, beta2=0.95, grad_clip=1.0, eval_every=warmup,
+                eval_batches=1, checkpoint_every=total, compile=compile_model,
+                micro_batch=micro, data=data)
     with tempfile.TemporaryDirectory() as work:
-        warm = Rung(**{**asdict(rung), "steps": 5, "eval_every": 5, "checkpoint_every": 5,
-                       "schedule": "constant:peak=0.001,steps=5"})
-        train_rung(warm, Path(work), device=device)
-        rows = train_rung(rung, Path(work), device=device)
-    return steps * batch * config.context / rows["seconds"].iloc[-1]
+        rows = train_rung(rung, Path(work), device=device).set_index("step")
+    return steps * batch * config.context / (rows.loc[total, "seconds"] - rows.loc[warmup, "seconds"])
+
+
+def measure(width=128, depth=4, heads=4, context=128, vocab=256, batch=16, micro_batch=None,
+            steps=60, warmup=5, device=None, compile_model=False, peak=None) -> dict:
+    """Both loops on one model; returns a record of the figures (also printed)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        set_threads()       # both loops with the threads our runner would take
+    micro = micro_batch or batch
+    if batch % micro:
+        raise SystemExit(f"--batch {batch} is not a multiple of --micro-batch {micro}")
+    config = GPTConfig(vocab_size=vocab, context=context, width=width, depth=depth, heads=heads)
+    with tempfile.TemporaryDirectory() as scratch:
+        if vocab == 256:
+            data = {"corpus": "stdlib", "max_bytes": 2_000_000, "tokenizer": "bytes",
+                    "bin_dtype": "uint16", "valid_fraction": 0.05, "files": [],
+                    "train_bin": None, "valid_bin": None, "vocab_size": vocab}
+        else:
+            data = random_bins(Path(scratch), vocab, max(1 << 22, 4 * batch * context))
+        tokens = load_data(data)
+        plain = plain_loop(config, batch, micro, steps, warmup, device, compile_model,
+                           tokens.train)
+        ours = our_loop(config, batch, micro, steps, warmup, device, compile_model, data)
+    record = {"device": device, "card": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+              "params": parameter_counts(config)["total"], "width": width, "depth": depth,
+              "heads": heads, "context": context, "vocab": vocab, "batch": batch,
+              "micro_batch": micro, "steps": steps, "warmup": warmup, "compiled": compile_model,
+              "threads": torch.get_num_threads(), "plain_tokens_per_s": plain,
+              "ours_tokens_per_s": ours, "ratio": ours / plain}
+    print(f"model: width {width}, depth {depth}, {record['params']:,} parameters; batch {batch} "
+          f"x {context} tokens in passes of {micro}; {steps} steps after {warmup} on {device}"
+          f"{' (compiled)' if compile_model else ''}; {record['threads']} threads")
+    print(f"{'':<12} {'plain loop':>14} {'ours':>14}")
+    print(f"{'tokens/s':<12} {plain:>14,.0f} {ours:>14,.0f}")
+    print(f"ratio ours/plain: {ours / plain:.3f} (goal >= 1.0)")
+    if device == "cuda":
+        peak = peak or card_peak(record["card"])
+        per_token = flops_per_token(config)
+        record.update(flops_per_token=per_token, peak_flops=peak)
+        if peak:
+            record.update(mfu_plain=per_token * plain / peak, mfu_ours=per_token * ours / peak)
+            print(f"MFU on {record['card']}: plain {record['mfu_plain']:.1%}, ours "
+                  f"{record['mfu_ours']:.1%} of {peak:.4g} FLOP/s (dense bf16 peak)")
+        else:
+            print(f"MFU: unknown peak for {record['card']}; pass --peak")
+    return record
 
 
 def main(argv=None) -> int:
@@ -81,32 +173,20 @@ def main(argv=None) -> int:
     parser.add_argument("--context", type=int, default=128)
     parser.add_argument("--vocab", type=int, default=256)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--micro-batch", type=int, default=None)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--peak", type=float, default=989e12,
-                        help="dense bf16 peak FLOP/s for MFU (default: H100 SXM, 989e12)")
+    parser.add_argument("--peak", type=float, default=None,
+                        help="dense bf16 peak FLOP/s for MFU (default: the card's datasheet)")
+    parser.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     args = parser.parse_args(argv)
-
-    config = GPTConfig(vocab_size=args.vocab, context=args.context, width=args.width,
-                       depth=args.depth, heads=args.heads)
-    data = {"corpus": "stdlib", "max_bytes": 2_000_000, "tokenizer": "bytes" if args.vocab == 256
-            else "bpe", "bin_dtype": "uint16", "valid_fraction": 0.05, "files": [],
-            "train_bin": None, "valid_bin": None, "vocab_size": args.vocab}
-    tokens = load_data(data)
-    plain = plain_loop(config, args.batch, args.steps, args.device, args.compile, tokens.train)
-    ours = our_loop(config, args.batch, args.steps, args.device, args.compile, data)
-    counts = parameter_counts(config)
-    print(f"model: width {args.width}, depth {args.depth}, {counts['total']:,} parameters; "
-          f"batch {args.batch} x {args.context} tokens; {args.steps} steps on {args.device}"
-          f"{' (compiled)' if args.compile else ''}; {torch.get_num_threads()} threads")
-    print(f"{'':<12} {'plain loop':>14} {'ours':>14}")
-    print(f"{'tokens/s':<12} {plain:>14,.0f} {ours:>14,.0f}")
-    print(f"ratio ours/plain: {ours / plain:.3f} (goal >= 1.0 on CPU)")
-    if args.device == "cuda":
-        per_token = flops_per_token(config)
-        print(f"MFU: plain {per_token * plain / args.peak:.1%}, ours {per_token * ours / args.peak:.1%}"
-              f" of {args.peak:.3g} FLOP/s")
+    record = measure(args.width, args.depth, args.heads, args.context, args.vocab, args.batch,
+                     args.micro_batch, args.steps, args.warmup, args.device, args.compile,
+                     args.peak)
+    if args.json:
+        Path(args.json).write_text(json.dumps(record, indent=1))
     return 0
 
 
