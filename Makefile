@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench gpu-check install clean
 
 # torch: the CPU build 2.13.0 first where no torch is present (an unpinned torch would pull a
 # multi-GB CUDA build); the `ladder` extra's range accepts it and any torch already installed.
@@ -47,6 +47,12 @@ bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/branches.py
 	$(PY) bench/multipower_speed.py
+
+# The GPU check (bench/gpu_check.py): GPU tests, 124M throughput and MFU against a plain loop, a
+# short branched ladder and its backtest, in one JSON summary (out/gpu-check.json); under 8 minutes
+# on one GPU. `$(PY) bench/gpu_check.py --dry-run` prints the plan on a machine without one.
+gpu-check: $(STAMP)
+	$(PY) bench/gpu_check.py --out out/gpu-check.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
