@@ -8,7 +8,7 @@ trains in `<out stem>.rungs/<run>/`; after every rung the ladder's run table `--
 atomically from all finished and partial rungs, so nothing finished is ever lost. `--resume`
 skips finished rungs and continues the others from their last checkpoint.
 
-A branched ladder (ladders/spec.py) trains each stable run before its branches (rungs come in
+A branched ladder (ladders/spec/rungs.py) trains each stable run before its branches (rungs come in
 that order; with submitit, the stable runs are one wave of jobs and the branches a second), and
 reports its compute: the FLOPs it spent (stable runs + branch decays) against the FLOPs of
 dedicated runs for the same budgets (`compute_summary`, printed by `--dry-run` and after a run).
@@ -82,14 +82,14 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
     """Expand a spec and train every rung; returns the run table (or the dry-run text)."""
     from ladders.train import resolve_device, train_rung
 
-    rungs = expand(load_spec(spec_path))
+    spec = load_spec(spec_path)
+    rungs = expand(spec)
     try:
         device = resolve_device(device)
     except RuntimeError as exc:
         raise SpecError(str(exc)) from None
     if dry_run:
-        spec = load_spec(spec_path)
-        return dry_run_table(estimate(rungs, device, spec["ladder"]["flops_per_second"]), device)
+        return dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second), device)
     work = work_dir(out)
     _init_distributed(device)
     if not resume and work.exists() and any(work.iterdir()):
