@@ -67,9 +67,11 @@ def load_data(data: dict) -> corpora.TokenData:
         else:
             corpus = (corpora.stdlib_corpus(max_bytes=data.get("max_bytes"))
                       if data["corpus"] == "stdlib" else corpora.text_corpus(data["files"]))
-            tokenizer = get_tokenizer(data["tokenizer"], data["vocab_size"], corpus, cache_dir())
+            valid_fraction = data.get("valid_fraction", 0.05)
+            tokenizer = get_tokenizer(data["tokenizer"], data["vocab_size"], corpus, cache_dir(),
+                                      valid_fraction=valid_fraction)
             tokens = corpora.load_tokens(corpus, tokenizer, cache_dir(),
-                                         valid_fraction=data.get("valid_fraction", 0.05))
+                                         valid_fraction=valid_fraction)
         _TOKEN_CACHE[key] = tokens
     return _TOKEN_CACHE[key]
 
