@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from ladders.spec import SpecError, compute, compute_line, estimate, expand, load_spec
+from scaling.errors import ScalingError
 from scaling.runs import write_runs
 
 
@@ -69,7 +70,9 @@ def collect(out, rungs) -> pd.DataFrame | None:
     for rung in rungs:
         rows = work_dir(out) / rung.run / "rows.parquet"
         if rows.exists():
-            frames.append(pd.read_parquet(rows))
+            frame = pd.read_parquet(rows)
+            if len(frame):                  # a rung that diverged before its first row: none
+                frames.append(frame)
     if not frames:
         return None
     table = pd.concat(frames, ignore_index=True)
@@ -101,7 +104,7 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
             jobs = [executor.submit(train_rung, rung, work, device, resume) for rung in wave]
             for job in jobs:
                 job.result()
-        return collect(out, rungs)
+        return _table(out, rungs)
     overall = _bar(progress, len(rungs))
     for rung in rungs:
         train_rung(rung, work, device=device, resume=resume, progress=progress)
@@ -111,7 +114,22 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
             overall.update(1)
     if overall is not None:
         overall.close()
-    return collect(out, rungs) if _rank() == 0 else None
+    return _table(out, rungs) if _rank() == 0 else None
+
+
+def _table(out, rungs) -> pd.DataFrame:
+    """The finished ladder's table; a one-line error when no rung wrote a single row (every
+    one diverged before its first evaluation, or is a branch of a stable run that did)."""
+    from ladders.train import status
+
+    table = collect(out, rungs)
+    if table is None:
+        diverged = [r.run for r in rungs
+                    if (status(work_dir(out) / r.run) or {}).get("status") == "diverged"]
+        raise ScalingError(f"{out}: no rows to write: {len(diverged)} of {len(rungs)} rungs "
+                           "diverged before their first evaluation (status.json in "
+                           f"{work_dir(out)}/<run>/); lower optimizer.lr or ladder.eval_every")
+    return table
 
 
 def slurm_executor(folder, **parameters):

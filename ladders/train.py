@@ -42,6 +42,7 @@ import torch
 import torch.distributed as dist
 
 from ladders import data as corpora
+from ladders.checkpoints import branch_state, read_state
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.schedules import lr_array, parse
 from scaling.atomic import atomic_path, write_text
@@ -135,33 +136,25 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     step, rows, since_row, seconds = 0, [], [], 0.0
     checkpoint = folder / "checkpoint.pt"
 
-    def load(path: Path):
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    def load(state: dict):
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         return int(state["step"]), list(state["since_row"]), state["seconds"]
 
     if resume and checkpoint.exists():
-        step, since_row, seconds = load(checkpoint)
+        step, since_row, seconds = load(read_state(checkpoint))
         if (folder / "rows.parquet").exists():
             kept = pd.read_parquet(folder / "rows.parquet")
             rows = kept[kept["step"] <= step].to_dict("records")
     elif rung.parent is not None:
-        source = Path(work) / rung.parent / f"branch-{rung.branch_step}.pt"
-        if not source.exists() and (status(Path(work) / rung.parent) or {}).get("status") \
-                == "diverged":       # the stable run never reached this branch point
+        start = branch_state(rung, work)     # a missing or corrupt one: CheckpointError
+        if start is None:                    # the stable run diverged before this branch point
             if rank == 0:
                 write_text(folder / "status.json", json.dumps(
                     {"status": "diverged", "step": rung.branch_step, "parent": rung.parent}))
             return pd.DataFrame()
-        if not source.exists():
-            raise RuntimeError(f"{rung.run}: its branch point {source} does not exist; train "
-                               f"the stable run {rung.parent} first")
-        step, since_row, seconds = load(source)
-        if step != rung.branch_step:
-            raise RuntimeError(f"{rung.run}: {source} holds step {step}, not the branch point "
-                               f"{rung.branch_step}")
+        step, since_row, seconds = load(start)
     trained = model
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model)
