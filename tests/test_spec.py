@@ -10,7 +10,8 @@ import cli
 from ladders.model import GPTConfig, parameter_counts
 from ladders.schedules import parse
 from ladders.spec import expand, load_spec, schema_markdown
-from ladders.spec.schema import SECTIONS, field_docs
+from ladders.spec.docs import field_docs
+from ladders.spec.schema import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
