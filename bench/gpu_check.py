@@ -353,7 +353,7 @@ def plan() -> str:
                        depth=shape["depth"], heads=shape["heads"])
     spec = load_spec(SPEC)
     rungs = expand(spec)
-    table = dry_run_table(estimate(rungs, "cuda", spec["ladder"]["flops_per_second"]), "cuda")
+    table = dry_run_table(estimate(rungs, "cuda", spec.ladder.flops_per_second), "cuda")
     lines = [
         "GPU check: stages and time limits (seconds)",
         f"  1. card        the card, its memory, a bf16 8192^3 matrix product",

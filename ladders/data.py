@@ -2,14 +2,18 @@
 
 * A :class:`Corpus` is an ordered list of named documents with a content hash: the running
   Python's standard library (:func:`stdlib_corpus`) or the user's text files (:func:`text_corpus`).
-* :func:`split_documents` splits a corpus by document, from a hash of each document's name.
+* :func:`split_corpus` splits a corpus by document, from a hash of each document's name, into a
+  training and a validation corpus (:func:`split_documents`: their documents); a BPE trains on
+  the training corpus only (``ladders.tokenizer.get_tokenizer``).
 * :func:`load_tokens` tokenises both splits once and caches them as raw ``.bin`` files with JSON
   sidecars; later calls memory-map them. :func:`bin_tokens` reads pre-tokenised ``.bin`` files.
 * :func:`batch_at` gives the training batch of an optimizer step as a pure function of
   ``(seed, step)``, which makes resuming exact and independent of the number of DDP ranks
   (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows.
 
-This module does not import torch; the trainer turns the int64 arrays into tensors.
+This module imports neither torch (the trainer turns the int64 arrays into tensors) nor the
+tokenizers, which import it: :func:`load_tokens` takes any object with ``name``, ``vocab_size``,
+``dtype``, ``fingerprint`` and ``encode_batch`` (``ladders.tokenizer``).
 """
 from __future__ import annotations
 
@@ -26,8 +30,6 @@ from typing import Sequence
 import numpy as np
 
 from scaling.atomic import write_bytes
-
-from .tokenizer import ids_dtype
 
 #: Directory names skipped anywhere under the standard library.
 STDLIB_EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"})
@@ -151,13 +153,14 @@ def _name_uniform(name: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def split_documents(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[list[str], list[str]]:
-    """Split a corpus by document into (train_docs, valid_docs), in corpus order.
+def split_corpus(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[Corpus, Corpus]:
+    """Split a corpus by document into (train, valid) corpora, each in corpus order.
 
     A document goes to validation when a hash of its name, as a uniform number in [0, 1), is below
     ``valid_fraction``; so the split does not depend on the other documents or on the order. With
     two or more documents each side gets at least one: if a side is empty, the document whose
-    number is closest to the threshold moves across.
+    number is closest to the threshold moves across. Each side's ``hash`` identifies exactly its
+    documents (a BPE trained on the training side is cached under it).
     """
     if not 0.0 < float(valid_fraction) < 1.0:
         raise ValueError(f"valid_fraction must lie in (0, 1), got {valid_fraction}")
@@ -169,9 +172,19 @@ def split_documents(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[list[
             is_valid[min(range(n), key=lambda i: (u[i], corpus.names[i]))] = True
         elif all(is_valid):
             is_valid[max(range(n), key=lambda i: (u[i], corpus.names[i]))] = False
-    train = [d for d, v in zip(corpus.documents, is_valid) if not v]
-    valid = [d for d, v in zip(corpus.documents, is_valid) if v]
-    return train, valid
+
+    def side(valid: bool, label: str) -> Corpus:
+        keep = [i for i in range(n) if is_valid[i] == valid]
+        return Corpus(name=f"{corpus.name}/{label}", documents=[corpus.documents[i] for i in keep],
+                      names=[corpus.names[i] for i in keep])
+
+    return side(False, "train"), side(True, "valid")
+
+
+def split_documents(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[list[str], list[str]]:
+    """The documents of :func:`split_corpus`: (train_docs, valid_docs), in corpus order."""
+    train, valid = split_corpus(corpus, valid_fraction)
+    return train.documents, valid.documents
 
 
 @dataclass
@@ -247,7 +260,7 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    dtype = ids_dtype(tokenizer.vocab_size)
+    dtype = np.dtype(tokenizer.dtype)
     expect = {
         "format": _TOKEN_CACHE_FORMAT,
         "corpus_hash": corpus.hash,

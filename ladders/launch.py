@@ -8,7 +8,7 @@ trains in `<out stem>.rungs/<run>/`; after every rung the ladder's run table `--
 atomically from all finished and partial rungs, so nothing finished is ever lost. `--resume`
 skips finished rungs and continues the others from their last checkpoint.
 
-A branched ladder (ladders/spec.py) trains each stable run before its branches (rungs come in
+A branched ladder (ladders/spec/rungs.py) trains each stable run before its branches (rungs come in
 that order; with submitit, the stable runs are one wave of jobs and the branches a second), and
 reports its compute: the FLOPs it spent (stable runs + branch decays) against the FLOPs of
 dedicated runs for the same budgets (`compute_summary`, printed by `--dry-run` and after a run).
@@ -25,6 +25,7 @@ import pandas as pd
 
 from ladders.progress import Progress
 from ladders.spec import SpecError, compute, compute_line, estimate, expand, load_spec
+from scaling.errors import ScalingError
 from scaling.runs import write_runs
 
 
@@ -70,7 +71,9 @@ def collect(out, rungs) -> pd.DataFrame | None:
     for rung in rungs:
         rows = work_dir(out) / rung.run / "rows.parquet"
         if rows.exists():
-            frames.append(pd.read_parquet(rows))
+            frame = pd.read_parquet(rows)
+            if len(frame):                  # a rung that diverged before its first row: none
+                frames.append(frame)
     if not frames:
         return None
     table = pd.concat(frames, ignore_index=True)
@@ -87,14 +90,14 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
     cores, `ladders.cores`)."""
     from ladders.train import resolve_device, train_rung
 
-    rungs = expand(load_spec(spec_path))
+    spec = load_spec(spec_path)
+    rungs = expand(spec)
     try:
         device = resolve_device(device)
     except RuntimeError as exc:
         raise SpecError(str(exc)) from None
     if dry_run:
-        spec = load_spec(spec_path)
-        return dry_run_table(estimate(rungs, device, spec["ladder"]["flops_per_second"]), device)
+        return dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second), device)
     work = work_dir(out)
     _init_distributed(device)
     if not resume and work.exists() and any(work.iterdir()):
@@ -107,7 +110,7 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
                     for rung in wave]
             for job in jobs:
                 job.result()
-        return collect(out, rungs)
+        return _table(out, rungs)
     overall = Progress(len(rungs), "ladder", unit="rung", every=0.0) \
         if progress and _rank() == 0 else None
     for rung in rungs:
@@ -119,7 +122,22 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
             overall.update(1)
     if overall is not None:
         overall.close()
-    return collect(out, rungs) if _rank() == 0 else None
+    return _table(out, rungs) if _rank() == 0 else None
+
+
+def _table(out, rungs) -> pd.DataFrame:
+    """The finished ladder's table; a one-line error when no rung wrote a single row (every
+    one diverged before its first evaluation, or is a branch of a stable run that did)."""
+    from ladders.train import status
+
+    table = collect(out, rungs)
+    if table is None:
+        diverged = [r.run for r in rungs
+                    if (status(work_dir(out) / r.run) or {}).get("status") == "diverged"]
+        raise ScalingError(f"{out}: no rows to write: {len(diverged)} of {len(rungs)} rungs "
+                           "diverged before their first evaluation (status.json in "
+                           f"{work_dir(out)}/<run>/); lower optimizer.lr or ladder.eval_every")
+    return table
 
 
 def slurm_executor(folder, **parameters):

@@ -10,12 +10,14 @@ Both tokenizers share one small interface, which is all `ladders.data` relies on
 * ``encode(text) -> np.ndarray``, ``encode_batch(texts) -> list[np.ndarray]``, ``decode(ids) -> str``.
 
 The BPE is trained with Hugging Face `tokenizers` (a ByteLevel pre-tokenizer and decoder, an
-initial alphabet of all 256 bytes so that any text encodes, no special tokens) and cached as JSON
-under ``cache_dir/bpe-<corpus hash[:16]>-<V>.json``; a second call with the same corpus hash and V
-loads the file instead of training. Training is deterministic: the same documents and V give the
-same vocabulary and merges.
+initial alphabet of all 256 bytes so that any text encodes, no special tokens) on the training
+documents of the corpus only (``ladders.data.split_corpus`` at the run's ``valid_fraction``), so
+no validation text shapes the vocabulary, and cached as JSON under
+``cache_dir/bpe-<training split hash[:16]>-<V>.json``; a second call with the same training
+documents and V loads the file instead of training. Training is deterministic: the same
+documents and V give the same vocabulary and merges.
 
-This module does not import torch.
+This module imports ``ladders.data`` (for the split), never the other way round, and not torch.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ladders.data import split_corpus
 from scaling.atomic import write_bytes
 
 BYTE_VOCAB = 256
@@ -159,12 +162,14 @@ def train_bpe(documents: list[str], vocab_size: int, corpus_hash: str, cache_dir
     return BPETokenizer(tok, vocab_size, path)
 
 
-def get_tokenizer(kind: str, vocab_size: int | None, corpus, cache_dir: Path):
+def get_tokenizer(kind: str, vocab_size: int | None, corpus, cache_dir: Path, *,
+                  valid_fraction: float | None = None):
     """The tokenizer named by ``kind``: ``"bytes"`` (V must be 256 or None) or ``"bpe"``.
 
-    A BPE is trained on the training documents of ``split_documents(corpus)`` (the default
-    validation fraction), so validation text never shapes the vocabulary, and cached under the
-    corpus hash.
+    A BPE is trained on the training documents of ``split_corpus(corpus, valid_fraction)`` only,
+    so validation text never shapes the vocabulary, and cached under that split's hash. Give it
+    the ``valid_fraction`` the token streams are split with (``ladders.data.load_tokens``): there
+    is no default, so the two cannot drift apart.
     """
     kind = str(kind).lower()
     if kind in ("bytes", "byte"):
@@ -174,8 +179,9 @@ def get_tokenizer(kind: str, vocab_size: int | None, corpus, cache_dir: Path):
     if kind == "bpe":
         if vocab_size is None:
             raise ValueError("a BPE tokenizer needs a vocabulary size V")
-        from .data import split_documents
-
-        train_docs, _ = split_documents(corpus)
-        return train_bpe(train_docs, vocab_size, corpus.hash, cache_dir)
+        if valid_fraction is None:
+            raise ValueError("a BPE tokenizer needs the valid_fraction of the split: it trains "
+                             "on the training documents only")
+        train, _ = split_corpus(corpus, valid_fraction)
+        return train_bpe(train.documents, vocab_size, train.hash, cache_dir)
     raise ValueError(f"unknown tokenizer kind {kind!r}; expected 'bytes' or 'bpe'")

@@ -43,6 +43,7 @@ import torch
 import torch.distributed as dist
 
 from ladders import data as corpora
+from ladders.checkpoints import branch_state, read_state
 from ladders.cores import set_threads
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.progress import Progress
@@ -71,9 +72,11 @@ def load_data(data: dict) -> corpora.TokenData:
         else:
             corpus = (corpora.stdlib_corpus(max_bytes=data.get("max_bytes"))
                       if data["corpus"] == "stdlib" else corpora.text_corpus(data["files"]))
-            tokenizer = get_tokenizer(data["tokenizer"], data["vocab_size"], corpus, cache_dir())
+            valid_fraction = data.get("valid_fraction", 0.05)
+            tokenizer = get_tokenizer(data["tokenizer"], data["vocab_size"], corpus, cache_dir(),
+                                      valid_fraction=valid_fraction)
             tokens = corpora.load_tokens(corpus, tokenizer, cache_dir(),
-                                         valid_fraction=data.get("valid_fraction", 0.05))
+                                         valid_fraction=valid_fraction)
         _TOKEN_CACHE[key] = tokens
     return _TOKEN_CACHE[key]
 
@@ -143,33 +146,25 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     step, rows, since_row, seconds = 0, [], [], 0.0
     checkpoint = folder / "checkpoint.pt"
 
-    def load(path: Path):
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    def load(state: dict):
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         return int(state["step"]), list(state["since_row"]), state["seconds"]
 
     if resume and checkpoint.exists():
-        step, since_row, seconds = load(checkpoint)
+        step, since_row, seconds = load(read_state(checkpoint))
         if (folder / "rows.parquet").exists():
             kept = pd.read_parquet(folder / "rows.parquet")
             rows = kept[kept["step"] <= step].to_dict("records")
     elif rung.parent is not None:
-        source = Path(work) / rung.parent / f"branch-{rung.branch_step}.pt"
-        if not source.exists() and (status(Path(work) / rung.parent) or {}).get("status") \
-                == "diverged":       # the stable run never reached this branch point
+        start = branch_state(rung, work)     # a missing or corrupt one: CheckpointError
+        if start is None:                    # the stable run diverged before this branch point
             if rank == 0:
                 write_text(folder / "status.json", json.dumps(
                     {"status": "diverged", "step": rung.branch_step, "parent": rung.parent}))
             return pd.DataFrame()
-        if not source.exists():
-            raise RuntimeError(f"{rung.run}: its branch point {source} does not exist; train "
-                               f"the stable run {rung.parent} first")
-        step, since_row, seconds = load(source)
-        if step != rung.branch_step:
-            raise RuntimeError(f"{rung.run}: {source} holds step {step}, not the branch point "
-                               f"{rung.branch_step}")
+        step, since_row, seconds = load(start)
     trained = model
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model)
@@ -336,7 +331,7 @@ def micro_batches(rung, world: int) -> tuple[int, int]:
     is None), accumulating gradients. The mean of equal passes' mean losses is the batch's mean
     loss, so accumulation changes only rounding."""
     per_rank = rung.batch_size // world
-    micro = getattr(rung, "micro_batch", None) or per_rank
+    micro = rung.micro_batch or per_rank
     if per_rank % micro:
         raise ScalingError(f"{rung.run}: batch_size {rung.batch_size} on {world} rank(s) gives "
                            f"{per_rank} sequences a rank, not a multiple of micro_batch {micro}")

@@ -8,8 +8,10 @@ what the ladder cost.
 
 import dataclasses
 import hashlib
+import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -230,3 +232,181 @@ def test_submitit_trains_stable_runs_before_their_branches(tmp_path, ladder):
     _, _, rungs, local = ladder
     assert sorted(table["run"].unique()) == sorted(r.run for r in rungs)
     assert len(table) == len(local) and not table.duplicated(["run", "step"]).any()
+
+
+# --- failure modes: a stable run that diverges, a branch point that is missing or corrupt ------
+
+SMALL = """
+[ladder]
+name = "fm"
+context = 16
+batch_size = 4
+eval_every = {eval_every}
+eval_batches = 1
+checkpoint_every = 5
+[data]
+corpus = "stdlib"
+max_bytes = 100_000
+[model]
+sizes = [{{ width = 16, depth = 1, heads = 2 }}]
+[optimizer]
+lr = {lr}
+warmup_fraction = 0.0
+schedules = ["wsd"]
+[branches]
+absolute = [640, 1280, 2560]    # 10, 20, 40 steps of 64 tokens: branch points 8, 15, 30
+decay_fraction = 0.25
+"""
+
+
+def small_spec(folder, lr=3e-3, eval_every=2, name="fm.toml"):
+    path = folder / name
+    path.write_text(SMALL.format(lr=lr, eval_every=eval_every))
+    return path
+
+
+def statuses(out, rungs):
+    return [json.loads((work_dir(out) / r.run / "status.json").read_text()) for r in rungs]
+
+
+def test_a_stable_run_that_blows_up_marks_its_branches_diverged(tmp_path):
+    """At a peak LR of 1e12 the first update throws the weights to ~1e12 and the stable run's
+    second forward pass overflows: it stops at step 2, before every branch point, and each
+    branch ends as diverged at its branch point without training or writing a row."""
+    path = small_spec(tmp_path, lr=1e12, eval_every=1)
+    out = tmp_path / "hot.parquet"
+    stable, *branches = rungs = expand(load_spec(path))
+    assert stable.branch_points == [8, 15, 30]
+    table = run_ladder(path, out, device="cpu", progress=False)
+    assert statuses(out, [stable]) == [{"status": "diverged", "step": 2,
+                                        "first_nonfinite_step": 2}]
+    assert statuses(out, branches) == [
+        {"status": "diverged", "step": point, "parent": stable.run} for point in (8, 15, 30)]
+    for branch in branches:                 # never trained: no rows, no checkpoint
+        assert sorted(p.name for p in (work_dir(out) / branch.run).iterdir()) == \
+            ["rung.json", "status.json"]
+    assert not list((work_dir(out) / stable.run).glob("branch-*.pt"))
+    # the table: the stable run's one row (step 1), marked diverged; no branch rows
+    assert table["run"].tolist() == [stable.run] and table["step"].tolist() == [1]
+    assert table["diverged"].all() and table["stable"].all()
+    assert pd.read_parquet(out)["run"].tolist() == [stable.run]
+    # --resume leaves the ended rungs as they are
+    again = run_ladder(path, out, device="cpu", resume=True, progress=False)
+    pd.testing.assert_frame_equal(again, table)
+    assert len(statuses(out, rungs)) == 4 and statuses(out, [stable])[0]["step"] == 2
+
+
+def test_a_ladder_without_a_single_row_is_a_one_line_error(tmp_path, capsys):
+    """The same blow-up with an evaluation every 2 steps: no rung writes a row."""
+    path = small_spec(tmp_path, lr=1e12, eval_every=2)
+    out = tmp_path / "hot.parquet"
+    code = cli.main(["ladder", "run", str(path), "--out", str(out), "--device", "cpu",
+                     "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "no rows to write: 4 of 4 rungs diverged" in err and str(out) in err
+
+
+def test_branches_before_the_divergence_train_the_others_are_diverged(tmp_path, monkeypatch):
+    """The stable run's loss turns NaN at step 12, between the branch points 8 and 15: the
+    branch from step 8 trains from the state saved before it (and is not diverged); the two
+    later branches are marked diverged at their branch points."""
+    import torch
+
+    import ladders.train
+    from ladders.model import GPT
+
+    class NaNOnce(GPT):
+        """The 12th training forward pass of the process (the stable run's step 12) is NaN."""
+
+        calls = 0
+
+        def forward(self, idx, targets=None):
+            logits, loss = super().forward(idx, targets)
+            if self.training and torch.is_grad_enabled():
+                NaNOnce.calls += 1
+                if NaNOnce.calls == 12:
+                    loss = loss * float("nan")
+            return logits, loss
+
+    monkeypatch.setattr(ladders.train, "GPT", NaNOnce)
+    path = small_spec(tmp_path)
+    out = tmp_path / "ladder.parquet"
+    stable, first, *later = expand(load_spec(path))
+    table = run_ladder(path, out, device="cpu", progress=False)
+    assert statuses(out, [stable, first]) == [{"status": "diverged", "step": 12,
+                                               "first_nonfinite_step": 12},
+                                              {"status": "done", "step": 10}]
+    assert statuses(out, later) == [
+        {"status": "diverged", "step": point, "parent": stable.run} for point in (15, 30)]
+    assert sorted(p.name for p in (work_dir(out) / stable.run).glob("branch-*.pt")) == \
+        ["branch-8.pt"]
+    assert table["run"].unique().tolist() == [stable.run, first.run]
+    kept, branch = (table[table["run"] == run] for run in (stable.run, first.run))
+    assert kept["step"].tolist() == [2, 4, 6, 8, 10] and kept["diverged"].all()
+    assert branch["step"].tolist() == [10] and not branch["diverged"].any()
+    assert np.isfinite(branch["loss"]).all() and branch["branch_step"].tolist() == [8]
+
+
+@pytest.fixture(scope="module")
+def trained_small(tmp_path_factory):
+    """A small branched ladder, trained once: (folder, spec path, out path, rungs)."""
+    folder = tmp_path_factory.mktemp("small")
+    path = small_spec(folder)
+    out = folder / "ladder.parquet"
+    run_ladder(path, out, device="cpu", progress=False)
+    return folder, path, out, expand(load_spec(path))
+
+
+def truncate(path: Path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def not_torch(path: Path):
+    path.write_text("not a torch file\n")
+
+
+BROKEN_BRANCH_POINTS = [
+    ("missing", lambda p: p.unlink(), ["no such checkpoint", "train its stable run"]),
+    ("truncated", truncate, ["not a readable checkpoint, truncated or not written by torch.save"]),
+    ("not-torch", not_torch, ["not a readable checkpoint", "UnpicklingError"]),
+    ("empty", lambda p: p.write_bytes(b""), ["not a readable checkpoint", "EOFError"]),
+    ("other-step", lambda p: shutil.copy(p.with_name("branch-15.pt"), p),
+     ["holds step 15, not the branch point 8"]),
+]
+
+
+@pytest.mark.parametrize("breaks, expected",
+                         [pytest.param(b, e, id=i) for i, b, e in BROKEN_BRANCH_POINTS])
+def test_a_broken_branch_point_is_a_one_line_error_naming_it(trained_small, tmp_path, capsys,
+                                                            breaks, expected):
+    """The branch from step 8 is retrained (its folder removed) with --resume, after its
+    parent's branch-8.pt is broken: exit 2, one line on stderr naming the file."""
+    folder, path, out, (stable, first, *_) = trained_small
+    mine = tmp_path / "ladder.parquet"
+    shutil.copytree(work_dir(out), work_dir(mine))
+    shutil.rmtree(work_dir(mine) / first.run)
+    source = work_dir(mine) / stable.run / "branch-8.pt"
+    breaks(source)
+    code = cli.main(["ladder", "run", str(path), "--out", str(mine), "--resume", "--device",
+                     "cpu", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"scaling: error: {source}: ")
+    for piece in expected:
+        assert piece in err, (piece, err)
+
+
+def test_a_corrupt_own_checkpoint_is_a_one_line_error_on_resume(trained_small, tmp_path, capsys):
+    folder, path, out, (stable, *_) = trained_small
+    mine = tmp_path / "ladder.parquet"
+    shutil.copytree(work_dir(out), work_dir(mine))
+    (work_dir(mine) / stable.run / "status.json").unlink()      # unfinished: resume reads it
+    checkpoint = work_dir(mine) / stable.run / "checkpoint.pt"
+    truncate(checkpoint)
+    code = cli.main(["ladder", "run", str(path), "--out", str(mine), "--resume", "--device",
+                     "cpu", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(f"scaling: error: {checkpoint}: not a readable checkpoint")

@@ -1,6 +1,7 @@
 """ladders.data and ladders.tokenizer: corpora, splits, tokenizers, token caches, batches."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def bpe_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bpe512(small, bpe_dir):
-    return T.get_tokenizer("bpe", 512, small, bpe_dir)
+    return T.get_tokenizer("bpe", 512, small, bpe_dir, valid_fraction=0.05)
 
 
 # --- corpora -------------------------------------------------------------------------------------
@@ -164,7 +165,8 @@ def test_bpe_is_deterministic(small, bpe512, tmp_path):
 
 
 def test_bpe_is_cached(small, bpe512, bpe_dir, monkeypatch):
-    path = bpe_dir / f"bpe-{small.hash[:16]}-512.json"
+    train, _ = D.split_corpus(small, 0.05)        # cached under its training documents' hash
+    path = bpe_dir / f"bpe-{train.hash[:16]}-512.json"
     assert path.is_file() and bpe512.path == path
     assert not [p for p in os.listdir(bpe_dir) if p.endswith(".tmp")]
     mtime = path.stat().st_mtime_ns
@@ -173,12 +175,116 @@ def test_bpe_is_cached(small, bpe512, bpe_dir, monkeypatch):
         raise AssertionError("retrained despite the cache")
 
     monkeypatch.setattr(T, "_train_bpe_tokenizer", no_training)
-    cached = T.get_tokenizer("bpe", 512, small, bpe_dir)
+    cached = T.get_tokenizer("bpe", 512, small, bpe_dir, valid_fraction=0.05)
     assert cached.vocab == bpe512.vocab
     assert path.stat().st_mtime_ns == mtime
-    # a different V is a different cache entry, so it would train
+    # a different V is a different cache entry, so it would train; so is a different split
     with pytest.raises(AssertionError, match="retrained"):
-        T.get_tokenizer("bpe", 300, small, bpe_dir)
+        T.get_tokenizer("bpe", 300, small, bpe_dir, valid_fraction=0.05)
+    assert D.split_corpus(small, 0.5)[0].hash != train.hash
+    with pytest.raises(AssertionError, match="retrained"):
+        T.get_tokenizer("bpe", 512, small, bpe_dir, valid_fraction=0.5)
+    with pytest.raises(ValueError, match="valid_fraction"):
+        T.get_tokenizer("bpe", 512, small, bpe_dir)        # no default split to drift from
+
+
+# --- BPE hygiene: the vocabulary is learned from training documents only -------------------------
+
+TRAIN_TEXT = "the cat sat on the mat and the dog ran to the hat " * 40
+VALID_ONLY = "qzqzqzqz " * 300       # byte pairs that appear in no training document
+VALID_EVEN_AT_5 = "jxjxjxjx " * 300
+
+
+def names_between(low, high, count, prefix="doc"):
+    """`count` document names (prefix + number) whose split number lies in [low, high)."""
+    found = []
+    for i in range(100_000):
+        name = f"{prefix}{i}.txt"
+        if low <= D._name_uniform(name) < high:
+            found.append(name)
+            if len(found) == count:
+                return found
+    raise AssertionError("no such names")
+
+
+def hygiene_corpus(prefix="doc") -> D.Corpus:
+    """Ten training documents; one held out at valid_fraction 0.05 and 0.1 (jxjx...); one held
+    out at 0.1 but trained on at 0.05 (qzqz...): the document that a 0.05 default leaked."""
+    always, only_at_10 = names_between(0, 0.05, 1, prefix), names_between(0.05, 0.1, 1, prefix)
+    train = names_between(0.1, 1, 10, prefix)
+    texts = {always[0]: VALID_EVEN_AT_5, only_at_10[0]: VALID_ONLY}
+    names = sorted(train + always + only_at_10)
+    return D.Corpus("hygiene", [texts.get(n, TRAIN_TEXT) for n in names], names)
+
+
+def learned(vocab, pair) -> bool:
+    return any(pair in token for token in vocab)
+
+
+@pytest.mark.parametrize("valid_fraction", [0.05, 0.1])
+def test_bpe_learns_from_training_documents_only(tmp_path, valid_fraction):
+    corpus = hygiene_corpus()
+    train, valid = D.split_corpus(corpus, valid_fraction)
+    assert len(train) == (11 if valid_fraction == 0.05 else 10)
+    assert (VALID_ONLY in valid.documents) == (valid_fraction == 0.1)
+    bpe = T.get_tokenizer("bpe", 300, corpus, tmp_path, valid_fraction=valid_fraction)
+    assert bpe.path.name == f"bpe-{train.hash[:16]}-300.json"
+    vocab = bpe.vocab
+    assert learned(vocab, "the") and not learned(vocab, "jx")
+    # the qzqz document shapes the vocabulary exactly when it is a training document
+    assert learned(vocab, "qz") == (valid_fraction == 0.05)
+
+
+def test_ladder_bpe_uses_the_rungs_valid_fraction(tmp_path, monkeypatch):
+    """Through the trainer's data loading: a rung's valid_fraction of 0.1 holds the qzqz document
+    out of the BPE's training documents as well as out of the training tokens."""
+    import ladders.train
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    corpus = hygiene_corpus(prefix=f"{folder.as_posix()}/doc")
+    for name, text in zip(corpus.names, corpus.documents):
+        Path(name).write_text(text)
+    monkeypatch.setenv("SCALING_CACHE", str(tmp_path / "cache"))
+    data = {"corpus": "files", "files": [f"{folder}/*.txt"], "tokenizer": "bpe",
+            "vocab_size": 300, "valid_fraction": 0.1, "max_bytes": None, "bin_dtype": "uint16",
+            "train_bin": None, "valid_bin": None}
+    tokens = ladders.train.load_data(data)
+    (path,) = (tmp_path / "cache").glob("bpe-*-300.json")
+    vocab = json.loads(path.read_text())["model"]["vocab"]
+    assert learned(vocab, "the") and not learned(vocab, "qz") and not learned(vocab, "jx")
+    bpe = T.BPETokenizer(__import__("tokenizers").Tokenizer.from_file(str(path)), 300)
+    assert "qzqz" in bpe.decode(tokens.valid) and "qzqz" not in bpe.decode(tokens.train)
+
+
+def test_no_two_ladders_modules_import_each_other():
+    """Imports between the runner's modules point one way (issue 9): no module imports one that
+    imports it back, at the top or inside a function."""
+    import ast
+
+    root = Path(D.__file__).resolve().parents[1]
+    modules = {}
+    for path in (root / "ladders").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    imports = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                    + ([base] if base else []))
+                found.add(base)
+                found |= {f"{base}.{alias.name}" for alias in node.names}
+        imports[name] = {m for m in found if m in modules and m != name}
+    assert imports["ladders.tokenizer"] >= {"ladders.data"}      # the scan sees real imports
+    pairs = sorted((a, b) for a in imports for b in imports[a] if a < b and a in imports[b])
+    assert pairs == []
 
 
 @pytest.mark.parametrize("v", [256, 100, 0])

@@ -189,3 +189,81 @@ def test_config_for_params_lands_near_target(target):
     gelu = config_for_params(target, vocab_size=256, context=64, mlp="gelu")
     assert gelu.mlp == "gelu"
     assert target / 1.5 <= parameter_counts(gelu)["nonembedding"] <= target * 1.5
+
+
+# Real models of a few shapes: (vocab, context, width, depth, heads, mlp, tied, parametrization).
+FLOP_SHAPES = [
+    (64, 16, 32, 2, 2, "swiglu", True, "standard"),
+    (64, 16, 32, 2, 2, "gelu", False, "standard"),
+    (100, 32, 48, 3, 4, "swiglu", False, "standard"),
+    (50, 8, 64, 1, 2, "gelu", True, "mup"),
+]
+
+
+def counted_flops(config, batch, backend=None):
+    """FLOPs torch.utils.flop_counter.FlopCounterMode counts on one forward + backward pass of
+    `batch` full-length sequences (per op), and the ATen ops that ran."""
+    from contextlib import nullcontext
+
+    from torch.nn.attention import sdpa_kernel
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ran = set()
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ran.add(func.overloadpacket)
+            return func(*args, **(kwargs or {}))
+
+    torch.manual_seed(0)
+    model = GPT(config)
+    x = torch.randint(0, config.vocab_size, (batch, config.context))
+    y = torch.randint(0, config.vocab_size, (batch, config.context))
+    counter = FlopCounterMode(display=False)
+    with sdpa_kernel(backend) if backend is not None else nullcontext(), counter, Ops():
+        _, loss = model(x, y)
+        loss.backward()
+    return counter.get_flop_counts()["Global"], ran
+
+
+@pytest.mark.parametrize("vocab, context, width, depth, heads, mlp, tie, parametrization",
+                         FLOP_SHAPES)
+def test_flops_per_token_against_torch_flop_counter(vocab, context, width, depth, heads, mlp,
+                                                    tie, parametrization):
+    """`flops_per_token` against what torch counts on real models, exactly.
+
+    The formula differs from the counted matmuls by two known terms per token:
+    - the RMSNorm gains, 6·(2·depth + 1)·width: they are in N (6N) but are no matmul;
+    - attention, 12·depth·context·width (q.K^T and A.V at the full context, forward and
+      backward, not halved for the causal mask). On CPU, scaled_dot_product_attention runs the
+      fused kernel aten._scaled_dot_product_flash_attention_for_cpu (and its backward), for
+      which FlopCounterMode has no formula: it counts 0 for attention. With the MATH backend
+      attention is plain batched matmuls over the full context x context scores (the mask is
+      applied to them, not skipped), which it counts: exactly 12·depth·context·width a token.
+    Everything else it counts (every linear layer and the head, tied or not, forward and both
+    backward matmuls) is 6·(N - norm gains + vocab·width) a token, as the formula says.
+    """
+    from torch.nn.attention import SDPBackend
+    from torch.utils.flop_counter import flop_registry
+
+    aten = torch.ops.aten
+    config = GPTConfig(vocab_size=vocab, context=context, width=width, depth=depth, heads=heads,
+                       mlp=mlp, tie_embeddings=tie, parametrization=parametrization,
+                       base_width=32)
+    batch = 2
+    tokens = batch * context
+    formula = flops_per_token(config) * tokens
+    norm_gains = 6 * (2 * depth + 1) * width * tokens
+    attention = 12 * depth * context * width * tokens
+
+    counts, ran = counted_flops(config, batch)
+    assert aten._scaled_dot_product_flash_attention_for_cpu in ran
+    assert aten._scaled_dot_product_flash_attention_for_cpu not in flop_registry
+    assert set(counts) == {aten.mm}                       # linear layers only
+    assert formula - sum(counts.values()) == attention + norm_gains
+
+    counts, ran = counted_flops(config, batch, SDPBackend.MATH)
+    assert aten._scaled_dot_product_flash_attention_for_cpu not in ran
+    assert counts[aten.bmm] == attention                  # q.K^T, A.V: full context, fwd + bwd
+    assert formula - sum(counts.values()) == norm_gains

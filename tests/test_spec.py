@@ -1,5 +1,6 @@
 """Ladder specs: expansion into rungs, dry runs, and bad specs (one line, exit 2)."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -8,7 +9,9 @@ import pytest
 import cli
 from ladders.model import GPTConfig, parameter_counts
 from ladders.schedules import parse
-from ladders.spec import expand, load_spec
+from ladders.spec import expand, load_spec, schema_markdown
+from ladders.spec.docs import field_docs
+from ladders.spec.schema import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,6 +143,129 @@ def test_bad_spec_is_one_line_exit_2(tmp_path, capsys, text, expected):
     assert "spec.toml" in err or "TOML" in err
     for piece in expected:
         assert piece in err, (piece, err)
+
+
+def put(base, section, key, value):
+    """`base` with `key = value` in [section]: the key's line replaced, or added to the section."""
+    line = f"{key} = {value}"
+    if re.search(rf"^{key} = ", base, flags=re.M):
+        return re.sub(rf"^{key} = .*$", line, base, count=1, flags=re.M)
+    return base.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
+
+
+# Per section, a bad key, a bad type and a bad value: each a one-line error naming the key.
+BAD_BY_SECTION = [
+    ("ladder-key", put(GOOD, "ladder", "batch", 8), ["unknown key ladder.batch", "batch_size"]),
+    ("ladder-type", put(GOOD, "ladder", "context", '"64"'),
+     ["ladder.context must be an integer, got '64'"]),
+    ("ladder-type-list", put(GOOD, "ladder", "seeds", 0),
+     ["ladder.seeds must be a list of integers, got 0"]),
+    ("ladder-value", put(GOOD, "ladder", "eval_every", 0),
+     ["ladder.eval_every must be a positive integer, got 0"]),
+    ("ladder-value-micro-batch", put(GOOD, "ladder", "micro_batch", 3),
+     ["ladder.batch_size = 8 is not a multiple of ladder.micro_batch = 3"]),
+    ("ladder-value-micro-batch-zero", put(GOOD, "ladder", "micro_batch", 0),
+     ["ladder.micro_batch must be a positive integer, got 0"]),
+    ("ladder-value-name", put(GOOD, "ladder", "name", '"my ladder"'),
+     ["ladder.name must be letters, digits", "'my ladder'"]),
+    ("data-key", put(GOOD, "data", "shuffle", "true"), ["unknown key data.shuffle"]),
+    ("data-type", put(GOOD, "data", "max_bytes", '"2MB"'),
+     ["data.max_bytes must be an integer, got '2MB'"]),
+    ("data-type-item", put(GOOD, "data", "vocab_sizes", "[256.0]"),
+     ["data.vocab_sizes[0] must be an integer, got 256.0"]),
+    ("data-value", put(GOOD, "data", "corpus", '"web"'),
+     ["data.corpus must be one of 'stdlib', 'files', 'bins', got 'web'"]),
+    ("data-value-fraction", put(GOOD, "data", "valid_fraction", 1.0),
+     ["data.valid_fraction must be in (0, 1), got 1.0"]),
+    ("model-key", put(GOOD, "model", "dropout", 0.1), ["unknown key model.dropout"]),
+    ("model-type", put(GOOD, "model", "tie_embeddings", '"yes"'),
+     ["model.tie_embeddings must be true or false, got 'yes'"]),
+    ("model-type-size", GOOD.replace("width = 32, depth", "width = 32.5, depth"),
+     ["model.sizes[0].width must be an integer, got 32.5"]),
+    ("model-type-sizes", re.sub(r"sizes = \[.*?\]\n", "sizes = 3\n", GOOD, flags=re.S),
+     ["model.sizes must be a list of tables", "got 3"]),
+    ("model-value", put(GOOD, "model", "mlp", '"relu"'),
+     ["model.mlp must be one of 'swiglu', 'gelu', got 'relu'"]),
+    ("model-value-size", GOOD.replace("{ width = 32, depth = 2, heads = 2 }",
+                                      "{ width = 32, depth = 2 }"),
+     ["model.sizes[0]: missing 'heads'"]),
+    ("model-value-size-both", GOOD.replace("{ target_params = 3e5 }",
+                                           "{ target_params = 3e5, width = 64 }"),
+     ["model.sizes[2]: give target_params alone"]),
+    ("tokens-key", put(GOOD, "tokens", "per_token", "[5]"), ["unknown key tokens.per_token"]),
+    ("tokens-type", put(GOOD, "tokens", "per_param", 5),
+     ["tokens.per_param must be a list of numbers, got 5"]),
+    ("tokens-value", put(GOOD, "tokens", "params_basis", '"all"'),
+     ["tokens.params_basis must be one of 'total', 'nonembedding', got 'all'"]),
+    ("optimizer-key", put(GOOD, "optimizer", "momentum", 0.9), ["unknown key optimizer.momentum"]),
+    ("optimizer-type", put(GOOD, "optimizer", "lr", '"1e-3"'),
+     ["optimizer.lr must be a number, got '1e-3'"]),
+    ("optimizer-type-bool", put(GOOD, "optimizer", "grad_clip", "false"),
+     ["optimizer.grad_clip must be a number, got False"]),
+    ("optimizer-value", put(GOOD, "optimizer", "lr", 0), ["optimizer.lr must be positive, got 0"]),
+    ("optimizer-value-nan", put(GOOD, "optimizer", "lr", "nan"),
+     ["optimizer.lr must be positive, got nan"]),
+    ("optimizer-value-beta", put(GOOD, "optimizer", "beta2", 1.0),
+     ["optimizer.beta2 must be in [0, 1), got 1.0"]),
+    ("optimizer-value-warmup", put(GOOD, "optimizer", "warmup_fraction", 2),
+     ["optimizer.warmup_fraction must be in [0, 1], got 2"]),
+    ("branches-key", put(BRANCHED, "branches", "decay_shape", '"sqrt"'),
+     ["unknown key branches.decay_shape"]),
+    ("branches-type", put(BRANCHED, "branches", "decay_fraction", '"20%"'),
+     ["branches.decay_fraction must be a number, got '20%'"]),
+    ("branches-value", put(BRANCHED, "branches", "decay", '"cubic"'),
+     ["branches.decay must be one of 'linear', 'cosine', 'geometric', 'sqrt', got 'cubic'"]),
+    ("branches-value-stable", put(put(BRANCHED, "branches", "stable_tokens", 1e6), "branches",
+                                  "stable_per_param", 20),
+     ["give branches.stable_per_param or branches.stable_tokens, not both"]),
+    ("section-not-a-table", "branches = 3\n" + GOOD, ["[branches] must be a table", "got 3"]),
+]
+
+
+def test_every_section_has_a_bad_key_type_and_value_case():
+    ids = {i for i, _, _ in BAD_BY_SECTION}
+    for section in SECTIONS:
+        for kind in ("key", "type", "value"):
+            assert f"{section}-{kind}" in ids, (section, kind)
+
+
+@pytest.mark.parametrize("text, expected",
+                         [pytest.param(t, e, id=i) for i, t, e in BAD_BY_SECTION])
+def test_bad_key_type_or_value_in_each_section(tmp_path, capsys, text, expected):
+    test_bad_spec_is_one_line_exit_2(tmp_path, capsys, text, expected)
+
+
+def test_micro_batch_is_carried_on_every_rung_and_changes_nothing_else(tmp_path):
+    plain = expand(load_spec(write(tmp_path, GOOD, "plain.toml")))
+    split = expand(load_spec(write(tmp_path, put(GOOD, "ladder", "micro_batch", 2), "split.toml")))
+    assert [r.micro_batch for r in plain] == [None] * 24
+    assert [r.micro_batch for r in split] == [2] * 24
+    assert [{**r.to_dict(), "micro_batch": 2} for r in plain] == [r.to_dict() for r in split]
+    assert all(r.batch_size == 8 for r in split)          # batch_size stays the global batch
+    branched = expand(load_spec(write(tmp_path, put(BRANCHED, "ladder", "micro_batch", 8),
+                                      "branched.toml")))
+    assert {r.micro_batch for r in branched} == {8}
+
+
+def test_readme_lists_every_spec_key():
+    text = (ROOT / "README.md").read_text()
+    begin = text.index("<!-- spec keys")
+    table = text[text.index("\n", begin) + 1:text.index("<!-- end of spec keys -->")].strip()
+    assert table == schema_markdown(), \
+        "README's spec key table is stale: paste `python -m ladders.spec` between its markers"
+    for name, cls in SECTIONS.items():
+        for key in field_docs(cls):
+            assert f"| `{name}.{key}` |" in table
+
+
+def test_field_comments_document_the_schema():
+    docs = field_docs(SECTIONS["ladder"])
+    assert docs["context"] == "sequence length, tokens"
+    # a comment line below a field continues its comment
+    assert docs["micro_batch"] == ("sequences per forward/backward pass on one device; unset: "
+                                   "batch_size per rank (no accumulation)")
+    assert all(docs.values())
+    assert list(docs) == [f.name for f in dataclasses.fields(SECTIONS["ladder"])]
 
 
 def test_branched_spec_expands_to_stable_runs_and_branches(tmp_path):

@@ -1,0 +1,71 @@
+"""Reading a rung's saved states: its own checkpoint, or the branch point a branch starts from.
+
+`train_rung` saves {"model", "optimizer", "rng", "step", "since_row", "seconds"} with torch.save
+as `<work>/<run>/checkpoint.pt` and, on a stable run, `<work>/<run>/branch-<step>.pt`. A file
+that is missing, truncated or not such a state is a `CheckpointError`: one line naming the file
+(exit 2 from the CLI), not a traceback from deep inside torch.load.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+from scaling.errors import ScalingError
+
+STATE_KEYS = ("model", "optimizer", "rng", "step", "since_row", "seconds")
+
+
+class CheckpointError(ScalingError):
+    """A saved training state that cannot be used: one line naming the file."""
+
+
+def read_state(path: Path) -> dict:
+    """The state `train_rung` saved at `path`, checked to have every key it saves."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        with warnings.catch_warnings():      # torch warns about odd pickles before it fails
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as exc:                 # EOFError, UnpicklingError, RuntimeError, OSError...
+        reason = (str(exc).split(". ")[0].splitlines() or [""])[0][:120]
+        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or not written by "
+                              f"torch.save ({type(exc).__name__}: {reason})") from None
+    missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a training state (no {missing[0]!r})")
+    return state
+
+
+def branch_state(rung, work: Path) -> dict | None:
+    """The state a branch (`rung.parent` set) starts from: its stable run's
+    `branch-<rung.branch_step>.pt`, read-only. None when the stable run diverged before it
+    reached that step (the branch then has nothing to start from: it is diverged too)."""
+    parent = Path(work) / rung.parent
+    source = parent / f"branch-{rung.branch_step}.pt"
+    if not source.exists():
+        if _status(parent) == "diverged":
+            return None
+        raise CheckpointError(f"{source}: no such checkpoint, and the branch {rung.run} starts "
+                              f"from it: train its stable run {rung.parent} first (when that run "
+                              f"is done, remove {parent} to train it again)")
+    state = read_state(source)
+    if state["step"] != rung.branch_step:
+        raise CheckpointError(f"{source}: holds step {state['step']}, not the branch point "
+                              f"{rung.branch_step} of {rung.run}")
+    return state
+
+
+def _status(folder: Path) -> str | None:
+    """The status a finished rung wrote to its status.json ("done", "diverged"), if any."""
+    try:
+        return json.loads((folder / "status.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,22 @@
+"""Ladder specs (TOML): their schema, their rungs and their cost.
+
+A spec names sizes × token budgets × vocabularies × schedules × seeds; every combination is one
+rung, i.e. one training run. `ladders/specs/cpu-tiny.toml` is a complete one, and the README's
+table (`python -m ladders.spec` prints it) lists every key with its type, default and meaning.
+
+    schema.py   one typed dataclass per TOML section; `load_spec` reads and checks a file
+    rungs.py    `expand`: the spec's rungs, a branched ladder's stable runs and branches
+    cost.py     `estimate` (--dry-run), `compute` and `compute_line` (branches vs dedicated runs)
+    docs.py     `schema_markdown`: the schema as the README's key table
+
+Unknown keys, wrong types, impossible values and missing files are `SpecError`s: one line naming
+the file and the key, exit 2 from the CLI.
+"""
+
+from ladders.spec.cost import DEFAULT_FLOPS_PER_SECOND, compute, compute_line, estimate
+from ladders.spec.rungs import Rung, expand
+from ladders.spec.docs import schema_markdown
+from ladders.spec.schema import Spec, SpecError, load_spec
+
+__all__ = ["DEFAULT_FLOPS_PER_SECOND", "Rung", "Spec", "SpecError", "compute", "compute_line",
+           "estimate", "expand", "load_spec", "schema_markdown"]

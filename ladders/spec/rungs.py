@@ -1,0 +1,232 @@
+"""A spec's rungs: every combination of sizes × vocabularies × budgets × schedules × seeds is one
+rung, i.e. one training run (`expand`).
+
+Branches (cheap ladders: one warmup-stable run per size, a cooldown branch per budget; Hägele et
+al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations"). With a
+[branches] section the budgets move from [tokens] to [branches], and `optimizer.schedules` must
+be `["wsd"]` (plain: the decay is set there).
+
+For each size (× vocabulary × seed) this makes one stable run, `<...>-stable-wsd-s<seed>`, that
+warms up and then holds the peak LR (`constant:` schedule), and one branch per budget,
+`<...>-<budget>-wsd-s<seed>`. A budget of S steps decays over d = max(1, round(decay_fraction·S))
+steps, so its branch starts from the stable run's state at step S − d (its branch point: the
+stable run saves `branch-<step>.pt` there, never overwritten) and trains the last d steps with
+the WSD decay to `final_fraction`·peak. The branch's schedule string is the full WSD schedule of
+a dedicated run of S steps (warmup, stable, decay), so a branch is step for step the same run as
+a dedicated WSD run of its budget; its rows start after the branch point. All branches of a size
+share one warmup: `warmup_fraction` of the smallest budget's steps (the warmup a dedicated run of
+that budget would have; every branch point must come after it).
+
+By default the stable run stops at the last branch point (the largest budget's decay start), not
+at the largest budget: every step it trains is then the prefix of some branch, and running on at
+constant LR to the largest budget would cost another decay_fraction of that budget for a curve
+no law needs (its points are not annealed, so they are not Chinchilla points). Give
+`stable_per_param` or `stable_tokens` to train it longer; a branch point beyond it is an error.
+
+Rows of branched ladders carry `parent` (the stable run's id; null on the stable run),
+`branch_step` (the branch point; 0 on the stable run) and `stable` (true on the stable run's
+rows). Every row has `flops_own`, the FLOPs this run computed itself up to the row, while `flops`
+counts from step 0 (a branch's shared prefix included, as the contract wants).
+
+What depends on a size (a branch point inside the warmup or beyond the stable run, heads that do
+not divide the width, a schedule that does not parse) is a one-line `SpecError` here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+
+from ladders.schedules import ScheduleError, parse
+from ladders.spec.schema import Size, Spec, SpecError
+
+
+@dataclass
+class Rung:
+    """One training run of the ladder: everything `train_rung` needs, and nothing else."""
+
+    run: str                      # run id in the table
+    model: dict                   # GPTConfig fields
+    tokens: int                   # training tokens (= steps × batch_size × context)
+    steps: int
+    batch_size: int               # sequences per optimizer step, over all ranks (global)
+    context: int
+    schedule: str                 # ladders.schedules string, with this rung's steps
+    seed: int
+    weight_decay: float
+    beta1: float
+    beta2: float
+    grad_clip: float
+    eval_every: int
+    eval_batches: int
+    checkpoint_every: int
+    compile: bool
+    data: dict = field(default_factory=dict)   # corpus, tokenizer and vocab size
+    micro_batch: int | None = None  # sequences per forward/backward pass on one device; None:
+    #                               the whole batch of each rank at once (no accumulation)
+    parent: str | None = None     # a branch: run id of the stable run it starts from
+    branch_step: int = 0          # a branch: the stable run's step it starts from
+    branch_points: list[int] = field(default_factory=list)  # a stable run: steps to save
+    #                               as branch-<step>.pt for its branches
+
+    @property
+    def branched(self) -> bool:
+        """True for the runs of a branched ladder: a stable run or one of its branches."""
+        return self.parent is not None or bool(self.branch_points)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def expand(spec: Spec) -> list[Rung]:
+    """Every rung of a spec (sizes × vocabularies × budgets × schedules × seeds).
+
+    A branched spec (a [branches] section) gives, per size × vocabulary × seed, its stable run
+    followed by its branches, in order of budget: the order in which they can be trained.
+    """
+    from ladders import model as gpt
+
+    where, ladder, opt = spec.path, spec.ladder, spec.optimizer
+    budgets = [("per_param", b) for b in spec.budgets.per_param] + \
+              [("absolute", b) for b in spec.budgets.absolute]
+    rungs = []
+    per_step = ladder.batch_size * ladder.context     # tokens per optimizer step
+    for index, size in enumerate(spec.model.sizes):
+        for vocab_size in spec.data.vocab_sizes:
+            config = _config(size, index, vocab_size, spec, gpt)
+            counts = gpt.parameter_counts(config)
+            basis = counts["total"] if spec.tokens.params_basis == "total" \
+                else counts["nonembedding"]
+            peak = opt.lr * (opt.base_width / config.width) ** opt.lr_width_exponent
+            prefix = f"{ladder.name}-w{config.width}-d{config.depth}-v{vocab_size}"
+            for seed in ladder.seeds:
+                common = dict(
+                    model=asdict(config), batch_size=ladder.batch_size,
+                    micro_batch=ladder.micro_batch, context=ladder.context, seed=int(seed),
+                    weight_decay=float(opt.weight_decay), beta1=float(opt.beta1),
+                    beta2=float(opt.beta2), grad_clip=float(opt.grad_clip),
+                    eval_every=ladder.eval_every, eval_batches=ladder.eval_batches,
+                    checkpoint_every=ladder.checkpoint_every, compile=bool(ladder.compile),
+                    data={**_data_for_rung(spec), "vocab_size": int(vocab_size)})
+                if spec.branched:
+                    rungs += _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common)
+                    continue
+                for (kind, budget), schedule_text in itertools.product(budgets, opt.schedules):
+                    steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
+                    schedule = _schedule(schedule_text, peak, steps, spec)
+                    run = f"{prefix}-{_label(kind, budget)}-{schedule_text.split(':')[0]}-s{seed}"
+                    rungs.append(Rung(run=run, tokens=steps * per_step, steps=steps,
+                                      schedule=schedule, **common))
+    names = [r.run for r in rungs]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise SpecError(f"{where}: two rungs would both be named {twice!r}; make sizes distinct")
+    return rungs
+
+
+def _steps(tokens, per_step) -> int:
+    """Optimizer steps that train at least `tokens` tokens (at least one)."""
+    return max(1, math.ceil(tokens / per_step))
+
+
+def _label(kind, budget) -> str:
+    return f"{budget:g}tpp" if kind == "per_param" else f"{budget:.3g}tok"
+
+
+def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common) -> list[Rung]:
+    """One size's stable run and its branches (see the module docstring)."""
+    where, branches, opt = spec.path, spec.branches, spec.optimizer
+    seed = common["seed"]
+    plan = []                                   # (kind, budget, steps, branch point)
+    for kind, budget in budgets:
+        steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
+        decay_steps = max(1, int(round(branches.decay_fraction * steps)))
+        plan.append((kind, budget, steps, steps - decay_steps))
+    plan.sort(key=lambda item: (item[2], item[3]))
+    warmup = int(round(opt.warmup_fraction * plan[0][2]))
+    if branches.stable_per_param is not None:
+        stable_key, stable_steps = "stable_per_param", \
+            _steps(branches.stable_per_param * basis, per_step)
+    elif branches.stable_tokens is not None:
+        stable_key, stable_steps = "stable_tokens", _steps(branches.stable_tokens, per_step)
+    else:
+        stable_key, stable_steps = None, max(point for *_, point in plan)
+    final = opt.final_fraction * peak
+    for kind, budget, steps, point in plan:
+        what = f"branches.{kind}: the branch of {_label(kind, budget)} ({steps} steps)"
+        if point > stable_steps:
+            raise SpecError(f"{where}: {what} starts at step {point}, beyond the stable phase "
+                            f"of {stable_steps} steps (branches.{stable_key} = "
+                            f"{getattr(branches, stable_key)!r})")
+        if point < warmup:
+            raise SpecError(f"{where}: {what} starts at step {point}, inside the warmup of "
+                            f"{warmup} steps; lower optimizer.warmup_fraction or "
+                            "branches.decay_fraction")
+    if stable_steps < 1:
+        raise SpecError(f"{where}: branches.decay_fraction = {branches.decay_fraction!r} "
+                        "leaves no stable phase to share")
+    try:
+        stable_schedule = str(parse(f"constant:peak={peak!r},warmup={warmup},"
+                                    f"steps={stable_steps}"))
+        branch_schedules = [str(parse(
+            f"wsd:peak={peak!r},warmup={warmup},steps={steps},final={final!r},"
+            f"decay_start={point},decay={branches.decay}")) for _, _, steps, point in plan]
+    except ScheduleError as exc:
+        raise SpecError(f"{where}: branches: {exc}") from None
+    stable = Rung(run=f"{prefix}-stable-wsd-s{seed}", tokens=stable_steps * per_step,
+                  steps=stable_steps, schedule=stable_schedule,
+                  branch_points=sorted({point for *_, point in plan}), **common)
+    rungs = [stable]
+    for (kind, budget, steps, point), schedule in zip(plan, branch_schedules):
+        rungs.append(Rung(run=f"{prefix}-{_label(kind, budget)}-wsd-s{seed}",
+                          tokens=steps * per_step, steps=steps, schedule=schedule,
+                          parent=stable.run, branch_step=point, **common))
+    return rungs
+
+
+def _config(size: Size, index, vocab_size, spec, gpt):
+    """The GPTConfig of model.sizes[index] at this vocabulary size."""
+    model, ladder = spec.model, spec.ladder
+    common = dict(vocab_size=int(vocab_size), context=ladder.context, mlp=model.mlp,
+                  tie_embeddings=model.tie_embeddings, parametrization=model.parametrization,
+                  base_width=spec.optimizer.base_width)
+    try:
+        if size.target_params is not None:
+            config = gpt.config_for_params(size.target_params, vocab_size=int(vocab_size),
+                                           context=ladder.context)
+            return gpt.GPTConfig(**{**asdict(config), **common})
+        return gpt.GPTConfig(width=size.width, depth=size.depth, heads=size.heads, **common)
+    except ValueError as exc:
+        raise SpecError(f"{spec.path}: model.sizes[{index}]: {exc}") from None
+
+
+def _schedule(text, peak, steps, spec) -> str:
+    """The schedule string of a rung of `steps` steps, from an `optimizer.schedules` entry."""
+    opt = spec.optimizer
+    kind, _, options = str(text).partition(":")
+    warmup = int(round(opt.warmup_fraction * steps))
+    final = opt.final_fraction * peak
+    parts = [f"peak={peak!r}", f"steps={steps}", f"warmup={warmup}"]
+    if kind in ("cosine", "wsd"):
+        parts.append(f"final={final!r}")
+    if kind == "wsd" and "decay_start" not in options and "decay_fraction" not in options:
+        parts.append("decay_fraction=0.2")
+    if options:
+        parts.append(options)
+    try:
+        return str(parse(f"{kind}:{','.join(parts)}"))
+    except ScheduleError as exc:
+        raise SpecError(f"{spec.path}: optimizer.schedules: {exc}") from None
+
+
+def _data_for_rung(spec) -> dict:
+    """A rung's data settings: data paths resolved, the keys `ladders.train.load_data` reads."""
+    data = spec.data
+    out = {"corpus": data.corpus, "max_bytes": data.max_bytes, "tokenizer": data.tokenizer,
+           "bin_dtype": data.bin_dtype, "valid_fraction": data.valid_fraction}
+    out["files"] = [str(spec.resolve(p)) for p in data.files]
+    for key in ("train_bin", "valid_bin"):
+        name = getattr(data, key)
+        out[key] = str(spec.resolve(name)) if name else None
+    return out

@@ -1,0 +1,430 @@
+"""The ladder spec's schema: one typed dataclass per TOML section, one commented line per key.
+
+`load_spec(path)` reads a TOML file into a `Spec`: every key is checked against its section's
+dataclass (unknown key, wrong type, impossible value: a one-line `SpecError` naming the file and
+the key), absent keys take the defaults written here, and the checks that span sections run
+once all are read. What depends on a model size (a branch point inside the warmup, heads that do
+not divide the width) is checked when the spec expands into rungs (`ladders.spec.rungs`).
+
+The comment after a field is its documentation: `ladders.spec.docs` renders every key, its type,
+default and comment as the README's table, so a key is documented where it is declared or not at
+all. A comment line right below a field continues that field's comment.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from ladders.schedules import DECAYS
+from scaling.errors import ScalingError
+
+
+class SpecError(ScalingError):
+    """A ladder spec that cannot be run: one line naming the file and the key."""
+
+
+def _list(*values):
+    """A list default (each instance gets its own copy)."""
+    return field(default_factory=lambda: list(values))
+
+
+Corpus = Literal["stdlib", "files", "bins"]
+BinDtype = Literal["uint16", "uint32"]
+TokenizerKind = Literal["bytes", "bpe"]
+Mlp = Literal["swiglu", "gelu"]
+Parametrization = Literal["standard", "mup"]
+ParamsBasis = Literal["total", "nonembedding"]
+Decay = Literal[DECAYS]
+
+
+@dataclass
+class Ladder:
+    """[ladder]: what every rung shares."""
+
+    name: str = "cpu"                  # prefix of every run id (cpu-tiny-w32-d2-v256-2tpp-wsd-s0)
+    context: int = 64                  # sequence length, tokens
+    batch_size: int = 16               # sequences per optimizer step over all ranks (global; a
+    #                                    scaling variable, unchanged by micro_batch)
+    micro_batch: int | None = None     # sequences per forward/backward pass on one device; unset:
+    #                                    batch_size per rank (no accumulation)
+    eval_every: int = 25               # steps between held-out evaluations (one row each)
+    eval_batches: int = 8              # batches of batch_size sequences per evaluation
+    checkpoint_every: int = 100        # steps between checkpoints (for --resume)
+    seeds: list[int] = _list(0)        # one rung per seed (initialisation and batch order)
+    compile: bool = False              # torch.compile the model
+    flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
+    #                                        estimates; unset: a rough figure per device
+
+    def check(self, where):
+        for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
+            _positive_int(self, "ladder", key, where)
+        if not re.fullmatch(r"[\w.-]+", self.name):
+            raise SpecError(f"{where}: ladder.name must be letters, digits, '.', '_' or '-' (it "
+                            f"names the rungs' folders), got {self.name!r}")
+        if self.micro_batch is not None:
+            _positive_int(self, "ladder", "micro_batch", where)
+            if self.batch_size % self.micro_batch:
+                raise SpecError(f"{where}: ladder.batch_size = {self.batch_size} is not a multiple "
+                                f"of ladder.micro_batch = {self.micro_batch}")
+        if not self.seeds:
+            raise SpecError(f"{where}: ladder.seeds is empty")
+        for seed in self.seeds:
+            if seed < 0:
+                raise SpecError(f"{where}: ladder.seeds must be non-negative, got {seed!r}")
+        if self.flops_per_second is not None:
+            _positive(self, "ladder", "flops_per_second", where)
+
+
+@dataclass
+class Data:
+    """[data]: the corpus, its split and its tokenizer."""
+
+    corpus: Corpus = "stdlib"          # "stdlib": this Python's standard library; "files": your
+    #                                    text files (data.files); "bins": pre-tokenised .bin files
+    max_bytes: int | None = None       # stdlib: cap on the corpus size, bytes
+    files: list[str] = _list()         # corpus = "files": globs (relative paths: to the working
+    #                                    directory, else to the spec's folder)
+    train_bin: str | None = None       # corpus = "bins": training tokens, raw uint16/uint32
+    valid_bin: str | None = None       # corpus = "bins": held-out tokens, raw uint16/uint32
+    bin_dtype: BinDtype = "uint16"     # corpus = "bins": dtype of the .bin files
+    tokenizer: TokenizerKind = "bytes"  # "bytes" (V = 256) or "bpe" (byte-level, trained on the
+    #                                     training documents only)
+    vocab_sizes: list[int] = _list(256)  # one rung per vocabulary size V
+    valid_fraction: float = 0.05       # share of documents held out (split by a hash of the name)
+
+    def check(self, where):
+        if self.max_bytes is not None:
+            _positive_int(self, "data", "max_bytes", where)
+        if self.corpus == "files" and not self.files:
+            raise SpecError(f"{where}: data.corpus = 'files' needs data.files (globs)")
+        if not 0 < self.valid_fraction < 1:
+            raise SpecError(f"{where}: data.valid_fraction must be in (0, 1), "
+                            f"got {self.valid_fraction!r}")
+        if not self.vocab_sizes:
+            raise SpecError(f"{where}: data.vocab_sizes is empty")
+        for vocab_size in self.vocab_sizes:
+            if vocab_size <= 0:
+                raise SpecError(f"{where}: data.vocab_sizes must be positive integers, "
+                                f"got {vocab_size!r}")
+            if self.corpus == "bins":
+                continue
+            if self.tokenizer == "bytes" and vocab_size != 256:
+                raise SpecError(f"{where}: data.vocab_sizes: the bytes tokenizer has V = 256, "
+                                f"got {vocab_size!r}")
+            if self.tokenizer == "bpe" and vocab_size <= 256:
+                raise SpecError(f"{where}: data.vocab_sizes: a BPE vocabulary must be larger "
+                                f"than the 256-byte alphabet, got {vocab_size!r}")
+
+
+@dataclass
+class Size:
+    """An entry of model.sizes: width, depth and heads, or target_params alone."""
+
+    width: int | None = None           # d_model, the residual stream's width
+    depth: int | None = None           # transformer blocks
+    heads: int | None = None           # attention heads (width / heads must be even)
+    target_params: float | None = None  # instead: the default-shaped model whose non-embedding
+    #                                     parameters are closest to this
+
+    def check(self, label, where):
+        if self.target_params is not None:
+            if any(v is not None for v in (self.width, self.depth, self.heads)):
+                raise SpecError(f"{where}: {label}: give target_params alone or width, depth "
+                                "and heads")
+            if not _is_positive(self.target_params):
+                raise SpecError(f"{where}: {label}.target_params must be positive")
+            return
+        for key in ("width", "depth", "heads"):
+            if getattr(self, key) is None:
+                raise SpecError(f"{where}: {label}: missing {key!r}")
+            _positive_int(self, label, key, where)
+
+
+@dataclass
+class Model:
+    """[model]: the sizes of the ladder and what they share."""
+
+    sizes: list[Size] = _list()        # one rung per size: { width = 64, depth = 2, heads = 2 }
+    #                                    or { target_params = 1e5 }
+    mlp: Mlp = "swiglu"                # "swiglu" (gated, 3 matrices) or "gelu" (2 matrices)
+    tie_embeddings: bool = True        # the output head reuses the token embedding
+    parametrization: Parametrization = "standard"  # "standard" or "mup" (relative to
+    #                                                optimizer.base_width)
+
+    def check(self, where):
+        if not self.sizes:
+            raise SpecError(f"{where}: model.sizes is empty")
+        for index, size in enumerate(self.sizes):
+            size.check(f"model.sizes[{index}]", where)
+
+
+@dataclass
+class Tokens:
+    """[tokens]: the token budgets of an unbranched ladder (a branched one sets them in
+    [branches])."""
+
+    per_param: list[float] = _list()   # budgets in tokens per parameter (of params_basis); one
+    #                                    rung each
+    absolute: list[float] = _list()    # budgets in tokens; one rung each
+    params_basis: ParamsBasis = "total"  # the parameters per_param counts: "total" or
+    #                                      "nonembedding" (also for branches.per_param)
+
+    def check(self, where):
+        _budgets(self, "tokens", where)
+
+
+@dataclass
+class Optimizer:
+    """[optimizer]: AdamW, the peak LR rule and the LR schedules."""
+
+    lr: float = 3e-3                   # peak LR at base_width
+    lr_width_exponent: float = 0.0     # peak LR = lr * (base_width / width) ** lr_width_exponent
+    base_width: int = 64               # reference width of the LR rule (and of muP)
+    weight_decay: float = 0.1          # AdamW decoupled weight decay (matrices only)
+    beta1: float = 0.9                 # AdamW beta1
+    beta2: float = 0.95                # AdamW beta2
+    grad_clip: float = 1.0             # clip the gradient's global norm to this; 0: no clipping
+    warmup_fraction: float = 0.05      # linear warmup, as a fraction of the rung's steps
+    final_fraction: float = 0.1        # cosine floor / WSD end, as a fraction of the peak LR
+    schedules: list[str] = _list("cosine")  # one rung per schedule: "constant", "cosine",
+    #                                         "wsd", "multistep", each with options, e.g.
+    #                                         "wsd:decay_fraction=0.2,decay=sqrt"
+
+    def check(self, where):
+        _positive(self, "optimizer", "lr", where)
+        _positive_int(self, "optimizer", "base_width", where)
+        if not math.isfinite(self.lr_width_exponent):
+            raise SpecError(f"{where}: optimizer.lr_width_exponent must be finite, "
+                            f"got {self.lr_width_exponent!r}")
+        for key in ("weight_decay", "grad_clip"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value >= 0):
+                raise SpecError(f"{where}: optimizer.{key} must be at least 0, got {value!r}")
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            if not 0 <= value < 1:
+                raise SpecError(f"{where}: optimizer.{key} must be in [0, 1), got {value!r}")
+        for key in ("warmup_fraction", "final_fraction"):
+            value = getattr(self, key)
+            if not 0 <= value <= 1:
+                raise SpecError(f"{where}: optimizer.{key} must be in [0, 1], got {value!r}")
+        if not self.schedules:
+            raise SpecError(f"{where}: optimizer.schedules is empty")
+
+
+@dataclass
+class Branches:
+    """[branches]: a branched ladder, one warmup-stable run per size and a cooldown branch per
+    budget (see ladders/spec/rungs.py)."""
+
+    per_param: list[float] = _list()   # budgets in tokens per parameter (of
+    #                                    tokens.params_basis); one branch each
+    absolute: list[float] = _list()    # budgets in tokens; one branch each
+    decay_fraction: float = 0.2        # each branch decays over this fraction of its own budget
+    decay: Decay = "linear"            # decay shape: "linear", "cosine", "geometric" or "sqrt"
+    #                                    (1 - sqrt)
+    stable_per_param: float | None = None  # length of the stable run, tokens per parameter;
+    #                                        unset: it stops at the last branch point
+    stable_tokens: float | None = None  # ... or in tokens (give one of the two at most)
+
+    def check(self, where):
+        if not 0 < self.decay_fraction <= 1:
+            raise SpecError(f"{where}: branches.decay_fraction must be in (0, 1], "
+                            f"got {self.decay_fraction!r}")
+        given = [k for k in ("stable_per_param", "stable_tokens") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise SpecError(f"{where}: give branches.stable_per_param or branches.stable_tokens, "
+                            "not both")
+        for key in given:
+            _positive(self, "branches", key, where)
+        _budgets(self, "branches", where)
+
+
+SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,
+            "optimizer": Optimizer, "branches": Branches}
+
+
+@dataclass
+class Spec:
+    """A checked ladder spec: one object per section, defaults filled in."""
+
+    ladder: Ladder
+    data: Data
+    model: Model
+    tokens: Tokens
+    optimizer: Optimizer
+    branches: Branches | None          # None: no [branches] section, not a branched ladder
+    path: Path                         # the TOML file (error messages name it)
+
+    @property
+    def branched(self) -> bool:
+        return self.branches is not None
+
+    @property
+    def budgets(self) -> Tokens | Branches:
+        """The section that holds the token budgets: [branches] when branched, else [tokens]."""
+        return self.branches if self.branches is not None else self.tokens
+
+    def resolve(self, name) -> Path:
+        """A data path as given: absolute or found from the working directory, else relative
+        to the spec's folder."""
+        path = Path(name)
+        return path if path.is_absolute() or path.exists() else self.path.parent / path
+
+    def check(self):
+        """The checks that span sections, and that the data files exist."""
+        where, data = self.path, self.data
+        if data.corpus == "files":
+            for pattern in data.files:
+                if not glob.glob(str(self.resolve(pattern))):
+                    raise SpecError(f"{where}: data.files: {pattern!r} matches no file")
+        if data.corpus == "bins":
+            for key in ("train_bin", "valid_bin"):
+                name = getattr(data, key)
+                if not name or not self.resolve(name).exists():
+                    raise SpecError(f"{where}: data.{key}: no such file {name!r}")
+        if self.branched:
+            for kind in ("per_param", "absolute"):
+                if getattr(self.tokens, kind):
+                    raise SpecError(f"{where}: tokens.{kind}: a branched ladder takes its budgets "
+                                    f"from [branches] (branches.per_param, branches.absolute)")
+            texts = self.optimizer.schedules
+            wrong = [t for t in texts if t.partition(":")[0].strip() != "wsd"]
+            if wrong:
+                raise SpecError(f"{where}: optimizer.schedules: branches need the WSD schedule "
+                                f"(schedules = [\"wsd\"]), got {wrong[0]!r}")
+            if texts != ["wsd"]:
+                raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay "
+                                f"in [branches]; give schedules = [\"wsd\"], got {texts!r}")
+        section = "branches" if self.branched else "tokens"
+        if not (self.budgets.per_param or self.budgets.absolute):
+            raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
+
+
+def load_spec(path) -> Spec:
+    """Read and check a spec: every section filled with defaults; unknown keys are errors."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: no such spec file")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    for section in raw:
+        if section not in SECTIONS:
+            raise SpecError(f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}")
+    parts = {name: _table(cls, raw.get(name, {}), name, path) for name, cls in SECTIONS.items()}
+    if "branches" not in raw:
+        parts["branches"] = None
+    for part in parts.values():
+        if part is not None:
+            part.check(path)
+    spec = Spec(**parts, path=path)
+    spec.check()
+    return spec
+
+
+# --- reading a table into a dataclass, by its annotations ----------------------------------------
+
+
+def _table(cls, given, label, where):
+    """`cls` from the TOML table `given`: unknown keys and wrong types are `SpecError`s."""
+    if not isinstance(given, dict):
+        what = label if "[" in label else f"[{label}]"
+        raise SpecError(f"{where}: {what} must be {type_name(cls)}, got {given!r}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        if "[" in label:            # an inline table in a list, e.g. model.sizes[0]
+            raise SpecError(f"{where}: {label}: unknown key {unknown[0]!r}; known: "
+                            f"{', '.join(sorted(known))}")
+        raise SpecError(f"{where}: unknown key {label}.{unknown[0]}; known: "
+                        f"{', '.join(sorted(known))}")
+    hints = typing.get_type_hints(cls)
+    values = {key: _value(value, hints[key], f"{label}.{key}", where)
+              for key, value in given.items()}
+    return cls(**values)
+
+
+def _value(value, kind, label, where):
+    """`value` if it has the annotation's type `kind` (an int is a valid float), else a
+    SpecError naming `label`."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None:           # TOML has no null; only a default can be None
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _value(value, inner, label, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
+        (inner,) = args
+        return [_value(item, inner, f"{label}[{index}]", where)
+                for index, item in enumerate(value)]
+    if origin is Literal:
+        if value not in args or not isinstance(value, str):
+            raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
+        return value
+    if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
+        return _table(kind, value, label, where)
+    if kind is float:           # an int is a float too, kept as written (for messages)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
+        return value
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
+    return value
+
+
+def type_name(kind) -> str:
+    """An annotation in words: "an integer", "a list of numbers", "one of 'a', 'b'"."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return type_name(inner)
+    if origin is list:
+        inner = type_name(args[0])
+        plural = {"an integer": "integers", "a number": "numbers", "a string": "strings"}
+        return "a list of " + plural.get(inner, "tables like " + inner.removeprefix("a table "))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
+        return "a table { " + ", ".join(f.name for f in fields(kind)) + " }"
+    return {int: "an integer", float: "a number", bool: "true or false",
+            str: "a string"}[kind]
+
+
+# --- value checks --------------------------------------------------------------------------------
+
+
+def _is_positive(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) and value > 0
+
+
+def _positive(part, label, key, where):
+    value = getattr(part, key)
+    if not _is_positive(value):
+        raise SpecError(f"{where}: {label}.{key} must be positive, got {value!r}")
+
+
+def _positive_int(part, label, key, where):
+    value = getattr(part, key)
+    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        raise SpecError(f"{where}: {label}.{key} must be a positive integer, got {value!r}")
+
+
+def _budgets(part, label, where):
+    for kind in ("per_param", "absolute"):
+        for budget in getattr(part, kind):
+            if not _is_positive(budget):
+                raise SpecError(f"{where}: {label}.{kind} values must be positive, "
+                                f"got {budget!r}")
