@@ -51,7 +51,7 @@ def branch_state(rung, work: Path) -> dict | None:
     parent = Path(work) / rung.parent
     source = parent / f"branch-{rung.branch_step}.pt"
     if not source.exists():
-        if _status(parent) == "diverged":
+        if (status(parent) or {}).get("status") == "diverged":
             return None
         raise CheckpointError(f"{source}: no such checkpoint, and the branch {rung.run} starts "
                               f"from it: train its stable run {rung.parent} first (when that run "
@@ -63,9 +63,33 @@ def branch_state(rung, work: Path) -> dict | None:
     return state
 
 
-def _status(folder: Path) -> str | None:
-    """The status a finished rung wrote to its status.json ("done", "diverged"), if any."""
+def status(folder: Path) -> dict | None:
+    """What a finished rung wrote to its status.json ({"status": "done" | "diverged", "step",
+    ...}), or None while it has not finished (or the file cannot be read)."""
     try:
-        return json.loads((folder / "status.json").read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
+        ended = json.loads((Path(folder) / "status.json").read_text())
+    except (OSError, ValueError):
         return None
+    return ended if isinstance(ended, dict) else None
+
+
+# What makes a rung the run it is: resuming a folder whose rung.json differs in any of these
+# would splice two different runs into one curve. (micro_batch, compile, eval and checkpoint
+# intervals may change between sessions: a rung moved to another card keeps its identity.)
+IDENTITY = ("run", "model", "tokens", "steps", "batch_size", "context", "schedule", "seed",
+            "weight_decay", "beta1", "beta2", "grad_clip", "data", "parent", "branch_step")
+
+
+def check_same_rung(rung, folder: Path):
+    """On --resume: the rung saved in `folder/rung.json` must be this rung (one-line error)."""
+    path = Path(folder) / "rung.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return                                # nothing saved yet: nothing to contradict
+    now = json.loads(json.dumps(rung.to_dict()))       # as it would be saved
+    changed = [key for key in IDENTITY if key in saved and saved[key] != now.get(key)]
+    if changed:
+        raise CheckpointError(f"{path}: --resume would continue a different run: its "
+                              f"{changed[0]} was {saved[changed[0]]!r}, the spec now gives "
+                              f"{now.get(changed[0])!r}; restore the spec or start a new --out")

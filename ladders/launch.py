@@ -128,7 +128,7 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
 def _table(out, rungs) -> pd.DataFrame:
     """The finished ladder's table; a one-line error when no rung wrote a single row (every
     one diverged before its first evaluation, or is a branch of a stable run that did)."""
-    from ladders.train import status
+    from ladders.checkpoints import status
 
     table = collect(out, rungs)
     if table is None:

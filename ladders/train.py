@@ -43,7 +43,7 @@ import torch
 import torch.distributed as dist
 
 from ladders import data as corpora
-from ladders.checkpoints import branch_state, read_state
+from ladders.checkpoints import branch_state, check_same_rung, read_state, status
 from ladders.cores import set_threads
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.progress import Progress
@@ -96,11 +96,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def status(folder: Path) -> dict | None:
-    path = folder / "status.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                progress: bool = False, threads: int | None = None) -> pd.DataFrame:
     """Train one rung (a `ladders.spec.Rung`) in `work / rung.run`; returns its rows.
@@ -113,6 +108,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         set_threads(threads)
     folder = Path(work) / rung.run
     folder.mkdir(parents=True, exist_ok=True)
+    if resume:
+        check_same_rung(rung, folder)
     ended = status(folder)
     if resume and ended is not None:
         rows_path = folder / "rows.parquet"

@@ -253,3 +253,23 @@ def test_no_read_back_between_evaluations(tmp_path, micro_batch):
     assert counts[5] == 2      # the pending losses once, the evaluation once (the loop before
     #                            this test read every step's loss and AdamW's step counters:
     #                            86 and 681 read-backs for 5 and 40 steps)
+
+
+def test_resume_refuses_a_changed_run_but_not_a_new_micro_batch(tmp_path, capsys):
+    """--resume continues the run the folder holds: a spec that now gives another LR is a
+    one-line error naming rung.json; another micro_batch (a different card) is fine."""
+    import cli
+
+    path = spec(tmp_path, tokens=8_000)
+    out = tmp_path / "l.parquet"
+    first = run_ladder(path, out, device="cpu", progress=False)
+    path.write_text(path.read_text().replace("lr = 3e-3", "lr = 1e-3"))
+    assert cli.main(["ladder", "run", str(path), "--out", str(out), "--resume",
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rung.json: --resume would continue a different run: "\
+        "its schedule was 'cosine:peak=0.003" in err
+    path.write_text(path.read_text().replace("lr = 1e-3", "lr = 3e-3").replace(
+        "batch_size = 8", "batch_size = 8\nmicro_batch = 4"))
+    again = run_ladder(path, out, device="cpu", resume=True, progress=False)
+    pd.testing.assert_frame_equal(first, again)
