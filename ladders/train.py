@@ -20,7 +20,7 @@ tokens would be 0, which the contract forbids) follow the run-table contract: ru
 depth, step, tokens (= step × batch_size × context), flops (= flops_per_token × tokens, see
 `ladders.model.flops_per_token`), lr (the LR of the step's last update), loss (held-out),
 train_loss (mean over the updates since the previous row), schedule, dataset, seed, seconds
-(training wall time so far), plus heads, context, batch_size, parametrization, corpus_hash (the
+(training wall time so far, held-out evaluations excluded), plus heads, context, batch_size, parametrization, corpus_hash (the
 sha256 of the corpus's file names and contents, in order), diverged and flops_own (the FLOPs this
 run computed itself up to the row: `flops` less a branch's shared prefix). Runs of branched
 ladders also carry parent (the stable run's id, or null), branch_step (0 on the stable run) and
@@ -171,8 +171,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         else torch.autocast("cpu", enabled=False)
     evaluation = corpora.eval_batches(tokens.valid, rung.batch_size, rung.context,
                                       rung.eval_batches)
-    share = corpora.rank_slice(rung.batch_size, rank, world)
     micro, accumulation = micro_batches(rung, world)
+    share = corpora.rank_slice(rung.batch_size, rank, world)
 
     def to_device(array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array)
@@ -327,6 +327,9 @@ def micro_batches(rung, world: int) -> tuple[int, int]:
     trains batch_size / world sequences a step, in passes of `micro_batch` (all at once when it
     is None), accumulating gradients. The mean of equal passes' mean losses is the batch's mean
     loss, so accumulation changes only rounding."""
+    if rung.batch_size % world:
+        raise ScalingError(f"{rung.run}: batch_size {rung.batch_size} does not split evenly "
+                           f"over {world} ranks")
     per_rank = rung.batch_size // world
     micro = rung.micro_batch or per_rank
     if per_rank % micro:
