@@ -43,9 +43,11 @@ sys.path.insert(0, str(ROOT))
 SPEC = ROOT / "ladders" / "specs" / "gpu-check.toml"
 # GPT-2 small as nanoGPT trains it (V = 50257 padded to 50304); the throughput stage's model
 THROUGHPUT = {"width": 768, "depth": 12, "heads": 12, "context": 1024, "vocab": 50304,
-              "batch": 64, "micro_batch": 32, "steps": 30, "warmup": 10, "compile": True}
+              "batch": 64, "micro_batch": 32, "steps": 30, "warmup": 10, "repeats": 1,
+              "compile": True}
 TOY_THROUGHPUT = {"width": 32, "depth": 1, "heads": 2, "context": 32, "vocab": 256,
-                  "batch": 4, "micro_batch": 2, "steps": 3, "warmup": 2, "compile": False}
+                  "batch": 4, "micro_batch": 2, "steps": 3, "warmup": 2, "repeats": 1,
+                  "compile": False}
 # Stage time limits (seconds): the whole check stays under 8 minutes even if every stage hits its
 LIMITS = {"tests": 100, "throughput": 170, "ladder": 180, "backtest": 45}
 TRAIN_QUERY, TEST_QUERY = "width < 320 and not stable", "width == 320 and not stable"

@@ -8,7 +8,7 @@ over the same number of steps after the same warm-up.
 
     python bench/train_throughput.py [--width 128 --depth 4 --heads 4 --context 128 --batch 16]
                                      [--micro-batch M] [--steps 60] [--warmup 5]
-                                     [--device cpu|cuda] [--compile] [--json OUT]
+                                     [--device cpu|cuda] [--compile] [--repeats 3] [--json OUT]
 
 With --vocab 256 the tokens are bytes of the Python standard library; with a larger vocabulary,
 token ids drawn uniformly (throughput does not depend on them, and no tokenizer is trained).
@@ -120,8 +120,10 @@ def our_loop(config, batch, micro, steps, warmup, device, compile_model, data):
 
 
 def measure(width=128, depth=4, heads=4, context=128, vocab=256, batch=16, micro_batch=None,
-            steps=60, warmup=5, device=None, compile_model=False, peak=None) -> dict:
-    """Both loops on one model; returns a record of the figures (also printed)."""
+            steps=60, warmup=5, device=None, compile_model=False, peak=None,
+            repeats=3) -> dict:
+    """Both loops on one model, `repeats` times each in turn; the medians, as a record of the
+    figures (also printed)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
         set_threads()       # both loops with the threads our runner would take
@@ -137,18 +139,24 @@ def measure(width=128, depth=4, heads=4, context=128, vocab=256, batch=16, micro
         else:
             data = random_bins(Path(scratch), vocab, max(1 << 22, 4 * batch * context))
         tokens = load_data(data)
-        plain = plain_loop(config, batch, micro, steps, warmup, device, compile_model,
-                           tokens.train)
-        ours = our_loop(config, batch, micro, steps, warmup, device, compile_model, data)
+        plains, ourss = [], []
+        for _ in range(repeats):        # alternating, so a busy spell hits both alike
+            plains.append(plain_loop(config, batch, micro, steps, warmup, device,
+                                     compile_model, tokens.train))
+            ourss.append(our_loop(config, batch, micro, steps, warmup, device, compile_model,
+                                  data))
+        plain, ours = float(np.median(plains)), float(np.median(ourss))
     record = {"device": device, "card": torch.cuda.get_device_name() if device == "cuda" else "cpu",
               "params": parameter_counts(config)["total"], "width": width, "depth": depth,
               "heads": heads, "context": context, "vocab": vocab, "batch": batch,
               "micro_batch": micro, "steps": steps, "warmup": warmup, "compiled": compile_model,
               "threads": torch.get_num_threads(), "plain_tokens_per_s": plain,
-              "ours_tokens_per_s": ours, "ratio": ours / plain}
+              "ours_tokens_per_s": ours, "ratio": ours / plain, "repeats": repeats,
+              "plain_runs": plains, "ours_runs": ourss}
     print(f"model: width {width}, depth {depth}, {record['params']:,} parameters; batch {batch} "
           f"x {context} tokens in passes of {micro}; {steps} steps after {warmup} on {device}"
-          f"{' (compiled)' if compile_model else ''}; {record['threads']} threads")
+          f"{' (compiled)' if compile_model else ''}; {record['threads']} threads; median of "
+          f"{repeats} runs each")
     print(f"{'':<12} {'plain loop':>14} {'ours':>14}")
     print(f"{'tokens/s':<12} {plain:>14,.0f} {ours:>14,.0f}")
     print(f"ratio ours/plain: {ours / plain:.3f} (goal >= 1.0)")
@@ -180,11 +188,13 @@ def main(argv=None) -> int:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--peak", type=float, default=None,
                         help="dense bf16 peak FLOP/s for MFU (default: the card's datasheet)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each loop, alternating; the medians are reported")
     parser.add_argument("--json", metavar="OUT", help="write the figures as JSON")
     args = parser.parse_args(argv)
     record = measure(args.width, args.depth, args.heads, args.context, args.vocab, args.batch,
                      args.micro_batch, args.steps, args.warmup, args.device, args.compile,
-                     args.peak)
+                     args.peak, args.repeats)
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=1))
     return 0
