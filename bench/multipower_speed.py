@@ -28,7 +28,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ladders.schedules import lr_array, parse  # noqa: E402
+from scaling.schedules import lr_array, parse  # noqa: E402
 from scaling import fitting  # noqa: E402
 from scaling.laws import get_law  # noqa: E402
 

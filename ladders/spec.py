@@ -274,7 +274,7 @@ def _check_branches(branches, opt, where):
     if not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool)
             and 0 < fraction <= 1):
         raise SpecError(f"{where}: branches.decay_fraction must be in (0, 1], got {fraction!r}")
-    from ladders.schedules import DECAYS
+    from scaling.schedules import DECAYS
 
     if branches["decay"] not in DECAYS:
         raise SpecError(f"{where}: branches.decay must be one of {', '.join(DECAYS)}, "
@@ -299,7 +299,7 @@ def _check_branches(branches, opt, where):
 def _branch_rungs(budgets, branches, opt, peak, basis, per_step, prefix, common,
                   where) -> list[Rung]:
     """One size's stable run and its branches (see the module docstring)."""
-    from ladders.schedules import ScheduleError, parse
+    from scaling.schedules import ScheduleError, parse
 
     seed = common["seed"]
     plan = []                                   # (kind, budget, steps, branch point)
@@ -387,7 +387,7 @@ def _config(size, index, vocab_size, ladder, model, opt, where, gpt):
 
 def _schedule(text, peak, steps, opt, where) -> str:
     """The schedule string of a rung of `steps` steps, from an `optimizer.schedules` entry."""
-    from ladders.schedules import ScheduleError, parse
+    from scaling.schedules import ScheduleError, parse
 
     try:
         return str(_parse_schedule(text, peak, steps, opt, parse))

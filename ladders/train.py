@@ -43,7 +43,7 @@ import torch.distributed as dist
 
 from ladders import data as corpora
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
-from ladders.schedules import lr_array, parse
+from scaling.schedules import lr_array, parse
 from scaling.atomic import atomic_path, write_text
 from scaling.runs import write_runs
 

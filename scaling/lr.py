@@ -3,7 +3,7 @@
 Sources, in order:
 1. the `lr` column, when a run has a row at every step 1 … last (the row at step s holds the
    LR of update s, counted from 1, as the ladder runner writes it);
-2. the `schedule` column: a `ladders.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
+2. the `schedule` column: a `scaling.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
    steps=2000,final=1e-4"), rebuilt step by step;
 3. an LR file (`--lr-file`, `read_lr_file`): a table of run, step, lr at every step, attached
    to the run table as `frame.attrs["lr_file"]`;
@@ -47,7 +47,7 @@ def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
                 .to_numpy(float)
             continue
         if "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str):
-            from ladders.schedules import ScheduleError, lr_array, parse
+            from scaling.schedules import ScheduleError, lr_array, parse
 
             try:
                 schedule = parse(rows["schedule"].iloc[0])
@@ -127,7 +127,7 @@ def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
 def schedule_rows(schedule: str, every: int = 1):
     """For predicting a curve: the per-step LR of a schedule string (`--schedule`) and the steps
     to predict (every `every`-th step and the last)."""
-    from ladders.schedules import ScheduleError, lr_array, parse
+    from scaling.schedules import ScheduleError, lr_array, parse
 
     try:
         lr = lr_array(parse(schedule))

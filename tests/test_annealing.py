@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ladders.schedules import lr_array, parse
+from scaling.schedules import lr_array, parse
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.lr import areas, per_step_lr

@@ -92,7 +92,7 @@ def test_vectorised_loss_equals_the_double_loop(seed):
 
 
 def test_blocked_approximation_is_close_to_the_exact_sum():
-    from ladders.schedules import lr_array, parse
+    from scaling.schedules import lr_array, parse
 
     lr = lr_array(parse("cosine:peak=3e-4,warmup=500,steps=24000,final=3e-5"))
     rows = np.arange(100, 24001, 100)
@@ -192,7 +192,7 @@ def test_too_many_rows_for_the_exact_sum_is_a_one_line_error(monkeypatch):
 
 def test_cli_fits_with_an_lr_file_and_predicts_a_schedule(tmp_path, capsys):
     import cli
-    from ladders.schedules import lr_array, parse
+    from scaling.schedules import lr_array, parse
 
     frame = table("constant", "cosine", noise=0.001)
     lr_rows = [pd.DataFrame({"run": name, "step": np.arange(1, 3001),
@@ -227,7 +227,7 @@ def test_cli_fits_with_an_lr_file_and_predicts_a_schedule(tmp_path, capsys):
 ])
 def test_bad_lr_file_is_a_one_line_error(tmp_path, capsys, change, message):
     import cli
-    from ladders.schedules import lr_array, parse
+    from scaling.schedules import lr_array, parse
 
     lr = pd.DataFrame({"run": "cosine", "step": np.arange(1, 3001),
                        "lr": lr_array(parse(SCHEDULES["cosine"]))})
@@ -267,7 +267,7 @@ def _swap_steps(frame):
 
 
 def _dense_with_negative_lr(frame):
-    from ladders.schedules import lr_array, parse
+    from scaling.schedules import lr_array, parse
 
     dense = pd.DataFrame({"run": "cosine", "params": 1e6, "step": np.arange(1, 3001),
                           "lr": lr_array(parse(SCHEDULES["cosine"]))})

@@ -7,7 +7,7 @@ import pytest
 
 import cli
 from ladders.model import GPTConfig, parameter_counts
-from ladders.schedules import parse
+from scaling.schedules import parse
 from ladders.spec import expand, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

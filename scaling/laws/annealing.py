@@ -66,7 +66,7 @@ class Annealing(Law):
         return prepared[prepared["step"] > 0]
 
     def predict_schedule(self, schedule: str, every: int = 1, **sizes):
-        """The whole predicted curve of a schedule string (ladders.schedules syntax): a frame of
+        """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
         step, lr, lr_area, anneal_area, loss and its 'law' interval (lower, upper). Laws with
         a size term take it as a keyword (`params=1e8`)."""
         import pandas as pd

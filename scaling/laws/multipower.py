@@ -101,7 +101,7 @@ class MultiPower(Law):
                            "`scaling predict FIT --schedule SPEC` (or predict_schedule)")
 
     def predict_schedule(self, schedule: str, every: int = 1):
-        """The whole predicted curve of a schedule string (ladders.schedules syntax): a frame of
+        """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
         step, lr, lr_area, loss and its 'law' interval (lower, upper)."""
         lr, steps = learning_rates.schedule_rows(schedule, every)
         frame = pd.DataFrame({"run": "schedule", "step": steps})
