@@ -77,9 +77,9 @@ def main(argv=None) -> int:
     runs.attrs["source"] = "bench"
     prepared = law.prepare(runs)
     start = time.perf_counter()
-    inputs = law.inputs_from(prepared)
+    inputs = law.inputs_from(prepared.frame, prepared.lr_histories)
     build = time.perf_counter() - start
-    truth = np.exp(law.log_predict(theta(PAPER)[None, :], inputs)[0])
+    truth = np.exp(law.predict_theta(theta(PAPER)[None, :], inputs)[0])
     runs["loss"] = truth * np.exp(0.002 * rng.standard_normal(len(runs)))
 
     start = time.perf_counter()
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     target_log = np.log(runs["loss"].to_numpy())
     with fitting.one_blas_thread():
         start = time.perf_counter()
-        law.log_predict(theta(PAPER)[None, :], inputs)
+        law.predict_theta(theta(PAPER)[None, :], inputs)
         loss_time = time.perf_counter() - start
         start = time.perf_counter()
         fitting.objective_and_gradient(law, theta(PAPER)[None, :], inputs, target_log)

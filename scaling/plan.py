@@ -19,7 +19,7 @@ VARIANTS = {
 def compare_schedules(law, base: str, every: int = 1, **sizes) -> dict:
     """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…" (laws with a
     size term take it as a keyword, `params=1e8`)."""
-    if not hasattr(law, "predict_schedule"):
+    if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict loss curves; schedule "
                            "comparison needs an LR-schedule law")
     values = {}

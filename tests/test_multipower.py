@@ -69,13 +69,13 @@ def random_schedule(rng, steps):
 def test_vectorised_loss_equals_the_double_loop(seed):
     rng = np.random.default_rng(seed)
     law = get_law("multipower")
-    histories, runs, steps = [], [], []
+    histories, runs, steps = {}, [], []
     for run in range(3):
         lr = random_schedule(rng, 150)
         if lr[-1] == 0:
             lr[-1] = 1e-5
         rows = np.sort(rng.choice(np.arange(1, 151), size=12, replace=False))
-        histories += [lr] * len(rows)
+        histories[f"r{run}"] = lr
         runs += [f"r{run}"] * len(rows)
         steps += list(rows)
     params = {"L0": rng.uniform(1, 3), "A": rng.uniform(0.2, 2), "alpha": rng.uniform(0.2, 0.8),
@@ -83,10 +83,9 @@ def test_vectorised_loss_equals_the_double_loop(seed):
               "gamma": rng.uniform(0.1, 0.9)}
     order = rng.permutation(len(steps))                      # rows of runs interleaved
     runs, steps = np.array(runs)[order], np.array(steps)[order]
-    histories = [histories[i] for i in order]
     inputs = curve_inputs(runs, steps, histories)
-    vectorised = np.exp(law.log_predict(theta_of(params), inputs)[0])
-    reference = np.array([reference_loss(h, s, params) for h, s in zip(histories, steps)])
+    vectorised = np.exp(law.predict_theta(theta_of(params), inputs)[0])
+    reference = np.array([reference_loss(histories[r], s, params) for r, s in zip(runs, steps)])
     assert np.all(reference > 0)
     np.testing.assert_allclose(vectorised, reference, rtol=1e-10, atol=0)
 
@@ -109,14 +108,15 @@ def test_blocked_approximation_is_close_to_the_exact_sum():
 def test_gradient_matches_finite_differences():
     law = get_law("multipower")
     frame = table("cosine", "multistep", every=100)
-    inputs = law.inputs_from(law.prepare(frame))
+    prepared = law.prepare(frame)
+    inputs = law.inputs_from(prepared.frame, prepared.lr_histories)
     theta = theta_of(TRUE)[0] + np.array([0.01, -0.02, 0.03, 0.01, -0.2, 0.1, -0.05])
-    _, jacobian = law.log_predict_grad(theta[None, :], inputs)
+    _, jacobian = law.predict_theta_grad(theta[None, :], inputs)
     for p in range(len(theta)):
         step = np.zeros_like(theta)
         step[p] = 1e-6
-        numeric = (law.log_predict((theta + step)[None, :], inputs)
-                   - law.log_predict((theta - step)[None, :], inputs))[0] / 2e-6
+        numeric = (law.predict_theta((theta + step)[None, :], inputs)
+                   - law.predict_theta((theta - step)[None, :], inputs))[0] / 2e-6
         np.testing.assert_allclose(jacobian[0, :, p], numeric, rtol=1e-5, atol=1e-9)
 
 
@@ -128,7 +128,9 @@ def table(*names, noise=0.0, every=50):
         steps = np.arange(every, 3001, every)
         frame = pd.DataFrame({"run": name, "params": 1e6, "tokens": steps * 1000.0,
                               "step": steps, "loss": 1.0, "schedule": SCHEDULES[name]})
-        truth = np.exp(law.log_predict(theta_of(TRUE), law.inputs_from(law.prepare(frame)))[0])
+        prepared = law.prepare(frame)
+        inputs = law.inputs_from(prepared.frame, prepared.lr_histories)
+        truth = np.exp(law.predict_theta(theta_of(TRUE), inputs)[0])
         frame["loss"] = truth * np.exp(noise * np.random.default_rng(k).standard_normal(len(frame)))
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True)

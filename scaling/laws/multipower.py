@@ -36,7 +36,8 @@ import pandas as pd
 from scaling import lr as learning_rates
 from scaling.errors import ScalingError
 from scaling.fitting import Parameter
-from scaling.laws import Law, register
+from scaling.laws.base import Law
+from scaling.laws.registry import register
 
 EXACT_DISTANCE = 16     # LR changes closer than this many steps to a row are never merged
 BLOCK_GROWTH = 1.1      # older blocks are at most 10% of their distance to the row wide
@@ -54,7 +55,10 @@ class MultiPower(Law):
     power_inputs = ("lr_area",)
     extra_columns = ("step",)
     rows = "all"
+    bootstrap_unit = "curve blocks"
     bootstrap_search = False   # bootstrap refits start from the fit; no grid search per resample
+    uses_lr_histories = True
+    predicts_schedules = True
     parameters = (
         # fit-space: l0 = log L0, a = log A, b = log B, c = log C
         Parameter("l0", -10.0, 5.0, (0.0,)),
@@ -70,25 +74,21 @@ class MultiPower(Law):
     reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "B": "exp(b)", "C": "exp(c)"}
 
     # -- data ----------------------------------------------------------------------------------
-    def prepare(self, frame):
-        """Rows after step 0 with `lr_area` and `lr_history` (the run's per-step LR array)."""
-        if "lr_history" in frame.columns:
-            return frame
-        history = learning_rates.per_step_lr(frame)
-        prepared = frame[frame["step"] > 0].copy()
-        prepared["lr_history"] = [history[run] for run in prepared["run"]]
-        area = {run: np.cumsum(lr) for run, lr in history.items()}
+    def derive(self, table, lr_histories=None):
+        """Rows after step 0, with `lr_area` (the LR area of every update so far)."""
+        prepared = table[table["step"] > 0].copy()
+        area = {run: np.cumsum(lr_histories[run]) for run in prepared["run"].unique()}
         prepared["lr_area"] = [area[run][int(step) - 1]
                                for run, step in zip(prepared["run"], prepared["step"])]
-        prepared.attrs = dict(frame.attrs)
         return prepared
 
-    def inputs_from(self, frame):
-        if "lr_history" not in frame.columns:
-            frame = self.prepare(frame)
+    def inputs_from(self, frame, lr_histories=None):
+        """The (row, LR-change) pairs of the rows' curves, from the runs' per-step LRs."""
+        if lr_histories is None:
+            raise ScalingError(f"the {self.name} law needs the LR of every step of each run: "
+                               "fit or predict prepared runs (`law.prepare(runs)`)")
         try:
-            return curve_inputs(frame["run"].to_numpy(), frame["step"].to_numpy(),
-                                list(frame["lr_history"]))
+            return curve_inputs(frame["run"].to_numpy(), frame["step"].to_numpy(), lr_histories)
         except ScalingError as exc:
             raise ScalingError(f"{frame.attrs.get('source', 'run table')}: {exc}") from None
 
@@ -102,14 +102,12 @@ class MultiPower(Law):
 
     def predict_schedule(self, schedule: str, every: int = 1):
         """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
-        step, lr, lr_area, loss and its 'law' interval (lower, upper)."""
+        step, lr, lr_area, the target (loss) and its 'law' interval (lower, upper)."""
         lr, steps = learning_rates.schedule_rows(schedule, every)
-        frame = pd.DataFrame({"run": "schedule", "step": steps})
-        frame["lr_history"] = [lr] * len(frame)
-        frame["lr_area"] = np.cumsum(lr)[steps - 1]
-        loss, lower, upper = self.interval_from_inputs(self.inputs_from(frame))
-        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], "lr_area": frame["lr_area"],
-                             "loss": loss, "lower": lower, "upper": upper})
+        inputs = curve_inputs(np.zeros(len(steps)), steps, {0.0: lr})
+        value, lower, upper = self.interval_from_inputs(inputs)
+        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], "lr_area": np.cumsum(lr)[steps - 1],
+                             self.target: value, "lower": lower, "upper": upper})
 
     # -- the law -------------------------------------------------------------------------------
     def _terms(self, theta, inputs, gradient=True):
@@ -122,11 +120,11 @@ class MultiPower(Law):
         scale = np.exp(theta[:, 3:4])
         return floor, power, scale, sums, np.log(area)
 
-    def log_predict(self, theta, inputs):
+    def predict_theta(self, theta, inputs):
         floor, power, scale, sums, _ = self._terms(theta, inputs, gradient=False)
         return np.log(np.maximum(floor + power - scale * sums[0], 1e-12))
 
-    def log_predict_grad(self, theta, inputs):
+    def predict_theta_grad(self, theta, inputs):
         floor, power, scale, sums, log_area = self._terms(theta, inputs)
         value = np.maximum(floor + power - scale * sums[0], 1e-12)
         drop_g, drop_c, drop_beta, drop_gamma = (scale * s for s in sums)
@@ -156,16 +154,17 @@ class MultiPower(Law):
 
 # -- the loss-drop sum -------------------------------------------------------------------------
 
-def curve_inputs(runs, steps, histories) -> dict:
-    """The law's inputs for rows (run, step) given each row's per-step LR array: the exact pairs
-    and their blocked approximation, {"exact": {...}, "blocked": {...}}."""
+def curve_inputs(runs, steps, histories: dict) -> dict:
+    """The law's inputs for rows (run, step) given each run's per-step LR array
+    (`{run: LR of updates 1 … last}`): the exact pairs and their blocked approximation,
+    {"exact": {...}, "blocked": {...}}."""
     runs = np.asarray(runs)
     steps = np.asarray(steps).astype(np.int64)
     exact_parts, blocked_parts = [], []
     order, n_pairs = [], 0
     for run in pd.unique(runs):
         rows = np.flatnonzero(runs == run)
-        lr = np.asarray(histories[rows[0]], float)
+        lr = np.asarray(histories[run], float)
         if steps[rows].max() > len(lr):
             raise ScalingError(f"run {run!r} has rows up to step {steps[rows].max()} but LRs "
                                f"for {len(lr)} steps")
