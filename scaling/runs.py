@@ -75,11 +75,16 @@ def read_file(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            _check_unique(path, pq.read_schema(path).names)
             return pd.read_parquet(path)
         if suffix in (".csv", ".tsv", ".txt"):
             if path.stat().st_size == 0:
                 raise ScalingError(f"{path}: the file is empty")
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            separator = "\t" if suffix == ".tsv" else ","
+            _check_header(path, separator)
+            return pd.read_csv(path, sep=separator)
     except ScalingError:
         raise
     except pd.errors.EmptyDataError:
@@ -88,6 +93,24 @@ def read_file(path: Path) -> pd.DataFrame:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ScalingError(f"{path}: cannot read as {suffix[1:]} ({reason})") from None
     raise ScalingError(f"{path}: unknown file type {suffix or '(none)'!r}; use .parquet or .csv")
+
+
+def _check_header(path: Path, separator: str) -> None:
+    """A column named twice is an error (pandas would rename the second to `name.1`)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle, delimiter=separator), [])
+    _check_unique(path, header)
+
+
+def _check_unique(path: Path, header) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise ScalingError(f"{path}: column {name!r} appears twice in the header (columns "
+                               f"{seen[name]} and {position}); rename or drop one")
+        seen[name] = position
 
 
 def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path) -> pd.DataFrame:
