@@ -112,6 +112,20 @@ def predict(*options, fit_path=fit_file):
     return argv
 
 
+def fit_with_format(version):
+    """A real fit file whose "format" is `version` (None: no "format" field)."""
+    def build(tmp):
+        record = json.loads(fit_file(tmp).read_text())
+        if version is None:
+            del record["format"]
+        else:
+            record["format"] = version
+        path = tmp / f"format-{version}.json"
+        path.write_text(json.dumps(record))
+        return path
+    return build
+
+
 def corrupt_fit(tmp):
     path = tmp / "corrupt.json"
     path.write_text("{this is not json")
@@ -217,6 +231,12 @@ CASES = [
     ("predict-corrupt-fit", predict("--params", "1e9", "--tokens", "2e10",
                                     fit_path=corrupt_fit),
      ["corrupt.json", "not a fit file", "invalid JSON"]),
+    ("predict-future-fit-format", predict("--params", "1e9", "--tokens", "2e10",
+                                          fit_path=fit_with_format(99)),
+     ["format-99.json", "fit format 99", "reads formats 1, 2"]),
+    ("predict-fit-without-format", predict("--params", "1e9", "--tokens", "2e10",
+                                           fit_path=fit_with_format(None)),
+     ["format-None.json", "fit format None"]),
     ("predict-negative-params", predict("--params=-1e9", "--tokens", "2e10"),
      ["--params", "positive"]),
     ("predict-no-inputs", predict(),
