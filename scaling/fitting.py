@@ -40,6 +40,8 @@ import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 
 DEFAULT_DELTA = 1e-3
+PROJECTION_ELEMENTS = 2**21  # variable projection solves a block of grid points at a time
+#                             whose (points, rows, coefficients) arrays hold at most this many
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,15 @@ def projected_starts(model, inputs, target, weights=None, stride=1) -> np.ndarra
     linear = list(model.linear_parameters)
     grids = [p.grid[::stride] if p.name not in linear else (0.0,) for p in model.parameters]
     theta = np.array(list(itertools.product(*grids)), dtype=float)
+    # a block of the grid at a time: the (S, n, K) arrays stay under PROJECTION_ELEMENTS
+    per_point = len(np.asarray(target)) * len(linear)
+    blocks = np.array_split(theta, max(1, -(-len(theta) * per_point // PROJECTION_ELEMENTS)))
+    return np.vstack([_project(model, block, inputs, target, weights) for block in blocks])
+
+
+def _project(model, theta, inputs, target, weights) -> np.ndarray:
+    """`projected_starts` for one block of grid points theta (S, P)."""
+    linear = list(model.linear_parameters)
     basis = model.linear_basis(theta, inputs)                     # (S, n, K)
     target = np.asarray(target, float)
     root_weights = np.ones_like(target) if weights is None else np.sqrt(weights)

@@ -3,9 +3,14 @@
     runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
                              params=[1e7, 3e7, 1e8, 3e8, 1e9], tokens_per_param=[5, 10, 20, 40],
                              noise=0.005, seed=0)
+    curves = multipower_curves({"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066,
+                                "beta": 0.583, "gamma": 0.641},
+                               {"cosine": ("cosine:peak=3e-4,warmup=2160,steps=24000,"
+                                           "final=3e-5", 100)}, noise=0.002)
 
 Each (params, tokens) pair is one run whose final loss is the law's value times exp(ε),
-ε ~ Normal(0, noise): multiplicative noise, matching the log-space objective.
+ε ~ Normal(0, noise): multiplicative noise, matching the log-space objective. Curves follow the
+multi-power law at a row every so many steps, with the same noise.
 """
 
 from __future__ import annotations
@@ -26,4 +31,33 @@ def chinchilla_ladder(*, E, A, B, alpha, beta, params, tokens_per_param, noise=0
                           "tokens": tokens, "flops": 6 * size * tokens, "loss": loss})
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame.attrs["source"] = "synthetic ladder"
+    return frame
+
+
+def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed: int = 0,
+                      params: float = 25e6, tokens_per_step: float = 1.0) -> pd.DataFrame:
+    """A run table of whole loss curves that follow the multi-power law (Luo et al. 2025) with
+    the given parameters (L0, A, alpha, B, C, beta, gamma): `curves` maps each run to
+    (schedule string, a row every so many steps); rows carry run, params, tokens, step, loss
+    and schedule."""
+    from scaling.laws import get_law
+    from scaling.schedules import parse
+
+    law = get_law("multipower")
+    law.theta_ = np.array([np.log(law_params["L0"]), np.log(law_params["A"]), law_params["alpha"],
+                           np.log(law_params["B"]), np.log(law_params["C"]), law_params["beta"],
+                           law_params["gamma"]])
+    rng = np.random.default_rng(seed)
+    frames = []
+    for run, (schedule, every) in curves.items():
+        steps = np.arange(every, parse(schedule).steps + 1, every)
+        frame = pd.DataFrame({"run": run, "params": float(params),
+                              "tokens": steps * float(tokens_per_step), "step": steps,
+                              "loss": 1.0, "schedule": schedule})
+        truth = law.predict_rows(law.prepare(frame))
+        frame["loss"] = truth * np.exp(noise * rng.standard_normal(len(frame)))
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = "synthetic curves"
     return frame
