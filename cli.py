@@ -55,7 +55,8 @@ def _parser() -> OneLineParser:
 
     predict = commands.add_parser("predict", help="predict from a saved fit, with intervals")
     predict.add_argument("fit", metavar="FIT.json")
-    inputs = sorted({name for law in LAWS.values() for name in law.inputs if name.isidentifier()})
+    inputs = sorted({name for law in LAWS.values() for name in law().inputs
+                     if name.isidentifier()})
     for name in inputs:
         predict.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, nargs="+",
                              metavar="X", help=f"{name} (one or more values)")
@@ -106,6 +107,7 @@ def _law_and_runs(args):
     if args.delta is not None:
         settings.setdefault("delta", args.delta)
     law = get_law(args.law, **settings)
+    law.check_settings()
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns)
     lr_file = None
     if args.lr_file:
@@ -271,7 +273,9 @@ def _laws(args) -> int:
         print(f"{'':<16} {law.title}")
         print(f"{'':<16} {law.equation}")
         print(f"{'':<16} target {law.target}, {law.space} space, {law.rows} rows; settings: "
-              + ", ".join(f"{s.name}={getattr(law, s.name)}" for s in law.settings_spec))
+              + ", ".join(f"{s.name}=" + ("(required)" if getattr(law, s.name) is None
+                                          else f"{getattr(law, s.name)}")
+                          for s in law.settings_spec))
     return 0
 
 

@@ -29,8 +29,7 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     lines.append(f"data      {data.get('source', '?')}{where}: {law.n_runs_} runs, "
                  f"{law.n_points_} points")
     starts = f"; {law.n_starts_} starts" if law.n_starts_ else ""
-    lines.append(f"objective {law.objective_:.6g} (sum of Huber, delta={law.delta:g}, on "
-                 f"{law.residual_label}){starts}; "
+    lines.append(f"objective {law.objective_:.6g} ({law.objective_description}){starts}; "
                  f"{'converged' if law.converged_ else 'DID NOT CONVERGE'}")
     n_boot = len(law.bootstrap_theta_)
     what = "runs" if law.bootstrap_unit == "runs" else "blocks of rows within each curve"

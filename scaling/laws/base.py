@@ -57,13 +57,15 @@ class Setting:
     """One setting of a law: a constructor argument with a default, saved with the fit.
 
     `kind` converts a value given as text (`--set decay=0.995`); `check` returns a message when
-    a value is out of range (None when it is fine)."""
+    a value is out of range (None when it is fine); a `required` setting has no default and
+    must be given before the law reads a table (e.g. the task of a task law)."""
 
     name: str
     default: Any
     help: str
     kind: type = float
     check: Callable[[Any], str | None] | None = None
+    required: bool = False
 
     def parse(self, value, law_name: str):
         if value is None:
@@ -248,6 +250,10 @@ class Law:
         return f"log {self.target}" if self.space == "log" else self.target
 
     @property
+    def objective_description(self) -> str:
+        return f"sum of Huber, delta={self.delta:g}, on {self.residual_label}"
+
+    @property
     def error_kind(self) -> str:
         """How backtests measure a prediction's error: relative for positive targets fitted in
         log space, absolute (in the target's units) for linear-space targets."""
@@ -262,6 +268,13 @@ class Law:
     def settings(self) -> dict:
         """The settings, saved with the fit (and given back to the constructor on loading)."""
         return {setting.name: getattr(self, setting.name) for setting in self.settings_spec}
+
+    def check_settings(self) -> None:
+        """A one-line error when a required setting is missing."""
+        for setting in self.settings_spec:
+            if setting.required and getattr(self, setting.name) is None:
+                raise ScalingError(f"the {self.name} law needs --set {setting.name}=… "
+                                   f"({setting.help})")
 
     # -- data ----------------------------------------------------------------------------------
     @property
@@ -281,6 +294,7 @@ class Law:
         laws that read learning rates; it wins over a run's `lr` and `schedule` columns."""
         if isinstance(runs, PreparedRuns):
             return runs
+        self.check_settings()
         from scaling import lr as learning_rates
 
         source = str(runs.attrs.get("source", "run table"))
