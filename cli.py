@@ -51,7 +51,7 @@ def _parser() -> OneLineParser:
     fit.add_argument("--bootstrap", type=int, default=1000, metavar="K",
                      help="bootstrap resamples of runs for intervals (default 1000; 0: none)")
     fit.add_argument("--out", metavar="FIT.json", help="save the fit (reloaded by `predict`)")
-    fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted and iso-loss plots")
+    fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted (and iso-target) plots")
 
     predict = commands.add_parser("predict", help="predict from a saved fit, with intervals")
     predict.add_argument("fit", metavar="FIT.json")
@@ -65,10 +65,10 @@ def _parser() -> OneLineParser:
     predict.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="compute budgets: predict at the compute-optimal allocation")
     predict.add_argument("--schedule", metavar="SPEC",
-                         help='whole loss curve of an LR schedule, e.g. "wsd:peak=3e-4,'
+                         help='the whole curve of an LR schedule, e.g. "wsd:peak=3e-4,'
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
     predict.add_argument("--compare", metavar="peak=…,warmup=…,steps=…,final=…",
-                         help="final loss of constant, cosine and WSD 10%%/20%% schedules")
+                         help="final value of constant, cosine and WSD 10%%/20%% schedules")
     predict.add_argument("--every", type=int, default=1, help="--schedule: a row every k steps")
     predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
     predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
@@ -157,7 +157,7 @@ def _predict(args) -> int:
     values.update(_named_inputs(args.input))
     values = {name: values.get(name) for name in law.inputs}
     if all(v is None for v in values.values()) and law.predicts_schedules:
-        raise ScalingError(f"the {law.name} law predicts loss curves: give --schedule SPEC "
+        raise ScalingError(f"the {law.name} law predicts whole curves: give --schedule SPEC "
                            "or --compare peak=…,warmup=…,steps=…,final=…")
     if all(v is None for v in values.values()):
         raise ScalingError(f"give {' and '.join(law.input_option(n) for n in law.inputs)}"
@@ -195,7 +195,7 @@ def _predict_schedule(law, args) -> int:
     from scaling.report import table
 
     if not law.predicts_schedules:
-        raise ScalingError(f"the {law.name} law does not predict loss curves; --schedule needs "
+        raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
     if args.every < 1:
         raise ScalingError(f"--every must be at least 1, got {args.every}")

@@ -41,7 +41,7 @@ def plot_fit(law, data, path) -> Path:
                                 squeeze=False)
     _observed_vs_fitted(axes[0, 0], law, actual, fitted, inputs)
     if surface:
-        _iso_loss(axes[0, 1], law, inputs, actual)
+        _iso_target(axes[0, 1], law, inputs, actual)
     figure.suptitle(law.title, fontsize=10)
     figure.tight_layout()
     return _save(figure, plt, path)
@@ -78,18 +78,18 @@ def _observed_vs_fitted(ax, law, actual, fitted, inputs):
     ax.legend(loc="upper left")
 
 
-def _iso_loss(ax, law, inputs, actual):
+def _iso_target(ax, law, inputs, actual):
     params, tokens = inputs["params"], inputs["tokens"]
     n_grid = np.logspace(np.log10(params.min()) - 0.5, np.log10(params.max()) + 1.5, 160)
     d_grid = np.logspace(np.log10(tokens.min()) - 0.5, np.log10(tokens.max()) + 1.5, 160)
     n_mesh, d_mesh = np.meshgrid(n_grid, d_grid)
-    loss = law.predict(params=n_mesh.ravel(), tokens=d_mesh.ravel()).reshape(n_mesh.shape)
-    loss = np.where(np.isfinite(loss), loss, np.nan)
+    surface = law.predict(params=n_mesh.ravel(), tokens=d_mesh.ravel()).reshape(n_mesh.shape)
+    surface = np.where(np.isfinite(surface), surface, np.nan)
     from matplotlib.colors import Normalize
 
     norm = Normalize(actual.min(), actual.max())       # one colour scale for runs and contours
-    levels = np.unique(np.round(np.linspace(loss.min(), loss.max(), 16)[1:-1], 3))
-    contours = ax.contour(n_mesh, d_mesh, loss, levels=levels, cmap="viridis_r", norm=norm,
+    levels = np.unique(np.round(np.linspace(np.nanmin(surface), np.nanmax(surface), 16)[1:-1], 3))
+    contours = ax.contour(n_mesh, d_mesh, surface, levels=levels, cmap="viridis_r", norm=norm,
                           linewidths=0.8)
     ax.clabel(contours, fontsize=6, fmt="%.2f")
     points = ax.scatter(params, tokens, c=actual, cmap="viridis_r", norm=norm, s=12,
@@ -119,7 +119,7 @@ def _iso_loss(ax, law, inputs, actual):
     ax.legend(loc="upper left", fontsize=8)
 
 
-def plot_curve(curve, label, path, observed=None, target="loss") -> Path:
+def plot_curve(curve, label, path, *, target: str, observed=None) -> Path:
     """A predicted curve (step, lr, `target`, lower, upper) with its LR below, and optionally an
     observed curve (step, `target`) on top."""
     plt = _pyplot()
@@ -141,7 +141,7 @@ def plot_curve(curve, label, path, observed=None, target="loss") -> Path:
     return _save(figure, plt, path)
 
 
-def plot_curves(curves: dict, label, path, target="loss") -> Path:
+def plot_curves(curves: dict, label, path, *, target: str) -> Path:
     """Several predicted curves ({name: curve}) with their LRs below."""
     plt = _pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,

@@ -26,6 +26,10 @@ NUMERIC = (
     "depth", "characters", "loss_unigram", "params_active", "seed",
 )
 POSITIVE = ("params", "tokens", "flops")
+# The contract's definition of `flops` when a table has none (docs/run-table.md): the
+# 6·N·D training compute of Kaplan et al. 2020 (section 2.1). Laws with a compute model of their
+# own say so (`Law.compute_formula`); none reads this column.
+FLOPS_PER_PARAM_TOKEN = 6.0
 STRING = ("run", "schedule", "dataset")
 
 
@@ -60,7 +64,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame = validate(frame, path, columns)
     if "flops" not in frame.columns:
-        frame["flops"] = 6.0 * frame["params"] * frame["tokens"]
+        frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
     frame.attrs["source"] = str(path)
     if where:
         frame = filter_rows(frame, where, path)

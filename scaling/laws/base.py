@@ -233,7 +233,7 @@ class Law:
 
     def predict_schedule(self, schedule: str, every: int = 1, **sizes) -> pd.DataFrame:
         """The whole predicted curve of an LR schedule (laws with `predicts_schedules`)."""
-        raise ScalingError(f"the {self.name} law does not predict loss curves; --schedule needs "
+        raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
 
     # -- residual space ------------------------------------------------------------------------
