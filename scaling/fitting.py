@@ -136,22 +136,28 @@ def _project(model, theta, inputs, target, weights) -> np.ndarray:
     design = basis * scale[None, :, None]
     n_basis = design.shape[2]
     positive = np.array([name not in model.signed_linear_parameters for name in linear])
+    # the normal equations of every subset are sub-blocks of one Gram matrix, and a subset's
+    # squared error is r·r − 2c·b + cᵀGc: the (S, n, K) design is read twice, not per subset
+    with np.errstate(all="ignore"):
+        gram_all = np.einsum("snk,snl->skl", design, design)       # (S, K, K)
+        rhs_all = np.einsum("snk,n->sk", design, response)         # (S, K)
+    total = float(response @ response)
     best_error = np.full(len(theta), np.inf)
     best_coefs = np.zeros((len(theta), n_basis))
     for size in range(1, n_basis + 1):
         for subset in itertools.combinations(range(n_basis), size):
-            columns = design[:, :, subset]                         # (S, n, k)
-            gram = np.einsum("snk,snl->skl", columns, columns)
-            rhs = np.einsum("snk,n->sk", columns, response)
+            chosen = list(subset)
+            gram = gram_all[:, chosen][:, :, chosen]
+            rhs = rhs_all[:, chosen]
             ridge = 1e-12 * np.einsum("skk->s", gram)[:, None, None] * np.eye(size)
             with np.errstate(all="ignore"):
                 try:
                     coefs = np.linalg.solve(gram + ridge, rhs[..., None])[..., 0]
                 except np.linalg.LinAlgError:
                     coefs = np.einsum("skl,sl->sk", np.linalg.pinv(gram), rhs)
-                fitted = np.einsum("snk,sk->sn", columns, coefs)
-                error = ((response - fitted) ** 2).sum(axis=1)
-            feasible = (np.all((coefs > 0) | ~positive[list(subset)], axis=1)
+                error = (total - 2 * np.einsum("sk,sk->s", coefs, rhs)
+                         + np.einsum("sk,skl,sl->s", coefs, gram, coefs))
+            feasible = (np.all((coefs > 0) | ~positive[chosen], axis=1)
                         & np.isfinite(error) & (error < best_error))
             best_error = np.where(feasible, error, best_error)
             full = np.zeros((len(theta), n_basis))

@@ -309,7 +309,8 @@ def test_streamed_and_chunked_sums_equal_the_stored_ones(monkeypatch, stored, ch
     reference = law.predict_theta_grad(theta, law.inputs_from(prepared.frame,
                                                               prepared.lr_histories))
     monkeypatch.setattr(multipower, "STORED_PAIRS", stored)
-    monkeypatch.setattr(multipower, "CHUNK_PAIRS", chunk)
+    monkeypatch.setattr(multipower, "BUILD_PAIRS", chunk)
+    monkeypatch.setattr(multipower, "CHUNK_PAIRS", chunk // 3 + 1)
     inputs = law.inputs_from(prepared.frame, prepared.lr_histories)
     assert (inputs.pairs is None) == (stored == 0)
     value, jacobian = law.predict_theta_grad(theta, inputs)
