@@ -60,3 +60,18 @@ def test_noiseless_losses_give_the_constants_exactly():
     fit = get_law("kaplan").fit(runs)
     for name, value in KAPLAN.items():
         assert fit.params_[name] == pytest.approx(value, rel=1e-4), name
+
+
+def test_the_readme_shows_the_law_file_as_it_is():
+    """The README's "Adding a law" section shows scaling/laws/kaplan.py in full, less its
+    docstring: the example cannot drift from the file."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Adding a law"):]
+    shown = section[section.index("```python\n") + len("```python\n"):]
+    shown = shown[:shown.index("```\n")]
+    source = (ROOT / "scaling" / "laws" / "kaplan.py").read_text()
+    body = source[source.index("from __future__ import annotations\n\n")
+                  + len("from __future__ import annotations\n\n"):]
+    assert shown == body
