@@ -136,11 +136,12 @@ def _project(model, theta, inputs, target, weights) -> np.ndarray:
     design = basis * scale[None, :, None]
     n_basis = design.shape[2]
     positive = np.array([name not in model.signed_linear_parameters for name in linear])
-    # the normal equations of every subset are sub-blocks of one Gram matrix, and a subset's
-    # squared error is r·r − 2c·b + cᵀGc: the (S, n, K) design is read twice, not per subset
+    # the normal equations of every subset are sub-blocks of one Gram matrix G = DᵀD and one
+    # b = Dᵀr, and at the solution of G c = b a subset's squared error is r·r − c·b: the
+    # (S, n, K) design is read twice, not once per subset
     with np.errstate(all="ignore"):
-        gram_all = np.einsum("snk,snl->skl", design, design)       # (S, K, K)
-        rhs_all = np.einsum("snk,n->sk", design, response)         # (S, K)
+        gram_all = design.transpose(0, 2, 1) @ design               # (S, K, K)
+        rhs_all = response @ design                                 # (S, K)
     total = float(response @ response)
     best_error = np.full(len(theta), np.inf)
     best_coefs = np.zeros((len(theta), n_basis))
@@ -155,8 +156,7 @@ def _project(model, theta, inputs, target, weights) -> np.ndarray:
                     coefs = np.linalg.solve(gram + ridge, rhs[..., None])[..., 0]
                 except np.linalg.LinAlgError:
                     coefs = np.einsum("skl,sl->sk", np.linalg.pinv(gram), rhs)
-                error = (total - 2 * np.einsum("sk,sk->s", coefs, rhs)
-                         + np.einsum("sk,skl,sl->s", coefs, gram, coefs))
+                error = total - np.einsum("sk,sk->s", coefs, rhs)
             feasible = (np.all((coefs > 0) | ~positive[chosen], axis=1)
                         & np.isfinite(error) & (error < best_error))
             best_error = np.where(feasible, error, best_error)
