@@ -55,6 +55,8 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
 
     `columns` names optional columns that the caller will use; they are validated like the
     required ones (present, numeric, finite). The frame's `attrs["source"]` holds the path.
+    `where` filters the file's rows; to filter after a law's derived columns (the LR areas of
+    the curve laws), give the query to `Law.fit(runs, where=...)` instead.
     """
     path = Path(path)
     frame = read_file(path)
