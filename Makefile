@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || \
 		$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ladder,test]" --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ladder,test]"
 	touch $(STAMP)
 
 install: $(STAMP)

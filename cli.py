@@ -1,75 +1,74 @@
 """The `scaling` command: parses arguments and calls the library; no logic of its own.
 
-    scaling fit RUNS [--law chinchilla] [--where Q] [--map COL="File col"] [--bootstrap K]
-                     [--out FIT.json] [--plot FIG.png]
-    scaling predict FIT.json --params N --tokens D | --flops C
+    scaling fit RUNS [--law chinchilla] [--set NAME=VALUE] [--where Q] [--map COL="File col"]
+                     [--bootstrap K] [--out FIT.json] [--plot FIG.png]
+    scaling predict FIT.json --params N --tokens D | --input NAME=X,… | --flops C | --schedule S
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling laws
+    scaling ladder run SPEC --out PATH | --dry-run
 
-Bad input prints one line, `scaling: error: ...`, and exits with status 2.
+Bad input prints one line, `scaling: error: ...`, and exits with status 2 (`scaling.console`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 
 import numpy as np
-import os
-import sys
-import warnings
 
-EXIT_BAD_INPUT = 2
+from scaling.console import OneLineParser, run_command
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, instead of usage + message
-        raise _UsageError(f"{self.prog}: {message} (see --help)")
-
-
-class _UsageError(Exception):
-    pass
-
-
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> OneLineParser:
+    from ladders.launch import add_run_arguments
     from scaling.laws import LAWS
 
-    parser = _Parser(prog="scaling", description="Fit scaling laws to run tables.")
+    parser = OneLineParser(prog="scaling", description="Fit scaling laws to run tables.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def table_options(command):
         command.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv)")
         command.add_argument("--law", default="chinchilla", help="law name (see `scaling laws`)")
-        command.add_argument("--where", help="keep rows matching a pandas query, e.g. 'params < 1e9'")
+        command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                             dest="settings",
+                             help="a setting of the law, e.g. decay=0.995 (repeatable; "
+                                  "`scaling laws` lists them); saved with the fit")
+        command.add_argument("--where", help="keep rows matching a pandas query, e.g. "
+                                             "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
                              help="read a file column as a contract column (repeatable)")
         command.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
         command.add_argument("--jobs", type=int, default=None, help="bootstrap workers (default: all cores)")
-        command.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
+        command.add_argument("--delta", type=float, default=None,
+                             help="Huber delta, short for --set delta=… (default 1e-3)")
         command.add_argument("--lr-file", metavar="LR.csv",
-                             help="LR-schedule laws: run, step, lr at every step, for runs "
-                                  "without an lr column at every step or a schedule")
+                             help="LR-schedule laws: run, step, lr at every step (steps from 0 or "
+                                  "1); wins over the table's lr and schedule columns")
 
     fit = commands.add_parser("fit", help="fit a law; print parameters with intervals")
     table_options(fit)
     fit.add_argument("--bootstrap", type=int, default=1000, metavar="K",
                      help="bootstrap resamples of runs for intervals (default 1000; 0: none)")
     fit.add_argument("--out", metavar="FIT.json", help="save the fit (reloaded by `predict`)")
-    fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted and iso-loss plots")
+    fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted (and iso-target) plots")
 
     predict = commands.add_parser("predict", help="predict from a saved fit, with intervals")
     predict.add_argument("fit", metavar="FIT.json")
-    inputs = sorted({name for law in LAWS.values() for name in law.inputs})
+    inputs = sorted({name for law in LAWS.values() for name in law().inputs
+                     if name.isidentifier()})
     for name in inputs:
         predict.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, nargs="+",
                              metavar="X", help=f"{name} (one or more values)")
+    predict.add_argument("--input", action="append", default=[], metavar="NAME=X,…",
+                         help="any input by its column name, e.g. loss:hellaswag=0.9,0.8")
     predict.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="compute budgets: predict at the compute-optimal allocation")
     predict.add_argument("--schedule", metavar="SPEC",
-                         help='whole loss curve of an LR schedule, e.g. "wsd:peak=3e-4,'
+                         help='the whole curve of an LR schedule, e.g. "wsd:peak=3e-4,'
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
     predict.add_argument("--compare", metavar="peak=…,warmup=…,steps=…,final=…",
-                         help="final loss of constant, cosine and WSD 10%%/20%% schedules")
+                         help="final value of constant, cosine and WSD 10%%/20%% schedules")
     predict.add_argument("--every", type=int, default=1, help="--schedule: a row every k steps")
     predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
     predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
@@ -82,81 +81,56 @@ def _parser() -> argparse.ArgumentParser:
                           help="bootstrap resamples for the intervals (default 200)")
     backtest.add_argument("--json", metavar="OUT", help="write the backtest record as JSON")
 
-    commands.add_parser("laws", help="list the laws and the columns each needs")
+    commands.add_parser("laws", help="list the laws, the columns each needs and its settings")
 
     ladder = commands.add_parser("ladder", help="train ladders of small proxy models")
     ladder_commands = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
-    run = ladder_commands.add_parser("run", help="train every rung of a ladder spec (TOML)")
-    run.add_argument("spec", metavar="SPEC", help="ladder spec, e.g. ladders/specs/cpu-tiny.toml")
-    run.add_argument("--out", metavar="PATH", help="run table to write (.parquet)")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--resume", action="store_true", help="continue an interrupted ladder")
-    run.add_argument("--dry-run", action="store_true",
-                     help="list every rung with params, tokens, FLOPs and estimated time")
-    run.add_argument("--slurm", metavar="FOLDER",
-                     help="submit one Slurm job per rung with submitit (logs in FOLDER)")
-    run.add_argument("--no-progress", action="store_true",
-                     help="no progress output (bars on a terminal, else a line every 30 s)")
-    run.add_argument("--threads", type=int, metavar="N",
-                     help="CPU threads per training process (default: this process's share of "
-                          "the cores among the ladders running on the machine)")
+    add_run_arguments(ladder_commands.add_parser(
+        "run", help="train every rung of a ladder spec (TOML)"))
     return parser
 
 
 def main(argv=None) -> int:
-    warnings.simplefilter("ignore", RuntimeWarning)  # fits report their own diagnostics
-    try:
-        from scaling.errors import ScalingError
-    except ImportError as exc:  # pragma: no cover - broken install
-        print(f"scaling: error: cannot import the library ({exc})", file=sys.stderr)
-        return 1
-    try:
-        args = _parser().parse_args(argv)
-        return _COMMANDS[args.command](args)
-    except (ScalingError, _UsageError) as exc:
-        print(f"scaling: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"scaling: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("scaling: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug, not bad input: still one line unless asked for more
-        if os.environ.get("SCALING_DEBUG"):
-            raise
-        print(f"scaling: internal error: {type(exc).__name__}: {exc} "
-              "(rerun with SCALING_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+    return run_command(lambda: _run(argv))
 
 
-def _read(args):
-    from scaling.laws import get_law
+def _run(argv) -> int:
+    args = _parser().parse_args(argv)
+    return _COMMANDS[args.command](args)
+
+
+def _law_and_runs(args):
+    from scaling.laws import get_law, parse_settings
     from scaling.runs import parse_mapping, read_runs
 
-    law = get_law(args.law, delta=args.delta)
-    runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where,
-                     columns=law.read_columns)
+    settings = parse_settings(args.settings)
+    if args.delta is not None:
+        settings.setdefault("delta", args.delta)
+    law = get_law(args.law, **settings)
+    law.check_settings()
+    runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns)
+    lr_file = None
     if args.lr_file:
         from scaling.lr import read_lr_file
 
-        runs.attrs["lr_file"] = read_lr_file(args.lr_file)
-    return law, runs
+        lr_file = read_lr_file(args.lr_file)
+    return law, settings, runs, lr_file
 
 
 def _fit(args) -> int:
     from scaling.plots import plot_fit
-    from scaling.runs import final_rows
 
-    law, runs = _read(args)
-    law.fit(runs, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs)
+    law, _, runs, lr_file = _law_and_runs(args)
+    data = law.prepare(runs, lr_file)
+    if args.where:
+        data = data.select(args.where)
+    law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs)
     print(law.report())
     if args.out:
         law.to_json(args.out)
         print(f"\nsaved fit to {args.out}")
     if args.plot:
-        points = final_rows(runs) if law.rows == "final" else runs
-        plot_fit(law, points, args.plot)
+        plot_fit(law, data, args.plot)
         print(f"saved plot to {args.plot}")
     return 0
 
@@ -172,20 +146,22 @@ def _predict(args) -> int:
     if args.compare:
         return _compare_schedules(law, args)
     if args.flops:
-        if not hasattr(law, "compute_optimal"):
+        if not law.allocates_compute:
             raise ScalingError(f"the {law.name} law has no compute-optimal allocation; "
                                "give its inputs instead of --flops")
         if any(not (c > 0 and c < float("inf")) for c in args.flops):
             raise ScalingError("--flops must be positive and finite")
         print(compute_optimal_table(law, args.flops))
         return 0
-    values = {name: getattr(args, name, None) for name in law.inputs}
-    if all(v is None for v in values.values()) and hasattr(law, "predict_schedule"):
-        raise ScalingError(f"the {law.name} law predicts loss curves: give --schedule SPEC "
+    values = {name: getattr(args, name, None) for name in law.inputs if name.isidentifier()}
+    values.update(_named_inputs(args.input))
+    values = {name: values.get(name) for name in law.inputs}
+    if all(v is None for v in values.values()) and law.predicts_schedules:
+        raise ScalingError(f"the {law.name} law predicts whole curves: give --schedule SPEC "
                            "or --compare peak=…,warmup=…,steps=…,final=…")
     if all(v is None for v in values.values()):
-        raise ScalingError(f"give {' and '.join('--' + n.replace('_', '-') for n in law.inputs)}"
-                           + (" or --flops" if hasattr(law, "compute_optimal") else ""))
+        raise ScalingError(f"give {' and '.join(law.input_option(n) for n in law.inputs)}"
+                           + (" or --flops" if law.allocates_compute else ""))
     try:
         print(prediction_table(law, **values))
     except ValueError as exc:
@@ -195,29 +171,49 @@ def _predict(args) -> int:
     return 0
 
 
+def _named_inputs(items) -> dict[str, list[float]]:
+    """`--input loss:hellaswag=0.9,0.8` → {"loss:hellaswag": [0.9, 0.8]}."""
+    from scaling.errors import ScalingError
+
+    values = {}
+    for item in items:
+        name, sep, text = (part.strip() for part in item.partition("="))
+        try:
+            numbers = [float(v) for v in text.split(",")]
+        except ValueError:
+            numbers = None
+        if not sep or not name or numbers is None:
+            raise ScalingError(f"bad --input {item!r}: expected NAME=X or NAME=X,Y,…")
+        values[name] = numbers
+    return values
+
+
 def _predict_schedule(law, args) -> int:
     from scaling.atomic import atomic_path
     from scaling.errors import ScalingError
     from scaling.plots import plot_curve
     from scaling.report import table
 
-    if not hasattr(law, "predict_schedule"):
-        raise ScalingError(f"the {law.name} law does not predict loss curves; --schedule needs "
+    if not law.predicts_schedules:
+        raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
     if args.every < 1:
         raise ScalingError(f"--every must be at least 1, got {args.every}")
     curve = law.predict_schedule(args.schedule, every=args.every, **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
-    print(table(("step", "lr", "loss", "interval"),
-                [(f"{r.step}", f"{r.lr:.4g}", f"{r.loss:.4f}",
-                  "-" if not np.isfinite(r.lower) else f"[{r.lower:.4f}, {r.upper:.4f}]")
-                 for r in shown.itertuples()], right=("step", "lr", "loss")))
+    print(table(("step", "lr", law.target, "interval"),
+                [(f"{step}", f"{lr:.4g}", f"{value:.4f}",
+                  "-" if not np.isfinite(lower) else f"[{lower:.4f}, {upper:.4f}]")
+                 for step, lr, value, lower, upper in zip(
+                     shown["step"], shown["lr"], shown[law.target], shown["lower"],
+                     shown["upper"])],
+                right=("step", "lr", law.target)))
     if args.out:
         with atomic_path(args.out) as temporary:
             curve.to_csv(temporary, index=False)
         print(f"saved curve to {args.out}")
     if args.plot:
-        plot_curve(curve, args.schedule, args.plot)
+        plot_curve(curve, args.schedule, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")
     return 0
 
@@ -243,10 +239,11 @@ def _compare_schedules(law, args) -> int:
     for name, curve in curves.items():
         last = curve.iloc[-1]
         interval = "-" if not np.isfinite(last.lower) else f"[{last.lower:.4f}, {last.upper:.4f}]"
-        rows.append((name, f"{last.loss:.4f}", interval))
-    print(table(("schedule", "final loss", "interval"), rows, right=("final loss",)))
+        rows.append((name, f"{last[law.target]:.4f}", interval))
+    header = f"final {law.target}"
+    print(table(("schedule", header, "interval"), rows, right=(header,)))
     if args.plot:
-        plot_curves(curves, args.compare, args.plot)
+        plot_curves(curves, args.compare, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")
     return 0
 
@@ -256,9 +253,9 @@ def _backtest(args) -> int:
     from scaling.backtest import backtest
     from scaling.report import backtest_report
 
-    law, runs = _read(args)
-    record = backtest(runs, law.name, args.train, args.test, bootstrap=args.bootstrap,
-                      seed=args.seed, n_jobs=args.jobs, delta=args.delta)
+    law, settings, runs, lr_file = _law_and_runs(args)
+    record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
+                      bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, **settings)
     print(backtest_report(record, law.inputs))
     if args.json:
         write_text(args.json, json.dumps(record, indent=1))
@@ -269,40 +266,23 @@ def _backtest(args) -> int:
 def _laws(args) -> int:
     from scaling.laws import LAWS
 
-    for name, law in sorted(LAWS.items()):
-        print(f"{name:<14} columns: {', '.join(('run', *law().read_columns))}"
-              + (" (+ lr at every step, a schedule or --lr-file)" if law.derived_inputs else ""))
-        print(f"{'':<14} {law.title}")
-        print(f"{'':<14} {law.equation}")
+    for name, law_class in sorted(LAWS.items()):
+        law = law_class()
+        lr = " (+ lr at every step, a schedule or --lr-file)" if law.uses_lr_histories else ""
+        print(f"{name:<16} columns: {', '.join(('run', *law.read_columns))}{lr}")
+        print(f"{'':<16} {law.title}")
+        print(f"{'':<16} {law.equation}")
+        print(f"{'':<16} target {law.target}, {law.space} space, {law.rows} rows; settings: "
+              + ", ".join(f"{s.name}=" + ("(required)" if getattr(law, s.name) is None
+                                          else f"{getattr(law, s.name)}")
+                          for s in law.settings_spec))
     return 0
 
 
 def _ladder(args) -> int:
-    from scaling.errors import ScalingError
+    from ladders.launch import run_command as run_ladder_command
 
-    try:
-        from ladders.launch import run_ladder, slurm_executor
-    except ImportError as exc:
-        raise ScalingError(f"the ladder runner needs torch: pip install 'scaling[ladder]' ({exc})") \
-            from None
-    if args.threads is not None and args.threads < 1:
-        raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
-    if not args.dry_run and not args.out:
-        raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
-    executor = slurm_executor(args.slurm) if args.slurm else None
-    result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
-                        dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
-                        threads=args.threads)
-    if args.dry_run:
-        print(result)
-    elif result is not None:
-        print(f"wrote {len(result)} rows of {result['run'].nunique()} runs to {args.out}")
-        if "stable" in result.columns:      # a branched ladder: what it cost
-            from ladders.launch import compute_summary
-            from ladders.spec import compute_line
-
-            print(compute_line(compute_summary(result)))
-    return 0
+    return run_ladder_command(args)
 
 
 _COMMANDS = {"fit": _fit, "predict": _predict, "backtest": _backtest, "laws": _laws,

@@ -12,13 +12,21 @@ a cumulative sum (one vector operation per row; a pure-Python double loop would 
 again). Ours: the vectorised exact evaluation (with its gradient), and the whole fit (grid
 search and multi-start polish on the blocked approximation, deferred correction, exact polish).
 
+Memory: a backtest of 9 curves (fit on constant, cosine and WSD curves of 24,000 steps; predict
+cosine and WSD curves of 24,000, 48,000 and 72,000 steps; 240 rows a curve, 2,160 rows), run as
+`scaling backtest` in a child process, with its time, its peak resident memory and the mean PredE
+of the held-out curves (goal: peak <= 400 MB).
+
     python bench/multipower_speed.py [--every 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,9 +36,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ladders.schedules import lr_array, parse  # noqa: E402
+from scaling.schedules import lr_array, parse  # noqa: E402
 from scaling import fitting  # noqa: E402
 from scaling.laws import get_law  # noqa: E402
+from scaling.laws.multipower import blocked_inputs  # noqa: E402
+from scaling.synthetic import multipower_curves  # noqa: E402
 
 PAPER = {"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066, "beta": 0.583,
          "gamma": 0.641}
@@ -77,9 +87,10 @@ def main(argv=None) -> int:
     runs.attrs["source"] = "bench"
     prepared = law.prepare(runs)
     start = time.perf_counter()
-    inputs = law.inputs_from(prepared)
+    inputs = law.inputs_from(prepared.frame, prepared.lr_histories)
+    blocked = blocked_inputs(inputs)
     build = time.perf_counter() - start
-    truth = np.exp(law.log_predict(theta(PAPER)[None, :], inputs)[0])
+    truth = np.exp(law.predict_theta(theta(PAPER)[None, :], inputs)[0])
     runs["loss"] = truth * np.exp(0.002 * rng.standard_normal(len(runs)))
 
     start = time.perf_counter()
@@ -90,14 +101,13 @@ def main(argv=None) -> int:
     target_log = np.log(runs["loss"].to_numpy())
     with fitting.one_blas_thread():
         start = time.perf_counter()
-        law.log_predict(theta(PAPER)[None, :], inputs)
+        law.predict_theta(theta(PAPER)[None, :], inputs)
         loss_time = time.perf_counter() - start
         start = time.perf_counter()
         fitting.objective_and_gradient(law, theta(PAPER)[None, :], inputs, target_log)
         ours_time = time.perf_counter() - start
         start = time.perf_counter()
-        fitting.objective_and_gradient(law, theta(PAPER)[None, :], inputs["blocked"],
-                                       target_log)
+        fitting.objective_and_gradient(law, theta(PAPER)[None, :], blocked, target_log)
         blocked_time = time.perf_counter() - start
     worst = np.max(np.abs(naive - truth) / truth)
 
@@ -106,9 +116,9 @@ def main(argv=None) -> int:
     fit_time = time.perf_counter() - start
     predicted = fit.predict_rows(prepared)
 
-    n_pairs = len(inputs["exact"]["drop"])
+    n_pairs = len(inputs.pairs["drop"])
     print(f"3 curves x 24,000 steps, {len(runs)} rows (every {args.every} steps); "
-          f"{n_pairs:,} exact (row, LR-change) pairs, {len(inputs['blocked']['drop']):,} blocked")
+          f"{n_pairs:,} exact (row, LR-change) pairs, {len(blocked.pairs['drop']):,} blocked")
     print(f"{'':34}{'seconds':>10}")
     print(f"{'naive O(T^2) loss, one evaluation':34}{naive_time:10.3f}")
     print(f"{'ours: exact loss':34}{loss_time:10.3f}   ({naive_time / loss_time:.1f}x faster)")
@@ -122,7 +132,60 @@ def main(argv=None) -> int:
     print(f"fit: converged {fit.converged_}, at bound {fit.at_bound_ or 'none'}, "
           f"curves within {np.max(np.abs(predicted / truth - 1)):.2%} of the truth; "
           + ", ".join(f"{k} {v:.4g}" for k, v in fit.params_.items()))
+    seconds, peak, pred_e = backtest_memory()
+    print(f"9-curve backtest (3 x 24k steps -> 6 of 24k-72k, 2,160 rows): {seconds:.1f} s, "
+          f"peak RSS {peak:.0f} MB (goal <= 400), mean PredE {pred_e:.4%}")
     return 0
+
+
+# A child process that runs the command and reports its own peak resident memory in KB: VmHWM
+# of its address space (Linux; ru_maxrss can carry the forking parent's peak across exec).
+MEASURED = """
+import resource, runpy, sys
+sys.argv = ["scaling", *sys.argv[1:]]
+try:
+    runpy.run_module("scaling", run_name="__main__")
+finally:
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except OSError:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak_rss_kb {peak}", file=sys.stderr)
+"""
+
+
+def nine_curves() -> pd.DataFrame:
+    """3 training curves of 24,000 steps and 6 held-out curves of 24,000 to 72,000 steps that
+    follow the law (PAPER) times 0.2% noise, 240 rows each."""
+    def schedule(kind, steps):
+        common = f"peak=3e-4,warmup=2160,steps={steps}"
+        return {"constant": f"constant:{common}", "cosine": f"cosine:{common},final=3e-5",
+                "wsd": f"wsd:{common},decay_start={int(0.8 * steps)},final=3e-5,decay=linear"}[kind]
+
+    curves = {f"train-{kind}": (schedule(kind, 24000), 100)
+              for kind in ("constant", "cosine", "wsd")}
+    curves.update({f"test-{kind}-{steps}": (schedule(kind, steps), steps // 240)
+                   for kind in ("cosine", "wsd") for steps in (24000, 48000, 72000)})
+    return multipower_curves(PAPER, curves, noise=0.002, seed=0)
+
+
+def backtest_memory(table: pd.DataFrame | None = None):
+    """(seconds, peak RSS in MB, mean PredE) of `scaling backtest` on `nine_curves()`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "curves.parquet"
+        (nine_curves() if table is None else table).to_parquet(path)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", MEASURED, "backtest", str(path), "--law",
+                               "multipower", "--train", "run.str.startswith('train')",
+                               "--bootstrap", "0", "--json", str(Path(folder) / "record.json")],
+                              cwd=ROOT, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        peak = int(done.stderr.split("peak_rss_kb")[-1]) / 1024
+        record = json.loads((Path(folder) / "record.json").read_text())
+    return seconds, peak, record["mean_pred_e"]
 
 
 if __name__ == "__main__":

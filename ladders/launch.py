@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -179,11 +178,56 @@ def _rank0(action):
     return None
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `scaling ladder run` and of `python -m ladders.launch` (one definition)."""
+    parser.add_argument("spec", metavar="SPEC", help="ladder spec, e.g. ladders/specs/cpu-tiny.toml")
+    parser.add_argument("--out", metavar="PATH", help="run table to write (.parquet)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted ladder")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list every rung with params, tokens, FLOPs and estimated time")
+    parser.add_argument("--slurm", metavar="FOLDER",
+                        help="submit one Slurm job per rung with submitit (logs in FOLDER)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress output (bars on a terminal, else a line every 30 s)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads per training process (default: this process's share "
+                             "of the cores among the ladders running on the machine)")
+
+
+def run_command(args) -> int:
+    """`scaling ladder run` with parsed arguments: train (or list) the ladder, print a summary."""
+    if not args.dry_run and not args.out:
+        raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
+    if args.threads is not None and args.threads < 1:
+        raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
+    try:
+        import torch  # noqa: F401  (the trainer's one heavy dependency)
+    except ImportError as exc:
+        raise ScalingError(f"the ladder runner needs torch: pip install 'scaling[ladder]' "
+                           f"({exc})") from None
+    executor = slurm_executor(args.slurm) if args.slurm else None
+    result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
+                        dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
+                        threads=args.threads)
+    if args.dry_run:
+        print(result)
+    elif result is not None:
+        print(f"wrote {len(result)} rows of {result['run'].nunique()} runs to {args.out}")
+        if "stable" in result.columns:      # a branched ladder: what it cost
+            print(compute_line(compute_summary(result)))
+    return 0
+
+
 def main(argv=None) -> int:
     """`python -m ladders.launch SPEC --out PATH`: the torchrun entry point."""
-    import cli
+    from scaling.console import OneLineParser, run_command as run_one_line
 
-    return cli.main(["ladder", "run", *(sys.argv[1:] if argv is None else argv)])
+    parser = OneLineParser(prog="python -m ladders.launch",
+                           description="Train every rung of a ladder spec (as `scaling ladder "
+                                       "run`); under torchrun, with DDP.")
+    add_run_arguments(parser)
+    return run_one_line(lambda: run_command(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

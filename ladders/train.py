@@ -47,10 +47,10 @@ from ladders.checkpoints import branch_state, check_same_rung, read_state, statu
 from ladders.cores import set_threads
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.progress import Progress
-from ladders.schedules import lr_array, parse
 from scaling.atomic import atomic_path, write_text
 from scaling.errors import ScalingError
 from scaling.runs import write_runs
+from scaling.schedules import lr_array, parse
 
 _TOKEN_CACHE: dict = {}
 

@@ -7,15 +7,15 @@ Public API:
     fit = get_law("chinchilla").fit(runs, bootstrap=1000)
     print(fit.report())
 
-`import scaling` never imports torch; the ladder runner lives in the separate `ladders` package.
+`import scaling` never imports torch, and `scaling/` never imports the ladder runner (`ladders`).
 """
 
 from scaling.errors import ScalingError
 from scaling.runs import final_rows, read_runs, write_runs
-from scaling.laws import LAWS, Law, get_law, load_fit
+from scaling.laws import LAWS, Law, PreparedRuns, Setting, get_law, load_fit, register
 from scaling.backtest import backtest
 
 __version__ = "0.1.0"
 
-__all__ = ["LAWS", "Law", "ScalingError", "backtest", "final_rows", "get_law", "load_fit",
-           "read_runs", "write_runs", "__version__"]
+__all__ = ["LAWS", "Law", "PreparedRuns", "ScalingError", "Setting", "backtest", "final_rows",
+           "get_law", "load_fit", "read_runs", "register", "write_runs", "__version__"]

@@ -1,4 +1,4 @@
-"""`python -m scaling` is the `scaling` command."""
+"""`python -m scaling` is the `scaling` command (cli.py); nothing imports this module."""
 
 import sys
 

@@ -3,77 +3,88 @@
     result = backtest(runs, "chinchilla", train="params < 1e9")
 
 The training rows are those matching `train`; the test runs are those matching `test` (default:
-every run with no training row), each judged at its final row. Errors are relative,
-(predicted − actual) / actual. Intervals are for a run's measured loss (the law's bootstrap
-uncertainty and the fit's residual scatter, see `Law.predict_interval`); coverage is the share
-of actual values inside them.
+every run with no training row), each judged at its final row. Errors are the law's kind
+(`Law.error_kind`): relative, (predicted − actual) / actual, for positive targets fitted in log
+space; absolute, predicted − actual, for linear-space targets (accuracies, unigram-normalised
+losses). Intervals are for a run's measured value (the law's bootstrap uncertainty and the fit's
+residual scatter, see `Law.predict_interval`); coverage is the share of actual values inside them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from scaling.errors import ScalingError
-from scaling.laws import get_law
-from scaling.runs import filter_rows, final_rows, validate
+from scaling.laws import PreparedRuns, get_law
+from scaling.runs import final_rows
 
 
-def backtest(runs: pd.DataFrame, law: str, train: str, test: str | None = None, *,
-             bootstrap: int = 200, seed: int = 0, n_jobs: int | None = None, **settings) -> dict:
+def backtest(runs, law: str, train: str, test: str | None = None, *, where: str | None = None,
+             lr_file=None, bootstrap: int = 200, seed: int = 0, n_jobs: int | None = None,
+             **settings) -> dict:
     """Fit `law` on the rows matching `train`, predict the held-out runs; returns the record.
 
-    The record: {"law", "train_runs", "test": [{"run", "params", "tokens", "actual", "predicted",
-    "lower", "upper", "rel_error"}], "mean_abs_rel_error", "coverage", "fit"}, and for laws of
-    whole curves (`rows = "all"`) also {"test_curves": [{"run", "pred_e", "worst_e"}],
-    "mean_pred_e", "mean_worst_e"} (fractions, not percent).
+    `runs` is a run table; the law derives its columns first, then `where`, `train` and `test`
+    select rows (so a query may thin a curve whose LRs come from an `lr` column). `settings` are
+    the law's (`decay=0.995`). The record: {"law", "settings", "error_kind", "train_runs",
+    "test": [{"run", <inputs>, "actual", "predicted", "lower", "upper", <error>}], <mean error>,
+    "coverage", "fit"}, where <error> is "rel_error" (relative errors) or "error" (absolute)
+    and <mean error> "mean_abs_rel_error" or "mean_abs_error"; for laws of whole curves
+    (`rows = "all"`) also {"test_curves": [{"run", "pred_e", "worst_e"}], "mean_pred_e",
+    "mean_worst_e"} (fractions, or target units for absolute errors).
     """
     model = get_law(law, **settings)
-    source = runs.attrs.get("source", "run table")
-    runs = model.prepare(validate(runs, source, model.read_columns))
-    runs.attrs["source"] = source
-    train_rows = filter_rows(runs, train, option="--train")
+    data = model.prepare(runs, lr_file)
+    if where:
+        data = data.select(where)
+    train_data = data.select(train, "--train")
     if test:
-        test_rows = filter_rows(runs, test, option="--test")
+        test_data = data.select(test, "--test")
     else:
-        test_rows = runs[~runs["run"].isin(train_rows["run"])]
-        if len(test_rows) == 0:
-            raise ScalingError(f"{source}: --train {train!r} selects every run; nothing is left "
-                               f"to test (give --test)")
-    test_rows.attrs = dict(runs.attrs)
-    model.fit(train_rows, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs)
-    targets = final_rows(test_rows)
-    predicted, lower, upper = model.predict_rows(targets, kind="run")
+        held_out = sorted(set(data.frame["run"]) - set(train_data.frame["run"]))
+        if not held_out:
+            raise ScalingError(f"{data.source}: --train {train!r} selects every run; nothing is "
+                               f"left to test (give --test)")
+        test_data = data.rows_of(held_out)
+    model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs)
+    targets = final_rows(test_data.frame)
+    predicted, lower, upper = model.predict_rows(
+        PreparedRuns(targets, data.source, data.lr_histories), kind="run")
     actual = targets[model.target].to_numpy(float)
-    rel_error = (predicted - actual) / actual
+    errors = model.prediction_errors(predicted, actual)
+    error_key = "rel_error" if model.error_kind == "relative" else "error"
     inside = (actual >= lower) & (actual <= upper)
     rows = []
     for k, (_, row) in enumerate(targets.iterrows()):
         rows.append({"run": row["run"], **{n: float(row[n]) for n in model.inputs},
                      "actual": float(actual[k]), "predicted": float(predicted[k]),
                      "lower": _number(lower[k]), "upper": _number(upper[k]),
-                     "rel_error": float(rel_error[k])})
+                     error_key: float(errors[k])})
     record = {
         "law": model.name,
+        "settings": model.settings(),
+        "error_kind": model.error_kind,
         "train": train,
         "test_query": test,
-        "train_runs": sorted(train_rows["run"].unique().tolist()),
+        "where": where,
+        "train_runs": sorted(train_data.frame["run"].unique().tolist()),
         "test": rows,
-        "mean_abs_rel_error": float(np.mean(np.abs(rel_error))),
+        f"mean_abs_{error_key}": float(np.mean(np.abs(errors))),
         "coverage": float(np.mean(inside)) if bootstrap else None,
         "fit": model.to_dict(),
     }
     if model.rows == "all":  # laws of whole curves are also judged on every row of each curve
-        record.update(curve_errors(model, test_rows))
+        record.update(curve_errors(model, test_data))
     return record
 
 
-def curve_errors(model, rows: pd.DataFrame) -> dict:
-    """Per test curve: PredE = mean over its rows of |L − L̂| / L, WorstE = the max (fractions)."""
+def curve_errors(model, data) -> dict:
+    """Per test curve: PredE = mean over its rows of the error's size (|L − L̂| / L for relative
+    errors), WorstE = the max."""
     curves = []
-    for run, curve in rows.groupby("run", sort=False):
-        predicted = model.predict_rows(curve)
-        error = np.abs(curve[model.target].to_numpy(float) - predicted) / curve[model.target]
+    for run, curve in data.frame.groupby("run", sort=False):
+        predicted = model.predict_rows(PreparedRuns(curve, data.source, data.lr_histories))
+        error = np.abs(model.prediction_errors(predicted, curve[model.target].to_numpy(float)))
         curves.append({"run": run, "pred_e": float(np.mean(error)),
                        "worst_e": float(np.max(error))})
     return {"test_curves": curves,

@@ -2,24 +2,30 @@
 
 Objective (Hoffmann et al. 2022, approach 3; Besiroglu et al. 2024):
 
-    J(θ) = Σ_i w_i · Huber_δ( log y_i − log ŷ_i(θ) ),   Huber_δ(r) = ½r²       if |r| ≤ δ
-                                                                  δ(|r| − ½δ) otherwise
+    J(θ) = Σ_i w_i · Huber_δ( z(y_i) − z(ŷ_i(θ)) ),   Huber_δ(r) = ½r²       if |r| ≤ δ
+                                                                δ(|r| − ½δ) otherwise
 
-with δ = 1e-3 by default and w_i = 1 (bootstrap resamples become integer weights). It is minimised
+where z is the law's residual space: z = log for positive losses (the papers' choice), z = the
+identity for targets that can be ≤ 0 or are bounded (unigram-normalised losses, accuracies).
+δ = 1e-3 by default and w_i = 1 (bootstrap resamples become integer weights). It is minimised
 by bounded L-BFGS-B with the analytic gradient that each law supplies, from many starting points:
 
 1. Candidates. Every point of the law's start grid, evaluated in one vectorised pass. Where the law
    is linear in some coefficients once its exponents are fixed (ŷ = Σ_k c_k φ_k(x; exponents),
-   c_k ≥ 0), the engine uses variable projection instead: it walks only the grid of the exponents
-   and solves the coefficients in closed form (weighted non-negative least squares in relative
-   error, exact for small residuals), so a dense exponent grid costs milliseconds.
+   c_k ≥ 0 unless the law declares them signed), the engine uses variable projection instead: it
+   walks only the grid of the exponents and solves the coefficients in closed form (weighted
+   least squares with the sign constraints, in relative error for log space, exact for small
+   residuals, and in plain error for linear space), so a dense exponent grid costs milliseconds.
 2. Polish. The best `n_polish` distinct candidates go to L-BFGS-B; the lowest objective wins
    and is restarted until a restart no longer lowers it.
 
-A law is a `Model`: a tuple of `Parameter`s (fit-space names, bounds, start grid), `log_predict`
-and `log_predict_grad` over a batch of parameter vectors, and optionally `linear_basis` and
-`with_coefficients` for variable projection. Bootstrap refits resample runs with replacement and run
-in parallel over cores, seeded so that the result does not depend on the number of workers.
+A model (a law, `scaling.laws.base.Law`) is a tuple of `Parameter`s (fit-space names, bounds,
+start grid), `predict_theta` and `predict_theta_grad` (the prediction in its residual space and
+its Jacobian, over a batch of parameter vectors), its `space`, and the optional abilities the
+base class declares: `linear_parameters` with `linear_basis` and `with_coefficients` (variable
+projection), `search_inputs` (a cheap approximate objective) and `bootstrap_search`. Bootstrap
+refits resample runs with replacement and run in parallel over cores, seeded so that the result
+does not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -31,9 +37,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 from scipy.optimize import minimize as scipy_minimize
 
 DEFAULT_DELTA = 1e-3
+CONFIRMED_GRADIENT = 1e-6   # an exact projected gradient this small confirms an optimum
+PROJECTION_ELEMENTS = 2**21  # variable projection solves a block of grid points at a time
+#                             whose (points, rows, coefficients) arrays hold at most this many
 
 
 @dataclass(frozen=True)
@@ -70,17 +80,18 @@ def huber_derivative(residual, delta=DEFAULT_DELTA):
     return np.clip(residual, -delta, delta)
 
 
-def objective(model, theta, inputs, target_log, delta=DEFAULT_DELTA, weights=None):
-    """J for a batch of parameter vectors theta (S, P): returns (S,)."""
-    residual = target_log - model.log_predict(np.atleast_2d(theta), inputs)
+def objective(model, theta, inputs, target, delta=DEFAULT_DELTA, weights=None):
+    """J for a batch of parameter vectors theta (S, P), the target in the model's residual
+    space: returns (S,)."""
+    residual = target - model.predict_theta(np.atleast_2d(theta), inputs)
     losses = huber(residual, delta)
     return (losses if weights is None else losses * weights).sum(axis=-1)
 
 
-def objective_and_gradient(model, theta, inputs, target_log, delta=DEFAULT_DELTA, weights=None):
+def objective_and_gradient(model, theta, inputs, target, delta=DEFAULT_DELTA, weights=None):
     """J and dJ/dθ for a batch theta (S, P): returns (S,) and (S, P)."""
-    log_prediction, jacobian = model.log_predict_grad(np.atleast_2d(theta), inputs)
-    residual = target_log - log_prediction
+    prediction, jacobian = model.predict_theta_grad(np.atleast_2d(theta), inputs)
+    residual = target - prediction
     losses, slopes = huber(residual, delta), huber_derivative(residual, delta)
     if weights is not None:
         losses, slopes = losses * weights, slopes * weights
@@ -94,39 +105,62 @@ def grid_starts(model) -> np.ndarray:
     return np.array(list(itertools.product(*(p.grid for p in model.parameters))), dtype=float)
 
 
-def projected_starts(model, inputs, target_log, weights=None, stride=1) -> np.ndarray:
+def projected_starts(model, inputs, target, weights=None, stride=1) -> np.ndarray:
     """Variable projection: walk the grid of the non-linear parameters, solve the rest.
 
-    For each exponent combination, the coefficients c ≥ 0 of ŷ = Σ_k c_k φ_k minimise
-    Σ_i w_i (1 − ŷ_i / y_i)², the small-residual form of the log-space objective. Non-negativity
-    is exact: every subset of basis functions is solved and the best feasible one kept.
+    For each exponent combination, the coefficients c of ŷ = Σ_k c_k φ_k minimise
+    Σ_i w_i (1 − ŷ_i / y_i)² in log space (the small-residual form of the log objective) and
+    Σ_i w_i (y_i − ŷ_i)² in linear space. Coefficients are > 0 except those the law declares
+    signed (`signed_linear_parameters`); the constraint is exact: every subset of basis
+    functions is solved and the best feasible one kept.
     """
-    linear = set(model.linear_parameters)
+    linear = list(model.linear_parameters)
     grids = [p.grid[::stride] if p.name not in linear else (0.0,) for p in model.parameters]
     theta = np.array(list(itertools.product(*grids)), dtype=float)
+    # a block of the grid at a time: the (S, n, K) arrays stay under PROJECTION_ELEMENTS
+    per_point = len(np.asarray(target)) * len(linear)
+    blocks = np.array_split(theta, max(1, -(-len(theta) * per_point // PROJECTION_ELEMENTS)))
+    return np.vstack([_project(model, block, inputs, target, weights) for block in blocks])
+
+
+def _project(model, theta, inputs, target, weights) -> np.ndarray:
+    """`projected_starts` for one block of grid points theta (S, P)."""
+    linear = list(model.linear_parameters)
     basis = model.linear_basis(theta, inputs)                     # (S, n, K)
-    scale = np.exp(-np.asarray(target_log))
-    if weights is not None:
-        scale = scale * np.sqrt(weights)
-    design = basis * scale[None, :, None]                          # rows divided by y_i
-    response = np.ones_like(scale) if weights is None else np.sqrt(weights)
+    target = np.asarray(target, float)
+    root_weights = np.ones_like(target) if weights is None else np.sqrt(weights)
+    if model.space == "log":
+        scale = np.exp(-target) * root_weights                     # rows divided by y_i
+        response = root_weights
+    else:
+        scale = root_weights
+        response = target * root_weights
+    design = basis * scale[None, :, None]
     n_basis = design.shape[2]
+    positive = np.array([name not in model.signed_linear_parameters for name in linear])
+    # the normal equations of every subset are sub-blocks of one Gram matrix G = DᵀD and one
+    # b = Dᵀr, and at the solution of G c = b a subset's squared error is r·r − c·b: the
+    # (S, n, K) design is read twice, not once per subset
+    with np.errstate(all="ignore"):
+        gram_all = design.transpose(0, 2, 1) @ design               # (S, K, K)
+        rhs_all = response @ design                                 # (S, K)
+    total = float(response @ response)
     best_error = np.full(len(theta), np.inf)
     best_coefs = np.zeros((len(theta), n_basis))
     for size in range(1, n_basis + 1):
         for subset in itertools.combinations(range(n_basis), size):
-            columns = design[:, :, subset]                         # (S, n, k)
-            gram = np.einsum("snk,snl->skl", columns, columns)
-            rhs = np.einsum("snk,n->sk", columns, response)
+            chosen = list(subset)
+            gram = gram_all[:, chosen][:, :, chosen]
+            rhs = rhs_all[:, chosen]
             ridge = 1e-12 * np.einsum("skk->s", gram)[:, None, None] * np.eye(size)
             with np.errstate(all="ignore"):
                 try:
                     coefs = np.linalg.solve(gram + ridge, rhs[..., None])[..., 0]
                 except np.linalg.LinAlgError:
                     coefs = np.einsum("skl,sl->sk", np.linalg.pinv(gram), rhs)
-                fitted = np.einsum("snk,sk->sn", columns, coefs)
-                error = ((response - fitted) ** 2).sum(axis=1)
-            feasible = np.all(coefs > 0, axis=1) & np.isfinite(error) & (error < best_error)
+                error = total - np.einsum("sk,sk->s", coefs, rhs)
+            feasible = (np.all((coefs > 0) | ~positive[chosen], axis=1)
+                        & np.isfinite(error) & (error < best_error))
             best_error = np.where(feasible, error, best_error)
             full = np.zeros((len(theta), n_basis))
             full[:, subset] = coefs
@@ -140,32 +174,34 @@ def clip_to_bounds(model, theta):
     return np.clip(theta, lower, upper)
 
 
-def candidate_starts(model, inputs, target_log, weights=None, stride=1) -> np.ndarray:
+def candidate_starts(model, inputs, target, weights=None, stride=1) -> np.ndarray:
     """Variable-projection starts where the law allows it, else its full start grid."""
-    if getattr(model, "linear_parameters", ()):
-        return projected_starts(model, inputs, target_log, weights, stride)
+    if model.linear_parameters:
+        return projected_starts(model, inputs, target, weights, stride)
     return grid_starts(model)
 
 
 # -- optimisation ------------------------------------------------------------------------------
 
-def minimize(model, inputs, target_log, *, delta=DEFAULT_DELTA, weights=None, starts=None,
+def minimize(model, inputs, target, *, delta=DEFAULT_DELTA, weights=None, starts=None,
              extra_starts=None, n_polish=8, grid_stride=1, ftol=1e-15, max_iter=2000,
              max_restarts=3, exact=True) -> Solution:
-    """Multi-start bounded L-BFGS-B on the Huber-in-log objective; see the module docstring.
+    """Multi-start bounded L-BFGS-B on the Huber objective; see the module docstring. `target`
+    is in the model's residual space (log y for `space = "log"`).
 
     `starts` replaces the candidate grid; `extra_starts` are polished in addition to the best
     `n_polish` candidates; `grid_stride` thins the exponent grid (the bootstrap uses 2).
-    A law whose exact objective is expensive may define `search_inputs(inputs)`, a cheaper
-    approximation of its inputs: the grid and the multi-start polish run on it and the winner
-    is polished again on the exact inputs (unless `exact=False`, as in bootstrap refits).
+    A law whose exact objective is expensive returns a cheaper approximation of its inputs from
+    `search_inputs(inputs)` (the base class returns the inputs themselves): the grid and the
+    multi-start polish run on it and the winner is polished again on the exact inputs (unless
+    `exact=False`, as in bootstrap refits).
     """
-    target_log = np.asarray(target_log, dtype=float)
-    search = model.search_inputs(inputs) if hasattr(model, "search_inputs") else inputs
-    candidates = candidate_starts(model, search, target_log, weights, grid_stride) \
+    target_z = np.asarray(target, dtype=float)
+    search = model.search_inputs(inputs)
+    candidates = candidate_starts(model, search, target_z, weights, grid_stride) \
         if starts is None \
         else np.atleast_2d(np.asarray(starts, dtype=float))
-    scores = np.concatenate([objective(model, chunk, search, target_log, delta, weights)
+    scores = np.concatenate([objective(model, chunk, search, target_z, delta, weights)
                              for chunk in np.array_split(candidates, max(1, len(candidates) // 512))])
     scores = np.where(np.isfinite(scores), scores, np.inf)
     chosen = _distinct_best(candidates, scores, n_polish)
@@ -173,7 +209,7 @@ def minimize(model, inputs, target_log, *, delta=DEFAULT_DELTA, weights=None, st
         chosen = np.vstack([np.atleast_2d(extra_starts), chosen])
     bounds = [(p.lower, p.upper) for p in model.parameters]
 
-    def polish(start, data, target=target_log):
+    def polish(start, data, target=target_z):
         def fun(theta):
             value, gradient = objective_and_gradient(model, theta[None, :], data, target,
                                                      delta, weights)
@@ -186,7 +222,7 @@ def minimize(model, inputs, target_log, *, delta=DEFAULT_DELTA, weights=None, st
                                   options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-12,
                                            "maxls": 50})
 
-    def restarted(best, data, target=target_log):
+    def restarted(best, data, target=target_z):
         # L-BFGS-B can stop early on a kink of the Huber objective (where residuals cross ±δ):
         # restarting from its answer drops the stale curvature memory and goes on downhill.
         for _ in range(max_restarts):
@@ -199,7 +235,7 @@ def minimize(model, inputs, target_log, *, delta=DEFAULT_DELTA, weights=None, st
     results = [polish(start, search) for start in chosen]
     best = restarted(results[int(np.argmin([r.fun for r in results]))], search)
     if exact and search is not inputs:
-        best = _exact_polish(model, best, inputs, search, target_log, polish, restarted)
+        best = _exact_polish(model, best, inputs, search, target_z, polish, restarted)
     return Solution(
         theta=np.asarray(best.x, dtype=float),
         objective=float(best.fun),
@@ -210,24 +246,43 @@ def minimize(model, inputs, target_log, *, delta=DEFAULT_DELTA, weights=None, st
     )
 
 
-def _exact_polish(model, best, inputs, search, target_log, polish, restarted):
+def _exact_polish(model, best, inputs, search, target_z, polish, restarted):
     """From the optimum of the approximate inputs to the optimum of the exact ones.
 
     Deferred correction: shift the target by the approximation's error at the current answer,
-    log ŷ_exact(θ) − log ŷ_search(θ), and re-polish on the cheap inputs; the error's change with
-    θ is tiny, so two or three rounds reach the exact optimum up to second-order terms, at one
-    exact evaluation a round. A last L-BFGS-B polish on the exact inputs confirms it."""
-    theta = best.x
+    z(ŷ_exact(θ)) − z(ŷ_search(θ)) in the residual space z, and re-polish on the cheap inputs;
+    the error's change with θ is tiny, so two or three rounds reach the exact optimum up to
+    second-order terms, at one exact evaluation a round. The exact objective's gradient there
+    confirms it: when the rounds have converged and its projected gradient is below
+    CONFIRMED_GRADIENT (the size `_converged` accepts at an optimum), the answer stands;
+    otherwise a last L-BFGS-B polish on the exact inputs goes on from it. (That polish, started
+    at an optimum of a flat objective, spent up to 50 exact evaluations on line searches that
+    cannot see a decrease below rounding.)"""
+    theta, step = best.x, np.inf
     for _ in range(4):
-        offset = (model.log_predict(theta[None, :], inputs)[0]
-                  - model.log_predict(theta[None, :], search)[0])
-        moved = restarted(polish(theta, search, target_log - offset), search,
-                          target_log - offset)
+        offset = (model.predict_theta(theta[None, :], inputs)[0]
+                  - model.predict_theta(theta[None, :], search)[0])
+        moved = restarted(polish(theta, search, target_z - offset), search,
+                          target_z - offset)
         step = np.max(np.abs(moved.x - theta) / (1.0 + np.abs(theta)))
         theta = moved.x
         if step < 1e-8:
             break
-    return restarted(polish(theta, inputs, target_log), inputs, target_log)
+    value, gradient = objective_and_gradient(model, theta[None, :], inputs, target_z)
+    projected = projected_gradient(model, theta, gradient[0])
+    if step < 1e-8 and np.max(np.abs(projected)) < CONFIRMED_GRADIENT:
+        return OptimizeResult(x=theta, fun=float(value[0]), jac=gradient[0], success=True,
+                              nit=0, nfev=1, message="CONVERGENCE: DEFERRED CORRECTION, "
+                              f"EXACT PROJECTED GRADIENT {np.max(np.abs(projected)):.1e}")
+    return restarted(polish(theta, inputs, target_z), inputs, target_z)
+
+
+def projected_gradient(model, theta, gradient) -> np.ndarray:
+    """The gradient with the components that push out of an active bound set to zero."""
+    lower = np.array([p.lower for p in model.parameters])
+    upper = np.array([p.upper for p in model.parameters])
+    blocked = ((theta <= lower) & (gradient > 0)) | ((theta >= upper) & (gradient < 0))
+    return np.where(blocked, 0.0, gradient)
 
 
 def _converged(result) -> bool:
@@ -236,7 +291,7 @@ def _converged(result) -> bool:
     # the projected gradient is small.
     if result.success:
         return True
-    return "ABNORMAL" in str(result.message) and np.max(np.abs(result.jac)) < 1e-6
+    return "ABNORMAL" in str(result.message) and np.max(np.abs(result.jac)) < CONFIRMED_GRADIENT
 
 
 def at_bounds(model, theta, tolerance=1e-6) -> list[str]:
@@ -314,19 +369,27 @@ def _codes(groups):
     return codes, uniques
 
 
-def bootstrap(model, inputs, target_log, groups, *, n_resamples, seed=0, delta=DEFAULT_DELTA,
+def bootstrap(model, inputs, target_z, groups, *, n_resamples, seed=0, delta=DEFAULT_DELTA,
               start=None, n_polish=1, n_jobs=None, strata=None) -> np.ndarray:
     """Refit on `n_resamples` resamples of `groups` (runs, or curve blocks within `strata`);
-    returns the (K, P) fitted parameter vectors.
+    returns the (K, P) fitted parameter vectors. `resample_weights` and `refit` in one call."""
+    weights = resample_weights(groups, n_resamples, seed, strata)
+    return refit(model, inputs, target_z, weights, delta=delta, start=start, n_polish=n_polish,
+                 n_jobs=n_jobs)
+
+
+def refit(model, inputs, target_z, weights, *, delta=DEFAULT_DELTA, start=None, n_polish=1,
+          n_jobs=None) -> np.ndarray:
+    """One refit per row of `weights` (K, n), the bootstrap's resamples; returns (K, P).
 
     Each refit polishes the full-data optimum `start` and the `n_polish` best starts of its own
     resample (exponent grid at stride 2; only `start` for laws with `bootstrap_search = False`).
-    Resamples are drawn up front from `seed`, so results do not depend on `n_jobs` (default:
-    every core).
+    The weights are drawn up front (`resample_weights`), so results do not depend on `n_jobs`
+    (default: every core); a chained law refits each step on its columns of the same draws.
     """
-    weights = resample_weights(groups, n_resamples, seed, strata)
+    n_resamples = len(weights)
     n_jobs = max(1, min(n_jobs or os.cpu_count() or 1, n_resamples))
-    job = (model, inputs, np.asarray(target_log, float), delta, start, n_polish)
+    job = (model, inputs, np.asarray(target_z, float), delta, start, n_polish)
     if n_jobs == 1 or n_resamples < 8:
         return _refit_many(job, weights)
     chunks = np.array_split(weights, n_jobs * 4)
@@ -355,11 +418,11 @@ def one_blas_thread():
 
 
 def _refit_many(job, weights) -> np.ndarray:
-    model, inputs, target_log, delta, start, n_polish = job
+    model, inputs, target_z, delta, start, n_polish = job
     out = np.empty((len(weights), len(model.parameters)))
-    search = getattr(model, "bootstrap_search", True)
+    search = model.bootstrap_search
     for k, row_weights in enumerate(weights):
-        solution = minimize(model, inputs, target_log, delta=delta, weights=row_weights,
+        solution = minimize(model, inputs, target_z, delta=delta, weights=row_weights,
                             extra_starts=start if search else None,
                             starts=None if search else start, n_polish=n_polish,
                             grid_stride=2, exact=False)

@@ -1,16 +1,21 @@
 """The learning rate of every optimizer step of every run, for the LR-schedule laws.
 
-Sources, in order:
-1. the `lr` column, when a run has a row at every step 1 … last (the row at step s holds the
-   LR of update s, counted from 1, as the ladder runner writes it);
-2. the `schedule` column: a `ladders.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
+Step convention. A run's updates are counted 1, 2, …; a row at step t was measured after t
+updates, so it has seen the LRs of updates 1 … t. Per-step LRs come from, in order:
+
+1. an LR file (`--lr-file`, `read_lr_file`), when it has the run: a table of run, step, lr with
+   one row per update. Its steps may count from 1 (steps 1 … T: a row at step t has seen file
+   steps 1 … t) or, as most trainers log them, from 0 (steps 0 … T−1: a row at step t has seen
+   file steps 0 … t−1). An explicit file wins over the table's own columns;
+2. the `lr` column, when a run has a row at every step 1 … last (the row at step t holds the LR
+   of update t, the last it has seen, as the ladder runner writes it);
+3. the `schedule` column: a `scaling.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
    steps=2000,final=1e-4"), rebuilt step by step;
-3. an LR file (`--lr-file`, `read_lr_file`): a table of run, step, lr at every step, attached
-   to the run table as `frame.attrs["lr_file"]`;
+
 otherwise a one-line error naming the file and the run.
 
-`areas(frame)` adds the columns the annealing law reads, at each row's step s:
-`lr_area` = S1 = Σ_{i≤s} η_i (warmup included) and `anneal_area` = S2 = Σ_{i≤s} m_i with
+`areas(frame, histories)` adds the columns the annealing law reads, at each row's step t:
+`lr_area` = S1 = Σ_{i≤t} η_i (warmup included) and `anneal_area` = S2 = Σ_{i≤t} m_i with
 m_i = λ·m_{i−1} + max(η_{i−1} − η_i, 0), m_1 = 0 (Tissue et al. 2024). Only decreases of the LR
 count as annealing: the rises of a warmup add nothing to S2 (without the max, a warmup would leave
 a negative momentum that takes thousands of steps to fade).
@@ -18,16 +23,32 @@ a negative momentum that takes thousands of steps to fade).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.runs import as_finite_numbers
 
+CONVENTION = ("a row at step t has seen updates 1 … t: LR-file steps 1 … t when the file counts "
+              "from 1, 0 … t−1 when it counts from 0")
 
-def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """{run: LR of updates 1 … last step (array index 0 is update 1)}."""
-    source = frame.attrs.get("source", "run table")
+
+@dataclass
+class LRFile:
+    """An LR file read by `read_lr_file`: the LR of updates 1 … T of each run it holds."""
+
+    path: str
+    runs: dict[str, np.ndarray] = field(default_factory=dict)
+    first_step: int = 1          # how the file numbers its steps: from 0 or from 1
+
+
+def per_step_lr(frame: pd.DataFrame, source="run table",
+                lr_file: LRFile | None = None) -> dict[str, np.ndarray]:
+    """{run: LR of updates 1 … last step (array index 0 is update 1)}; see the module docstring
+    for the sources and their order."""
     if "step" not in frame.columns:
         raise ScalingError(f"{source}: missing column 'step', which the LR-schedule laws need")
     out = {}
@@ -41,42 +62,45 @@ def per_step_lr(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             raise ScalingError(f"{source}: column 'step', row {bad}: steps of run {run!r} do "
                                "not increase")
         last = int(steps.max())
+        if lr_file is not None and run in lr_file.runs:
+            lr = lr_file.runs[run]
+            if len(lr) < last:
+                raise ScalingError(
+                    f"{lr_file.path}: run {run!r} has LRs for {len(lr)} updates (steps "
+                    f"{lr_file.first_step} … {len(lr) - 1 + lr_file.first_step}) but {source} "
+                    f"has rows up to step {last} ({CONVENTION})")
+            out[run] = lr[:last]
+            continue
         if "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1)):
             values = _learning_rates(rows["lr"], source)
             out[run] = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)] \
                 .to_numpy(float)
             continue
         if "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str):
-            from ladders.schedules import ScheduleError, lr_array, parse
+            from scaling.schedules import ScheduleError, lr_array, parse
 
             try:
                 schedule = parse(rows["schedule"].iloc[0])
             except ScheduleError as exc:
-                raise ScalingError(f"{source}: column 'schedule', row {rows.index[0]}: {exc}") \
-                    from None
+                hint = "; give --lr-file for runs whose schedule is not a scaling.schedules " \
+                       "string" if lr_file is None else f"; {lr_file.path} has no run {run!r}"
+                raise ScalingError(f"{source}: column 'schedule', row {rows.index[0]}: {exc}"
+                                   f"{hint}") from None
             if schedule.steps < last:
                 raise ScalingError(f"{source}: run {run!r} has rows up to step {last} but its "
                                    f"schedule has {schedule.steps} steps")
             out[run] = lr_array(schedule)[:last]       # a valid schedule's LRs are >= 0
             continue
-        lr_file = frame.attrs.get("lr_file")
-        if lr_file is not None and run in lr_file["runs"]:
-            lr = lr_file["runs"][run]
-            if len(lr) < last:
-                raise ScalingError(f"{lr_file['path']}: run {run!r} has LRs up to step {len(lr)}"
-                                   f" but {source} has rows up to step {last}")
-            out[run] = lr[:last]
-            continue
-        raise ScalingError(f"{source}: run {run!r}: no per-step LR (give an 'lr' column at every "
-                           "step, a 'schedule' column or --lr-file)")
+        where = f" ({lr_file.path} has no run {run!r})" if lr_file is not None else ""
+        raise ScalingError(f"{source}: run {run!r}: no per-step LR{where}: give an 'lr' column "
+                           "at every step, a 'schedule' column or --lr-file")
     return out
 
 
-def read_lr_file(path) -> dict:
-    """An LR file (Parquet or CSV with columns run, step, lr; rows numbered from 1) as
-    {"path", "runs": {run: LR of updates 1 … last}}. Every run needs every step 1 … last."""
-    from pathlib import Path
-
+def read_lr_file(path) -> LRFile:
+    """An LR file (Parquet or CSV with columns run, step, lr; rows numbered from 1). Every run
+    needs one row at every step, counted from 0 (0 … T−1) or from 1 (1 … T); see the module
+    docstring for which LRs a row at step t has seen."""
     from scaling.runs import read_file
 
     path = Path(path)
@@ -86,19 +110,24 @@ def read_lr_file(path) -> dict:
         if column not in frame.columns:
             raise ScalingError(f"{path}: missing column {column!r} (an LR file has columns run, "
                                "step, lr)")
+    if len(frame) == 0:
+        raise ScalingError(f"{path}: the file has no rows")
     frame["step"] = as_finite_numbers(frame["step"], "step", path)
     frame["lr"] = _learning_rates(frame["lr"], path)
+    first_step = 0 if frame["step"].min() == 0 else 1
     runs = {}
     for run, rows in frame.groupby(frame["run"].astype(str), sort=False):
         rows = rows.sort_values("step", kind="stable")
         steps = rows["step"].to_numpy()
-        expected = np.arange(1, len(rows) + 1)
+        expected = np.arange(first_step, first_step + len(rows))
         if not np.array_equal(steps, expected):
             bad = rows.index[np.flatnonzero(steps != expected)[0]]
-            raise ScalingError(f"{path}: column 'step', row {bad}: run {run!r} must have one "
-                               f"row at every step 1, 2, … (got {frame.at[bad, 'step']:g})")
+            raise ScalingError(
+                f"{path}: column 'step', row {bad}: run {run!r} must have one row at every step "
+                f"{first_step}, {first_step + 1}, … (the file counts steps from {first_step}; "
+                f"got {frame.at[bad, 'step']:g}; {CONVENTION})")
         runs[run] = rows["lr"].to_numpy(float)
-    return {"path": str(path), "runs": runs}
+    return LRFile(str(path), runs, first_step)
 
 
 def _learning_rates(values: pd.Series, source) -> np.ndarray:
@@ -111,9 +140,11 @@ def _learning_rates(values: pd.Series, source) -> np.ndarray:
     return numbers.to_numpy(float)
 
 
-def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
-    """The frame with `lr_area` (S1) and `anneal_area` (S2) at every row's step."""
-    cumulative = {run: cumulative_areas(lr, decay) for run, lr in per_step_lr(frame).items()}
+def areas(frame: pd.DataFrame, histories: dict[str, np.ndarray],
+          decay: float = 0.999) -> pd.DataFrame:
+    """The frame with `lr_area` (S1) and `anneal_area` (S2) at every row's step, from the runs'
+    per-step LRs (`per_step_lr`)."""
+    cumulative = {run: cumulative_areas(histories[run], decay) for run in frame["run"].unique()}
     out = frame.copy()
     s1 = np.zeros(len(frame))
     s2 = np.zeros(len(frame))
@@ -127,7 +158,7 @@ def areas(frame: pd.DataFrame, decay: float = 0.999) -> pd.DataFrame:
 def schedule_rows(schedule: str, every: int = 1):
     """For predicting a curve: the per-step LR of a schedule string (`--schedule`) and the steps
     to predict (every `every`-th step and the last)."""
-    from ladders.schedules import ScheduleError, lr_array, parse
+    from scaling.schedules import ScheduleError, lr_array, parse
 
     try:
         lr = lr_array(parse(schedule))

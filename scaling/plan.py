@@ -1,7 +1,8 @@
 """Planning with fitted laws.
 
-`compare_schedules`: for a fitted LR-schedule law, the predicted final loss of constant, cosine
-and WSD (10% and 20% linear decay) schedules that share peak LR, warmup, steps and final LR.
+`compare_schedules`: for a fitted LR-schedule law, the predicted curves (and so the final value of
+its target) of constant, cosine and WSD (10% and 20% linear decay) schedules that share peak LR,
+warmup, steps and final LR.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ VARIANTS = {
 def compare_schedules(law, base: str, every: int = 1, **sizes) -> dict:
     """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…" (laws with a
     size term take it as a keyword, `params=1e8`)."""
-    if not hasattr(law, "predict_schedule"):
-        raise ScalingError(f"the {law.name} law does not predict loss curves; schedule "
+    if not law.predicts_schedules:
+        raise ScalingError(f"the {law.name} law does not predict curves; schedule "
                            "comparison needs an LR-schedule law")
     values = {}
     for item in filter(None, (p.strip() for p in base.split(","))):

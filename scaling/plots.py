@@ -1,4 +1,4 @@
-"""Figures (matplotlib, Agg): observed vs fitted, and iso-loss contours over (N, D)."""
+"""Figures (matplotlib, Agg): observed vs fitted, iso-target contours over (N, D), curves."""
 
 from __future__ import annotations
 
@@ -18,34 +18,40 @@ def _pyplot():
     return plt
 
 
-def plot_fit(law, points, path) -> Path:
-    """Save a figure of a fitted law against its points (the rows it was fitted on, one per run).
+def plot_fit(law, data, path) -> Path:
+    """Save a figure of a fitted law against the rows it was fitted on (`PreparedRuns`, or a run
+    table that `law.prepare` accepts).
 
-    Left: observed vs fitted target. Right (laws of params and tokens): iso-loss contours of the
-    fitted surface over (N, D), the points coloured by their loss, iso-FLOP lines and, where the
-    law has one, the compute-optimal frontier.
+    Laws of whole curves: each run's observed target against step, with the fitted curve.
+    Others: observed vs fitted target on the rows the law fits (`law.fit_rows`), and for laws of
+    params and tokens the iso-target contours of the fitted surface over (N, D), the points
+    coloured by their target, and, where the law allocates compute, iso-compute lines and the
+    compute-optimal frontier.
     """
     plt = _pyplot()
-    if law.rows == "all":
-        return _plot_curve_fit(plt, law, law.prepare(points), path)
-    inputs = law.inputs_from(points)
+    data = law.prepare(data)
+    if law.rows == "all" and "step" in data.frame.columns:
+        return _plot_curve_fit(plt, law, data, path)
+    points = law.fit_rows(data)
+    inputs = law.inputs_from(points, data.lr_histories)
     actual = points[law.target].to_numpy(float)
-    fitted = law.predict(**inputs)
+    fitted = law.predict_inputs(inputs)
     surface = set(law.inputs) == {"params", "tokens"}
     figure, axes = plt.subplots(1, 2 if surface else 1, figsize=(12 if surface else 6, 5),
                                 squeeze=False)
     _observed_vs_fitted(axes[0, 0], law, actual, fitted, inputs)
     if surface:
-        _iso_loss(axes[0, 1], law, inputs, actual)
+        _iso_target(axes[0, 1], law, inputs, actual)
     figure.suptitle(law.title, fontsize=10)
     figure.tight_layout()
     return _save(figure, plt, path)
 
 
-def _plot_curve_fit(plt, law, rows, path) -> Path:
-    """Laws of whole curves: each run's observed loss against step, with the fitted curve."""
+def _plot_curve_fit(plt, law, data, path) -> Path:
+    """Laws of whole curves: each run's observed target against step, with the fitted curve."""
     figure, ax = plt.subplots(figsize=(8, 5))
-    fitted = law.predict_rows(rows)
+    rows = data.frame
+    fitted = law.predict_rows(data)
     for k, (run, curve) in enumerate(rows.groupby("run", sort=False)):
         colour = f"C{k % 10}"
         where = rows.index.get_indexer(curve.index)
@@ -72,56 +78,60 @@ def _observed_vs_fitted(ax, law, actual, fitted, inputs):
     ax.legend(loc="upper left")
 
 
-def _iso_loss(ax, law, inputs, actual):
+def _iso_target(ax, law, inputs, actual):
     params, tokens = inputs["params"], inputs["tokens"]
     n_grid = np.logspace(np.log10(params.min()) - 0.5, np.log10(params.max()) + 1.5, 160)
     d_grid = np.logspace(np.log10(tokens.min()) - 0.5, np.log10(tokens.max()) + 1.5, 160)
     n_mesh, d_mesh = np.meshgrid(n_grid, d_grid)
-    loss = law.predict(params=n_mesh.ravel(), tokens=d_mesh.ravel()).reshape(n_mesh.shape)
+    surface = law.predict(params=n_mesh.ravel(), tokens=d_mesh.ravel()).reshape(n_mesh.shape)
+    surface = np.where(np.isfinite(surface), surface, np.nan)
     from matplotlib.colors import Normalize
 
     norm = Normalize(actual.min(), actual.max())       # one colour scale for runs and contours
-    levels = np.unique(np.round(np.linspace(loss.min(), loss.max(), 16)[1:-1], 3))
-    contours = ax.contour(n_mesh, d_mesh, loss, levels=levels, cmap="viridis_r", norm=norm,
+    levels = np.unique(np.round(np.linspace(np.nanmin(surface), np.nanmax(surface), 16)[1:-1], 3))
+    contours = ax.contour(n_mesh, d_mesh, surface, levels=levels, cmap="viridis_r", norm=norm,
                           linewidths=0.8)
     ax.clabel(contours, fontsize=6, fmt="%.2f")
     points = ax.scatter(params, tokens, c=actual, cmap="viridis_r", norm=norm, s=12,
                         edgecolors="black", linewidths=0.3, label="runs")
     ax.figure.colorbar(points, ax=ax, label=law.target)
-    flops_low = 6 * n_grid.min() * d_grid.min()
-    flops_high = 6 * n_grid.max() * d_grid.max()
-    for flops in 10.0 ** np.arange(np.ceil(np.log10(flops_low)), np.log10(flops_high), 2):
-        ax.plot(n_grid, flops / (6 * n_grid), color="grey", lw=0.5, ls=":")
-        ax.annotate(f"{flops:.0e}", (n_grid[0], flops / (6 * n_grid[0])), fontsize=6,
-                    color="grey")
-    if hasattr(law, "compute_optimal"):
+    title = f"iso-{law.target} contours of the fit"
+    if law.allocates_compute:        # iso-compute lines and the frontier, in the law's model
+        flops_low = float(law.training_compute(params=n_grid.min(), tokens=d_grid.min()))
+        flops_high = float(law.training_compute(params=n_grid.max(), tokens=d_grid.max()))
+        per_token = law.training_compute(params=n_grid, tokens=np.ones_like(n_grid))
+        for flops in 10.0 ** np.arange(np.ceil(np.log10(flops_low)), np.log10(flops_high), 2):
+            ax.plot(n_grid, flops / per_token, color="grey", lw=0.5, ls=":")
+            ax.annotate(f"{flops:.0e}", (n_grid[0], flops / per_token[0]), fontsize=6,
+                        color="grey")
         budgets = np.logspace(np.log10(flops_low), np.log10(flops_high), 200)
         frontier = law.compute_optimal(budgets)
         ax.plot(frontier["params"][0], frontier["tokens"][0], color="crimson", lw=1.5,
                 label="compute-optimal frontier")
+        title += f"; dotted: iso-compute ({law.compute_formula})"
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(n_grid.min(), n_grid.max())
     ax.set_ylim(d_grid.min(), d_grid.max())
     ax.set_xlabel("parameters N")
     ax.set_ylabel("tokens D")
-    ax.set_title("iso-loss contours of the fit; dotted: iso-FLOP", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
 
 
-def plot_curve(curve, label, path, observed=None) -> Path:
-    """A predicted loss curve (step, loss, lower, upper) with its LR below, and optionally an
-    observed curve (step, loss) on top."""
+def plot_curve(curve, label, path, *, target: str, observed=None) -> Path:
+    """A predicted curve (step, lr, `target`, lower, upper) with its LR below, and optionally an
+    observed curve (step, `target`) on top."""
     plt = _pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
                                          gridspec_kw={"height_ratios": [3, 1]})
-    top.plot(curve["step"], curve["loss"], color="crimson", label="predicted")
+    top.plot(curve["step"], curve[target], color="crimson", label="predicted")
     if np.isfinite(curve["lower"]).any():
         top.fill_between(curve["step"], curve["lower"], curve["upper"], color="crimson",
                          alpha=0.2, label="interval")
     if observed is not None:
-        top.plot(observed["step"], observed["loss"], ".", color="black", ms=3, label="observed")
-    top.set_ylabel("loss")
+        top.plot(observed["step"], observed[target], ".", color="black", ms=3, label="observed")
+    top.set_ylabel(target)
     top.legend()
     top.set_title(label, fontsize=8)
     bottom.plot(curve["step"], curve["lr"], color="grey")
@@ -131,17 +141,17 @@ def plot_curve(curve, label, path, observed=None) -> Path:
     return _save(figure, plt, path)
 
 
-def plot_curves(curves: dict, label, path) -> Path:
+def plot_curves(curves: dict, label, path, *, target: str) -> Path:
     """Several predicted curves ({name: curve}) with their LRs below."""
     plt = _pyplot()
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
                                          gridspec_kw={"height_ratios": [3, 1]})
     for name, curve in curves.items():
-        line, = top.plot(curve["step"], curve["loss"], label=name)
+        line, = top.plot(curve["step"], curve[target], label=name)
         bottom.plot(curve["step"], curve["lr"], color=line.get_color())
-    low = min(c["loss"].iloc[-1] for c in curves.values())
-    top.set_ylim(low * 0.98, low * 1.3)
-    top.set_ylabel("predicted loss")
+    low = min(c[target].iloc[-1] for c in curves.values())
+    top.set_ylim(low - 0.02 * abs(low), low + 0.3 * abs(low))     # the ends, where they differ
+    top.set_ylabel(f"predicted {target}")
     top.legend()
     top.set_title(str(label), fontsize=8)
     bottom.set_xlabel("step")

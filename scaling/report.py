@@ -29,15 +29,15 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     lines.append(f"data      {data.get('source', '?')}{where}: {law.n_runs_} runs, "
                  f"{law.n_points_} points")
     starts = f"; {law.n_starts_} starts" if law.n_starts_ else ""
-    lines.append(f"objective {law.objective_:.6g} (sum of Huber, delta={law.delta:g}, on log loss)"
-                 f"{starts}; {'converged' if law.converged_ else 'DID NOT CONVERGE'}")
+    lines.append(f"objective {law.objective_:.6g} ({law.objective_description}){starts}; "
+                 f"{'converged' if law.converged_ else 'DID NOT CONVERGE'}")
     n_boot = len(law.bootstrap_theta_)
-    what = "runs" if law.rows == "final" else "blocks of rows within each curve"
+    what = "runs" if law.bootstrap_unit == "runs" else "blocks of rows within each curve"
     lines.append(f"bootstrap {n_boot} resamples of {what} (seed {law.bootstrap_seed_}), {level} "
                  "percentile intervals" if n_boot else "bootstrap none (use --bootstrap K for intervals)")
     if law.residuals_ is not None and len(law.residuals_):
         residuals = np.asarray(law.residuals_)
-        lines.append(f"residuals log loss: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
+        lines.append(f"residuals {law.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
                      f"max |r| {np.max(np.abs(residuals)):.4g}")
     rows = []
     for name in law.reported_names:
@@ -47,7 +47,7 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     lines += ["", table(("parameter", "value", f"{level} interval", "std err"), rows,
                         right=("value", "std err"))]
     lines += fit_warnings(law)
-    if hasattr(law, "compute_optimal"):
+    if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)
 
@@ -82,13 +82,15 @@ def _with_interval(point, lower, upper) -> str:
 
 
 def compute_optimal_table(law, budgets=COMPUTE_BUDGETS) -> str:
+    """The law's compute-optimal allocation at each budget: every quantity it returns (its
+    inputs, the target, and anything else it allocates), with intervals."""
     allocation = law.compute_optimal(np.asarray(budgets, float))
     level = f"{100 * law.confidence:g}%"
-    keys = ("params", "tokens", "tokens_per_param", "loss")
-    header = ("FLOPs", "params N", "tokens D", "tokens/param", law.target)
+    keys = list(allocation)
+    header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys))
     rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys))
             for k, flops in enumerate(budgets)]
-    return (f"compute-optimal allocation (C = 6 N D), {level} intervals\n"
+    return (f"compute-optimal allocation ({law.compute_formula}), {level} intervals\n"
             + table(header, rows, right=("FLOPs",)))
 
 
@@ -107,23 +109,32 @@ def prediction_table(law, **values) -> str:
 
 
 def backtest_report(record: dict, law_inputs) -> str:
+    """A backtest record (`scaling.backtest.backtest`) as text: relative errors in percent,
+    absolute errors (linear-space targets) in the target's units."""
+    relative = record.get("error_kind", "relative") == "relative"
+    key, label = ("rel_error", "rel err") if relative else ("error", "error")
+
+    def size(value):
+        return f"{100 * value:.3f}%" if relative else f"{value:.4g}"
+
     n_train = len(record["train_runs"])
     lines = [f"backtest {record['law']}: fit on {n_train} runs matching {record['train']!r}, "
              f"predict the final rows of {len(record['test'])} held-out runs", ""]
-    header = ("run", *law_inputs, "actual", "predicted", "interval", "rel err")
+    header = ("run", *law_inputs, "actual", "predicted", "interval", label)
     rows = [(str(r["run"]), *(f"{r[n]:.4g}" for n in law_inputs), f"{r['actual']:.4f}",
              f"{r['predicted']:.4f}",
              _interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),
-             f"{100 * r['rel_error']:+.2f}%") for r in record["test"]]
-    lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", "rel err")))
-    lines += ["", f"mean absolute relative error {100 * record['mean_abs_rel_error']:.3f}%"]
+             f"{100 * r[key]:+.2f}%" if relative else f"{r[key]:+.4f}") for r in record["test"]]
+    lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", label)))
+    lines += ["", f"mean absolute {'relative ' if relative else ''}error "
+                  f"{size(record['mean_abs_' + key])}"]
     if record.get("test_curves"):
         lines += ["", table(("curve", "PredE", "WorstE"),
-                            [(str(c["run"]), f"{100 * c['pred_e']:.3f}%",
-                              f"{100 * c['worst_e']:.3f}%") for c in record["test_curves"]],
+                            [(str(c["run"]), size(c["pred_e"]), size(c["worst_e"]))
+                             for c in record["test_curves"]],
                             right=("PredE", "WorstE")),
-                  f"mean PredE {100 * record['mean_pred_e']:.3f}%, "
-                  f"mean WorstE {100 * record['mean_worst_e']:.3f}%"]
+                  f"mean PredE {size(record['mean_pred_e'])}, "
+                  f"mean WorstE {size(record['mean_worst_e'])}"]
     if record.get("coverage") is not None:
         lines.append(f"interval coverage {100 * record['coverage']:.0f}% of held-out runs "
                      "(intervals for a run: law uncertainty and residual scatter)")

@@ -1,6 +1,7 @@
 """Run tables: read, validate, map columns, derive, filter, select final rows, write.
 
-The contract is ../shared/docs/run-table.md (version 1): one row per (run, evaluation point) with at
+The contract is docs/run-table.md in the repository (version 1; the README's "The run table"
+section is its short version): one row per (run, evaluation point) with at
 least `run`, `params`, `tokens`, `loss`. Rows are numbered from 1 in file order (the first data row
 is row 1) and keep that number as the DataFrame index through every filter, so an error about a
 row can always name the row of the file it came from.
@@ -25,6 +26,10 @@ NUMERIC = (
     "depth", "characters", "loss_unigram", "params_active", "seed",
 )
 POSITIVE = ("params", "tokens", "flops")
+# The contract's definition of `flops` when a table has none (docs/run-table.md): the
+# 6·N·D training compute of Kaplan et al. 2020 (section 2.1). Laws with a compute model of their
+# own say so (`Law.compute_formula`); none reads this column.
+FLOPS_PER_PARAM_TOKEN = 6.0
 STRING = ("run", "schedule", "dataset")
 
 
@@ -50,6 +55,8 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
 
     `columns` names optional columns that the caller will use; they are validated like the
     required ones (present, numeric, finite). The frame's `attrs["source"]` holds the path.
+    `where` filters the file's rows; to filter after a law's derived columns (the LR areas of
+    the curve laws), give the query to `Law.fit(runs, where=...)` instead.
     """
     path = Path(path)
     frame = read_file(path)
@@ -59,7 +66,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame = validate(frame, path, columns)
     if "flops" not in frame.columns:
-        frame["flops"] = 6.0 * frame["params"] * frame["tokens"]
+        frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
     frame.attrs["source"] = str(path)
     if where:
         frame = filter_rows(frame, where, path)
@@ -75,11 +82,16 @@ def read_file(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            _check_unique(path, pq.read_schema(path).names)
             return pd.read_parquet(path)
         if suffix in (".csv", ".tsv", ".txt"):
             if path.stat().st_size == 0:
                 raise ScalingError(f"{path}: the file is empty")
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            separator = "\t" if suffix == ".tsv" else ","
+            _check_header(path, separator)
+            return pd.read_csv(path, sep=separator)
     except ScalingError:
         raise
     except pd.errors.EmptyDataError:
@@ -88,6 +100,24 @@ def read_file(path: Path) -> pd.DataFrame:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ScalingError(f"{path}: cannot read as {suffix[1:]} ({reason})") from None
     raise ScalingError(f"{path}: unknown file type {suffix or '(none)'!r}; use .parquet or .csv")
+
+
+def _check_header(path: Path, separator: str) -> None:
+    """A column named twice is an error (pandas would rename the second to `name.1`)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle, delimiter=separator), [])
+    _check_unique(path, header)
+
+
+def _check_unique(path: Path, header) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise ScalingError(f"{path}: column {name!r} appears twice in the header (columns "
+                               f"{seen[name]} and {position}); rename or drop one")
+        seen[name] = position
 
 
 def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path) -> pd.DataFrame:

@@ -3,9 +3,14 @@
     runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
                              params=[1e7, 3e7, 1e8, 3e8, 1e9], tokens_per_param=[5, 10, 20, 40],
                              noise=0.005, seed=0)
+    curves = multipower_curves({"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066,
+                                "beta": 0.583, "gamma": 0.641},
+                               {"cosine": ("cosine:peak=3e-4,warmup=2160,steps=24000,"
+                                           "final=3e-5", 100)}, noise=0.002)
 
 Each (params, tokens) pair is one run whose final loss is the law's value times exp(ε),
-ε ~ Normal(0, noise): multiplicative noise, matching the log-space objective.
+ε ~ Normal(0, noise): multiplicative noise, matching the log-space objective. Curves follow the
+multi-power law at a row every so many steps, with the same noise.
 """
 
 from __future__ import annotations
@@ -26,4 +31,89 @@ def chinchilla_ladder(*, E, A, B, alpha, beta, params, tokens_per_param, noise=0
                           "tokens": tokens, "flops": 6 * size * tokens, "loss": loss})
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame.attrs["source"] = "synthetic ladder"
+    return frame
+
+
+def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed: int = 0,
+                      params: float = 25e6, tokens_per_step: float = 1.0) -> pd.DataFrame:
+    """A run table of whole loss curves that follow the multi-power law (Luo et al. 2025) with
+    the given parameters (L0, A, alpha, B, C, beta, gamma): `curves` maps each run to
+    (schedule string, a row every so many steps); rows carry run, params, tokens, step, loss
+    and schedule."""
+    from scaling.laws import get_law
+    from scaling.schedules import parse
+
+    law = get_law("multipower")
+    law.theta_ = np.array([np.log(law_params["L0"]), np.log(law_params["A"]), law_params["alpha"],
+                           np.log(law_params["B"]), np.log(law_params["C"]), law_params["beta"],
+                           law_params["gamma"]])
+    rng = np.random.default_rng(seed)
+    frames = []
+    for run, (schedule, every) in curves.items():
+        steps = np.arange(every, parse(schedule).steps + 1, every)
+        frame = pd.DataFrame({"run": run, "params": float(params),
+                              "tokens": steps * float(tokens_per_step), "step": steps,
+                              "loss": 1.0, "schedule": schedule})
+        truth = law.predict_rows(law.prepare(frame))
+        frame["loss"] = truth * np.exp(noise * rng.standard_normal(len(frame)))
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = "synthetic curves"
+    return frame
+
+
+def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta,
+                      params_nonembed=(1e7, 3e7, 1e8, 3e8, 1e9),
+                      vocab_sizes=(4096, 16384, 65536), characters=(1e9, 1e10, 1e11),
+                      noise=0.002, seed=0) -> pd.DataFrame:
+    """Unigram-normalised losses (usually negative) of the vocabulary law (Tao et al. 2024),
+    L_u = −E + A1/N_nv^α1 + A2/(V·d)^α2 + B/H^β, one run per (N_nv, V, H), plus additive
+    Normal(0, noise): the law is fitted in linear space. Width d is 256 below 1e8 non-vocabulary
+    parameters, 1024 from there; `params` and `tokens` (H/4) fill the required columns."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for nonembed in params_nonembed:
+        width = 256 if nonembed < 1e8 else 1024
+        for vocab in vocab_sizes:
+            for chars in characters:
+                value = (-E + A1 / nonembed ** alpha1 + A2 / (vocab * width) ** alpha2
+                         + B / chars ** beta)
+                rows.append({"run": f"n{nonembed:g}-v{vocab}-c{chars:g}",
+                             "params": nonembed + 2 * vocab * width, "tokens": chars / 4,
+                             "loss": np.nan, "params_nonembed": nonembed, "vocab_size": vocab,
+                             "width": width, "characters": chars,
+                             "loss_unigram": value + noise * rng.standard_normal()})
+    frame = pd.DataFrame(rows)
+    frame["loss"] = frame["loss_unigram"] + 4.0      # a loss column, as the contract wants
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = "synthetic vocabulary ladder"
+    return frame
+
+
+def task_ladder(*, loss_params: dict, accuracy_params: dict, task: str = "hellaswag",
+                params=(1e7, 3e7, 1e8, 3e8, 1e9), tokens_per_param=(5, 10, 20, 40),
+                checkpoints=(0.25, 0.5, 0.75, 1.0), loss_noise=0.002, accuracy_noise=0.003,
+                seed=0) -> pd.DataFrame:
+    """Checkpoints of runs for the two-step task law (Bhagia et al. 2024): task loss
+    `loss:<task>` = E + A/N^α + B/D^β (loss_params) times exp(Normal(0, loss_noise)), accuracy
+    `acc:<task>` = a/(1 + exp(−k·(L − L0))) + b (accuracy_params) of the noiseless task loss,
+    plus Normal(0, accuracy_noise). One run per (params, tokens per param), a row at each
+    checkpoint fraction of its tokens."""
+    rng = np.random.default_rng(seed)
+    p, q = loss_params, accuracy_params
+    rows = []
+    for size in params:
+        for ratio in tokens_per_param:
+            for fraction in checkpoints:
+                tokens = size * ratio * fraction
+                loss = p["E"] + p["A"] / size ** p["alpha"] + p["B"] / tokens ** p["beta"]
+                accuracy = q["a"] / (1 + np.exp(-q["k"] * (loss - q["L0"]))) + q["b"]
+                rows.append({"run": f"N{size:g}-{ratio}tpp", "params": size, "tokens": tokens,
+                             "loss": 2.5,
+                             f"loss:{task}": loss * np.exp(loss_noise * rng.standard_normal()),
+                             f"acc:{task}": accuracy + accuracy_noise * rng.standard_normal()})
+    frame = pd.DataFrame(rows)
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = "synthetic task ladder"
     return frame

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ladders.schedules import lr_array, parse
+from scaling.schedules import lr_array, parse
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.lr import areas, per_step_lr
@@ -23,7 +23,7 @@ def curve(run, schedule, noise=0.002, every=25, seed=0, decay=0.999):
     frame = pd.DataFrame({"run": run, "params": 1e6, "tokens": steps * 1000.0, "step": steps,
                           "loss": 1.0, "schedule": schedule})
     frame.index = pd.RangeIndex(1, len(frame) + 1)
-    with_areas = areas(frame, decay)
+    with_areas = areas(frame, per_step_lr(frame), decay)
     truth = (TRUE["L0"] + TRUE["A"] * with_areas["lr_area"] ** -TRUE["alpha"]
              - TRUE["C"] * with_areas["anneal_area"])
     rng = np.random.default_rng(seed)
@@ -42,7 +42,7 @@ def table(*names, **kwargs):
 def test_areas_follow_their_definition():
     lr = lr_array(parse(SCHEDULES["wsd"]))
     frame = table("wsd")
-    with_areas = areas(frame).set_index("step")
+    with_areas = areas(frame, per_step_lr(frame)).set_index("step")
     momentum, area = 0.0, []
     for i in range(len(lr)):
         momentum = 0.999 * momentum + (max(lr[i - 1] - lr[i], 0.0) if i else 0.0)
@@ -71,7 +71,7 @@ def test_recovers_known_parameters_from_three_schedules():
 
 def test_fit_on_two_schedules_predicts_the_third():
     fit = get_law("annealing").fit(table("constant", "cosine"))
-    held_out = fit.prepare(table("wsd"))
+    held_out = fit.prepare(table("wsd")).frame
     predicted = fit.predict(lr_area=held_out["lr_area"], anneal_area=held_out["anneal_area"])
     pred_e = np.mean(np.abs(predicted - held_out["loss"]) / held_out["loss"])
     assert pred_e < 0.005  # the noise is 0.2%
@@ -172,7 +172,7 @@ SIZED = {"L0": 1.4, "A": 1.1, "alpha": 0.45, "C": 0.9, "B": 40.0, "beta": 0.3}
 
 def sized_curve(run, schedule, params, noise=0.002, seed=0):
     frame = curve(run, schedule, noise=0.0).assign(params=params)
-    with_areas = areas(frame)
+    with_areas = areas(frame, per_step_lr(frame))
     truth = (SIZED["L0"] + SIZED["A"] * with_areas["lr_area"] ** -SIZED["alpha"]
              + SIZED["B"] * params ** -SIZED["beta"] - SIZED["C"] * with_areas["anneal_area"])
     frame["loss"] = truth.to_numpy() * np.exp(

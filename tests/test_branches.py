@@ -25,7 +25,7 @@ import pytest
 import cli
 from ladders.launch import compute_summary, run_ladder, work_dir
 from ladders.model import GPTConfig, flops_per_token
-from ladders.schedules import lr_array, parse
+from scaling.schedules import lr_array, parse
 from ladders.spec import compute, estimate, expand, load_spec
 from ladders.train import train_rung
 

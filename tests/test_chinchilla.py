@@ -93,13 +93,13 @@ def test_analytic_jacobian_matches_finite_differences():
     rng = np.random.default_rng(1)
     inputs = {"params": 10 ** rng.uniform(7, 10, 30), "tokens": 10 ** rng.uniform(8, 11, 30)}
     theta = np.array([[6.0, 7.5, 0.6, 0.34, 0.37], [2.0, 12.0, -0.5, 0.1, 0.9]])
-    value, jacobian = law.log_predict_grad(theta, inputs)
-    assert np.allclose(value, law.log_predict(theta, inputs))
+    value, jacobian = law.predict_theta_grad(theta, inputs)
+    assert np.allclose(value, law.predict_theta(theta, inputs))
     step = 1e-6
     for k in range(5):
         shifted = theta.copy()
         shifted[:, k] += step
-        numeric = (law.log_predict(shifted, inputs) - law.log_predict(theta - (shifted - theta),
+        numeric = (law.predict_theta(shifted, inputs) - law.predict_theta(theta - (shifted - theta),
                                                                       inputs)) / (2 * step)
         assert np.allclose(jacobian[..., k], numeric, atol=1e-7), k
 

@@ -109,3 +109,32 @@ def test_python_dash_m_scaling_and_no_torch():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_set_passes_settings_to_the_law_and_the_fit_file_keeps_them(tmp_path, capsys):
+    runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
+                             params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20],
+                             noise=0.003, seed=1)
+    write_runs(runs, tmp_path / "runs.parquet")
+    assert cli.main(["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "20", "--set",
+                     "confidence=0.8", "--set", "n_polish=3", "--delta", "0.01", "--out",
+                     str(tmp_path / "fit.json")]) == 0
+    out = capsys.readouterr().out
+    assert "80% interval" in out and "delta=0.01" in out
+    record = json.loads((tmp_path / "fit.json").read_text())
+    assert record["settings"] == {"delta": 0.01, "n_polish": 3, "confidence": 0.8,
+                                  "target": "loss"}
+    law = load_fit(tmp_path / "fit.json")
+    assert (law.confidence, law.n_polish, law.delta) == (0.8, 3, 0.01)
+    assert "80% law interval" in (cli.main(["predict", str(tmp_path / "fit.json"), "--params",
+                                            "1e9", "--tokens", "2e10"]) == 0
+                                  and capsys.readouterr().out)
+
+
+def test_laws_lists_targets_spaces_and_settings(capsys):
+    assert cli.main(["laws"]) == 0
+    out = capsys.readouterr().out
+    assert "target loss, log space, final rows; settings: delta=0.001, n_polish=8, " \
+           "confidence=0.95, target=loss" in out
+    assert "target loss_unigram, linear space, final rows" in out
+    assert "task=(required)" in out and "decay=0.999" in out

@@ -4,7 +4,7 @@ Each case builds a small table (or fit file) in a temporary folder, derived from
 table, calls `cli.main(argv)` in-process and checks: exit status 2; stderr, stripped, is exactly
 one non-empty line; no traceback; and the line names the problem (and, for data problems, the
 file, the column and the row). Rows are numbered from 1 in file order (the first data row is
-row 1), as in the run-table contract (shared/docs/run-table.md).
+row 1), as in the run-table contract (docs/run-table.md).
 """
 
 from __future__ import annotations
@@ -112,6 +112,20 @@ def predict(*options, fit_path=fit_file):
     return argv
 
 
+def fit_with_format(version):
+    """A real fit file whose "format" is `version` (None: no "format" field)."""
+    def build(tmp):
+        record = json.loads(fit_file(tmp).read_text())
+        if version is None:
+            del record["format"]
+        else:
+            record["format"] = version
+        path = tmp / f"format-{version}.json"
+        path.write_text(json.dumps(record))
+        return path
+    return build
+
+
 def corrupt_fit(tmp):
     path = tmp / "corrupt.json"
     path.write_text("{this is not json")
@@ -126,6 +140,24 @@ def single_run(frame):
 
 def params_change(frame):
     frame.loc[4, "run"] = frame.loc[0, "run"]  # row 5 (params 3e7) joins run r01 (params 1e7)
+
+
+def duplicate_loss(frame):
+    """A second `loss` column (pandas alone would read it silently as `loss.1`)."""
+    doubled = pd.concat([frame, frame[["loss"]] * 1.01], axis=1)
+    assert list(doubled.columns) == ["run", "params", "tokens", "loss", "loss"]
+    return doubled
+
+
+def duplicate_loss_parquet(tmp):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = base_table()
+    columns = [pa.array(frame[c]) for c in frame.columns] + [pa.array(frame["loss"] * 1.01)]
+    path = tmp / "dup.parquet"
+    pq.write_table(pa.table(columns, names=[*frame.columns, "loss"]), path)
+    return path
 
 
 def one_params_value(frame):
@@ -165,6 +197,10 @@ CASES = [
     ("corrupt-parquet", fit(raw_file("corrupt.parquet",
                                      np.random.default_rng(7).bytes(512))),
      ["corrupt.parquet", "cannot read as parquet"]),
+    ("duplicate-column-csv", fit(table(duplicate_loss)),
+     ["runs.csv", "column 'loss' appears twice", "columns 4 and 5"]),
+    ("duplicate-column-parquet", fit(duplicate_loss_parquet),
+     ["dup.parquet", "column 'loss' appears twice", "columns 4 and 5"]),
     ("unknown-extension", fit(table(name="runs.xlsx")),
      ["runs.xlsx", "unknown file type", ".xlsx"]),
     ("single-run", fit(table(single_run)),
@@ -195,6 +231,12 @@ CASES = [
     ("predict-corrupt-fit", predict("--params", "1e9", "--tokens", "2e10",
                                     fit_path=corrupt_fit),
      ["corrupt.json", "not a fit file", "invalid JSON"]),
+    ("predict-future-fit-format", predict("--params", "1e9", "--tokens", "2e10",
+                                          fit_path=fit_with_format(99)),
+     ["format-99.json", "fit format 99", "reads formats 1, 2"]),
+    ("predict-fit-without-format", predict("--params", "1e9", "--tokens", "2e10",
+                                           fit_path=fit_with_format(None)),
+     ["format-None.json", "fit format None"]),
     ("predict-negative-params", predict("--params=-1e9", "--tokens", "2e10"),
      ["--params", "positive"]),
     ("predict-no-inputs", predict(),

@@ -48,7 +48,7 @@ def test_variable_projection_solves_coefficients_on_noiseless_data():
     law = get_law("chinchilla")
     inputs = law.inputs_from(ladder())
     theta_true = np.array([np.log(400), np.log(2000), np.log(1.8), 0.35, 0.35])
-    starts = fitting.projected_starts(law, inputs, law.log_predict(theta_true[None, :], inputs)[0])
+    starts = fitting.projected_starts(law, inputs, law.predict_theta(theta_true[None, :], inputs)[0])
     assert len(starts) == 41 * 41 and np.isfinite(starts).all()
     row = starts[np.argmin(np.abs(starts[:, 3] - 0.35) + np.abs(starts[:, 4] - 0.35))]
     assert row == pytest.approx(theta_true, rel=1e-4)

@@ -1,4 +1,4 @@
-"""Run tables (../shared/docs/run-table.md): reading, mapping, deriving, filtering, writing."""
+"""Run tables (docs/run-table.md): reading, mapping, deriving, filtering, writing."""
 
 import hashlib
 
@@ -110,3 +110,22 @@ def test_write_is_atomic_and_carries_metadata(tmp_path):
         write_runs(bad, path)
     assert path.read_bytes() == before  # the finished file is untouched
     assert [p.name for p in path.parent.iterdir()] == ["runs.parquet"]
+
+
+def test_the_contract_lives_in_the_project():
+    """Defect 7: docstrings pointed to a run-table.md outside the project, which a clone does not
+    have. The contract is docs/run-table.md, and it names every column the code knows."""
+    from conftest import ROOT
+    from scaling.runs import NUMERIC, REQUIRED, STRING
+
+    files = [ROOT / "cli.py", ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml",
+             *ROOT.glob("docs/*.md"),
+             *(path for folder in ("scaling", "ladders", "tests", "bench")
+               for path in (ROOT / folder).rglob("*.py"))]
+    outside = ("../" + "shared", "shared" + "/docs")      # not spelled out: this file is read too
+    pointing_outside = [str(path.relative_to(ROOT)) for path in files
+                        if any(text in path.read_text() for text in outside)]
+    assert pointing_outside == []
+    contract = (ROOT / "docs" / "run-table.md").read_text()
+    for column in (*REQUIRED, *NUMERIC, *STRING, "acc:<task>", "loss:<task>", "final"):
+        assert f"| `{column}` |" in contract, column

@@ -8,10 +8,10 @@ import pytest
 
 import cli
 from ladders.model import GPTConfig, parameter_counts
-from ladders.schedules import parse
 from ladders.spec import expand, load_spec, schema_markdown
 from ladders.spec.docs import field_docs
 from ladders.spec.schema import SECTIONS
+from scaling.schedules import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,7 +38,7 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
-from ladders.schedules import ScheduleError, parse
+from scaling.schedules import ScheduleError, parse
 from ladders.spec.schema import Size, Spec, SpecError
 
 
@@ -52,7 +52,7 @@ class Rung:
     steps: int
     batch_size: int               # sequences per optimizer step, over all ranks (global)
     context: int
-    schedule: str                 # ladders.schedules string, with this rung's steps
+    schedule: str                 # scaling.schedules string, with this rung's steps
     seed: int
     weight_decay: float
     beta1: float

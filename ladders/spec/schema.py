@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from ladders.schedules import DECAYS
+from scaling.schedules import DECAYS
 from scaling.errors import ScalingError
 
 

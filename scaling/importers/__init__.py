@@ -1,4 +1,4 @@
-"""Importers: foreign formats to the run table (../shared/docs/run-table.md).
+"""Importers: foreign formats to the run table (docs/run-table.md in the repository).
 
 - `scaling.importers.epoch`: Epoch AI's extraction of the Chinchilla runs (CSV).
 """

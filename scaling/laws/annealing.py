@@ -25,7 +25,8 @@ import numpy as np
 
 from scaling import lr as lr_areas
 from scaling.fitting import Parameter
-from scaling.laws import Law, register
+from scaling.laws.base import BASE_SETTINGS, Law, Setting
+from scaling.laws.registry import register
 
 EXPONENT_GRID = tuple(np.round(np.arange(0.02, 2.0001, 0.02), 2))
 
@@ -40,6 +41,12 @@ class Annealing(Law):
     power_inputs = ("lr_area",)
     extra_columns = ("step",)
     rows = "all"
+    bootstrap_unit = "curve blocks"
+    uses_lr_histories = True
+    predicts_schedules = True
+    settings_spec = (*BASE_SETTINGS, Setting(
+        "decay", 0.999, "λ, the momentum of the annealing area", float,
+        lambda v: None if 0 <= v < 1 else "(lambda) must be in [0, 1)"))
     parameters = (
         # fit-space: l0 = log L0, a = log A, c = log C
         Parameter("l0", -10.0, 5.0, (0.0,)),
@@ -51,31 +58,22 @@ class Annealing(Law):
     reported_names = ("L0", "A", "C", "alpha")
     reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "C": "exp(c)"}
 
-    def __init__(self, decay: float = 0.999, **settings):
-        super().__init__(**settings)
-        if not 0 <= decay < 1:
-            raise ValueError(f"annealing decay (lambda) must be in [0, 1), got {decay}")
-        self.decay = float(decay)   # λ, the momentum of the annealing area
-
-    def settings(self) -> dict:
-        return {**super().settings(), "decay": self.decay}
-
-    def prepare(self, frame):
-        prepared = lr_areas.areas(frame, self.decay)
-        prepared.attrs = dict(frame.attrs)
+    def derive(self, table, lr_histories=None):
+        """Rows after step 0, with `lr_area` (S1) and `anneal_area` (S2) at their step."""
+        prepared = lr_areas.areas(table, lr_histories, self.decay)
         return prepared[prepared["step"] > 0]
 
     def predict_schedule(self, schedule: str, every: int = 1, **sizes):
-        """The whole predicted curve of a schedule string (ladders.schedules syntax): a frame of
-        step, lr, lr_area, anneal_area, loss and its 'law' interval (lower, upper). Laws with
-        a size term take it as a keyword (`params=1e8`)."""
+        """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
+        step, lr, lr_area, anneal_area, the target (loss) and its 'law' interval (lower, upper).
+        Laws with a size term take it as a keyword (`params=1e8`)."""
         import pandas as pd
 
         lr, steps = lr_areas.schedule_rows(schedule, every)
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
-        loss, lower, upper = self.predict_interval(**inputs, **sizes)
-        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "loss": loss,
+        value, lower, upper = self.predict_interval(**inputs, **sizes)
+        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, self.target: value,
                              "lower": lower, "upper": upper})
 
     def _terms(self, theta, inputs):
@@ -85,10 +83,10 @@ class Annealing(Law):
         annealing = np.exp(theta[:, 2:3]) * inputs["anneal_area"][None, :]      # C S2
         return floor + power - annealing, floor, power, annealing, np.log(forward)
 
-    def log_predict(self, theta, inputs):
+    def predict_theta(self, theta, inputs):
         return np.log(np.maximum(self._terms(theta, inputs)[0], 1e-12))
 
-    def log_predict_grad(self, theta, inputs):
+    def predict_theta_grad(self, theta, inputs):
         value, floor, power, annealing, log_forward = self._terms(theta, inputs)
         value = np.maximum(value, 1e-12)
         jacobian = np.stack(np.broadcast_arrays(floor, power, -annealing, -power * log_forward),
@@ -146,10 +144,10 @@ class AnnealingSize(Annealing):
         size = np.exp(theta[:, 4:5] - theta[:, 5:6] * np.log(inputs["params"][None, :]))
         return value + size, floor, power, annealing, log_forward, size
 
-    def log_predict(self, theta, inputs):
+    def predict_theta(self, theta, inputs):
         return np.log(np.maximum(self._terms(theta, inputs)[0], 1e-12))
 
-    def log_predict_grad(self, theta, inputs):
+    def predict_theta_grad(self, theta, inputs):
         value, floor, power, annealing, log_forward, size = self._terms(theta, inputs)
         value = np.maximum(value, 1e-12)
         log_size = np.log(inputs["params"])[None, :]

@@ -4,8 +4,9 @@
 
 fitted in log space as  log L̂ = LSE(a − α·log N, b − β·log D, e),  A = e^a, B = e^b, E = e^e.
 
-Symbols: N parameters (`params`), D training tokens (`tokens`), L final loss (`loss`, nats/token);
-E the irreducible loss, A/N^α the finite-model term, B/D^β the finite-data term.
+Symbols: N parameters (`params`), D training tokens (`tokens`), L final loss (`loss`, nats/token;
+`--set target=loss:<task>` fits a task loss instead, as step 1 of the `task` law); E the
+irreducible loss, A/N^α the finite-model term, B/D^β the finite-data term.
 
 Compute-optimal allocation for C = 6·N·D (minimise L subject to C):
 
@@ -21,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.fitting import Parameter
-from scaling.laws import Law, register
+from scaling.laws.base import BASE_SETTINGS, Law, Setting
+from scaling.laws.registry import register
 
 EXPONENT_GRID = tuple(np.round(np.arange(0.0, 2.0001, 0.05), 2))
 
@@ -33,6 +35,12 @@ class Chinchilla(Law):
     equation = "L = E + A/N^alpha + B/D^beta"
     inputs = ("params", "tokens")
     power_inputs = ("params", "tokens")
+    settings_spec = (*BASE_SETTINGS,
+                     Setting("target", "loss", "the loss column it fits (positive)", str))
+    allocates_compute = True
+    compute_formula = "C = 6 N D"
+    allocation_labels = {"params": "params N", "tokens": "tokens D",
+                         "tokens_per_param": "tokens/param"}
     parameters = (
         # fit-space: a = log A, b = log B, e = log E. With variable projection (the default) only
         # the exponent grid is walked and a, b, e are solved; the a, b, e grids are Besiroglu
@@ -59,10 +67,10 @@ class Chinchilla(Law):
         total = n_share + d_share + e_share
         return top + np.log(total), n_share / total, d_share / total, e_share / total
 
-    def log_predict(self, theta, inputs):
+    def predict_theta(self, theta, inputs):
         return self._shares(theta, inputs)[0]
 
-    def log_predict_grad(self, theta, inputs):
+    def predict_theta_grad(self, theta, inputs):
         log_prediction, n_share, d_share, e_share = self._shares(theta, inputs)
         jacobian = np.empty(log_prediction.shape + (5,))
         jacobian[..., 0] = n_share
@@ -104,13 +112,13 @@ class Chinchilla(Law):
             tokens = (flops / 6.0) ** (alpha / (alpha + beta)) / G
         loss = values["E"][:, None] + A / params ** alpha + B / tokens ** beta
         return {"params": params, "tokens": tokens, "tokens_per_param": tokens / params,
-                "loss": loss}
+                self.target: loss}
 
     def compute_optimal(self, flops):
         """Compute-optimal allocation at each budget `flops` (C = 6ND).
 
-        Returns {quantity: (point, lower, upper)} for params, tokens, tokens_per_param and loss;
-        the bounds are NaN without a bootstrap.
+        Returns {quantity: (point, lower, upper)} for params, tokens, tokens_per_param and the
+        target (loss); the bounds are NaN without a bootstrap.
         """
         self._check_fitted()
         flops = np.atleast_1d(np.asarray(flops, float))
@@ -118,3 +126,7 @@ class Chinchilla(Law):
         samples = (self.compute_optimal_theta(self.bootstrap_theta_, flops)
                    if len(self.bootstrap_theta_) else {k: np.empty((0, len(flops))) for k in point})
         return {k: self.interval(point[k][0], samples[k]) for k in point}
+
+    def training_compute(self, params, tokens, **_):
+        """C = 6·N·D (Kaplan et al. 2020, section 2.1; Hoffmann et al. 2022)."""
+        return 6.0 * np.asarray(params, float) * np.asarray(tokens, float)

@@ -1,0 +1,600 @@
+"""The law interface: what a law declares, and the machinery every law shares.
+
+A law is a small class in one file under `scaling/laws/` (the registry finds it; see
+`scaling.laws.registry`). It declares:
+
+- `inputs` and `target`: the run-table columns it reads and the one it predicts (any column:
+  `loss`, `loss_unigram`, `acc:<task>`, `loss:<task>`, or one it derives in `derive`);
+- `space`: where its residuals live, "log" (positive losses: log y − log ŷ, the papers' choice)
+  or "linear" (targets that can be ≤ 0 or are bounded, like accuracies: y − ŷ);
+- `rows`: the rows it fits, "final" (one per run), "all" (every row: whole curves) or "both"
+  (a chained law whose steps fit different rows, `scaling.laws.chain`);
+- `settings_spec`: its settings (`Setting`s), which the CLI passes through
+  (`scaling fit RUNS --law annealing --set decay=0.995`) and the fit JSON keeps;
+- its fit-space `parameters` (bounds and start grid), `predict_theta` / `predict_theta_grad`
+  (the prediction in its residual space for a batch of parameter vectors, and its Jacobian) and
+  `reported` (the paper's parameters from fit-space vectors);
+- the optional abilities below, each a class attribute with a default here, never discovered
+  with `hasattr`: linear coefficients (variable projection), a cheap search objective
+  (`search_inputs`), per-step learning rates (`uses_lr_histories`), compute-optimal allocation
+  (`allocates_compute`) and schedule prediction (`predicts_schedules`).
+
+Everything else (the objective, multi-start L-BFGS-B, variable projection, the bootstrap,
+intervals, reports and JSON) is shared: here and in `scaling.fitting`.
+
+Contract (scikit-learn style): `law.fit(runs)` returns the fitted law; learned values end in `_`.
+
+    from scaling.laws import get_law
+    fit = get_law("chinchilla").fit(runs, bootstrap=1000)
+    fit.params_["alpha"], fit.intervals_["alpha"], fit.predict(params=7e10, tokens=1.4e12)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from scaling import fitting
+from scaling import runs as run_tables
+from scaling.atomic import write_text
+from scaling.errors import ScalingError
+from scaling.fitting import Parameter
+
+FIT_FORMAT = 2                  # the fit JSON's layout; 2 added target, space and rows
+READABLE_FORMATS = (1, 2)       # what `load_fit` reads
+SPACES = ("log", "linear")
+ROWS = ("final", "all", "both")
+BOOTSTRAP_UNITS = ("runs", "curve blocks")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a law: a constructor argument with a default, saved with the fit.
+
+    `kind` converts a value given as text (`--set decay=0.995`); `check` returns a message when
+    a value is out of range (None when it is fine); a `required` setting has no default and
+    must be given before the law reads a table (e.g. the task of a task law)."""
+
+    name: str
+    default: Any
+    help: str
+    kind: type = float
+    check: Callable[[Any], str | None] | None = None
+    required: bool = False
+
+    def parse(self, value, law_name: str):
+        if value is None:
+            return None
+        try:
+            if self.kind is bool and isinstance(value, str):
+                if value.strip().lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                parsed = value.strip().lower() in ("true", "1")
+            elif self.kind is int and isinstance(value, float) and value == int(value):
+                parsed = int(value)
+            else:
+                parsed = self.kind(value)
+        except (TypeError, ValueError):
+            raise ScalingError(f"the {law_name} law's setting {self.name} must be "
+                               f"{self.kind.__name__}, got {value!r}") from None
+        problem = self.check(parsed) if self.check is not None else None
+        if problem:
+            raise ScalingError(f"the {law_name} law's setting {self.name} {problem}, "
+                               f"got {value!r}")
+        return parsed
+
+
+def _positive(value):
+    return None if value > 0 and math.isfinite(value) else "must be positive"
+
+
+BASE_SETTINGS = (
+    Setting("delta", fitting.DEFAULT_DELTA,
+            "Huber threshold, in the units of the law's residual space", float, _positive),
+    Setting("n_polish", 8, "starting points polished by L-BFGS-B", int, _positive),
+    Setting("confidence", 0.95, "two-sided level of every interval", float,
+            lambda v: None if 0 < v < 1 else "must be in (0, 1)"),
+)
+
+
+def parse_settings(items) -> dict[str, str]:
+    """`["decay=0.995", ...]` (the CLI's `--set`) → `{"decay": "0.995"}`; laws convert the text."""
+    settings: dict[str, str] = {}
+    for item in items or ():
+        name, sep, value = str(item).partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ScalingError(f"bad --set {item!r}: expected NAME=VALUE (see `scaling laws` for "
+                               "each law's settings)")
+        settings[name.strip().replace("-", "_")] = value.strip()
+    return settings
+
+
+@dataclass
+class PreparedRuns:
+    """A run table made ready for one law: validated, with the columns the law derives, and the
+    per-run learning rates (`{run: LR of updates 1 … last}`) when the law reads them.
+
+    Filtering happens after deriving (`select`), so thinning rows never loses what the derived
+    columns were computed from (the LR of every step, for example)."""
+
+    frame: pd.DataFrame
+    source: str
+    lr_histories: dict[str, np.ndarray] | None = None
+    where: tuple[str, ...] = field(default_factory=tuple)
+
+    def select(self, query: str, option: str = "--where") -> "PreparedRuns":
+        kept = run_tables.filter_rows(self.frame, query, self.source, option)
+        return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query))
+
+    def rows_of(self, runs) -> "PreparedRuns":
+        """The rows of the given runs (no query text recorded)."""
+        kept = self.frame[self.frame["run"].isin(list(runs))]
+        return PreparedRuns(kept, self.source, self.lr_histories, self.where)
+
+
+@dataclass
+class Problem:
+    """One least-squares problem of a fit: a model (the law, or one step of a chained law), the
+    rows it fits, their inputs and the target in the model's residual space."""
+
+    model: "Law"
+    points: pd.DataFrame
+    inputs: dict
+    target: np.ndarray
+
+
+class Law:
+    """Base class: a law sets the class attributes and defines the three law methods below."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]                       # one line: the law and its paper
+    equation: ClassVar[str]                    # the equation in plain text
+    inputs: tuple[str, ...] = ()               # run-table columns the law reads as inputs
+    target: str = "loss"                       # the column it predicts
+    space: ClassVar[str] = "log"               # residual space: "log" or "linear"
+    rows: ClassVar[str] = "final"              # "final", "all" or "both" (chained laws)
+    target_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)  # e.g. (0, 1): accuracy
+    power_inputs: ClassVar[tuple[str, ...]] = ()    # inputs under a power law: need ≥ 3 values
+    derived_inputs: ClassVar[tuple[str, ...]] = ()  # inputs that `derive` computes
+    extra_columns: ClassVar[tuple[str, ...]] = ()   # other columns `derive` reads
+    parameters: ClassVar[tuple[Parameter, ...]]
+    reported_names: ClassVar[tuple[str, ...]]
+    reported_expressions: ClassVar[dict[str, str]] = {}  # reported name → lmfit expression
+    settings_spec: ClassVar[tuple[Setting, ...]] = BASE_SETTINGS
+    bootstrap_unit: ClassVar[str] = "runs"     # what the bootstrap resamples: "runs" or
+    #                                            "curve blocks" (blocks of rows within each run)
+
+    # -- optional abilities (a law that has one sets it and defines the methods it names) ------
+    linear_parameters: ClassVar[tuple[str, ...]] = ()  # solved in closed form: `linear_basis`,
+    #                                                   `with_coefficients` (see fitting.py)
+    signed_linear_parameters: ClassVar[tuple[str, ...]] = ()  # of those, the ones of any sign
+    bootstrap_search: ClassVar[bool] = True    # False: bootstrap refits only polish the fit
+    uses_lr_histories: ClassVar[bool] = False  # reads the LR of every step (scaling/lr.py)
+    allocates_compute: ClassVar[bool] = False  # `compute_optimal(flops)`, `training_compute`
+    compute_formula: ClassVar[str] = ""        # the compute model it allocates, e.g. "C = 6 N D"
+    allocation_labels: ClassVar[dict[str, str]] = {}  # column headers of its allocation table
+    predicts_schedules: ClassVar[bool] = False  # `predict_schedule(schedule)`: whole curves
+
+    def __init__(self, **settings):
+        known = {setting.name: setting for setting in self.settings_spec}
+        unknown = [name for name in settings if name not in known]
+        if unknown:
+            raise ScalingError(f"the {self.name} law has no setting {unknown[0]!r}; its settings: "
+                               f"{', '.join(known)}")
+        for setting in self.settings_spec:
+            value = settings.get(setting.name, setting.default)
+            setattr(self, setting.name, setting.parse(value, self.name))
+
+    # -- what each law defines -----------------------------------------------------------------
+    def predict_theta(self, theta: np.ndarray, inputs: dict) -> np.ndarray:
+        """The prediction in the law's residual space (log ŷ for space "log", ŷ for "linear")
+        for a batch of fit-space vectors theta (S, P): (S, n)."""
+        raise NotImplementedError
+
+    def predict_theta_grad(self, theta: np.ndarray, inputs: dict):
+        """`predict_theta` (S, n) and its Jacobian with respect to theta (S, n, P)."""
+        raise NotImplementedError
+
+    def reported(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """The paper's parameters from fit-space vectors theta (S, P): name → (S,)."""
+        raise NotImplementedError
+
+    # -- optional abilities: the defaults of laws that lack them -------------------------------
+    def linear_basis(self, theta, inputs):
+        """(S, n, K) basis functions of the `linear_parameters`, for variable projection."""
+        raise NotImplementedError(f"the {self.name} law declares no linear_parameters")
+
+    def with_coefficients(self, theta, coefficients):
+        """theta with its linear parameters set from solved coefficients (S, K)."""
+        raise NotImplementedError(f"the {self.name} law declares no linear_parameters")
+
+    def search_inputs(self, inputs: dict) -> dict:
+        """A cheaper approximation of the inputs for the grid search (the inputs themselves)."""
+        return inputs
+
+    def predict_theta_input_grad(self, theta, inputs, name: str) -> np.ndarray:
+        """d predict_theta / d inputs[name], (S, n): what a chained law needs of its last step."""
+        raise NotImplementedError(f"the {self.name} law has no derivative in its inputs")
+
+    def compute_optimal(self, flops) -> dict:
+        """{quantity: (point, lower, upper)} at each compute budget: laws that allocate
+        compute (`allocates_compute`) return any quantities, the target's among them."""
+        raise ScalingError(f"the {self.name} law has no compute-optimal allocation; give its "
+                           "inputs instead of --flops")
+
+    def training_compute(self, **inputs) -> np.ndarray:
+        """The training compute of points, in the compute model the allocation assumes."""
+        raise ScalingError(f"the {self.name} law has no compute model")
+
+    def predict_schedule(self, schedule: str, every: int = 1, **sizes) -> pd.DataFrame:
+        """The whole predicted curve of an LR schedule (laws with `predicts_schedules`)."""
+        raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
+                           "an LR-schedule law (see `scaling laws`)")
+
+    # -- residual space ------------------------------------------------------------------------
+    def to_space(self, values) -> np.ndarray:
+        values = np.asarray(values, float)
+        return np.log(values) if self.space == "log" else values
+
+    def from_space(self, values) -> np.ndarray:
+        values = np.asarray(values, float)
+        return np.exp(values) if self.space == "log" else values
+
+    @property
+    def residual_label(self) -> str:
+        return f"log {self.target}" if self.space == "log" else self.target
+
+    @property
+    def objective_description(self) -> str:
+        return f"sum of Huber, delta={self.delta:g}, on {self.residual_label}"
+
+    @property
+    def error_kind(self) -> str:
+        """How backtests measure a prediction's error: relative for positive targets fitted in
+        log space, absolute (in the target's units) for linear-space targets."""
+        return "relative" if self.space == "log" else "absolute"
+
+    def prediction_errors(self, predicted, actual) -> np.ndarray:
+        predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+        return (predicted - actual) / actual if self.error_kind == "relative" \
+            else predicted - actual
+
+    # -- settings ------------------------------------------------------------------------------
+    def settings(self) -> dict:
+        """The settings, saved with the fit (and given back to the constructor on loading)."""
+        return {setting.name: getattr(self, setting.name) for setting in self.settings_spec}
+
+    def check_settings(self) -> None:
+        """A one-line error when a required setting is missing."""
+        for setting in self.settings_spec:
+            if setting.required and getattr(self, setting.name) is None:
+                raise ScalingError(f"the {self.name} law needs --set {setting.name}=… "
+                                   f"({setting.help})")
+
+    # -- data ----------------------------------------------------------------------------------
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.inputs, self.target)
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        """The columns a run table must hold for this law (before `derive`)."""
+        return tuple(dict.fromkeys([*[c for c in self.columns if c not in self.derived_inputs],
+                                    *self.extra_columns]))
+
+    def prepare(self, runs, lr_file=None) -> PreparedRuns:
+        """Validate a run table and add the derived columns; returns `PreparedRuns`.
+
+        `lr_file` (`scaling.lr.read_lr_file`) gives the LR of every step of some runs, for the
+        laws that read learning rates; it wins over a run's `lr` and `schedule` columns."""
+        if isinstance(runs, PreparedRuns):
+            return runs
+        self.check_settings()
+        from scaling import lr as learning_rates
+
+        source = str(runs.attrs.get("source", "run table"))
+        table = run_tables.validate(runs, source, self.read_columns)
+        histories = None
+        if self.uses_lr_histories:
+            histories = learning_rates.per_step_lr(table, source, lr_file)
+        elif lr_file is not None:
+            raise ScalingError(f"--lr-file: the {self.name} law does not read learning rates "
+                               "(only the LR-schedule laws do; see `scaling laws`)")
+        frame = self.derive(table, histories)
+        frame.attrs["source"] = source
+        where = runs.attrs.get("where")
+        return PreparedRuns(frame, source, histories, (where,) if where else ())
+
+    def derive(self, table: pd.DataFrame, lr_histories=None) -> pd.DataFrame:
+        """Add the derived inputs to a validated run table (identity for most laws)."""
+        return table
+
+    def fit_rows(self, data: PreparedRuns) -> pd.DataFrame:
+        """The rows the law fits: one per run ("final") or every row ("all")."""
+        return run_tables.final_rows(data.frame) if self.rows == "final" else data.frame
+
+    def inputs_from(self, frame: pd.DataFrame, lr_histories=None) -> dict[str, np.ndarray]:
+        return {name: frame[name].to_numpy(float) for name in self.inputs}
+
+    # -- fitting -------------------------------------------------------------------------------
+    def problems(self, data: PreparedRuns) -> list[Problem]:
+        """The least-squares problems of a fit: one for most laws, one per step when chained."""
+        points = self.fit_rows(data)
+        self.check_points(points, data.source)
+        return [Problem(self, points, self.inputs_from(points, data.lr_histories),
+                        self.to_space(points[self.target].to_numpy(float)))]
+
+    def fit(self, runs, *, where: str | None = None, lr_file=None, bootstrap: int = 0,
+            seed: int = 0, n_jobs: int | None = None) -> "Law":
+        """Fit to a run table (or `PreparedRuns`); returns self, fitted.
+
+        `where` keeps the rows matching a pandas query after the derived columns are computed;
+        `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals."""
+        if bootstrap < 0:
+            raise ScalingError(f"--bootstrap must be 0 or more, got {bootstrap}")
+        data = self.prepare(runs, lr_file)
+        if where:
+            data = data.select(where)
+        problems = self.problems(data)
+        with fitting.one_blas_thread():
+            solutions = [fitting.minimize(p.model, p.inputs, p.target, delta=p.model.delta,
+                                          n_polish=p.model.n_polish) for p in problems]
+        self.theta_ = np.concatenate([solution.theta for solution in solutions])
+        self.params_ = self._reported_dict(self.theta_)
+        self.objective_ = float(sum(solution.objective for solution in solutions))
+        self.converged_ = all(solution.converged for solution in solutions)
+        self.message_ = "; ".join(dict.fromkeys(solution.message for solution in solutions))
+        self.at_bound_ = fitting.at_bounds(self, self.theta_)
+        self.n_points_ = sum(len(p.points) for p in problems)
+        self.n_runs_ = int(pd.concat([p.points["run"] for p in problems]).nunique())
+        self.n_starts_ = sum(solution.n_candidates for solution in solutions)
+        self.data_ = {"source": data.source, "where": " and ".join(data.where) or None,
+                      "n_rows": len(data.frame)}
+        self.residuals_ = self.fit_residuals(problems)
+        self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
+        self.bootstrap_seed_ = seed
+        if bootstrap:
+            groups, strata = self.bootstrap_groups(problems, data.source)
+            weights = fitting.resample_weights(groups, bootstrap, seed, strata)
+            parts, offset = [], 0
+            with fitting.one_blas_thread():
+                for problem, solution in zip(problems, solutions):
+                    columns = weights[:, offset:offset + len(problem.points)]
+                    offset += len(problem.points)
+                    parts.append(fitting.refit(problem.model, problem.inputs, problem.target,
+                                               columns, delta=problem.model.delta,
+                                               start=solution.theta, n_jobs=n_jobs))
+            self.bootstrap_theta_ = np.hstack(parts)
+        self.intervals_, self.standard_errors_ = self._parameter_intervals()
+        return self
+
+    def fit_residuals(self, problems: list[Problem]) -> np.ndarray:
+        """Residuals of the fitted law in its residual space (for 'run' intervals)."""
+        (problem,) = problems
+        return problem.target - self.predict_theta(self.theta_[None, :], problem.inputs)[0]
+
+    def bootstrap_groups(self, problems: list[Problem], source):
+        """The label of each point (all problems' points in order) that the bootstrap resamples,
+        and the strata it resamples within (None: all together)."""
+        (problem,) = problems
+        points = problem.points
+        if self.bootstrap_unit == "curve blocks":   # a few whole curves: blocks within each
+            return fitting.curve_blocks(points["run"], points["step"]), points["run"].to_numpy()
+        if points["run"].nunique() < 2:
+            raise ScalingError(f"{source}: the bootstrap needs at least 2 runs")
+        return points["run"].to_numpy(), None
+
+    def check_points(self, points: pd.DataFrame, source) -> None:
+        """One-line errors for rows this law cannot fit."""
+        values = points[self.target]
+        if self.space == "log":
+            bad = points.index[values <= 0]
+            if len(bad):
+                raise ScalingError(f"{source}: column {self.target!r}, row {bad[0]}: must be "
+                                   f"positive for a fit in log space, got "
+                                   f"{points.at[bad[0], self.target]:g}")
+        low, high = self.target_range
+        bad = points.index[(values < low) | (values > high)]
+        if len(bad):
+            raise ScalingError(f"{source}: column {self.target!r}, row {bad[0]}: must be in "
+                               f"[{low:g}, {high:g}] for the {self.name} law, got "
+                               f"{points.at[bad[0], self.target]:g}")
+        if points["run"].nunique() < 2 and self.rows == "final":
+            raise ScalingError(f"{source}: only one run ({points['run'].iloc[0]!r}); "
+                               f"the {self.name} law needs several runs to fit")
+        needed = len(self.parameters) + 1
+        if len(points) < needed:
+            raise ScalingError(f"{source}: {len(points)} points for {len(self.parameters)} "
+                               f"parameters; the {self.name} law needs at least {needed}")
+        for column in self.power_inputs:
+            distinct = np.unique(np.round(np.log(points[column].to_numpy(float)), 6))
+            if len(distinct) < 3:
+                values = ", ".join(f"{math.exp(v):.4g}" for v in distinct)
+                raise ScalingError(
+                    f"{source}: column {column!r} takes {len(distinct)} distinct value(s) "
+                    f"({values}); the {self.name} law cannot identify its {column} exponent "
+                    f"without at least 3")
+
+    # -- fitted values -------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "theta_"):       # the scikit-learn test for a fitted estimator
+            raise ScalingError(f"the {self.name} law has not been fitted yet")
+
+    def _reported_dict(self, theta) -> dict[str, float]:
+        values = self.reported(np.atleast_2d(theta))
+        return {name: float(values[name][0]) for name in self.reported_names}
+
+    def _quantiles(self):
+        tail = (1 - self.confidence) / 2
+        return 100 * tail, 100 * (1 - tail)
+
+    def _parameter_intervals(self):
+        if not len(self.bootstrap_theta_):
+            return {}, {}
+        samples = self.reported(self.bootstrap_theta_)
+        low, high = self._quantiles()
+        intervals = {n: tuple(float(v) for v in np.nanpercentile(samples[n], [low, high]))
+                     for n in self.reported_names}
+        errors = {n: float(np.nanstd(samples[n], ddof=1)) for n in self.reported_names}
+        return intervals, errors
+
+    @staticmethod
+    def input_option(name: str) -> str:
+        """The CLI option that gives an input: `--params`, or `--input loss:task=…`."""
+        return f"--{name.replace('_', '-')}" if name.isidentifier() else f"--input {name}=…"
+
+    def broadcast_inputs(self, values: dict) -> dict[str, np.ndarray]:
+        missing = [name for name in self.inputs if values.get(name) is None]
+        if missing:
+            raise ScalingError(f"the {self.name} law needs {self.input_option(missing[0])} "
+                               f"to predict")
+        arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(values[n], float))
+                                       for n in self.inputs])
+        for name, array in zip(self.inputs, arrays):
+            if not np.all(np.isfinite(array)):
+                raise ScalingError(f"{self.input_option(name)} must be finite")
+            if name in self.power_inputs and np.any(array <= 0):
+                raise ScalingError(f"{self.input_option(name)} must be positive and finite")
+        return dict(zip(self.inputs, arrays))
+
+    def predict(self, **values) -> np.ndarray:
+        """Point prediction of the target, e.g. `predict(params=7e10, tokens=1.4e12)`."""
+        return self.predict_inputs(self.broadcast_inputs(values))
+
+    def predict_interval(self, kind: str = "law", **values):
+        """(prediction, lower, upper); the bounds are NaN without a bootstrap.
+
+        kind="law": the interval of the fitted law's value (parameter uncertainty only).
+        kind="run": the interval for one new run's measured value: each bootstrap prediction
+        plus a residual of the fit drawn at random, in the law's residual space (times
+        exp(residual) in log space), so run-to-run scatter is included.
+        """
+        return self.interval_from_inputs(self.broadcast_inputs(values), kind)
+
+    def predict_rows(self, data, kind: str | None = None):
+        """Predictions for the rows of `PreparedRuns` (or of a frame that `prepare` made): the
+        point prediction, or with `kind` ("law" | "run") (prediction, lower, upper)."""
+        if isinstance(data, PreparedRuns):
+            inputs = self.inputs_from(data.frame, data.lr_histories)
+        else:
+            inputs = self.inputs_from(data)
+        return self.predict_inputs(inputs) if kind is None \
+            else self.interval_from_inputs(inputs, kind)
+
+    def predict_inputs(self, inputs: dict) -> np.ndarray:
+        self._check_fitted()
+        return self.from_space(self.predict_theta(self.theta_[None, :], inputs)[0])
+
+    def interval_from_inputs(self, inputs: dict, kind: str = "law"):
+        if kind not in ("law", "run"):
+            raise ScalingError(f"interval kind must be 'law' or 'run', got {kind!r}")
+        point = self.predict_inputs(inputs)
+        if not len(self.bootstrap_theta_):
+            samples = np.empty((0, len(point)))
+        else:
+            samples = self.from_space(self.predict_theta(self.bootstrap_theta_, inputs))
+        if kind == "run":
+            samples = self.with_scatter(samples)
+        return self.interval(point, samples)
+
+    def with_scatter(self, samples):
+        """Bootstrap predictions (K, n) plus a residual of the fit drawn with replacement, in the
+        residual space (log space: times exp(residual))."""
+        if not len(samples) or self.residuals_ is None or not len(self.residuals_):
+            return samples
+        rng = np.random.default_rng(self.bootstrap_seed_ + 1)
+        draws = rng.choice(np.asarray(self.residuals_, float), size=samples.shape)
+        return self.from_space(self.to_space(samples) + draws)
+
+    def interval(self, point, samples):
+        """A point estimate with the percentile interval of its bootstrap samples (K, n)."""
+        point = np.asarray(point, float)
+        if not len(samples):
+            nan = np.full_like(point, np.nan)
+            return point, nan, nan
+        low, high = self._quantiles()
+        lower, upper = np.nanpercentile(samples, [low, high], axis=0)
+        return point, lower, upper
+
+    # -- output --------------------------------------------------------------------------------
+    def report(self) -> str:
+        from scaling.report import fit_report
+
+        self._check_fitted()
+        return fit_report(self)
+
+    def to_lmfit(self):
+        """The fit as lmfit `Parameters`: fit-space values with their bounds and bootstrap
+        standard errors, and the paper's parameters as expressions of them (`E = exp(e)`)."""
+        import lmfit
+
+        self._check_fitted()
+        parameters = lmfit.Parameters()
+        spread = (np.nanstd(self.bootstrap_theta_, axis=0, ddof=1)
+                  if len(self.bootstrap_theta_) > 1 else [None] * len(self.parameters))
+        for parameter, value, error in zip(self.parameters, self.theta_, spread):
+            parameters.add(parameter.name, value=float(value), min=parameter.lower,
+                           max=parameter.upper)
+            parameters[parameter.name].stderr = None if error is None else float(error)
+        for name, expression in self.reported_expressions.items():
+            parameters.add(name, expr=expression)
+        return parameters
+
+    def to_dict(self) -> dict:
+        self._check_fitted()
+        return {
+            "format": FIT_FORMAT,
+            "law": self.name,
+            "target": self.target,
+            "space": self.space,
+            "rows": self.rows,
+            "params": self.params_,
+            "intervals": {k: list(v) for k, v in self.intervals_.items()},
+            "standard_errors": self.standard_errors_,
+            "objective": self.objective_,
+            "n_points": self.n_points_,
+            "n_runs": self.n_runs_,
+            "converged": self.converged_,
+            "message": self.message_,
+            "at_bound": self.at_bound_,
+            "settings": self.settings(),
+            "data": self.data_,
+            "theta": dict(zip([p.name for p in self.parameters], self.theta_.tolist())),
+            "residuals": None if self.residuals_ is None else np.asarray(self.residuals_).tolist(),
+            "bootstrap": {"n": len(self.bootstrap_theta_), "seed": self.bootstrap_seed_,
+                          "theta": self.bootstrap_theta_.tolist()},
+        }
+
+    def to_json(self, path=None) -> str:
+        """The fit as JSON; written atomically to `path` when given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "Law":
+        law = cls(**record.get("settings", {}))
+        names = [p.name for p in law.parameters]
+        law.theta_ = np.array([float(record["theta"][n]) for n in names])
+        law.params_ = law._reported_dict(law.theta_)
+        law.objective_ = float(record["objective"])
+        law.converged_ = bool(record["converged"])
+        law.message_ = record.get("message", "")
+        law.at_bound_ = list(record.get("at_bound", []))
+        law.n_points_ = int(record["n_points"])
+        law.n_runs_ = int(record.get("n_runs", law.n_points_))
+        law.n_starts_ = None
+        law.data_ = record.get("data", {})
+        residuals = record.get("residuals")
+        law.residuals_ = None if residuals is None else np.asarray(residuals, float)
+        boot = record.get("bootstrap", {}) or {}
+        law.bootstrap_theta_ = np.array(boot.get("theta", []), float).reshape(-1, len(names))
+        law.bootstrap_seed_ = boot.get("seed", 0)
+        law.intervals_, law.standard_errors_ = law._parameter_intervals()
+        return law

@@ -1,0 +1,113 @@
+"""The registry of laws: found without an import list.
+
+Every module of the `scaling.laws` package is imported on the first look-up, and each law class
+in it registers itself with `@register`; so adding a law is adding one file. Laws of other
+distributions register through the `scaling.laws` entry-point group
+(`[project.entry-points."scaling.laws"] mylaw = "mypackage.mylaw"`: the module is imported).
+
+    from scaling.laws import LAWS, get_law, load_fit
+    sorted(LAWS)                          # every registered law's name
+    get_law("annealing", decay=0.995)     # a fresh law with its settings
+    load_fit("fit.json")                  # a fitted law from its JSON
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from scaling.errors import ScalingError
+from scaling.laws.base import FIT_FORMAT, READABLE_FORMATS, Law
+
+ENTRY_POINT_GROUP = "scaling.laws"
+MACHINERY = {"base", "registry", "chain"}     # modules of scaling.laws that hold no law
+
+
+class Registry(Mapping):
+    """name → law class; discovers the laws on first use."""
+
+    def __init__(self):
+        self._laws: dict[str, type[Law]] = {}
+        self._discovered = False
+
+    def add(self, cls: type[Law]) -> None:
+        known = self._laws.get(cls.name)
+        if known is not None and (known.__module__, known.__qualname__) != \
+                (cls.__module__, cls.__qualname__):
+            raise ValueError(f"two laws are named {cls.name!r}: {known.__module__}."
+                             f"{known.__qualname__} and {cls.__module__}.{cls.__qualname__}")
+        self._laws[cls.name] = cls
+
+    def discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        package = __name__.rpartition(".")[0]                   # scaling.laws
+        for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+            if module.name not in MACHINERY and not module.name.startswith("_"):
+                importlib.import_module(f"{package}.{module.name}")
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            entry.load()
+
+    def __getitem__(self, name: str) -> type[Law]:
+        self.discover()
+        return self._laws[name]
+
+    def __iter__(self):
+        self.discover()
+        return iter(dict(self._laws))
+
+    def __len__(self) -> int:
+        self.discover()
+        return len(self._laws)
+
+
+LAWS = Registry()
+
+
+def register(cls: type[Law]) -> type[Law]:
+    """Class decorator: make a law known by its `name`."""
+    LAWS.add(cls)
+    return cls
+
+
+def get_law(name: str, **settings) -> Law:
+    """A fresh, unfitted law by registry name, with its settings (values or text)."""
+    if name not in LAWS:
+        raise ScalingError(f"unknown law {name!r}; known laws: {', '.join(sorted(LAWS))}")
+    return LAWS[name](**settings)
+
+
+def load_fit(path) -> Law:
+    """A fitted law from the JSON that `Law.to_json` wrote."""
+    path = Path(path)
+    if not path.exists():
+        raise ScalingError(f"{path}: no such fit file")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ScalingError(f"{path}: not a fit file (invalid JSON: {exc.msg}, line {exc.lineno})") \
+            from None
+    except UnicodeDecodeError:
+        raise ScalingError(f"{path}: not a fit file (not text)") from None
+    if not isinstance(record, dict) or "law" not in record:
+        raise ScalingError(f"{path}: not a fit file (no 'law' field)")
+    version = record.get("format")
+    if version not in READABLE_FORMATS:
+        raise ScalingError(f"{path}: fit format {version!r}, but this version of scaling reads "
+                           f"formats {', '.join(map(str, READABLE_FORMATS))} (it writes "
+                           f"{FIT_FORMAT}); refit, or use the scaling version that wrote it")
+    if record["law"] not in LAWS:
+        raise ScalingError(f"{path}: a fit of the unknown law {record['law']!r}; known laws: "
+                           f"{', '.join(sorted(LAWS))}")
+    try:
+        return LAWS[record["law"]].from_dict(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ScalingError):
+            raise ScalingError(f"{path}: {exc}") from None
+        raise ScalingError(f"{path}: not a fit file for {record['law']!r} "
+                           f"(missing or bad field {exc})") from None

@@ -1,0 +1,118 @@
+"""Dependencies point one way: `ladders/` and `cli.py` may import `scaling/`; `scaling/` imports
+neither, and no two modules import each other (directly or through others).
+
+The import graph is read from the source (every `import`, at module level or inside a function),
+so a lazy import counts as much as a top-level one. A submodule's implicit import of its parent
+package is not an edge (Python makes it for every submodule); `from scaling.laws import Law` is.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+# `python -m scaling` is the command itself: it runs cli.main, and nothing imports it.
+ENTRY_POINTS = {"scaling.__main__"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def project_modules() -> dict[str, Path]:
+    files = [ROOT / "cli.py", *sorted((ROOT / "scaling").rglob("*.py")),
+             *sorted((ROOT / "ladders").rglob("*.py"))]
+    return {module_name(path): path for path in files}
+
+
+def imports_of(name: str, path: Path, known) -> set[str]:
+    """The project modules that module `name` imports."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module
+            # `from p import m` imports module p.m when there is one, else a name of p
+            targets = [f"{prefix}.{alias.name}" if f"{prefix}.{alias.name}" in known
+                       else prefix for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            # `import a.b.c` imports a, a.b and a.b.c; keep the deepest project module
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = project_modules()
+    return {name: imports_of(name, path, modules) for name, path in modules.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, out = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in edges.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                out.append(frozenset(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return out
+
+
+def test_the_graph_sees_lazy_imports():
+    edges = graph()
+    assert "scaling.runs" in edges["scaling.laws.base"]
+    assert "ladders.launch" in edges["cli"]               # imported inside a function
+    assert "scaling.schedules" in edges["ladders.train"]
+
+
+def test_scaling_imports_neither_ladders_nor_cli():
+    edges = graph()
+    wrong = sorted((name, target) for name, targets in edges.items()
+                   if name.startswith("scaling") and name not in ENTRY_POINTS
+                   for target in targets if target == "cli" or target.startswith("ladders"))
+    assert wrong == []
+
+
+def test_no_import_cycles():
+    found = cycles(graph())
+    assert found == [], [sorted(cycle) for cycle in found]
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset("abc")]

@@ -1,0 +1,332 @@
+"""The law contract (scaling/laws/base.py, registry.py), checked on every registered law in the
+spirit of scikit-learn's `check_estimator`: its analytic gradient against finite differences,
+fit returns self, the known parameters of synthetic data come back, predictions have the
+right shapes, the fit survives a JSON round trip with its settings, and the abilities it
+declares are the methods it has.
+
+A new law adds its synthetic case to CASES (the first test fails until it does).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scaling.errors import ScalingError
+from scaling.laws import LAWS, Law, get_law, load_fit
+from scaling.schedules import parse
+from scaling.synthetic import (chinchilla_ladder, multipower_curves, task_ladder,
+                                vocabulary_ladder)
+
+
+# -- synthetic cases: (runs, settings, true reported parameters, relative tolerances) -----------
+
+def chinchilla_case():
+    true = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
+    runs = chinchilla_ladder(**true, params=[1e7, 2e7, 5e7, 1e8, 2e8, 5e8],
+                             tokens_per_param=[5, 10, 20, 40, 80], noise=0.001, seed=1)
+    return runs, {}, true, {"E": 0.02, "alpha": 0.03, "beta": 0.03, "A": 0.2, "B": 0.2}
+
+
+def kaplan_case():
+    # Kaplan et al. 2020, eqs. (1.1)-(1.2): alpha_N = 0.076, alpha_D = 0.095, N_c = 8.8e13,
+    # D_c = 5.4e13; losses from eq. (1.5) with these constants, 0.05% noise
+    true = {"alpha_N": 0.076, "alpha_D": 0.095, "N_c": 8.8e13, "D_c": 5.4e13}
+    params = np.repeat([1e6, 3e6, 1e7, 3e7, 1e8, 3e8, 1e9], 5)
+    tokens = np.tile([1e8, 1e9, 1e10, 1e11, 1e12], 7)
+    loss = ((true["N_c"] / params) ** (true["alpha_N"] / true["alpha_D"])
+            + true["D_c"] / tokens) ** true["alpha_D"]
+    noise = np.exp(0.0005 * np.random.default_rng(2).standard_normal(len(loss)))
+    runs = pd.DataFrame({"run": [f"r{k}" for k in range(len(loss))], "params": params,
+                         "tokens": tokens, "loss": loss * noise})
+    return runs, {}, true, {"alpha_N": 0.01, "alpha_D": 0.02, "N_c": 0.1, "D_c": 0.15}
+
+
+SCHEDULES = {
+    "constant": "constant:peak=0.001,warmup=100,steps=3000",
+    "cosine": "cosine:peak=0.001,warmup=100,steps=3000,final=0.0001",
+    "wsd": "wsd:peak=0.001,warmup=100,steps=3000,final=0.0001,decay_fraction=0.2,decay=linear",
+}
+
+
+def annealing_curves(true, sizes=(1e6,), noise=0.002, decay=0.999):
+    from scaling.lr import areas, per_step_lr
+
+    frames = []
+    for k, (name, schedule) in enumerate(SCHEDULES.items()):
+        for params in sizes:
+            steps = np.arange(25, 3001, 25)
+            frame = pd.DataFrame({"run": f"{name}-{params:g}", "params": params,
+                                  "tokens": steps * 1000.0, "step": steps, "loss": 1.0,
+                                  "schedule": schedule})
+            s = areas(frame, per_step_lr(frame), decay)
+            loss = (true["L0"] + true["A"] * s["lr_area"] ** -true["alpha"]
+                    - true["C"] * s["anneal_area"]
+                    + true.get("B", 0.0) * params ** -true.get("beta", 0.0))
+            rng = np.random.default_rng(k + int(np.log10(params)))
+            frame["loss"] = loss.to_numpy() * np.exp(noise * rng.standard_normal(len(frame)))
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def annealing_case():
+    true = {"L0": 1.6, "A": 1.1, "alpha": 0.45, "C": 0.9}
+    return (annealing_curves(true, decay=0.995), {"decay": 0.995}, true,
+            {"L0": 0.02, "A": 0.05, "alpha": 0.05, "C": 0.05})
+
+
+def annealing_size_case():
+    true = {"L0": 1.4, "A": 1.1, "alpha": 0.45, "C": 0.9, "B": 40.0, "beta": 0.3}
+    return annealing_curves(true, sizes=(1e6, 3e6, 1e7)), {}, true, dict.fromkeys(true, 0.03)
+
+
+def multipower_case():
+    true = {"L0": 2.0, "A": 0.8, "alpha": 0.45, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
+    curves = {name: (schedule, 50) for name, schedule in SCHEDULES.items()}
+    runs = multipower_curves(true, curves, noise=1e-4, params=1e6, tokens_per_step=1000.0)
+    # the drop's shape parameters trade off against each other (tests/test_multipower.py)
+    return runs, {}, true, {"L0": 0.005, "A": 0.005, "alpha": 0.005, "B": 0.05, "C": 0.4,
+                            "beta": 0.2, "gamma": 0.05}
+
+
+VOCABULARY = {"E": 6.0, "A1": 2000.0, "alpha1": 0.45, "A2": 300.0, "alpha2": 0.4, "B": 4000.0,
+              "beta": 0.35}
+
+
+def vocabulary_case():
+    return (vocabulary_ladder(**VOCABULARY, seed=3), {}, VOCABULARY,
+            {"E": 0.01, "alpha1": 0.02, "alpha2": 0.02, "beta": 0.01, "A1": 0.1, "A2": 0.1,
+             "B": 0.05})
+
+
+TASK_LOSS = {"E": 0.3, "A": 40.0, "B": 150.0, "alpha": 0.3, "beta": 0.3}
+TASK_ACCURACY = {"a": 0.6, "b": 0.25, "k": -6.0, "L0": 1.0}
+
+
+def task_runs():
+    return task_ladder(loss_params=TASK_LOSS, accuracy_params=TASK_ACCURACY, seed=4)
+
+
+def task_accuracy_case():
+    return (task_runs(), {"task": "hellaswag"}, TASK_ACCURACY,
+            {"a": 0.03, "b": 0.03, "k": 0.03, "L0": 0.01})
+
+
+def task_case():
+    return (task_runs(), {"task": "hellaswag"}, {**TASK_LOSS, **TASK_ACCURACY},
+            {"E": 0.03, "alpha": 0.05, "beta": 0.05, "A": 0.3, "B": 0.3, "a": 0.03, "b": 0.03,
+             "k": 0.03, "L0": 0.01})
+
+
+CASES = {"chinchilla": chinchilla_case, "kaplan": kaplan_case, "annealing": annealing_case,
+         "annealing-size": annealing_size_case, "multipower": multipower_case,
+         "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case}
+
+NAMES = sorted(LAWS)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """name → (law fitted without bootstrap, its PreparedRuns, settings, truth, tolerances)."""
+    out = {}
+
+    def get(name):
+        if name not in out:
+            runs, settings, truth, tolerances = CASES[name]()
+            runs.attrs["source"] = f"synthetic {name}"
+            law = get_law(name, **settings)
+            data = law.prepare(runs)
+            result = law.fit(data)
+            assert result is law                              # fit returns self
+            out[name] = (law, data, settings, truth, tolerances)
+        return out[name]
+    return get
+
+
+def test_every_registered_law_has_a_case():
+    assert set(CASES) == set(LAWS)
+
+
+def test_the_registry_finds_laws_without_an_import_list():
+    """Every module of scaling/laws/ that defines a law registers it, and scaling/laws/
+    __init__.py imports none of them."""
+    from conftest import ROOT
+
+    init = ast.parse((ROOT / "scaling" / "laws" / "__init__.py").read_text())
+    imported = {node.module for node in ast.walk(init) if isinstance(node, ast.ImportFrom)}
+    assert imported == {"scaling.fitting", "scaling.laws.base", "scaling.laws.registry"}
+    found = {cls.__module__.rsplit(".", 1)[1] for cls in LAWS.values()}
+    files = {path.stem for path in (ROOT / "scaling" / "laws").glob("*.py")}
+    assert found == files - {"__init__", "base", "registry", "chain"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recovers_known_parameters(fitted, name):
+    law, _, _, truth, tolerances = fitted(name)
+    assert law.converged_, law.message_
+    assert law.at_bound_ == []
+    for parameter, value in truth.items():
+        assert law.params_[parameter] == pytest.approx(value, rel=tolerances[parameter]), \
+            parameter
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_analytic_gradient_matches_finite_differences(fitted, name):
+    law, data, _, _, _ = fitted(name)
+    inputs = law.inputs_from(law.fit_rows(data), data.lr_histories)
+    rng = np.random.default_rng(5)
+    theta = law.theta_ + 0.01 * rng.standard_normal(len(law.theta_)) * (1 + np.abs(law.theta_))
+    lower = np.array([p.lower for p in law.parameters])
+    upper = np.array([p.upper for p in law.parameters])
+    theta = np.clip(theta, lower + 1e-4, upper - 1e-4)
+    value, jacobian = law.predict_theta_grad(theta[None, :], inputs)
+    assert value.shape == (1, len(law.fit_rows(data)))
+    assert jacobian.shape == (*value.shape, len(law.parameters))
+    np.testing.assert_allclose(value, law.predict_theta(theta[None, :], inputs), rtol=1e-12)
+    for p in range(len(theta)):
+        step = np.zeros_like(theta)
+        step[p] = 1e-6 * (1 + abs(theta[p]))
+        numeric = (law.predict_theta((theta + step)[None, :], inputs)
+                   - law.predict_theta((theta - step)[None, :], inputs))[0] / (2 * step[p])
+        scale = np.max(np.abs(numeric)) + 1e-12
+        np.testing.assert_allclose(jacobian[0, :, p], numeric, rtol=1e-5, atol=1e-7 * scale,
+                                   err_msg=law.parameters[p].name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_prediction_shapes(fitted, name):
+    law, data, _, _, _ = fitted(name)
+    rows = law.fit_rows(data)
+    inputs = law.inputs_from(rows, data.lr_histories)
+    n = len(rows)
+    assert law.predict_rows(data).shape == (len(data.frame),)
+    point, lower, upper = law.predict_rows(data, kind="law")
+    assert point.shape == lower.shape == upper.shape == (len(data.frame),)
+    assert np.isnan(lower).all()                              # no bootstrap, no interval
+    thetas = np.vstack([law.theta_] * 3)
+    assert law.predict_theta(thetas, inputs).shape == (3, n)
+    assert law.predict_theta_grad(thetas, inputs)[1].shape == (3, n, len(law.parameters))
+    assert set(law.reported(thetas)) == set(law.reported_names)
+    assert all(v.shape == (3,) for v in law.reported(thetas).values())
+    observed = rows[law.target].to_numpy(float)
+    fitted_values = law.predict_inputs(inputs)
+    assert fitted_values.shape == (n,)
+    assert np.median(np.abs(law.prediction_errors(fitted_values, observed))) < 0.01
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_json_round_trip(fitted, name, tmp_path):
+    law, data, settings, _, _ = fitted(name)
+    law.to_json(tmp_path / "fit.json")
+    record = json.loads((tmp_path / "fit.json").read_text())
+    assert record["target"] == law.target and record["space"] == law.space
+    again = load_fit(tmp_path / "fit.json")
+    assert type(again) is type(law)
+    assert again.params_ == pytest.approx(law.params_, rel=1e-12)
+    assert again.settings() == law.settings()
+    for key, value in settings.items():
+        assert again.settings()[key] == value
+    np.testing.assert_allclose(again.predict_rows(data), law.predict_rows(data), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_settings_survive_json(name, tmp_path):
+    """Every setting, given as text as `--set` gives it, comes back from the fit file."""
+    law_class = LAWS[name]
+    runs, settings, _, _ = CASES[name]()
+    changed = {"confidence": "0.9", **{k: str(v) for k, v in settings.items()}}
+    if "decay" in {s.name for s in law_class.settings_spec}:
+        changed["decay"] = "0.99"
+    law = get_law(name, **changed)
+    assert law.confidence == 0.9
+    law.fit(runs, bootstrap=0)
+    law.to_json(tmp_path / "fit.json")
+    again = load_fit(tmp_path / "fit.json")
+    assert again.settings() == law.settings()
+    assert again.confidence == 0.9
+    if "decay" in changed:
+        assert again.decay == 0.99
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_abilities_are_declared_and_defined(name):
+    law = LAWS[name]()
+
+    def defines(method):
+        return getattr(type(law), method) is not getattr(Law, method)
+
+    assert law.space in ("log", "linear") and law.rows in ("final", "all", "both")
+    assert defines("predict_theta") and defines("predict_theta_grad") and defines("reported")
+    assert law.allocates_compute == defines("compute_optimal") == defines("training_compute")
+    assert law.allocates_compute == bool(law.compute_formula)
+    assert law.predicts_schedules == defines("predict_schedule")
+    fit_names = [p.name for p in law.parameters]
+    assert set(law.linear_parameters) <= set(fit_names)
+    assert set(law.signed_linear_parameters) <= set(law.linear_parameters)
+    assert bool(law.linear_parameters) == defines("linear_basis") == defines("with_coefficients")
+    assert law.uses_lr_histories == ("step" in law.read_columns)
+    assert len(set(law.reported_names)) == len(law.reported_names)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_law_file_starts_with_its_equation_symbols_and_paper(name):
+    module = importlib.import_module(LAWS[name].__module__)
+    text = module.__doc__
+    assert text and "Symbols:" in text and "Paper" in text, name
+
+
+def test_unknown_and_bad_settings_are_one_line_errors():
+    with pytest.raises(ScalingError, match="the annealing law has no setting 'lambda'; its "
+                                           "settings: delta, n_polish, confidence, decay"):
+        get_law("annealing", **{"lambda": 0.99})
+    with pytest.raises(ScalingError, match=r"setting decay \(lambda\) must be in \[0, 1\), "
+                                           r"got '1.5'"):
+        get_law("annealing", decay="1.5")
+    with pytest.raises(ScalingError, match="setting n_polish must be int, got 'many'"):
+        get_law("chinchilla", n_polish="many")
+
+
+def test_a_chained_bootstrap_resamples_both_steps_together():
+    """One draw of runs refits both steps: a resample that leaves out the largest runs moves
+    step 1 (their final rows) and step 2 (their checkpoints) in the same refit, and the chained
+    prediction's interval holds the truth."""
+    runs = task_runs()
+    law = get_law("task", task="hellaswag").fit(runs, bootstrap=40, seed=3)
+    assert law.bootstrap_theta_.shape == (40, len(law.parameters))
+    from scaling import fitting
+
+    points_1 = law.steps[0].fit_rows(law.prepare(runs))
+    points_2 = law.steps[1].fit_rows(law.prepare(runs))
+    labels = np.concatenate([points_1["run"], points_2["run"]])
+    weights = fitting.resample_weights(labels, 40, 3)
+    step_1, step_2 = weights[:, :len(points_1)], weights[:, len(points_1):]
+    for k in range(40):                   # each run has one weight in both steps of a refit
+        by_run_1 = dict(zip(points_1["run"], step_1[k]))
+        assert all(by_run_1[run] == w for run, w in zip(points_2["run"], step_2[k]))
+    # refitting step 1 alone on the first resample's weights gives the chain's step-1 columns
+    first = law.steps[0]
+    alone = fitting.refit(first, first.inputs_from(points_1),
+                          np.log(points_1["loss:hellaswag"].to_numpy()), step_1[:1],
+                          delta=first.delta, start=law.theta_[:5], n_jobs=1)
+    np.testing.assert_allclose(alone[0], law.bootstrap_theta_[0, :5], rtol=1e-8, atol=1e-10)
+    # the chained prediction for a 7e9-parameter model: interval around the truth
+    truth_loss = (TASK_LOSS["E"] + TASK_LOSS["A"] / 7e9 ** TASK_LOSS["alpha"]
+                  + TASK_LOSS["B"] / 1.4e11 ** TASK_LOSS["beta"])
+    truth = TASK_ACCURACY["a"] / (1 + np.exp(-TASK_ACCURACY["k"] * (truth_loss
+                                                                  - TASK_ACCURACY["L0"]))) \
+        + TASK_ACCURACY["b"]
+    point, lower, upper = law.predict_interval(params=7e9, tokens=1.4e11)
+    assert lower[0] <= truth <= upper[0] and upper[0] - lower[0] < 0.03
+    assert point[0] == pytest.approx(truth, abs=0.01)
+
+
+def test_schedule_parse_is_shared_with_the_trainer():
+    # the trainer imports its schedules from scaling.schedules (a law's input)
+    import ladders.train as train
+
+    assert train.parse is parse

@@ -1,0 +1,112 @@
+"""Text reports (scaling/report.py): what a fit, a prediction and a backtest print, in the words
+of the law that made them (its target, residual space and compute model)."""
+
+import numpy as np
+import pytest
+
+from scaling.laws import get_law
+from scaling.report import (backtest_report, compute_optimal_table, fit_report, fit_warnings,
+                            prediction_table, table)
+from scaling.synthetic import chinchilla_ladder, vocabulary_ladder
+
+VOCABULARY = {"E": 6.0, "A1": 2000.0, "alpha1": 0.45, "A2": 300.0, "alpha2": 0.4, "B": 4000.0,
+              "beta": 0.35}
+
+
+@pytest.fixture(scope="module")
+def chinchilla():
+    runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
+                             params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20, 40],
+                             noise=0.003, seed=0)
+    return get_law("chinchilla").fit(runs, bootstrap=20, n_jobs=1)
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return get_law("vocabulary").fit(vocabulary_ladder(**VOCABULARY, seed=0))
+
+
+def test_fit_report_of_a_log_space_law(chinchilla):
+    text = fit_report(chinchilla)
+    assert "sum of Huber, delta=0.001, on log loss" in text
+    assert "residuals log loss: RMS" in text
+    assert "16 runs, 16 points" in text and "converged" in text
+    assert "bootstrap 20 resamples of runs (seed 0), 95% percentile intervals" in text
+    assert "compute-optimal allocation (C = 6 N D), 95% intervals" in text
+    alpha = next(line for line in text.splitlines() if line.startswith("alpha"))
+    assert f"{chinchilla.params_['alpha']:.5g}" in alpha
+
+
+def test_fit_report_of_a_linear_space_law_has_no_log_and_no_allocation(vocabulary):
+    text = fit_report(vocabulary)
+    assert "on loss_unigram" in text and "residuals loss_unigram: RMS" in text
+    assert "log" not in text and "compute-optimal" not in text
+    assert "bootstrap none" in text
+
+
+def test_fit_warnings_say_what_went_wrong(chinchilla):
+    assert fit_warnings(chinchilla) == []
+    law = get_law("chinchilla")
+    law.__dict__.update(chinchilla.__dict__)
+    law.converged_, law.message_, law.at_bound_ = False, "ABNORMAL_TERMINATION", ["beta"]
+    lines = fit_warnings(law)
+    assert "did not converge (ABNORMAL_TERMINATION)" in lines[1]
+    assert "'beta' ended on its bound [0, 5]" in lines[2]
+    assert "DID NOT CONVERGE" in fit_report(law)
+
+
+def test_the_allocation_table_shows_whatever_a_law_allocates(chinchilla):
+    text = compute_optimal_table(chinchilla, [1e21])
+    header = text.splitlines()[1].split()
+    assert header[:2] == ["FLOPs", "params"] and "tokens/param" in header and "loss" in header
+    law = get_law("chinchilla")
+    law.__dict__.update(chinchilla.__dict__)
+
+    def with_vocabulary(flops):        # a law whose answer carries one more key, as a
+        out = type(law).compute_optimal(law, flops)          # vocabulary law adds V
+        out["vocab_size"] = tuple(np.full(len(np.atleast_1d(flops)), v) for v in (32e3, 3e4,
+                                                                                  4e4))
+        return out
+
+    law.compute_optimal = with_vocabulary
+    text = compute_optimal_table(law, [1e21, 1e22])
+    assert text.splitlines()[1].split()[-1] == "vocab_size"
+    assert "32000 [30000, 40000]" in text.splitlines()[2]
+
+
+def test_prediction_table_names_the_target(vocabulary, chinchilla):
+    text = prediction_table(vocabulary, params_nonembed=[1e9, 2e9], vocab_params=3e7,
+                            characters=1e11)
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["params_nonembed", "vocab_params", "characters",
+                                    "loss_unigram"]
+    assert len(lines) == 3
+    expected = vocabulary.predict(params_nonembed=1e9, vocab_params=3e7, characters=1e11)[0]
+    assert f"{expected:.5g}" in lines[1]
+    text = prediction_table(chinchilla, params=7e10, tokens=1.4e12)
+    assert "95% law interval" in text and "95% run interval" in text
+
+
+def test_backtest_report_relative_and_absolute():
+    row = {"run": "r1", "params": 1e9, "actual": 2.0, "predicted": 2.02, "lower": 1.9,
+           "upper": 2.1}
+    relative = {"law": "chinchilla", "train": "params < 1e9", "train_runs": ["a", "b"],
+                "error_kind": "relative", "test": [{**row, "rel_error": 0.01}],
+                "mean_abs_rel_error": 0.01, "coverage": 1.0,
+                "test_curves": [{"run": "r1", "pred_e": 0.005, "worst_e": 0.02}],
+                "mean_pred_e": 0.005, "mean_worst_e": 0.02}
+    text = backtest_report(relative, ["params"])
+    assert "+1.00%" in text and "mean absolute relative error 1.000%" in text
+    assert "mean PredE 0.500%, mean WorstE 2.000%" in text and "coverage 100%" in text
+    absolute = {**relative, "error_kind": "absolute", "test": [{**row, "error": -0.02}],
+                "mean_abs_error": 0.02, "mean_pred_e": 0.004, "mean_worst_e": 0.01}
+    del absolute["mean_abs_rel_error"]
+    text = backtest_report(absolute, ["params"])
+    assert "-0.0200" in text and "mean absolute error 0.02" in text and "%" not in \
+        text.replace("coverage 100%", "")
+    assert "mean PredE 0.004, mean WorstE 0.01" in text
+
+
+def test_table_pads_and_aligns():
+    text = table(("name", "value"), [("a", "1"), ("long name", "22")], right=("value",))
+    assert text.splitlines() == ["name       value", "a              1", "long name     22"]

@@ -1,0 +1,134 @@
+"""The package as a user installs it: build the wheel, install it (not editable) into a fresh
+virtual environment, and run the commands from another directory (defect 1: the wheel had no
+`cli` module, so `scaling`, `python -m scaling` and `python -m ladders.launch` died).
+
+Offline and quick: the wheel is built with the setuptools already installed
+(`--no-build-isolation`) and installed with `--no-deps`; the fresh environment finds the
+dependencies (numpy … torch) in this environment's site-packages through a `.pth` line, which
+adds that folder to the path without running its `.pth` files, so this checkout's editable
+install of `scaling` stays out of it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import venv
+
+import pytest
+
+from conftest import ROOT
+from scaling.synthetic import chinchilla_ladder
+
+pytestmark = pytest.mark.slow
+SOURCES = ("pyproject.toml", "README.md", "cli.py", "scaling", "ladders")   # what the wheel holds
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(environment's python, environment variables, a working folder outside the checkout)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    source = folder / "source"              # a clean copy: no build/ left over from earlier
+    source.mkdir()
+    for name in SOURCES:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
+        copy(ROOT / name, source / name, **({"ignore": shutil.ignore_patterns(
+            "__pycache__", "*.egg-info")} if (ROOT / name).is_dir() else {}))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps",
+                            "--no-build-isolation", "--no-cache-dir", "--quiet",
+                            "--disable-pip-version-check", "-w", str(folder / "dist")],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    (wheel,) = (folder / "dist").glob("scaling-*.whl")
+    environment = folder / "env"
+    venv.EnvBuilder(with_pip=False).create(environment)
+    python = environment / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                              "['purelib'])"], capture_output=True, text=True).stdout.strip()
+    ours = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
+    with open(os.path.join(purelib, "dependencies.pth"), "w") as handle:
+        handle.write("\n".join(sorted(ours)) + "\n")
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                              "--no-deps", "--no-index", "--quiet",
+                              "--disable-pip-version-check", str(wheel)],
+                             capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-3000:]
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("PYTHONPATH", "SCALING_DEBUG", "VIRTUAL_ENV")}
+    env["PATH"] = f"{environment / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    work = folder / "elsewhere"
+    work.mkdir()
+    return python, env, work
+
+
+def run(installed, *argv, timeout=300):
+    python, env, work = installed
+    return subprocess.run([*argv], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_the_installed_modules_are_the_wheels(installed):
+    python, _, work = installed
+    done = run(installed, str(python), "-c",
+               "import cli, scaling, ladders.launch, scaling.schedules; "
+               "print(cli.__file__); print(scaling.__file__); print(ladders.launch.__file__)")
+    assert done.returncode == 0, done.stderr
+    files = done.stdout.split()
+    environment = str(python.parent.parent)
+    assert len(files) == 3 and all(f.startswith(environment) for f in files), files
+    assert not any(f.startswith(str(ROOT)) for f in files)
+
+
+def test_scaling_help_and_laws(installed):
+    python, _, _ = installed
+    scaling = str(python.parent / "scaling")
+    done = run(installed, scaling, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "fit" in done.stdout and "ladder" in done.stdout
+    for command in ([scaling, "laws"], [str(python), "-m", "scaling", "laws"]):
+        done = run(installed, *command)
+        assert done.returncode == 0, done.stderr
+        assert "chinchilla" in done.stdout and "multipower" in done.stdout
+
+
+def test_a_fit_and_a_prediction(installed):
+    python, _, work = installed
+    runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
+                             params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20, 40],
+                             noise=0.0)
+    runs.to_csv(work / "runs.csv", index=False)
+    scaling = str(python.parent / "scaling")
+    done = run(installed, scaling, "fit", "runs.csv", "--bootstrap", "0", "--out", "fit.json")
+    assert done.returncode == 0, done.stderr
+    assert "converged" in done.stdout
+    done = run(installed, scaling, "predict", "fit.json", "--params", "1e9", "--tokens", "2e10")
+    assert done.returncode == 0, done.stderr
+    expected = 1.8 + 400 / 1e9 ** 0.34 + 2000 / 2e10 ** 0.37
+    assert f"{expected:.5g}" in done.stdout
+    done = run(installed, scaling, "fit", "nowhere.csv")
+    assert done.returncode == 2 and done.stderr.strip() == \
+        "scaling: error: nowhere.csv: no such file"
+
+
+def test_ladder_dry_run_both_entry_points(installed):
+    python, _, _ = installed
+    spec = str(ROOT / "ladders" / "specs" / "cpu-tiny.toml")
+    for command in ([str(python.parent / "scaling"), "ladder", "run", spec, "--dry-run"],
+                    [str(python), "-m", "ladders.launch", spec, "--dry-run"]):
+        done = run(installed, *command)
+        assert done.returncode == 0, done.stderr
+        assert "rungs" in done.stdout and "FLOPs" in done.stdout
+    done = run(installed, str(python), "-m", "ladders.launch", spec)
+    assert done.returncode == 2 and "--out PATH is required" in done.stderr
+
+
+def test_the_bundled_specs_are_in_the_wheel(installed):
+    python, _, _ = installed
+    done = run(installed, str(python), "-c", "import ladders, pathlib; print(sorted(p.name for p "
+               "in (pathlib.Path(ladders.__file__).parent / 'specs').glob('*.toml')))")
+    assert done.returncode == 0, done.stderr
+    assert "cpu-tiny.toml" in done.stdout and done.stdout.count(".toml") >= 3
