@@ -1,6 +1,15 @@
 """ladders: train ladders of small GPT-style proxy models and log every curve as a run table.
 
-The runner (model, data, schedules, training, launchers) is built in its own issue; this package
-exists so that the distribution's layout is fixed from the start. It needs the `ladder` extra
-(torch); `import scaling` never imports it.
+    model.py        the GPT (standard or muP), parameter and FLOP counts
+    data.py         corpora, splits, token caches, deterministic batches
+    tokenizer.py    bytes and byte-level BPE (trained on the training documents only)
+    spec/           the typed TOML schema, rungs and branches, cost
+    train.py        one rung: loop, evaluation, rows, checkpoints, resume
+    checkpoints.py  saved states and status files
+    cores.py        CPU threads per training process
+    progress.py     progress bars on a terminal, plain lines in a log
+    launch.py       a whole ladder: local, torchrun (DDP) or submitit (Slurm)
+
+It needs the `ladder` extra (torch). Learning-rate schedules live in `scaling.schedules` (the
+laws read them too); `scaling` never imports `ladders`.
 """
