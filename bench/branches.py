@@ -27,30 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ladders.launch import compute_summary, run_ladder  # noqa: E402
+from ladders.spec import dump_toml  # noqa: E402
 from scaling.report import table  # noqa: E402
 from scaling.runs import final_rows  # noqa: E402
 
 SPEC = ROOT / "ladders" / "specs" / "cpu-tiny.toml"
-
-
-def toml_text(spec: dict) -> str:
-    """A TOML document of `spec` ({section: {key: value}}; numbers, strings, booleans, lists and
-    inline tables only, which is all a ladder spec holds)."""
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        raise TypeError(f"cannot write {v!r} as TOML")
-
-    return "\n".join(f"[{section}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in keys.items())
-                     for section, keys in spec.items())
 
 
 def specs(sizes: int, budgets: list[float], folder: Path) -> tuple[Path, Path]:
@@ -65,7 +46,7 @@ def specs(sizes: int, budgets: list[float], folder: Path) -> tuple[Path, Path]:
     dedicated["optimizer"] = {**base["optimizer"], "schedules": ["cosine"]}
     paths = folder / "branched.toml", folder / "dedicated.toml"
     for path, spec in zip(paths, (branched, dedicated)):
-        path.write_text(toml_text(spec))
+        path.write_text(dump_toml(spec))
     return paths
 
 

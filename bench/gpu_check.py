@@ -223,7 +223,9 @@ def ladder(logs: Path, smoke: bool, corpus_mb: float) -> dict:
         spec["data"] = {"corpus": "files", "files": [str(work / "corpus" / "*.txt")],
                         "tokenizer": "bytes", "vocab_sizes": [256]}
     spec_path = work / "gpu-check.toml"
-    spec_path.write_text(to_toml(spec))
+    from ladders.spec import dump_toml
+
+    spec_path.write_text(dump_toml(spec))
     table = logs / "gpu-check.parquet"
     import shutil
 
@@ -299,29 +301,6 @@ def python_sources(folder: Path, max_bytes: int) -> dict:
                 flush()
     flush()
     return {"files": files, "bytes": total, "shards": index}
-
-
-def to_toml(spec: dict) -> str:
-    """A spec dict as TOML (tables of scalars, lists and inline tables: what specs hold)."""
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        raise TypeError(f"cannot write {v!r} as TOML")
-
-    parts = []
-    for section, table in spec.items():
-        parts.append(f"[{section}]")
-        parts += [f"{key} = {value(v)}" for key, v in table.items() if v is not None]
-        parts.append("")
-    return "\n".join(parts)
 
 
 # -- 5. the backtest -----------------------------------------------------------------------------

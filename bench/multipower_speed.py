@@ -40,7 +40,7 @@ from scaling.schedules import lr_array, parse  # noqa: E402
 from scaling import fitting  # noqa: E402
 from scaling.laws import get_law  # noqa: E402
 from scaling.laws.multipower import blocked_inputs  # noqa: E402
-from scaling.synthetic import multipower_curves  # noqa: E402
+from scaling.synthetic import multipower_backtest_curves  # noqa: E402
 
 PAPER = {"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066, "beta": 0.583,
          "gamma": 0.641}
@@ -157,17 +157,8 @@ finally:
 
 def nine_curves() -> pd.DataFrame:
     """3 training curves of 24,000 steps and 6 held-out curves of 24,000 to 72,000 steps that
-    follow the law (PAPER) times 0.2% noise, 240 rows each."""
-    def schedule(kind, steps):
-        common = f"peak=3e-4,warmup=2160,steps={steps}"
-        return {"constant": f"constant:{common}", "cosine": f"cosine:{common},final=3e-5",
-                "wsd": f"wsd:{common},decay_start={int(0.8 * steps)},final=3e-5,decay=linear"}[kind]
-
-    curves = {f"train-{kind}": (schedule(kind, 24000), 100)
-              for kind in ("constant", "cosine", "wsd")}
-    curves.update({f"test-{kind}-{steps}": (schedule(kind, steps), steps // 240)
-                   for kind in ("cosine", "wsd") for steps in (24000, 48000, 72000)})
-    return multipower_curves(PAPER, curves, noise=0.002, seed=0)
+    follow the law (PAPER) times 0.2% noise (`scaling.synthetic.multipower_backtest_curves`)."""
+    return multipower_backtest_curves(PAPER, noise=0.002, seed=0)
 
 
 def backtest_memory(table: pd.DataFrame | None = None):

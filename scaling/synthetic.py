@@ -63,6 +63,24 @@ def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed
     return frame
 
 
+def multipower_backtest_curves(law_params: dict, noise: float = 0.002,
+                               seed: int = 0) -> pd.DataFrame:
+    """The multi-power memory benchmark's curves: 3 training curves of 24,000 steps (constant,
+    cosine, WSD; a row every 100 steps) and 6 held-out curves of 24,000, 48,000 and 72,000 steps
+    (cosine and WSD; 240 rows each), peak LR 3e-4 with 2,160 warmup steps, following the law
+    with `law_params` times `noise` (relative)."""
+    def schedule(kind, steps):
+        common = f"peak=3e-4,warmup=2160,steps={steps}"
+        return {"constant": f"constant:{common}", "cosine": f"cosine:{common},final=3e-5",
+                "wsd": f"wsd:{common},decay_start={int(0.8 * steps)},final=3e-5,decay=linear"}[kind]
+
+    curves = {f"train-{kind}": (schedule(kind, 24000), 100)
+              for kind in ("constant", "cosine", "wsd")}
+    curves.update({f"test-{kind}-{steps}": (schedule(kind, steps), steps // 240)
+                   for kind in ("cosine", "wsd") for steps in (24000, 48000, 72000)})
+    return multipower_curves(law_params, curves, noise=noise, seed=seed)
+
+
 def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta,
                       params_nonembed=(1e7, 3e7, 1e8, 3e8, 1e9),
                       vocab_sizes=(4096, 16384, 65536), characters=(1e9, 1e10, 1e11),

@@ -343,21 +343,11 @@ def test_backtest_of_long_curves_stays_under_400_mb(tmp_path):
     import sys
 
     from conftest import ROOT
-    from scaling.synthetic import multipower_curves
+    from scaling.synthetic import multipower_backtest_curves
 
     paper = {"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066, "beta": 0.583,
              "gamma": 0.641}   # the published 25M-model fit cited in bench/multipower_speed.py
-
-    def schedule(kind, steps):
-        common = f"peak=3e-4,warmup=2160,steps={steps}"
-        return {"constant": f"constant:{common}", "cosine": f"cosine:{common},final=3e-5",
-                "wsd": f"wsd:{common},decay_start={int(0.8 * steps)},final=3e-5,decay=linear"}[kind]
-
-    curves = {f"train-{kind}": (schedule(kind, 24000), 100)
-              for kind in ("constant", "cosine", "wsd")}
-    curves.update({f"test-{kind}-{steps}": (schedule(kind, steps), steps // 240)
-                   for kind in ("cosine", "wsd") for steps in (24000, 48000, 72000)})
-    multipower_curves(paper, curves, noise=0.002, seed=0).to_parquet(tmp_path / "curves.parquet")
+    multipower_backtest_curves(paper).to_parquet(tmp_path / "curves.parquet")
     done = subprocess.run([sys.executable, "-c", MEASURED, "backtest",
                            str(tmp_path / "curves.parquet"), "--law", "multipower", "--train",
                            "run.str.startswith('train')", "--bootstrap", "0", "--json",

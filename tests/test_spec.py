@@ -291,3 +291,13 @@ def test_missing_spec_and_missing_out(tmp_path, capsys):
     assert "no such spec file" in capsys.readouterr().err
     assert cli.main(["ladder", "run", str(write(tmp_path, GOOD))]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_dump_toml_writes_back_what_it_read():
+    import tomllib
+
+    from ladders.spec import dump_toml
+
+    spec = tomllib.loads((ROOT / "ladders/specs/cpu-tiny.toml").read_text())
+    spec["data"]["files"] = ['odd "name"\\.txt']
+    assert tomllib.loads(dump_toml(spec)) == spec

@@ -309,6 +309,33 @@ class Spec:
             raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
 
 
+def dump_toml(spec: dict) -> str:
+    """A spec as TOML text, from {section: {key: value}} (numbers, strings, booleans, lists and
+    inline tables: all a spec holds; None values are left out, as absent keys): for scripts that
+    derive a spec from another one (`tomllib.loads`, change, `dump_toml`, write)."""
+    import json
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v)                # a JSON string is a TOML basic string
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        raise TypeError(f"cannot write {v!r} as TOML")
+
+    lines = []
+    for section, table in spec.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {value(v)}" for key, v in table.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)
+
+
 def load_spec(path) -> Spec:
     """Read and check a spec: every section filled with defaults; unknown keys are errors."""
     path = Path(path)
