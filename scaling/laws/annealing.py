@@ -73,8 +73,10 @@ class Annealing(Law):
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
         value, lower, upper = self.predict_interval(**inputs, **sizes)
-        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, self.target: value,
-                             "lower": lower, "upper": upper})
+        curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, self.target: value,
+                              "lower": lower, "upper": upper})
+        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
+        return curve
 
     def _terms(self, theta, inputs):
         forward = inputs["lr_area"][None, :]

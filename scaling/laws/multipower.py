@@ -117,8 +117,11 @@ class MultiPower(Law):
         lr, steps = learning_rates.schedule_rows(schedule, every)
         inputs = curve_inputs(np.zeros(len(steps)), steps, {0.0: lr})
         value, lower, upper = self.interval_from_inputs(inputs)
-        return pd.DataFrame({"step": steps, "lr": lr[steps - 1], "lr_area": np.cumsum(lr)[steps - 1],
-                             self.target: value, "lower": lower, "upper": upper})
+        curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1],
+                              "lr_area": np.cumsum(lr)[steps - 1], self.target: value,
+                              "lower": lower, "upper": upper})
+        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
+        return curve
 
     # -- the law -------------------------------------------------------------------------------
     def _terms(self, theta, inputs, gradient=True):
