@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 
-from scaling.console import OneLineParser, run_command
+from scaling.console import (OneLineParser, check_output, non_negative_int, plot_formats,
+                             positive_int, run_command)
 
 
 def _parser() -> OneLineParser:
@@ -38,8 +39,10 @@ def _parser() -> OneLineParser:
                                              "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
                              help="read a file column as a contract column (repeatable)")
-        command.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-        command.add_argument("--jobs", type=int, default=None, help="bootstrap workers (default: all cores)")
+        command.add_argument("--seed", type=non_negative_int, default=0,
+                             help="bootstrap seed (default 0)")
+        command.add_argument("--jobs", type=positive_int, default=None,
+                             help="bootstrap workers (default: all cores)")
         command.add_argument("--delta", type=float, default=None,
                              help="Huber delta, short for --set delta=… (default 1e-3)")
         command.add_argument("--lr-file", metavar="LR.csv",
@@ -48,8 +51,9 @@ def _parser() -> OneLineParser:
 
     fit = commands.add_parser("fit", help="fit a law; print parameters with intervals")
     table_options(fit)
-    fit.add_argument("--bootstrap", type=int, default=1000, metavar="K",
-                     help="bootstrap resamples of runs for intervals (default 1000; 0: none)")
+    fit.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="K",
+                     help="bootstrap resamples of runs for intervals (default 1000; at least "
+                          "20; 0: none)")
     fit.add_argument("--out", metavar="FIT.json", help="save the fit (reloaded by `predict`)")
     fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted (and iso-target) plots")
 
@@ -77,8 +81,9 @@ def _parser() -> OneLineParser:
     table_options(backtest)
     backtest.add_argument("--train", required=True, help="query selecting the training rows")
     backtest.add_argument("--test", help="query selecting the test runs (default: all others)")
-    backtest.add_argument("--bootstrap", type=int, default=200, metavar="K",
-                          help="bootstrap resamples for the intervals (default 200)")
+    backtest.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="K",
+                          help="bootstrap resamples for the intervals (default 200; at least "
+                               "20; 0: none)")
     backtest.add_argument("--json", metavar="OUT", help="write the backtest record as JSON")
 
     commands.add_parser("laws", help="list the laws, the columns each needs and its settings")
@@ -117,9 +122,25 @@ def _law_and_runs(args):
     return law, settings, runs, lr_file
 
 
+def _check_outputs(args) -> None:
+    """Every output path and format checked before the work starts, so a typo never costs a
+    finished fit: --out, --json (a writable file, not a folder) and --plot (also a format
+    matplotlib writes)."""
+    examples = {"out": "curve.csv" if args.command == "predict" else "fit.json",
+                "json": "backtest.json"}
+    for attribute, example in examples.items():
+        if getattr(args, attribute, None):
+            check_output(getattr(args, attribute), f"--{attribute}", example=example)
+    if getattr(args, "plot", None):
+        check_output(args.plot, "--plot", plot_formats(), "fig.png")
+
+
 def _fit(args) -> int:
+    from scaling.fitting import check_bootstrap
     from scaling.plots import plot_fit
 
+    check_bootstrap(args.bootstrap)
+    _check_outputs(args)
     law, _, runs, lr_file = _law_and_runs(args)
     data = law.prepare(runs, lr_file)
     if args.where:
@@ -140,6 +161,7 @@ def _predict(args) -> int:
     from scaling.laws import load_fit
     from scaling.report import compute_optimal_table, prediction_table
 
+    _check_outputs(args)
     law = load_fit(args.fit)
     if args.schedule:
         return _predict_schedule(law, args)
@@ -253,6 +275,10 @@ def _backtest(args) -> int:
     from scaling.backtest import backtest
     from scaling.report import backtest_report
 
+    from scaling.fitting import check_bootstrap
+
+    check_bootstrap(args.bootstrap)
+    _check_outputs(args)
     law, settings, runs, lr_file = _law_and_runs(args)
     record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
                       bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, **settings)

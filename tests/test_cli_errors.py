@@ -164,6 +164,26 @@ def one_params_value(frame):
     frame["params"] = 1e8
 
 
+def folder(name: str):
+    """A path that is an existing folder (for output options that need a file)."""
+    def build(tmp):
+        (tmp / name).mkdir(exist_ok=True)
+        return tmp / name
+    return build
+
+
+def outputs(command, option, build_path, *options):
+    """`command` on the base table (or the base fit) with `option` pointing at build_path(tmp)."""
+    def argv(tmp):
+        target = str(build_path(tmp))
+        if command == "predict":
+            return ["predict", str(fit_file(tmp)), *options, option, target]
+        if command == "backtest":
+            return backtest(table(), "--train", "params < 2e8", option, target)(tmp)
+        return fit(table(), *options, option, target)(tmp)
+    return argv
+
+
 # (case id, argv builder, substrings that the one line must contain)
 CASES = [
     ("missing-column", fit(table(lambda f: f.drop(columns=["tokens"]))),
@@ -255,6 +275,34 @@ CASES = [
      ["--train"]),
     ("bad-option-value", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap", "many"],
      ["--bootstrap", "invalid int value", "'many'"]),
+    # -- options that were internal errors (exit 1) or silently wrong --------------------------
+    ("delta-negative", fit(table(), "--delta=-1"), ["setting delta", "must be positive", "-1"]),
+    ("delta-nan", fit(table(), "--delta", "nan"), ["setting delta", "must be positive", "nan"]),
+    ("delta-zero", fit(table(), "--delta", "0"), ["setting delta", "must be positive", "0.0"]),
+    ("negative-seed", fit(table(), "--seed", "-1"), ["--seed", "must be 0 or more", "-1"]),
+    ("zero-jobs", fit(table(), "--jobs", "0"), ["--jobs", "must be at least 1", "0"]),
+    ("bootstrap-1", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap", "1"],
+     ["--bootstrap 1:", "at least 20 resamples", "0 for none"]),
+    ("bootstrap-19", lambda tmp: ["backtest", str(table()(tmp)), "--train", "params < 2e8",
+                                  "--bootstrap", "19"],
+     ["--bootstrap 19:", "at least 20 resamples"]),
+    ("plot-unknown-format", outputs("fit", "--plot", lambda tmp: tmp / "fig.xyz"),
+     ["--plot", "fig.xyz", "unknown format '.xyz'", ".png", ".pdf", ".svg"]),
+    ("plot-is-a-folder", outputs("fit", "--plot", folder("figs")),
+     ["--plot", "figs", "is a directory", "fig.png"]),
+    ("out-is-a-folder", outputs("fit", "--out", folder("out")),
+     ["--out", "is a directory", "fit.json"]),
+    ("out-under-a-file", outputs("fit", "--out", lambda tmp: raw_file("afile", b"x")(tmp)
+                                 / "fit.json"),
+     ["--out", "afile is a file, not a folder"]),
+    ("backtest-json-is-a-folder", outputs("backtest", "--json", folder("bt")),
+     ["--json", "is a directory", "backtest.json"]),
+    ("predict-out-is-a-folder", outputs("predict", "--out", folder("curves"), "--schedule",
+                                        "constant:peak=1e-3,steps=100"),
+     ["--out", "is a directory", "curve.csv"]),
+    ("predict-plot-unknown-format", outputs("predict", "--plot", lambda tmp: tmp / "c.jpgg",
+                                            "--schedule", "constant:peak=1e-3,steps=100"),
+     ["--plot", "unknown format '.jpgg'"]),
 ]
 
 
@@ -281,6 +329,24 @@ def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monk
             assert re.search(rf"\b{text}\b", line), f"{text!r} not in {line!r}"
         else:
             assert text in line, f"{text!r} not in {line!r}"
+
+
+def test_a_bad_plot_format_fails_before_the_fit(tmp_path, capsys):
+    """Output paths and formats are checked before any work: a fit of the 240 Chinchilla runs
+    with 1,000 bootstrap refits (about 10 s) fails at once on a bad --plot extension or an --out
+    that is a folder, and writes nothing."""
+    import time
+
+    from conftest import CHINCHILLA
+
+    (tmp_path / "out").mkdir()
+    for bad in (["--plot", str(tmp_path / "fit.xyz")], ["--out", str(tmp_path / "out")]):
+        start = time.perf_counter()
+        code = cli.main(["fit", str(CHINCHILLA), "--bootstrap", "1000", *bad])
+        elapsed = time.perf_counter() - start
+        assert code == 2 and elapsed < 1.0, (bad, code, elapsed)
+        assert capsys.readouterr().out == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_the_base_table_fits(tmp_path, capsys):

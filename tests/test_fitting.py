@@ -101,8 +101,8 @@ def test_curve_blocks_are_resampled_within_their_run():
 
 def test_bootstrap_does_not_depend_on_workers():
     runs = ladder(noise=0.01, seed=4)
-    one = get_law("chinchilla").fit(runs, bootstrap=16, seed=7, n_jobs=1)
-    two = get_law("chinchilla").fit(runs, bootstrap=16, seed=7, n_jobs=2)
+    one = get_law("chinchilla").fit(runs, bootstrap=20, seed=7, n_jobs=1)
+    two = get_law("chinchilla").fit(runs, bootstrap=20, seed=7, n_jobs=2)
     assert np.allclose(one.bootstrap_theta_, two.bootstrap_theta_, rtol=1e-6, atol=1e-8)
     for name in TRUE:
         low, high = one.intervals_[name]

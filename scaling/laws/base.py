@@ -335,8 +335,9 @@ class Law:
 
         `where` keeps the rows matching a pandas query after the derived columns are computed;
         `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals."""
-        if bootstrap < 0:
-            raise ScalingError(f"--bootstrap must be 0 or more, got {bootstrap}")
+        fitting.check_bootstrap(bootstrap)
+        if seed < 0:
+            raise ScalingError(f"--seed must be 0 or more, got {seed}")
         data = self.prepare(runs, lr_file)
         if where:
             data = data.select(where)
