@@ -112,6 +112,15 @@ def predict(*options, fit_path=fit_file):
     return argv
 
 
+def curve_fit_file(tmp: Path) -> Path:
+    """A real fit of a curve law (annealing, no bootstrap) on the bundled CPU schedule ladder."""
+    path = tmp / "curve-fit.json"
+    if not path.exists():
+        assert cli.main(["fit", str(REPO / "data" / "cpu_schedules" / "runs.parquet"), "--law",
+                         "annealing", "--where", "step > 100", *FIT, "--out", str(path)]) == 0
+    return path
+
+
 def fit_with_format(version):
     """A real fit file whose "format" is `version` (None: no "format" field)."""
     def build(tmp):
@@ -286,6 +295,12 @@ CASES = [
     ("bootstrap-19", lambda tmp: ["backtest", str(table()(tmp)), "--train", "params < 2e8",
                                   "--bootstrap", "19"],
      ["--bootstrap 19:", "at least 20 resamples"]),
+    ("schedule-too-long", predict("--schedule", "constant:peak=1e-3,steps=1e12",
+                                  fit_path=curve_fit_file),
+     ["--schedule", "steps=1e+12", "beyond the 1e+07 steps"]),
+    ("compare-too-long", predict("--compare", "peak=1e-3,warmup=10,steps=1e12,final=0",
+                                 fit_path=curve_fit_file),
+     ["--compare", "steps=1e+12", "beyond the 1e+07 steps"]),
     ("plot-unknown-format", outputs("fit", "--plot", lambda tmp: tmp / "fig.xyz"),
      ["--plot", "fig.xyz", "unknown format '.xyz'", ".png", ".pdf", ".svg"]),
     ("plot-is-a-folder", outputs("fit", "--plot", folder("figs")),
