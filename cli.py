@@ -39,6 +39,9 @@ def _parser() -> OneLineParser:
                                              "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
                              help="read a file column as a contract column (repeatable)")
+        command.add_argument("--dedupe", choices=("first", "last", "mean"),
+                             help="two rows of one run at one step: keep the first, the last or "
+                                  "their mean (default: an error naming both)")
         command.add_argument("--seed", type=non_negative_int, default=0,
                              help="bootstrap seed (default 0)")
         command.add_argument("--jobs", type=positive_int, default=None,
@@ -113,7 +116,8 @@ def _law_and_runs(args):
         settings.setdefault("delta", args.delta)
     law = get_law(args.law, **settings)
     law.check_settings()
-    runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns)
+    runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
+                     dedupe=args.dedupe)
     lr_file = None
     if args.lr_file:
         from scaling.lr import read_lr_file
@@ -160,6 +164,7 @@ def _predict(args) -> int:
     from scaling.errors import ScalingError
     from scaling.laws import load_fit
     from scaling.report import compute_optimal_table, prediction_table
+    from scaling.runs import check_sensible_inputs
 
     _check_outputs(args)
     law = load_fit(args.fit)
@@ -173,6 +178,7 @@ def _predict(args) -> int:
                                "give its inputs instead of --flops")
         if any(not (c > 0 and c < float("inf")) for c in args.flops):
             raise ScalingError("--flops must be positive and finite")
+        check_sensible_inputs(args.flops, "flops", "--flops")
         print(compute_optimal_table(law, args.flops))
         return 0
     values = {name: getattr(args, name, None) for name in law.inputs if name.isidentifier()}

@@ -173,6 +173,32 @@ def one_params_value(frame):
     frame["params"] = 1e8
 
 
+def with_steps(frame):
+    """Every run's row at step 100 (one row a run, as in the base table)."""
+    frame["step"] = 100
+
+
+def duplicate_row(loss: float, steps: bool = True):
+    """Row 17 repeats run r05 (row 5) with another loss; with or without a step column."""
+    def edit(frame):
+        if steps:
+            with_steps(frame)
+        extra = frame.iloc[[4]].assign(loss=loss)
+        return pd.concat([frame, extra], ignore_index=True)
+    return edit
+
+
+def scaled_params(frame):
+    frame["params"] = frame["params"] * 1e-310      # the whole column in absurd units
+
+
+def semicolons(tmp):
+    """The base table ;-separated with decimal commas (a European spreadsheet's export)."""
+    path = tmp / "semi.csv"
+    base_table().to_csv(path, index=False, sep=";", decimal=",")
+    return path
+
+
 def folder(name: str):
     """A path that is an existing folder (for output options that need a file)."""
     def build(tmp):
@@ -284,6 +310,28 @@ CASES = [
      ["--train"]),
     ("bad-option-value", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap", "many"],
      ["--bootstrap", "invalid int value", "'many'"]),
+    # -- data that moved a fit without a word --------------------------------------------------
+    ("duplicate-run-step", fit(table(duplicate_row(9.9))),
+     ["runs.csv", "rows 5 and 17", "run 'r05' at step 100", "losses", "9.9",
+      "--dedupe first|last|mean"]),
+    ("duplicate-run-tokens", fit(table(duplicate_row(9.9, steps=False))),
+     ["runs.csv", "rows 5 and 17", "run 'r05' at tokens 1e+08", "--dedupe"]),
+    ("subnormal-loss", fit(table(set_cell(3, "loss", 5e-324))),
+     ["runs.csv", "'loss'", "row 3", "outside the sensible range [1e-06, 1000]",
+      "nats per token", "units"]),
+    ("huge-loss", fit(table(set_cell(4, "loss", 1e300), "runs.parquet")),
+     ["runs.parquet", "'loss'", "row 4", "1e+300", "sensible range"]),
+    ("params-scaled-1e-310", fit(table(scaled_params)),
+     ["runs.csv", "'params'", "row 1", "sensible range [1, 1e+15]", "parameter count"]),
+    ("huge-tokens", fit(table(set_cell(6, "tokens", 1e300))),
+     ["runs.csv", "'tokens'", "row 6", "sensible range [1, 1e+17]"]),
+    ("decimal-commas", fit(semicolons),
+     ["semi.csv", "'params'", "row 1", "not a number", "decimal comma"]),
+    ("predict-subnormal-params", predict("--params", "1e-310", "--tokens", "2e10"),
+     ["--params 1e-310", "sensible range"]),
+    ("predict-huge-flops", predict("--flops", "1e40"), ["--flops 1e+40", "sensible range"]),
+    ("predict-plain-negative-params", predict("--params", "-7e10", "--tokens", "2e10"),
+     ["--params", "positive"]),
     # -- options that were internal errors (exit 1) or silently wrong --------------------------
     ("delta-negative", fit(table(), "--delta=-1"), ["setting delta", "must be positive", "-1"]),
     ("delta-nan", fit(table(), "--delta", "nan"), ["setting delta", "must be positive", "nan"]),
@@ -389,3 +437,20 @@ def test_the_process_exit_status_is_2(tmp_path):
     assert len(lines) == 1, done.stderr
     assert "runs.csv" in lines[0] and "'loss'" in lines[0] and "row 3" in lines[0], lines[0]
     assert done.stdout == ""
+
+
+
+def test_dedupe_resolves_the_duplicate_rows(tmp_path, capsys):
+    """`--dedupe last` keeps row 17 (loss 9.9) in place of row 5: the fit is the fit of the
+    table with row 5's loss replaced."""
+    runs = table(duplicate_row(9.9))(tmp_path)
+    assert cli.main(["fit", str(runs), *FIT, "--dedupe", "last",
+                     "--out", str(tmp_path / "last.json")]) == 0
+    replaced = base_table().assign(step=100)
+    replaced.loc[4, "loss"] = 9.9
+    path = write(tmp_path, replaced, "replaced.csv")
+    assert cli.main(["fit", str(path), *FIT, "--out", str(tmp_path / "ref.json")]) == 0
+    last, reference = (json.loads((tmp_path / n).read_text()) for n in ("last.json", "ref.json"))
+    assert last["n_points"] == 16
+    assert last["objective"] == pytest.approx(reference["objective"], rel=1e-12)
+    assert capsys.readouterr().err == ""

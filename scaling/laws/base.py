@@ -461,6 +461,7 @@ class Law:
                 raise ScalingError(f"{self.input_option(name)} must be finite")
             if name in self.power_inputs and np.any(array <= 0):
                 raise ScalingError(f"{self.input_option(name)} must be positive and finite")
+            run_tables.check_sensible_inputs(array, name, self.input_option(name))
         return dict(zip(self.inputs, arrays))
 
     def predict(self, **values) -> np.ndarray:
