@@ -53,15 +53,23 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
 
 
 def fit_warnings(law) -> list[str]:
+    """Warnings about the fit, in the names of the report's table."""
     out = []
     if not law.converged_:
         out.append(f"WARNING: the optimizer did not converge ({law.message_}); "
                    "treat the parameters as unreliable")
-    bounds = {p.name: (p.lower, p.upper) for p in law.parameters}
-    for name in law.at_bound_:
-        low, high = bounds[name]
-        out.append(f"WARNING: fit-space parameter {name!r} ended on its bound [{low:g}, {high:g}]; "
-                   "the data do not pin it down (or the law does not fit them)")
+    for fit_name in law.at_bound_:
+        name = law.reported_name(fit_name)
+        low, high = law.reported_range(fit_name, law.theta_)
+        out.append(f"WARNING: {name} = {_number(law.params_[name])} ended on a bound of its "
+                   f"range [{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does "
+                   "not fit them)")
+    level = f"{100 * law.confidence:g}%"
+    for name in getattr(law, "outside_interval_", []):
+        low, high = law.intervals_[name]
+        out.append(f"WARNING: {name} = {_number(law.params_[name])} lies outside its own {level} "
+                   f"interval [{_number(low)}, {_number(high)}]: the bootstrap refits disagree "
+                   "with the fit (a biased or many-moded fit); read that interval with care")
     return [""] + out if out else []
 
 

@@ -37,7 +37,9 @@ def test_fit_writes_json_contract(fitted, capsys):
     for name, (low, high) in record["intervals"].items():
         assert low < record["params"][name] < high, name
     assert record["converged"] is True and record["at_bound"] == []
-    assert len(record["bootstrap"]["theta"]) == 100
+    assert record["format"] == 3 and "theta" not in record       # one source: params
+    assert record["bootstrap"]["names"] == ["E", "A", "B", "alpha", "beta"]
+    assert len(record["bootstrap"]["samples"]) == record["bootstrap"]["n"] == 100
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

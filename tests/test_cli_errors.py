@@ -135,6 +135,59 @@ def fit_with_format(version):
     return build
 
 
+def boot_fit_file(tmp: Path) -> Path:
+    """A real fit file with 20 bootstrap refits (intervals), on the base table."""
+    path = tmp / "boot-fit.json"
+    if not path.exists():
+        runs = write(tmp, base_table(), "good.csv")
+        assert cli.main(["fit", str(runs), "--bootstrap", "20", "--jobs", "1",
+                         "--out", str(path)]) == 0
+    return path
+
+
+def edited_fit(edit, name="edited.json"):
+    """The bootstrapped fit file with its record changed by `edit(record)`."""
+    def build(tmp):
+        record = json.loads(boot_fit_file(tmp).read_text())
+        result = edit(record)
+        path = tmp / name
+        path.write_text(json.dumps(record if result is None else result))
+        return path
+    return build
+
+
+def as_format_2(record):
+    """The record as format 2 wrote it: `theta` (fit space) beside `params`, and fit-space
+    bootstrap samples."""
+    from scaling.laws import get_law
+
+    law = get_law(record["law"])
+    names = [p.name for p in law.parameters]
+    theta = law.fit_space({k: np.array([v]) for k, v in record["params"].items()})[0]
+    samples = np.array(record["bootstrap"]["samples"])
+    boot = law.fit_space({k: samples[:, j] for j, k in enumerate(record["bootstrap"]["names"])})
+    record.update(format=2, theta=dict(zip(names, theta.tolist())),
+                  bootstrap={"n": len(boot), "seed": 0, "theta": boot.tolist()})
+    del record["outside_interval"]
+    return record
+
+
+def format_2_with_params_edited(record):
+    """A format 2 file whose `params` were edited and its `theta` not."""
+    record = as_format_2(record)
+    record["params"]["E"] *= 1.01
+    return record
+
+
+def set_field(*keys, value):
+    def edit(record):
+        target = record
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value(target[keys[-1]]) if callable(value) else value
+    return edit
+
+
 def corrupt_fit(tmp):
     path = tmp / "corrupt.json"
     path.write_text("{this is not json")
@@ -288,10 +341,49 @@ CASES = [
      ["corrupt.json", "not a fit file", "invalid JSON"]),
     ("predict-future-fit-format", predict("--params", "1e9", "--tokens", "2e10",
                                           fit_path=fit_with_format(99)),
-     ["format-99.json", "fit format 99", "reads formats 1, 2"]),
+     ["format-99.json", "fit format 99", "reads formats 1, 2, 3"]),
     ("predict-fit-without-format", predict("--params", "1e9", "--tokens", "2e10",
                                            fit_path=fit_with_format(None)),
      ["format-None.json", "fit format None"]),
+    ("fit-edited-point-outside-interval",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(set_field("params", "E", value=lambda e: 3 * e))),
+     ["edited.json", "params.E", "lies outside its interval", "edited after the fit",
+      "remove the bootstrap block"]),
+    ("fit-negative-param", predict("--params", "1e9", "--tokens", "2e10",
+                                   fit_path=edited_fit(set_field("params", "A", value=-5.0))),
+     ["edited.json", "params.A = -5.0 is outside the chinchilla law's range", "2.061e-09"]),
+    ("fit-text-param", predict("--params", "1e9", "--tokens", "2e10",
+                               fit_path=edited_fit(set_field("params", "beta", value="x"))),
+     ["edited.json", "params.beta: not a finite number ('x')"]),
+    ("fit-missing-param", predict("--params", "1e9", "--tokens", "2e10",
+                                  fit_path=edited_fit(lambda r: r["params"].pop("B") and None)),
+     ["edited.json", "params: missing 'B'", "E, A, B, alpha, beta"]),
+    ("fit-garbage-bootstrap", predict("--params", "1e9", "--tokens", "2e10",
+                                      fit_path=edited_fit(set_field("bootstrap",
+                                                                    value="garbage"))),
+     ["edited.json", "bootstrap: expected an object with n, seed and samples", "'garbage'"]),
+    ("fit-garbage-bootstrap-sample",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(set_field("bootstrap", "samples", value=lambda rows:
+                                           [*rows[:3], ["a", None], *rows[4:]]))),
+     ["edited.json", "bootstrap.samples[3]: expected 5 finite numbers", "['a', None]"]),
+    ("fit-bootstrap-count", predict("--params", "1e9", "--tokens", "2e10",
+                                    fit_path=edited_fit(set_field("bootstrap", "n", value=25))),
+     ["edited.json", "bootstrap.samples: expected a list of n = 25 samples, got 20"]),
+    ("fit-too-few-samples",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(lambda r: r["bootstrap"].update(
+                 n=5, samples=r["bootstrap"]["samples"][:5]))),
+     ["edited.json", "bootstrap.n = 5", "at least 20"]),
+    ("fit-edited-interval", predict("--params", "1e9", "--tokens", "2e10",
+                                    fit_path=edited_fit(set_field("intervals", "alpha",
+                                                                  value=[0.1, 0.9]))),
+     ["edited.json", "intervals.alpha: [0.1, 0.9], but the bootstrap samples give"]),
+    ("fit-format-2-disagrees",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(format_2_with_params_edited)),
+     ["edited.json", "params.E", "but theta gives E", "edited in one place"]),
     ("predict-negative-params", predict("--params=-1e9", "--tokens", "2e10"),
      ["--params", "positive"]),
     ("predict-no-inputs", predict(),
@@ -410,6 +502,19 @@ def test_a_bad_plot_format_fails_before_the_fit(tmp_path, capsys):
         assert code == 2 and elapsed < 1.0, (bad, code, elapsed)
         assert capsys.readouterr().out == ""
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_format_2_fit_loads_and_predicts_as_its_format_3(tmp_path, capsys):
+    """Fits written before format 3 still load (their `theta` and `params` agree) and give the
+    same predictions and intervals."""
+    three = boot_fit_file(tmp_path)
+    two = edited_fit(as_format_2, "two.json")(tmp_path)
+    argv = ["--params", "1e9", "3e9", "--tokens", "2e10", "1e11"]
+    capsys.readouterr()
+    assert cli.main(["predict", str(three), *argv]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", str(two), *argv]) == 0
+    assert capsys.readouterr().out == expected and "[" in expected
 
 
 def test_the_base_table_fits(tmp_path, capsys):
