@@ -220,7 +220,7 @@ def _predict_schedule(law, args) -> int:
     from scaling.atomic import atomic_path
     from scaling.errors import ScalingError
     from scaling.plots import plot_curve
-    from scaling.report import table
+    from scaling.report import has_intervals, table
 
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
@@ -229,13 +229,15 @@ def _predict_schedule(law, args) -> int:
         raise ScalingError(f"--every must be at least 1, got {args.every}")
     curve = law.predict_schedule(args.schedule, every=args.every, **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
-    print(table(("step", "lr", law.target, "interval"),
-                [(f"{step}", f"{lr:.4g}", f"{value:.4f}",
-                  "-" if not np.isfinite(lower) else f"[{lower:.4f}, {upper:.4f}]")
-                 for step, lr, value, lower, upper in zip(
-                     shown["step"], shown["lr"], shown[law.target], shown["lower"],
-                     shown["upper"])],
-                right=("step", "lr", law.target)))
+    level = f"{100 * law.confidence:g}% interval"
+    rows = [(f"{step}", f"{lr:.4g}", f"{value:.4f}", f"[{lower:.4f}, {upper:.4f}]")
+            for step, lr, value, lower, upper in zip(shown["step"], shown["lr"],
+                                                     shown[law.target], shown["lower"],
+                                                     shown["upper"])]
+    header = ("step", "lr", law.target, level)
+    if not has_intervals(law):                  # no bootstrap: no interval column
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    print(table(header, rows, right=("step", "lr", law.target)))
     if args.out:
         with atomic_path(args.out) as temporary:
             curve.to_csv(temporary, index=False)
@@ -260,16 +262,18 @@ def _sizes(law, args) -> dict:
 def _compare_schedules(law, args) -> int:
     from scaling.plan import compare_schedules
     from scaling.plots import plot_curves
-    from scaling.report import table
+    from scaling.report import has_intervals, table
 
     curves = compare_schedules(law, args.compare, every=max(1, args.every), **_sizes(law, args))
+    final = f"final {law.target}"
+    header = ("schedule", final) + \
+        ((f"{100 * law.confidence:g}% interval",) if has_intervals(law) else ())
     rows = []
     for name, curve in curves.items():
         last = curve.iloc[-1]
-        interval = "-" if not np.isfinite(last.lower) else f"[{last.lower:.4f}, {last.upper:.4f}]"
-        rows.append((name, f"{last[law.target]:.4f}", interval))
-    header = f"final {law.target}"
-    print(table(("schedule", header, "interval"), rows, right=(header,)))
+        rows.append((name, f"{last[law.target]:.4f}",
+                     f"[{last.lower:.4f}, {last.upper:.4f}]")[:len(header)])
+    print(table(header, rows, right=(final,)))
     if args.plot:
         plot_curves(curves, args.compare, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")

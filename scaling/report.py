@@ -39,13 +39,14 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
         residuals = np.asarray(law.residuals_)
         lines.append(f"residuals {law.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
                      f"max |r| {np.max(np.abs(residuals)):.4g}")
-    rows = []
-    for name in law.reported_names:
-        low, high = law.intervals_.get(name, (np.nan, np.nan))
-        rows.append((name, _number(law.params_[name]), _interval(low, high),
-                     _number(law.standard_errors_.get(name, np.nan))))
-    lines += ["", table(("parameter", "value", f"{level} interval", "std err"), rows,
-                        right=("value", "std err"))]
+    if n_boot:
+        rows = [(name, _number(law.params_[name]), _interval(*law.intervals_[name]),
+                 _number(law.standard_errors_[name])) for name in law.reported_names]
+        header = ("parameter", "value", f"{level} interval", "std err")
+    else:                       # no bootstrap: no interval columns to head
+        rows = [(name, _number(law.params_[name])) for name in law.reported_names]
+        header = ("parameter", "value")
+    lines += ["", table(header, rows, right=("value", "std err"))]
     lines += fit_warnings(law)
     if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
@@ -84,6 +85,11 @@ def table(header, rows, right=()) -> str:
     return "\n".join([line(header), *(line(row) for row in rows)])
 
 
+def has_intervals(law) -> bool:
+    """Whether the fit has bootstrap intervals (else its tables have no interval columns)."""
+    return len(law.bootstrap_theta_) > 0
+
+
 def _with_interval(point, lower, upper) -> str:
     return _number(point) + ("" if not np.isfinite(lower)
                              else f" [{_number(lower)}, {_number(upper)}]")
@@ -98,8 +104,9 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS) -> str:
     header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys))
     rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys))
             for k, flops in enumerate(budgets)]
-    return (f"compute-optimal allocation ({law.compute_formula}), {level} intervals\n"
-            + table(header, rows, right=("FLOPs",)))
+    heading = f"compute-optimal allocation ({law.compute_formula})" + \
+        (f", {level} intervals" if has_intervals(law) else "")
+    return heading + "\n" + table(header, rows, right=("FLOPs",))
 
 
 def prediction_table(law, **values) -> str:
@@ -113,6 +120,8 @@ def prediction_table(law, **values) -> str:
     rows = [(*(f"{inputs[n][k]:.4g}" for n in names), _number(predicted[k]),
              _interval(law_low[k], law_high[k]), _interval(run_low[k], run_high[k]))
             for k in range(len(predicted))]
+    if not has_intervals(law):                  # no bootstrap: no interval columns
+        header, rows = header[:-2], [row[:-2] for row in rows]
     return table(header, rows, right=(*names, law.target))
 
 
@@ -128,10 +137,13 @@ def backtest_report(record: dict, law_inputs) -> str:
     n_train = len(record["train_runs"])
     lines = [f"backtest {record['law']}: fit on {n_train} runs matching {record['train']!r}, "
              f"predict the final rows of {len(record['test'])} held-out runs", ""]
-    header = ("run", *law_inputs, "actual", "predicted", "interval", label)
+    intervals = record.get("coverage") is not None     # a bootstrap gave intervals
+    header = ("run", *law_inputs, "actual", "predicted", *(("interval",) if intervals else ()),
+              label)
     rows = [(str(r["run"]), *(f"{r[n]:.4g}" for n in law_inputs), f"{r['actual']:.4f}",
              f"{r['predicted']:.4f}",
-             _interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),
+             *((_interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),)
+               if intervals else ()),
              f"{100 * r[key]:+.2f}%" if relative else f"{r[key]:+.4f}") for r in record["test"]]
     lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", label)))
     lines += ["", f"mean absolute {'relative ' if relative else ''}error "
