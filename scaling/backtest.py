@@ -73,6 +73,9 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
         "coverage": float(np.mean(inside)) if bootstrap else None,
         "fit": model.to_dict(),
     }
+    if data.lr_sources is not None:      # laws of LRs: where each run's LRs came from
+        runs = [*record["train_runs"], *(r["run"] for r in rows)]
+        record["lr_sources"] = {run: data.lr_sources[run] for run in runs}
     if model.rows == "all":  # laws of whole curves are also judged on every row of each curve
         record.update(curve_errors(model, test_data))
     return record

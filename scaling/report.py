@@ -28,6 +28,8 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     where = f" where {data['where']}" if data.get("where") else ""
     lines.append(f"data      {data.get('source', '?')}{where}: {law.n_runs_} runs, "
                  f"{law.n_points_} points")
+    if data.get("lr_sources"):
+        lines.append(f"LRs       {lr_sources_line(data['lr_sources'])}")
     starts = f"; {law.n_starts_} starts" if law.n_starts_ else ""
     lines.append(f"objective {law.objective_:.6g} ({law.objective_description}){starts}; "
                  f"{'converged' if law.converged_ else 'DID NOT CONVERGE'}")
@@ -51,6 +53,19 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)
+
+
+def lr_sources_line(sources: dict) -> str:
+    """Where each run's per-step LRs came from, grouped: "from --lr-file lr.csv (over its
+    schedule column): cosine, wsd; from the schedule column: constant"."""
+    groups: dict[str, list[str]] = {}
+    for run, source in sources.items():
+        groups.setdefault(source, []).append(str(run))
+    parts = []
+    for source, runs in groups.items():
+        named = ", ".join(runs) if len(runs) <= 4 else f"{len(runs)} runs"
+        parts.append(f"from {'the ' if not source.startswith('--') else ''}{source}: {named}")
+    return "; ".join(parts)
 
 
 def fit_warnings(law) -> list[str]:
@@ -136,7 +151,10 @@ def backtest_report(record: dict, law_inputs) -> str:
 
     n_train = len(record["train_runs"])
     lines = [f"backtest {record['law']}: fit on {n_train} runs matching {record['train']!r}, "
-             f"predict the final rows of {len(record['test'])} held-out runs", ""]
+             f"predict the final rows of {len(record['test'])} held-out runs"]
+    if record.get("lr_sources"):
+        lines.append(f"LRs {lr_sources_line(record['lr_sources'])}")
+    lines.append("")
     intervals = record.get("coverage") is not None     # a bootstrap gave intervals
     header = ("run", *law_inputs, "actual", "predicted", *(("interval",) if intervals else ()),
               label)

@@ -126,15 +126,24 @@ class PreparedRuns:
     source: str
     lr_histories: dict[str, np.ndarray] | None = None
     where: tuple[str, ...] = field(default_factory=tuple)
+    lr_sources: dict[str, str] | None = None   # {run: where its LRs came from}, for reports
 
     def select(self, query: str, option: str = "--where") -> "PreparedRuns":
         kept = run_tables.filter_rows(self.frame, query, self.source, option)
-        return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query))
+        return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query),
+                            self.lr_sources)
 
     def rows_of(self, runs) -> "PreparedRuns":
         """The rows of the given runs (no query text recorded)."""
         kept = self.frame[self.frame["run"].isin(list(runs))]
-        return PreparedRuns(kept, self.source, self.lr_histories, self.where)
+        return PreparedRuns(kept, self.source, self.lr_histories, self.where, self.lr_sources)
+
+    def lr_sources_of_rows(self) -> dict[str, str] | None:
+        """{run: LR source} of the runs these rows hold (None for laws without LRs)."""
+        if self.lr_sources is None:
+            return None
+        return {run: self.lr_sources[run] for run in pd.unique(self.frame["run"])
+                if run in self.lr_sources}
 
 
 @dataclass
@@ -299,16 +308,17 @@ class Law:
 
         source = str(runs.attrs.get("source", "run table"))
         table = run_tables.validate(runs, source, self.read_columns)
-        histories = None
+        histories, sources = None, None
         if self.uses_lr_histories:
-            histories = learning_rates.per_step_lr(table, source, lr_file)
+            sources = {}
+            histories = learning_rates.per_step_lr(table, source, lr_file, sources)
         elif lr_file is not None:
             raise ScalingError(f"--lr-file: the {self.name} law does not read learning rates "
                                "(only the LR-schedule laws do; see `scaling laws`)")
         frame = self.derive(table, histories)
         frame.attrs["source"] = source
         where = runs.attrs.get("where")
-        return PreparedRuns(frame, source, histories, (where,) if where else ())
+        return PreparedRuns(frame, source, histories, (where,) if where else (), sources)
 
     def derive(self, table: pd.DataFrame, lr_histories=None) -> pd.DataFrame:
         """Add the derived inputs to a validated run table (identity for most laws)."""
@@ -356,6 +366,8 @@ class Law:
         self.n_starts_ = sum(solution.n_candidates for solution in solutions)
         self.data_ = {"source": data.source, "where": " and ".join(data.where) or None,
                       "n_rows": len(data.frame)}
+        if data.lr_sources is not None:
+            self.data_["lr_sources"] = data.lr_sources_of_rows()
         self.residuals_ = self.fit_residuals(problems)
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
         self.bootstrap_seed_ = seed
