@@ -76,7 +76,10 @@ def _parser() -> OneLineParser:
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
     predict.add_argument("--compare", metavar="peak=…,warmup=…,steps=…,final=…",
                          help="final value of constant, cosine and WSD 10%%/20%% schedules")
-    predict.add_argument("--every", type=int, default=1, help="--schedule: a row every k steps")
+    predict.add_argument("--every", type=positive_int, default=None, metavar="K",
+                         help="--schedule/--compare: a row every K steps and at the last "
+                              "(default: every step, or as few as keep the multi-power law's "
+                              "prediction to about a second)")
     predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
     predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
 
@@ -225,8 +228,6 @@ def _predict_schedule(law, args) -> int:
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
-    if args.every < 1:
-        raise ScalingError(f"--every must be at least 1, got {args.every}")
     curve = law.predict_schedule(args.schedule, every=args.every, **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
     level = f"{100 * law.confidence:g}% interval"
@@ -238,6 +239,7 @@ def _predict_schedule(law, args) -> int:
     if not has_intervals(law):                  # no bootstrap: no interval column
         header, rows = header[:-1], [row[:-1] for row in rows]
     print(table(header, rows, right=("step", "lr", law.target)))
+    _every_note(args, curve)
     if args.out:
         with atomic_path(args.out) as temporary:
             curve.to_csv(temporary, index=False)
@@ -246,6 +248,16 @@ def _predict_schedule(law, args) -> int:
         plot_curve(curve, args.schedule, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")
     return 0
+
+
+def _every_note(args, *curves) -> None:
+    """Say so when the default --every left steps out of a predicted curve."""
+    gaps = sorted({int(c["step"].iloc[1] - c["step"].iloc[0]) for c in curves if len(c) > 1})
+    if args.every is None and gaps and gaps[-1] > 1:
+        every = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]} to {gaps[-1]}"
+        print(f"(a row every {every} steps and at the last step, the default for "
+              f"{'this schedule' if len(curves) == 1 else 'these schedules'} and this fit; "
+              "--every K sets it)")
 
 
 def _sizes(law, args) -> dict:
@@ -264,7 +276,7 @@ def _compare_schedules(law, args) -> int:
     from scaling.plots import plot_curves
     from scaling.report import has_intervals, table
 
-    curves = compare_schedules(law, args.compare, every=max(1, args.every), **_sizes(law, args))
+    curves = compare_schedules(law, args.compare, every=args.every, **_sizes(law, args))
     final = f"final {law.target}"
     header = ("schedule", final) + \
         ((f"{100 * law.confidence:g}% interval",) if has_intervals(law) else ())
@@ -274,6 +286,7 @@ def _compare_schedules(law, args) -> int:
         rows.append((name, f"{last[law.target]:.4f}",
                      f"[{last.lower:.4f}, {last.upper:.4f}]")[:len(header)])
     print(table(header, rows, right=(final,)))
+    _every_note(args, *curves.values())
     if args.plot:
         plot_curves(curves, args.compare, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")

@@ -18,7 +18,7 @@ VARIANTS = {
 }
 
 
-def compare_schedules(law, base: str, every: int = 1, **sizes) -> dict:
+def compare_schedules(law, base: str, every: int | None = None, **sizes) -> dict:
     """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…" (laws with a
     size term take it as a keyword, `params=1e8`)."""
     if not law.predicts_schedules:

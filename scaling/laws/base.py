@@ -240,8 +240,11 @@ class Law:
         """The training compute of points, in the compute model the allocation assumes."""
         raise ScalingError(f"the {self.name} law has no compute model")
 
-    def predict_schedule(self, schedule: str, every: int = 1, **sizes) -> pd.DataFrame:
-        """The whole predicted curve of an LR schedule (laws with `predicts_schedules`)."""
+    def predict_schedule(self, schedule: str, every: int | None = None,
+                         **sizes) -> pd.DataFrame:
+        """The whole predicted curve of an LR schedule (laws with `predicts_schedules`), a row
+        every `every` steps and at the last (None: the law's default, every step unless that
+        would be slow)."""
         raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
 
