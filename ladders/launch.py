@@ -24,6 +24,7 @@ import pandas as pd
 
 from ladders.progress import Progress
 from ladders.spec import SpecError, compute, compute_line, estimate, expand, load_spec
+from ladders.spec.rungs import check_corpus
 from scaling.errors import ScalingError
 from scaling.runs import write_runs
 
@@ -91,6 +92,7 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
 
     spec = load_spec(spec_path)
     rungs = expand(spec)
+    check_corpus(spec)
     try:
         device = resolve_device(device)
     except RuntimeError as exc:

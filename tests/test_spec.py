@@ -89,6 +89,14 @@ def test_dry_run_lists_rungs(tmp_path, capsys):
     assert "24 rungs" in out and "est. s" in out and "t-w32-d2-v256-5tpp-cosine-s0" in out
 
 
+def put(base, section, key, value):
+    """`base` with `key = value` in [section]: the key's line replaced, or added to the section."""
+    line = f"{key} = {value}"
+    if re.search(rf"^{key} = ", base, flags=re.M):
+        return re.sub(rf"^{key} = .*$", line, base, count=1, flags=re.M)
+    return base.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
+
+
 BAD = [
     ("unknown-key", GOOD.replace("seeds = [0, 1]", "seeds = [0, 1]\nspeed = 3"),
      ["unknown key ladder.speed"]),
@@ -131,6 +139,27 @@ BAD = [
      ["optimizer.schedules", "sets its decay in [branches]"]),
     ("branch-inside-warmup", BRANCHED.replace("[optimizer]", "[optimizer]\nwarmup_fraction = 0.9"),
      ["branches.per_param", "inside the warmup"]),
+    # a budget of one step trained a meaningless point and zeroed its size's warmup (issue 10)
+    ("budget-of-one-step", GOOD.replace("per_param = [5]", "per_param = [0.001]"),
+     ["tokens.per_param = 0.001 gives rung t-w32-d2-v256-0.001tpp-cosine-s0 1 optimizer step(s) "
+      "of 256 tokens", "at least 20 (ladder.min_steps)", "first fall"]),
+    ("branch-of-one-step", BRANCHED.replace("per_param = [3, 6, 12]", "per_param = [0.001, 6]"),
+     ["branches.per_param = 0.001 gives rung t-w32-d2-v256-0.001tpp-wsd-s0 1 optimizer step(s)",
+      "raise it to at least"]),
+    ("absolute-budget-too-short", GOOD.replace("absolute = [100_000]", "absolute = [4_000]"),
+     ["tokens.absolute = 4000", "16 optimizer step(s)", "raise it to at least 5.12e+03 tokens"]),
+    ("warmup-rounds-to-nothing", put(GOOD.replace("absolute = [100_000]", "absolute = [5_000]"),
+                                     "optimizer", "warmup_fraction", 0.02),
+     ["tokens.absolute = 5000", "warmup_fraction = 0.02", "20 steps rounds to no warmup step"]),
+    # found only by training before (an internal error, exit 1, after --dry-run passed)
+    ("max-bytes-below-first-file", GOOD.replace("max_bytes = 200_000", "max_bytes = 1000"),
+     ["data.max_bytes = 1_000 is smaller than the first standard-library file"]),
+    ("held-out-split-too-small", put(put(GOOD.replace("context = 32", "context = 4096")
+                                         .replace("max_bytes = 200_000", "max_bytes = 20_000"),
+                                         "ladder", "min_steps", 1), "optimizer",
+                                     "warmup_fraction", 0),
+     ["data.max_bytes = 20_000 leaves the held-out split", "fewer than one sequence of "
+      "ladder.context + 1 = 4097 tokens"]),
 ]
 
 
@@ -143,14 +172,6 @@ def test_bad_spec_is_one_line_exit_2(tmp_path, capsys, text, expected):
     assert "spec.toml" in err or "TOML" in err
     for piece in expected:
         assert piece in err, (piece, err)
-
-
-def put(base, section, key, value):
-    """`base` with `key = value` in [section]: the key's line replaced, or added to the section."""
-    line = f"{key} = {value}"
-    if re.search(rf"^{key} = ", base, flags=re.M):
-        return re.sub(rf"^{key} = .*$", line, base, count=1, flags=re.M)
-    return base.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
 
 
 # Per section, a bad key, a bad type and a bad value: each a one-line error naming the key.
@@ -301,3 +322,14 @@ def test_dump_toml_writes_back_what_it_read():
     spec = tomllib.loads((ROOT / "ladders/specs/cpu-tiny.toml").read_text())
     spec["data"]["files"] = ['odd "name"\\.txt']
     assert tomllib.loads(dump_toml(spec)) == spec
+
+
+def test_a_corpus_too_small_stops_the_run_before_any_rung(tmp_path, capsys):
+    """`max_bytes = 1000` passed --dry-run and died in training with an internal error (exit
+    1); now the run stops at once, exit 2, one line, before any rung's folder exists."""
+    spec = write(tmp_path, GOOD.replace("max_bytes = 200_000", "max_bytes = 1000"))
+    out = tmp_path / "out" / "ladder.parquet"
+    assert cli.main(["ladder", "run", str(spec), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data.max_bytes = 1_000 is smaller than the first" in err
+    assert not (tmp_path / "out" / "ladder.rungs").exists() and not out.exists()

@@ -62,9 +62,12 @@ class Ladder:
     compile: bool = False              # torch.compile the model
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
+    min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
+    #                                    is still in its first fall); lower only for smoke tests
 
     def check(self, where):
-        for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
+        for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every",
+                    "min_steps"):
             _positive_int(self, "ladder", key, where)
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise SpecError(f"{where}: ladder.name must be letters, digits, '.', '_' or '-' (it "
