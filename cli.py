@@ -5,7 +5,8 @@
     scaling predict FIT.json --params N --tokens D | --input NAME=X,… | --flops C | --schedule S
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling laws
-    scaling ladder run SPEC --out PATH | --dry-run
+    scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
+    scaling ladder specs
 
 Bad input prints one line, `scaling: error: ...`, and exits with status 2 (`scaling.console`).
 """
@@ -97,7 +98,8 @@ def _parser() -> OneLineParser:
     ladder = commands.add_parser("ladder", help="train ladders of small proxy models")
     ladder_commands = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
     add_run_arguments(ladder_commands.add_parser(
-        "run", help="train every rung of a ladder spec (TOML)"))
+        "run", help="train every rung of a ladder spec (TOML, or a bundled spec's name)"))
+    ladder_commands.add_parser("specs", help="list the bundled ladder specs")
     return parser
 
 
@@ -329,8 +331,11 @@ def _laws(args) -> int:
 
 
 def _ladder(args) -> int:
-    from ladders.launch import run_command as run_ladder_command
+    from ladders.launch import run_command as run_ladder_command, specs_table
 
+    if args.ladder_command == "specs":
+        print(specs_table())
+        return 0
     return run_ladder_command(args)
 
 

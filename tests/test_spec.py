@@ -307,6 +307,27 @@ def test_branched_spec_expands_to_stable_runs_and_branches(tmp_path):
             assert schedule.final == pytest.approx(0.1 * schedule.peak, rel=1e-5)
 
 
+def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch):
+    """`scaling ladder run cpu-tiny` finds the packaged spec wherever it runs, and `scaling
+    ladder specs` lists the bundled specs with their rungs and FLOPs."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["ladder", "run", str(ROOT / "ladders/specs/cpu-tiny.toml"),
+                     "--dry-run"]) == 0
+    by_path = capsys.readouterr().out
+    for name in ("cpu-tiny", "cpu-tiny.toml"):
+        assert cli.main(["ladder", "run", name, "--dry-run"]) == 0
+        assert capsys.readouterr().out == by_path
+    assert cli.main(["ladder", "specs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["spec", "rungs", "FLOPs", "what"]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:5]}
+    assert rows == {"cpu-schedules": ["3", "1.18e+13"], "cpu-tiny": ["25", "2.65e+13"],
+                    "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
+    write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins
+    assert cli.main(["ladder", "run", "cpu-tiny.toml", "--dry-run"]) == 0
+    assert "24 rungs" in capsys.readouterr().out
+
+
 def test_missing_spec_and_missing_out(tmp_path, capsys):
     assert cli.main(["ladder", "run", str(tmp_path / "none.toml"), "--dry-run"]) == 2
     assert "no such spec file" in capsys.readouterr().err
