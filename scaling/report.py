@@ -50,6 +50,9 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
         header = ("parameter", "value")
     lines += ["", table(header, rows, right=("value", "std err"))]
     lines += fit_warnings(law)
+    notes = law.notes()
+    if notes:
+        lines += ([] if lines[-1] == "" or fit_warnings(law) else [""]) + notes
     if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)

@@ -421,3 +421,24 @@ def test_predict_advises_every_never_where(tmp_path, capsys):
     assert "--every 1: 24001 rows" not in err and "--where" not in err
     assert err.startswith("scaling: error: --every 1: 24000 rows of this schedule make 2.4e+08 "
                           "(row, LR-change) pairs") and "give a larger --every, e.g. --every" in err
+
+
+def test_a_loosely_pinned_decay_term_is_explained_in_one_line():
+    """The demo's fit ends with beta on its bound and C in [2e-8, 1.7] (a 1e10 std err for B):
+    the report says in one line why that is not a broken fit, and says nothing when the decay
+    term is pinned."""
+    from scaling.laws import LAWS
+
+    pinned = LAWS["multipower"].from_dict(fitted_record(40))
+    assert pinned.notes() == [] and "NOTE" not in pinned.report()
+    loose = fitted_record(40)
+    names = loose["bootstrap"]["names"]
+    for k, row in enumerate(loose["bootstrap"]["samples"]):     # C from 1e-3 to 1e1
+        row[names.index("C")] = 10 ** (-3 + 4 * k / 39)
+    law = LAWS["multipower"].from_dict(loose)
+    low, high = law.intervals_["C"]
+    (note,) = law.notes()
+    assert note.startswith("NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, "
+                           "C, beta and gamma trade off against one another (C's interval spans "
+                           f"{np.log10(high / low):.0f} decades)")
+    assert note in law.report().splitlines() and "\n" not in note

@@ -446,6 +446,11 @@ class Law:
         values = self.reported(np.atleast_2d(theta))
         return {name: float(values[name][0]) for name in self.reported_names}
 
+    def notes(self) -> list[str]:
+        """Lines a law adds to its report to explain a fitted result that reads as broken but is
+        not (none by default)."""
+        return []
+
     def fit_space(self, values: dict) -> np.ndarray:
         """The fit-space vectors (S, P) of reported values ({name: (S,)}), the inverse of
         `reported`. This default reads `reported_expressions`: a reported name is its fit-space

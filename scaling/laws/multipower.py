@@ -152,6 +152,25 @@ class MultiPower(Law):
                 break
         return max(1, steps)
 
+    def notes(self) -> list[str]:
+        """When the curves pin the loss-drop term only as a whole (a decay parameter on its
+        bound, or B's or C's interval over two decades), one line that says so: the bundled CPU
+        ladder's fit ends with beta on its bound and C in [2e-8, 1.7], which reads as broken."""
+        decay = ("b", "c", "beta", "gamma")
+        on_bound = [self.reported_name(n) for n in self.at_bound_ if n in decay]
+        wide = [name for name in ("B", "C") if name in self.intervals_
+                and self.intervals_[name][1] > 100 * max(self.intervals_[name][0], 1e-300)]
+        if not on_bound and not wide:
+            return []
+        spans = [f"{name}'s interval spans {np.log10(high / max(low, 1e-300)):.0f} decades"
+                 for name in wide for low, high in [self.intervals_[name]]]
+        why = "; ".join(([f"{', '.join(on_bound)} ended on a bound"] if on_bound else [])
+                        + ([" and ".join(spans)] if spans else []))
+        return [f"NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, C, beta and "
+                f"gamma trade off against one another ({why}), so each alone is uncertain; the "
+                "predicted curves carry that uncertainty in their own intervals, from the same "
+                "refits: read those (`scaling predict FIT --compare ...`)"]
+
     # -- the law -------------------------------------------------------------------------------
     def _terms(self, theta, inputs, gradient=True):
         """L0, A·S^−α, B, the pair sums ΣdG (and those of its gradient), each (S, n)."""
