@@ -64,6 +64,7 @@ class Ladder:
     #                                        estimates; unset: a rough figure per device
     min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
     #                                    is still in its first fall); lower only for smoke tests
+    #                                    (their rungs may round the warmup to no step)
 
     def check(self, where):
         for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every",
