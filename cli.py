@@ -70,6 +70,7 @@ def _parser() -> OneLineParser:
                              metavar="X", help=f"{name} (one or more values)")
     predict.add_argument("--input", action="append", default=[], metavar="NAME=X,…",
                          help="any input by its column name, e.g. loss:hellaswag=0.9,0.8")
+    predict.set_defaults(input_names=inputs)
     predict.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="compute budgets: predict at the compute-optimal allocation")
     predict.add_argument("--schedule", metavar="SPEC",
@@ -81,8 +82,10 @@ def _parser() -> OneLineParser:
                          help="--schedule/--compare: a row every K steps and at the last "
                               "(default: every step, or as few as keep the multi-power law's "
                               "prediction to about a second)")
-    predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
-    predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
+    predict.add_argument("--out", metavar="CURVE.csv",
+                         help="--schedule/--compare: write the curve(s) as CSV")
+    predict.add_argument("--plot", metavar="FIG.png",
+                         help="--schedule/--compare: plot the curve(s)")
 
     backtest = commands.add_parser("backtest", help="fit on some runs, predict the held-out ones")
     table_options(backtest)
@@ -173,6 +176,7 @@ def _predict(args) -> int:
 
     _check_outputs(args)
     law = load_fit(args.fit)
+    _check_predict_options(law, args)
     if args.schedule:
         return _predict_schedule(law, args)
     if args.compare:
@@ -202,6 +206,42 @@ def _predict(args) -> int:
             raise
         raise ScalingError(f"input lists of different lengths ({exc})") from None
     return 0
+
+
+def _check_predict_options(law, args) -> None:
+    """Options that this prediction would not use are errors, not silently ignored."""
+    from scaling.errors import ScalingError
+
+    given = [name for name in args.input_names if getattr(args, name, None) is not None] + \
+        list(_named_inputs(args.input))
+    curve = "--schedule" if args.schedule else "--compare" if args.compare else None
+    if args.schedule and args.compare:
+        raise ScalingError("give --schedule or --compare, not both")
+    if curve is None:
+        for option, value in (("--out", args.out), ("--plot", args.plot), ("--every", args.every)):
+            if value is not None:
+                raise ScalingError(f"{option} goes with --schedule or --compare (a predicted "
+                                   "curve); this prediction prints a table")
+    sizes = ["params"] if curve and "params" in law.inputs else []
+    usable = sizes if curve else ([] if args.flops else list(law.inputs))
+    for name in given:
+        if name in usable:
+            continue
+        option = law.input_option(name)
+        if curve:
+            takes = f"{law.input_option(sizes[0])} alone" if sizes else "no input but the schedule"
+            raise ScalingError(f"{option}: with {curve} the {law.name} law takes {takes}")
+        if args.flops:
+            raise ScalingError(f"{option}: --flops gives the inputs (the compute-optimal "
+                               "allocation); give --flops or the inputs, not both")
+        if law.predicts_schedules:
+            raise ScalingError(f"{option}: the {law.name} law predicts whole curves: give "
+                               "--schedule SPEC or --compare peak=…,warmup=…,steps=…,final=…")
+        raise ScalingError(f"{option}: the {law.name} law's inputs are "
+                           + " and ".join(law.input_option(n) for n in law.inputs))
+    if curve and args.flops:
+        raise ScalingError(f"--flops: with {curve} the {law.name} law predicts a curve, not a "
+                           "compute-optimal allocation")
 
 
 def _named_inputs(items) -> dict[str, list[float]]:
@@ -289,6 +329,15 @@ def _compare_schedules(law, args) -> int:
                      f"[{last.lower:.4f}, {last.upper:.4f}]")[:len(header)])
     print(table(header, rows, right=(final,)))
     _every_note(args, *curves.values())
+    if args.out:
+        import pandas as pd
+
+        from scaling.atomic import atomic_path
+
+        with atomic_path(args.out) as temporary:
+            pd.concat([curve.assign(schedule=name) for name, curve in curves.items()],
+                      ignore_index=True).to_csv(temporary, index=False)
+        print(f"saved curves to {args.out}")
     if args.plot:
         plot_curves(curves, args.compare, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")

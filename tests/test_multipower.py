@@ -442,3 +442,25 @@ def test_a_loosely_pinned_decay_term_is_explained_in_one_line():
                            "C, beta and gamma trade off against one another (C's interval spans "
                            f"{np.log10(high / low):.0f} decades)")
     assert note in law.report().splitlines() and "\n" not in note
+
+
+def test_compare_writes_its_curves_with_out(tmp_path, capsys):
+    """`--compare --out` was silently ignored; it writes every variant's curve, and the final
+    row of each is the value the table prints."""
+    import json
+
+    import cli
+
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(fitted_record(20)))
+    out = tmp_path / "curves.csv"
+    assert cli.main(["predict", str(path), "--compare",
+                     "peak=1e-3,warmup=100,steps=3000,final=1e-4", "--every", "500",
+                     "--out", str(out)]) == 0
+    printed = {line.split()[0] if not line.startswith("wsd") else " ".join(line.split()[:2]):
+               float(line.split()[-3]) for line in capsys.readouterr().out.splitlines()[1:5]}
+    curves = pd.read_csv(out)
+    assert sorted(curves["schedule"].unique()) == ["constant", "cosine", "wsd 10%", "wsd 20%"]
+    for name, curve in curves.groupby("schedule"):
+        assert curve["step"].tolist() == [500, 1000, 1500, 2000, 2500, 3000]
+        assert round(curve["loss"].iloc[-1], 4) == printed[name]
