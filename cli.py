@@ -236,7 +236,8 @@ def _check_predict_options(law, args) -> None:
                                "allocation); give --flops or the inputs, not both")
         if law.predicts_schedules:
             raise ScalingError(f"{option}: the {law.name} law predicts whole curves: give "
-                               "--schedule SPEC or --compare peak=…,warmup=…,steps=…,final=…")
+                               "--schedule SPEC or --compare "
+                               "peak=…,warmup=…,steps=…,final=…")
         raise ScalingError(f"{option}: the {law.name} law's inputs are "
                            + " and ".join(law.input_option(n) for n in law.inputs))
     if curve and args.flops:
