@@ -5,7 +5,8 @@
     scaling predict FIT.json --params N --tokens D | --input NAME=X,… | --flops C | --schedule S
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling laws
-    scaling ladder run SPEC --out PATH | --dry-run
+    scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
+    scaling ladder specs
 
 Bad input prints one line, `scaling: error: ...`, and exits with status 2 (`scaling.console`).
 """
@@ -17,7 +18,8 @@ import sys
 
 import numpy as np
 
-from scaling.console import OneLineParser, run_command
+from scaling.console import (OneLineParser, check_output, non_negative_int, plot_formats,
+                             positive_int, run_command)
 
 
 def _parser() -> OneLineParser:
@@ -38,8 +40,13 @@ def _parser() -> OneLineParser:
                                              "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
                              help="read a file column as a contract column (repeatable)")
-        command.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-        command.add_argument("--jobs", type=int, default=None, help="bootstrap workers (default: all cores)")
+        command.add_argument("--dedupe", choices=("first", "last", "mean"),
+                             help="two rows of one run at one step: keep the first, the last or "
+                                  "their mean (default: an error naming both)")
+        command.add_argument("--seed", type=non_negative_int, default=0,
+                             help="bootstrap seed (default 0)")
+        command.add_argument("--jobs", type=positive_int, default=None,
+                             help="bootstrap workers (default: all cores)")
         command.add_argument("--delta", type=float, default=None,
                              help="Huber delta, short for --set delta=… (default 1e-3)")
         command.add_argument("--lr-file", metavar="LR.csv",
@@ -48,8 +55,9 @@ def _parser() -> OneLineParser:
 
     fit = commands.add_parser("fit", help="fit a law; print parameters with intervals")
     table_options(fit)
-    fit.add_argument("--bootstrap", type=int, default=1000, metavar="K",
-                     help="bootstrap resamples of runs for intervals (default 1000; 0: none)")
+    fit.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="K",
+                     help="bootstrap resamples of runs for intervals (default 1000; at least "
+                          "20; 0: none)")
     fit.add_argument("--out", metavar="FIT.json", help="save the fit (reloaded by `predict`)")
     fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted (and iso-target) plots")
 
@@ -62,6 +70,7 @@ def _parser() -> OneLineParser:
                              metavar="X", help=f"{name} (one or more values)")
     predict.add_argument("--input", action="append", default=[], metavar="NAME=X,…",
                          help="any input by its column name, e.g. loss:hellaswag=0.9,0.8")
+    predict.set_defaults(input_names=inputs)
     predict.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="compute budgets: predict at the compute-optimal allocation")
     predict.add_argument("--schedule", metavar="SPEC",
@@ -69,16 +78,22 @@ def _parser() -> OneLineParser:
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
     predict.add_argument("--compare", metavar="peak=…,warmup=…,steps=…,final=…",
                          help="final value of constant, cosine and WSD 10%%/20%% schedules")
-    predict.add_argument("--every", type=int, default=1, help="--schedule: a row every k steps")
-    predict.add_argument("--out", metavar="CURVE.csv", help="--schedule: write the curve")
-    predict.add_argument("--plot", metavar="FIG.png", help="--schedule: plot the curve")
+    predict.add_argument("--every", type=positive_int, default=None, metavar="K",
+                         help="--schedule/--compare: a row every K steps and at the last "
+                              "(default: every step, or as few as keep the multi-power law's "
+                              "prediction to about a second)")
+    predict.add_argument("--out", metavar="CURVE.csv",
+                         help="--schedule/--compare: write the curve(s) as CSV")
+    predict.add_argument("--plot", metavar="FIG.png",
+                         help="--schedule/--compare: plot the curve(s)")
 
     backtest = commands.add_parser("backtest", help="fit on some runs, predict the held-out ones")
     table_options(backtest)
     backtest.add_argument("--train", required=True, help="query selecting the training rows")
     backtest.add_argument("--test", help="query selecting the test runs (default: all others)")
-    backtest.add_argument("--bootstrap", type=int, default=200, metavar="K",
-                          help="bootstrap resamples for the intervals (default 200)")
+    backtest.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="K",
+                          help="bootstrap resamples for the intervals (default 200; at least "
+                               "20; 0: none)")
     backtest.add_argument("--json", metavar="OUT", help="write the backtest record as JSON")
 
     commands.add_parser("laws", help="list the laws, the columns each needs and its settings")
@@ -86,7 +101,8 @@ def _parser() -> OneLineParser:
     ladder = commands.add_parser("ladder", help="train ladders of small proxy models")
     ladder_commands = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
     add_run_arguments(ladder_commands.add_parser(
-        "run", help="train every rung of a ladder spec (TOML)"))
+        "run", help="train every rung of a ladder spec (TOML, or a bundled spec's name)"))
+    ladder_commands.add_parser("specs", help="list the bundled ladder specs")
     return parser
 
 
@@ -108,7 +124,8 @@ def _law_and_runs(args):
         settings.setdefault("delta", args.delta)
     law = get_law(args.law, **settings)
     law.check_settings()
-    runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns)
+    runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
+                     dedupe=args.dedupe)
     lr_file = None
     if args.lr_file:
         from scaling.lr import read_lr_file
@@ -117,9 +134,25 @@ def _law_and_runs(args):
     return law, settings, runs, lr_file
 
 
+def _check_outputs(args) -> None:
+    """Every output path and format checked before the work starts, so a typo never costs a
+    finished fit: --out, --json (a writable file, not a folder) and --plot (also a format
+    matplotlib writes)."""
+    examples = {"out": "curve.csv" if args.command == "predict" else "fit.json",
+                "json": "backtest.json"}
+    for attribute, example in examples.items():
+        if getattr(args, attribute, None):
+            check_output(getattr(args, attribute), f"--{attribute}", example=example)
+    if getattr(args, "plot", None):
+        check_output(args.plot, "--plot", plot_formats(), "fig.png")
+
+
 def _fit(args) -> int:
+    from scaling.fitting import check_bootstrap
     from scaling.plots import plot_fit
 
+    check_bootstrap(args.bootstrap)
+    _check_outputs(args)
     law, _, runs, lr_file = _law_and_runs(args)
     data = law.prepare(runs, lr_file)
     if args.where:
@@ -139,8 +172,11 @@ def _predict(args) -> int:
     from scaling.errors import ScalingError
     from scaling.laws import load_fit
     from scaling.report import compute_optimal_table, prediction_table
+    from scaling.runs import check_sensible_inputs
 
+    _check_outputs(args)
     law = load_fit(args.fit)
+    _check_predict_options(law, args)
     if args.schedule:
         return _predict_schedule(law, args)
     if args.compare:
@@ -151,6 +187,7 @@ def _predict(args) -> int:
                                "give its inputs instead of --flops")
         if any(not (c > 0 and c < float("inf")) for c in args.flops):
             raise ScalingError("--flops must be positive and finite")
+        check_sensible_inputs(args.flops, "flops", "--flops")
         print(compute_optimal_table(law, args.flops))
         return 0
     values = {name: getattr(args, name, None) for name in law.inputs if name.isidentifier()}
@@ -169,6 +206,43 @@ def _predict(args) -> int:
             raise
         raise ScalingError(f"input lists of different lengths ({exc})") from None
     return 0
+
+
+def _check_predict_options(law, args) -> None:
+    """Options that this prediction would not use are errors, not silently ignored."""
+    from scaling.errors import ScalingError
+
+    given = [name for name in args.input_names if getattr(args, name, None) is not None] + \
+        list(_named_inputs(args.input))
+    curve = "--schedule" if args.schedule else "--compare" if args.compare else None
+    if args.schedule and args.compare:
+        raise ScalingError("give --schedule or --compare, not both")
+    if curve is None:
+        for option, value in (("--out", args.out), ("--plot", args.plot), ("--every", args.every)):
+            if value is not None:
+                raise ScalingError(f"{option} goes with --schedule or --compare (a predicted "
+                                   "curve); this prediction prints a table")
+    sizes = ["params"] if curve and "params" in law.inputs else []
+    usable = sizes if curve else ([] if args.flops else list(law.inputs))
+    for name in given:
+        if name in usable:
+            continue
+        option = law.input_option(name)
+        if curve:
+            takes = f"{law.input_option(sizes[0])} alone" if sizes else "no input but the schedule"
+            raise ScalingError(f"{option}: with {curve} the {law.name} law takes {takes}")
+        if args.flops:
+            raise ScalingError(f"{option}: --flops gives the inputs (the compute-optimal "
+                               "allocation); give --flops or the inputs, not both")
+        if law.predicts_schedules:
+            raise ScalingError(f"{option}: the {law.name} law predicts whole curves: give "
+                               "--schedule SPEC or --compare "
+                               "peak=…,warmup=…,steps=…,final=…")
+        raise ScalingError(f"{option}: the {law.name} law's inputs are "
+                           + " and ".join(law.input_option(n) for n in law.inputs))
+    if curve and args.flops:
+        raise ScalingError(f"--flops: with {curve} the {law.name} law predicts a curve, not a "
+                           "compute-optimal allocation")
 
 
 def _named_inputs(items) -> dict[str, list[float]]:
@@ -192,22 +266,23 @@ def _predict_schedule(law, args) -> int:
     from scaling.atomic import atomic_path
     from scaling.errors import ScalingError
     from scaling.plots import plot_curve
-    from scaling.report import table
+    from scaling.report import has_intervals, table
 
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
-    if args.every < 1:
-        raise ScalingError(f"--every must be at least 1, got {args.every}")
     curve = law.predict_schedule(args.schedule, every=args.every, **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
-    print(table(("step", "lr", law.target, "interval"),
-                [(f"{step}", f"{lr:.4g}", f"{value:.4f}",
-                  "-" if not np.isfinite(lower) else f"[{lower:.4f}, {upper:.4f}]")
-                 for step, lr, value, lower, upper in zip(
-                     shown["step"], shown["lr"], shown[law.target], shown["lower"],
-                     shown["upper"])],
-                right=("step", "lr", law.target)))
+    level = f"{100 * law.confidence:g}% interval"
+    rows = [(f"{step}", f"{lr:.4g}", f"{value:.4f}", f"[{lower:.4f}, {upper:.4f}]")
+            for step, lr, value, lower, upper in zip(shown["step"], shown["lr"],
+                                                     shown[law.target], shown["lower"],
+                                                     shown["upper"])]
+    header = ("step", "lr", law.target, level)
+    if not has_intervals(law):                  # no bootstrap: no interval column
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    print(table(header, rows, right=("step", "lr", law.target)))
+    _every_note(args, curve)
     if args.out:
         with atomic_path(args.out) as temporary:
             curve.to_csv(temporary, index=False)
@@ -216,6 +291,16 @@ def _predict_schedule(law, args) -> int:
         plot_curve(curve, args.schedule, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")
     return 0
+
+
+def _every_note(args, *curves) -> None:
+    """Say so when the default --every left steps out of a predicted curve."""
+    gaps = sorted({int(c["step"].iloc[1] - c["step"].iloc[0]) for c in curves if len(c) > 1})
+    if args.every is None and gaps and gaps[-1] > 1:
+        every = f"{gaps[0]}" if len(gaps) == 1 else f"{gaps[0]} to {gaps[-1]}"
+        print(f"(a row every {every} steps and at the last step, the default for "
+              f"{'this schedule' if len(curves) == 1 else 'these schedules'} and this fit; "
+              "--every K sets it)")
 
 
 def _sizes(law, args) -> dict:
@@ -232,16 +317,28 @@ def _sizes(law, args) -> dict:
 def _compare_schedules(law, args) -> int:
     from scaling.plan import compare_schedules
     from scaling.plots import plot_curves
-    from scaling.report import table
+    from scaling.report import has_intervals, table
 
-    curves = compare_schedules(law, args.compare, every=max(1, args.every), **_sizes(law, args))
+    curves = compare_schedules(law, args.compare, every=args.every, **_sizes(law, args))
+    final = f"final {law.target}"
+    header = ("schedule", final) + \
+        ((f"{100 * law.confidence:g}% interval",) if has_intervals(law) else ())
     rows = []
     for name, curve in curves.items():
         last = curve.iloc[-1]
-        interval = "-" if not np.isfinite(last.lower) else f"[{last.lower:.4f}, {last.upper:.4f}]"
-        rows.append((name, f"{last[law.target]:.4f}", interval))
-    header = f"final {law.target}"
-    print(table(("schedule", header, "interval"), rows, right=(header,)))
+        rows.append((name, f"{last[law.target]:.4f}",
+                     f"[{last.lower:.4f}, {last.upper:.4f}]")[:len(header)])
+    print(table(header, rows, right=(final,)))
+    _every_note(args, *curves.values())
+    if args.out:
+        import pandas as pd
+
+        from scaling.atomic import atomic_path
+
+        with atomic_path(args.out) as temporary:
+            pd.concat([curve.assign(schedule=name) for name, curve in curves.items()],
+                      ignore_index=True).to_csv(temporary, index=False)
+        print(f"saved curves to {args.out}")
     if args.plot:
         plot_curves(curves, args.compare, args.plot, target=law.target)
         print(f"saved plot to {args.plot}")
@@ -253,6 +350,10 @@ def _backtest(args) -> int:
     from scaling.backtest import backtest
     from scaling.report import backtest_report
 
+    from scaling.fitting import check_bootstrap
+
+    check_bootstrap(args.bootstrap)
+    _check_outputs(args)
     law, settings, runs, lr_file = _law_and_runs(args)
     record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
                       bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, **settings)
@@ -280,8 +381,11 @@ def _laws(args) -> int:
 
 
 def _ladder(args) -> int:
-    from ladders.launch import run_command as run_ladder_command
+    from ladders.launch import run_command as run_ladder_command, specs_table
 
+    if args.ladder_command == "specs":
+        print(specs_table())
+        return 0
     return run_ladder_command(args)
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from ladders.progress import Progress
-from ladders.spec import SpecError, compute, compute_line, estimate, expand, load_spec
+from ladders.spec import (SpecError, bundled_specs, compute, compute_line, estimate, expand,
+                          load_spec, spec_summary)
+from ladders.spec.rungs import check_corpus
 from scaling.errors import ScalingError
 from scaling.runs import write_runs
 
@@ -91,6 +93,7 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
 
     spec = load_spec(spec_path)
     rungs = expand(spec)
+    check_corpus(spec)
     try:
         device = resolve_device(device)
     except RuntimeError as exc:
@@ -178,9 +181,28 @@ def _rank0(action):
     return None
 
 
+def specs_table() -> str:
+    """`scaling ladder specs`: the bundled specs, their rungs, FLOPs and what each is."""
+    from scaling.report import table
+
+    needs_torch()
+    rows = []
+    for name, path in bundled_specs().items():
+        spec = load_spec(path)
+        rungs = estimate(expand(spec), "cpu", spec.ladder.flops_per_second)
+        rows.append((name, f"{len(rungs)}", f"{sum(r['flops_own'] for r in rungs):.3g}",
+                     spec_summary(path)))
+    folder = next(iter(bundled_specs().values())).parent
+    return (table(("spec", "rungs", "FLOPs", "what"), rows, right=("rungs", "FLOPs"))
+            + f"\n\n(in {folder}; `scaling ladder run NAME --dry-run` lists a spec's rungs, "
+              "from any directory)")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `scaling ladder run` and of `python -m ladders.launch` (one definition)."""
-    parser.add_argument("spec", metavar="SPEC", help="ladder spec, e.g. ladders/specs/cpu-tiny.toml")
+    parser.add_argument("spec", metavar="SPEC",
+                        help="ladder spec: a TOML file, or a bundled spec's name (cpu-tiny; "
+                             "`scaling ladder specs` lists them)")
     parser.add_argument("--out", metavar="PATH", help="run table to write (.parquet)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted ladder")
@@ -195,17 +217,25 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "of the cores among the ladders running on the machine)")
 
 
-def run_command(args) -> int:
-    """`scaling ladder run` with parsed arguments: train (or list) the ladder, print a summary."""
-    if not args.dry_run and not args.out:
-        raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
-    if args.threads is not None and args.threads < 1:
-        raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
+def needs_torch() -> None:
     try:
         import torch  # noqa: F401  (the trainer's one heavy dependency)
     except ImportError as exc:
         raise ScalingError(f"the ladder runner needs torch: pip install 'scaling[ladder]' "
                            f"({exc})") from None
+
+
+def run_command(args) -> int:
+    """`scaling ladder run` with parsed arguments: train (or list) the ladder, print a summary."""
+    from scaling.console import check_output
+
+    if not args.dry_run and not args.out:
+        raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
+    if args.threads is not None and args.threads < 1:
+        raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
+    if args.out and not args.dry_run:   # the run table is Parquet; checked before any training
+        check_output(args.out, "--out", {"parquet", "pq"}, "ladder.parquet")
+    needs_torch()
     executor = slurm_executor(args.slurm) if args.slurm else None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
                         dry_run=args.dry_run, executor=executor, progress=not args.no_progress,

@@ -122,7 +122,14 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     if rank == 0:
         write_text(folder / "rung.json", json.dumps(rung.to_dict(), indent=1))
 
-    tokens = load_data(rung.data)
+    try:
+        tokens = load_data(rung.data)
+    except ValueError as exc:          # a corpus or token file that cannot feed this rung
+        raise ScalingError(f"{rung.run}: data: {exc}") from None
+    for side, count in (("training", tokens.n_train), ("held-out", tokens.n_valid)):
+        if count < rung.context + 1:
+            raise ScalingError(f"{rung.run}: data: the {side} split has {count:,} tokens, fewer "
+                               f"than one sequence of context + 1 = {rung.context + 1}")
     config = GPTConfig(**rung.model)
     if tokens.vocab_size > config.vocab_size:
         raise ValueError(f"{rung.run}: the data has token ids up to {tokens.vocab_size - 1}, "

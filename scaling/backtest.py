@@ -13,6 +13,7 @@ residual scatter, see `Law.predict_interval`); coverage is the share of actual v
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.laws import PreparedRuns, get_law
@@ -40,6 +41,14 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     train_data = data.select(train, "--train")
     if test:
         test_data = data.select(test, "--test")
+        shared = [run for run in pd.unique(test_data.frame["run"])
+                  if run in set(train_data.frame["run"])]
+        if shared:
+            named = ", ".join(repr(str(run)) for run in shared[:3]) + \
+                (f" and {len(shared) - 3} more" if len(shared) > 3 else "")
+            raise ScalingError(f"{data.source}: --train {train!r} and --test {test!r} share "
+                               f"{len(shared)} run(s) ({named}): a backtest scores runs the fit "
+                               "never saw; make the two queries select different runs")
     else:
         held_out = sorted(set(data.frame["run"]) - set(train_data.frame["run"]))
         if not held_out:
@@ -73,6 +82,9 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
         "coverage": float(np.mean(inside)) if bootstrap else None,
         "fit": model.to_dict(),
     }
+    if data.lr_sources is not None:      # laws of LRs: where each run's LRs came from
+        runs = [*record["train_runs"], *(r["run"] for r in rows)]
+        record["lr_sources"] = {run: data.lr_sources[run] for run in runs}
     if model.rows == "all":  # laws of whole curves are also judged on every row of each curve
         record.update(curve_errors(model, test_data))
     return record

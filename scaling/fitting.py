@@ -41,6 +41,8 @@ from scipy.optimize import OptimizeResult
 from scipy.optimize import minimize as scipy_minimize
 
 DEFAULT_DELTA = 1e-3
+MIN_BOOTSTRAP = 20          # fewer resamples give no interval: a 95% percentile interval of
+#                             fewer than 20 samples is just their extremes (of 1: a point)
 CONFIRMED_GRADIENT = 1e-6   # an exact projected gradient this small confirms an optimum
 PROJECTION_ELEMENTS = 2**21  # variable projection solves a block of grid points at a time
 #                             whose (points, rows, coefficients) arrays hold at most this many
@@ -322,6 +324,19 @@ def _distinct_best(candidates, scores, count):
 
 
 # -- bootstrap ---------------------------------------------------------------------------------
+
+def check_bootstrap(n_resamples, option: str = "--bootstrap") -> int:
+    """0 (no intervals) or at least MIN_BOOTSTRAP resamples; a one-line error otherwise."""
+    from scaling.errors import ScalingError
+
+    if n_resamples < 0:
+        raise ScalingError(f"{option} must be 0 or more, got {n_resamples}")
+    if 0 < n_resamples < MIN_BOOTSTRAP:
+        raise ScalingError(f"{option} {n_resamples}: intervals need at least {MIN_BOOTSTRAP} "
+                           f"resamples (a percentile interval of {n_resamples} is only their "
+                           f"extremes); give {option} {MIN_BOOTSTRAP} or more, or 0 for none")
+    return n_resamples
+
 
 def resample_weights(groups, n_resamples, seed, strata=None) -> np.ndarray:
     """(K, n) integer row weights: each resample draws the groups (runs) with replacement.

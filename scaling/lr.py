@@ -45,10 +45,13 @@ class LRFile:
     first_step: int = 1          # how the file numbers its steps: from 0 or from 1
 
 
-def per_step_lr(frame: pd.DataFrame, source="run table",
-                lr_file: LRFile | None = None) -> dict[str, np.ndarray]:
+def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None = None,
+                sources: dict | None = None) -> dict[str, np.ndarray]:
     """{run: LR of updates 1 … last step (array index 0 is update 1)}; see the module docstring
-    for the sources and their order."""
+    for the sources and their order. `sources`, when given, receives {run: where its LRs came
+    from} ("--lr-file PATH", "lr column", "schedule column"; an LR file that overrides a column
+    the run also has says so), for the report."""
+    sources = {} if sources is None else sources
     if "step" not in frame.columns:
         raise ScalingError(f"{source}: missing column 'step', which the LR-schedule laws need")
     out = {}
@@ -62,6 +65,8 @@ def per_step_lr(frame: pd.DataFrame, source="run table",
             raise ScalingError(f"{source}: column 'step', row {bad}: steps of run {run!r} do "
                                "not increase")
         last = int(steps.max())
+        has_lr = "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1))
+        has_schedule = "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str)
         if lr_file is not None and run in lr_file.runs:
             lr = lr_file.runs[run]
             if len(lr) < last:
@@ -70,15 +75,19 @@ def per_step_lr(frame: pd.DataFrame, source="run table",
                     f"{lr_file.first_step} … {len(lr) - 1 + lr_file.first_step}) but {source} "
                     f"has rows up to step {last} ({CONVENTION})")
             out[run] = lr[:last]
+            sources[run] = f"--lr-file {lr_file.path}" + _overridden(rows, steps, last, has_lr,
+                                                                      has_schedule, out[run])
             continue
-        if "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1)):
+        if has_lr:
+            sources[run] = "lr column"
             values = _learning_rates(rows["lr"], source)
             out[run] = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)] \
                 .to_numpy(float)
             continue
-        if "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str):
+        if has_schedule:
             from scaling.schedules import ScheduleError, lr_array, parse
 
+            sources[run] = "schedule column"
             try:
                 schedule = parse(rows["schedule"].iloc[0])
             except ScheduleError as exc:
@@ -95,6 +104,32 @@ def per_step_lr(frame: pd.DataFrame, source="run table",
         raise ScalingError(f"{source}: run {run!r}: no per-step LR{where}: give an 'lr' column "
                            "at every step, a 'schedule' column or --lr-file")
     return out
+
+
+def _overridden(rows, steps, last, has_lr, has_schedule, lr) -> str:
+    """What an LR file overrides for a run: "" when the run has no usable LR column, else
+    " (over its schedule column, which differs by up to 50%)" or "(..., which agrees)"."""
+    from scaling.schedules import ScheduleError, lr_array, parse
+
+    if has_lr:
+        name = "lr"
+        values = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
+        column = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)].to_numpy()
+    elif has_schedule:
+        name = "schedule"
+        try:
+            schedule = parse(rows["schedule"].iloc[0])
+        except ScheduleError:
+            return ""                    # not a schedule string: nothing the file overrides
+        if schedule.steps < last:
+            return ""
+        column = lr_array(schedule)[:last]
+    else:
+        return ""
+    with np.errstate(all="ignore"):
+        gap = np.nanmax(np.abs(column - lr) / np.maximum(np.abs(lr), 1e-300)) if last else 0.0
+    agreement = "which agrees" if not gap > 1e-6 else f"which differs by up to {gap:.2%}"
+    return f" (over its {name} column, {agreement})"
 
 
 def read_lr_file(path) -> LRFile:

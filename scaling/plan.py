@@ -8,6 +8,7 @@ warmup, steps and final LR.
 from __future__ import annotations
 
 from scaling.errors import ScalingError
+from scaling.schedules import ScheduleError, parse
 
 VARIANTS = {
     "constant": "constant:{common}",
@@ -17,7 +18,7 @@ VARIANTS = {
 }
 
 
-def compare_schedules(law, base: str, every: int = 1, **sizes) -> dict:
+def compare_schedules(law, base: str, every: int | None = None, **sizes) -> dict:
     """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…" (laws with a
     size term take it as a keyword, `params=1e8`)."""
     if not law.predicts_schedules:
@@ -33,6 +34,12 @@ def compare_schedules(law, base: str, every: int = 1, **sizes) -> dict:
         raise ScalingError(f"--compare {base!r}: needs at least peak= and steps=")
     common = f"peak={values['peak']},warmup={values.get('warmup', 0)},steps={values['steps']}"
     final = values.get("final", "0")
-    return {name: law.predict_schedule(template.format(common=common, final=final), every,
-                                       **sizes)
-            for name, template in VARIANTS.items()}
+    schedules = {name: template.format(common=common, final=final)
+                 for name, template in VARIANTS.items()}
+    for schedule in schedules.values():       # every variant checked before any is predicted
+        try:
+            parse(schedule)
+        except ScheduleError as exc:
+            raise ScalingError(f"--compare {base!r}: {exc}") from None
+    return {name: law.predict_schedule(schedule, every, **sizes)
+            for name, schedule in schedules.items()}

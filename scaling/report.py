@@ -28,6 +28,8 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     where = f" where {data['where']}" if data.get("where") else ""
     lines.append(f"data      {data.get('source', '?')}{where}: {law.n_runs_} runs, "
                  f"{law.n_points_} points")
+    if data.get("lr_sources"):
+        lines.append(f"LRs       {lr_sources_line(data['lr_sources'])}")
     starts = f"; {law.n_starts_} starts" if law.n_starts_ else ""
     lines.append(f"objective {law.objective_:.6g} ({law.objective_description}){starts}; "
                  f"{'converged' if law.converged_ else 'DID NOT CONVERGE'}")
@@ -39,29 +41,54 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
         residuals = np.asarray(law.residuals_)
         lines.append(f"residuals {law.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
                      f"max |r| {np.max(np.abs(residuals)):.4g}")
-    rows = []
-    for name in law.reported_names:
-        low, high = law.intervals_.get(name, (np.nan, np.nan))
-        rows.append((name, _number(law.params_[name]), _interval(low, high),
-                     _number(law.standard_errors_.get(name, np.nan))))
-    lines += ["", table(("parameter", "value", f"{level} interval", "std err"), rows,
-                        right=("value", "std err"))]
+    if n_boot:
+        rows = [(name, _number(law.params_[name]), _interval(*law.intervals_[name]),
+                 _number(law.standard_errors_[name])) for name in law.reported_names]
+        header = ("parameter", "value", f"{level} interval", "std err")
+    else:                       # no bootstrap: no interval columns to head
+        rows = [(name, _number(law.params_[name])) for name in law.reported_names]
+        header = ("parameter", "value")
+    lines += ["", table(header, rows, right=("value", "std err"))]
     lines += fit_warnings(law)
+    notes = law.notes()
+    if notes:
+        lines += ([] if lines[-1] == "" or fit_warnings(law) else [""]) + notes
     if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)
 
 
+def lr_sources_line(sources: dict) -> str:
+    """Where each run's per-step LRs came from, grouped: "from --lr-file lr.csv (over its
+    schedule column): cosine, wsd; from the schedule column: constant"."""
+    groups: dict[str, list[str]] = {}
+    for run, source in sources.items():
+        groups.setdefault(source, []).append(str(run))
+    parts = []
+    for source, runs in groups.items():
+        named = ", ".join(runs) if len(runs) <= 4 else f"{len(runs)} runs"
+        parts.append(f"from {'the ' if not source.startswith('--') else ''}{source}: {named}")
+    return "; ".join(parts)
+
+
 def fit_warnings(law) -> list[str]:
+    """Warnings about the fit, in the names of the report's table."""
     out = []
     if not law.converged_:
         out.append(f"WARNING: the optimizer did not converge ({law.message_}); "
                    "treat the parameters as unreliable")
-    bounds = {p.name: (p.lower, p.upper) for p in law.parameters}
-    for name in law.at_bound_:
-        low, high = bounds[name]
-        out.append(f"WARNING: fit-space parameter {name!r} ended on its bound [{low:g}, {high:g}]; "
-                   "the data do not pin it down (or the law does not fit them)")
+    for fit_name in law.at_bound_:
+        name = law.reported_name(fit_name)
+        low, high = law.reported_range(fit_name, law.theta_)
+        out.append(f"WARNING: {name} = {_number(law.params_[name])} ended on a bound of its "
+                   f"range [{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does "
+                   "not fit them)")
+    level = f"{100 * law.confidence:g}%"
+    for name in getattr(law, "outside_interval_", []):
+        low, high = law.intervals_[name]
+        out.append(f"WARNING: {name} = {_number(law.params_[name])} lies outside its own {level} "
+                   f"interval [{_number(low)}, {_number(high)}]: the bootstrap refits disagree "
+                   "with the fit (a biased or many-moded fit); read that interval with care")
     return [""] + out if out else []
 
 
@@ -74,6 +101,11 @@ def table(header, rows, right=()) -> str:
                          for c, w, h in zip(cells, widths, header)).rstrip()
 
     return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def has_intervals(law) -> bool:
+    """Whether the fit has bootstrap intervals (else its tables have no interval columns)."""
+    return len(law.bootstrap_theta_) > 0
 
 
 def _with_interval(point, lower, upper) -> str:
@@ -90,8 +122,9 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS) -> str:
     header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys))
     rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys))
             for k, flops in enumerate(budgets)]
-    return (f"compute-optimal allocation ({law.compute_formula}), {level} intervals\n"
-            + table(header, rows, right=("FLOPs",)))
+    heading = f"compute-optimal allocation ({law.compute_formula})" + \
+        (f", {level} intervals" if has_intervals(law) else "")
+    return heading + "\n" + table(header, rows, right=("FLOPs",))
 
 
 def prediction_table(law, **values) -> str:
@@ -105,6 +138,8 @@ def prediction_table(law, **values) -> str:
     rows = [(*(f"{inputs[n][k]:.4g}" for n in names), _number(predicted[k]),
              _interval(law_low[k], law_high[k]), _interval(run_low[k], run_high[k]))
             for k in range(len(predicted))]
+    if not has_intervals(law):                  # no bootstrap: no interval columns
+        header, rows = header[:-2], [row[:-2] for row in rows]
     return table(header, rows, right=(*names, law.target))
 
 
@@ -119,11 +154,17 @@ def backtest_report(record: dict, law_inputs) -> str:
 
     n_train = len(record["train_runs"])
     lines = [f"backtest {record['law']}: fit on {n_train} runs matching {record['train']!r}, "
-             f"predict the final rows of {len(record['test'])} held-out runs", ""]
-    header = ("run", *law_inputs, "actual", "predicted", "interval", label)
+             f"predict the final rows of {len(record['test'])} held-out runs"]
+    if record.get("lr_sources"):
+        lines.append(f"LRs {lr_sources_line(record['lr_sources'])}")
+    lines.append("")
+    intervals = record.get("coverage") is not None     # a bootstrap gave intervals
+    header = ("run", *law_inputs, "actual", "predicted", *(("interval",) if intervals else ()),
+              label)
     rows = [(str(r["run"]), *(f"{r[n]:.4g}" for n in law_inputs), f"{r['actual']:.4f}",
              f"{r['predicted']:.4f}",
-             _interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),
+             *((_interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),)
+               if intervals else ()),
              f"{100 * r[key]:+.2f}%" if relative else f"{r[key]:+.4f}") for r in record["test"]]
     lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", label)))
     lines += ["", f"mean absolute {'relative ' if relative else ''}error "

@@ -9,6 +9,7 @@ row can always name the row of the file it came from.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,18 @@ POSITIVE = ("params", "tokens", "flops")
 # own say so (`Law.compute_formula`); none reads this column.
 FLOPS_PER_PARAM_TOKEN = 6.0
 STRING = ("run", "schedule", "dataset")
+# Physically sensible ranges: a value outside one is a unit, scale or parsing error (a loss of
+# 5e-324 or 1e300, parameters in units of 1e-310), never a measurement, and it would move a fit
+# without a word. `loss:<task>` columns take the loss's range.
+SENSIBLE = {
+    "params": (1.0, 1e15, "a parameter count (the largest models trained have about 2e12)"),
+    "tokens": (1.0, 1e17, "training tokens (the largest runs have seen about 4e13)"),
+    "flops": (1.0, 1e32, "training FLOPs (the largest runs have used about 5e25)"),
+    "loss": (1e-6, 1e3, "a loss in nats per token (an untrained model's is about log V: "
+                        "log 256 = 5.5, log 200,000 = 12.2; a trained one's lies below)"),
+}
+SEPARATORS = (",", ";", "\t", "|")
+DEDUPE = ("first", "last", "mean")
 
 
 def _is_numeric_column(name: str) -> bool:
@@ -50,11 +63,14 @@ def parse_mapping(items) -> dict[str, str]:
 
 
 def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = None,
-              columns=()) -> pd.DataFrame:
+              columns=(), dedupe: str | None = None) -> pd.DataFrame:
     """Read a run table (Parquet or CSV), map, validate, derive `flops`, then apply `where`.
 
     `columns` names optional columns that the caller will use; they are validated like the
-    required ones (present, numeric, finite). The frame's `attrs["source"]` holds the path.
+    required ones (present, numeric, finite, in a sensible range). Two rows of one run at one
+    step (or, without a `step` column, at one `tokens`) are an error unless `dedupe` says which
+    to keep: "first", "last" or "mean" (of every numeric column). The frame's `attrs["source"]`
+    holds the path.
     `where` filters the file's rows; to filter after a law's derived columns (the LR areas of
     the curve laws), give the query to `Law.fit(runs, where=...)` instead.
     """
@@ -64,7 +80,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     if len(frame) == 0:
         raise ScalingError(f"{path}: the file has no rows")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    frame = validate(frame, path, columns)
+    frame = validate(frame, path, columns, dedupe)
     if "flops" not in frame.columns:
         frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
     frame.attrs["source"] = str(path)
@@ -89,7 +105,7 @@ def read_file(path: Path) -> pd.DataFrame:
         if suffix in (".csv", ".tsv", ".txt"):
             if path.stat().st_size == 0:
                 raise ScalingError(f"{path}: the file is empty")
-            separator = "\t" if suffix == ".tsv" else ","
+            separator = "\t" if suffix == ".tsv" else _separator(path)
             _check_header(path, separator)
             return pd.read_csv(path, sep=separator)
     except ScalingError:
@@ -100,6 +116,16 @@ def read_file(path: Path) -> pd.DataFrame:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ScalingError(f"{path}: cannot read as {suffix[1:]} ({reason})") from None
     raise ScalingError(f"{path}: unknown file type {suffix or '(none)'!r}; use .parquet or .csv")
+
+
+def _separator(path: Path) -> str:
+    """The CSV's separator: of , ; tab and |, the one its header line holds most of (a comma
+    when tied), so a `;`-separated export reads as it is."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    counts = {separator: header.count(separator) for separator in SEPARATORS}
+    best = max(SEPARATORS, key=lambda separator: counts[separator])
+    return best if counts[best] > counts[","] else ","
 
 
 def _check_header(path: Path, separator: str) -> None:
@@ -131,8 +157,9 @@ def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path) -> pd.Data
     return renamed.rename(columns={source: target for target, source in mapping.items()})
 
 
-def validate(frame: pd.DataFrame, path, columns=()) -> pd.DataFrame:
-    """Check the contract's rules on the required columns and on `columns`; return a clean copy."""
+def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -> pd.DataFrame:
+    """Check the contract's rules on the required columns and on `columns`; return a clean copy
+    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`)."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ScalingError(f"{path}: missing required column {missing[0]!r} (columns: "
@@ -155,10 +182,78 @@ def validate(frame: pd.DataFrame, path, columns=()) -> pd.DataFrame:
             if len(bad):
                 raise ScalingError(f"{path}: column {column!r}, row {bad[0]}: "
                                    f"must be positive, got {frame.at[bad[0], column]:g}")
+        check_sensible(frame[column], column, path)
     _check_constant_per_run(frame, "params", path)
+    frame = _duplicates(frame, path, dedupe)
     if "final" in frame.columns:
         frame["final"] = _as_booleans(frame["final"], path)
     return frame
+
+
+def sensible_range(column: str):
+    """(low, high, what the column holds) of a column with a sensible range, else None."""
+    return SENSIBLE.get("loss" if column.startswith("loss:") else column)
+
+
+def check_sensible(values: pd.Series, column: str, path) -> None:
+    """A one-line error at the first positive value outside the column's sensible range
+    (`SENSIBLE`); values <= 0 are left to the checks that say what they must be."""
+    bounds = sensible_range(column)
+    if bounds is None:
+        return
+    low, high, what = bounds
+    bad = values.index[(values > 0) & ((values < low) | (values > high))]
+    if len(bad):
+        raise ScalingError(f"{path}: column {column!r}, row {bad[0]}: {values.at[bad[0]]:g} is "
+                           f"outside the sensible range [{low:g}, {high:g}] for {what}; check "
+                           "the column's units")
+
+
+def check_sensible_inputs(values, column: str, option: str) -> None:
+    """`check_sensible` for the values of a command-line option (`--params 1e-310`)."""
+    bounds = sensible_range(column)
+    if bounds is None:
+        return
+    low, high, what = bounds
+    for value in np.ravel(np.asarray(values, float)):
+        if value > 0 and not low <= value <= high:
+            raise ScalingError(f"{option} {value:g} is outside the sensible range "
+                               f"[{low:g}, {high:g}] for {what}")
+
+
+def _duplicates(frame: pd.DataFrame, path, dedupe: str | None) -> pd.DataFrame:
+    """Two rows of one run at one step (at one `tokens` without a usable `step` column): an
+    error naming both rows, or resolved by `dedupe` ("first", "last" or "mean")."""
+    step = pd.to_numeric(frame["step"], errors="coerce") if "step" in frame.columns else None
+    at = "step" if step is not None and step.notna().all() else "tokens"
+    keys = pd.DataFrame({"run": frame["run"],
+                         at: step if at == "step" else frame["tokens"]}, index=frame.index)
+    twice = keys.duplicated(keep=False)
+    if not twice.any():
+        return frame
+    if dedupe is None:
+        first = keys.index[twice][0]
+        same = keys.index[twice & (keys["run"] == keys.at[first, "run"])
+                          & (keys[at] == keys.at[first, at])]
+        second = same[1]
+        if "loss" in frame.columns and frame.at[first, "loss"] != frame.at[second, "loss"]:
+            values = f"losses {frame.at[first, 'loss']:g} and {frame.at[second, 'loss']:g}"
+        else:
+            values = "the same loss"
+        raise ScalingError(f"{path}: rows {first} and {second} are both run "
+                           f"{keys.at[first, 'run']!r} at {at} {keys.at[first, at]:g} "
+                           f"({values}); a run has one row per evaluation: remove one, or give "
+                           "--dedupe first|last|mean")
+    if dedupe not in DEDUPE:
+        raise ScalingError(f"--dedupe must be one of {', '.join(DEDUPE)}, got {dedupe!r}")
+    if dedupe in ("first", "last"):
+        return frame[~keys.duplicated(keep=dedupe)]
+    kept = frame[~keys.duplicated(keep="first")].copy()
+    numeric = [c for c in frame.columns if c not in ("run", at) and frame[c].dtype != bool
+               and pd.api.types.is_numeric_dtype(frame[c])]
+    means = frame[numeric].groupby([keys["run"], keys[at]], sort=False).transform("mean")
+    kept[numeric] = means.loc[kept.index]
+    return kept
 
 
 def _as_run_ids(values: pd.Series, path) -> pd.Series:
@@ -175,8 +270,11 @@ def as_finite_numbers(values: pd.Series, column: str, path) -> pd.Series:
     not_number = numbers.isna() & values.notna()
     if not_number.any():
         row = values.index[not_number][0]
+        text = str(values.at[row])
+        hint = "; a decimal comma? write numbers with a decimal point" \
+            if re.fullmatch(r"\s*-?\d+,\d+\s*", text) else ""
         raise ScalingError(f"{path}: column {column!r}, row {row}: not a number "
-                           f"({str(values.at[row])[:40]!r})")
+                           f"({text[:40]!r}){hint}")
     numbers = numbers.astype(float)
     bad = ~np.isfinite(numbers.to_numpy())
     if bad.any():

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 KINDS = ("constant", "cosine", "wsd", "multistep")
+MAX_STEPS = 10_000_000   # the longest schedule: the largest runs take about a million optimizer
+#                          steps, and every step costs the curve laws 8 bytes in several arrays
 DECAYS = ("linear", "cosine", "geometric", "sqrt")
 
 
@@ -51,6 +53,10 @@ class Schedule:
             raise ScheduleError(f"schedule peak LR must be positive, got {self.peak}")
         if self.steps < 1:
             raise ScheduleError(f"schedule steps must be at least 1, got {self.steps}")
+        if self.steps > MAX_STEPS:
+            raise ScheduleError(f"schedule steps={self.steps:.4g} is beyond the {MAX_STEPS:.0e} "
+                                "steps this toolkit handles (the largest training runs take about "
+                                "1e6; each step costs the curve laws 8 bytes in several arrays)")
         if not 0 <= self.warmup <= self.steps:
             raise ScheduleError(f"schedule warmup must be in [0, steps], got {self.warmup}")
         if not 0 <= self.final <= self.peak:

@@ -244,6 +244,7 @@ batch_size = 4
 eval_every = {eval_every}
 eval_batches = 1
 checkpoint_every = 5
+min_steps = 1                   # a smoke test: rungs of 10 steps
 [data]
 corpus = "stdlib"
 max_bytes = 100_000

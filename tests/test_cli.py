@@ -37,7 +37,9 @@ def test_fit_writes_json_contract(fitted, capsys):
     for name, (low, high) in record["intervals"].items():
         assert low < record["params"][name] < high, name
     assert record["converged"] is True and record["at_bound"] == []
-    assert len(record["bootstrap"]["theta"]) == 100
+    assert record["format"] == 3 and "theta" not in record       # one source: params
+    assert record["bootstrap"]["names"] == ["E", "A", "B", "alpha", "beta"]
+    assert len(record["bootstrap"]["samples"]) == record["bootstrap"]["n"] == 100
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -138,3 +140,35 @@ def test_laws_lists_targets_spaces_and_settings(capsys):
            "confidence=0.95, target=loss" in out
     assert "target loss_unigram, linear space, final rows" in out
     assert "task=(required)" in out and "decay=0.999" in out
+
+
+def test_without_a_bootstrap_no_table_is_headed_with_intervals(tmp_path, capsys):
+    """--bootstrap 0 gives no intervals, so no table has an interval column or a "95%" heading,
+    in fit, predict (inputs, --flops, --schedule, --compare) and backtest."""
+    runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
+                             params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20],
+                             noise=0.003, seed=1)
+    write_runs(runs, tmp_path / "runs.parquet")
+    curves = ROOT / "data" / "cpu_schedules" / "runs.parquet"
+    fit, curve_fit = str(tmp_path / "fit.json"), str(tmp_path / "curve.json")
+    commands = [
+        ["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "0", "--out", fit],
+        ["predict", fit, "--params", "1e9", "--tokens", "2e10"],
+        ["predict", fit, "--flops", "1e21"],
+        ["backtest", str(tmp_path / "runs.parquet"), "--train", "params < 2e8",
+         "--bootstrap", "0"],
+        ["fit", str(curves), "--law", "annealing", "--where", "step > 100", "--bootstrap", "0",
+         "--out", curve_fit],
+        ["predict", curve_fit, "--schedule", "cosine:peak=3e-3,warmup=60,steps=1200,final=3e-4"],
+        ["predict", curve_fit, "--compare", "peak=3e-3,warmup=60,steps=1200,final=3e-4"],
+    ]
+    for argv in commands:
+        assert cli.main(argv) == 0, argv
+        out = capsys.readouterr().out.replace("(use --bootstrap K for intervals)", "")
+        assert "interval" not in out and "95%" not in out, (argv, out)
+    # the same with a bootstrap: the columns are there
+    assert cli.main(["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "20", "--out",
+                     fit]) == 0
+    assert cli.main(["predict", fit, "--params", "1e9", "--tokens", "2e10"]) == 0
+    out = capsys.readouterr().out
+    assert "95% interval" in out and "95% law interval" in out and "95% intervals" in out

@@ -112,6 +112,15 @@ def predict(*options, fit_path=fit_file):
     return argv
 
 
+def curve_fit_file(tmp: Path) -> Path:
+    """A real fit of a curve law (annealing, no bootstrap) on the bundled CPU schedule ladder."""
+    path = tmp / "curve-fit.json"
+    if not path.exists():
+        assert cli.main(["fit", str(REPO / "data" / "cpu_schedules" / "runs.parquet"), "--law",
+                         "annealing", "--where", "step > 100", *FIT, "--out", str(path)]) == 0
+    return path
+
+
 def fit_with_format(version):
     """A real fit file whose "format" is `version` (None: no "format" field)."""
     def build(tmp):
@@ -124,6 +133,59 @@ def fit_with_format(version):
         path.write_text(json.dumps(record))
         return path
     return build
+
+
+def boot_fit_file(tmp: Path) -> Path:
+    """A real fit file with 20 bootstrap refits (intervals), on the base table."""
+    path = tmp / "boot-fit.json"
+    if not path.exists():
+        runs = write(tmp, base_table(), "good.csv")
+        assert cli.main(["fit", str(runs), "--bootstrap", "20", "--jobs", "1",
+                         "--out", str(path)]) == 0
+    return path
+
+
+def edited_fit(edit, name="edited.json"):
+    """The bootstrapped fit file with its record changed by `edit(record)`."""
+    def build(tmp):
+        record = json.loads(boot_fit_file(tmp).read_text())
+        result = edit(record)
+        path = tmp / name
+        path.write_text(json.dumps(record if result is None else result))
+        return path
+    return build
+
+
+def as_format_2(record):
+    """The record as format 2 wrote it: `theta` (fit space) beside `params`, and fit-space
+    bootstrap samples."""
+    from scaling.laws import get_law
+
+    law = get_law(record["law"])
+    names = [p.name for p in law.parameters]
+    theta = law.fit_space({k: np.array([v]) for k, v in record["params"].items()})[0]
+    samples = np.array(record["bootstrap"]["samples"])
+    boot = law.fit_space({k: samples[:, j] for j, k in enumerate(record["bootstrap"]["names"])})
+    record.update(format=2, theta=dict(zip(names, theta.tolist())),
+                  bootstrap={"n": len(boot), "seed": 0, "theta": boot.tolist()})
+    del record["outside_interval"]
+    return record
+
+
+def format_2_with_params_edited(record):
+    """A format 2 file whose `params` were edited and its `theta` not."""
+    record = as_format_2(record)
+    record["params"]["E"] *= 1.01
+    return record
+
+
+def set_field(*keys, value):
+    def edit(record):
+        target = record
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value(target[keys[-1]]) if callable(value) else value
+    return edit
 
 
 def corrupt_fit(tmp):
@@ -162,6 +224,52 @@ def duplicate_loss_parquet(tmp):
 
 def one_params_value(frame):
     frame["params"] = 1e8
+
+
+def with_steps(frame):
+    """Every run's row at step 100 (one row a run, as in the base table)."""
+    frame["step"] = 100
+
+
+def duplicate_row(loss: float, steps: bool = True):
+    """Row 17 repeats run r05 (row 5) with another loss; with or without a step column."""
+    def edit(frame):
+        if steps:
+            with_steps(frame)
+        extra = frame.iloc[[4]].assign(loss=loss)
+        return pd.concat([frame, extra], ignore_index=True)
+    return edit
+
+
+def scaled_params(frame):
+    frame["params"] = frame["params"] * 1e-310      # the whole column in absurd units
+
+
+def semicolons(tmp):
+    """The base table ;-separated with decimal commas (a European spreadsheet's export)."""
+    path = tmp / "semi.csv"
+    base_table().to_csv(path, index=False, sep=";", decimal=",")
+    return path
+
+
+def folder(name: str):
+    """A path that is an existing folder (for output options that need a file)."""
+    def build(tmp):
+        (tmp / name).mkdir(exist_ok=True)
+        return tmp / name
+    return build
+
+
+def outputs(command, option, build_path, *options):
+    """`command` on the base table (or the base fit) with `option` pointing at build_path(tmp)."""
+    def argv(tmp):
+        target = str(build_path(tmp))
+        if command == "predict":
+            return ["predict", str(fit_file(tmp)), *options, option, target]
+        if command == "backtest":
+            return backtest(table(), "--train", "params < 2e8", option, target)(tmp)
+        return fit(table(), *options, option, target)(tmp)
+    return argv
 
 
 # (case id, argv builder, substrings that the one line must contain)
@@ -233,10 +341,49 @@ CASES = [
      ["corrupt.json", "not a fit file", "invalid JSON"]),
     ("predict-future-fit-format", predict("--params", "1e9", "--tokens", "2e10",
                                           fit_path=fit_with_format(99)),
-     ["format-99.json", "fit format 99", "reads formats 1, 2"]),
+     ["format-99.json", "fit format 99", "reads formats 1, 2, 3"]),
     ("predict-fit-without-format", predict("--params", "1e9", "--tokens", "2e10",
                                            fit_path=fit_with_format(None)),
      ["format-None.json", "fit format None"]),
+    ("fit-edited-point-outside-interval",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(set_field("params", "E", value=lambda e: 3 * e))),
+     ["edited.json", "params.E", "lies outside its interval", "edited after the fit",
+      "remove the bootstrap block"]),
+    ("fit-negative-param", predict("--params", "1e9", "--tokens", "2e10",
+                                   fit_path=edited_fit(set_field("params", "A", value=-5.0))),
+     ["edited.json", "params.A = -5.0 is outside the chinchilla law's range", "2.061e-09"]),
+    ("fit-text-param", predict("--params", "1e9", "--tokens", "2e10",
+                               fit_path=edited_fit(set_field("params", "beta", value="x"))),
+     ["edited.json", "params.beta: not a finite number ('x')"]),
+    ("fit-missing-param", predict("--params", "1e9", "--tokens", "2e10",
+                                  fit_path=edited_fit(lambda r: r["params"].pop("B") and None)),
+     ["edited.json", "params: missing 'B'", "E, A, B, alpha, beta"]),
+    ("fit-garbage-bootstrap", predict("--params", "1e9", "--tokens", "2e10",
+                                      fit_path=edited_fit(set_field("bootstrap",
+                                                                    value="garbage"))),
+     ["edited.json", "bootstrap: expected an object with n, seed and samples", "'garbage'"]),
+    ("fit-garbage-bootstrap-sample",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(set_field("bootstrap", "samples", value=lambda rows:
+                                           [*rows[:3], ["a", None], *rows[4:]]))),
+     ["edited.json", "bootstrap.samples[3]: expected 5 finite numbers", "['a', None]"]),
+    ("fit-bootstrap-count", predict("--params", "1e9", "--tokens", "2e10",
+                                    fit_path=edited_fit(set_field("bootstrap", "n", value=25))),
+     ["edited.json", "bootstrap.samples: expected a list of n = 25 samples, got 20"]),
+    ("fit-too-few-samples",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(lambda r: r["bootstrap"].update(
+                 n=5, samples=r["bootstrap"]["samples"][:5]))),
+     ["edited.json", "bootstrap.n = 5", "at least 20"]),
+    ("fit-edited-interval", predict("--params", "1e9", "--tokens", "2e10",
+                                    fit_path=edited_fit(set_field("intervals", "alpha",
+                                                                  value=[0.1, 0.9]))),
+     ["edited.json", "intervals.alpha: [0.1, 0.9], but the bootstrap samples give"]),
+    ("fit-format-2-disagrees",
+     predict("--params", "1e9", "--tokens", "2e10",
+             fit_path=edited_fit(format_2_with_params_edited)),
+     ["edited.json", "params.E", "but theta gives E", "edited in one place"]),
     ("predict-negative-params", predict("--params=-1e9", "--tokens", "2e10"),
      ["--params", "positive"]),
     ("predict-no-inputs", predict(),
@@ -245,6 +392,10 @@ CASES = [
      ["--flops", "positive"]),
     ("backtest-train-selects-all", backtest(table(), "--train", "params > 0"),
      ["runs.csv", "--train", "'params > 0'", "selects every run"]),
+    ("backtest-train-test-overlap", backtest(table(), "--train", "params < 2e8", "--test",
+                                             "params > 2e7"),
+     ["runs.csv", "--train 'params < 2e8' and --test 'params > 2e7' share 8 run(s)",
+      "'r05', 'r06', 'r07' and 5 more", "never saw"]),
     ("backtest-bad-train", backtest(table(), "--train", "params <<< 3"),
      ["runs.csv", "bad --train", "'params <<< 3'"]),
     ("unknown-subcommand", lambda tmp: ["frobnicate", "x.csv"],
@@ -255,6 +406,91 @@ CASES = [
      ["--train"]),
     ("bad-option-value", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap", "many"],
      ["--bootstrap", "invalid int value", "'many'"]),
+    # -- data that moved a fit without a word --------------------------------------------------
+    ("duplicate-run-step", fit(table(duplicate_row(9.9))),
+     ["runs.csv", "rows 5 and 17", "run 'r05' at step 100", "losses", "9.9",
+      "--dedupe first|last|mean"]),
+    ("duplicate-run-tokens", fit(table(duplicate_row(9.9, steps=False))),
+     ["runs.csv", "rows 5 and 17", "run 'r05' at tokens 1e+08", "--dedupe"]),
+    ("subnormal-loss", fit(table(set_cell(3, "loss", 5e-324))),
+     ["runs.csv", "'loss'", "row 3", "outside the sensible range [1e-06, 1000]",
+      "nats per token", "units"]),
+    ("huge-loss", fit(table(set_cell(4, "loss", 1e300), "runs.parquet")),
+     ["runs.parquet", "'loss'", "row 4", "1e+300", "sensible range"]),
+    ("params-scaled-1e-310", fit(table(scaled_params)),
+     ["runs.csv", "'params'", "row 1", "sensible range [1, 1e+15]", "parameter count"]),
+    ("huge-tokens", fit(table(set_cell(6, "tokens", 1e300))),
+     ["runs.csv", "'tokens'", "row 6", "sensible range [1, 1e+17]"]),
+    ("decimal-commas", fit(semicolons),
+     ["semi.csv", "'params'", "row 1", "not a number", "decimal comma"]),
+    ("predict-subnormal-params", predict("--params", "1e-310", "--tokens", "2e10"),
+     ["--params 1e-310", "sensible range"]),
+    ("predict-huge-flops", predict("--flops", "1e40"), ["--flops 1e+40", "sensible range"]),
+    ("predict-plain-negative-params", predict("--params", "-7e10", "--tokens", "2e10"),
+     ["--params", "positive"]),
+    # -- options that were internal errors (exit 1) or silently wrong --------------------------
+    ("delta-negative", fit(table(), "--delta=-1"), ["setting delta", "must be positive", "-1"]),
+    ("delta-nan", fit(table(), "--delta", "nan"), ["setting delta", "must be positive", "nan"]),
+    ("delta-zero", fit(table(), "--delta", "0"), ["setting delta", "must be positive", "0.0"]),
+    ("negative-seed", fit(table(), "--seed", "-1"), ["--seed", "must be 0 or more", "-1"]),
+    ("zero-jobs", fit(table(), "--jobs", "0"), ["--jobs", "must be at least 1", "0"]),
+    ("bootstrap-1", lambda tmp: ["fit", str(table()(tmp)), "--bootstrap", "1"],
+     ["--bootstrap 1:", "at least 20 resamples", "0 for none"]),
+    ("bootstrap-19", lambda tmp: ["backtest", str(table()(tmp)), "--train", "params < 2e8",
+                                  "--bootstrap", "19"],
+     ["--bootstrap 19:", "at least 20 resamples"]),
+    ("schedule-too-long", predict("--schedule", "constant:peak=1e-3,steps=1e12",
+                                  fit_path=curve_fit_file),
+     ["--schedule", "steps=1e+12", "beyond the 1e+07 steps"]),
+    ("compare-too-long", predict("--compare", "peak=1e-3,warmup=10,steps=1e12,final=0",
+                                 fit_path=curve_fit_file),
+     ["--compare", "steps=1e+12", "beyond the 1e+07 steps"]),
+    ("ladder-out-is-a-folder", lambda tmp: ["ladder", "run", "cpu-tiny", "--out",
+                                            str(folder("ladder")(tmp))],
+     ["--out", "is a directory", "ladder.parquet"]),
+    ("ladder-out-not-parquet", lambda tmp: ["ladder", "run", "cpu-tiny", "--out",
+                                            str(tmp / "ladder.csv")],
+     ["--out", "ladder.csv", "unknown format '.csv'", ".parquet"]),
+    ("ladder-unknown-spec-name", lambda tmp: ["ladder", "run", "cpu-tinyy", "--dry-run"],
+     ["cpu-tinyy: no such spec file, and no bundled spec of that name", "cpu-tiny",
+      "scaling ladder specs"]),
+    # -- predict options that were silently ignored ---------------------------------------------
+    ("predict-plot-without-curve", predict("--params", "1e9", "--tokens", "2e10", "--plot",
+                                           "x.png"),
+     ["--plot goes with --schedule or --compare"]),
+    ("predict-every-without-curve", predict("--params", "1e9", "--tokens", "2e10", "--every",
+                                            "5"),
+     ["--every goes with --schedule or --compare"]),
+    ("predict-flops-and-inputs", predict("--params", "1e9", "--tokens", "2e10", "--flops",
+                                         "1e21"),
+     ["--params: --flops gives the inputs", "not both"]),
+    ("predict-input-of-another-law", predict("--params", "1e9", "--tokens", "2e10",
+                                             "--lr-area", "3"),
+     ["--lr-area: the chinchilla law's inputs are --params and --tokens"]),
+    ("predict-schedule-and-compare", predict("--schedule", "constant:peak=1e-3,steps=100",
+                                             "--compare", "peak=1e-3,steps=100",
+                                             fit_path=curve_fit_file),
+     ["give --schedule or --compare, not both"]),
+    ("predict-schedule-with-params", predict("--schedule", "constant:peak=1e-3,steps=100",
+                                             "--params", "1e9", fit_path=curve_fit_file),
+     ["--params: with --schedule the annealing law takes no input but the schedule"]),
+    ("plot-unknown-format", outputs("fit", "--plot", lambda tmp: tmp / "fig.xyz"),
+     ["--plot", "fig.xyz", "unknown format '.xyz'", ".png", ".pdf", ".svg"]),
+    ("plot-is-a-folder", outputs("fit", "--plot", folder("figs")),
+     ["--plot", "figs", "is a directory", "fig.png"]),
+    ("out-is-a-folder", outputs("fit", "--out", folder("out")),
+     ["--out", "is a directory", "fit.json"]),
+    ("out-under-a-file", outputs("fit", "--out", lambda tmp: raw_file("afile", b"x")(tmp)
+                                 / "fit.json"),
+     ["--out", "afile is a file, not a folder"]),
+    ("backtest-json-is-a-folder", outputs("backtest", "--json", folder("bt")),
+     ["--json", "is a directory", "backtest.json"]),
+    ("predict-out-is-a-folder", outputs("predict", "--out", folder("curves"), "--schedule",
+                                        "constant:peak=1e-3,steps=100"),
+     ["--out", "is a directory", "curve.csv"]),
+    ("predict-plot-unknown-format", outputs("predict", "--plot", lambda tmp: tmp / "c.jpgg",
+                                            "--schedule", "constant:peak=1e-3,steps=100"),
+     ["--plot", "unknown format '.jpgg'"]),
 ]
 
 
@@ -283,6 +519,37 @@ def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monk
             assert text in line, f"{text!r} not in {line!r}"
 
 
+def test_a_bad_plot_format_fails_before_the_fit(tmp_path, capsys):
+    """Output paths and formats are checked before any work: a fit of the 240 Chinchilla runs
+    with 1,000 bootstrap refits (about 10 s) fails at once on a bad --plot extension or an --out
+    that is a folder, and writes nothing."""
+    import time
+
+    from conftest import CHINCHILLA
+
+    (tmp_path / "out").mkdir()
+    for bad in (["--plot", str(tmp_path / "fit.xyz")], ["--out", str(tmp_path / "out")]):
+        start = time.perf_counter()
+        code = cli.main(["fit", str(CHINCHILLA), "--bootstrap", "1000", *bad])
+        elapsed = time.perf_counter() - start
+        assert code == 2 and elapsed < 1.0, (bad, code, elapsed)
+        assert capsys.readouterr().out == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_format_2_fit_loads_and_predicts_as_its_format_3(tmp_path, capsys):
+    """Fits written before format 3 still load (their `theta` and `params` agree) and give the
+    same predictions and intervals."""
+    three = boot_fit_file(tmp_path)
+    two = edited_fit(as_format_2, "two.json")(tmp_path)
+    argv = ["--params", "1e9", "3e9", "--tokens", "2e10", "1e11"]
+    capsys.readouterr()
+    assert cli.main(["predict", str(three), *argv]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", str(two), *argv]) == 0
+    assert capsys.readouterr().out == expected and "[" in expected
+
+
 def test_the_base_table_fits(tmp_path, capsys):
     """Positive control: the valid table exits 0 with nothing on stderr, so no case is vacuous."""
     runs = write(tmp_path, base_table())
@@ -308,3 +575,20 @@ def test_the_process_exit_status_is_2(tmp_path):
     assert len(lines) == 1, done.stderr
     assert "runs.csv" in lines[0] and "'loss'" in lines[0] and "row 3" in lines[0], lines[0]
     assert done.stdout == ""
+
+
+
+def test_dedupe_resolves_the_duplicate_rows(tmp_path, capsys):
+    """`--dedupe last` keeps row 17 (loss 9.9) in place of row 5: the fit is the fit of the
+    table with row 5's loss replaced."""
+    runs = table(duplicate_row(9.9))(tmp_path)
+    assert cli.main(["fit", str(runs), *FIT, "--dedupe", "last",
+                     "--out", str(tmp_path / "last.json")]) == 0
+    replaced = base_table().assign(step=100)
+    replaced.loc[4, "loss"] = 9.9
+    path = write(tmp_path, replaced, "replaced.csv")
+    assert cli.main(["fit", str(path), *FIT, "--out", str(tmp_path / "ref.json")]) == 0
+    last, reference = (json.loads((tmp_path / n).read_text()) for n in ("last.json", "ref.json"))
+    assert last["n_points"] == 16
+    assert last["objective"] == pytest.approx(reference["objective"], rel=1e-12)
+    assert capsys.readouterr().err == ""

@@ -235,6 +235,21 @@ def test_json_round_trip(fitted, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_fit_space_inverts_reported(fitted, name):
+    """The fit file keeps only the reported parameters: `fit_space` must give back the fit-space
+    vectors they came from, and every fit-space parameter has a reported name."""
+    law = fitted(name)[0]
+    rng = np.random.default_rng(1)
+    lower = np.array([p.lower for p in law.parameters])
+    upper = np.array([p.upper for p in law.parameters])
+    thetas = lower + (upper - lower) * rng.uniform(0.1, 0.9, size=(5, len(lower)))
+    np.testing.assert_allclose(law.fit_space(law.reported(thetas)), thetas, rtol=1e-12,
+                               atol=1e-12)
+    assert set(law.reported_names_of()) == {p.name for p in law.parameters}
+    assert set(law.reported_names_of().values()) == set(law.reported_names)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_settings_survive_json(name, tmp_path):
     """Every setting, given as text as `--set` gives it, comes back from the fit file."""
     law_class = LAWS[name]

@@ -153,3 +153,37 @@ def test_an_lr_file_for_a_law_without_learning_rates_is_an_error(tmp_path, capsy
                      str(lr_file(tmp_path / "lr.csv"))])
     err = capsys.readouterr().err
     assert code == 2 and "--lr-file: the chinchilla law does not read learning rates" in err
+
+
+def test_the_report_says_which_lr_source_each_run_used(tmp_path, capsys):
+    """Issue 10: a valid schedule column and a different --lr-file: the file wins, and the
+    report and the fit file say so per run, with how far the overridden column differs."""
+    table = curves()
+    table.loc[table["run"] == "wsd", "schedule"] = "cosine_3000"     # a tracker's name: no LRs
+    table.to_csv(tmp_path / "runs.csv", index=False)
+    pd.concat([pd.read_csv(lr_file(tmp_path / "base.csv", runs=["constant", "wsd"])),
+               pd.DataFrame({"run": "cosine", "step": np.arange(1, 3001),
+                             "lr": 2 * lr_array(parse(SCHEDULES["cosine"]))})]) \
+        .to_csv(tmp_path / "lr.csv", index=False)
+    out_json = tmp_path / "fit.json"
+    assert cli.main(["fit", str(tmp_path / "runs.csv"), "--law", "annealing", "--bootstrap", "0",
+                     "--lr-file", str(tmp_path / "lr.csv"), "--out", str(out_json)]) == 0
+    lr_line = next(line for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("LRs"))
+    path = tmp_path / "lr.csv"
+    assert lr_line == (f"LRs       from --lr-file {path} (over its schedule column, which "
+                       f"agrees): constant; from --lr-file {path} (over its schedule column, "
+                       f"which differs by up to 50.00%): cosine; from --lr-file {path}: wsd")
+    sources = load_fit(out_json).data_["lr_sources"]
+    assert sources["wsd"] == f"--lr-file {path}"
+    # without the file: the columns, named
+    table.loc[table["run"] == "wsd", "schedule"] = SCHEDULES["wsd"]
+    table["lr"] = np.nan
+    dense = curves(every=1).query("run == 'constant'").assign(lr=lambda f: lr_array(
+        parse(SCHEDULES["constant"])))
+    pd.concat([dense, table[table["run"] != "constant"]]).to_csv(tmp_path / "mixed.csv",
+                                                                 index=False)
+    assert cli.main(["fit", str(tmp_path / "mixed.csv"), "--law", "annealing", "--bootstrap",
+                     "0", "--where", "step % 50 == 0"]) == 0
+    assert "LRs       from the lr column: constant; from the schedule column: cosine, wsd" \
+        in capsys.readouterr().out

@@ -359,3 +359,108 @@ def test_backtest_of_long_curves_stays_under_400_mb(tmp_path):
     record = json.loads((tmp_path / "record.json").read_text())
     assert len(record["test_curves"]) == 6
     assert record["mean_pred_e"] == pytest.approx(0.0016031372581520144, rel=1e-9)
+
+
+def fitted_record(n_samples: int) -> dict:
+    """A multi-power fit file's record with the TRUE parameters and `n_samples` bootstrap
+    samples scattered 1% around them (written by hand: no fit needed)."""
+    rng = np.random.default_rng(3)
+    names = list(TRUE)
+    samples = np.array([[TRUE[n] * (1 + 0.01 * rng.standard_normal()) for n in names]
+                        for _ in range(n_samples)])
+    return {"format": 3, "law": "multipower", "params": TRUE, "objective": 0.0,
+            "n_points": 100, "n_runs": 2, "converged": True,
+            "bootstrap": {"n": n_samples, "seed": 0, "names": names,
+                          "samples": samples.tolist()}}
+
+
+def test_the_default_every_keeps_a_long_prediction_fast_and_its_final_value_exact():
+    """Issue 10: a 24,000-step schedule predicted at every step stopped with advice to use an
+    option `predict` lacks. The default --every is the smallest round step that keeps pairs ×
+    parameter vectors within EVALUATIONS; the final row is always there, and its value and
+    interval are the same as at any other --every."""
+    import scaling.laws.multipower as multipower
+    from scaling.laws import LAWS
+    from scaling.lr import schedule_rows
+
+    cosine = "cosine:peak=3e-4,warmup=2160,steps=24000,final=3e-5"
+    for n_samples, expected in ((0, 10), (100, 200)):
+        law = LAWS["multipower"].from_dict(fitted_record(n_samples))
+        lr, _ = schedule_rows(cosine, 1)
+        every = law.default_every(multipower.RunLR(lr))
+        assert every == expected
+        for candidate, fits in ((every, True), (multipower.NICE_EVERY[
+                multipower.NICE_EVERY.index(every) - 1], False)):     # and the one below not
+            steps = np.unique(np.append(np.arange(candidate, 24001, candidate), 24000))
+            pairs = multipower.RunLR(lr).n_pairs(steps).sum()
+            assert bool(pairs <= multipower.MAX_PAIRS
+                        and pairs * (1 + n_samples) <= multipower.EVALUATIONS) is fits
+        curve = law.predict_schedule(cosine)
+        assert curve["step"].iloc[-1] == 24000 and curve["step"].iloc[1] - curve["step"].iloc[0] \
+            == every
+        coarse = law.predict_schedule(cosine, every=4000)
+        np.testing.assert_allclose(curve.iloc[-1][["loss", "lower", "upper"]].to_numpy(float),
+                                   coarse.iloc[-1][["loss", "lower", "upper"]].to_numpy(float),
+                                   rtol=1e-12)
+
+
+def test_predict_advises_every_never_where(tmp_path, capsys):
+    import json
+
+    import cli
+
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(fitted_record(100)))
+    compare = "peak=3e-4,warmup=2160,steps=24000,final=3e-5"
+    assert cli.main(["predict", str(path), "--compare", compare]) == 0
+    out = capsys.readouterr().out
+    assert "(a row every 1 to 200 steps and at the last step, the default for these schedules " \
+           "and this fit; --every K sets it)" in out
+    assert cli.main(["predict", str(path), "--compare", compare, "--every", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--every 1: 24001 rows" not in err and "--where" not in err
+    assert err.startswith("scaling: error: --every 1: 24000 rows of this schedule make 2.4e+08 "
+                          "(row, LR-change) pairs") and "give a larger --every, e.g. --every" in err
+
+
+def test_a_loosely_pinned_decay_term_is_explained_in_one_line():
+    """The demo's fit ends with beta on its bound and C in [2e-8, 1.7] (a 1e10 std err for B):
+    the report says in one line why that is not a broken fit, and says nothing when the decay
+    term is pinned."""
+    from scaling.laws import LAWS
+
+    pinned = LAWS["multipower"].from_dict(fitted_record(40))
+    assert pinned.notes() == [] and "NOTE" not in pinned.report()
+    loose = fitted_record(40)
+    names = loose["bootstrap"]["names"]
+    for k, row in enumerate(loose["bootstrap"]["samples"]):     # C from 1e-3 to 1e1
+        row[names.index("C")] = 10 ** (-3 + 4 * k / 39)
+    law = LAWS["multipower"].from_dict(loose)
+    low, high = law.intervals_["C"]
+    (note,) = law.notes()
+    assert note.startswith("NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, "
+                           "C, beta and gamma trade off against one another (C's interval spans "
+                           f"{np.log10(high / low):.0f} decades)")
+    assert note in law.report().splitlines() and "\n" not in note
+
+
+def test_compare_writes_its_curves_with_out(tmp_path, capsys):
+    """`--compare --out` was silently ignored; it writes every variant's curve, and the final
+    row of each is the value the table prints."""
+    import json
+
+    import cli
+
+    path = tmp_path / "fit.json"
+    path.write_text(json.dumps(fitted_record(20)))
+    out = tmp_path / "curves.csv"
+    assert cli.main(["predict", str(path), "--compare",
+                     "peak=1e-3,warmup=100,steps=3000,final=1e-4", "--every", "500",
+                     "--out", str(out)]) == 0
+    printed = {line.split()[0] if not line.startswith("wsd") else " ".join(line.split()[:2]):
+               float(line.split()[-3]) for line in capsys.readouterr().out.splitlines()[1:5]}
+    curves = pd.read_csv(out)
+    assert sorted(curves["schedule"].unique()) == ["constant", "cosine", "wsd 10%", "wsd 20%"]
+    for name, curve in curves.groupby("schedule"):
+        assert curve["step"].tolist() == [500, 1000, 1500, 2000, 2500, 3000]
+        assert round(curve["loss"].iloc[-1], 4) == printed[name]

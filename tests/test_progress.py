@@ -56,6 +56,7 @@ context = 16
 batch_size = 4
 eval_every = 5
 eval_batches = 1
+min_steps = 1
 [data]
 corpus = "stdlib"
 max_bytes = 100_000

@@ -48,11 +48,28 @@ def test_fit_warnings_say_what_went_wrong(chinchilla):
     assert fit_warnings(chinchilla) == []
     law = get_law("chinchilla")
     law.__dict__.update(chinchilla.__dict__)
-    law.converged_, law.message_, law.at_bound_ = False, "ABNORMAL_TERMINATION", ["beta"]
+    law.converged_, law.message_, law.at_bound_ = False, "ABNORMAL_TERMINATION", ["a", "beta"]
     lines = fit_warnings(law)
     assert "did not converge (ABNORMAL_TERMINATION)" in lines[1]
-    assert "'beta' ended on its bound [0, 5]" in lines[2]
+    # the report's names and ranges (A = exp(a), a in [-20, 100]), never the fit space's
+    assert lines[2].startswith(f"WARNING: A = {law.params_['A']:.5g} ended on a bound of its "
+                               "range [2.061e-09, 2.688e+43]")
+    assert lines[3].startswith(f"WARNING: beta = {law.params_['beta']:.5g} ended on a bound "
+                               "of its range [0, 5]")
+    assert "fit-space" not in "\n".join(lines) and "'a'" not in "\n".join(lines)
     assert "DID NOT CONVERGE" in fit_report(law)
+
+
+def test_a_point_outside_its_own_interval_is_a_warning(chinchilla):
+    law = get_law("chinchilla")
+    law.__dict__.update(chinchilla.__dict__)
+    low, high = law.intervals_["E"]
+    law.params_ = {**law.params_, "E": high * 1.5}
+    law.outside_interval_ = law.points_outside_intervals()
+    assert law.outside_interval_ == ["E"]
+    (warning,) = fit_warnings(law)[1:]
+    assert warning.startswith(f"WARNING: E = {1.5 * high:.5g} lies outside its own 95% interval "
+                              f"[{low:.5g}, {high:.5g}]")
 
 
 def test_the_allocation_table_shows_whatever_a_law_allocates(chinchilla):

@@ -129,3 +129,71 @@ def test_the_contract_lives_in_the_project():
     contract = (ROOT / "docs" / "run-table.md").read_text()
     for column in (*REQUIRED, *NUMERIC, *STRING, "acc:<task>", "loss:<task>", "final"):
         assert f"| `{column}` |" in contract, column
+
+
+def test_a_semicolon_or_tab_separated_csv_reads_as_the_comma_one(tmp_path):
+    frame = curves()
+    frame.to_csv(tmp_path / "comma.csv", index=False)
+    expected = read_runs(tmp_path / "comma.csv")
+    for name, separator in (("semi.csv", ";"), ("tab.csv", "\t"), ("pipe.txt", "|")):
+        frame.to_csv(tmp_path / name, index=False, sep=separator)
+        got = read_runs(tmp_path / name)
+        pd.testing.assert_frame_equal(got.drop(columns="flops"),
+                                      expected.drop(columns="flops"), check_dtype=False)
+    # a comma inside a ;-separated file's values is no separator: the header decides
+    with_commas = frame.assign(note=["x,1", "y", "z", "u", "v", "w"])
+    with_commas.to_csv(tmp_path / "commas.csv", index=False, sep=";")
+    assert read_runs(tmp_path / "commas.csv")["note"].tolist()[0] == "x,1"
+
+
+def duplicated(loss: float) -> pd.DataFrame:
+    """`curves()` with a second row of run 'a' at step 20 (row 7) of loss `loss`."""
+    frame = curves()
+    extra = frame.iloc[[1]].assign(loss=loss, note="again")
+    return pd.concat([frame, extra], ignore_index=True)
+
+
+def test_two_rows_of_one_run_at_one_step_are_an_error_naming_both(tmp_path):
+    duplicated(3.7).to_csv(tmp_path / "runs.csv", index=False)
+    with pytest.raises(ScalingError, match=r"runs.csv: rows 2 and 7 are both run 'a' at step 20 "
+                                           r"\(losses 3.5 and 3.7\).*--dedupe first\|last\|mean"):
+        read_runs(tmp_path / "runs.csv")
+    duplicated(3.5).drop(columns="step").to_csv(tmp_path / "nostep.csv", index=False)
+    with pytest.raises(ScalingError, match=r"rows 2 and 7 are both run 'a' at tokens 2e\+07 "
+                                           r"\(the same loss\)"):
+        read_runs(tmp_path / "nostep.csv")
+
+
+def test_dedupe_keeps_the_first_the_last_or_the_mean(tmp_path):
+    duplicated(3.7).to_csv(tmp_path / "runs.csv", index=False)
+    first = read_runs(tmp_path / "runs.csv", dedupe="first")
+    last = read_runs(tmp_path / "runs.csv", dedupe="last")
+    mean = read_runs(tmp_path / "runs.csv", dedupe="mean")
+    for kept in (first, last, mean):
+        assert len(kept) == 6 and not kept.duplicated(["run", "step"]).any()
+    assert first.loc[first["step"].eq(20) & first["run"].eq("a"), "loss"].tolist() == [3.5]
+    assert last.loc[last["step"].eq(20) & last["run"].eq("a"), "loss"].tolist() == [3.7]
+    row = mean[mean["step"].eq(20) & mean["run"].eq("a")]
+    assert row["loss"].tolist() == [pytest.approx(3.6)] and list(row.index) == [2]
+    assert row["note"].tolist() == ["y"]                  # text: the first row's
+    assert list(last.index) == [1, 3, 4, 5, 6, 7]         # rows keep their file numbers
+
+
+@pytest.mark.parametrize("column, value, expected", [
+    ("loss", 5e-324, r"column 'loss', row 3: 4.94066e-324 is outside the sensible range "
+                     r"\[1e-06, 1000\] for a loss in nats per token"),
+    ("loss", 1e300, r"column 'loss', row 3: 1e\+300 is outside the sensible range"),
+    ("params", 1e-303, r"column 'params', row 4: 1e-303 is outside the sensible range \[1, "
+                       r"1e\+15\] for a parameter count"),
+    ("tokens", 1e300, r"column 'tokens', row 3: 1e\+300 is outside the sensible range \[1, "
+                      r"1e\+17\] for training tokens"),
+])
+def test_values_outside_a_sensible_range_are_errors(tmp_path, column, value, expected):
+    frame = curves()
+    if column == "params":                               # run 'b' (rows 4-6) scaled by 1e-309
+        frame.loc[3:5, "params"] = value
+    else:
+        frame.loc[2, column] = value
+    frame.to_csv(tmp_path / "runs.csv", index=False)
+    with pytest.raises(ScalingError, match=expected + ".*check the column's units"):
+        read_runs(tmp_path / "runs.csv")

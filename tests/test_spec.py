@@ -89,6 +89,14 @@ def test_dry_run_lists_rungs(tmp_path, capsys):
     assert "24 rungs" in out and "est. s" in out and "t-w32-d2-v256-5tpp-cosine-s0" in out
 
 
+def put(base, section, key, value):
+    """`base` with `key = value` in [section]: the key's line replaced, or added to the section."""
+    line = f"{key} = {value}"
+    if re.search(rf"^{key} = ", base, flags=re.M):
+        return re.sub(rf"^{key} = .*$", line, base, count=1, flags=re.M)
+    return base.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
+
+
 BAD = [
     ("unknown-key", GOOD.replace("seeds = [0, 1]", "seeds = [0, 1]\nspeed = 3"),
      ["unknown key ladder.speed"]),
@@ -131,6 +139,27 @@ BAD = [
      ["optimizer.schedules", "sets its decay in [branches]"]),
     ("branch-inside-warmup", BRANCHED.replace("[optimizer]", "[optimizer]\nwarmup_fraction = 0.9"),
      ["branches.per_param", "inside the warmup"]),
+    # a budget of one step trained a meaningless point and zeroed its size's warmup (issue 10)
+    ("budget-of-one-step", GOOD.replace("per_param = [5]", "per_param = [0.001]"),
+     ["tokens.per_param = 0.001 gives rung t-w32-d2-v256-0.001tpp-cosine-s0 1 optimizer step(s) "
+      "of 256 tokens", "at least 20 (ladder.min_steps)", "first fall"]),
+    ("branch-of-one-step", BRANCHED.replace("per_param = [3, 6, 12]", "per_param = [0.001, 6]"),
+     ["branches.per_param = 0.001 gives rung t-w32-d2-v256-0.001tpp-wsd-s0 1 optimizer step(s)",
+      "raise it to at least"]),
+    ("absolute-budget-too-short", GOOD.replace("absolute = [100_000]", "absolute = [4_000]"),
+     ["tokens.absolute = 4000", "16 optimizer step(s)", "raise it to at least 5.12e+03 tokens"]),
+    ("warmup-rounds-to-nothing", put(GOOD.replace("absolute = [100_000]", "absolute = [5_000]"),
+                                     "optimizer", "warmup_fraction", 0.02),
+     ["tokens.absolute = 5000", "warmup_fraction = 0.02", "20 steps rounds to no warmup step"]),
+    # found only by training before (an internal error, exit 1, after --dry-run passed)
+    ("max-bytes-below-first-file", GOOD.replace("max_bytes = 200_000", "max_bytes = 1000"),
+     ["data.max_bytes = 1_000 is smaller than the first standard-library file"]),
+    ("held-out-split-too-small", put(put(GOOD.replace("context = 32", "context = 4096")
+                                         .replace("max_bytes = 200_000", "max_bytes = 20_000"),
+                                         "ladder", "min_steps", 1), "optimizer",
+                                     "warmup_fraction", 0),
+     ["data.max_bytes = 20_000 leaves the held-out split", "fewer than one sequence of "
+      "ladder.context + 1 = 4097 tokens"]),
 ]
 
 
@@ -143,14 +172,6 @@ def test_bad_spec_is_one_line_exit_2(tmp_path, capsys, text, expected):
     assert "spec.toml" in err or "TOML" in err
     for piece in expected:
         assert piece in err, (piece, err)
-
-
-def put(base, section, key, value):
-    """`base` with `key = value` in [section]: the key's line replaced, or added to the section."""
-    line = f"{key} = {value}"
-    if re.search(rf"^{key} = ", base, flags=re.M):
-        return re.sub(rf"^{key} = .*$", line, base, count=1, flags=re.M)
-    return base.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
 
 
 # Per section, a bad key, a bad type and a bad value: each a one-line error naming the key.
@@ -286,6 +307,27 @@ def test_branched_spec_expands_to_stable_runs_and_branches(tmp_path):
             assert schedule.final == pytest.approx(0.1 * schedule.peak, rel=1e-5)
 
 
+def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch):
+    """`scaling ladder run cpu-tiny` finds the packaged spec wherever it runs, and `scaling
+    ladder specs` lists the bundled specs with their rungs and FLOPs."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["ladder", "run", str(ROOT / "ladders/specs/cpu-tiny.toml"),
+                     "--dry-run"]) == 0
+    by_path = capsys.readouterr().out
+    for name in ("cpu-tiny", "cpu-tiny.toml"):
+        assert cli.main(["ladder", "run", name, "--dry-run"]) == 0
+        assert capsys.readouterr().out == by_path
+    assert cli.main(["ladder", "specs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["spec", "rungs", "FLOPs", "what"]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:5]}
+    assert rows == {"cpu-schedules": ["3", "1.18e+13"], "cpu-tiny": ["25", "2.65e+13"],
+                    "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
+    write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins
+    assert cli.main(["ladder", "run", "cpu-tiny.toml", "--dry-run"]) == 0
+    assert "24 rungs" in capsys.readouterr().out
+
+
 def test_missing_spec_and_missing_out(tmp_path, capsys):
     assert cli.main(["ladder", "run", str(tmp_path / "none.toml"), "--dry-run"]) == 2
     assert "no such spec file" in capsys.readouterr().err
@@ -301,3 +343,14 @@ def test_dump_toml_writes_back_what_it_read():
     spec = tomllib.loads((ROOT / "ladders/specs/cpu-tiny.toml").read_text())
     spec["data"]["files"] = ['odd "name"\\.txt']
     assert tomllib.loads(dump_toml(spec)) == spec
+
+
+def test_a_corpus_too_small_stops_the_run_before_any_rung(tmp_path, capsys):
+    """`max_bytes = 1000` passed --dry-run and died in training with an internal error (exit
+    1); now the run stops at once, exit 2, one line, before any rung's folder exists."""
+    spec = write(tmp_path, GOOD.replace("max_bytes = 200_000", "max_bytes = 1000"))
+    out = tmp_path / "out" / "ladder.parquet"
+    assert cli.main(["ladder", "run", str(spec), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data.max_bytes = 1_000 is smaller than the first" in err
+    assert not (tmp_path / "out" / "ladder.rungs").exists() and not out.exists()

@@ -126,6 +126,23 @@ def test_ladder_dry_run_both_entry_points(installed):
     assert done.returncode == 2 and "--out PATH is required" in done.stderr
 
 
+def test_a_bundled_spec_runs_by_name_from_another_directory(installed):
+    """`scaling ladder run cpu-tiny` (no path) finds the wheel's packaged spec from a folder
+    outside the checkout, and `scaling ladder specs` lists it."""
+    python, _, work = installed
+    scaling = str(python.parent / "scaling")
+    by_name = run(installed, scaling, "ladder", "run", "cpu-tiny", "--dry-run")
+    assert by_name.returncode == 0, by_name.stderr
+    by_path = run(installed, scaling, "ladder", "run",
+                  str(ROOT / "ladders" / "specs" / "cpu-tiny.toml"), "--dry-run")
+    assert by_name.stdout == by_path.stdout and "25 rungs" in by_name.stdout
+    listed = run(installed, scaling, "ladder", "specs")
+    assert listed.returncode == 0, listed.stderr
+    assert "cpu-tiny" in listed.stdout and "gpu-small" in listed.stdout
+    folder = str(python.parent.parent)                  # the wheel's copy, not the checkout's
+    assert folder in listed.stdout and str(ROOT / "ladders") not in listed.stdout
+
+
 def test_the_bundled_specs_are_in_the_wheel(installed):
     python, _, _ = installed
     done = run(installed, str(python), "-c", "import ladders, pathlib; print(sorted(p.name for p "

@@ -4,8 +4,9 @@ A spec names sizes × token budgets × vocabularies × schedules × seeds; every
 rung, i.e. one training run. `ladders/specs/cpu-tiny.toml` is a complete one, and the README's
 table (`python -m ladders.spec` prints it) lists every key with its type, default and meaning.
 
-    schema.py   one typed dataclass per TOML section; `load_spec` reads and checks a file,
-                `dump_toml` writes a spec derived from another
+    schema.py   one typed dataclass per TOML section; `load_spec` reads and checks a file (or
+                a bundled spec by name, `bundled_specs`), `dump_toml` writes a spec derived
+                from another
     rungs.py    `expand`: the spec's rungs, a branched ladder's stable runs and branches
     cost.py     `estimate` (--dry-run), `compute` and `compute_line` (branches vs dedicated runs)
     docs.py     `schema_markdown`: the schema as the README's key table
@@ -17,7 +18,9 @@ the file and the key, exit 2 from the CLI.
 from ladders.spec.cost import DEFAULT_FLOPS_PER_SECOND, compute, compute_line, estimate
 from ladders.spec.rungs import Rung, expand
 from ladders.spec.docs import schema_markdown
-from ladders.spec.schema import Spec, SpecError, dump_toml, load_spec
+from ladders.spec.schema import (Spec, SpecError, bundled_specs, dump_toml, find_spec, load_spec,
+                                 spec_summary)
 
-__all__ = ["DEFAULT_FLOPS_PER_SECOND", "Rung", "Spec", "SpecError", "compute", "compute_line",
-           "dump_toml", "estimate", "expand", "load_spec", "schema_markdown"]
+__all__ = ["DEFAULT_FLOPS_PER_SECOND", "Rung", "Spec", "SpecError", "bundled_specs", "compute",
+           "compute_line", "dump_toml", "estimate", "expand", "find_spec", "load_spec",
+           "schema_markdown", "spec_summary"]

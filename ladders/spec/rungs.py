@@ -39,7 +39,12 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from scaling.schedules import ScheduleError, parse
-from ladders.spec.schema import Size, Spec, SpecError
+from ladders.spec.schema import Ladder, Size, Spec, SpecError
+
+# The shortest rung (`ladder.min_steps`, default 20): below this many optimizer steps a model's
+# loss is still in its first fall, set by its initialisation and warmup, not by its size and
+# budget (and a 5% warmup rounds to nothing). The bundled ladders' shortest rungs have 27
+# (gpu-check) and 33 (cpu-tiny) steps. Smoke tests lower it.
 
 
 @dataclass
@@ -114,8 +119,9 @@ def expand(spec: Spec) -> list[Rung]:
                     continue
                 for (kind, budget), schedule_text in itertools.product(budgets, opt.schedules):
                     steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
-                    schedule = _schedule(schedule_text, peak, steps, spec)
                     run = f"{prefix}-{_label(kind, budget)}-{schedule_text.split(':')[0]}-s{seed}"
+                    _check_steps(spec, "tokens", kind, budget, steps, run, basis, per_step)
+                    schedule = _schedule(schedule_text, peak, steps, spec)
                     rungs.append(Rung(run=run, tokens=steps * per_step, steps=steps,
                                       schedule=schedule, **common))
     names = [r.run for r in rungs]
@@ -130,6 +136,29 @@ def _steps(tokens, per_step) -> int:
     return max(1, math.ceil(tokens / per_step))
 
 
+def _check_steps(spec, section, kind, budget, steps, run, basis, per_step) -> None:
+    """A budget too short for a scaling-law point, or a warmup that rounds to no step: a
+    SpecError naming the budget and the rung."""
+    opt, least = spec.optimizer, spec.ladder.min_steps
+    key = f"{section}.{kind}"
+    if steps < least:
+        needed = least * per_step / (basis if kind == "per_param" else 1)
+        unit = " tokens per parameter" if kind == "per_param" else " tokens"
+        raise SpecError(
+            f"{spec.path}: {key} = {budget:g} gives rung {run} {steps} optimizer step(s) of "
+            f"{per_step:,} tokens; a scaling-law point needs at least {least} "
+            "(ladder.min_steps): over fewer, the loss is still in its first fall, set by the "
+            "initialisation and the warmup, not by the model's size and budget; raise it to at "
+            f"least {needed:.3g}{unit}")
+    warmup = int(round(opt.warmup_fraction * steps))
+    smoke_test = steps < Ladder.min_steps             # below the default: min_steps lowered
+    if opt.warmup_fraction > 0 and warmup == 0 and not smoke_test:
+        raise SpecError(
+            f"{spec.path}: {key} = {budget:g}: optimizer.warmup_fraction = "
+            f"{opt.warmup_fraction:g} of rung {run}'s {steps} steps rounds to no warmup step; "
+            "raise the budget or the warmup fraction (or set it to 0 for no warmup)")
+
+
 def _label(kind, budget) -> str:
     return f"{budget:g}tpp" if kind == "per_param" else f"{budget:.3g}tok"
 
@@ -141,6 +170,8 @@ def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common) -> list[
     plan = []                                   # (kind, budget, steps, branch point)
     for kind, budget in budgets:
         steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
+        _check_steps(spec, "branches", kind, budget, steps,
+                     f"{prefix}-{_label(kind, budget)}-wsd-s{seed}", basis, per_step)
         decay_steps = max(1, int(round(branches.decay_fraction * steps)))
         plan.append((kind, budget, steps, steps - decay_steps))
     plan.sort(key=lambda item: (item[2], item[3]))
@@ -218,6 +249,50 @@ def _schedule(text, peak, steps, spec) -> str:
         return str(parse(f"{kind}:{','.join(parts)}"))
     except ScheduleError as exc:
         raise SpecError(f"{spec.path}: optimizer.schedules: {exc}") from None
+
+
+def check_corpus(spec: Spec) -> None:
+    """What training would find out only when it loads the data, found before any rung (and by
+    --dry-run): a standard-library corpus capped below its first file, or a corpus (or .bin
+    file) whose training or held-out split cannot hold one sequence of ladder.context + 1
+    tokens. The standard library is read (about 0.5 s); text files and .bin files are sized
+    without reading them."""
+    import glob
+    import os
+
+    from ladders import data as corpora
+
+    where, data, need = spec.path, spec.data, spec.ladder.context + 1
+    if data.corpus == "stdlib":
+        cap = f"data.max_bytes = {data.max_bytes:_}" if data.max_bytes else "the standard library"
+        try:
+            corpus = corpora.stdlib_corpus(max_bytes=data.max_bytes)
+        except ValueError:
+            raise SpecError(f"{where}: {cap} is smaller than the first standard-library file; "
+                            "raise it (the bundled ladders use 10_000_000)") from None
+        for side, part in zip(("training", "held-out"),
+                              corpora.split_corpus(corpus, data.valid_fraction)):
+            if part.n_bytes < need:
+                raise SpecError(
+                    f"{where}: {cap} leaves the {side} split {part.n_bytes:,} bytes in "
+                    f"{len(part)} file(s), fewer than one sequence of ladder.context + 1 = "
+                    f"{need} tokens; raise data.max_bytes (the bundled ladders use 10_000_000)")
+    elif data.corpus == "files":
+        files = {path for pattern in data.files
+                 for path in glob.glob(str(spec.resolve(pattern)), recursive=True)
+                 if os.path.isfile(path)}
+        size = sum(os.path.getsize(path) for path in files)
+        if size < 2 * need:
+            raise SpecError(f"{where}: data.files: {len(files)} file(s) of {size:,} bytes in all, "
+                            f"too few for a training and a held-out sequence of ladder.context + "
+                            f"1 = {need} tokens each")
+    elif data.corpus == "bins":
+        width = 2 if data.bin_dtype == "uint16" else 4
+        for key in ("train_bin", "valid_bin"):
+            tokens = os.path.getsize(spec.resolve(getattr(data, key))) // width
+            if tokens < need:
+                raise SpecError(f"{where}: data.{key}: {tokens:,} {data.bin_dtype} tokens, "
+                                f"fewer than one sequence of ladder.context + 1 = {need}")
 
 
 def _data_for_rung(spec) -> dict:

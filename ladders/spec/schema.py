@@ -62,9 +62,13 @@ class Ladder:
     compile: bool = False              # torch.compile the model
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
+    min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
+    #                                    is still in its first fall); lower only for smoke tests
+    #                                    (their rungs may round the warmup to no step)
 
     def check(self, where):
-        for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
+        for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every",
+                    "min_steps"):
             _positive_int(self, "ladder", key, where)
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise SpecError(f"{where}: ladder.name must be letters, digits, '.', '_' or '-' (it "
@@ -336,11 +340,43 @@ def dump_toml(spec: dict) -> str:
     return "\n".join(lines)
 
 
+def bundled_specs() -> dict[str, Path]:
+    """{name: path} of the specs shipped in the package (`ladders/specs/*.toml`), found from any
+    directory: `scaling ladder run cpu-tiny`."""
+    from importlib.resources import files
+
+    folder = Path(str(files("ladders") / "specs"))
+    return {path.stem: path for path in sorted(folder.glob("*.toml"))}
+
+
+def find_spec(name) -> Path:
+    """A spec file by path, else a bundled spec by name (`cpu-tiny` or `cpu-tiny.toml`)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    bundled = bundled_specs()
+    key = path.stem if path.suffix == ".toml" else path.name
+    if len(path.parts) == 1 and key in bundled:
+        return bundled[key]
+    raise SpecError(f"{path}: no such spec file, and no bundled spec of that name (bundled: "
+                    f"{', '.join(bundled)}; `scaling ladder specs` lists them)")
+
+
+def spec_summary(path: Path) -> str:
+    """The first sentence of a spec file's leading comment (what `ladder specs` shows)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    sentence = " ".join(lines).split(". ")[0].rstrip(".")
+    return sentence if len(sentence) <= 70 else sentence[:69].rstrip(" ,:;") + "…"
+
+
 def load_spec(path) -> Spec:
-    """Read and check a spec: every section filled with defaults; unknown keys are errors."""
-    path = Path(path)
-    if not path.exists():
-        raise SpecError(f"{path}: no such spec file")
+    """Read and check a spec (a path, or a bundled spec's name): every section filled with
+    defaults; unknown keys are errors."""
+    path = find_spec(path)
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

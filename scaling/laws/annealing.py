@@ -63,13 +63,13 @@ class Annealing(Law):
         prepared = lr_areas.areas(table, lr_histories, self.decay)
         return prepared[prepared["step"] > 0]
 
-    def predict_schedule(self, schedule: str, every: int = 1, **sizes):
+    def predict_schedule(self, schedule: str, every: int | None = None, **sizes):
         """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
         step, lr, lr_area, anneal_area, the target (loss) and its 'law' interval (lower, upper).
         Laws with a size term take it as a keyword (`params=1e8`)."""
         import pandas as pd
 
-        lr, steps = lr_areas.schedule_rows(schedule, every)
+        lr, steps = lr_areas.schedule_rows(schedule, every or 1)
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
         value, lower, upper = self.predict_interval(**inputs, **sizes)
@@ -133,7 +133,7 @@ class AnnealingSize(Annealing):
     reported_names = ("L0", "A", "C", "alpha", "B", "beta")
     reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "C": "exp(c)", "B": "exp(b)"}
 
-    def predict_schedule(self, schedule: str, every: int = 1, params=None):
+    def predict_schedule(self, schedule: str, every: int | None = None, params=None):
         from scaling.errors import ScalingError
 
         if params is None:

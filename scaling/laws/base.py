@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar
 
@@ -43,10 +44,9 @@ from scaling import fitting
 from scaling import runs as run_tables
 from scaling.atomic import write_text
 from scaling.errors import ScalingError
+from scaling.fit_file import FIT_FORMAT, READABLE_FORMATS  # noqa: F401  (the fit file's)
 from scaling.fitting import Parameter
 
-FIT_FORMAT = 2                  # the fit JSON's layout; 2 added target, space and rows
-READABLE_FORMATS = (1, 2)       # what `load_fit` reads
 SPACES = ("log", "linear")
 ROWS = ("final", "all", "both")
 BOOTSTRAP_UNITS = ("runs", "curve blocks")
@@ -126,15 +126,24 @@ class PreparedRuns:
     source: str
     lr_histories: dict[str, np.ndarray] | None = None
     where: tuple[str, ...] = field(default_factory=tuple)
+    lr_sources: dict[str, str] | None = None   # {run: where its LRs came from}, for reports
 
     def select(self, query: str, option: str = "--where") -> "PreparedRuns":
         kept = run_tables.filter_rows(self.frame, query, self.source, option)
-        return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query))
+        return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query),
+                            self.lr_sources)
 
     def rows_of(self, runs) -> "PreparedRuns":
         """The rows of the given runs (no query text recorded)."""
         kept = self.frame[self.frame["run"].isin(list(runs))]
-        return PreparedRuns(kept, self.source, self.lr_histories, self.where)
+        return PreparedRuns(kept, self.source, self.lr_histories, self.where, self.lr_sources)
+
+    def lr_sources_of_rows(self) -> dict[str, str] | None:
+        """{run: LR source} of the runs these rows hold (None for laws without LRs)."""
+        if self.lr_sources is None:
+            return None
+        return {run: self.lr_sources[run] for run in pd.unique(self.frame["run"])
+                if run in self.lr_sources}
 
 
 @dataclass
@@ -231,8 +240,11 @@ class Law:
         """The training compute of points, in the compute model the allocation assumes."""
         raise ScalingError(f"the {self.name} law has no compute model")
 
-    def predict_schedule(self, schedule: str, every: int = 1, **sizes) -> pd.DataFrame:
-        """The whole predicted curve of an LR schedule (laws with `predicts_schedules`)."""
+    def predict_schedule(self, schedule: str, every: int | None = None,
+                         **sizes) -> pd.DataFrame:
+        """The whole predicted curve of an LR schedule (laws with `predicts_schedules`), a row
+        every `every` steps and at the last (None: the law's default, every step unless that
+        would be slow)."""
         raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
 
@@ -299,16 +311,17 @@ class Law:
 
         source = str(runs.attrs.get("source", "run table"))
         table = run_tables.validate(runs, source, self.read_columns)
-        histories = None
+        histories, sources = None, None
         if self.uses_lr_histories:
-            histories = learning_rates.per_step_lr(table, source, lr_file)
+            sources = {}
+            histories = learning_rates.per_step_lr(table, source, lr_file, sources)
         elif lr_file is not None:
             raise ScalingError(f"--lr-file: the {self.name} law does not read learning rates "
                                "(only the LR-schedule laws do; see `scaling laws`)")
         frame = self.derive(table, histories)
         frame.attrs["source"] = source
         where = runs.attrs.get("where")
-        return PreparedRuns(frame, source, histories, (where,) if where else ())
+        return PreparedRuns(frame, source, histories, (where,) if where else (), sources)
 
     def derive(self, table: pd.DataFrame, lr_histories=None) -> pd.DataFrame:
         """Add the derived inputs to a validated run table (identity for most laws)."""
@@ -335,8 +348,9 @@ class Law:
 
         `where` keeps the rows matching a pandas query after the derived columns are computed;
         `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals."""
-        if bootstrap < 0:
-            raise ScalingError(f"--bootstrap must be 0 or more, got {bootstrap}")
+        fitting.check_bootstrap(bootstrap)
+        if seed < 0:
+            raise ScalingError(f"--seed must be 0 or more, got {seed}")
         data = self.prepare(runs, lr_file)
         if where:
             data = data.select(where)
@@ -355,6 +369,8 @@ class Law:
         self.n_starts_ = sum(solution.n_candidates for solution in solutions)
         self.data_ = {"source": data.source, "where": " and ".join(data.where) or None,
                       "n_rows": len(data.frame)}
+        if data.lr_sources is not None:
+            self.data_["lr_sources"] = data.lr_sources_of_rows()
         self.residuals_ = self.fit_residuals(problems)
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
         self.bootstrap_seed_ = seed
@@ -371,6 +387,7 @@ class Law:
                                                start=solution.theta, n_jobs=n_jobs))
             self.bootstrap_theta_ = np.hstack(parts)
         self.intervals_, self.standard_errors_ = self._parameter_intervals()
+        self.outside_interval_ = self.points_outside_intervals()
         return self
 
     def fit_residuals(self, problems: list[Problem]) -> np.ndarray:
@@ -429,6 +446,65 @@ class Law:
         values = self.reported(np.atleast_2d(theta))
         return {name: float(values[name][0]) for name in self.reported_names}
 
+    def notes(self) -> list[str]:
+        """Lines a law adds to its report to explain a fitted result that reads as broken but is
+        not (none by default)."""
+        return []
+
+    def fit_space(self, values: dict) -> np.ndarray:
+        """The fit-space vectors (S, P) of reported values ({name: (S,)}), the inverse of
+        `reported`. This default reads `reported_expressions`: a reported name is its fit-space
+        parameter itself, or `exp` of it; a law reported otherwise defines its own."""
+        columns = []
+        for parameter in self.parameters:
+            name = self.reported_name(parameter.name)
+            expression = self.reported_expressions.get(name, name)
+            value = np.asarray(values[name], float)
+            if expression == parameter.name:
+                columns.append(value)
+            elif expression == f"exp({parameter.name})":
+                with np.errstate(all="ignore"):
+                    columns.append(np.where(value > 0, np.log(np.abs(value)), np.nan))
+            else:
+                raise NotImplementedError(f"the {self.name} law reports {name} = {expression}: "
+                                          "define fit_space")
+        return np.stack(columns, axis=-1)
+
+    def reported_names_of(self) -> dict[str, str]:
+        """{fit-space name: the reported name it appears in}: `a` → `A` for Chinchilla."""
+        out = {}
+        for name in self.reported_names:
+            expression = self.reported_expressions.get(name, name)
+            for parameter in self.parameters:
+                if re.search(rf"\b{re.escape(parameter.name)}\b", expression):
+                    out.setdefault(parameter.name, name)
+        return out
+
+    def reported_name(self, fit_name: str) -> str:
+        """The report's name of a fit-space parameter (itself when none reports it)."""
+        return self.reported_names_of().get(fit_name, fit_name)
+
+    def reported_range(self, fit_name: str, theta) -> tuple[float, float]:
+        """The range of the reported parameter of `fit_name` when that fit-space parameter
+        spans its bounds (the others at theta): what the law can report."""
+        index = [p.name for p in self.parameters].index(fit_name)
+        parameter = self.parameters[index]
+        ends = np.tile(np.nan_to_num(np.asarray(theta, float)), (2, 1))
+        ends[:, index] = parameter.lower, parameter.upper
+        values = self.reported(ends)[self.reported_name(fit_name)]
+        return float(np.min(values)), float(np.max(values))
+
+    def points_outside_intervals(self) -> list[str]:
+        """Reported parameters whose point lies outside its own bootstrap interval (a biased or
+        many-moded bootstrap; the report warns)."""
+        out = []
+        for name, (low, high) in self.intervals_.items():
+            value = self.params_[name]
+            slack = 1e-9 * max(abs(low), abs(high), 1e-300)
+            if not low - slack <= value <= high + slack:
+                out.append(name)
+        return out
+
     def _quantiles(self):
         tail = (1 - self.confidence) / 2
         return 100 * tail, 100 * (1 - tail)
@@ -460,6 +536,7 @@ class Law:
                 raise ScalingError(f"{self.input_option(name)} must be finite")
             if name in self.power_inputs and np.any(array <= 0):
                 raise ScalingError(f"{self.input_option(name)} must be positive and finite")
+            run_tables.check_sensible_inputs(array, name, self.input_option(name))
         return dict(zip(self.inputs, arrays))
 
     def predict(self, **values) -> np.ndarray:
@@ -546,29 +623,11 @@ class Law:
         return parameters
 
     def to_dict(self) -> dict:
+        """The fit file's record (format 3, `scaling.fit_file`)."""
+        from scaling.fit_file import to_record
+
         self._check_fitted()
-        return {
-            "format": FIT_FORMAT,
-            "law": self.name,
-            "target": self.target,
-            "space": self.space,
-            "rows": self.rows,
-            "params": self.params_,
-            "intervals": {k: list(v) for k, v in self.intervals_.items()},
-            "standard_errors": self.standard_errors_,
-            "objective": self.objective_,
-            "n_points": self.n_points_,
-            "n_runs": self.n_runs_,
-            "converged": self.converged_,
-            "message": self.message_,
-            "at_bound": self.at_bound_,
-            "settings": self.settings(),
-            "data": self.data_,
-            "theta": dict(zip([p.name for p in self.parameters], self.theta_.tolist())),
-            "residuals": None if self.residuals_ is None else np.asarray(self.residuals_).tolist(),
-            "bootstrap": {"n": len(self.bootstrap_theta_), "seed": self.bootstrap_seed_,
-                          "theta": self.bootstrap_theta_.tolist()},
-        }
+        return to_record(self)
 
     def to_json(self, path=None) -> str:
         """The fit as JSON; written atomically to `path` when given."""
@@ -579,22 +638,7 @@ class Law:
 
     @classmethod
     def from_dict(cls, record: dict) -> "Law":
-        law = cls(**record.get("settings", {}))
-        names = [p.name for p in law.parameters]
-        law.theta_ = np.array([float(record["theta"][n]) for n in names])
-        law.params_ = law._reported_dict(law.theta_)
-        law.objective_ = float(record["objective"])
-        law.converged_ = bool(record["converged"])
-        law.message_ = record.get("message", "")
-        law.at_bound_ = list(record.get("at_bound", []))
-        law.n_points_ = int(record["n_points"])
-        law.n_runs_ = int(record.get("n_runs", law.n_points_))
-        law.n_starts_ = None
-        law.data_ = record.get("data", {})
-        residuals = record.get("residuals")
-        law.residuals_ = None if residuals is None else np.asarray(residuals, float)
-        boot = record.get("bootstrap", {}) or {}
-        law.bootstrap_theta_ = np.array(boot.get("theta", []), float).reshape(-1, len(names))
-        law.bootstrap_seed_ = boot.get("seed", 0)
-        law.intervals_, law.standard_errors_ = law._parameter_intervals()
-        return law
+        """A fitted law from a fit file's record, every field checked (`scaling.fit_file`)."""
+        from scaling.fit_file import from_record
+
+        return from_record(cls, record)

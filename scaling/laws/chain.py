@@ -148,6 +148,16 @@ class Chain(Law):
         slope = second.predict_theta_input_grad(theta_2, second_inputs, self.link)
         return value, np.concatenate([slope[..., None] * jacobian_1, jacobian_2], axis=-1)
 
+    def reported_names_of(self):
+        return {f"{prefix}_{fit_name}": self._names[(k, name)]
+                for k, (prefix, step) in enumerate(zip(self.step_names, self.steps))
+                for fit_name, name in step.reported_names_of().items()}
+
+    def fit_space(self, values):
+        return np.concatenate([
+            step.fit_space({name: values[self._names[(k, name)]] for name in step.reported_names})
+            for k, step in enumerate(self.steps)], axis=-1)
+
     def reported(self, theta):
         out = {}
         for k, (step, part) in enumerate(zip(self.steps, self._split(theta))):

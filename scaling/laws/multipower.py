@@ -48,6 +48,10 @@ from scaling.laws.registry import register
 EXACT_DISTANCE = 16     # LR changes closer than this many steps to a row are never merged
 BLOCK_GROWTH = 1.1      # older blocks are at most 10% of their distance to the row wide
 MAX_PAIRS = 30_000_000  # beyond this many exact pairs an evaluation is too slow: thin the rows
+EVALUATIONS = 200_000_000  # predicting a schedule: pairs × parameter vectors (the point and each
+#                           bootstrap sample) that the default --every allows, about 1 s
+NICE_EVERY = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000,
+              20000, 25000, 50000, 100000)
 STORED_PAIRS = 4_000_000  # up to this many exact pairs (~110 MB) are built once and kept;
 #                          beyond, every evaluation builds them a chunk of rows at a time
 BUILD_PAIRS = 250_000     # pairs built at once: bounds the temporaries of building (2 MB arrays)
@@ -111,10 +115,22 @@ class MultiPower(Law):
         raise ScalingError("the multipower law predicts whole curves from a schedule: use "
                            "`scaling predict FIT --schedule SPEC` (or predict_schedule)")
 
-    def predict_schedule(self, schedule: str, every: int = 1):
+    def predict_schedule(self, schedule: str, every: int | None = None):
         """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
-        step, lr, lr_area, the target (loss) and its 'law' interval (lower, upper)."""
+        step, lr, lr_area, the target (loss) and its 'law' interval (lower, upper), a row every
+        `every` steps and at the last (default: `default_every`)."""
+        lr, _ = learning_rates.schedule_rows(schedule, 1)
+        schedule_lr = RunLR(lr)
+        if every is None:
+            every = self.default_every(schedule_lr)
         lr, steps = learning_rates.schedule_rows(schedule, every)
+        n_pairs = int(schedule_lr.n_pairs(steps).sum())
+        if n_pairs > MAX_PAIRS:
+            raise ScalingError(
+                f"--every {every}: {len(steps)} rows of this schedule make {n_pairs:.2g} (row, "
+                f"LR-change) pairs for the multi-power sum, over its {MAX_PAIRS:.0e}; give a "
+                f"larger --every, e.g. --every {self.default_every(schedule_lr)} (or leave it "
+                "out: the default fits)")
         inputs = curve_inputs(np.zeros(len(steps)), steps, {0.0: lr})
         value, lower, upper = self.interval_from_inputs(inputs)
         curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1],
@@ -122,6 +138,41 @@ class MultiPower(Law):
                               "lower": lower, "upper": upper})
         curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
         return curve
+
+    def default_every(self, schedule: "RunLR") -> int:
+        """The smallest round step between predicted rows (1, 2, 5, 10, 20, 25, 50, …) whose
+        (row, LR-change) pairs, times the parameter vectors evaluated (the point and each
+        bootstrap sample), stay within EVALUATIONS (a prediction of about 1 s) and MAX_PAIRS.
+        The last step is always a row, so the final value does not depend on it."""
+        vectors = 1 + len(getattr(self, "bootstrap_theta_", ()))
+        steps = len(schedule.lr)
+        for every in NICE_EVERY:
+            rows = np.unique(np.append(np.arange(every, steps + 1, every), steps))
+            pairs = int(schedule.n_pairs(rows).sum())
+            if pairs <= MAX_PAIRS and pairs * vectors <= EVALUATIONS:
+                return every
+            if every >= steps:
+                break
+        return max(1, steps)
+
+    def notes(self) -> list[str]:
+        """When the curves pin the loss-drop term only as a whole (a decay parameter on its
+        bound, or B's or C's interval over two decades), one line that says so: the bundled CPU
+        ladder's fit ends with beta on its bound and C in [2e-8, 1.7], which reads as broken."""
+        decay = ("b", "c", "beta", "gamma")
+        on_bound = [self.reported_name(n) for n in self.at_bound_ if n in decay]
+        wide = [name for name in ("B", "C") if name in self.intervals_
+                and self.intervals_[name][1] > 100 * max(self.intervals_[name][0], 1e-300)]
+        if not on_bound and not wide:
+            return []
+        spans = [f"{name}'s interval spans {np.log10(high / max(low, 1e-300)):.0f} decades"
+                 for name in wide for low, high in [self.intervals_[name]]]
+        why = "; ".join(([f"{', '.join(on_bound)} ended on a bound"] if on_bound else [])
+                        + ([" and ".join(spans)] if spans else []))
+        return [f"NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, C, beta and "
+                f"gamma trade off against one another ({why}), so each alone is uncertain; the "
+                "predicted curves carry that uncertainty in their own intervals, from the same "
+                "refits: read those (`scaling predict FIT --compare ...`)"]
 
     # -- the law -------------------------------------------------------------------------------
     def _terms(self, theta, inputs, gradient=True):

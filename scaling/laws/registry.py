@@ -21,7 +21,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from scaling.errors import ScalingError
-from scaling.laws.base import FIT_FORMAT, READABLE_FORMATS, Law
+from scaling.fit_file import FIT_FORMAT, READABLE_FORMATS
+from scaling.laws.base import Law
 
 ENTRY_POINT_GROUP = "scaling.laws"
 MACHINERY = {"base", "registry", "chain"}     # modules of scaling.laws that hold no law
@@ -106,8 +107,5 @@ def load_fit(path) -> Law:
                            f"{', '.join(sorted(LAWS))}")
     try:
         return LAWS[record["law"]].from_dict(record)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, ScalingError):
-            raise ScalingError(f"{path}: {exc}") from None
-        raise ScalingError(f"{path}: not a fit file for {record['law']!r} "
-                           f"(missing or bad field {exc})") from None
+    except ScalingError as exc:
+        raise ScalingError(f"{path}: {exc}") from None

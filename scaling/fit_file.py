@@ -1,0 +1,280 @@
+"""The fit file (`scaling fit --out FIT.json`, reloaded by `scaling predict`): writing it, and
+reading it back with every field checked.
+
+Format 3 keeps each fact once. The parameters are in `params`, under the names of the report's
+table (E, A, B, alpha, beta); the bootstrap's refits are in `bootstrap.samples` under the same
+names (`bootstrap.names`). Everything else about them is derived and recomputed on loading:
+`intervals`, `standard_errors` and `at_bound` are there for a reader of the file, and loading
+checks that they still agree with `params` and the samples, so an edit to one of them is an
+error, never a value silently ignored. (Formats 1 and 2 also kept the fit-space `theta`, which
+`predict` read while a reader saw `params`; they still load when the two agree.)
+
+Loading checks: a known format; finite numbers; parameters and samples inside the law's bounds;
+at least 20 samples, or none; intervals and standard errors that the samples give; each point
+inside its interval, unless the fit itself found it outside (`outside_interval`, a warning of
+its report). Any failure is one line naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scaling.errors import ScalingError
+from scaling.fitting import MIN_BOOTSTRAP, at_bounds
+
+FIT_FORMAT = 3                  # 3: parameters only under the report's names (no `theta`)
+READABLE_FORMATS = (1, 2, 3)    # what `load_fit` reads
+RELATIVE = 1e-9                 # a value read back must match what it is derived from
+
+
+def to_record(law) -> dict:
+    """The fit as the JSON-ready dict of format 3."""
+    names = list(law.reported_names)
+    samples = law.reported(law.bootstrap_theta_) if len(law.bootstrap_theta_) else {}
+    return {
+        "format": FIT_FORMAT,
+        "law": law.name,
+        "target": law.target,
+        "space": law.space,
+        "rows": law.rows,
+        "params": law.params_,
+        "intervals": {k: list(v) for k, v in law.intervals_.items()},
+        "standard_errors": law.standard_errors_,
+        "outside_interval": list(law.outside_interval_),
+        "objective": law.objective_,
+        "n_points": law.n_points_,
+        "n_runs": law.n_runs_,
+        "converged": law.converged_,
+        "message": law.message_,
+        "at_bound": [law.reported_name(name) for name in law.at_bound_],
+        "settings": law.settings(),
+        "data": law.data_,
+        "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
+        "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
+                      "names": names,
+                      "samples": np.column_stack([samples[n] for n in names]).tolist()
+                      if len(law.bootstrap_theta_) else []},
+    }
+
+
+def from_record(cls, record: dict):
+    """A fitted law of class `cls` from a fit file's record (formats 1-3), every field checked;
+    `ScalingError`s name the field (the caller adds the file)."""
+    settings = record.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ScalingError(f"settings: expected an object, got {_show(settings)}")
+    law = cls(**settings)
+    for field in ("target", "space", "rows"):
+        if field in record and record[field] != getattr(law, field):
+            raise ScalingError(f"{field}: {record[field]!r}, but the {law.name} law with these "
+                               f"settings has {getattr(law, field)!r}")
+    version = record.get("format")
+    if version == 3:
+        law.theta_ = _point(law, _numbers(record.get("params"), "params", law.reported_names))
+    else:
+        law.theta_ = _old_point(law, record)
+    law.params_ = law._reported_dict(law.theta_)
+    law.objective_ = _number(record, "objective", low=0.0)
+    law.converged_ = _boolean(record, "converged")
+    law.message_ = str(record.get("message", ""))
+    law.at_bound_ = at_bounds(law, law.theta_)
+    law.n_points_ = _count(record, "n_points")
+    law.n_runs_ = _count(record, "n_runs") if "n_runs" in record else law.n_points_
+    law.n_starts_ = None
+    law.data_ = record.get("data") or {}
+    if not isinstance(law.data_, dict):
+        raise ScalingError(f"data: expected an object, got {_show(law.data_)}")
+    law.residuals_ = _residuals(record.get("residuals"))
+    law.bootstrap_theta_, law.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"), version)
+    law.intervals_, law.standard_errors_ = law._parameter_intervals()
+    law.outside_interval_ = law.points_outside_intervals()
+    _check_derived(law, record)
+    return law
+
+
+# -- the point -------------------------------------------------------------------------------
+
+def _point(law, values: dict) -> np.ndarray:
+    """Fit-space vector of the reported values, inside the law's bounds."""
+    with np.errstate(all="ignore"):
+        theta = law.fit_space({name: np.array([value]) for name, value in values.items()})[0]
+    _check_theta(law, theta, values, "params")
+    return theta
+
+
+def _old_point(law, record) -> np.ndarray:
+    """Formats 1-2: the fit-space `theta` (what `predict` read), which must agree with the
+    `params` a reader saw."""
+    fit_names = [p.name for p in law.parameters]
+    theta = np.array([v for v in _numbers(record.get("theta"), "theta", fit_names).values()])
+    values = law._reported_dict(theta)
+    _check_theta(law, theta, values, "theta")
+    if "params" in record:
+        shown = _numbers(record["params"], "params", law.reported_names)
+        for name, value in shown.items():
+            if not math.isclose(value, values[name], rel_tol=RELATIVE, abs_tol=1e-300):
+                raise ScalingError(
+                    f"params.{name} = {value:g}, but theta gives {name} = {values[name]:g}: the "
+                    f"file was edited in one place and not the other (format {record['format']} "
+                    "kept both); refit, or make them agree")
+    return theta
+
+
+def _check_theta(law, theta, values, field) -> None:
+    """Finite and inside the bounds, or an error naming the reported parameter."""
+    tolerance = 1e-9
+    for k, parameter in enumerate(law.parameters):
+        span = tolerance * max(1.0, parameter.upper - parameter.lower)
+        value = theta[k]
+        if np.isfinite(value) and parameter.lower - span <= value <= parameter.upper + span:
+            continue
+        name = law.reported_name(parameter.name)
+        low, high = law.reported_range(parameter.name, theta)
+        shown = values.get(name, value) if field == "params" else value
+        label = f"params.{name}" if field == "params" else f"theta.{parameter.name} ({name})"
+        raise ScalingError(f"{label} = {_show(shown)} is outside the {law.name} law's range "
+                           f"[{low:.4g}, {high:.4g}] for {name}")
+
+
+# -- the bootstrap ---------------------------------------------------------------------------
+
+def _bootstrap(law, block, version):
+    """(samples as fit-space vectors (K, P), seed) from the bootstrap block."""
+    width = len(law.parameters)
+    if block is None or block == {}:
+        return np.empty((0, width)), 0
+    if not isinstance(block, dict):
+        raise ScalingError(f"bootstrap: expected an object with n, seed and samples, got "
+                           f"{_show(block)}")
+    n = _count(block, "n", "bootstrap.n", low=0)
+    seed = _count(block, "seed", "bootstrap.seed", low=0) if "seed" in block else 0
+    key = "samples" if version == 3 else "theta"
+    rows = block.get(key, [])
+    if not isinstance(rows, list) or len(rows) != n:
+        count = len(rows) if isinstance(rows, list) else _show(rows)
+        raise ScalingError(f"bootstrap.{key}: expected a list of n = {n} samples, got {count}")
+    if 0 < n < MIN_BOOTSTRAP:
+        raise ScalingError(f"bootstrap.n = {n}: intervals need at least {MIN_BOOTSTRAP} "
+                           "resamples; refit with --bootstrap 20 or more, or remove the "
+                           "bootstrap block to predict without intervals")
+    if n == 0:
+        return np.empty((0, width)), seed
+    names = list(law.reported_names) if version == 3 else [p.name for p in law.parameters]
+    if version == 3 and block.get("names", names) != names:
+        raise ScalingError(f"bootstrap.names: {_show(block.get('names'))}, but the {law.name} "
+                           f"law's parameters are {', '.join(names)}")
+    samples = np.empty((n, len(names)))
+    for k, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(names) or not all(_is_number(v)
+                                                                             for v in row):
+            raise ScalingError(f"bootstrap.{key}[{k}]: expected {len(names)} finite numbers "
+                               f"({', '.join(names)}), got {_show(row)}")
+        samples[k] = row
+    if version != 3:
+        theta = samples
+    else:
+        with np.errstate(all="ignore"):
+            theta = law.fit_space({name: samples[:, j] for j, name in enumerate(names)})
+    for k, row in enumerate(theta):
+        try:
+            _check_theta(law, row, dict(zip(names, samples[k])) if version == 3 else {},
+                         "params" if version == 3 else "theta")
+        except ScalingError as exc:
+            raise ScalingError(f"bootstrap.{key}[{k}]: {exc}") from None
+    return theta, seed
+
+
+# -- what is derived -------------------------------------------------------------------------
+
+def _check_derived(law, record) -> None:
+    """The file's intervals and standard errors are the samples', and every point lies inside
+    its interval unless the fit itself found it outside."""
+    intervals = record.get("intervals")
+    if intervals is not None:
+        if not isinstance(intervals, dict):
+            raise ScalingError(f"intervals: expected an object, got {_show(intervals)}")
+        if set(intervals) != set(law.intervals_):
+            raise ScalingError("intervals: they are for " + (", ".join(intervals) or "none")
+                               + ", but the bootstrap samples give intervals for "
+                               + (", ".join(law.intervals_) or "none")
+                               + "; remove the intervals to recompute them")
+        for name, (low, high) in law.intervals_.items():
+            given = intervals[name]
+            if (not isinstance(given, list) or len(given) != 2
+                    or not all(_is_number(v) for v in given)
+                    or not all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-300)
+                               for a, b in zip(given, (low, high)))):
+                raise ScalingError(f"intervals.{name}: {_show(given)}, but the bootstrap samples "
+                                   f"give [{low:.6g}, {high:.6g}]; remove the intervals to "
+                                   "recompute them")
+    flagged = record.get("outside_interval", [])
+    if not isinstance(flagged, list):
+        raise ScalingError(f"outside_interval: expected a list of names, got {_show(flagged)}")
+    for name in law.outside_interval_:
+        if name not in flagged:
+            low, high = law.intervals_[name]
+            raise ScalingError(
+                f"params.{name} = {law.params_[name]:.6g} lies outside its interval "
+                f"[{low:.6g}, {high:.6g}] from the bootstrap samples: the parameters were "
+                "edited after the fit; refit, or remove the bootstrap block (and the "
+                "intervals) to predict from edited parameters without intervals")
+
+
+# -- fields ----------------------------------------------------------------------------------
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _numbers(block, field, names) -> dict:
+    """{name: finite number} for exactly `names`, from a JSON object."""
+    if not isinstance(block, dict):
+        raise ScalingError(f"{field}: expected an object of {', '.join(names)}, got "
+                           f"{_show(block)}")
+    missing = [n for n in names if n not in block]
+    unknown = [n for n in block if n not in names]
+    if missing or unknown:
+        what = f"missing {missing[0]!r}" if missing else f"unknown parameter {unknown[0]!r}"
+        raise ScalingError(f"{field}: {what} (the law's: {', '.join(names)})")
+    for name in names:
+        if not _is_number(block[name]):
+            raise ScalingError(f"{field}.{name}: not a finite number ({_show(block[name])})")
+    return {name: float(block[name]) for name in names}
+
+
+def _number(record, field, low=-math.inf) -> float:
+    value = record.get(field)
+    if not _is_number(value) or value < low:
+        raise ScalingError(f"{field}: expected a finite number"
+                           + (f" >= {low:g}" if low > -math.inf else "") + f", got {_show(value)}")
+    return float(value)
+
+
+def _count(record, field, label=None, low=1) -> int:
+    value = record.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ScalingError(f"{label or field}: expected an integer >= {low}, got {_show(value)}")
+    return value
+
+
+def _boolean(record, field) -> bool:
+    value = record.get(field)
+    if not isinstance(value, bool):
+        raise ScalingError(f"{field}: expected true or false, got {_show(value)}")
+    return value
+
+
+def _residuals(values):
+    if values is None:
+        return None
+    if not isinstance(values, list) or not all(_is_number(v) for v in values):
+        raise ScalingError(f"residuals: expected a list of finite numbers, got {_show(values)}")
+    return np.asarray(values, float)
