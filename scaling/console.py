@@ -65,7 +65,8 @@ def _int(text: str) -> int:
 
 def check_output(path, option: str, formats=None, example: str = "out.json") -> Path:
     """A one-line error, before any work starts, unless `path` can be written: it is not a
-    directory, its folder exists (made here, as the write would) and takes a new file, and, with
+    directory, its nearest existing folder takes a new file (missing folders are made by the write,
+not here), and, with
     `formats` (extensions without the dot), its extension is one of them (no extension:
     matplotlib's default, PNG). Returns the path."""
     path = Path(path)
@@ -83,12 +84,13 @@ def check_output(path, option: str, formats=None, example: str = "out.json") -> 
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
         raise ScalingError(f"{option} {path}: {existing} is a file, not a folder")
-    try:                                 # the atomic write would make the missing folders
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+    # the atomic write makes the missing folders; here nothing is made: the nearest existing
+    # folder must take a new file (a command that then fails leaves no empty folder behind)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
-        raise ScalingError(f"{option} {path}: cannot write in {folder} "
+        raise ScalingError(f"{option} {path}: cannot write in {existing} "
                            f"({exc.strerror or exc})") from None
     return path
 

@@ -45,3 +45,12 @@ def test_parser_errors_are_scaling_errors_named_after_the_program():
     with pytest.raises(ScalingError, match=r"^python -m ladders.launch: the following arguments "
                                            r"are required: spec \(see --help\)$"):
         parser.parse_args([])
+
+
+def test_checking_an_output_makes_no_folder(tmp_path):
+    """A command that fails after its outputs were checked leaves no empty folder behind."""
+    from scaling.console import check_output
+
+    target = tmp_path / "a" / "b" / "fit.json"
+    assert check_output(target, "--out") == target
+    assert not (tmp_path / "a").exists()
