@@ -51,6 +51,7 @@ def to_record(law) -> dict:
         "at_bound": [law.reported_name(name) for name in law.at_bound_],
         "settings": law.settings(),
         "data": law.data_,
+        "fitted_range": law.fitted_range_,
         "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
         "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
                       "names": names,
@@ -87,6 +88,7 @@ def from_record(cls, record: dict):
     if not isinstance(law.data_, dict):
         raise ScalingError(f"data: expected an object, got {_show(law.data_)}")
     law.residuals_ = _residuals(record.get("residuals"))
+    law.fitted_range_ = _fitted_range(record.get("fitted_range", {}))
     law.bootstrap_theta_, law.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"), version)
     law.intervals_, law.standard_errors_ = law._parameter_intervals()
     law.outside_interval_ = law.points_outside_intervals()
@@ -270,6 +272,21 @@ def _boolean(record, field) -> bool:
     if not isinstance(value, bool):
         raise ScalingError(f"{field}: expected true or false, got {_show(value)}")
     return value
+
+
+def _fitted_range(block) -> dict:
+    """{scale column: [smallest, largest]} of the fitted data (empty in files before it)."""
+    if not isinstance(block, dict):
+        raise ScalingError(f"fitted_range: expected an object of [smallest, largest], got "
+                           f"{_show(block)}")
+    out = {}
+    for name, pair in block.items():
+        if (not isinstance(pair, list) or len(pair) != 2 or not all(_is_number(v) for v in pair)
+                or not 0 < pair[0] <= pair[1]):
+            raise ScalingError(f"fitted_range.{name}: expected [smallest, largest], positive "
+                               f"and in order, got {_show(pair)}")
+        out[str(name)] = [float(pair[0]), float(pair[1])]
+    return out
 
 
 def _residuals(values):

@@ -50,6 +50,7 @@ from scaling.fitting import Parameter
 SPACES = ("log", "linear")
 ROWS = ("final", "all", "both")
 BOOTSTRAP_UNITS = ("runs", "curve blocks")
+INTERVAL_KINDS = ("calibrated", "run", "law")   # see `Law.predict_interval`
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,18 @@ class Problem:
     target: np.ndarray
 
 
+def fitted_range(points: pd.DataFrame, columns) -> dict[str, list[float]]:
+    """{column: [smallest, largest]} of the fitted rows, for the scale columns they hold."""
+    out = {}
+    for name in columns:
+        if name in points:
+            values = pd.to_numeric(points[name], errors="coerce").to_numpy(float)
+            values = values[np.isfinite(values) & (values > 0)]
+            if len(values):
+                out[name] = [float(values.min()), float(values.max())]
+    return out
+
+
 class Law:
     """Base class: a law sets the class attributes and defines the three law methods below."""
 
@@ -177,6 +190,9 @@ class Law:
     settings_spec: ClassVar[tuple[Setting, ...]] = BASE_SETTINGS
     bootstrap_unit: ClassVar[str] = "runs"     # what the bootstrap resamples: "runs" or
     #                                            "curve blocks" (blocks of rows within each run)
+    scale_columns: ClassVar[tuple[str, ...] | None] = None  # run-table columns whose growth
+    #                      beyond the fitted data is extrapolation (None: the power inputs; for
+    #                      laws of whole curves, `step`); see `distance`
 
     # -- optional abilities (a law that has one sets it and defines the methods it names) ------
     linear_parameters: ClassVar[tuple[str, ...]] = ()  # solved in closed form: `linear_basis`,
@@ -343,11 +359,15 @@ class Law:
                         self.to_space(points[self.target].to_numpy(float)))]
 
     def fit(self, runs, *, where: str | None = None, lr_file=None, bootstrap: int = 0,
-            seed: int = 0, n_jobs: int | None = None) -> "Law":
+            seed: int = 0, n_jobs: int | None = None, calibrate: bool = False,
+            noise_floor: float = 0.0) -> "Law":
         """Fit to a run table (or `PreparedRuns`); returns self, fitted.
 
         `where` keeps the rows matching a pandas query after the derived columns are computed;
-        `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals."""
+        `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals;
+        `calibrate` learns how the error grows beyond the fitted data from refits of splits of
+        it (`scaling.calibration`), for the default "calibrated" intervals; `noise_floor` is
+        the run-to-run scatter (law space) those intervals never go below."""
         fitting.check_bootstrap(bootstrap)
         if seed < 0:
             raise ScalingError(f"--seed must be 0 or more, got {seed}")
@@ -372,6 +392,7 @@ class Law:
         if data.lr_sources is not None:
             self.data_["lr_sources"] = data.lr_sources_of_rows()
         self.residuals_ = self.fit_residuals(problems)
+        self.fitted_range_ = fitted_range(pd.concat([p.points for p in problems]), self.scales)
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
         self.bootstrap_seed_ = seed
         if bootstrap:
@@ -388,6 +409,12 @@ class Law:
             self.bootstrap_theta_ = np.hstack(parts)
         self.intervals_, self.standard_errors_ = self._parameter_intervals()
         self.outside_interval_ = self.points_outside_intervals()
+        self.calibration_ = None
+        if calibrate:
+            from scaling.calibration import calibrate as learn_errors
+
+            with fitting.one_blas_thread():
+                self.calibration_ = learn_errors(self, data, noise_floor=noise_floor, seed=seed)
         return self
 
     def fit_residuals(self, problems: list[Problem]) -> np.ndarray:
@@ -436,6 +463,42 @@ class Law:
                     f"{source}: column {column!r} takes {len(distinct)} distinct value(s) "
                     f"({values}); the {self.name} law cannot identify its {column} exponent "
                     f"without at least 3")
+
+    # -- extrapolation distance ----------------------------------------------------------------
+    @property
+    def scales(self) -> tuple[str, ...]:
+        """The columns whose growth beyond the fitted data is extrapolation (`scale_columns`)."""
+        if self.scale_columns is not None:
+            return tuple(self.scale_columns)
+        return ("step",) if self.rows == "all" else tuple(self.power_inputs)
+
+    def reach(self, values: dict) -> dict[str, np.ndarray]:
+        """{scale column: value / the largest fitted value} for the scale columns in `values`
+        (> 1: beyond the fitted data)."""
+        self._check_fitted()
+        out = {}
+        for name, (_, high) in self.fitted_range_.items():
+            if values.get(name) is not None:
+                out[name] = np.atleast_1d(np.asarray(values[name], float)) / high
+        return out
+
+    def distances(self, values: dict) -> dict[str, np.ndarray]:
+        """{scale column: decades beyond the largest fitted value, max(0, log10(value / largest))}
+        for the scale columns in `values`."""
+        ratios = self.reach(values)
+        arrays = np.broadcast_arrays(*ratios.values()) if ratios else []
+        return {name: np.maximum(0.0, np.log10(ratio)) for name, ratio in zip(ratios, arrays)}
+
+    def distance(self, values: dict) -> np.ndarray:
+        """How far points reach beyond the fitted data, in decades: the sum of `distances` over
+        the scale columns; 0 inside the fitted range. For Chinchilla, 1.0 is ten times the
+        largest fitted params (or tokens), or about ten times the largest fitted compute when
+        both grow."""
+        parts = self.distances(values)
+        if not parts:
+            lengths = [np.size(v) for v in values.values() if v is not None]
+            return np.zeros(max(lengths, default=1))
+        return np.sum(list(parts.values()), axis=0)
 
     # -- fitted values -------------------------------------------------------------------------
     def _check_fitted(self):
@@ -505,8 +568,8 @@ class Law:
                 out.append(name)
         return out
 
-    def _quantiles(self):
-        tail = (1 - self.confidence) / 2
+    def _quantiles(self, level: float | None = None):
+        tail = (1 - (self.confidence if level is None else level)) / 2
         return 100 * tail, 100 * (1 - tail)
 
     def _parameter_intervals(self):
@@ -543,41 +606,77 @@ class Law:
         """Point prediction of the target, e.g. `predict(params=7e10, tokens=1.4e12)`."""
         return self.predict_inputs(self.broadcast_inputs(values))
 
-    def predict_interval(self, kind: str = "law", **values):
-        """(prediction, lower, upper); the bounds are NaN without a bootstrap.
+    def predict_interval(self, kind: str = "law", level: float | None = None, **values):
+        """(prediction, lower, upper); the bounds are NaN when the fit has no such interval.
 
-        kind="law": the interval of the fitted law's value (parameter uncertainty only).
+        kind="law": the interval of the fitted law's value (bootstrap: parameter uncertainty).
         kind="run": the interval for one new run's measured value: each bootstrap prediction
         plus a residual of the fit drawn at random, in the law's residual space (times
         exp(residual) in log space), so run-to-run scatter is included.
+        kind="calibrated": the interval for a new run's measured value from the fit's error
+        model (`scaling.calibration`): it widens with the distance beyond the fitted data.
+        `level` is the two-sided level (default: the law's `confidence`).
         """
-        return self.interval_from_inputs(self.broadcast_inputs(values), kind)
+        return self.interval_from_inputs(self.broadcast_inputs(values), kind, level)
 
-    def predict_rows(self, data, kind: str | None = None):
+    def predict_rows(self, data, kind: str | None = None, level: float | None = None):
         """Predictions for the rows of `PreparedRuns` (or of a frame that `prepare` made): the
-        point prediction, or with `kind` ("law" | "run") (prediction, lower, upper)."""
+        point prediction, or with `kind` ("law" | "run" | "calibrated") (prediction, lower,
+        upper)."""
+        frame = data.frame if isinstance(data, PreparedRuns) else data
         if isinstance(data, PreparedRuns):
             inputs = self.inputs_from(data.frame, data.lr_histories)
         else:
             inputs = self.inputs_from(data)
-        return self.predict_inputs(inputs) if kind is None \
-            else self.interval_from_inputs(inputs, kind)
+        if kind is None:
+            return self.predict_inputs(inputs)
+        scale = {name: frame[name].to_numpy(float) for name in self.scales if name in frame}
+        return self.interval_from_inputs(inputs, kind, level, scale)
 
     def predict_inputs(self, inputs: dict) -> np.ndarray:
         self._check_fitted()
         return self.from_space(self.predict_theta(self.theta_[None, :], inputs)[0])
 
-    def interval_from_inputs(self, inputs: dict, kind: str = "law"):
-        if kind not in ("law", "run"):
-            raise ScalingError(f"interval kind must be 'law' or 'run', got {kind!r}")
+    @property
+    def interval_kinds(self) -> tuple[str, ...]:
+        """The interval kinds this fit can give (none without a bootstrap or calibration)."""
+        kinds = ("law", "run") if len(getattr(self, "bootstrap_theta_", ())) else ()
+        return (*(("calibrated",) if getattr(self, "calibration_", None) else ()), *kinds)
+
+    @property
+    def default_interval(self) -> str:
+        """The interval kind reports and predictions use: "calibrated" when the fit has an error
+        model, else "run"."""
+        return "calibrated" if getattr(self, "calibration_", None) else "run"
+
+    def interval_from_inputs(self, inputs: dict, kind: str = "law", level: float | None = None,
+                             scale: dict | None = None):
+        """(point, lower, upper) at the law's inputs. `scale` holds the scale columns of the
+        points when they are not among the inputs (steps of a curve), for calibrated intervals."""
+        if kind not in INTERVAL_KINDS:
+            raise ScalingError(f"interval kind must be one of {', '.join(INTERVAL_KINDS)}, "
+                               f"got {kind!r}")
+        level = self.confidence if level is None else float(level)
         point = self.predict_inputs(inputs)
+        if kind == "calibrated":
+            if getattr(self, "calibration_", None) is None:
+                nan = np.full_like(point, np.nan)
+                return point, nan, nan
+            where = {**inputs, **(scale or {})}
+            distances = {name: np.broadcast_to(value, point.shape) for name, value in
+                         self.distances({n: where[n] for n in self.fitted_range_
+                                         if n in where}).items()}
+            low, high = self.calibration_.bounds(distances, level)
+            centre = self.to_space(point)
+            with np.errstate(all="ignore"):
+                return point, self.from_space(centre + low), self.from_space(centre + high)
         if not len(self.bootstrap_theta_):
             samples = np.empty((0, len(point)))
         else:
             samples = self.from_space(self.predict_theta(self.bootstrap_theta_, inputs))
         if kind == "run":
             samples = self.with_scatter(samples)
-        return self.interval(point, samples)
+        return self.interval(point, samples, level)
 
     def with_scatter(self, samples):
         """Bootstrap predictions (K, n) plus a residual of the fit drawn with replacement, in the
@@ -588,13 +687,13 @@ class Law:
         draws = rng.choice(np.asarray(self.residuals_, float), size=samples.shape)
         return self.from_space(self.to_space(samples) + draws)
 
-    def interval(self, point, samples):
+    def interval(self, point, samples, level: float | None = None):
         """A point estimate with the percentile interval of its bootstrap samples (K, n)."""
         point = np.asarray(point, float)
         if not len(samples):
             nan = np.full_like(point, np.nan)
             return point, nan, nan
-        low, high = self._quantiles()
+        low, high = self._quantiles(level)
         lower, upper = np.nanpercentile(samples, [low, high], axis=0)
         return point, lower, upper
 

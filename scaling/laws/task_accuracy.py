@@ -35,6 +35,8 @@ class TaskAccuracy(Law):
     equation = "Acc = a/(1 + exp(-k (L - L0))) + b"
     space = "linear"
     rows = "all"
+    scale_columns = ()    # its input, a task loss, falls with scale: no column grows beyond the
+    #                       fitted data (the chained task law measures distance in params, tokens)
     target_range = (0.0, 1.0)
     settings_spec = (*BASE_SETTINGS, TASK)
     parameters = (
