@@ -58,6 +58,9 @@ def _parser() -> OneLineParser:
     fit.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="K",
                      help="bootstrap resamples of runs for intervals (default 1000; at least "
                           "20; 0: none)")
+    fit.add_argument("--no-calibration", action="store_true",
+                     help="skip the refits that calibrate the default intervals to the distance "
+                          "beyond the fitted data (then intervals are the bootstrap's)")
     fit.add_argument("--out", metavar="FIT.json", help="save the fit (reloaded by `predict`)")
     fit.add_argument("--plot", metavar="FIG.png", help="save observed-vs-fitted (and iso-target) plots")
 
@@ -157,7 +160,8 @@ def _fit(args) -> int:
     data = law.prepare(runs, lr_file)
     if args.where:
         data = data.select(args.where)
-    law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs)
+    law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
+            calibrate=not args.no_calibration)
     print(law.report())
     if args.out:
         law.to_json(args.out)

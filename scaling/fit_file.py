@@ -52,6 +52,7 @@ def to_record(law) -> dict:
         "settings": law.settings(),
         "data": law.data_,
         "fitted_range": law.fitted_range_,
+        "calibration": None if law.calibration_ is None else law.calibration_.to_dict(),
         "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
         "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
                       "names": names,
@@ -89,6 +90,11 @@ def from_record(cls, record: dict):
         raise ScalingError(f"data: expected an object, got {_show(law.data_)}")
     law.residuals_ = _residuals(record.get("residuals"))
     law.fitted_range_ = _fitted_range(record.get("fitted_range", {}))
+    law.calibration_ = None
+    if record.get("calibration") is not None:
+        from scaling.calibration import ErrorModel
+
+        law.calibration_ = ErrorModel.from_dict(record["calibration"])
     law.bootstrap_theta_, law.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"), version)
     law.intervals_, law.standard_errors_ = law._parameter_intervals()
     law.outside_interval_ = law.points_outside_intervals()
