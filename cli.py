@@ -97,6 +97,11 @@ def _parser() -> OneLineParser:
     backtest.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="K",
                           help="bootstrap resamples for the intervals (default 200; at least "
                                "20; 0: none)")
+    backtest.add_argument("--interval", choices=("calibrated", "run", "law"), default=None,
+                          help="the interval the test rows show (default: calibrated, else "
+                               "run); every kind's coverage is scored")
+    backtest.add_argument("--no-calibration", action="store_true",
+                          help="skip the calibrated intervals (only the bootstrap's)")
     backtest.add_argument("--json", metavar="OUT", help="write the backtest record as JSON")
 
     commands.add_parser("laws", help="list the laws, the columns each needs and its settings")
@@ -360,7 +365,8 @@ def _backtest(args) -> int:
     _check_outputs(args)
     law, settings, runs, lr_file = _law_and_runs(args)
     record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
-                      bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs, **settings)
+                      bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
+                      calibrate=not args.no_calibration, interval=args.interval, **settings)
     print(backtest_report(record, law.inputs))
     if args.json:
         write_text(args.json, json.dumps(record, indent=1))

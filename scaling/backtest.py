@@ -6,8 +6,20 @@ The training rows are those matching `train`; the test runs are those matching `
 every run with no training row), each judged at its final row. Errors are the law's kind
 (`Law.error_kind`): relative, (predicted − actual) / actual, for positive targets fitted in log
 space; absolute, predicted − actual, for linear-space targets (accuracies, unigram-normalised
-losses). Intervals are for a run's measured value (the law's bootstrap uncertainty and the fit's
-residual scatter, see `Law.predict_interval`); coverage is the share of actual values inside them.
+losses).
+
+Intervals are judged as well as points. For every interval kind the fit has ("calibrated": the
+error model of `scaling.calibration`, the default; "run" and "law": the bootstrap's) and each
+nominal level in LEVELS: the coverage (share of held-out values inside) and the mean interval
+score of Gneiting & Raftery (2007, "Strictly proper scoring rules, prediction, and estimation",
+JASA, section 6.2): for a central interval [l, u] of level 1 − α and a value y,
+
+    S = (u − l) + (2/α)·(l − y)·[y < l] + (2/α)·(y − u)·[y > u],
+
+lower is better; a wide interval cannot pass by being wide. Scores are in the errors' units:
+divided by the actual value (a fraction) for relative errors, in the target's units for absolute
+ones. Laws of final rows are judged on the held-out final rows; laws of whole curves on every row
+of the held-out curves.
 """
 
 from __future__ import annotations
@@ -20,19 +32,28 @@ from scaling.laws import PreparedRuns, get_law
 from scaling.runs import final_rows
 
 
+LEVELS = (0.5, 0.8, 0.95)       # nominal levels every backtest scores
+
+
 def backtest(runs, law: str, train: str, test: str | None = None, *, where: str | None = None,
              lr_file=None, bootstrap: int = 200, seed: int = 0, n_jobs: int | None = None,
+             calibrate: bool = True, interval: str | None = None, noise_floor: float = 0.0,
              **settings) -> dict:
     """Fit `law` on the rows matching `train`, predict the held-out runs; returns the record.
 
     `runs` is a run table; the law derives its columns first, then `where`, `train` and `test`
     select rows (so a query may thin a curve whose LRs come from an `lr` column). `settings` are
-    the law's (`decay=0.995`). The record: {"law", "settings", "error_kind", "train_runs",
-    "test": [{"run", <inputs>, "actual", "predicted", "lower", "upper", <error>}], <mean error>,
-    "coverage", "fit"}, where <error> is "rel_error" (relative errors) or "error" (absolute)
-    and <mean error> "mean_abs_rel_error" or "mean_abs_error"; for laws of whole curves
-    (`rows = "all"`) also {"test_curves": [{"run", "pred_e", "worst_e"}], "mean_pred_e",
-    "mean_worst_e"} (fractions, or target units for absolute errors).
+    the law's (`decay=0.995`); `calibrate` learns the calibrated intervals' error model from
+    the training rows; `interval` picks the kind the test rows show (default: the fit's).
+    The record: {"law", "settings", "error_kind", "train_runs", "test": [{"run", <inputs>,
+    "actual", "predicted", "lower", "upper", <error>, "distance"}], <mean error>, "interval":
+    {"kind", "level"}, "coverage": {"0.5", "0.8", "0.95"}, "interval_score": {…},
+    "intervals": {kind: {"coverage", "interval_score", "mean_width"}}, "scored": {"rows", "n"},
+    "fit"}, where <error> is "rel_error" (relative errors) or "error" (absolute), <mean error>
+    "mean_abs_rel_error" or "mean_abs_error", and "distance" the decades beyond the training
+    data (`Law.distance`); "coverage" and "interval_score" are the shown kind's (None without
+    intervals). Laws of whole curves (`rows = "all"`) also give {"test_curves": [{"run",
+    "pred_e", "worst_e"}], "mean_pred_e", "mean_worst_e"} (fractions, or target units).
     """
     model = get_law(law, **settings)
     data = model.prepare(runs, lr_file)
@@ -55,20 +76,36 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
             raise ScalingError(f"{data.source}: --train {train!r} selects every run; nothing is "
                                f"left to test (give --test)")
         test_data = data.rows_of(held_out)
-    model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs)
+    model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=calibrate,
+              noise_floor=noise_floor)
+    kinds = model.interval_kinds
+    if interval is not None and interval not in kinds:
+        raise ScalingError(f"--interval {interval}: this backtest's fit has "
+                           + (f"only {', '.join(kinds)} intervals" if kinds else "no intervals")
+                           + (" (give --bootstrap K for run and law intervals)"
+                              if interval in ("run", "law") else
+                              " (its training rows gave too few held-out residuals to calibrate)"))
+    shown = interval or (model.default_interval if model.default_interval in kinds else None)
     targets = final_rows(test_data.frame)
-    predicted, lower, upper = model.predict_rows(
-        PreparedRuns(targets, data.source, data.lr_histories), kind="run")
+    target_data = PreparedRuns(targets, data.source, data.lr_histories)
+    predicted = model.predict_rows(target_data)
+    lower = upper = np.full(len(targets), np.nan)
+    if shown:
+        _, lower, upper = model.predict_rows(target_data, kind=shown)
     actual = targets[model.target].to_numpy(float)
     errors = model.prediction_errors(predicted, actual)
     error_key = "rel_error" if model.error_kind == "relative" else "error"
-    inside = (actual >= lower) & (actual <= upper)
+    distance = model.distance({c: targets[c].to_numpy(float) for c in model.fitted_range_
+                               if c in targets})
+    distance = np.broadcast_to(distance, actual.shape)
     rows = []
     for k, (_, row) in enumerate(targets.iterrows()):
         rows.append({"run": row["run"], **{n: float(row[n]) for n in model.inputs},
                      "actual": float(actual[k]), "predicted": float(predicted[k]),
                      "lower": _number(lower[k]), "upper": _number(upper[k]),
-                     error_key: float(errors[k])})
+                     error_key: float(errors[k]), "distance": float(distance[k])})
+    scored = test_data if model.rows == "all" else target_data
+    scores = {kind: interval_scores(model, scored, kind) for kind in kinds}
     record = {
         "law": model.name,
         "settings": model.settings(),
@@ -79,7 +116,12 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
         "train_runs": sorted(train_data.frame["run"].unique().tolist()),
         "test": rows,
         f"mean_abs_{error_key}": float(np.mean(np.abs(errors))),
-        "coverage": float(np.mean(inside)) if bootstrap else None,
+        "interval": {"kind": shown, "level": model.confidence},
+        "coverage": scores[shown]["coverage"] if shown else None,
+        "interval_score": scores[shown]["interval_score"] if shown else None,
+        "intervals": scores,
+        "scored": {"rows": "every row of the held-out curves" if model.rows == "all"
+                   else "final rows", "n": len(scored.frame)},
         "fit": model.to_dict(),
     }
     if data.lr_sources is not None:      # laws of LRs: where each run's LRs came from
@@ -88,6 +130,26 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     if model.rows == "all":  # laws of whole curves are also judged on every row of each curve
         record.update(curve_errors(model, test_data))
     return record
+
+
+def interval_scores(model, data, kind: str, levels=LEVELS) -> dict:
+    """Coverage, mean interval score and mean width of `kind` intervals at each level, over the
+    rows of `data` (`PreparedRuns`), in the errors' units (see the module docstring)."""
+    actual = data.frame[model.target].to_numpy(float)
+    out = {"coverage": {}, "interval_score": {}, "mean_width": {}}
+    for level in levels:
+        _, lower, upper = model.predict_rows(data, kind=kind, level=level)
+        alpha = 1.0 - level
+        below, above = np.maximum(lower - actual, 0.0), np.maximum(actual - upper, 0.0)
+        score = (upper - lower) + (2.0 / alpha) * (below + above)
+        width = upper - lower
+        if model.error_kind == "relative":
+            score, width = score / actual, width / actual
+        key = f"{level:g}"
+        out["coverage"][key] = float(np.mean((actual >= lower) & (actual <= upper)))
+        out["interval_score"][key] = float(np.mean(score))
+        out["mean_width"][key] = float(np.mean(width))
+    return out
 
 
 def curve_errors(model, data) -> dict:

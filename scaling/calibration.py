@@ -45,7 +45,10 @@ from scaling.errors import ScalingError
 ORIGINS = 4             # thresholds per scale column (laws of final rows)
 FOLDS = 5               # cross-validation folds over runs (errors inside the fitted range)
 CUTS = (0.5, 0.7)       # laws of whole curves: share of each curve's steps a refit sees
+LEAVE_OUT_RUNS = 2      # laws of whole curves: leave each run out when there are this many
 MIN_RESIDUALS = 10      # fewer held-out residuals give no calibration
+SHARES = (0.4, 0.85)    # laws of final rows: the origins keep this share of the runs, at least
+#                         and at most
 QUANTILES = np.linspace(0.0, 1.0, 201)   # the stored quantiles of the normalised residuals
 ERROR_LIMIT = 0.05      # warnings: the distance where the expected error passes 5%
 
@@ -142,7 +145,7 @@ def final_splits(law, data, seed: int = 0):
     for name, key in keys.items():
         values = np.unique(np.round(key, 9))
         shares = np.array([np.mean(key <= v + 1e-9) for v in values])
-        usable = values[(shares >= 0.4) & (shares <= 0.85)]
+        usable = values[(shares >= SHARES[0]) & (shares <= SHARES[1])]
         if not len(usable):
             continue
         picks = np.unique(np.linspace(0, len(usable) - 1, min(ORIGINS, len(usable))).astype(int))
@@ -161,6 +164,15 @@ def final_splits(law, data, seed: int = 0):
     return out
 
 
+def coordinates(law, data) -> list[str]:
+    """The names of `Law.error_coordinates`: the scale columns the data hold, and `progress`
+    for laws of whole curves."""
+    columns = [c for c in law.scales if c in data.frame]
+    curves = law.rows == "all" and "step" in columns
+    return columns + (["progress"] if curves else []) + \
+        (["lr_decay"] if curves and law.uses_lr_histories else [])
+
+
 def calibration_residuals(law, data, seed: int = 0):
     """Held-out residuals (law space, (n,)), distances (decades beyond each refit's data, (n, k)
     for the law's k scale columns) and a summary per split, from refits of splits of `data`
@@ -169,7 +181,7 @@ def calibration_residuals(law, data, seed: int = 0):
     from scaling.runs import final_rows
 
     residuals, distances, summary = [], [], []
-    columns = [c for c in law.scales if c in data.frame]
+    columns = coordinates(law, data)
 
     def score(name, train_frame, test_frame):
         sub = type(law)(**law.settings())
@@ -186,7 +198,7 @@ def calibration_residuals(law, data, seed: int = 0):
         if not ok.any():
             return
         r = law.to_space(actual[ok]) - law.to_space(predicted[ok])
-        parts = sub.distances({c: test_frame[c].to_numpy(float) for c in sub.fitted_range_})
+        parts = sub.error_coordinates(sub.coordinate_values(test_frame, data.lr_histories))
         d = np.column_stack([np.broadcast_to(parts[c], ok.shape)[ok] if c in parts
                              else np.zeros(ok.sum()) for c in columns])
         residuals.append(r)
@@ -202,7 +214,7 @@ def calibration_residuals(law, data, seed: int = 0):
             early = frame["step"] <= share * steps
             score(f"steps ≤ {share:g} of each curve", frame[early], frame[~early])
         runs = pd.unique(frame["run"])
-        if len(runs) >= 3:
+        if len(runs) >= LEAVE_OUT_RUNS:
             for run in runs:
                 score(f"without {run}", frame[frame["run"] != run], frame[frame["run"] == run])
     else:
@@ -214,12 +226,13 @@ def calibration_residuals(law, data, seed: int = 0):
     return np.concatenate(residuals), np.concatenate(distances), summary
 
 
-def fit_error_model(residuals, distances, noise_floor: float = 0.0):
+def fit_error_model(residuals, distances, noise_floor: float = 0.0, weights=None):
     """σ0 > noise_floor and κ_c ≥ 0 of s = sqrt(σ0² + Σ_c (κ_c d_c)²) by maximum likelihood of
     r ~ Normal(0, s²); distances (n, k). A column no split reached beyond gets κ = None."""
     from scipy.optimize import minimize
 
     r2 = np.asarray(residuals, float) ** 2
+    w = np.ones_like(r2) if weights is None else np.asarray(weights, float)
     d2 = np.asarray(distances, float).reshape(len(r2), -1) ** 2
     reached = np.any(d2 > 0, axis=0)
     d2 = d2[:, reached]
@@ -227,7 +240,7 @@ def fit_error_model(residuals, distances, noise_floor: float = 0.0):
 
     def negative_log_likelihood(x):
         s2 = (floor + math.exp(x[0])) ** 2 + d2 @ np.exp(2 * x[1:])
-        return float(np.sum(np.log(s2) + r2 / s2))
+        return float(np.sum(w * (np.log(s2) + r2 / s2)))
 
     inside = r2[~np.any(d2 > 0, axis=1)] if d2.shape[1] else r2
     noise_start = math.sqrt(np.mean(inside)) if len(inside) else math.sqrt(np.mean(r2))
@@ -243,20 +256,37 @@ def fit_error_model(residuals, distances, noise_floor: float = 0.0):
     return noise, [float(next(slopes)) if seen else None for seen in reached]
 
 
+def split_weights(summary) -> np.ndarray:
+    """Each split weighs as much as any other, whatever its number of held-out rows: the
+    cross-validation folds (many rows inside the fitted range) would otherwise outweigh the
+    origins (the extrapolations that matter), and a long held-out curve every other split."""
+    return np.concatenate([np.full(split["n_test"], 1.0 / split["n_test"]) for split in summary])
+
+
+def weighted_quantiles(values, weights, shares) -> np.ndarray:
+    """Quantiles of weighted values (the inverse of their weighted empirical distribution, each
+    value at the middle of its weight)."""
+    order = np.argsort(values)
+    values, weights = np.asarray(values, float)[order], np.asarray(weights, float)[order]
+    cumulative = (np.cumsum(weights) - 0.5 * weights) / np.sum(weights)
+    return np.interp(shares, cumulative, values)
+
+
 def calibrate(law, data, *, noise_floor: float = 0.0, seed: int = 0) -> ErrorModel | None:
     """The fitted law's error model, from refits of splits of its data (`PreparedRuns`); None
     when the splits give fewer than MIN_RESIDUALS held-out residuals."""
     residuals, distances, summary = calibration_residuals(law, data, seed)
     if len(residuals) < MIN_RESIDUALS:
         return None
-    columns = [c for c in law.scales if c in data.frame]
+    columns = coordinates(law, data)
     floor = noise_floor
     if law.residuals_ is not None and len(law.residuals_):
         floor = max(floor, float(np.sqrt(np.mean(np.asarray(law.residuals_) ** 2))))
-    noise, fitted = fit_error_model(residuals, distances, floor)
+    weights = split_weights(summary)
+    noise, fitted = fit_error_model(residuals, distances, floor, weights)
     slopes = {c: k for c, k in zip(columns, fitted) if k is not None}
     model = ErrorModel(noise, slopes, np.zeros(len(QUANTILES)), len(residuals),
                        {c: float(distances[:, j].max()) for j, c in enumerate(columns)}, summary)
     scale = model.scale({c: distances[:, j] for j, c in enumerate(columns)})
-    model.z_quantiles = np.quantile(np.abs(residuals) / scale, QUANTILES)
+    model.z_quantiles = weighted_quantiles(np.abs(residuals) / scale, weights, QUANTILES)
     return model

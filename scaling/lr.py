@@ -214,3 +214,24 @@ def _linear_recurrence(values: np.ndarray, decay: float) -> np.ndarray:
     from scipy.signal import lfilter
 
     return lfilter([1.0], [1.0, -decay], values)
+
+
+def lr_decay(lr: np.ndarray, steps) -> np.ndarray:
+    """How far the LR has been annealed at each step: log10(the highest LR so far / the LR of
+    that step), 0 while it has not decayed (a per-step LR array, steps counted from 1)."""
+    lr = np.asarray(lr, float)
+    peak = np.maximum.accumulate(lr)
+    index = np.asarray(steps, int) - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = peak[index] / np.maximum(lr[index], 1e-300)
+    return np.log10(np.maximum(ratio, 1.0))
+
+
+def lr_decay_of_rows(frame: pd.DataFrame, histories: dict) -> np.ndarray:
+    """`lr_decay` at every row of a frame of curves (run, step), from the runs' per-step LRs."""
+    out = np.zeros(len(frame))
+    runs, steps = frame["run"].to_numpy(), frame["step"].to_numpy(int)
+    for run in pd.unique(runs):
+        rows = np.flatnonzero(runs == run)
+        out[rows] = lr_decay(histories[run], np.maximum(steps[rows], 1))
+    return out

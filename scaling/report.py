@@ -158,15 +158,18 @@ def backtest_report(record: dict, law_inputs) -> str:
     if record.get("lr_sources"):
         lines.append(f"LRs {lr_sources_line(record['lr_sources'])}")
     lines.append("")
-    intervals = record.get("coverage") is not None     # a bootstrap gave intervals
-    header = ("run", *law_inputs, "actual", "predicted", *(("interval",) if intervals else ()),
-              label)
+    intervals = record.get("coverage") is not None     # the fit gave intervals
+    shown = (record.get("interval") or {}).get("kind")
+    header = ("run", *law_inputs, "actual", "predicted",
+              *((f"{shown} interval",) if intervals else ()), label, "beyond")
     rows = [(str(r["run"]), *(f"{r[n]:.4g}" for n in law_inputs), f"{r['actual']:.4f}",
              f"{r['predicted']:.4f}",
              *((_interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),)
                if intervals else ()),
-             f"{100 * r[key]:+.2f}%" if relative else f"{r[key]:+.4f}") for r in record["test"]]
-    lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", label)))
+             f"{100 * r[key]:+.2f}%" if relative else f"{r[key]:+.4f}",
+             _decades(r.get("distance"))) for r in record["test"]]
+    lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", label,
+                                            "beyond")))
     lines += ["", f"mean absolute {'relative ' if relative else ''}error "
                   f"{size(record['mean_abs_' + key])}"]
     if record.get("test_curves"):
@@ -176,7 +179,35 @@ def backtest_report(record: dict, law_inputs) -> str:
                             right=("PredE", "WorstE")),
                   f"mean PredE {size(record['mean_pred_e'])}, "
                   f"mean WorstE {size(record['mean_worst_e'])}"]
-    if record.get("coverage") is not None:
-        lines.append(f"interval coverage {100 * record['coverage']:.0f}% of held-out runs "
-                     "(intervals for a run: law uncertainty and residual scatter)")
+    if record.get("intervals"):
+        lines += ["", interval_table(record)]
     return "\n".join(lines)
+
+
+def _decades(value) -> str:
+    """Distance beyond the fitted data: "-" inside it, else in decades."""
+    if value is None or not np.isfinite(value) or value <= 0:
+        return "-"
+    return f"{value:.2f} dec"
+
+
+def interval_table(record: dict) -> str:
+    """Coverage, mean width and mean interval score of each interval kind at each level."""
+    relative = record.get("error_kind", "relative") == "relative"
+    scored = record.get("scored", {})
+    shown = (record.get("interval") or {}).get("kind")
+    rows = []
+    for kind, scores in record["intervals"].items():
+        for level, coverage in scores["coverage"].items():
+            width, score = scores["mean_width"][level], scores["interval_score"][level]
+            rows.append((kind + (" (shown)" if kind == shown else ""),
+                         f"{100 * float(level):g}%", f"{100 * coverage:.0f}%",
+                         f"{100 * width:.2f}%" if relative else f"{width:.4g}",
+                         f"{100 * score:.2f}%" if relative else f"{score:.4g}"))
+    what = scored.get("rows", "held-out rows")
+    heading = (f"intervals on {scored.get('n', '?')} {what} (coverage: share inside; width and "
+               "interval score" + (" relative to the actual value" if relative else "")
+               + "; lower score is better)")
+    return heading + "\n" + table(("interval", "level", "coverage", "mean width",
+                                   "interval score"), rows,
+                                  right=("level", "coverage", "mean width", "interval score"))

@@ -135,3 +135,29 @@ def task_ladder(*, loss_params: dict, accuracy_params: dict, task: str = "hellas
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame.attrs["source"] = "synthetic task ladder"
     return frame
+
+
+def misspecified_ladder(seed: int = 0, *, params=(2e7, 5e7, 1e8, 2e8, 5e8, 1e9, 2e9),
+                        tokens_per_param=(5, 10, 20, 40, 80), embedding: float = 5e6,
+                        noise: float = 0.004) -> pd.DataFrame:
+    """A ladder that Chinchilla's law misdescribes: the loss follows the law in the non-embedding
+    parameters, L = E + A/(N − N_emb)^α + B/D^β, while the table's `params` counts the total N,
+    embeddings included (the discrepancy behind Kaplan's and Chinchilla's different exponents;
+    Pearce & Song 2024, "Reconciling Kaplan and Chinchilla Scaling Laws"). A fit of
+    E + A/N^α + B/D^β on the small sizes extrapolates with a bias that grows with size. The true
+    E, A, B, α, β are drawn per seed (E in [1.6, 2.0], α and β in [0.28, 0.40]); the noise is
+    multiplicative, Normal(0, noise) in log space."""
+    rng = np.random.default_rng(10_000 + seed)
+    E, alpha, beta = rng.uniform(1.6, 2.0), rng.uniform(0.28, 0.40), rng.uniform(0.28, 0.40)
+    A, B = rng.uniform(200, 600), rng.uniform(800, 3000)
+    grid = [(n, n * r) for n in params for r in tokens_per_param]
+    size = np.array([n for n, _ in grid], float)
+    tokens = np.array([d for _, d in grid], float)
+    truth = E + A / (size - embedding) ** alpha + B / tokens ** beta
+    loss = truth * np.exp(noise * rng.standard_normal(len(grid)))
+    frame = pd.DataFrame({"run": [f"N{n:.3g}-D{d:.3g}" for n, d in grid], "params": size,
+                          "tokens": tokens, "flops": 6 * size * tokens, "loss": loss,
+                          "seed": 0})
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = f"misspecified synthetic ladder (seed {seed})"
+    return frame

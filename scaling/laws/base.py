@@ -489,6 +489,33 @@ class Law:
         arrays = np.broadcast_arrays(*ratios.values()) if ratios else []
         return {name: np.maximum(0.0, np.log10(ratio)) for name, ratio in zip(ratios, arrays)}
 
+    def error_coordinates(self, values: dict) -> dict[str, np.ndarray]:
+        """Where the calibrated error model (`scaling.calibration`) reads a point: its
+        `distances` beyond the fitted data and, for laws of whole curves, its `progress` along
+        the curve, log10(step / the first fitted step), and for laws of LRs its `lr_decay`: a
+        curve law's error accumulates with the schedule behind a row and is largest where the
+        LR has been annealed, so a held-out schedule's late, annealed rows miss by more than its
+        early ones even at lengths inside the fitted range."""
+        out = self.distances(values)
+        if self.rows == "all" and "step" in self.fitted_range_ and values.get("step") is not None:
+            first = self.fitted_range_["step"][0]
+            step = np.atleast_1d(np.asarray(values["step"], float))
+            out["progress"] = np.maximum(0.0, np.log10(np.maximum(step, 1e-300) / first))
+        if self.uses_lr_histories and values.get("lr_decay") is not None:
+            out["lr_decay"] = np.atleast_1d(np.asarray(values["lr_decay"], float))
+        return out
+
+    def coordinate_values(self, frame: pd.DataFrame, lr_histories=None) -> dict:
+        """The values `error_coordinates` reads, for the rows of a prepared frame: the scale
+        columns and, for laws of LRs, `lr_decay` (how far each row's LR has been annealed,
+        decades below the highest LR so far; scaling.lr.lr_decay)."""
+        values = {name: frame[name].to_numpy(float) for name in self.scales if name in frame}
+        if self.uses_lr_histories and lr_histories is not None and "step" in frame:
+            from scaling.lr import lr_decay_of_rows
+
+            values["lr_decay"] = lr_decay_of_rows(frame, lr_histories)
+        return values
+
     def distance(self, values: dict) -> np.ndarray:
         """How far points reach beyond the fitted data, in decades: the sum of `distances` over
         the scale columns; 0 inside the fitted range. For Chinchilla, 1.0 is ten times the
@@ -630,7 +657,8 @@ class Law:
             inputs = self.inputs_from(data)
         if kind is None:
             return self.predict_inputs(inputs)
-        scale = {name: frame[name].to_numpy(float) for name in self.scales if name in frame}
+        scale = self.coordinate_values(frame, data.lr_histories
+                                       if isinstance(data, PreparedRuns) else None)
         return self.interval_from_inputs(inputs, kind, level, scale)
 
     def predict_inputs(self, inputs: dict) -> np.ndarray:
@@ -662,10 +690,9 @@ class Law:
             if getattr(self, "calibration_", None) is None:
                 nan = np.full_like(point, np.nan)
                 return point, nan, nan
-            where = {**inputs, **(scale or {})}
-            distances = {name: np.broadcast_to(value, point.shape) for name, value in
-                         self.distances({n: where[n] for n in self.fitted_range_
-                                         if n in where}).items()}
+            where = {**(inputs if isinstance(inputs, dict) else {}), **(scale or {})}
+            distances = {name: np.broadcast_to(value, point.shape)
+                         for name, value in self.error_coordinates(where).items()}
             low, high = self.calibration_.bounds(distances, level)
             centre = self.to_space(point)
             with np.errstate(all="ignore"):
