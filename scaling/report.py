@@ -37,6 +37,9 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     what = "runs" if law.bootstrap_unit == "runs" else "blocks of rows within each curve"
     lines.append(f"bootstrap {n_boot} resamples of {what} (seed {law.bootstrap_seed_}), {level} "
                  "percentile intervals" if n_boot else "bootstrap none (use --bootstrap K for intervals)")
+    model = getattr(law, "calibration_", None)
+    if model is not None:
+        lines.append(f"calibrated {calibration_line(law)}")
     if law.residuals_ is not None and len(law.residuals_):
         residuals = np.asarray(law.residuals_)
         lines.append(f"residuals {law.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
@@ -56,6 +59,21 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)
+
+
+def calibration_line(law) -> str:
+    """The error model of the calibrated intervals in words (scaling.calibration)."""
+    model = law.calibration_
+    relative = law.space == "log"
+
+    def size(value):
+        return f"{100 * value:.2g}%" if relative else f"{value:.2g}"
+
+    growth = ", ".join(f"+{size(slope)} per decade of {name}"
+                       for name, slope in model.slopes.items()) or "no growth measured"
+    return (f"intervals (default): error scale {size(model.noise)} inside the fitted data, "
+            f"{growth}; from {model.n_residuals} held-out rows of {len(model.splits)} refits "
+            "on splits of the data")
 
 
 def lr_sources_line(sources: dict) -> str:

@@ -30,7 +30,21 @@ def test_backtest_on_synthetic_ladder_recovers_parameters():
     for row in record["test"]:
         assert row["rel_error"] == pytest.approx((row["predicted"] - row["actual"]) / row["actual"])
         assert row["lower"] <= row["predicted"] <= row["upper"]
-    assert record["coverage"] >= 0.7
+    assert record["interval"] == {"kind": "calibrated", "level": 0.95}
+    assert record["coverage"]["0.95"] >= 0.7
+    # the shown kind's 95% coverage and interval score are those of the rows' intervals:
+    # S = (u − l) + (2/α)·miss, relative to the actual value, α = 0.05 (Gneiting & Raftery 2007)
+    actual = np.array([r["actual"] for r in record["test"]])
+    lower, upper = (np.array([r[k] for r in record["test"]]) for k in ("lower", "upper"))
+    miss = np.maximum(lower - actual, 0) + np.maximum(actual - upper, 0)
+    assert record["coverage"]["0.95"] == pytest.approx(np.mean(miss == 0))
+    assert record["interval_score"]["0.95"] == pytest.approx(
+        np.mean((upper - lower + 40 * miss) / actual), rel=1e-9)
+    assert set(record["intervals"]) == {"calibrated", "run", "law"}
+    for kind, scores in record["intervals"].items():   # wider levels: wider intervals
+        widths = [scores["mean_width"][level] for level in ("0.5", "0.8", "0.95")]
+        assert widths == sorted(widths), kind
+    assert record["scored"] == {"rows": "final rows", "n": 10}
     truth = [TRUE["E"] + TRUE["A"] / r["params"] ** TRUE["alpha"]
              + TRUE["B"] / r["tokens"] ** TRUE["beta"] for r in record["test"]]
     predicted = [r["predicted"] for r in record["test"]]
@@ -48,7 +62,7 @@ def test_backtest_explicit_test_query_and_curves():
     both.index = pd.RangeIndex(1, len(both) + 1)
     both.attrs["source"] = "synthetic"
     record = backtest(both, "chinchilla", train="params < 5e8", test="params > 1e9",
-                      bootstrap=0)
+                      bootstrap=0, calibrate=False)
     assert [r["params"] for r in record["test"]] == [1.28e9] * 4
     assert record["mean_abs_rel_error"] < 1e-6  # noiseless: the law is exact
     assert record["coverage"] is None and record["test"][0]["lower"] is None

@@ -143,8 +143,9 @@ def test_laws_lists_targets_spaces_and_settings(capsys):
 
 
 def test_without_a_bootstrap_no_table_is_headed_with_intervals(tmp_path, capsys):
-    """--bootstrap 0 gives no intervals, so no table has an interval column or a "95%" heading,
-    in fit, predict (inputs, --flops, --schedule, --compare) and backtest."""
+    """--bootstrap 0 with --no-calibration gives no intervals, so no table has an interval
+    column or a "95%" heading, in fit, predict (inputs, --flops, --schedule, --compare) and
+    backtest."""
     runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
                              params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20],
                              noise=0.003, seed=1)
@@ -152,13 +153,14 @@ def test_without_a_bootstrap_no_table_is_headed_with_intervals(tmp_path, capsys)
     curves = ROOT / "data" / "cpu_schedules" / "runs.parquet"
     fit, curve_fit = str(tmp_path / "fit.json"), str(tmp_path / "curve.json")
     commands = [
-        ["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "0", "--out", fit],
+        ["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "0", "--no-calibration",
+         "--out", fit],
         ["predict", fit, "--params", "1e9", "--tokens", "2e10"],
         ["predict", fit, "--flops", "1e21"],
         ["backtest", str(tmp_path / "runs.parquet"), "--train", "params < 2e8",
-         "--bootstrap", "0"],
+         "--bootstrap", "0", "--no-calibration"],
         ["fit", str(curves), "--law", "annealing", "--where", "step > 100", "--bootstrap", "0",
-         "--out", curve_fit],
+         "--no-calibration", "--out", curve_fit],
         ["predict", curve_fit, "--schedule", "cosine:peak=3e-3,warmup=60,steps=1200,final=3e-4"],
         ["predict", curve_fit, "--compare", "peak=3e-3,warmup=60,steps=1200,final=3e-4"],
     ]

@@ -109,18 +109,27 @@ def test_backtest_report_relative_and_absolute():
            "upper": 2.1}
     relative = {"law": "chinchilla", "train": "params < 1e9", "train_runs": ["a", "b"],
                 "error_kind": "relative", "test": [{**row, "rel_error": 0.01}],
-                "mean_abs_rel_error": 0.01, "coverage": 1.0,
+                "mean_abs_rel_error": 0.01, "coverage": {"0.95": 1.0},
+                "interval": {"kind": "calibrated", "level": 0.95},
+                "scored": {"rows": "final rows", "n": 1},
+                "intervals": {"calibrated": {"coverage": {"0.5": 0.0, "0.95": 1.0},
+                                             "mean_width": {"0.5": 0.02, "0.95": 0.1},
+                                             "interval_score": {"0.5": 0.06, "0.95": 0.1}}},
                 "test_curves": [{"run": "r1", "pred_e": 0.005, "worst_e": 0.02}],
                 "mean_pred_e": 0.005, "mean_worst_e": 0.02}
     text = backtest_report(relative, ["params"])
     assert "+1.00%" in text and "mean absolute relative error 1.000%" in text
-    assert "mean PredE 0.500%, mean WorstE 2.000%" in text and "coverage 100%" in text
+    assert "mean PredE 0.500%, mean WorstE 2.000%" in text
+    assert "intervals on 1 final rows" in text
+    assert "calibrated (shown)    95%      100%      10.00%          10.00%" in text
+    assert "calibrated (shown)    50%        0%       2.00%           6.00%" in text
     absolute = {**relative, "error_kind": "absolute", "test": [{**row, "error": -0.02}],
                 "mean_abs_error": 0.02, "mean_pred_e": 0.004, "mean_worst_e": 0.01}
     del absolute["mean_abs_rel_error"]
     text = backtest_report(absolute, ["params"])
-    assert "-0.0200" in text and "mean absolute error 0.02" in text and "%" not in \
-        text.replace("coverage 100%", "")
+    assert "-0.0200" in text and "mean absolute error 0.02" in text
+    assert "%" not in text.split("intervals on")[0]
+    assert "calibrated (shown)    95%      100%         0.1             0.1" in text
     assert "mean PredE 0.004, mean WorstE 0.01" in text
 
 
