@@ -427,3 +427,33 @@ def test_eval_batches_are_fixed_and_disjoint():
     assert len(few) == 1 and few[0][0].shape == (3, 50)
     with pytest.raises(ValueError):
         D.eval_batches(np.arange(50), 8, 50, 3)
+
+
+# --- the bundled cpu-tiny table ------------------------------------------------------------------
+
+
+def test_bundled_cpu_tiny_table_has_the_seed_repeats():
+    """data/cpu_tiny/runs.parquet (see its SOURCE.md): a valid run table of every rung of
+    ladders/specs/cpu-tiny-seeds.toml, whose 2 smallest sizes ran seeds 0, 1 and 2."""
+    import pyarrow.parquet as pq
+
+    from ladders.spec import expand, load_spec
+    from scaling.runs import final_rows, read_runs
+    from scaling.seeds import seed_scatter
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "data" / "cpu_tiny" / "runs.parquet"
+    assert path.stat().st_size < 300_000
+    assert pq.read_schema(path).metadata[b"scaling.run_table"] == b"1"
+    runs = read_runs(path, columns=("step", "flops", "seed", "width", "depth", "schedule"))
+    rungs = expand(load_spec(root / "ladders" / "specs" / "cpu-tiny-seeds.toml"))
+    assert sorted(runs["run"].unique()) == sorted(r.run for r in rungs)     # every rung, whole
+    final = final_rows(runs)
+    assert dict(zip(final["run"], final["step"])) == {r.run: r.steps for r in rungs}
+    assert not runs["diverged"].any()
+    seeds = final.groupby("width")["seed"].apply(lambda s: sorted(set(s))).to_dict()
+    assert seeds == {32: [0, 1, 2], 48: [0, 1, 2], 64: [0], 80: [0], 96: [0]}
+    scatter = seed_scatter(runs)
+    assert scatter.n_groups == 2 * 5 and scatter.dof == 2 * 5 * 2   # sizes x runs, 3 seeds each
+    assert all(g.n_seeds == 3 and g.runs[0].endswith("-s0") for g in scatter.groups)
+    assert scatter.sigma == pytest.approx(0.016797, abs=1e-6)       # 1.68% (its SOURCE.md)

@@ -189,6 +189,20 @@ BAD_BY_SECTION = [
      ["ladder.micro_batch must be a positive integer, got 0"]),
     ("ladder-value-name", put(GOOD, "ladder", "name", '"my ladder"'),
      ["ladder.name must be letters, digits", "'my ladder'"]),
+    ("ladder-type-repeat-seeds", put(GOOD, "ladder", "repeat_seeds", 2),
+     ["ladder.repeat_seeds must be a list of integers, got 2"]),
+    ("ladder-value-repeat-seed-negative", put(GOOD, "ladder", "repeat_seeds", "[2, -1]"),
+     ["ladder.repeat_seeds must be non-negative, got -1"]),
+    ("ladder-value-repeat-seed-in-seeds", put(GOOD, "ladder", "repeat_seeds", "[2, 1]"),
+     ["ladder.repeat_seeds repeats seed 1 of ladder.seeds"]),
+    ("ladder-value-repeat-seed-twice", put(GOOD, "ladder", "repeat_seeds", "[2, 3, 2]"),
+     ["ladder.repeat_seeds lists seed 2 twice"]),
+    ("ladder-value-seed-twice", put(GOOD, "ladder", "seeds", "[0, 0]"),
+     ["ladder.seeds lists seed 0 twice"]),
+    ("ladder-value-repeat-sizes-zero", put(GOOD, "ladder", "repeat_sizes", 0),
+     ["ladder.repeat_sizes must be a positive integer, got 0"]),
+    ("ladder-value-repeat-sizes-too-many", put(GOOD, "ladder", "repeat_sizes", 4),
+     ["ladder.repeat_sizes = 4 is more than the 3 size(s) of model.sizes"]),
     ("data-key", put(GOOD, "data", "shuffle", "true"), ["unknown key data.shuffle"]),
     ("data-type", put(GOOD, "data", "max_bytes", '"2MB"'),
      ["data.max_bytes must be an integer, got '2MB'"]),
@@ -268,6 +282,58 @@ def test_micro_batch_is_carried_on_every_rung_and_changes_nothing_else(tmp_path)
     assert {r.micro_batch for r in branched} == {8}
 
 
+# 2 sizes (the smaller listed second) x 2 budgets, one schedule, seed 0
+TWO_SIZES = put(put(put(GOOD, "ladder", "seeds", "[0]"), "ladder", "repeat_seeds", "[1, 2]"),
+                "optimizer", "schedules", '["cosine"]').replace(
+    "{ width = 32, depth = 2, heads = 2 }, { width = 64, depth = 2, heads = 4 },\n"
+    "         { target_params = 3e5 }", "{ width = 64, depth = 2, heads = 4 }, "
+    "{ width = 32, depth = 2, heads = 2 }")
+
+
+def test_repeat_seeds_repeat_every_rung_of_the_smallest_sizes(tmp_path, capsys):
+    rungs = expand(load_spec(write(tmp_path, TWO_SIZES)))
+    assert len(rungs) == 2 * 2 + 2 * 2              # sizes x budgets, + repeats x budgets
+    assert [r.run for r in rungs] == [
+        "t-w64-d2-v256-5tpp-cosine-s0", "t-w64-d2-v256-1e+05tok-cosine-s0",
+        "t-w32-d2-v256-5tpp-cosine-s0", "t-w32-d2-v256-1e+05tok-cosine-s0",
+        "t-w32-d2-v256-5tpp-cosine-s1", "t-w32-d2-v256-1e+05tok-cosine-s1",
+        "t-w32-d2-v256-5tpp-cosine-s2", "t-w32-d2-v256-1e+05tok-cosine-s2"]
+    assert [r.seed for r in rungs] == [0, 0, 0, 0, 1, 1, 2, 2]
+    # a repeat is its rung with another seed, and nothing else
+    by_run = {r.run: r.to_dict() for r in rungs}
+    for seed in (1, 2):
+        repeat = by_run[f"t-w32-d2-v256-5tpp-cosine-s{seed}"]
+        assert {**repeat, "run": "", "seed": 0} == \
+            {**by_run["t-w32-d2-v256-5tpp-cosine-s0"], "run": "", "seed": 0}
+    # repeat_sizes = 2: both sizes; the dry run counts the repeats
+    both = expand(load_spec(write(tmp_path, put(TWO_SIZES, "ladder", "repeat_sizes", 2),
+                                  "both.toml")))
+    assert len(both) == 2 * 2 * 3 and {r.seed for r in both if "w64" in r.run} == {0, 1, 2}
+    assert cli.main(["ladder", "run", str(tmp_path / "spec.toml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "8 rungs" in out and "t-w32-d2-v256-1e+05tok-cosine-s2" in out
+    # no repeat seeds: repeat_sizes changes nothing
+    plain = put(TWO_SIZES, "ladder", "repeat_seeds", "[]")
+    assert len(expand(load_spec(write(tmp_path, put(plain, "ladder", "repeat_sizes", 2),
+                                      "plain.toml")))) == 4
+
+
+def test_branched_ladders_repeat_the_stable_run_and_every_branch(tmp_path):
+    text = put(put(BRANCHED, "ladder", "repeat_seeds", "[7]"), "ladder", "repeat_sizes", 2)
+    rungs = expand(load_spec(write(tmp_path, text)))
+    assert len(rungs) == 3 * 2 * 4 + 2 * 4          # sizes x seeds x (stable + 3 branches)
+    repeats = [r for r in rungs if r.seed == 7]
+    assert [r.run for r in repeats] == [
+        "t-w32-d2-v256-stable-wsd-s7", "t-w32-d2-v256-3tpp-wsd-s7", "t-w32-d2-v256-6tpp-wsd-s7",
+        "t-w32-d2-v256-12tpp-wsd-s7", "t-w64-d2-v256-stable-wsd-s7",
+        "t-w64-d2-v256-3tpp-wsd-s7", "t-w64-d2-v256-6tpp-wsd-s7", "t-w64-d2-v256-12tpp-wsd-s7"]
+    assert {r.parent for r in repeats if r.parent} == {"t-w32-d2-v256-stable-wsd-s7",
+                                                        "t-w64-d2-v256-stable-wsd-s7"}
+    # the target_params size is the largest: it runs seeds 0 and 1 only
+    widths = {r.model["width"] for r in rungs} - {32, 64}
+    assert {r.seed for r in rungs if r.model["width"] in widths} == {0, 1}
+
+
 def test_readme_lists_every_spec_key():
     text = (ROOT / "README.md").read_text()
     begin = text.index("<!-- spec keys")
@@ -320,9 +386,10 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
     assert cli.main(["ladder", "specs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["spec", "rungs", "FLOPs", "what"]
-    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:5]}
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:6]}
     assert rows == {"cpu-schedules": ["3", "1.18e+13"], "cpu-tiny": ["25", "2.65e+13"],
-                    "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
+                    "cpu-tiny-seeds": ["45", "2.81e+13"], "gpu-check": ["25", "7.61e+15"],
+                    "gpu-small": ["25", "2.46e+19"]}
     write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins
     assert cli.main(["ladder", "run", "cpu-tiny.toml", "--dry-run"]) == 0
     assert "24 rungs" in capsys.readouterr().out

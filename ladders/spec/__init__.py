@@ -1,7 +1,7 @@
 """Ladder specs (TOML): their schema, their rungs and their cost.
 
 A spec names sizes × token budgets × vocabularies × schedules × seeds; every combination is one
-rung, i.e. one training run. `ladders/specs/cpu-tiny.toml` is a complete one, and the README's
+rung, i.e. one training run (and the smallest sizes' rungs again with each repeat seed). `ladders/specs/cpu-tiny.toml` is a complete one, and the README's
 table (`python -m ladders.spec` prints it) lists every key with its type, default and meaning.
 
     schema.py   one typed dataclass per TOML section; `load_spec` reads and checks a file (or

@@ -1,6 +1,12 @@
 """A spec's rungs: every combination of sizes × vocabularies × budgets × schedules × seeds is one
 rung, i.e. one training run (`expand`).
 
+Seed repeats: the `ladder.repeat_sizes` smallest sizes (by non-embedding parameters) also run
+every one of their rungs (every budget, vocabulary and schedule; in a branched ladder the stable
+run and all its branches) with each of `ladder.repeat_seeds`, run ids ending in `-s<seed>` as
+for `ladder.seeds`: otherwise identical runs whose final losses differ only by the seed, for
+`scaling.seeds.seed_scatter` to measure the run-to-run scatter where it is cheap.
+
 Branches (cheap ladders: one warmup-stable run per size, a cooldown branch per budget; Hägele et
 al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations"). With a
 [branches] section the budgets move from [tokens] to [branches], and `optimizer.schedules` must
@@ -85,7 +91,9 @@ class Rung:
 
 
 def expand(spec: Spec) -> list[Rung]:
-    """Every rung of a spec (sizes × vocabularies × budgets × schedules × seeds).
+    """Every rung of a spec (sizes × vocabularies × budgets × schedules × seeds), and every rung
+    of the `ladder.repeat_sizes` smallest sizes again for each of `ladder.repeat_seeds` (after
+    that size's rungs of `ladder.seeds`).
 
     A branched spec (a [branches] section) gives, per size × vocabulary × seed, its stable run
     followed by its branches, in order of budget: the order in which they can be trained.
@@ -97,7 +105,9 @@ def expand(spec: Spec) -> list[Rung]:
               [("absolute", b) for b in spec.budgets.absolute]
     rungs = []
     per_step = ladder.batch_size * ladder.context     # tokens per optimizer step
+    repeated = repeated_sizes(spec)
     for index, size in enumerate(spec.model.sizes):
+        seeds = ladder.seeds + (ladder.repeat_seeds if index in repeated else [])
         for vocab_size in spec.data.vocab_sizes:
             config = _config(size, index, vocab_size, spec, gpt)
             counts = gpt.parameter_counts(config)
@@ -105,7 +115,7 @@ def expand(spec: Spec) -> list[Rung]:
                 else counts["nonembedding"]
             peak = opt.lr * (opt.base_width / config.width) ** opt.lr_width_exponent
             prefix = f"{ladder.name}-w{config.width}-d{config.depth}-v{vocab_size}"
-            for seed in ladder.seeds:
+            for seed in seeds:
                 common = dict(
                     model=asdict(config), batch_size=ladder.batch_size,
                     micro_batch=ladder.micro_batch, context=ladder.context, seed=int(seed),
@@ -129,6 +139,21 @@ def expand(spec: Spec) -> list[Rung]:
         twice = next(n for n in names if names.count(n) > 1)
         raise SpecError(f"{where}: two rungs would both be named {twice!r}; make sizes distinct")
     return rungs
+
+
+def repeated_sizes(spec: Spec) -> set[int]:
+    """Indices into model.sizes of the `ladder.repeat_sizes` smallest sizes, by non-embedding
+    parameters (the same at every vocabulary; ties: the earlier entry), which also run every
+    rung with each of `ladder.repeat_seeds`. Empty when there are no repeat seeds."""
+    from ladders import model as gpt
+
+    if not spec.ladder.repeat_seeds:
+        return set()
+    vocab_size = spec.data.vocab_sizes[0]
+    counts = [gpt.parameter_counts(_config(size, index, vocab_size, spec, gpt))["nonembedding"]
+              for index, size in enumerate(spec.model.sizes)]
+    order = sorted(range(len(counts)), key=lambda index: (counts[index], index))
+    return set(order[:spec.ladder.repeat_sizes])
 
 
 def _steps(tokens, per_step) -> int:

@@ -59,6 +59,10 @@ class Ladder:
     eval_batches: int = 8              # batches of batch_size sequences per evaluation
     checkpoint_every: int = 100        # steps between checkpoints (for --resume)
     seeds: list[int] = _list(0)        # one rung per seed (initialisation and batch order)
+    repeat_seeds: list[int] = _list()  # extra seeds run only for the repeat_sizes smallest sizes
+    #                                    (every rung of such a size; measures seed scatter)
+    repeat_sizes: int = 1              # how many of the smallest sizes (by non-embedding
+    #                                    parameters) get repeat_seeds
     compile: bool = False              # torch.compile the model
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
@@ -80,9 +84,19 @@ class Ladder:
                                 f"of ladder.micro_batch = {self.micro_batch}")
         if not self.seeds:
             raise SpecError(f"{where}: ladder.seeds is empty")
-        for seed in self.seeds:
-            if seed < 0:
-                raise SpecError(f"{where}: ladder.seeds must be non-negative, got {seed!r}")
+        for key in ("seeds", "repeat_seeds"):
+            values = getattr(self, key)
+            for seed in values:
+                if seed < 0:
+                    raise SpecError(f"{where}: ladder.{key} must be non-negative, got {seed!r}")
+            twice = sorted({seed for seed in values if values.count(seed) > 1})
+            if twice:
+                raise SpecError(f"{where}: ladder.{key} lists seed {twice[0]!r} twice")
+        both = sorted(set(self.seeds) & set(self.repeat_seeds))
+        if both:
+            raise SpecError(f"{where}: ladder.repeat_seeds repeats seed {both[0]!r} of "
+                            "ladder.seeds (every size runs those already); give other seeds")
+        _positive_int(self, "ladder", "repeat_sizes", where)
         if self.flops_per_second is not None:
             _positive(self, "ladder", "flops_per_second", where)
 
@@ -308,6 +322,10 @@ class Spec:
             if texts != ["wsd"]:
                 raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay "
                                 f"in [branches]; give schedules = [\"wsd\"], got {texts!r}")
+        sizes = len(self.model.sizes)
+        if self.ladder.repeat_sizes > sizes:
+            raise SpecError(f"{where}: ladder.repeat_sizes = {self.ladder.repeat_sizes} is more "
+                            f"than the {sizes} size(s) of model.sizes")
         section = "branches" if self.branched else "tokens"
         if not (self.budgets.per_param or self.budgets.absolute):
             raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
