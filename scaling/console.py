@@ -111,6 +111,12 @@ def run_command(command, name: str = "scaling") -> int:
     except ScalingError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:      # the reader left (`scaling laws | head`): not an error of ours
+        try:                     # stdout is gone: point it at /dev/null so exiting can flush
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
     except OSError as exc:
         print(f"{name}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -54,3 +54,21 @@ def test_checking_an_output_makes_no_folder(tmp_path):
     target = tmp_path / "a" / "b" / "fit.json"
     assert check_output(target, "--out") == target
     assert not (tmp_path / "a").exists()
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """`scaling laws | head -2`: the pipe closes while the command still writes (10 MB here,
+    far past a pipe's buffer); exit 0 and no message, not "error: Broken pipe"."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from scaling.console import run_command; "
+            "sys.exit(run_command(lambda: [print('x' * 99) for _ in range(100_000)] and 0))")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    process.stdout.readline()
+    process.stdout.close()             # the reader leaves after one line
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 0, stderr
+    assert stderr == ""
