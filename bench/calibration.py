@@ -65,9 +65,9 @@ def cases(quick: bool):
                 [(misspecified_ladder(seed), "params < 3e8", None, None) for seed in seeds]))
     if CPU_TINY.exists():
         tiny = read_runs(CPU_TINY)
-        out.append(("chinchilla", "cpu-tiny ladder, width < 64 / 80 / 96",
+        out.append(("chinchilla", "cpu-tiny ladder (seeds repeated), width < 80 / 96",
                     [(tiny, f"width < {w} and not stable", f"width >= {w} and not stable", None)
-                     for w in (64, 80, 96)]))
+                     for w in (80, 96)]))
     for law in ("multipower", "annealing"):
         out.append((law, "CPU schedules, each schedule held out",
                     [(schedules, f"run != '{run}' and step > 100",

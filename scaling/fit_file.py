@@ -52,6 +52,7 @@ def to_record(law) -> dict:
         "settings": law.settings(),
         "data": law.data_,
         "fitted_range": law.fitted_range_,
+        "seed_scatter": law.seed_scatter_,
         "calibration": None if law.calibration_ is None else law.calibration_.to_dict(),
         "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
         "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
@@ -90,6 +91,7 @@ def from_record(cls, record: dict):
         raise ScalingError(f"data: expected an object, got {_show(law.data_)}")
     law.residuals_ = _residuals(record.get("residuals"))
     law.fitted_range_ = _fitted_range(record.get("fitted_range", {}))
+    law.seed_scatter_ = _seed_scatter(record.get("seed_scatter"))
     law.calibration_ = None
     if record.get("calibration") is not None:
         from scaling.calibration import ErrorModel
@@ -293,6 +295,18 @@ def _fitted_range(block) -> dict:
                                f"and in order, got {_show(pair)}")
         out[str(name)] = [float(pair[0]), float(pair[1])]
     return out
+
+
+def _seed_scatter(block):
+    """{"sigma", "dof", "n_groups"} of repeated seeds, or None."""
+    if block is None:
+        return None
+    if (not isinstance(block, dict) or not _is_number(block.get("sigma"))
+            or block["sigma"] < 0 or not isinstance(block.get("dof"), int)
+            or block["dof"] < 1 or not isinstance(block.get("n_groups"), int)):
+        raise ScalingError(f"seed_scatter: expected {{sigma ≥ 0, dof ≥ 1, n_groups}}, got "
+                           f"{_show(block)}")
+    return {"sigma": float(block["sigma"]), "dof": block["dof"], "n_groups": block["n_groups"]}
 
 
 def _residuals(values):

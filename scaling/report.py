@@ -37,6 +37,12 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     what = "runs" if law.bootstrap_unit == "runs" else "blocks of rows within each curve"
     lines.append(f"bootstrap {n_boot} resamples of {what} (seed {law.bootstrap_seed_}), {level} "
                  "percentile intervals" if n_boot else "bootstrap none (use --bootstrap K for intervals)")
+    scatter = getattr(law, "seed_scatter_", None)
+    if scatter:
+        size = (f"{100 * scatter['sigma']:.2g}% of {law.target}" if law.space == "log"
+                else f"{scatter['sigma']:.3g}")
+        lines.append(f"seeds     repeated seeds scatter by {size} (pooled std, {scatter['dof']} "
+                     f"dof, {scatter['n_groups']} groups): the calibrated intervals' floor")
     model = getattr(law, "calibration_", None)
     if model is not None:
         lines.append(f"calibrated {calibration_line(law)}")

@@ -126,3 +126,26 @@ def test_misspecified_ladders_calibrated_intervals_hold_where_the_bootstrap_fail
     assert mean("run", "coverage", "0.8") < 0.7 and mean("run", "coverage", "0.95") < 0.8
     for level in ("0.5", "0.8", "0.95"):
         assert mean("calibrated", "interval_score", level) < mean("run", "interval_score", level)
+
+
+def test_repeated_seeds_set_the_floor_of_the_calibrated_intervals(tmp_path):
+    """The bundled cpu-tiny table repeats its two smallest sizes with seeds 0, 1 and 2 (8
+    branch groups of 3 seeds once the stable runs are left out: 16 dof). A fit records their
+    pooled scatter (scaling.seeds) and its calibrated error scale never goes below it."""
+    from scaling.runs import read_runs
+    from scaling.seeds import seed_scatter
+
+    from conftest import ROOT
+
+    runs = read_runs(ROOT / "data" / "cpu_tiny" / "runs.parquet", where="not stable")
+    law = get_law("chinchilla").fit(runs, calibrate=True)
+    expected = seed_scatter(runs)
+    assert law.seed_scatter_ == {"sigma": pytest.approx(expected.sigma, rel=1e-12),
+                                 "dof": 16, "n_groups": 8}
+    assert 0.01 < law.seed_scatter_["sigma"] < 0.03
+    assert law.calibration_.noise >= law.seed_scatter_["sigma"]
+    assert "repeated seeds scatter by" in law.report()
+    law.to_json(tmp_path / "fit.json")
+    assert load_fit(tmp_path / "fit.json").seed_scatter_ == law.seed_scatter_
+    # a table without repeats has none
+    assert get_law("chinchilla").fit(misspecified_ladder(0)).seed_scatter_ is None

@@ -158,6 +158,22 @@ class Problem:
     target: np.ndarray
 
 
+def measured_seed_scatter(law, data) -> dict | None:
+    """{"sigma", "dof", "n_groups"} of the run-to-run scatter of the law's target between runs
+    that differ only in their seed (`scaling.seeds`), in the law's residual space; None when the
+    fitted rows repeat no seed (or cannot tell which runs are otherwise identical)."""
+    from scaling.seeds import seed_scatter
+
+    try:
+        scatter = seed_scatter(data.frame, law.target, space=law.space)
+    except ScalingError:
+        return None
+    if not scatter.dof or not math.isfinite(scatter.sigma):
+        return None
+    return {"sigma": float(scatter.sigma), "dof": int(scatter.dof),
+            "n_groups": int(scatter.n_groups)}
+
+
 def fitted_range(points: pd.DataFrame, columns) -> dict[str, list[float]]:
     """{column: [smallest, largest]} of the fitted rows, for the scale columns they hold."""
     out = {}
@@ -409,12 +425,16 @@ class Law:
             self.bootstrap_theta_ = np.hstack(parts)
         self.intervals_, self.standard_errors_ = self._parameter_intervals()
         self.outside_interval_ = self.points_outside_intervals()
+        self.seed_scatter_ = measured_seed_scatter(self, data)
         self.calibration_ = None
         if calibrate:
             from scaling.calibration import calibrate as learn_errors
 
+            floor = noise_floor
+            if self.seed_scatter_ is not None:      # repeated seeds: a new run scatters so
+                floor = max(floor, self.seed_scatter_["sigma"])
             with fitting.one_blas_thread():
-                self.calibration_ = learn_errors(self, data, noise_floor=noise_floor, seed=seed)
+                self.calibration_ = learn_errors(self, data, noise_floor=floor, seed=seed)
         return self
 
     def fit_residuals(self, problems: list[Problem]) -> np.ndarray:
