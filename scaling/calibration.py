@@ -256,6 +256,12 @@ def fit_error_model(residuals, distances, noise_floor: float = 0.0, weights=None
     return noise, [float(next(slopes)) if seen else None for seen in reached]
 
 
+def residual_floor(residuals) -> float:
+    """The fit's own residual scale, a floor for σ0: robust (1.4826 × the median absolute
+    residual), so a few outliers the Huber loss set aside do not widen every interval."""
+    return float(1.4826 * np.median(np.abs(residuals)))
+
+
 def split_weights(summary) -> np.ndarray:
     """Each split weighs as much as any other, whatever its number of held-out rows: the
     cross-validation folds (many rows inside the fitted range) would otherwise outweigh the
@@ -281,7 +287,7 @@ def calibrate(law, data, *, noise_floor: float = 0.0, seed: int = 0) -> ErrorMod
     columns = coordinates(law, data)
     floor = noise_floor
     if law.residuals_ is not None and len(law.residuals_):
-        floor = max(floor, float(np.sqrt(np.mean(np.asarray(law.residuals_) ** 2))))
+        floor = max(floor, residual_floor(np.asarray(law.residuals_, float)))
     weights = split_weights(summary)
     noise, fitted = fit_error_model(residuals, distances, floor, weights)
     slopes = {c: k for c, k in zip(columns, fitted) if k is not None}

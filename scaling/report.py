@@ -77,6 +77,10 @@ def calibration_line(law) -> str:
 
     growth = ", ".join(f"+{size(slope)} per decade of {name}"
                        for name, slope in model.slopes.items()) or "no growth measured"
+    unseen = [name for name in law.fitted_range_ if name not in model.slopes]
+    if unseen and model.slopes:
+        growth += (f" ({', '.join(unseen)}: no split of the data reached beyond it, so it grows "
+                   "at the steepest of those)")
     return (f"intervals (default): error scale {size(model.noise)} inside the fitted data, "
             f"{growth}; from {model.n_residuals} held-out rows of {len(model.splits)} refits "
             "on splits of the data")
