@@ -36,7 +36,10 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     n_boot = len(law.bootstrap_theta_)
     what = "runs" if law.bootstrap_unit == "runs" else "blocks of rows within each curve"
     lines.append(f"bootstrap {n_boot} resamples of {what} (seed {law.bootstrap_seed_}), {level} "
-                 "percentile intervals" if n_boot else "bootstrap none (use --bootstrap K for intervals)")
+                 "percentile intervals" if n_boot else
+                 "bootstrap none (use --bootstrap K for parameter intervals)"
+                 if getattr(law, "calibration_", None) is not None else
+                 "bootstrap none (use --bootstrap K for intervals)")
     scatter = getattr(law, "seed_scatter_", None)
     if scatter:
         size = (f"{100 * scatter['sigma']:.2g}% of {law.target}" if law.space == "log"
