@@ -135,6 +135,8 @@ def main(argv=None) -> int:
         print(f"{'':<11} ({len(records)} backtests, {results[-1]['n_scored']} values scored, "
               f"mean |error| {100 * results[-1]['mean_abs_rel_error']:.2f}%, up to "
               f"{results[-1]['max_distance']:.2f} decades beyond the fitted data; {seconds:.0f} s)")
+    print()
+    print(summary_lines(results))
     if args.markdown:
         print()
         print(markdown(results))
@@ -142,6 +144,32 @@ def main(argv=None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
+
+
+def summary_lines(results) -> str:
+    """The issue's bar, row by row: calibrated 80% intervals holding 70%-90%, 95% holding at
+    least 88%, and the interval score against the bootstrap run interval's."""
+    lines = []
+    ratios = {f"{level:g}": [] for level in LEVELS}
+    for result in results:
+        cal, run = result["scores"].get("calibrated"), result["scores"].get("run")
+        if not cal or not run:
+            continue
+        misses = []
+        if not 0.7 <= cal["0.8"]["coverage"] <= 0.9:
+            misses.append(f"80% holds {_percent(cal['0.8']['coverage'])}")
+        if cal["0.95"]["coverage"] < 0.88:
+            misses.append(f"95% holds {_percent(cal['0.95']['coverage'])}")
+        for key in ratios:
+            ratios[key].append(run[key]["interval_score"] / cal[key]["interval_score"])
+        worse = [f"{100 * float(k):g}%" for k in ratios if ratios[k][-1] < 1]
+        lines.append(f"{result['law']:<11} {result['data'][:62]:<62} "
+                     + ("coverage in band" if not misses else "OUTSIDE: " + ", ".join(misses))
+                     + ("" if not worse else f"; score worse than run at {', '.join(worse)}"))
+    means = ", ".join(f"{100 * float(k):g}% {np.exp(np.mean(np.log(v))):.2f}x"
+                      for k, v in ratios.items())
+    lines.append(f"run/calibrated interval score, geometric mean over rows: {means}")
+    return "\n".join(lines)
 
 
 def _percent(value) -> str:

@@ -16,7 +16,8 @@ inference for regression", locally weighted residuals).
      predict the others (the larger ones); and FOLDS-fold cross-validation over runs (errors
      inside the fitted range);
    - laws of whole curves: cut every curve at CUTS of its steps, fit the earlier rows of every
-     curve, predict the later ones; and leave each run (schedule) out in turn (3 or more runs).
+     curve, predict the later ones; and leave each run (schedule) out in turn (2 or more runs);
+     laws of every row without steps (task accuracy from task loss): the folds over runs.
 2. Each held-out row gives a residual r in the law's space (log actual − log predicted: about the
    relative error) and a distance d: decades beyond that refit's data (`Law.distance`).
 3. The error's scale grows with distance: s(d) = sqrt(σ0² + (κ·d)²), σ0 and κ by maximum
@@ -200,7 +201,8 @@ def calibration_residuals(law, data, seed: int = 0):
         r = law.to_space(actual[ok]) - law.to_space(predicted[ok])
         parts = sub.error_coordinates(sub.coordinate_values(test_frame, data.lr_histories))
         d = np.column_stack([np.broadcast_to(parts[c], ok.shape)[ok] if c in parts
-                             else np.zeros(ok.sum()) for c in columns])
+                             else np.zeros(ok.sum()) for c in columns]) if columns \
+            else np.zeros((int(ok.sum()), 0))
         residuals.append(r)
         distances.append(d)
         summary.append({"split": name, "n_test": int(ok.sum()),
@@ -208,7 +210,10 @@ def calibration_residuals(law, data, seed: int = 0):
                         "rms": float(np.sqrt(np.mean(r ** 2)))})
 
     frame = data.frame
-    if law.rows == "all":
+    if law.rows == "all" and "step" not in frame:     # rows of runs, not curves in steps
+        for name, train, test in final_splits(law, data, seed):
+            score(name, frame[frame["run"].isin(train)], frame[frame["run"].isin(test)])
+    elif law.rows == "all":
         steps = frame.groupby("run")["step"].transform("max")
         for share in CUTS:
             early = frame["step"] <= share * steps
