@@ -256,11 +256,12 @@ class Law:
         """The training compute of points, in the compute model the allocation assumes."""
         raise ScalingError(f"the {self.name} law has no compute model")
 
-    def predict_schedule(self, schedule: str, every: int | None = None,
-                         **sizes) -> pd.DataFrame:
+    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
+                         level: float | None = None, **sizes) -> pd.DataFrame:
         """The whole predicted curve of an LR schedule (laws with `predicts_schedules`), a row
         every `every` steps and at the last (None: the law's default, every step unless that
-        would be slow)."""
+        would be slow), with the interval of `kind` (None: `default_interval`) at `level` in
+        its `lower` and `upper` columns."""
         raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
 
