@@ -124,13 +124,11 @@ def interval_kind(law, kind: str | None = None) -> str | None:
     """The interval kind a table shows: `kind` ("calibrated", "run" or "law"), or the fit's
     `default_interval`; None when the default is not there (the tables then have no interval
     columns). A kind asked for that the fit lacks is a one-line error saying how to get it."""
-    from scaling.laws.base import INTERVAL_KINDS
-
     if kind is None:
         kind = law.default_interval
         return kind if kind in law.interval_kinds else None
-    if kind not in INTERVAL_KINDS:
-        raise ScalingError(f"--interval must be one of {', '.join(INTERVAL_KINDS)}, got {kind!r}")
+    if kind not in HOW_TO_GET:
+        raise ScalingError(f"--interval must be one of {', '.join(HOW_TO_GET)}, got {kind!r}")
     if kind not in law.interval_kinds:
         raise ScalingError(f"--interval {kind}: this fit has {WHAT_IT_LACKS[kind]}; "
                            f"{HOW_TO_GET[kind]}"
