@@ -3,6 +3,7 @@
     scaling fit RUNS [--law chinchilla] [--set NAME=VALUE] [--where Q] [--map COL="File col"]
                      [--bootstrap K] [--out FIT.json] [--plot FIG.png]
     scaling predict FIT.json --params N --tokens D | --input NAME=X,… | --flops C | --schedule S
+                     [--interval calibrated|run|law] [--json OUT]
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling laws
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
@@ -89,6 +90,14 @@ def _parser() -> OneLineParser:
                          help="--schedule/--compare: write the curve(s) as CSV")
     predict.add_argument("--plot", metavar="FIG.png",
                          help="--schedule/--compare: plot the curve(s)")
+    predict.add_argument("--interval", choices=("calibrated", "run", "law"),
+                         help="the interval shown: calibrated (the fit's error model: widens "
+                              "with the distance beyond the fitted data), run (bootstrap plus "
+                              "the fit's scatter) or law (bootstrap of the law's value); "
+                              "default: calibrated where the fit has it, else run")
+    predict.add_argument("--json", metavar="OUT",
+                         help="write the predictions (with intervals, distance beyond the fitted "
+                              "data and warnings) as JSON")
 
     backtest = commands.add_parser("backtest", help="fit on some runs, predict the held-out ones")
     table_options(backtest)
@@ -147,7 +156,7 @@ def _check_outputs(args) -> None:
     finished fit: --out, --json (a writable file, not a folder) and --plot (also a format
     matplotlib writes)."""
     examples = {"out": "curve.csv" if args.command == "predict" else "fit.json",
-                "json": "backtest.json"}
+                "json": "predictions.json" if args.command == "predict" else "backtest.json"}
     for attribute, example in examples.items():
         if getattr(args, attribute, None):
             check_output(getattr(args, attribute), f"--{attribute}", example=example)
@@ -180,12 +189,15 @@ def _fit(args) -> int:
 def _predict(args) -> int:
     from scaling.errors import ScalingError
     from scaling.laws import load_fit
-    from scaling.report import compute_optimal_table, prediction_table
+    from scaling.diagnostics import fit_warnings, render
+    from scaling.report import (allocation_record, compute_optimal_table, interval_kind,
+                                prediction_record, prediction_table)
     from scaling.runs import check_sensible_inputs
 
     _check_outputs(args)
     law = load_fit(args.fit)
     _check_predict_options(law, args)
+    interval_kind(law, args.interval)          # a kind the fit lacks: an error before any work
     if args.schedule:
         return _predict_schedule(law, args)
     if args.compare:
@@ -197,7 +209,9 @@ def _predict(args) -> int:
         if any(not (c > 0 and c < float("inf")) for c in args.flops):
             raise ScalingError("--flops must be positive and finite")
         check_sensible_inputs(args.flops, "flops", "--flops")
-        print(compute_optimal_table(law, args.flops))
+        print(compute_optimal_table(law, args.flops, args.interval))
+        _print_warnings(render(fit_warnings(law)))
+        _write_json(args, lambda: allocation_record(law, args.flops, args.interval))
         return 0
     values = {name: getattr(args, name, None) for name in law.inputs if name.isidentifier()}
     values.update(_named_inputs(args.input))
@@ -209,12 +223,27 @@ def _predict(args) -> int:
         raise ScalingError(f"give {' and '.join(law.input_option(n) for n in law.inputs)}"
                            + (" or --flops" if law.allocates_compute else ""))
     try:
-        print(prediction_table(law, **values))
+        print(prediction_table(law, args.interval, **values))
     except ValueError as exc:
         if isinstance(exc, ScalingError):
             raise
         raise ScalingError(f"input lists of different lengths ({exc})") from None
+    _write_json(args, lambda: prediction_record(law, args.interval, **values))
     return 0
+
+
+def _print_warnings(lines) -> None:
+    if lines:
+        print("\n" + "\n".join(lines))
+
+
+def _write_json(args, record) -> None:
+    """--json: the predictions' record (`record()`), written atomically."""
+    from scaling.atomic import write_text
+
+    if args.json:
+        write_text(args.json, json.dumps(record(), indent=1, allow_nan=False))
+        print(f"saved predictions to {args.json}")
 
 
 def _check_predict_options(law, args) -> None:
@@ -275,31 +304,34 @@ def _predict_schedule(law, args) -> int:
     from scaling.atomic import atomic_path
     from scaling.errors import ScalingError
     from scaling.plots import plot_curve
-    from scaling.report import has_intervals, table
+    from scaling.report import curve_record, curve_table, curve_warnings, interval_kind
 
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
-    curve = law.predict_schedule(args.schedule, every=args.every, **_sizes(law, args))
+    kind = interval_kind(law, args.interval)
+    curve = law.predict_schedule(args.schedule, every=args.every, kind=kind or "law",
+                                 **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
-    level = f"{100 * law.confidence:g}% interval"
-    rows = [(f"{step}", f"{lr:.4g}", f"{value:.4f}", f"[{lower:.4f}, {upper:.4f}]")
-            for step, lr, value, lower, upper in zip(shown["step"], shown["lr"],
-                                                     shown[law.target], shown["lower"],
-                                                     shown["upper"])]
-    header = ("step", "lr", law.target, level)
-    if not has_intervals(law):                  # no bootstrap: no interval column
-        header, rows = header[:-1], [row[:-1] for row in rows]
-    print(table(header, rows, right=("step", "lr", law.target)))
+    print(curve_table(law, shown, kind))
     _every_note(args, curve)
+    _print_warnings(curve_warnings(law, {args.schedule: curve}, with_fit=True))
     if args.out:
         with atomic_path(args.out) as temporary:
             curve.to_csv(temporary, index=False)
         print(f"saved curve to {args.out}")
     if args.plot:
-        plot_curve(curve, args.schedule, args.plot, target=law.target)
+        plot_curve(curve, args.schedule, args.plot, target=law.target, interval=kind,
+                   level=law.confidence, fitted_steps=_fitted_steps(law))
         print(f"saved plot to {args.plot}")
+    _write_json(args, lambda: curve_record(law, {args.schedule: curve}, kind))
     return 0
+
+
+def _fitted_steps(law):
+    """(first, last) fitted step of a curve law (the plots shade it), or None."""
+    steps = getattr(law, "fitted_range_", {}).get("step")
+    return tuple(steps) if steps else None
 
 
 def _every_note(args, *curves) -> None:
@@ -326,19 +358,25 @@ def _sizes(law, args) -> dict:
 def _compare_schedules(law, args) -> int:
     from scaling.plan import compare_schedules
     from scaling.plots import plot_curves
-    from scaling.report import has_intervals, table
+    from scaling.report import (curve_record, curve_warnings, interval_heading, interval_kind,
+                                reach_cell, table)
 
-    curves = compare_schedules(law, args.compare, every=args.every, **_sizes(law, args))
+    kind = interval_kind(law, args.interval)
+    curves = compare_schedules(law, args.compare, every=args.every, kind=kind or "law",
+                               **_sizes(law, args))
     final = f"final {law.target}"
-    header = ("schedule", final) + \
-        ((f"{100 * law.confidence:g}% interval",) if has_intervals(law) else ())
+    steps = law.fitted_range_.get("step")
+    header = ("schedule", final, *((interval_heading(law, kind),) if kind else ()),
+              *(("× step",) if steps else ()))
     rows = []
     for name, curve in curves.items():
         last = curve.iloc[-1]
         rows.append((name, f"{last[law.target]:.4f}",
-                     f"[{last.lower:.4f}, {last.upper:.4f}]")[:len(header)])
+                     *((f"[{last.lower:.4f}, {last.upper:.4f}]",) if kind else ()),
+                     *((reach_cell(float(last.step), *steps),) if steps else ())))
     print(table(header, rows, right=(final,)))
     _every_note(args, *curves.values())
+    _print_warnings(curve_warnings(law, curves, with_fit=True))
     if args.out:
         import pandas as pd
 
@@ -349,8 +387,10 @@ def _compare_schedules(law, args) -> int:
                       ignore_index=True).to_csv(temporary, index=False)
         print(f"saved curves to {args.out}")
     if args.plot:
-        plot_curves(curves, args.compare, args.plot, target=law.target)
+        plot_curves(curves, args.compare, args.plot, target=law.target, interval=kind,
+                    level=law.confidence, fitted_steps=_fitted_steps(law))
         print(f"saved plot to {args.plot}")
+    _write_json(args, lambda: curve_record(law, curves, kind))
     return 0
 
 

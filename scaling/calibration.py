@@ -178,19 +178,19 @@ def calibration_residuals(law, data, seed: int = 0):
     """Held-out residuals (law space, (n,)), distances (decades beyond each refit's data, (n, k)
     for the law's k scale columns) and a summary per split, from refits of splits of `data`
     (`PreparedRuns`)."""
-    from scaling.laws.base import PreparedRuns
     from scaling.runs import final_rows
 
+    prepared = type(data)          # PreparedRuns (not imported: scaling.laws.base imports us)
     residuals, distances, summary = [], [], []
     columns = coordinates(law, data)
 
     def score(name, train_frame, test_frame):
         sub = type(law)(**law.settings())
         try:
-            sub.fit(PreparedRuns(train_frame, data.source, data.lr_histories))
+            sub.fit(prepared(train_frame, data.source, data.lr_histories))
         except ScalingError:
             return            # too few runs or sizes for this law: the split says nothing
-        test = PreparedRuns(test_frame, data.source, data.lr_histories)
+        test = prepared(test_frame, data.source, data.lr_histories)
         predicted = np.asarray(sub.predict_rows(test), float)
         actual = test_frame[law.target].to_numpy(float)
         ok = np.isfinite(predicted) & np.isfinite(actual)

@@ -13,6 +13,11 @@ Loading checks: a known format; finite numbers; parameters and samples inside th
 at least 20 samples, or none; intervals and standard errors that the samples give; each point
 inside its interval, unless the fit itself found it outside (`outside_interval`, a warning of
 its report). Any failure is one line naming the field.
+
+`warnings` (`scaling.diagnostics`: {"code", "severity", "message", ...}) are the fit's warnings
+and, for laws that allocate compute, those of its allocation at the report's budgets: written for
+a reader, recomputed on loading (never read back). `n_values` (distinct values of each power
+input in the fitted data) is what the few-values warning needs of the data.
 """
 
 from __future__ import annotations
@@ -53,13 +58,28 @@ def to_record(law) -> dict:
         "data": law.data_,
         "fitted_range": law.fitted_range_,
         "seed_scatter": law.seed_scatter_,
+        "n_values": dict(getattr(law, "n_values_", None) or {}),
         "calibration": None if law.calibration_ is None else law.calibration_.to_dict(),
         "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
         "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
                       "names": names,
                       "samples": np.column_stack([samples[n] for n in names]).tolist()
                       if len(law.bootstrap_theta_) else []},
+        "warnings": warnings_of(law),
     }
+
+
+def warnings_of(law) -> list[dict]:
+    """The fit's warnings, and for a law that allocates compute those of its allocation at the
+    report's budgets (`scaling.diagnostics`): for a reader of the file; loading recomputes
+    them."""
+    from scaling import diagnostics
+    from scaling.report import COMPUTE_BUDGETS
+
+    out = diagnostics.fit_warnings(law)
+    if law.allocates_compute:
+        out += diagnostics.allocation_warnings(law, COMPUTE_BUDGETS)
+    return out
 
 
 def from_record(cls, record: dict):
@@ -92,6 +112,9 @@ def from_record(cls, record: dict):
     law.residuals_ = _residuals(record.get("residuals"))
     law.fitted_range_ = _fitted_range(record.get("fitted_range", {}))
     law.seed_scatter_ = _seed_scatter(record.get("seed_scatter"))
+    law.n_values_ = _n_values(record.get("n_values", {}))
+    if not isinstance(record.get("warnings", []), list):
+        raise ScalingError(f"warnings: expected a list, got {_show(record['warnings'])}")
     law.calibration_ = None
     if record.get("calibration") is not None:
         from scaling.calibration import ErrorModel
@@ -307,6 +330,16 @@ def _seed_scatter(block):
         raise ScalingError(f"seed_scatter: expected {{sigma ≥ 0, dof ≥ 1, n_groups}}, got "
                            f"{_show(block)}")
     return {"sigma": float(block["sigma"]), "dof": block["dof"], "n_groups": block["n_groups"]}
+
+
+def _n_values(block) -> dict:
+    """{power input: distinct values in the fitted data} (empty in files before it)."""
+    if not isinstance(block, dict):
+        raise ScalingError(f"n_values: expected an object of counts, got {_show(block)}")
+    for name, count in block.items():
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ScalingError(f"n_values.{name}: expected an integer >= 1, got {_show(count)}")
+    return {str(name): count for name, count in block.items()}
 
 
 def _residuals(values):

@@ -18,9 +18,11 @@ VARIANTS = {
 }
 
 
-def compare_schedules(law, base: str, every: int | None = None, **sizes) -> dict:
+def compare_schedules(law, base: str, every: int | None = None, kind: str | None = None,
+                      level: float | None = None, **sizes) -> dict:
     """{variant: predicted curve} for `base` = "peak=…,warmup=…,steps=…,final=…" (laws with a
-    size term take it as a keyword, `params=1e8`)."""
+    size term take it as a keyword, `params=1e8`), each with the interval of `kind` (None: the
+    fit's default) at `level` in `lower` and `upper`."""
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; schedule "
                            "comparison needs an LR-schedule law")
@@ -41,5 +43,5 @@ def compare_schedules(law, base: str, every: int | None = None, **sizes) -> dict
             parse(schedule)
         except ScheduleError as exc:
             raise ScalingError(f"--compare {base!r}: {exc}") from None
-    return {name: law.predict_schedule(schedule, every, **sizes)
+    return {name: law.predict_schedule(schedule, every, kind, level, **sizes)
             for name, schedule in schedules.items()}

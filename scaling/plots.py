@@ -16,7 +16,9 @@ notebook's own plots alone. Every figure follows the same rules:
   differ), with the learning rate of every update from step 1 below.
 
 `plot_fit`: a fitted law against the rows it was fitted on. `plot_curve` / `plot_curves`: the
-predicted curves of LR schedules (`law.predict_schedule`).
+predicted curves of LR schedules (`law.predict_schedule`). Panels whose axes are a scale column
+of the law (parameters and tokens, steps) shade the fitted range (gid "fitted-range"), so what
+lies outside it reads as extrapolation.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ MIN_FONT = 8            # points
 MAX_LEGEND = 10         # entries
 MAX_NAME = 28           # characters of a legend entry
 ZOOM = 0.3              # the last 30% of the steps, zoomed
+FITTED = {"color": "#2ca02c", "alpha": 0.10, "lw": 0}   # the fitted range's shade
+FITTED_LABEL = "fitted range"
 STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9,
          "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 11,
          "axes.formatter.limits": (-3, 4)}
@@ -222,6 +226,14 @@ def _iso_target(ax, law, inputs, actual):
                     Line2D([], [], color="0.3", lw=1.0, ls=dashes,
                            label=f"iso-FLOPs ({law.compute_formula})")]
         title += " and iso-FLOP lines"
+    fitted = getattr(law, "fitted_range_", {})
+    if "params" in fitted and "tokens" in fitted:   # the fitted (N, D) box: beyond, extrapolation
+        from matplotlib.patches import Patch, Rectangle
+
+        (n_low, n_high), (d_low, d_high) = fitted["params"], fitted["tokens"]
+        ax.add_patch(Rectangle((n_low, d_low), n_high - n_low, d_high - d_low, **FITTED,
+                               zorder=0.5, gid="fitted-range"))
+        handles.append(Patch(**FITTED, label=f"{FITTED_LABEL} (N, D)"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(n_grid.min(), n_grid.max())
@@ -321,6 +333,7 @@ class _CurvePanels:
         self.bands = []                  # (x, lower, upper) of intervals, for the zoom's y range
         self.end = 1.0
         self.right = 0.0                 # the right-most thing drawn in the zoom (error bars)
+        self.fitted = None               # (first, last) fitted step: shaded in the top panels
 
     @property
     def top(self):
@@ -348,6 +361,9 @@ class _CurvePanels:
         self.lr_whole.set_ylabel("learning rate")
         for ax in (self.whole, self.lr_whole):
             ax.axvspan(start, self.end + pad, color="0.92", zorder=0, lw=0)
+        if self.fitted is not None:
+            for ax in self.top:
+                ax.axvspan(*self.fitted, **FITTED, zorder=0.5, gid="fitted-range")
         for ax in self.top:
             ax.tick_params(labelbottom=False)
             ax.grid(alpha=0.3)
@@ -407,6 +423,11 @@ def _curve_fit_figure(law, data):
         handles = [Line2D([], [], color="0.3", **{k: v for k, v in _marker_style(0).items()
                                                   if k != "mec"}, label="observed"),
                    Line2D([], [], color="0.3", lw=1.5, label="fitted")]
+    steps_fitted = getattr(law, "fitted_range_", {}).get("step")
+    if steps_fitted:
+        panels.fitted = tuple(steps_fitted)
+        if len(handles) < MAX_LEGEND:
+            handles.append(_fitted_handle())
     panels.finish(law.target)
     figure.suptitle(_wrap(
         f"{law.title}, fitted to {len(runs)} runs" + (f" ({pattern})" if pattern else "")
@@ -415,6 +436,12 @@ def _curve_fit_figure(law, data):
         f"(objective {law.objective_:.3g})", 120))
     _legend(figure, handles, title="run" if len(runs) <= MAX_LEGEND else None)
     return figure
+
+
+def _fitted_handle():
+    from matplotlib.patches import Patch
+
+    return Patch(**FITTED, label=f"{FITTED_LABEL} (steps)")
 
 
 def _legend(figure, handles, title=None):
@@ -444,9 +471,12 @@ def _source(curves) -> str:
     return f" by the fitted {titles.pop()}" if len(titles) == 1 else " by the fitted law"
 
 
-def plot_curve(curve, label, path, *, target: str, observed=None) -> Path:
+def plot_curve(curve, label, path, *, target: str, observed=None, interval: str | None = None,
+               level: float = 0.95, fitted_steps=None) -> Path:
     """A predicted curve (step, lr, `target`, lower, upper) with its LR below, and optionally an
-    observed curve (step, `target`) on top, as markers."""
+    observed curve (step, `target`) on top, as markers. `interval` is the kind of the band
+    ("calibrated", "run", "law"; None: the law's) at `level`; `fitted_steps` (first, last), the
+    law's fitted step range (`fitted_range_["step"]`), is shaded."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -465,7 +495,8 @@ def plot_curve(curve, label, path, *, target: str, observed=None) -> Path:
                                 gid="interval")
         if banded:
             panels.bands.append((steps, lower, upper))
-            handles.append(Patch(color="crimson", alpha=0.18, label="95% interval of the law"))
+            handles.append(Patch(color="crimson", alpha=0.18,
+                                 label=f"{level:.0%} interval ({interval or 'law'})"))
         if observed is not None:
             marker = {**_marker_style(0), "mec": "black", "ms": 4.5}
             for ax in panels.top:
@@ -475,6 +506,9 @@ def plot_curve(curve, label, path, *, target: str, observed=None) -> Path:
         for ax in panels.bottom:
             ax.plot(x, lr, color="0.3", lw=1.5, gid="lr")
         panels.end = max(steps.max(), x.max())
+        if fitted_steps is not None:
+            panels.fitted = tuple(fitted_steps)
+            handles.append(_fitted_handle())
         panels.finish(f"predicted {target}")
         schedule = curve.attrs.get("schedule") or str(label)
         seen = "markers: observed" if observed is not None else "nothing observed"
@@ -484,9 +518,11 @@ def plot_curve(curve, label, path, *, target: str, observed=None) -> Path:
         return _save(figure, path)
 
 
-def plot_curves(curves: dict, label, path, *, target: str) -> Path:
+def plot_curves(curves: dict, label, path, *, target: str, interval: str | None = None,
+                level: float = 0.95, fitted_steps=None) -> Path:
     """Several predicted curves ({name: curve}) with their LRs below, and each curve's final
-    95% interval in the zoomed panel."""
+    interval in the zoomed panel (`interval`: its kind, None: the law's; at `level`);
+    `fitted_steps` (first, last), the law's fitted step range, is shaded."""
     from matplotlib.lines import Line2D
 
     with _style():
@@ -523,7 +559,11 @@ def plot_curves(curves: dict, label, path, *, target: str) -> Path:
             panels.right = max(panels.right, x)
         if banded:
             handles.append(Line2D([], [], color="0.3", marker="|", ms=10, ls="none",
-                                  label="final 95% interval"))
+                                  label=f"final {level:.0%}"
+                                        + (f" ({interval})" if interval else " interval")))
+        if fitted_steps is not None:
+            panels.fitted = tuple(fitted_steps)
+            handles.append(_fitted_handle())
         panels.finish(f"predicted {target}")
         figure.suptitle(_wrap(
             f"Predicted {target} of {len(curves)} LR schedules{_source(curves.values())}\n"

@@ -1,8 +1,19 @@
-"""Readable text reports of fits and backtests."""
+"""Readable text reports of fits, predictions and backtests.
+
+Every predicted point states how far it reaches beyond the fitted data: a column per scale
+column of the law ("× params", "× tokens", "× step"), "×4.3" for 4.3 times the largest fitted
+value, "inside" within the fitted range, "÷2" for half the smallest. Warnings
+(`scaling.diagnostics`) follow the tables as "WARNING: …" lines. `prediction_record` and
+`allocation_record` are the same predictions as JSON-ready dicts (`scaling predict --json`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from scaling import diagnostics
+from scaling.diagnostics import json_number
+from scaling.errors import ScalingError
 
 COMPUTE_BUDGETS = (1e21, 1e22, 1e23, 1e24, 1e25)
 
@@ -103,23 +114,9 @@ def lr_sources_line(sources: dict) -> str:
 
 
 def fit_warnings(law) -> list[str]:
-    """Warnings about the fit, in the names of the report's table."""
-    out = []
-    if not law.converged_:
-        out.append(f"WARNING: the optimizer did not converge ({law.message_}); "
-                   "treat the parameters as unreliable")
-    for fit_name in law.at_bound_:
-        name = law.reported_name(fit_name)
-        low, high = law.reported_range(fit_name, law.theta_)
-        out.append(f"WARNING: {name} = {_number(law.params_[name])} ended on a bound of its "
-                   f"range [{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does "
-                   "not fit them)")
-    level = f"{100 * law.confidence:g}%"
-    for name in getattr(law, "outside_interval_", []):
-        low, high = law.intervals_[name]
-        out.append(f"WARNING: {name} = {_number(law.params_[name])} lies outside its own {level} "
-                   f"interval [{_number(low)}, {_number(high)}]: the bootstrap refits disagree "
-                   "with the fit (a biased or many-moded fit); read that interval with care")
+    """Warnings about the fit (`scaling.diagnostics.fit_warnings`), in the names of the report's
+    table, after a blank line (none: no lines)."""
+    out = diagnostics.render(diagnostics.fit_warnings(law))
     return [""] + out if out else []
 
 
@@ -135,7 +132,7 @@ def table(header, rows, right=()) -> str:
 
 
 def has_intervals(law) -> bool:
-    """Whether the fit has bootstrap intervals (else its tables have no interval columns)."""
+    """Whether the fit has bootstrap intervals (the "law" and "run" kinds)."""
     return len(law.bootstrap_theta_) > 0
 
 
@@ -144,34 +141,293 @@ def _with_interval(point, lower, upper) -> str:
                              else f" [{_number(lower)}, {_number(upper)}]")
 
 
-def compute_optimal_table(law, budgets=COMPUTE_BUDGETS) -> str:
+# -- intervals and distance ------------------------------------------------------------------
+
+HOW_TO_GET = {"calibrated": "refit without --no-calibration (the calibration needs at least "
+                            "10 held-out points from refits of splits of the data)",
+              "run": "refit with --bootstrap K (K ≥ 20)",
+              "law": "refit with --bootstrap K (K ≥ 20)"}
+WHAT_IT_LACKS = {"calibrated": "no error model (calibration)", "run": "no bootstrap",
+                 "law": "no bootstrap"}
+
+
+def interval_kind(law, kind: str | None = None) -> str | None:
+    """The interval kind a table shows: `kind` ("calibrated", "run" or "law"), or the fit's
+    `default_interval`; None when the default is not there (the tables then have no interval
+    columns). A kind asked for that the fit lacks is a one-line error saying how to get it."""
+    if kind is None:
+        kind = law.default_interval
+        return kind if kind in law.interval_kinds else None
+    if kind not in HOW_TO_GET:
+        raise ScalingError(f"--interval must be one of {', '.join(HOW_TO_GET)}, got {kind!r}")
+    if kind not in law.interval_kinds:
+        raise ScalingError(f"--interval {kind}: this fit has {WHAT_IT_LACKS[kind]}; "
+                           f"{HOW_TO_GET[kind]}"
+                           + (f", or ask for one it has: {', '.join(law.interval_kinds)}"
+                              if law.interval_kinds else ""))
+    return kind
+
+
+def interval_heading(law, kind: str | None, level: float | None = None) -> str:
+    """"95% interval (calibrated)"."""
+    level = law.confidence if level is None else level
+    return f"{100 * level:g}% interval ({kind})"
+
+
+def reach_cell(value: float, low: float, high: float) -> str:
+    """How far a value lies from the fitted range [low, high]: "×4.3" (4.3 times the largest
+    fitted value), "inside", or "÷2" (half the smallest)."""
+    if not np.isfinite(value):
+        return "-"
+    if value > high * (1 + 1e-9):
+        return f"×{_times(value / high)}"
+    if value < low * (1 - 1e-9):
+        return f"÷{_times(low / value)}"
+    return "inside"
+
+
+def _times(ratio: float) -> str:
+    """Two significant digits, without exponents up to 1e5: 4.3, 78, 210, 3400, 1.2e+05."""
+    if ratio < 10 or ratio >= 1e5:
+        return f"{ratio:.2g}"
+    return f"{float(f'{ratio:.2g}'):.0f}"
+
+
+def _reach_columns(law, values: dict) -> list[str]:
+    """The scale columns of the law's fitted range that `values` hold, in its order."""
+    return [name for name in getattr(law, "fitted_range_", {}) if values.get(name) is not None]
+
+
+def _reach_note(names) -> str:
+    columns = ", ".join(f"× {name}" for name in names)
+    return (f"({columns}: the value over the largest fitted one; inside: within the fitted "
+            "range; ÷: below the smallest)")
+
+
+def _point_fields(law, scales: dict, k: int, distance) -> dict:
+    return {"reach": {name: json_number(np.atleast_1d(value)[k] / law.fitted_range_[name][1])
+                      for name, value in scales.items()},
+            "distance": json_number(np.atleast_1d(distance)[k])}
+
+
+def _notes(k, checks, wide=()) -> str:
+    """The note cell of a table row: what the warnings below say of it, shortly."""
+    notes = [f"interval >{diagnostics.UNIDENTIFIED_FACTOR:g}×"] if k in wide else []
+    return "; ".join(notes + checks.notes(k))
+
+
+# -- compute-optimal allocation --------------------------------------------------------------
+
+def _allocation(law, budgets, kind, level):
+    """(the allocation {quantity: (point, lower, upper)} with the target's interval of `kind`,
+    the kind shown (None: no intervals), the level)."""
+    kind = interval_kind(law, kind)
+    level = law.confidence if level is None else float(level)
+    allocation = law.compute_optimal(budgets)
+    if kind is None:
+        point = allocation[law.target][0]
+        allocation[law.target] = (point, np.full_like(point, np.nan), np.full_like(point, np.nan))
+    elif kind != "law":     # the target's interval of that kind at the allocated inputs
+        inputs = {name: allocation[name][0] for name in law.inputs}
+        allocation[law.target] = law.interval_from_inputs(inputs, kind, level)
+    elif level != law.confidence:
+        raise ScalingError("the allocation's bootstrap intervals are at the fit's confidence "
+                           f"({law.confidence:g}); give no other level")
+    return allocation, kind, level
+
+
+def allocation_record(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
+                      level: float | None = None, *, with_fit: bool = True) -> dict:
+    """The compute-optimal allocation at each budget as a JSON-ready dict: {"law", "target",
+    "interval": {"kind", "level"}, "predictions": [{"flops", <each allocated quantity>,
+    "predicted", "lower", "upper" (the target and its interval of `kind`), "intervals":
+    {quantity: [lower, upper] (bootstrap) or None}, "reach", "distance"}], "warnings"} (the
+    allocation's warnings, and first the fit's with `with_fit`)."""
+    budgets = np.atleast_1d(np.asarray(budgets, float))
+    allocation, kind, level = _allocation(law, budgets, kind, level)
+    scales = {name: allocation[name][0] for name in _reach_columns(law, allocation)}
+    distance = law.distance(scales) if scales else np.zeros(len(budgets))
+    rows = []
+    for k, flops in enumerate(budgets):
+        row = {"flops": float(flops)}
+        intervals = {}
+        for key, (point, lower, upper) in allocation.items():
+            if key != law.target:
+                row[key] = json_number(point[k])
+                intervals[key] = (None if not np.isfinite(lower[k])
+                                  else [json_number(lower[k]), json_number(upper[k])])
+        point, lower, upper = allocation[law.target]
+        row.update(predicted=json_number(point[k]), lower=json_number(lower[k]),
+                   upper=json_number(upper[k]), intervals=intervals,
+                   **_point_fields(law, scales, k, distance))
+        rows.append(row)
+    warnings = diagnostics.allocation_warnings(law, budgets, allocation)
+    if with_fit:
+        warnings = diagnostics.fit_warnings(law) + warnings
+    return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
+            "predictions": rows, "warnings": warnings}
+
+
+def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
+                          level: float | None = None) -> str:
     """The law's compute-optimal allocation at each budget: every quantity it returns (its
-    inputs, the target, and anything else it allocates), with intervals."""
-    allocation = law.compute_optimal(np.asarray(budgets, float))
-    level = f"{100 * law.confidence:g}%"
+    inputs, the target, and anything else it allocates), with intervals (the target's of
+    `kind`, default the fit's; the others the bootstrap's), how far each allocation reaches
+    beyond the fitted data, and the allocation's warnings. When parameters are not identified
+    (`scaling.diagnostics.unidentified`), a WARNING line naming them comes first, and rows with
+    an interval over a factor of 10 are noted."""
+    budgets = np.atleast_1d(np.asarray(budgets, float))
+    allocation, kind, level = _allocation(law, budgets, kind, level)
+    level_text = f"{100 * level:g}%"
     keys = list(allocation)
-    header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys))
-    rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys))
+    scales = _reach_columns(law, allocation)
+    checks = diagnostics.point_checks(law, {n: allocation[n][0] for n in scales})
+    wide = diagnostics.wide_rows(law, allocation, len(budgets))
+    notes = [_notes(k, checks, wide) for k in range(len(budgets))]
+    header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys),
+              *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
+    rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys),
+             *(reach_cell(allocation[name][0][k], *law.fitted_range_[name]) for name in scales),
+             *((notes[k],) if any(notes) else ()))
             for k, flops in enumerate(budgets)]
-    heading = f"compute-optimal allocation ({law.compute_formula})" + \
-        (f", {level} intervals" if has_intervals(law) else "")
-    return heading + "\n" + table(header, rows, right=("FLOPs",))
+    if kind is None:
+        what = ""
+    elif kind == "law":
+        what = f", {level_text} intervals (bootstrap)"
+    else:
+        what = f", {level_text} intervals ({law.target}: {kind}" + \
+            ("; the allocation: bootstrap)" if has_intervals(law) else ")")
+    lines = [f"compute-optimal allocation ({law.compute_formula}){what}"]
+    names = diagnostics.unidentified(law)
+    if names:
+        lines.append(f"WARNING: {', '.join(names)} {'is' if len(names) == 1 else 'are'} not "
+                     f"identified by these data ({level_text} intervals spanning more than a "
+                     f"factor of {diagnostics.UNIDENTIFIED_FACTOR:g}): this allocation rests on "
+                     f"{'it' if len(names) == 1 else 'them'}; read it as a guess, not a plan"
+                     + (f" (rows noted interval >{diagnostics.UNIDENTIFIED_FACTOR:g}×)"
+                        if wide else ""))
+    lines.append(table(header, rows, right=("FLOPs",)))
+    if scales:
+        lines.append(_reach_note(scales))
+    lines += diagnostics.render(diagnostics.allocation_warnings(law, budgets, allocation))
+    return "\n".join(lines)
 
 
-def prediction_table(law, **values) -> str:
-    """Predictions with the law's interval and the interval for one run's measured value."""
-    level = f"{100 * law.confidence:g}%"
+# -- predictions at given inputs -------------------------------------------------------------
+
+def prediction_record(law, kind: str | None = None, level: float | None = None,
+                      **values) -> dict:
+    """Predictions at the given inputs as a JSON-ready dict: {"law", "target", "interval":
+    {"kind", "level"}, "predictions": [{<inputs>, "predicted", "lower", "upper", "reach":
+    {scale column: value / largest fitted}, "distance": decades beyond the fitted data}],
+    "warnings": the predictions' and the fit's}."""
+    kind = interval_kind(law, kind)
+    level = law.confidence if level is None else float(level)
     inputs = law.broadcast_inputs(values)
-    predicted, law_low, law_high = law.predict_interval(kind="law", **inputs)
-    _, run_low, run_high = law.predict_interval(kind="run", **inputs)
-    names = list(inputs)
-    header = (*names, law.target, f"{level} law interval", f"{level} run interval")
-    rows = [(*(f"{inputs[n][k]:.4g}" for n in names), _number(predicted[k]),
-             _interval(law_low[k], law_high[k]), _interval(run_low[k], run_high[k]))
-            for k in range(len(predicted))]
-    if not has_intervals(law):                  # no bootstrap: no interval columns
-        header, rows = header[:-2], [row[:-2] for row in rows]
-    return table(header, rows, right=(*names, law.target))
+    if kind is None:
+        predicted = law.predict_inputs(inputs)
+        lower = upper = np.full_like(predicted, np.nan)
+    else:
+        predicted, lower, upper = law.interval_from_inputs(inputs, kind, level)
+    scales = {name: inputs[name] for name in _reach_columns(law, inputs)}
+    distance = law.distance(scales) if scales else np.zeros(len(predicted))
+    rows = [{**{name: float(inputs[name][k]) for name in inputs}, "predicted": json_number(value),
+             "lower": json_number(lower[k]), "upper": json_number(upper[k]),
+             **_point_fields(law, scales, k, distance)} for k, value in enumerate(predicted)]
+    labels = [", ".join(f"{name} {inputs[name][k]:.3g}" for name in inputs)
+              for k in range(len(predicted))]
+    warnings = diagnostics.prediction_warnings(law, inputs, labels) + \
+        diagnostics.fit_warnings(law)
+    return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
+            "predictions": rows, "warnings": warnings}
+
+
+def prediction_table(law, kind: str | None = None, level: float | None = None,
+                     **values) -> str:
+    """Predictions with the interval of `kind` (default: the fit's, "calibrated" when it has an
+    error model, else "run"; no interval column when the fit has none), how far each point
+    reaches beyond the fitted data, and the warnings."""
+    record = prediction_record(law, kind, level, **values)
+    kind = record["interval"]["kind"]
+    names = list(law.inputs)
+    scales = _reach_columns(law, record["predictions"][0]) if record["predictions"] else []
+    inputs = {name: np.array([row[name] for row in record["predictions"]]) for name in names}
+    checks = diagnostics.point_checks(law, inputs)
+    notes = [_notes(k, checks) for k in range(len(record["predictions"]))]
+    header = (*names, law.target,
+              *((interval_heading(law, kind, record["interval"]["level"]),) if kind else ()),
+              *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
+    rows = [(*(f"{row[n]:.4g}" for n in names), _number(_nan(row["predicted"])),
+             *((_interval(_nan(row["lower"]), _nan(row["upper"])),) if kind else ()),
+             *(reach_cell(row[name], *law.fitted_range_[name]) for name in scales),
+             *((notes[k],) if any(notes) else ()))
+            for k, row in enumerate(record["predictions"])]
+    lines = [table(header, rows, right=(*names, law.target))]
+    if scales:
+        lines.append(_reach_note(scales))
+    lines += diagnostics.render(record["warnings"])
+    return "\n".join(lines)
+
+
+def _nan(value) -> float:
+    return np.nan if value is None else value
+
+
+# -- predicted curves ------------------------------------------------------------------------
+
+def curve_table(law, curve, kind: str | None) -> str:
+    """Rows of a predicted curve (step, lr, the target, its interval of `kind` when there is one,
+    and how far each step reaches beyond the fitted steps)."""
+    steps = law.fitted_range_.get("step")
+    header = ("step", "lr", law.target, *((interval_heading(law, kind),) if kind else ()),
+              *(("× step",) if steps else ()))
+    rows = [(f"{row.step}", f"{row.lr:.4g}", f"{getattr(row, law.target):.4f}",
+             *((f"[{row.lower:.4f}, {row.upper:.4f}]",) if kind else ()),
+             *((reach_cell(float(row.step), *steps),) if steps else ()))
+            for row in curve.itertuples(index=False)]
+    return table(header, rows, right=("step", "lr", law.target))
+
+
+def curve_warnings(law, curves: dict, with_fit: bool = False) -> list[str]:
+    """The report's warning lines of predicted curves ({name: curve}): the distance of each
+    curve's last row (its furthest), and the fit's own warnings with `with_fit`."""
+    return diagnostics.render(_curve_warnings(law, curves, with_fit))
+
+
+def _curve_warnings(law, curves: dict, with_fit: bool) -> list[dict]:
+    last = [curve.iloc[-1] for curve in curves.values()]
+    steps = np.array([float(row["step"]) for row in last])
+    if len(curves) == 1:
+        labels, what = [f"step {int(steps[0])}"], ("the predicted curve at", "")
+    else:
+        labels, what = [str(name) for name in curves], ("the final value of",
+                                                         "the final values of")
+    points = {"step": steps}
+    if all("lr_decay" in row for row in last):      # the error model reads it (curve laws)
+        points["lr_decay"] = np.array([float(row["lr_decay"]) for row in last])
+    out = diagnostics.prediction_warnings(law, points, labels, what)
+    return (diagnostics.fit_warnings(law) if with_fit else []) + out
+
+
+def curve_record(law, curves: dict, kind: str | None, level: float | None = None) -> dict:
+    """Predicted curves ({name: curve}, as `predict_schedule` made them with intervals of `kind`)
+    as a JSON-ready dict: {"law", "target", "interval", "predictions": [{"schedule", "step",
+    "lr", "predicted", "lower", "upper", "reach", "distance"} for every row of every curve],
+    "warnings"}."""
+    level = law.confidence if level is None else float(level)
+    rows = []
+    for name, curve in curves.items():
+        steps = curve["step"].to_numpy(float)
+        scales = {"step": steps} if "step" in law.fitted_range_ else {}
+        distance = law.distance(scales) if scales else np.zeros(len(steps))
+        for k, row in enumerate(curve.itertuples(index=False)):
+            rows.append({"schedule": str(name), "step": int(row.step), "lr": json_number(row.lr),
+                         "predicted": json_number(getattr(row, law.target)),
+                         "lower": json_number(row.lower) if kind else None,
+                         "upper": json_number(row.upper) if kind else None,
+                         **_point_fields(law, scales, k, distance)})
+    return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
+            "predictions": rows, "warnings": _curve_warnings(law, curves, True)}
 
 
 def backtest_report(record: dict, law_inputs) -> str:

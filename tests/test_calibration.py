@@ -149,3 +149,23 @@ def test_repeated_seeds_set_the_floor_of_the_calibrated_intervals(tmp_path):
     assert load_fit(tmp_path / "fit.json").seed_scatter_ == law.seed_scatter_
     # a table without repeats has none
     assert get_law("chinchilla").fit(misspecified_ladder(0)).seed_scatter_ is None
+
+
+@pytest.mark.parametrize("name", ["multipower", "annealing"])
+def test_a_predicted_schedule_has_the_calibrated_interval_of_the_same_rows_in_a_table(name):
+    """`predict_schedule` (scaling predict --schedule) reads the error model at the same
+    coordinates (steps, progress, LR decay) as a run table's rows of that schedule: the cosine
+    run of the bundled CPU schedules, predicted both ways, gets the same bounds."""
+    from conftest import ROOT
+    from scaling.runs import read_runs
+
+    runs = read_runs(ROOT / "data" / "cpu_schedules" / "runs.parquet")
+    law = get_law(name).fit(runs, where="step > 100", calibrate=True)
+    run = next(r for r in runs["run"].unique() if "-cosine-" in r)
+    curve = law.predict_schedule(runs.loc[runs["run"] == run, "schedule"].iloc[0], every=25)
+    table = law.prepare(runs).select(f"step > 100 and run == '{run}'")
+    _, lower, upper = law.predict_rows(table, kind="calibrated")
+    same = curve.set_index("step").loc[table.frame["step"].to_numpy()]
+    np.testing.assert_allclose(same["lower"], lower, rtol=1e-10)
+    np.testing.assert_allclose(same["upper"], upper, rtol=1e-10)
+    assert np.any(upper - lower > 1.5 * (upper - lower)[0])   # wider once the LR decays

@@ -59,8 +59,9 @@ def test_predict_reloads_the_fit(fitted, capsys):
     assert cli.main(["predict", str(fit_path), "--params", "7e10", "1e9",
                      "--tokens", "1.4e12", "2e10"]) == 0
     out = capsys.readouterr().out
-    assert f"{expected:.5g}" in out and "law interval" in out and "run interval" in out
-    assert len(out.strip().splitlines()) == 3
+    assert f"{expected:.5g}" in out and "95% interval (calibrated)" in out
+    assert "× params" in out and "×4.3" in out               # 7e10 over the largest run, 1.6e10
+    assert len(out.strip().splitlines()) == 4                 # header, 2 rows, the reach note
     # the reloaded fit reproduces the saved parameters and its intervals
     record = json.loads(fit_path.read_text())
     assert law.params_ == pytest.approx(record["params"], rel=1e-12)
@@ -128,9 +129,9 @@ def test_set_passes_settings_to_the_law_and_the_fit_file_keeps_them(tmp_path, ca
                                   "target": "loss"}
     law = load_fit(tmp_path / "fit.json")
     assert (law.confidence, law.n_polish, law.delta) == (0.8, 3, 0.01)
-    assert "80% law interval" in (cli.main(["predict", str(tmp_path / "fit.json"), "--params",
-                                            "1e9", "--tokens", "2e10"]) == 0
-                                  and capsys.readouterr().out)
+    assert "80% interval (calibrated)" in (cli.main(["predict", str(tmp_path / "fit.json"),
+                                                     "--params", "1e9", "--tokens", "2e10"]) == 0
+                                           and capsys.readouterr().out)
 
 
 def test_laws_lists_targets_spaces_and_settings(capsys):
@@ -143,9 +144,8 @@ def test_laws_lists_targets_spaces_and_settings(capsys):
 
 
 def test_without_a_bootstrap_no_table_is_headed_with_intervals(tmp_path, capsys):
-    """--bootstrap 0 with --no-calibration gives no intervals, so no table has an interval
-    column or a "95%" heading, in fit, predict (inputs, --flops, --schedule, --compare) and
-    backtest."""
+    """--bootstrap 0 --no-calibration gives no intervals, so no table has an interval column or a
+    "95%" heading, in fit, predict (inputs, --flops, --schedule, --compare) and backtest."""
     runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
                              params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20],
                              noise=0.003, seed=1)
@@ -169,8 +169,14 @@ def test_without_a_bootstrap_no_table_is_headed_with_intervals(tmp_path, capsys)
         out = capsys.readouterr().out.replace("(use --bootstrap K for intervals)", "")
         assert "interval" not in out and "95%" not in out, (argv, out)
     # the same with a bootstrap: the columns are there
-    assert cli.main(["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "20", "--out",
-                     fit]) == 0
+    assert cli.main(["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "20",
+                     "--no-calibration", "--out", fit]) == 0
     assert cli.main(["predict", fit, "--params", "1e9", "--tokens", "2e10"]) == 0
     out = capsys.readouterr().out
-    assert "95% interval" in out and "95% law interval" in out and "95% intervals" in out
+    assert "95% interval" in out and "95% interval (run)" in out and "95% intervals" in out
+    # and with a calibration but no bootstrap: the calibrated interval of the loss alone
+    assert cli.main(["fit", str(tmp_path / "runs.parquet"), "--bootstrap", "0", "--out",
+                     fit]) == 0
+    assert "95% intervals (loss: calibrated)" in capsys.readouterr().out
+    assert cli.main(["predict", fit, "--params", "1e9", "--tokens", "2e10"]) == 0
+    assert "95% interval (calibrated)" in capsys.readouterr().out

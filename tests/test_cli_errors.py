@@ -121,6 +121,16 @@ def curve_fit_file(tmp: Path) -> Path:
     return path
 
 
+def uncalibrated_fit_file(tmp: Path) -> Path:
+    """A real fit file with 20 bootstrap refits and no calibration (--no-calibration)."""
+    path = tmp / "uncalibrated.json"
+    if not path.exists():
+        runs = write(tmp, base_table(), "good.csv")
+        assert cli.main(["fit", str(runs), "--bootstrap", "20", "--jobs", "1",
+                         "--no-calibration", "--out", str(path)]) == 0
+    return path
+
+
 def fit_with_format(version):
     """A real fit file whose "format" is `version` (None: no "format" field)."""
     def build(tmp):
@@ -491,6 +501,34 @@ CASES = [
     ("predict-plot-unknown-format", outputs("predict", "--plot", lambda tmp: tmp / "c.jpgg",
                                             "--schedule", "constant:peak=1e-3,steps=100"),
      ["--plot", "unknown format '.jpgg'"]),
+    # -- the interval shown, and predictions as JSON ---------------------------------------------
+    ("predict-interval-unknown", predict("--params", "1e9", "--tokens", "2e10", "--interval",
+                                         "wide"),
+     ["--interval", "invalid choice", "'wide'", "calibrated", "run", "law"]),
+    ("predict-interval-calibrated-without-calibration",
+     predict("--params", "1e9", "--tokens", "2e10", "--interval", "calibrated",
+             fit_path=uncalibrated_fit_file),
+     ["--interval calibrated: this fit has no error model",
+      "refit without --no-calibration", "or ask for one it has: law, run"]),
+    ("predict-interval-run-without-bootstrap",
+     predict("--flops", "1e21", "--interval", "run"),
+     ["--interval run: this fit has no bootstrap", "refit with --bootstrap K",
+      "or ask for one it has: calibrated"]),
+    ("predict-interval-law-on-a-curve-without-bootstrap",
+     predict("--schedule", "constant:peak=1e-3,steps=100", "--interval", "law",
+             fit_path=curve_fit_file),
+     ["--interval law: this fit has no bootstrap"]),
+    ("predict-json-is-a-folder", outputs("predict", "--json", folder("preds"), "--params", "1e9",
+                                         "--tokens", "2e10"),
+     ["--json", "is a directory", "predictions.json"]),
+    ("fit-bad-n-values", predict("--params", "1e9", "--tokens", "2e10",
+                                 fit_path=edited_fit(set_field("n_values", "params",
+                                                               value="four"))),
+     ["edited.json", "n_values.params: expected an integer >= 1", "'four'"]),
+    ("fit-warnings-not-a-list", predict("--params", "1e9", "--tokens", "2e10",
+                                        fit_path=edited_fit(set_field("warnings",
+                                                                      value="none"))),
+     ["edited.json", "warnings: expected a list", "'none'"]),
 ]
 
 

@@ -227,7 +227,8 @@ def test_many_runs_get_a_legend_of_styles_not_of_runs(tmp_path, saved):
     law = get_law("multipower").fit(runs)
     plots.plot_fit(law, runs, tmp_path / "many.png")
     (legend,) = saved["many.png"].legends
-    assert [t.get_text() for t in legend.get_texts()] == ["observed", "fitted"]
+    assert [t.get_text() for t in legend.get_texts()] == ["observed", "fitted",
+                                                          "fitted range (steps)"]
     check_curves(saved["many.png"])
 
 
@@ -257,7 +258,10 @@ def test_the_demo_multipower_figure_tells_its_runs_apart(demo_multipower, tmp_pa
     figure = saved["multipower-fit.png"]
     check_curves(figure)
     (legend,) = figure.legends
-    assert [t.get_text() for t in legend.get_texts()] == ["constant", "cosine", "wsd"]
+    assert [t.get_text() for t in legend.get_texts()] == ["constant", "cosine", "wsd",
+                                                          "fitted range (steps)"]
+    shaded = [p for ax in figure.axes for p in ax.patches if p.get_gid() == "fitted-range"]
+    assert len(shaded) == 2 and shaded[0].get_x() == 125      # where step > 100 starts
     title = figure._suptitle.get_text()
     assert "3 runs (cpu-schedules-w64-d2-v256-4.92e+06tok-*-s0)" in title
     assert "steps 125–1200" in title

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from scaling.laws import get_law
+from scaling.errors import ScalingError
 from scaling.report import (backtest_report, compute_optimal_table, fit_report, fit_warnings,
-                            prediction_table, table)
+                            prediction_table, reach_cell, table)
 from scaling.synthetic import chinchilla_ladder, vocabulary_ladder
 
 VOCABULARY = {"E": 6.0, "A1": 2000.0, "alpha1": 0.45, "A2": 300.0, "alpha2": 0.4, "B": 4000.0,
@@ -87,7 +88,9 @@ def test_the_allocation_table_shows_whatever_a_law_allocates(chinchilla):
 
     law.compute_optimal = with_vocabulary
     text = compute_optimal_table(law, [1e21, 1e22])
-    assert text.splitlines()[1].split()[-1] == "vocab_size"
+    header = text.splitlines()[1].split()
+    assert header[header.index("loss") + 1] == "vocab_size"
+    assert header[-4:] == ["×", "params", "×", "tokens"]      # how far each allocation reaches
     assert "32000 [30000, 40000]" in text.splitlines()[2]
 
 
@@ -97,11 +100,24 @@ def test_prediction_table_names_the_target(vocabulary, chinchilla):
     lines = text.splitlines()
     assert lines[0].split()[:4] == ["params_nonembed", "vocab_params", "characters",
                                     "loss_unigram"]
-    assert len(lines) == 3
+    assert lines[3].startswith("(× params_nonembed, × vocab_params, ")
+    # the synthetic ladder has 3 character budgets: enough to fit, too few to check the shape
+    assert lines[4:] == [w for w in fit_warnings(vocabulary) if w] and \
+        lines[4].startswith("WARNING: column 'characters' takes 3 distinct values")
     expected = vocabulary.predict(params_nonembed=1e9, vocab_params=3e7, characters=1e11)[0]
     assert f"{expected:.5g}" in lines[1]
+    # no error model: the default interval is the run interval; any kind can be asked for
     text = prediction_table(chinchilla, params=7e10, tokens=1.4e12)
-    assert "95% law interval" in text and "95% run interval" in text
+    assert "95% interval (run)" in text and "×230" in text.splitlines()[1]
+    assert "95% interval (law)" in prediction_table(chinchilla, "law", params=7e10,
+                                                    tokens=1.4e12)
+    with pytest.raises(ScalingError, match="--interval calibrated: this fit has no error model"):
+        prediction_table(chinchilla, "calibrated", params=7e10, tokens=1.4e12)
+
+
+def test_reach_cells():
+    assert [reach_cell(v, 10.0, 100.0) for v in (430.0, 7800.0, 50.0, 100.0, 5.0, 1.234e7)] \
+        == ["×4.3", "×78", "inside", "inside", "÷2", "×1.2e+05"]
 
 
 def test_backtest_report_relative_and_absolute():

@@ -63,18 +63,23 @@ class Annealing(Law):
         prepared = lr_areas.areas(table, lr_histories, self.decay)
         return prepared[prepared["step"] > 0]
 
-    def predict_schedule(self, schedule: str, every: int | None = None, **sizes):
+    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
+                         level: float | None = None, **sizes):
         """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
-        step, lr, lr_area, anneal_area, the target (loss) and its 'law' interval (lower, upper).
-        Laws with a size term take it as a keyword (`params=1e8`)."""
+        step, lr, lr_area, anneal_area, lr_decay, the target (loss) and its interval of `kind`
+        (lower, upper; None: the fit's `default_interval`). Laws with a size term take it as a keyword
+        (`params=1e8`)."""
         import pandas as pd
 
         lr, steps = lr_areas.schedule_rows(schedule, every or 1)
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
-        value, lower, upper = self.predict_interval(**inputs, **sizes)
-        curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, self.target: value,
-                              "lower": lower, "upper": upper})
+        decay = lr_areas.lr_decay(lr, steps)
+        value, lower, upper = self.interval_from_inputs(
+            self.broadcast_inputs({**inputs, **sizes}), kind or self.default_interval, level,
+            scale={"step": steps, "lr_decay": decay})
+        curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "lr_decay": decay,
+                              self.target: value, "lower": lower, "upper": upper})
         curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
         return curve
 
@@ -133,13 +138,14 @@ class AnnealingSize(Annealing):
     reported_names = ("L0", "A", "C", "alpha", "B", "beta")
     reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "C": "exp(c)", "B": "exp(b)"}
 
-    def predict_schedule(self, schedule: str, every: int | None = None, params=None):
+    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
+                         level: float | None = None, params=None):
         from scaling.errors import ScalingError
 
         if params is None:
             raise ScalingError(f"the {self.name} law needs the model size: give --params N "
                                "with --schedule")
-        return super().predict_schedule(schedule, every, params=params)
+        return super().predict_schedule(schedule, every, kind, level, params=params)
 
     def _terms(self, theta, inputs):
         value, floor, power, annealing, log_forward = super()._terms(theta, inputs)

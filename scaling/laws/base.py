@@ -186,6 +186,20 @@ def fitted_range(points: pd.DataFrame, columns) -> dict[str, list[float]]:
     return out
 
 
+def distinct_values(problems) -> dict[str, int]:
+    """{power input: its fewest distinct values over the problems that read it} (warnings: a
+    power law needs a few sizes beyond the three a fit accepts, `scaling.diagnostics`)."""
+    out: dict[str, int] = {}
+    for problem in problems:
+        for column in problem.model.power_inputs:
+            if column in problem.points:
+                values = pd.to_numeric(problem.points[column], errors="coerce").to_numpy(float)
+                values = values[np.isfinite(values) & (values > 0)]
+                count = int(len(np.unique(np.round(np.log(values), 6))))
+                out[column] = min(out.get(column, count), count)
+    return out
+
+
 class Law:
     """Base class: a law sets the class attributes and defines the three law methods below."""
 
@@ -272,11 +286,12 @@ class Law:
         """The training compute of points, in the compute model the allocation assumes."""
         raise ScalingError(f"the {self.name} law has no compute model")
 
-    def predict_schedule(self, schedule: str, every: int | None = None,
-                         **sizes) -> pd.DataFrame:
+    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
+                         level: float | None = None, **sizes) -> pd.DataFrame:
         """The whole predicted curve of an LR schedule (laws with `predicts_schedules`), a row
         every `every` steps and at the last (None: the law's default, every step unless that
-        would be slow)."""
+        would be slow), with the interval of `kind` (None: `default_interval`) at `level` in
+        its `lower` and `upper` columns."""
         raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
 
@@ -409,6 +424,7 @@ class Law:
             self.data_["lr_sources"] = data.lr_sources_of_rows()
         self.residuals_ = self.fit_residuals(problems)
         self.fitted_range_ = fitted_range(pd.concat([p.points for p in problems]), self.scales)
+        self.n_values_ = distinct_values(problems)
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
         self.bootstrap_seed_ = seed
         if bootstrap:

@@ -115,10 +115,12 @@ class MultiPower(Law):
         raise ScalingError("the multipower law predicts whole curves from a schedule: use "
                            "`scaling predict FIT --schedule SPEC` (or predict_schedule)")
 
-    def predict_schedule(self, schedule: str, every: int | None = None):
+    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
+                         level: float | None = None):
         """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
-        step, lr, lr_area, the target (loss) and its 'law' interval (lower, upper), a row every
-        `every` steps and at the last (default: `default_every`)."""
+        step, lr, lr_area, lr_decay (scaling.lr.lr_decay), the target (loss) and its interval of
+        `kind` (lower, upper; None: the fit's `default_interval`), a row every `every` steps and at the last (default:
+        `default_every`)."""
         lr, _ = learning_rates.schedule_rows(schedule, 1)
         schedule_lr = RunLR(lr)
         if every is None:
@@ -132,10 +134,13 @@ class MultiPower(Law):
                 f"larger --every, e.g. --every {self.default_every(schedule_lr)} (or leave it "
                 "out: the default fits)")
         inputs = curve_inputs(np.zeros(len(steps)), steps, {0.0: lr})
-        value, lower, upper = self.interval_from_inputs(inputs)
+        decay = learning_rates.lr_decay(lr, steps)
+        value, lower, upper = self.interval_from_inputs(inputs, kind or self.default_interval,
+                                                        level, scale={"step": steps,
+                                                                      "lr_decay": decay})
         curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1],
-                              "lr_area": np.cumsum(lr)[steps - 1], self.target: value,
-                              "lower": lower, "upper": upper})
+                              "lr_area": np.cumsum(lr)[steps - 1], "lr_decay": decay,
+                              self.target: value, "lower": lower, "upper": upper})
         curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
         return curve
 
@@ -232,6 +237,16 @@ class CurveInputs:
 
     def __len__(self) -> int:
         return len(self.lr_area)
+
+    # read as a mapping of the law's one plain input ({"lr_area": …}), as other laws' inputs
+    # are: what the shared interval code reads of them (`{**inputs, **scale}`)
+    def keys(self):
+        return ("lr_area",)
+
+    def __getitem__(self, name):
+        if name != "lr_area":
+            raise KeyError(name)
+        return self.lr_area
 
 
 class RunLR:

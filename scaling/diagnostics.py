@@ -1,0 +1,339 @@
+"""Warnings about fits and predictions, in one place: what `scaling fit` and `scaling predict`
+print as "WARNING: …" lines (scaling/report.py renders them) and write as the structured
+`warnings` of their JSON (the fit file, `predict --json`).
+
+A warning is a dict: {"code": a short id, "severity": "warning" or "caution", "message": one
+line, and the fields of its case}. The codes, with their fields:
+
+of a fit (`fit_warnings`):
+- not-converged: the optimizer did not converge.
+- at-bound: a parameter ended on a bound of its range (parameter, value, range).
+- outside-interval: a parameter lies outside its own bootstrap interval (parameter, value,
+  interval).
+- unidentified: a parameter's bootstrap interval spans more than UNIDENTIFIED_FACTOR, or reaches
+  0: the data do not pin it down (parameter, value, interval, factor: null when unbounded); not
+  repeated for a parameter already at its bound.
+- few-points: fewer than POINTS_PER_PARAMETER points a parameter (n_points, n_parameters,
+  needed).
+- few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
+
+of predicted points (`prediction_warnings`; compute-optimal ones in `allocation_warnings`), with
+a calibrated fit (the error model of scaling/calibration.py, learned from backtests on splits of
+the fit's own data); each point gets the first that applies:
+- error-over-limit: the error model expects an error over ERROR_LIMIT there (rows, distance,
+  expected_error, limit, error_kind: relative in log space, absolute for linear-space laws).
+- far-beyond-calibration: more than FAR_FACTOR times as far in some scale column as the
+  calibration's splits reached, and FAR_MARGIN decades further: the error model's growth was
+  learned on a much shorter reach (rows, distance, column, calibrated).
+- beyond-calibration (a caution): further than the splits reached (rows, distance).
+and of an allocation:
+- wide-interval: compute-optimal rows with an interval spanning more than UNIDENTIFIED_FACTOR
+  (rows, flops, quantities).
+
+`rows` are 0-based indices into the points (the prediction table's or the allocation's rows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaling.calibration import ERROR_LIMIT
+
+UNIDENTIFIED_FACTOR = 10.0
+# A parameter whose interval spans more than a factor of 10 is not identified: a prediction that
+# leans on it can be off by as much. For an interval of one sign the factor is |high| / |low|
+# (exponents included: alpha in [0.05, 0.6] is as unknown as A in [5, 60]). An interval that
+# reaches 0 or changes sign spans an unbounded factor: the data do not fix the parameter's sign,
+# or, for a non-negative exponent or coefficient, whether its term is there at all; it warns too.
+
+POINTS_PER_PARAMETER = 2
+# Fewer than 2 points per parameter leave no more residual degrees of freedom (n − P) than
+# parameters: the scatter, and with it every interval, is estimated from a handful of residuals
+# (with n − P = 5 the residual RMS is itself uncertain by about 1/sqrt(2·5) ≈ 30%), and a
+# misfit of the law's shape cannot show. Below P + 1 points a fit is refused (Law.check_points).
+
+MIN_VALUES = 4
+# A power law with an offset has three unknowns along its input (coefficient, exponent and the
+# floor it shares), so three distinct values (the least a fit accepts, Law.check_points) are
+# matched exactly, with no value left over to test the shape the law assumes: fewer than four
+# distinct values of a power input (model sizes, token counts) warn.
+
+FAR_FACTOR, FAR_MARGIN = 2.0, 0.3
+# The calibrated interval grows on a line learned from backtests that reached some distance
+# beyond their own data (ErrorModel.max_distance, per scale column). Extrapolating that line to
+# twice its reach is where a fitted trend is commonly still trusted; beyond twice the reach, and
+# at least 0.3 decades (a factor of 2) further, the interval is a guess and the caution becomes a
+# warning. (A 16-run ladder whose splits reach 0.18 decades in params learned no growth with
+# params at all; its compute-optimal points lie 3 to 5.5 decades out.)
+
+MAX_NAMED = 3       # points named in a message before "and N more"
+
+
+def _warning(code: str, message: str, severity: str = "warning", **fields) -> dict:
+    return {"code": code, "severity": severity, "message": " ".join(message.split()),
+            **fields}
+
+
+def _number(value) -> str:
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:.5g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.4g}"
+
+
+def json_number(value):
+    """A JSON-ready number: None for NaN and infinities."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def render(warnings) -> list[str]:
+    """The report's lines: "WARNING: …" (or "CAUTION: …" for cautions)."""
+    return [f"{'CAUTION' if w.get('severity') == 'caution' else 'WARNING'}: {w['message']}"
+            for w in warnings]
+
+
+# -- fits ----------------------------------------------------------------------------------------
+
+def spread_factor(low: float, high: float) -> float:
+    """How many times the larger end of an interval is the smaller, in size (inf when the
+    interval reaches 0 or changes sign)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return math.inf
+    if low > 0 and high > 0 or low < 0 and high < 0:
+        small, large = sorted((abs(low), abs(high)))
+        return large / small
+    return math.inf
+
+
+def fit_warnings(law) -> list[dict]:
+    """The warnings of a fitted law, recomputed from what it holds (so a loaded fit gives the
+    same as the fit that wrote it)."""
+    out = []
+    if not law.converged_:
+        out.append(_warning("not-converged", f"the optimizer did not converge ({law.message_}); "
+                            "treat the parameters as unreliable"))
+    for fit_name in law.at_bound_:
+        name = law.reported_name(fit_name)
+        low, high = law.reported_range(fit_name, law.theta_)
+        out.append(_warning(
+            "at-bound", f"{name} = {_number(law.params_[name])} ended on a bound of its range "
+            f"[{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does not fit "
+            "them)", parameter=name, value=json_number(law.params_[name]),
+            range=[json_number(low), json_number(high)]))
+    level = f"{100 * law.confidence:g}%"
+    for name in getattr(law, "outside_interval_", []):
+        low, high = law.intervals_[name]
+        out.append(_warning(
+            "outside-interval", f"{name} = {_number(law.params_[name])} lies outside its own "
+            f"{level} interval [{_number(low)}, {_number(high)}]: the bootstrap refits disagree "
+            "with the fit (a biased or many-moded fit); read that interval with care",
+            parameter=name, value=json_number(law.params_[name]),
+            interval=[json_number(low), json_number(high)]))
+    bound = {law.reported_name(fit_name) for fit_name in law.at_bound_}
+    for name in unidentified(law):
+        if name in bound:       # already said: a parameter on its bound is not pinned down
+            continue
+        low, high = law.intervals_[name]
+        factor = spread_factor(low, high)
+        spans = (f"spans a factor of {factor:.3g} (over {UNIDENTIFIED_FACTOR:g})"
+                 if math.isfinite(factor) else "reaches 0 (an unbounded factor)")
+        out.append(_warning(
+            "unidentified", f"{name} = {_number(law.params_[name])} is not identified by the "
+            f"data: its {level} interval [{_number(low)}, {_number(high)}] {spans}; "
+            "predictions that lean on it are guesses",
+            parameter=name, value=json_number(law.params_[name]),
+            interval=[json_number(low), json_number(high)],
+            factor=json_number(factor)))
+    n_parameters = len(law.parameters)
+    needed = POINTS_PER_PARAMETER * n_parameters
+    if law.n_points_ < needed:
+        out.append(_warning(
+            "few-points", f"{law.n_points_} points for the {law.name} law's {n_parameters} "
+            f"parameters (fewer than {POINTS_PER_PARAMETER} a parameter, {needed}): the scatter "
+            "and every interval rest on a few residuals, and a misfit of the law's shape cannot "
+            "show; add runs", n_points=int(law.n_points_), n_parameters=n_parameters,
+            needed=needed))
+    for column, count in (getattr(law, "n_values_", None) or {}).items():
+        if count < MIN_VALUES:
+            out.append(_warning(
+                "few-values", f"column {column!r} takes {count} distinct values: a power law "
+                f"with an offset is matched exactly by 3, with none left to test its shape; "
+                f"the {column} exponent needs at least {MIN_VALUES} to be checked by the data",
+                column=column, values=int(count), needed=MIN_VALUES))
+    return out
+
+
+def unidentified(law) -> list[str]:
+    """Reported parameters whose bootstrap interval spans more than UNIDENTIFIED_FACTOR."""
+    return [name for name, (low, high) in getattr(law, "intervals_", {}).items()
+            if spread_factor(low, high) > UNIDENTIFIED_FACTOR]
+
+
+# -- predictions ---------------------------------------------------------------------------------
+
+def _named(labels, rows) -> str:
+    shown = [labels[k] for k in rows[:MAX_NAMED]]
+    more = len(rows) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+def _subject(what, labels, rows) -> str:
+    """"the prediction at X reaches" / "the predictions at X, Y reach"."""
+    one = len(rows) == 1
+    return f"{what[0] if one else what[1]} {_named(labels, rows)} {'reaches' if one else 'reach'}"
+
+
+def _span(values, fmt) -> str:
+    low, high = float(np.min(values)), float(np.max(values))
+    return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low)}–{fmt(high)}"
+
+
+@dataclass
+class Checks:
+    """What the warnings need to know of predicted points (each array (n,))."""
+
+    distance: np.ndarray            # decades beyond the fitted data (`Law.distance`)
+    parts: dict                     # {scale column: decades beyond in that column}
+    expected: np.ndarray | None     # the calibrated error model's median error (None: no model)
+    beyond: np.ndarray | None       # further than any calibration split reached
+    far: np.ndarray | None          # more than FAR_FACTOR times as far, in some column
+
+    def notes(self, k: int) -> list[str]:
+        """Short notes for row k of a table ("error >5%", "beyond calibration")."""
+        if self.expected is None:
+            return []
+        if self.expected[k] > ERROR_LIMIT:
+            return [f"error >{100 * ERROR_LIMIT:g}%"]
+        if self.far[k]:
+            return ["far beyond calibration"]
+        return ["beyond calibration"] if self.beyond[k] else []
+
+
+def point_checks(law, values: dict) -> Checks:
+    """The `Checks` of points `{column: values}` (the law's inputs and scale columns, e.g.
+    step)."""
+    scales = {name: values[name] for name in getattr(law, "fitted_range_", {})
+              if values.get(name) is not None}
+    lengths = [np.size(v) for v in values.values() if v is not None]
+    if not scales:
+        return Checks(np.zeros(max(lengths, default=1)), {}, None, None, None)
+    parts = law.distances(scales)
+    shape = np.broadcast(*parts.values()).shape
+    parts = {name: np.atleast_1d(np.broadcast_to(value, shape)) for name, value in parts.items()}
+    distance = np.sum(list(parts.values()), axis=0)
+    model = getattr(law, "calibration_", None)
+    if model is None:
+        return Checks(distance, parts, None, None, None)
+    far = np.zeros(distance.shape, bool)
+    for name, value in parts.items():
+        reached = model.max_distance.get(name, 0.0)
+        far |= value > max(FAR_FACTOR * reached, reached + FAR_MARGIN)
+    # the error model reads the curve coordinates too (progress along a curve, LR decay)
+    where = {**scales, **({"lr_decay": values["lr_decay"]}
+                          if values.get("lr_decay") is not None else {})}
+    coordinates = {name: np.atleast_1d(np.broadcast_to(value, shape))
+                   for name, value in law.error_coordinates(where).items()}
+    return Checks(distance, parts, np.atleast_1d(model.expected_error(coordinates)),
+                  np.atleast_1d(model.beyond_calibration(coordinates)), far)
+
+
+def prediction_warnings(law, values: dict, labels=None,
+                        what=("the prediction at", "the predictions at")) -> list[dict]:
+    """Warnings about predicted points `{column: values}`: beyond the distance where the fit's
+    calibrated error passes ERROR_LIMIT, far beyond or beyond its calibrated distances. `labels`
+    name the points in messages ("params 7e+10, tokens 1.4e+12"); `what` introduces one point
+    and several."""
+    checks = point_checks(law, values)
+    if checks.expected is None:
+        return []
+    distance, expected = checks.distance, checks.expected
+    labels = list(labels) if labels is not None else \
+        [f"row {k + 1}" for k in range(len(distance))]
+    out = []
+    over = expected > ERROR_LIMIT
+    rows = np.flatnonzero(over)
+    if len(rows):
+        relative = law.error_kind == "relative"
+        size = (lambda v: f"{100 * v:.2g}%") if relative else (lambda v: f"{v:.2g}")
+        kind = (f"a median error of {_span(expected[rows], size)} of the {law.target}"
+                if relative else
+                f"a median absolute error of {_span(expected[rows], size)} in {law.target} "
+                f"(absolute: this law fits {law.target} in linear space)")
+        limit = f"{100 * ERROR_LIMIT:g}%" if relative else f"{ERROR_LIMIT:g}"
+        out.append(_warning(
+            "error-over-limit", f"{_subject(what, labels, rows)} "
+            f"{_span(distance[rows], _decades)} decades beyond the fitted data, where this "
+            f"fit's backtests (its calibration) expect {kind}, over the {limit} limit: treat "
+            f"{'it' if len(rows) == 1 else 'them'} as a guess", rows=[int(k) for k in rows],
+            distance=[json_number(v) for v in distance[rows]],
+            expected_error=[json_number(v) for v in expected[rows]], limit=ERROR_LIMIT,
+            error_kind=law.error_kind))
+    far = checks.far & ~over
+    rows = np.flatnonzero(far)
+    if len(rows):
+        reached = law.calibration_.max_distance
+        ratio = {name: np.max(value[rows]) / max(reached.get(name, 0.0), 1e-3)
+                 for name, value in checks.parts.items()}
+        column = max(ratio, key=ratio.get)
+        out.append(_warning(
+            "far-beyond-calibration", f"{_subject(what, labels, rows)} "
+            f"{_span(distance[rows], _decades)} decades beyond the fitted data, far past the "
+            f"{reached.get(column, 0.0):.2g} decades in {column} that the fit's backtests (its "
+            "calibration) reached: the calibrated interval there extrapolates an error growth "
+            f"learned on a much shorter reach; treat {'it' if len(rows) == 1 else 'them'} as a "
+            "guess", rows=[int(k) for k in rows],
+            distance=[json_number(v) for v in distance[rows]], column=column,
+            calibrated=json_number(reached.get(column, 0.0))))
+    rows = np.flatnonzero(checks.beyond & ~over & ~far)
+    if len(rows):
+        out.append(_warning(
+            "beyond-calibration", f"{_subject(what, labels, rows)} "
+            f"{_span(distance[rows], _decades)} decades beyond the fitted data, further than "
+            "any backtest of the fit on splits of its data reached (its calibration): the error "
+            "expected there is itself extrapolated", severity="caution",
+            rows=[int(k) for k in rows], distance=[json_number(v) for v in distance[rows]]))
+    return out
+
+
+def _decades(value) -> str:
+    return f"{value:.2g}"
+
+
+def allocation_warnings(law, budgets, allocation=None) -> list[dict]:
+    """Warnings about the compute-optimal allocation at `budgets`: rows whose interval spans more
+    than UNIDENTIFIED_FACTOR, and the points' distance (as `prediction_warnings`)."""
+    budgets = np.atleast_1d(np.asarray(budgets, float))
+    allocation = law.compute_optimal(budgets) if allocation is None else allocation
+    labels = [f"{c:.3g}" for c in budgets]
+    out = []
+    wide = wide_rows(law, allocation, len(budgets))
+    if wide:
+        rows = sorted(wide)
+        quantities = sorted({q for k in rows for q in wide[k]}, key=list(allocation).index)
+        level = f"{100 * law.confidence:g}%"
+        out.append(_warning(
+            "wide-interval", f"the compute-optimal allocation at {_named(labels, rows)} FLOPs "
+            f"has {level} intervals spanning more than a factor of {UNIDENTIFIED_FACTOR:g} "
+            f"({', '.join(law.allocation_labels.get(q, q) for q in quantities)}): the data do "
+            "not fix it; read it as a guess, not a plan", rows=rows,
+            flops=[float(budgets[k]) for k in rows], quantities=quantities))
+    points = {name: allocation[name][0] for name in law.inputs if name in allocation}
+    out += prediction_warnings(law, points, [f"{c:.3g} FLOPs" for c in budgets],
+                               what=("the compute-optimal point at", "the compute-optimal "
+                                     "points at"))
+    return out
+
+
+def wide_rows(law, allocation, n: int) -> dict[int, list[str]]:
+    """{row: [quantities whose interval spans more than UNIDENTIFIED_FACTOR]} of an allocation
+    ({quantity: (point, lower, upper)})."""
+    out: dict[int, list[str]] = {}
+    for key, (_, lower, upper) in allocation.items():
+        lower, upper = np.atleast_1d(lower), np.atleast_1d(upper)
+        for k in range(n):
+            if np.isfinite(lower[k]) and spread_factor(lower[k], upper[k]) > UNIDENTIFIED_FACTOR:
+                out.setdefault(k, []).append(key)
+    return out
