@@ -67,8 +67,8 @@ class Annealing(Law):
                          level: float | None = None, **sizes):
         """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
         step, lr, lr_area, anneal_area, lr_decay, the target (loss) and its interval of `kind`
-        (lower, upper; None: the fit's `default_interval`). Laws with a size term take it as a keyword
-        (`params=1e8`)."""
+        (lower, upper; None: the fit's `default_interval`). Laws with a size term take it as a
+        keyword (`params=1e8`)."""
         import pandas as pd
 
         lr, steps = lr_areas.schedule_rows(schedule, every or 1)
