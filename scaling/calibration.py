@@ -19,10 +19,20 @@ inference for regression", locally weighted residuals).
      curve, predict the later ones; and leave each run (schedule) out in turn (2 or more runs);
      laws of every row without steps (task accuracy from task loss): the folds over runs.
 2. Each held-out row gives a residual r in the law's space (log actual − log predicted: about the
-   relative error) and a distance d: decades beyond that refit's data (`Law.distance`).
-3. The error's scale grows with distance: s(d) = sqrt(σ0² + (κ·d)²), σ0 and κ by maximum
-   likelihood of r ~ Normal(0, s(d)²); σ0 is at least the full fit's residual RMS and, where the
-   table repeats seeds, their measured scatter (`noise_floor`).
+   relative error) and its coordinates (`Law.error_coordinates`): d_c, the decades beyond that
+   refit's data in each scale column c (Chinchilla: params, tokens; curve laws: step) and, for
+   laws of whole curves, the row's progress along its curve (log10 of step over the first fitted
+   step) and its LR decay (decades below the highest LR so far): a held-out schedule's annealed,
+   late rows miss by more than its early ones, even inside the fitted lengths.
+3. The error's scale grows with them: s = sqrt(σ0² + Σ_c (κ_c·d_c)²), σ0 and the κ_c by maximum
+   likelihood of r ~ Normal(0, s²), each split weighing the same however many rows it held out
+   (the in-range folds would otherwise outweigh the extrapolations). σ0 is at least the full
+   fit's robust residual scale and, where the table repeats seeds, their measured scatter
+   (`noise_floor`). A slope is at least σ0 / (the farthest its splits reached, decades): growth
+   slower than that would have hidden in the noise, so data that extrapolated only a little
+   cannot claim a flat error (a 16-run ladder spanning 0.18 decades in params gets ≥ 5% a
+   decade, not the 5e-9 that maximum likelihood finds). A column no split reached beyond grows
+   at the steepest slope.
 4. The interval at distance d and level q is point ± s(d)·z_q in the law's space, where z_q is
    the conformal (finite-sample) quantile q of the normalised residuals' sizes |r| / s(d).
    Symmetric on purpose: the sign of a law's bias inside its own data did not carry over to the
@@ -52,6 +62,7 @@ SHARES = (0.4, 0.85)    # laws of final rows: the origins keep this share of the
 #                         and at most
 QUANTILES = np.linspace(0.0, 1.0, 201)   # the stored quantiles of the normalised residuals
 ERROR_LIMIT = 0.05      # warnings: the distance where the expected error passes 5%
+MIN_REACH = 0.1         # decades: a shorter reach bounds no slope (see `calibrate`)
 
 
 @dataclass
@@ -296,6 +307,10 @@ def calibrate(law, data, *, noise_floor: float = 0.0, seed: int = 0) -> ErrorMod
     weights = split_weights(summary)
     noise, fitted = fit_error_model(residuals, distances, floor, weights)
     slopes = {c: k for c, k in zip(columns, fitted) if k is not None}
+    reach = {c: float(distances[:, j].max()) for j, c in enumerate(columns)}
+    for column in law.scales:           # the steepest growth the splits could have missed
+        if column in slopes and reach[column] > 0:
+            slopes[column] = max(slopes[column], noise / max(reach[column], MIN_REACH))
     model = ErrorModel(noise, slopes, np.zeros(len(QUANTILES)), len(residuals),
                        {c: float(distances[:, j].max()) for j, c in enumerate(columns)}, summary)
     scale = model.scale({c: distances[:, j] for j, c in enumerate(columns)})
