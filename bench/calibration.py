@@ -65,9 +65,12 @@ def cases(quick: bool):
                 [(misspecified_ladder(seed), "params < 3e8", None, None) for seed in seeds]))
     if CPU_TINY.exists():
         tiny = read_runs(CPU_TINY)
-        out.append(("chinchilla", "cpu-tiny ladder (seeds repeated), width < 80 / 96",
+        largest = "run.str.contains('-16tpp-')"
+        out.append(("chinchilla", "cpu-tiny ladder (seeds repeated), width < 80 / 96, 16 tpp",
                     [(tiny, f"width < {w} and not stable", f"width >= {w} and not stable", None)
-                     for w in (80, 96)]))
+                     for w in (80, 96)]
+                    + [(tiny, f"not stable and not {largest}", f"not stable and {largest}",
+                        None)]))
     for law in ("multipower", "annealing"):
         out.append((law, "CPU schedules, each schedule held out",
                     [(schedules, f"run != '{run}' and step > 100",
@@ -119,6 +122,11 @@ def main(argv=None) -> int:
         errors = [abs(row.get("rel_error", np.nan)) for r in records for row in r["test"]]
         distance = [row["distance"] for r in records for row in r["test"]]
         results.append({"law": law, "data": name, "scores": summary, "seconds": seconds,
+                        "per_backtest": [{"train": train, "test": test, "where": where,
+                                          "coverage": r["intervals"].get("calibrated", {})
+                                          .get("coverage"), "n": r["scored"]["n"]}
+                                         for (_, train, test, where), r in
+                                         zip(backtests, records)],
                         "backtests": len(records), "n_scored": int(sum(r["scored"]["n"]
                                                                        for r in records)),
                         "mean_abs_rel_error": float(np.nanmean(errors)),
