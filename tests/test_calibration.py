@@ -169,3 +169,13 @@ def test_a_predicted_schedule_has_the_calibrated_interval_of_the_same_rows_in_a_
     np.testing.assert_allclose(same["lower"], lower, rtol=1e-10)
     np.testing.assert_allclose(same["upper"], upper, rtol=1e-10)
     assert np.any(upper - lower > 1.5 * (upper - lower)[0])   # wider once the LR decays
+
+
+def test_a_run_interval_does_not_depend_on_the_other_points_predicted(chinchilla_240):
+    """The bootstrap's run interval of a point is the same alone or among others (one residual
+    drawn per bootstrap sample, not per point)."""
+    law = get_law("chinchilla").fit(chinchilla_240, bootstrap=50)
+    alone = law.predict_interval(kind="run", params=7e10, tokens=1.4e12)
+    among = law.predict_interval(kind="run", params=[1e9, 7e10, 3e11],
+                                 tokens=[2e10, 1.4e12, 6e12])
+    assert (alone[1][0], alone[2][0]) == (among[1][1], among[2][1])

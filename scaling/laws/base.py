@@ -743,11 +743,13 @@ class Law:
 
     def with_scatter(self, samples):
         """Bootstrap predictions (K, n) plus a residual of the fit drawn with replacement, in the
-        residual space (log space: times exp(residual))."""
+        residual space (log space: times exp(residual)). One draw per bootstrap sample, shared by
+        its n points: each point's interval is then the same whichever other points are predicted
+        with it (a curve at --every 25 or 100 has the same interval at its last step)."""
         if not len(samples) or self.residuals_ is None or not len(self.residuals_):
             return samples
         rng = np.random.default_rng(self.bootstrap_seed_ + 1)
-        draws = rng.choice(np.asarray(self.residuals_, float), size=samples.shape)
+        draws = rng.choice(np.asarray(self.residuals_, float), size=(len(samples), 1))
         return self.from_space(self.to_space(samples) + draws)
 
     def interval(self, point, samples, level: float | None = None):
