@@ -66,8 +66,9 @@ FAR_FACTOR, FAR_MARGIN = 2.0, 0.3
 # beyond their own data (ErrorModel.max_distance, per scale column). Extrapolating that line to
 # twice its reach is where a fitted trend is commonly still trusted; beyond twice the reach, and
 # at least 0.3 decades (a factor of 2) further, the interval is a guess and the caution becomes a
-# warning. (A 16-run ladder whose splits reach 0.18 decades in params learned no growth with
-# params at all; its compute-optimal points lie 3 to 5.5 decades out.)
+# warning. (A 16-run ladder whose splits reach 0.18 decades in params learns, by maximum
+# likelihood, no growth with params at all; the error model's slope floor, noise / reach, lifts
+# it to 5% a decade, so its compute-optimal points, 3 to 5.5 decades out, warn of errors over 5%.)
 
 MAX_NAMED = 3       # points named in a message before "and N more"
 
