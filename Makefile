@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/branches.py
 	$(PY) bench/multipower_speed.py
+	$(PY) bench/calibration.py
 
 # The GPU check (bench/gpu_check.py): GPU tests, 124M throughput and MFU against a plain loop, a
 # short branched ladder and its backtest, in one JSON summary (out/gpu-check.json); under 8 minutes
