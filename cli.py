@@ -421,6 +421,8 @@ def _laws(args) -> int:
         law = law_class()
         lr = " (+ lr at every step, a schedule or --lr-file)" if law.uses_lr_histories else ""
         print(f"{name:<16} columns: {', '.join(('run', *law.read_columns))}{lr}")
+        if law.aliases:
+            print(f"{'':<16} also --law {', '.join(law.aliases)}")
         print(f"{'':<16} {law.title}")
         print(f"{'':<16} {law.equation}")
         print(f"{'':<16} target {law.target}, {law.space} space, {law.rows} rows; settings: "

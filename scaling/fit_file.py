@@ -17,7 +17,10 @@ its report). Any failure is one line naming the field.
 `warnings` (`scaling.diagnostics`: {"code", "severity", "message", ...}) are the fit's warnings
 and, for laws that allocate compute, those of its allocation at the report's budgets: written for
 a reader, recomputed on loading (never read back). `n_values` (distinct values of each power
-input in the fitted data) is what the few-values warning needs of the data.
+input in the fitted data) is what the few-values warning needs of the data. `extras` is what a
+law learns from its fitted rows beside its parameters (`Law.fit_extras`: the vocabulary law's
+tokens per character and its approaches 1 and 2), checked by the law on loading; files without
+it load with none.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def to_record(law) -> dict:
         "fitted_range": law.fitted_range_,
         "seed_scatter": law.seed_scatter_,
         "n_values": dict(getattr(law, "n_values_", None) or {}),
+        "extras": dict(getattr(law, "extras_", None) or {}),
         "calibration": None if law.calibration_ is None else law.calibration_.to_dict(),
         "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
         "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
@@ -113,6 +117,7 @@ def from_record(cls, record: dict):
     law.fitted_range_ = _fitted_range(record.get("fitted_range", {}))
     law.seed_scatter_ = _seed_scatter(record.get("seed_scatter"))
     law.n_values_ = _n_values(record.get("n_values", {}))
+    law.extras_ = law.load_extras(record.get("extras", {}))
     if not isinstance(record.get("warnings", []), list):
         raise ScalingError(f"warnings: expected a list, got {_show(record['warnings'])}")
     law.calibration_ = None

@@ -76,6 +76,7 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
     notes = law.notes()
     if notes:
         lines += ([] if lines[-1] == "" or fit_warnings(law) else [""]) + notes
+    lines += law.extras_report()
     if law.allocates_compute:
         lines += ["", compute_optimal_table(law, budgets)]
     return "\n".join(lines)

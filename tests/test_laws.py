@@ -305,6 +305,7 @@ def test_abilities_are_declared_and_defined(name):
     assert law.allocates_compute == defines("compute_optimal") == defines("training_compute")
     assert law.allocates_compute == bool(law.compute_formula)
     assert law.predicts_schedules == defines("predict_schedule")
+    assert law.optimizes_vocabulary == defines("optimal_vocab")
     fit_names = [p.name for p in law.parameters]
     assert set(law.linear_parameters) <= set(fit_names)
     assert set(law.signed_linear_parameters) <= set(law.linear_parameters)

@@ -17,7 +17,12 @@ A law is a small class in one file under `scaling/laws/` (the registry finds it;
 - the optional abilities below, each a class attribute with a default here, never discovered
   with `hasattr`: linear coefficients (variable projection), a cheap search objective
   (`search_inputs`), per-step learning rates (`uses_lr_histories`), compute-optimal allocation
-  (`allocates_compute`) and schedule prediction (`predicts_schedules`).
+  (`allocates_compute`), schedule prediction (`predicts_schedules`) and the compute-optimal
+  vocabulary (`optimizes_vocabulary`);
+- optionally `aliases` (other names the registry knows it by), `positive_columns` (columns that
+  must be > 0 where a table has them: one-line errors before any fit) and `extras`: what a law
+  learns from its fitted rows beside its parameters (`fit_extras`, kept in the fit file's
+  `extras` and checked on loading by `load_extras`, reported by `extras_report`).
 
 Everything else (the objective, multi-start L-BFGS-B, variable projection, the bootstrap,
 intervals, reports and JSON) is shared: here and in `scaling.fitting`.
@@ -204,6 +209,8 @@ class Law:
     """Base class: a law sets the class attributes and defines the three law methods below."""
 
     name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()    # other names `get_law` accepts (`scaling laws`
+    #                                            shows them; fit files keep `name`)
     title: ClassVar[str]                       # one line: the law and its paper
     equation: ClassVar[str]                    # the equation in plain text
     inputs: tuple[str, ...] = ()               # run-table columns the law reads as inputs
@@ -214,6 +221,7 @@ class Law:
     power_inputs: ClassVar[tuple[str, ...]] = ()    # inputs under a power law: need ≥ 3 values
     derived_inputs: ClassVar[tuple[str, ...]] = ()  # inputs that `derive` computes
     extra_columns: ClassVar[tuple[str, ...]] = ()   # other columns `derive` reads
+    positive_columns: ClassVar[tuple[str, ...]] = ()  # must be > 0 where present (`prepare`)
     parameters: ClassVar[tuple[Parameter, ...]]
     reported_names: ClassVar[tuple[str, ...]]
     reported_expressions: ClassVar[dict[str, str]] = {}  # reported name → lmfit expression
@@ -234,6 +242,7 @@ class Law:
     compute_formula: ClassVar[str] = ""        # the compute model it allocates, e.g. "C = 6 N D"
     allocation_labels: ClassVar[dict[str, str]] = {}  # column headers of its allocation table
     predicts_schedules: ClassVar[bool] = False  # `predict_schedule(schedule)`: whole curves
+    optimizes_vocabulary: ClassVar[bool] = False  # `optimal_vocab(params_nonembed, width)`
 
     def __init__(self, **settings):
         known = {setting.name: setting for setting in self.settings_spec}
@@ -294,6 +303,31 @@ class Law:
         its `lower` and `upper` columns."""
         raise ScalingError(f"the {self.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
+
+    def optimal_vocab(self, params_nonembed, width, flops=None, kind: str | None = None,
+                      level: float | None = None) -> dict:
+        """The compute-optimal vocabulary size of models of `params_nonembed` and `width`, at
+        budgets `flops` (None: the law's own choice), by each approach the law knows (laws with
+        `optimizes_vocabulary`; `scaling predict --optimal-vocab`)."""
+        raise ScalingError(f"the {self.name} law has no optimal vocabulary; --optimal-vocab "
+                           "needs the vocabulary law (see `scaling laws`)")
+
+    # -- extras: what a law learns from its fitted rows beside its parameters -------------------
+    def fit_extras(self, points: pd.DataFrame) -> dict:
+        """A JSON-ready dict of what the law learns from its fitted rows beside the fitted
+        parameters (none by default). It must not raise: a quantity the rows do not support is
+        recorded with the reason."""
+        return {}
+
+    def load_extras(self, block) -> dict:
+        """The extras of a fit file, checked: one-line `ScalingError`s name the field."""
+        if block not in (None, {}):
+            raise ScalingError(f"extras: the {self.name} law keeps none, got {block!r:.40}")
+        return {}
+
+    def extras_report(self) -> list[str]:
+        """Lines of the fit report about the extras (none by default)."""
+        return []
 
     # -- residual space ------------------------------------------------------------------------
     def to_space(self, values) -> np.ndarray:
@@ -358,6 +392,7 @@ class Law:
 
         source = str(runs.attrs.get("source", "run table"))
         table = run_tables.validate(runs, source, self.read_columns)
+        self.check_positive(table, source)
         histories, sources = None, None
         if self.uses_lr_histories:
             sources = {}
@@ -369,6 +404,19 @@ class Law:
         frame.attrs["source"] = source
         where = runs.attrs.get("where")
         return PreparedRuns(frame, source, histories, (where,) if where else (), sources)
+
+    def check_positive(self, table: pd.DataFrame, source) -> None:
+        """The `positive_columns` the table has, as finite numbers > 0 (converted in place), or
+        a one-line error naming the file, the column and the first bad row."""
+        for column in self.positive_columns:
+            if column not in table.columns:
+                continue
+            values = run_tables.as_finite_numbers(table[column], column, source)
+            bad = table.index[values <= 0]
+            if len(bad):
+                raise ScalingError(f"{source}: column {column!r}, row {bad[0]}: must be positive "
+                                   f"for the {self.name} law, got {values.at[bad[0]]:g}")
+            table[column] = values
 
     def derive(self, table: pd.DataFrame, lr_histories=None) -> pd.DataFrame:
         """Add the derived inputs to a validated run table (identity for most laws)."""
@@ -425,6 +473,7 @@ class Law:
         self.residuals_ = self.fit_residuals(problems)
         self.fitted_range_ = fitted_range(pd.concat([p.points for p in problems]), self.scales)
         self.n_values_ = distinct_values(problems)
+        self.extras_ = self.fit_extras(pd.concat([p.points for p in problems]))
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
         self.bootstrap_seed_ = seed
         if bootstrap:

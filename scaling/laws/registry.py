@@ -6,7 +6,8 @@ distributions register through the `scaling.laws` entry-point group
 (`[project.entry-points."scaling.laws"] mylaw = "mypackage.mylaw"`: the module is imported).
 
     from scaling.laws import LAWS, get_law, load_fit
-    sorted(LAWS)                          # every registered law's name
+    sorted(LAWS)                          # every registered law's name (aliases not listed)
+    LAWS["vocab"] is LAWS["vocabulary"]   # a law's `aliases` find it too
     get_law("annealing", decay=0.995)     # a fresh law with its settings
     load_fit("fit.json")                  # a fitted law from its JSON
 """
@@ -33,15 +34,18 @@ class Registry(Mapping):
 
     def __init__(self):
         self._laws: dict[str, type[Law]] = {}
+        self._aliases: dict[str, str] = {}        # alias → name (not iterated: one entry a law)
         self._discovered = False
 
     def add(self, cls: type[Law]) -> None:
-        known = self._laws.get(cls.name)
-        if known is not None and (known.__module__, known.__qualname__) != \
-                (cls.__module__, cls.__qualname__):
-            raise ValueError(f"two laws are named {cls.name!r}: {known.__module__}."
-                             f"{known.__qualname__} and {cls.__module__}.{cls.__qualname__}")
+        for name in (cls.name, *cls.aliases):
+            known = self._laws.get(self._aliases.get(name, name))
+            if known is not None and (known.__module__, known.__qualname__) != \
+                    (cls.__module__, cls.__qualname__):
+                raise ValueError(f"two laws are named {name!r}: {known.__module__}."
+                                 f"{known.__qualname__} and {cls.__module__}.{cls.__qualname__}")
         self._laws[cls.name] = cls
+        self._aliases.update({alias: cls.name for alias in cls.aliases})
 
     def discover(self) -> None:
         if self._discovered:
@@ -55,8 +59,9 @@ class Registry(Mapping):
             entry.load()
 
     def __getitem__(self, name: str) -> type[Law]:
+        """The law of a name or an alias (`vocab` is the `vocabulary` law)."""
         self.discover()
-        return self._laws[name]
+        return self._laws[self._aliases.get(name, name)]
 
     def __iter__(self):
         self.discover()
