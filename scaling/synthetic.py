@@ -81,26 +81,37 @@ def multipower_backtest_curves(law_params: dict, noise: float = 0.002,
     return multipower_curves(law_params, curves, noise=noise, seed=seed)
 
 
-def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta,
+def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta=None,
                       params_nonembed=(1e7, 3e7, 1e8, 3e8, 1e9),
-                      vocab_sizes=(4096, 16384, 65536), characters=(1e9, 1e10, 1e11),
-                      noise=0.002, seed=0) -> pd.DataFrame:
+                      vocab_sizes=(2048, 8192, 32768, 131072), characters=(1e9, 1e10, 1e11),
+                      tokens_per_char=None, noise=0.002, seed=0) -> pd.DataFrame:
     """Unigram-normalised losses (usually negative) of the vocabulary law (Tao et al. 2024),
-    L_u = −E + A1/N_nv^α1 + A2/(V·d)^α2 + B/H^β, one run per (N_nv, V, H), plus additive
-    Normal(0, noise): the law is fitted in linear space. Width d is 256 below 1e8 non-vocabulary
-    parameters, 1024 from there; `params` and `tokens` (H/4) fill the required columns."""
+    L_u = −E + A1/N_nv^α1 + A2/(V·d)^α2 + B/D^β (β = α1 unless given), one run per
+    (N_nv, V, H), plus additive Normal(0, noise): the law is fitted in linear space. A run on H
+    characters sees D = H·f(V) tokens, f(V) the tokenizer's tokens per character
+    (`tokens_per_char`: a function of V; default the paper's, scaling.vocab.PAPER_F). Width d is
+    256 below 1e8 non-vocabulary parameters, 1024 from there. Rows carry `characters`, `tokens`,
+    `tokens_per_char`, `flops` = 6·(N_nv + V·d)·D, and `params` (untied embeddings) and `loss`
+    (L_u + 4) for the contract's required columns."""
+    from scaling.vocab import PAPER_F
+
+    f = PAPER_F if tokens_per_char is None else tokens_per_char
+    beta = alpha1 if beta is None else beta
     rng = np.random.default_rng(seed)
     rows = []
     for nonembed in params_nonembed:
         width = 256 if nonembed < 1e8 else 1024
         for vocab in vocab_sizes:
+            ratio = float(f(vocab))
             for chars in characters:
+                tokens = chars * ratio
                 value = (-E + A1 / nonembed ** alpha1 + A2 / (vocab * width) ** alpha2
-                         + B / chars ** beta)
+                         + B / tokens ** beta)
                 rows.append({"run": f"n{nonembed:g}-v{vocab}-c{chars:g}",
-                             "params": nonembed + 2 * vocab * width, "tokens": chars / 4,
+                             "params": nonembed + 2 * vocab * width, "tokens": tokens,
                              "loss": np.nan, "params_nonembed": nonembed, "vocab_size": vocab,
-                             "width": width, "characters": chars,
+                             "width": width, "characters": chars, "tokens_per_char": ratio,
+                             "flops": 6 * (nonembed + vocab * width) * tokens,
                              "loss_unigram": value + noise * rng.standard_normal()})
     frame = pd.DataFrame(rows)
     frame["loss"] = frame["loss_unigram"] + 4.0      # a loss column, as the contract wants

@@ -94,14 +94,14 @@ def multipower_case():
                             "beta": 0.2, "gamma": 0.05}
 
 
-VOCABULARY = {"E": 6.0, "A1": 2000.0, "alpha1": 0.45, "A2": 300.0, "alpha2": 0.4, "B": 4000.0,
-              "beta": 0.35}
+# Tao et al. 2024's approach-3 constants in plain counts (scaling.vocab.from_paper_units), α1 = β
+VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,
+              "B": 22216.1}
 
 
 def vocabulary_case():
     return (vocabulary_ladder(**VOCABULARY, seed=3), {}, VOCABULARY,
-            {"E": 0.01, "alpha1": 0.02, "alpha2": 0.02, "beta": 0.01, "A1": 0.1, "A2": 0.1,
-             "B": 0.05})
+            {"E": 0.01, "alpha1": 0.02, "alpha2": 0.03, "A1": 0.1, "A2": 0.2, "B": 0.05})
 
 
 TASK_LOSS = {"E": 0.3, "A": 40.0, "B": 150.0, "alpha": 0.3, "beta": 0.3}

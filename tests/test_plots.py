@@ -174,8 +174,8 @@ def test_a_law_of_n_and_d_without_a_compute_model_gets_contours_only(tmp_path, s
 
 
 def test_a_linear_space_law_of_three_inputs(tmp_path, saved):
-    runs = vocabulary_ladder(E=6.0, A1=2000, alpha1=0.45, A2=300, alpha2=0.4, B=4000,
-                             beta=0.35, seed=0)
+    runs = vocabulary_ladder(E=5.53278, A1=875.872, alpha1=0.44661, A2=2071.77, alpha2=0.67074,
+                             B=22216.1, seed=0)
     law = get_law("vocabulary").fit(runs)
     plots.plot_fit(law, runs, tmp_path / "vocabulary.png")
     figure = saved["vocabulary.png"]

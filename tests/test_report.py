@@ -10,8 +10,8 @@ from scaling.report import (backtest_report, compute_optimal_table, fit_report, 
                             prediction_table, reach_cell, table)
 from scaling.synthetic import chinchilla_ladder, vocabulary_ladder
 
-VOCABULARY = {"E": 6.0, "A1": 2000.0, "alpha1": 0.45, "A2": 300.0, "alpha2": 0.4, "B": 4000.0,
-              "beta": 0.35}
+VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,
+              "B": 22216.1}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_fit_report_of_a_log_space_law(chinchilla):
 def test_fit_report_of_a_linear_space_law_has_no_log_and_no_allocation(vocabulary):
     text = fit_report(vocabulary)
     assert "on loss_unigram" in text and "residuals loss_unigram: RMS" in text
-    assert "log" not in text and "compute-optimal" not in text
+    assert "log" not in text and "compute-optimal allocation" not in text
     assert "bootstrap none" in text
 
 
@@ -96,15 +96,13 @@ def test_the_allocation_table_shows_whatever_a_law_allocates(chinchilla):
 
 def test_prediction_table_names_the_target(vocabulary, chinchilla):
     text = prediction_table(vocabulary, params_nonembed=[1e9, 2e9], vocab_params=3e7,
-                            characters=1e11)
+                            tokens=3e10)
     lines = text.splitlines()
-    assert lines[0].split()[:4] == ["params_nonembed", "vocab_params", "characters",
+    assert lines[0].split()[:4] == ["params_nonembed", "vocab_params", "tokens",
                                     "loss_unigram"]
     assert lines[3].startswith("(× params_nonembed, × vocab_params, ")
-    # the synthetic ladder has 3 character budgets: enough to fit, too few to check the shape
-    assert lines[4:] == [w for w in fit_warnings(vocabulary) if w] and \
-        lines[4].startswith("WARNING: column 'characters' takes 3 distinct values")
-    expected = vocabulary.predict(params_nonembed=1e9, vocab_params=3e7, characters=1e11)[0]
+    assert lines[4:] == [w for w in fit_warnings(vocabulary) if w]
+    expected = vocabulary.predict(params_nonembed=1e9, vocab_params=3e7, tokens=3e10)[0]
     assert f"{expected:.5g}" in lines[1]
     # no error model: the default interval is the run interval; any kind can be asked for
     text = prediction_table(chinchilla, params=7e10, tokens=1.4e12)
