@@ -4,6 +4,8 @@
                      [--bootstrap K] [--out FIT.json] [--plot FIG.png]
     scaling predict FIT.json --params N --tokens D | --input NAME=X,… | --flops C | --schedule S
                      [--interval calibrated|run|law] [--json OUT]
+    scaling predict FIT.json --optimal-vocab --params-nonembed N --width d [--flops C]
+                     [--json OUT]                               (the vocabulary law)
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling laws
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
@@ -76,7 +78,14 @@ def _parser() -> OneLineParser:
                          help="any input by its column name, e.g. loss:hellaswag=0.9,0.8")
     predict.set_defaults(input_names=inputs)
     predict.add_argument("--flops", type=float, nargs="+", metavar="C",
-                         help="compute budgets: predict at the compute-optimal allocation")
+                         help="compute budgets: predict at the compute-optimal allocation "
+                              "(with --optimal-vocab: the budgets of the models)")
+    predict.add_argument("--optimal-vocab", action="store_true",
+                         help="the compute-optimal vocabulary size by each approach the fit "
+                              "supports (vocabulary law): give --params-nonembed N and --width "
+                              "d; without --flops, the budget is the compute-optimal one for N")
+    predict.add_argument("--width", type=float, nargs="+", metavar="D",
+                         help="--optimal-vocab: the model width d (one or more values)")
     predict.add_argument("--schedule", metavar="SPEC",
                          help='the whole curve of an LR schedule, e.g. "wsd:peak=3e-4,'
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
@@ -198,6 +207,8 @@ def _predict(args) -> int:
     law = load_fit(args.fit)
     _check_predict_options(law, args)
     interval_kind(law, args.interval)          # a kind the fit lacks: an error before any work
+    if args.optimal_vocab:
+        return _predict_optimal_vocab(law, args)
     if args.schedule:
         return _predict_schedule(law, args)
     if args.compare:
@@ -205,7 +216,10 @@ def _predict(args) -> int:
     if args.flops:
         if not law.allocates_compute:
             raise ScalingError(f"the {law.name} law has no compute-optimal allocation; "
-                               "give its inputs instead of --flops")
+                               "give its inputs instead of --flops"
+                               + (" (or --optimal-vocab --params-nonembed N --width d --flops C "
+                                  "for the optimal vocabulary at a budget)"
+                                  if law.optimizes_vocabulary else ""))
         if any(not (c > 0 and c < float("inf")) for c in args.flops):
             raise ScalingError("--flops must be positive and finite")
         check_sensible_inputs(args.flops, "flops", "--flops")
@@ -252,6 +266,11 @@ def _check_predict_options(law, args) -> None:
 
     given = [name for name in args.input_names if getattr(args, name, None) is not None] + \
         list(_named_inputs(args.input))
+    if args.optimal_vocab:
+        return _check_optimal_vocab_options(law, args, given)
+    if args.width is not None:
+        raise ScalingError("--width goes with --optimal-vocab (the vocabulary law's optimal "
+                           "vocabulary size); this prediction takes the law's inputs")
     curve = "--schedule" if args.schedule else "--compare" if args.compare else None
     if args.schedule and args.compare:
         raise ScalingError("give --schedule or --compare, not both")
@@ -281,6 +300,51 @@ def _check_predict_options(law, args) -> None:
     if curve and args.flops:
         raise ScalingError(f"--flops: with {curve} the {law.name} law predicts a curve, not a "
                            "compute-optimal allocation")
+
+
+def _check_optimal_vocab_options(law, args, given) -> None:
+    """--optimal-vocab takes --params-nonembed, --width and --flops (and --json, --interval)."""
+    from scaling.errors import ScalingError
+
+    if not law.optimizes_vocabulary:
+        raise ScalingError(f"--optimal-vocab: the {law.name} law has no optimal vocabulary; fit "
+                           "the vocabulary law (scaling fit RUNS --law vocab)")
+    for option, value in (("--schedule", args.schedule), ("--compare", args.compare),
+                          ("--out", args.out), ("--plot", args.plot), ("--every", args.every)):
+        if value is not None:
+            raise ScalingError(f"{option} does not go with --optimal-vocab")
+    for name in given:
+        if name != "params_nonembed":
+            raise ScalingError(f"{law.input_option(name)}: with --optimal-vocab the {law.name} "
+                               "law takes --params-nonembed N, --width d and --flops C")
+    if args.params_nonembed is None or args.width is None:
+        raise ScalingError("--optimal-vocab needs --params-nonembed N and --width d (and "
+                           "--flops C for a budget of your own)")
+
+
+def _predict_optimal_vocab(law, args) -> int:
+    from scaling.errors import ScalingError
+    from scaling.report import interval_kind, optimal_vocab_record, optimal_vocab_table
+    from scaling.runs import check_sensible_inputs
+
+    values = {"--params-nonembed": args.params_nonembed, "--width": args.width,
+              "--flops": args.flops}
+    for option, numbers in values.items():
+        if numbers is None:
+            continue
+        if any(not (v > 0 and v < float("inf")) for v in numbers):
+            raise ScalingError(f"{option} must be positive and finite")
+        check_sensible_inputs(numbers, {"--params-nonembed": "params", "--width": "width",
+                                        "--flops": "flops"}[option], option)
+    lengths = {len(v) for v in values.values() if v is not None} - {1}
+    if len(lengths) > 1:
+        raise ScalingError("--params-nonembed, --width and --flops: give one value or lists of "
+                           "one length")
+    kind = interval_kind(law, args.interval)
+    result = law.optimal_vocab(args.params_nonembed, args.width, args.flops, kind)
+    print(optimal_vocab_table(law, result, kind))
+    _write_json(args, lambda: optimal_vocab_record(law, result, kind))
+    return 0
 
 
 def _named_inputs(items) -> dict[str, list[float]]:

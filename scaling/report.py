@@ -499,3 +499,93 @@ def interval_table(record: dict) -> str:
     return heading + "\n" + table(("interval", "level", "coverage", "mean width",
                                    "interval score"), rows,
                                   right=("level", "coverage", "mean width", "interval score"))
+
+
+# -- the compute-optimal vocabulary ----------------------------------------------------------
+
+APPROACHES = {"approach1": "approach 1 (IsoFLOPs)", "approach2": "approach 2 (derivative)",
+              "approach3": "approach 3 (parametric)"}
+
+
+def _vocab(value) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:,.0f}"
+
+
+def _optimal_vocab_warnings(law, result) -> list[dict]:
+    """The warnings of L_u at approach 3's optimum, and the fit's."""
+    inputs = result["inputs"]
+    finite = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
+    labels = [f"N_nv {n:.3g}" for n in result["params_nonembed"]]
+    points = {name: values[finite] for name, values in inputs.items()}
+    what = (f"the {law.target} at approach 3's optimum for",) * 2
+    out = diagnostics.prediction_warnings(law, points, [labels[k] for k in np.flatnonzero(finite)],
+                                          what) if finite.any() else []
+    return out + diagnostics.fit_warnings(law)
+
+
+def optimal_vocab_record(law, result: dict, kind: str | None, level: float | None = None) -> dict:
+    """`Law.optimal_vocab`'s result as a JSON-ready dict: {"law", "target", "budget" (how the
+    budgets were chosen), "interval": {"kind" (of L_u), "level"}, "predictions": [{
+    "params_nonembed", "width", "flops", "optimal_vocab": {"approach1", "approach2",
+    "approach3"} (null where not supported), "why": {approach: reason} (the missing ones),
+    "intervals": {"approach3": [lower, upper] (bootstrap) or null}, "vocab_params", "tokens",
+    "characters", "predicted", "lower", "upper" (L_u at approach 3's optimum)}], and for one
+    point "optimal_vocab" (its approaches again, at the top), "warnings"}."""
+    level = law.confidence if level is None else float(level)
+    rows = []
+    low3, high3 = result["interval3"]
+    point, lower, upper = result["loss"]
+    for k, nonembed in enumerate(result["params_nonembed"]):
+        vocab = {name: json_number(values[k]) for name, values in result["vocab"].items()}
+        rows.append({
+            "params_nonembed": float(nonembed), "width": float(result["width"][k]),
+            "flops": json_number(result["flops"][k]), "optimal_vocab": vocab,
+            "why": {name: result["why"][name] for name, value in vocab.items()
+                    if value is None and result["why"][name]},
+            "intervals": {"approach3": None if not np.isfinite(low3[k])
+                          else [json_number(low3[k]), json_number(high3[k])]},
+            "vocab_params": json_number(result["vocab_params"][k]),
+            "tokens": json_number(result["tokens"][k]),
+            "characters": json_number(result["characters"][k]),
+            "predicted": json_number(point[k]), "lower": json_number(lower[k]),
+            "upper": json_number(upper[k])})
+    record = {"law": law.name, "target": law.target, "budget": result["budget"],
+              "interval": {"kind": kind, "level": level}, "predictions": rows}
+    if len(rows) == 1:
+        record["optimal_vocab"] = rows[0]["optimal_vocab"]
+    record["warnings"] = _optimal_vocab_warnings(law, result)
+    return record
+
+
+def optimal_vocab_table(law, result: dict, kind: str | None, level: float | None = None) -> str:
+    """The optimal vocabulary of each approach side by side, approach 3's bootstrap interval,
+    the optimum's tokens, characters and L_u (with the interval of `kind`), why an approach is
+    missing, and the warnings."""
+    level = law.confidence if level is None else float(level)
+    text = f"{100 * level:g}%"
+    low3, high3 = result["interval3"]
+    boot = np.isfinite(low3).any()
+    header = ("N_nv", "width", "FLOPs", *APPROACHES.values(),
+              *((f"{text} interval (bootstrap)",) if boot else ()))
+    rows = [(f"{n:.4g}", f"{result['width'][k]:.0f}", f"{result['flops'][k]:.4g}",
+             *(_vocab(result["vocab"][name][k]) for name in APPROACHES),
+             *((f"[{_vocab(low3[k])}, {_vocab(high3[k])}]",) if boot else ()))
+            for k, n in enumerate(result["params_nonembed"])]
+    lines = [f"optimal vocabulary size V (Tao et al. 2024), budget: {result['budget']}",
+             table(header, rows, right=header[:-1] if boot else header)]
+    for name, label in APPROACHES.items():
+        if result["why"][name] and not np.isfinite(result["vocab"][name]).any():
+            lines.append(f"{label}: not supported ({result['why'][name]})")
+    point, lower, upper = result["loss"]
+    shown = np.isfinite(lower).any()
+    header = ("N_nv", "V", "N_v", "tokens D", "characters H", law.target,
+              *((interval_heading(law, kind, level),) if shown else ()))
+    rows = [(f"{n:.4g}", _vocab(result["vocab"]["approach3"][k]),
+             f"{result['vocab_params'][k]:.4g}", f"{result['tokens'][k]:.4g}",
+             f"{result['characters'][k]:.4g}", _number(point[k]),
+             *((_interval(lower[k], upper[k]),) if shown else ()))
+            for k, n in enumerate(result["params_nonembed"])]
+    lines += ["", "approach 3's optimum (D = C / (6 (N_nv + V d)), H = D / f(V))",
+              table(header, rows, right=header[:6])]
+    lines += diagnostics.render(_optimal_vocab_warnings(law, result))
+    return "\n".join(lines)

@@ -282,6 +282,57 @@ def outputs(command, option, build_path, *options):
     return argv
 
 
+def vocab_table(edit=None, name: str = "vocab.csv"):
+    """A synthetic vocabulary ladder (scaling.synthetic.vocabulary_ladder) changed by `edit`."""
+    def build(tmp: Path) -> Path:
+        from scaling.synthetic import vocabulary_ladder
+
+        frame = vocabulary_ladder(E=5.53, A1=876.0, alpha1=0.447, A2=2072.0, alpha2=0.671,
+                                  B=22216.0, seed=0).reset_index(drop=True)
+        if edit is not None:
+            result = edit(frame)
+            frame = frame if result is None else result
+        return write(tmp, frame, name)
+    return build
+
+
+def vocab_fit(argv):
+    """`scaling fit` with the vocabulary law on a vocabulary table."""
+    def build(tmp):
+        return ["fit", str(argv[0](tmp)), "--law", "vocab", *FIT, *argv[1:]]
+    return build
+
+
+def vocab_fit_file(tmp: Path) -> Path:
+    """A real fit of the vocabulary law (no bootstrap, no calibration)."""
+    path = tmp / "vocab-fit.json"
+    if not path.exists():
+        assert cli.main(["fit", str(vocab_table()(tmp)), "--law", "vocab", *FIT,
+                         "--no-calibration", "--out", str(path)]) == 0
+    return path
+
+
+def first_vocabulary_fit(tmp: Path) -> Path:
+    """A fit file of the vocabulary law's first version: no tie_exponents setting, and its
+    seven parameters (beta apart)."""
+    record = json.loads(vocab_fit_file(tmp).read_text())
+    record["settings"] = {"delta": 0.001, "n_polish": 8, "confidence": 0.95}
+    record["params"]["beta"] = 0.35
+    path = tmp / "first-vocab.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def edited_vocab_fit(edit):
+    def build(tmp):
+        record = json.loads(vocab_fit_file(tmp).read_text())
+        edit(record)
+        path = tmp / "edited-vocab.json"
+        path.write_text(json.dumps(record))
+        return path
+    return build
+
+
 # (case id, argv builder, substrings that the one line must contain)
 CASES = [
     ("missing-column", fit(table(lambda f: f.drop(columns=["tokens"]))),
@@ -525,6 +576,62 @@ CASES = [
                                  fit_path=edited_fit(set_field("n_values", "params",
                                                                value="four"))),
      ["edited.json", "n_values.params: expected an integer >= 1", "'four'"]),
+    # -- the vocabulary law ----------------------------------------------------------------------
+    ("vocab-without-loss-unigram",
+     vocab_fit([vocab_table(lambda f: f.drop(columns=["loss_unigram"]))]),
+     ["vocab.csv", "missing column 'loss_unigram', which this law needs"]),
+    ("vocab-without-tokens", vocab_fit([vocab_table(lambda f: f.drop(columns=["tokens"]))]),
+     ["vocab.csv", "missing required column 'tokens'"]),
+    ("vocab-without-characters-measured",
+     vocab_fit([vocab_table(lambda f: f.drop(columns=["characters", "tokens_per_char"])),
+                "--set", "tokens_per_char=measured"]),
+     ["vocab.csv", "tokens_per_char=measured needs column 'characters'"]),
+    ("vocab-without-characters-paper-tokens",
+     vocab_fit([vocab_table(lambda f: f.drop(columns=["characters"])),
+                "--set", "fit_tokens=paper"]),
+     ["vocab.csv", "missing column 'characters', which this law needs"]),
+    ("vocab-zero-vocab-size", vocab_fit([vocab_table(set_cell(3, "vocab_size", 0))]),
+     ["vocab.csv", "column 'vocab_size', row 3: must be positive for the vocabulary law, got 0"]),
+    ("vocab-negative-vocab-size", vocab_fit([vocab_table(set_cell(7, "vocab_size", -4096))]),
+     ["vocab.csv", "column 'vocab_size', row 7: must be positive", "-4096"]),
+    ("vocab-zero-width", vocab_fit([vocab_table(set_cell(5, "width", 0))]),
+     ["vocab.csv", "column 'width', row 5: must be positive for the vocabulary law"]),
+    ("vocab-negative-characters", vocab_fit([vocab_table(set_cell(2, "characters", -1e9))]),
+     ["vocab.csv", "column 'characters', row 2: must be positive"]),
+    ("vocab-nan-width", vocab_fit([vocab_table(set_cell(4, "width", np.nan))]),
+     ["vocab.csv", "'width'", "row 4", "NaN"]),
+    ("vocab-bad-setting", vocab_fit([vocab_table(), "--set", "tokens_per_char=bpe"]),
+     ["setting tokens_per_char must be one of auto, measured, paper", "'bpe'"]),
+    ("vocab-first-version-fit", predict("--params-nonembed", "1e9", "--vocab-params", "3e7",
+                                        "--tokens", "1e11", fit_path=first_vocabulary_fit),
+     ["first-vocab.json", "vocabulary law's first version", "B/H^beta", "refit"]),
+    ("vocab-edited-extras", predict("--optimal-vocab", "--params-nonembed", "1e9", "--width",
+                                    "1024", fit_path=edited_vocab_fit(set_field(
+                                        "extras", "approach1", "k1", value="x"))),
+     ["edited-vocab.json", "extras.approach1.k1: expected a finite number", "'x'"]),
+    ("optimal-vocab-of-chinchilla", predict("--optimal-vocab", "--params-nonembed", "1e9",
+                                            "--width", "1024"),
+     ["--optimal-vocab: the chinchilla law has no optimal vocabulary", "--law vocab"]),
+    ("optimal-vocab-without-width", predict("--optimal-vocab", "--params-nonembed", "1e9",
+                                            fit_path=vocab_fit_file),
+     ["--optimal-vocab needs --params-nonembed N and --width d"]),
+    ("optimal-vocab-with-tokens", predict("--optimal-vocab", "--params-nonembed", "1e9",
+                                          "--width", "1024", "--tokens", "1e11",
+                                          fit_path=vocab_fit_file),
+     ["--tokens: with --optimal-vocab the vocabulary law takes --params-nonembed N, --width d"]),
+    ("optimal-vocab-negative-width", predict("--optimal-vocab", "--params-nonembed", "1e9",
+                                             "--width=-1024", fit_path=vocab_fit_file),
+     ["--width must be positive and finite"]),
+    ("optimal-vocab-lengths", predict("--optimal-vocab", "--params-nonembed", "1e9", "2e9",
+                                      "--width", "1024", "2048", "4096",
+                                      fit_path=vocab_fit_file),
+     ["--params-nonembed, --width and --flops: give one value or lists of one length"]),
+    ("vocab-flops-without-optimal-vocab", predict("--flops", "1e21", fit_path=vocab_fit_file),
+     ["the vocabulary law has no compute-optimal allocation", "--optimal-vocab"]),
+    ("width-without-optimal-vocab", predict("--params-nonembed", "1e9", "--vocab-params", "3e7",
+                                            "--tokens", "1e11", "--width", "1024",
+                                            fit_path=vocab_fit_file),
+     ["--width goes with --optimal-vocab"]),
     ("fit-warnings-not-a-list", predict("--params", "1e9", "--tokens", "2e10",
                                         fit_path=edited_fit(set_field("warnings",
                                                                       value="none"))),

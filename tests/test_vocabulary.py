@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import cli
 from scaling import vocab as V
 from scaling.laws import LAWS, get_law
 from scaling.synthetic import vocabulary_ladder
@@ -99,6 +100,31 @@ def test_the_laws_own_compute_optimal_point_is_its_vocabulary_optimum():
                                * point["tokens"], rtol=1e-12)
 
 
+def test_optimal_vocab_through_the_cli(tmp_path, capsys):
+    path = tmp_path / "paper.json"
+    path.write_text(json.dumps(paper_record()))
+    code = cli.main(["predict", str(path), "--optimal-vocab", "--params-nonembed", "7e10",
+                     "--width", "8192", "--json", str(tmp_path / "out.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "budget: approach 1's compute-optimal budget for N_nv" in out
+    assert "211,861" in out and "230,861" in out and "217,960" in out
+    record = json.loads((tmp_path / "out.json").read_text())
+    assert set(record["optimal_vocab"]) == {"approach1", "approach2", "approach3"}
+    assert record["optimal_vocab"]["approach3"] == pytest.approx(218.0e3, rel=0.002)
+    assert record["predictions"][0]["intervals"] == {"approach3": None}   # no bootstrap
+    # a budget of one's own: approach 3 alone (1 and 2 answer for N's compute-optimal budget)
+    assert cli.main(["predict", str(path), "--optimal-vocab", "--params-nonembed", "7e10",
+                     "--width", "8192", "--flops", "1e24", "--json",
+                     str(tmp_path / "budget.json")]) == 0
+    out = capsys.readouterr().out
+    assert "approach 1 (IsoFLOPs): not supported (it answers for the compute-optimal" in out
+    record = json.loads((tmp_path / "budget.json").read_text())
+    assert record["optimal_vocab"]["approach1"] is None
+    assert record["predictions"][0]["why"]["approach2"].startswith("it answers for")
+    assert record["optimal_vocab"]["approach3"] > 218.0e3          # more compute, more vocabulary
+
+
 # -- refitting known constants -------------------------------------------------------------------
 
 TRUE = V.from_paper_units(PAPER_APPROACH3)        # the paper's constants in plain counts
@@ -150,6 +176,39 @@ def test_tokens_per_character_measured_on_the_tables_tokenizers():
     assert "2 tokenizer(s) measured" in strict.extras_["approach2"]["unsupported"]
 
 
+def test_approaches_on_a_synthetic_ladder_and_the_fit_file(tmp_path, capsys):
+    """All three approaches run on the synthetic ladder, the report says what each is, the fit
+    file keeps them, and predict prints them side by side with approach 3's bootstrap interval."""
+    runs = vocabulary_ladder(**CONSTANTS, noise=0.002, seed=1)
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    code = cli.main(["fit", str(tmp_path / "runs.csv"), "--law", "vocab", "--bootstrap", "40",
+                     "--jobs", "1", "--out", str(tmp_path / "fit.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "on loss_unigram" in out and "residuals loss_unigram" in out   # linear space
+    assert "approach 1 (IsoFLOPs): N_nv = e^" in out
+    assert "approach 2 (derivative): N_v = " in out
+    record = json.loads((tmp_path / "fit.json").read_text())
+    assert record["law"] == "vocabulary" and record["settings"]["tie_exponents"] is True
+    assert {"approach1", "approach2", "tokens_per_char"} <= set(record["extras"])
+    low, high = record["intervals"]["E"]
+    assert low <= CONSTANTS["E"] <= high
+    code = cli.main(["predict", str(tmp_path / "fit.json"), "--optimal-vocab",
+                     "--params-nonembed", "1e9", "3e9", "--width", "1024", "2048", "--json",
+                     str(tmp_path / "v.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    predictions = json.loads((tmp_path / "v.json").read_text())["predictions"]
+    assert len(predictions) == 2
+    for row in predictions:
+        vocab = row["optimal_vocab"]
+        assert all(vocab[name] > 0 for name in ("approach1", "approach2", "approach3"))
+        low, high = row["intervals"]["approach3"]
+        assert low <= vocab["approach3"] <= high
+        assert row["lower"] < row["predicted"] < row["upper"]      # L_u there, calibrated
+    assert "95% interval (bootstrap)" in out and "approach 3's optimum" in out
+
+
 def test_without_approach_1_the_budget_is_the_laws_own():
     """Where the data do not support approach 1, the default budget is the law's own
     compute-optimal one for N_nv (both of its derivatives zero), and the table says why."""
@@ -182,6 +241,22 @@ def test_the_authors_fit_convention_is_an_option():
     assert law.converged_ and law.optimal_vocab([1e9], [1024])["vocab"]["approach3"][0] > 0
 
 
+def test_backtest_of_a_negative_target_reports_absolute_errors(tmp_path, capsys):
+    vocabulary_ladder(**CONSTANTS, noise=0.002, seed=2).to_csv(tmp_path / "runs.csv",
+                                                               index=False)
+    code = cli.main(["backtest", str(tmp_path / "runs.csv"), "--law", "vocab", "--train",
+                     "params_nonembed < 1e9", "--bootstrap", "20", "--jobs", "1", "--json",
+                     str(tmp_path / "record.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["error_kind"] == "absolute" and "mean_abs_error" in record
+    errors = [row["error"] for row in record["test"]]
+    assert record["mean_abs_error"] == pytest.approx(np.mean(np.abs(errors)))
+    assert record["mean_abs_error"] < 0.02                  # the noise is 0.002
+    assert "mean absolute error" in out and "relative" not in out
+
+
 def test_the_vocabulary_parameters_are_derived_from_vocab_size_and_width():
     runs = vocabulary_ladder(**CONSTANTS, noise=0.0)
     law = get_law("vocabulary")
@@ -193,6 +268,13 @@ def test_the_vocabulary_parameters_are_derived_from_vocab_size_and_width():
                 + CONSTANTS["B"] / 1e11 ** CONSTANTS["alpha1"])
     assert fit.predict(params_nonembed=1e9, vocab_params=32768 * 1024,
                        tokens=1e11)[0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_vocab_is_an_alias_of_the_vocabulary_law(capsys):
+    assert LAWS["vocab"] is LAWS["vocabulary"] and "vocab" in LAWS
+    assert "vocab" not in list(LAWS)               # one entry a law: the contract test's cases
+    assert cli.main(["laws"]) == 0
+    assert "also --law vocab" in capsys.readouterr().out
 
 
 def test_the_frontier_keeps_each_run_below_every_cheaper_one():
