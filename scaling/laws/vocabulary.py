@@ -28,9 +28,9 @@ paper's three approaches (formulas in `scaling/vocab.py`):
 
 `--set fit_tokens=paper` fits the authors' way: D = H·f(V/1000) (their code evaluates f with V in
 thousands, so D ≈ H, about three times the true count and nearly flat in V), while predictions
-use true tokens as theirs do. The published constants come from that convention; on the authors'
-data the optimal vocabulary of N_nv = 70B is about 219K with it and about 88K with true tokens
-(measured for issue 13). Paper-faithful, not the default.
+use true tokens as theirs do. The published constants come from that convention; issue 13
+reports that on the authors' data the optimal vocabulary of N_nv = 70B is about 219K with it and
+about 88K with true tokens (not re-measured here). Paper-faithful, not the default.
 
 Paper: Tao et al. 2024, "Scaling Laws with Vocabulary: Larger Models Deserve Larger
 Vocabularies" (arXiv:2407.13623), approaches 1-3; the authors' code, sail-sg/scaling-with-vocab,
