@@ -575,7 +575,7 @@ def optimal_vocab_table(law, result: dict, kind: str | None, level: float | None
              table(header, rows, right=header[:-1] if boot else header)]
     for name, label in APPROACHES.items():
         if result["why"][name] and not np.isfinite(result["vocab"][name]).any():
-            lines.append(f"{label}: not supported ({result['why'][name]})")
+            lines.append(f"{label}: {result['why'][name]}")
     point, lower, upper = result["loss"]
     shown = np.isfinite(lower).any()
     header = ("N_nv", "V", "N_v", "tokens D", "characters H", law.target,

@@ -265,9 +265,10 @@ class Derivative:
 
 def isoflop_anchor(vocab_sizes, flops, loss, budget: float | None = None):
     """(V, C, how) of the smallest model's best vocabulary: each vocabulary's loss interpolated
-    linearly in log C to one budget C that every vocabulary's runs span (`budget` when given and
-    spanned, else the largest such), the vocabulary of least loss, refined by a parabola in
-    ln V through it and its neighbours; or the reason there is none."""
+    linearly in log C to one budget C that every vocabulary's runs span (the spanned budget
+    nearest `budget`, the model's compute-optimal one, when given; else the largest spanned),
+    the vocabulary of least loss, refined by a parabola in ln V through it and its neighbours;
+    or the reason there is none."""
     vocab_sizes = np.asarray(vocab_sizes, float)
     flops, loss = np.asarray(flops, float), np.asarray(loss, float)
     sizes = np.unique(vocab_sizes)
@@ -281,6 +282,10 @@ def isoflop_anchor(vocab_sizes, flops, loss, budget: float | None = None):
                 "budgets or more, or at one common budget)")
     if budget is not None and lowest * (1 - 1e-9) <= budget <= highest * (1 + 1e-9):
         chosen, how = float(budget), "approach 1's compute-optimal budget"
+    elif budget is not None:
+        chosen = float(min(max(budget, lowest), highest))
+        how = (f"the budget all its vocabularies reached nearest approach 1's compute-optimal "
+               f"{budget:.3g}")
     else:
         chosen, how = float(highest), "the largest budget all its vocabularies reached"
     values = []

@@ -127,10 +127,10 @@ def test_optimal_vocab_through_the_cli(tmp_path, capsys):
                      "--width", "8192", "--flops", "1e24", "--json",
                      str(tmp_path / "budget.json")]) == 0
     out = capsys.readouterr().out
-    assert "approach 1 (IsoFLOPs): not supported (it answers for the compute-optimal" in out
+    assert "approach 1 (IsoFLOPs): answers for the compute-optimal budget of N_nv only" in out
     record = json.loads((tmp_path / "budget.json").read_text())
     assert record["optimal_vocab"]["approach1"] is None
-    assert record["predictions"][0]["why"]["approach2"].startswith("it answers for")
+    assert record["predictions"][0]["why"]["approach2"].startswith("answers for")
     assert record["optimal_vocab"]["approach3"] > 218.0e3          # more compute, more vocabulary
 
 

@@ -338,7 +338,7 @@ class Vocabulary(Law):
 
         Returns arrays (n,) and words: params_nonembed, width, flops, "budget" (how the budgets
         were chosen); "vocab": {"approach1", "approach2", "approach3"} (NaN where unsupported);
-        "why": {approach: the reason it is missing, or None}; "interval3": (lower, upper) of
+        "why": {approach: why it is missing, or None}; "interval3": (lower, upper) of
         approach 3's V over the bootstrap refits (NaN without); "vocab_params", "tokens",
         "characters" of approach 3's optimum; "loss": (point, lower, upper) of L_u there with
         the interval of `kind` (None: none)."""
@@ -363,10 +363,11 @@ class Vocabulary(Law):
                                    np.broadcast_arrays(nonembed, width, budget))
         nan = np.full(nonembed.shape, np.nan)
         vocab = {"approach1": nan, "approach2": nan, "approach3": nan}
-        why = {"approach1": why1, "approach2": why2, "approach3": None}
+        why = {"approach1": why1 and f"not supported by the data ({why1})",
+               "approach2": why2 and f"not supported by the data ({why2})", "approach3": None}
         if given:
             for name in ("approach1", "approach2"):
-                why[name] = ("it answers for the compute-optimal budget of N_nv only (leave out "
+                why[name] = ("answers for the compute-optimal budget of N_nv only (leave out "
                              "--flops)")
         else:
             if isoflops is not None:
@@ -376,7 +377,7 @@ class Vocabulary(Law):
         vocab_params = V.parametric_vocab_params(point, nonembed, budget)[0]
         vocab["approach3"] = vocab_params / width
         if np.any(~np.isfinite(vocab_params)):
-            why["approach3"] = "no interior optimum for these parameters"
+            why["approach3"] = "no interior optimum for the fitted parameters"
         interval = (nan, nan)
         if len(self.bootstrap_theta_):
             samples = V.parametric_vocab_params(self.constants(self.bootstrap_theta_), nonembed,
