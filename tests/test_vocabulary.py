@@ -279,6 +279,14 @@ def test_the_vocabulary_parameters_are_derived_from_vocab_size_and_width():
                        tokens=1e11)[0] == pytest.approx(expected, abs=1e-6)
 
 
+def test_a_record_without_the_new_settings_loads_with_their_defaults():
+    """Only a first-version fit (a beta of its own, or characters fitted) is refused: a record
+    written by hand without settings is this version's, exponents tied."""
+    record = paper_record()
+    record["settings"] = {}
+    assert LAWS["vocabulary"].from_dict(record).tie_exponents is True
+
+
 def test_vocab_is_an_alias_of_the_vocabulary_law(capsys):
     assert LAWS["vocab"] is LAWS["vocabulary"] and "vocab" in LAWS
     assert "vocab" not in list(LAWS)               # one entry a law: the contract test's cases

@@ -402,10 +402,15 @@ class Vocabulary(Law):
     # -- fit files ---------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, record: dict) -> "Vocabulary":
-        """Fits of the first version (B/H^β in characters; no `tie_exponents` setting) are a
-        one-line error: their parameters mean another law."""
+        """Fits of the first version (B/H^β in characters: no `tie_exponents` setting, and a
+        `beta` parameter or a fitted range in characters) are a one-line error: their
+        parameters mean another law."""
         settings = record.get("settings")
-        if isinstance(settings, dict) and "tie_exponents" not in settings:
+        params = record.get("params") if isinstance(record.get("params"), dict) else \
+            record.get("theta") if isinstance(record.get("theta"), dict) else {}
+        ranges = record.get("fitted_range") if isinstance(record.get("fitted_range"), dict) else {}
+        if isinstance(settings, dict) and "tie_exponents" not in settings and (
+                "beta" in params or "characters" in ranges):
             raise ScalingError("a fit of the vocabulary law's first version (B/H^beta in "
                                "training characters H); this version fits B/D^beta in tokens "
                                "D (Tao et al.'s approach 3): refit it with --law vocab")
