@@ -132,6 +132,14 @@ def test_optimal_vocab_through_the_cli(tmp_path, capsys):
     assert record["optimal_vocab"]["approach1"] is None
     assert record["predictions"][0]["why"]["approach2"].startswith("answers for")
     assert record["optimal_vocab"]["approach3"] > 218.0e3          # more compute, more vocabulary
+    # one model at three budgets: the lists broadcast
+    assert cli.main(["predict", str(path), "--optimal-vocab", "--params-nonembed", "7e10",
+                     "--width", "8192", "--flops", "1e23", "1e24", "1e25", "--json",
+                     str(tmp_path / "budgets.json")]) == 0
+    rows = json.loads((tmp_path / "budgets.json").read_text())["predictions"]
+    assert [row["flops"] for row in rows] == [1e23, 1e24, 1e25]
+    vocab = [row["optimal_vocab"]["approach3"] for row in rows]
+    assert vocab == sorted(vocab)
 
 
 # -- refitting known constants -------------------------------------------------------------------

@@ -343,14 +343,14 @@ class Vocabulary(Law):
         "characters" of approach 3's optimum; "loss": (point, lower, upper) of L_u there with
         the interval of `kind` (None: none)."""
         self._check_fitted()
-        nonembed, width = np.broadcast_arrays(np.atleast_1d(np.asarray(params_nonembed, float)),
-                                              np.atleast_1d(np.asarray(width, float)))
         given = flops is not None
+        nonembed, width, budget = np.broadcast_arrays(
+            *(np.atleast_1d(np.asarray(v, float)) for v in
+              (params_nonembed, width, flops if given else np.nan)))
         isoflops, why1 = self._extra("approach1")
         derivative, why2 = self._extra("approach2")
         point = self.constants(self.theta_)
         if given:
-            budget = np.broadcast_to(np.atleast_1d(np.asarray(flops, float)), nonembed.shape)
             how = "the given budget"
         elif isoflops is not None:
             budget = isoflops.budget(nonembed)
