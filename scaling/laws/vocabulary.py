@@ -41,6 +41,7 @@ do not load: refit.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -383,7 +384,8 @@ class Vocabulary(Law):
             samples = V.parametric_vocab_params(self.constants(self.bootstrap_theta_), nonembed,
                                                 budget) / width[None, :]
             tail = 100 * (1 - (self.confidence if level is None else level)) / 2
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)     # refits without an optimum
                 interval = tuple(np.nanpercentile(samples, [tail, 100 - tail], axis=0))
         tokens = budget / (6.0 * (nonembed + vocab_params))
         f, _ = self._extra("tokens_per_char")
