@@ -3,6 +3,7 @@ bits_per_char (ladders/train.py's docstring, docs/run-table.md), checked against
 computations on a tiny hand-made corpus."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,14 +22,20 @@ DOCS = {
     "e.txt": "while True:\n    break\n" * 15,
     "f.txt": "import os\nos.path.join('a', 'b')\n" * 12,
 }
-VALID_FRACTION = 0.3
+# Documents are split by a hash of their names ("docs/a.txt", ...): c, d and f are held out, so
+# both splits have non-ASCII text.
+VALID_FRACTION = 0.4
 
 
-def write_corpus(folder, docs=DOCS):
-    folder.mkdir(parents=True, exist_ok=True)
+def write_corpus(tmp_path, monkeypatch, folder="docs", docs=DOCS):
+    """The documents written to tmp_path/folder, read by a relative glob from tmp_path (the
+    working directory from here on), so that their names and the split do not depend on
+    tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     for name, text in docs.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return D.text_corpus(str(folder / "*.txt"))
+        (tmp_path / folder / name).write_text(text, encoding="utf-8")
+    return D.text_corpus(f"{folder}/*.txt")
 
 
 # --- per-token characters, tokens per character -------------------------------------------------
@@ -45,8 +52,8 @@ def test_byte_tokens_start_a_character_unless_they_continue_one():
     assert chars[ids].sum() == len(text)
 
 
-def test_bpe_token_characters_count_the_text(tmp_path):
-    corpus = write_corpus(tmp_path / "docs")
+def test_bpe_token_characters_count_the_text(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path, monkeypatch)
     bpe = T.get_tokenizer("bpe", 300, corpus, tmp_path / "cache", valid_fraction=VALID_FRACTION)
     chars = bpe.token_characters()
     assert chars.shape == (300,)
@@ -64,11 +71,13 @@ def test_bpe_token_characters_count_the_text(tmp_path):
         assert bpe.decode([i]) == raw.decode("utf-8", errors="replace")
 
 
-def test_tokens_per_char_is_training_tokens_over_training_characters(tmp_path):
-    corpus = write_corpus(tmp_path / "docs")
+def test_tokens_per_char_is_training_tokens_over_training_characters(tmp_path, monkeypatch):
+    corpus = write_corpus(tmp_path, monkeypatch)
+    assert D.split_corpus(corpus, VALID_FRACTION)[1].names == ["docs/c.txt", "docs/d.txt",
+                                                               "docs/f.txt"]
     train_docs, valid_docs = D.split_documents(corpus, VALID_FRACTION)
     train_text, valid_text = "\n\n".join(train_docs), "\n\n".join(valid_docs)
-    assert any(ord(c) > 127 for c in train_text)
+    assert not train_text.isascii() and not valid_text.isascii()
     data = D.load_tokens(corpus, T.ByteTokenizer(), tmp_path / "cache", VALID_FRACTION)
     assert data.train_characters == len(train_text) and data.valid_characters == len(valid_text)
     # bytes: characters are code points, not bytes, so the non-ASCII text has more than 1
@@ -79,13 +88,13 @@ def test_tokens_per_char_is_training_tokens_over_training_characters(tmp_path):
     assert data.token_characters[np.asarray(data.valid)].sum() == len(valid_text)
     # ASCII text: one byte token per character, exactly
     ascii_docs = {k: v for k, v in DOCS.items() if v.isascii()}
-    ascii_corpus = write_corpus(tmp_path / "ascii", ascii_docs)
+    ascii_corpus = write_corpus(tmp_path, monkeypatch, "ascii", ascii_docs)
     data = D.load_tokens(ascii_corpus, T.ByteTokenizer(), tmp_path / "cache", VALID_FRACTION)
     assert data.tokens_per_char == 1.0
 
 
 def test_characters_are_cached_with_the_tokens(tmp_path, monkeypatch):
-    corpus = write_corpus(tmp_path / "docs")
+    corpus = write_corpus(tmp_path, monkeypatch)
     first = D.load_tokens(corpus, T.ByteTokenizer(), tmp_path / "cache", VALID_FRACTION)
 
     def no_tokenising(*args, **kwargs):
@@ -162,15 +171,17 @@ schedules = ["cosine"]
 
 def trained(tmp_path, monkeypatch, tokenizer="bytes", vocab=256):
     """(rung, rows, data) of one tiny rung trained for 30 steps on the hand-made corpus."""
+    import ladders.train
     from ladders.spec import expand, load_spec
     from ladders.train import load_data, train_rung
 
     monkeypatch.setenv("SCALING_CACHE", str(tmp_path / "cache"))
-    corpus = write_corpus(tmp_path / "docs")
-    path = tmp_path / "spec.toml"
-    path.write_text(SPEC.format(folder=tmp_path / "docs", tokenizer=tokenizer, vocab=vocab,
-                                valid_fraction=VALID_FRACTION))
-    rung = expand(load_spec(path))[0]
+    monkeypatch.setattr(ladders.train, "_TOKEN_CACHE", {})
+    corpus = write_corpus(tmp_path, monkeypatch)
+    (tmp_path / "spec.toml").write_text(SPEC.format(folder="docs", tokenizer=tokenizer,
+                                                    vocab=vocab, valid_fraction=VALID_FRACTION))
+    rung = expand(load_spec(Path("spec.toml")))[0]        # files: the relative "docs/*.txt"
+    assert rung.data["files"] == ["docs/*.txt"]
     assert rung.steps == 30
     rows = train_rung(rung, tmp_path / "work", device="cpu", threads=1)
     return rung, rows, load_data(rung.data), corpus
