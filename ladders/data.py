@@ -10,16 +10,23 @@
 * :func:`batch_at` gives the training batch of an optimizer step as a pure function of
   ``(seed, step)``, which makes resuming exact and independent of the number of DDP ranks
   (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows.
+* Vocabulary statistics for the run table: each split's characters (cached with its tokens, so
+  :attr:`TokenData.tokens_per_char` is the tokenizer's tokens per character on the training
+  text), the unigram frequencies of the training tokens (:func:`unigram_log_probs`), and for a
+  fixed evaluation set its token and character counts and unigram cross-entropy
+  (:func:`held_out_statistics`).
 
 This module imports neither torch (the trainer turns the int64 arrays into tensors) nor the
 tokenizers, which import it: :func:`load_tokens` takes any object with ``name``, ``vocab_size``,
-``dtype``, ``fingerprint`` and ``encode_batch`` (``ladders.tokenizer``).
+``dtype``, ``fingerprint`` and ``encode_batch``, and uses ``token_characters`` when it has one
+(``ladders.tokenizer``).
 """
 from __future__ import annotations
 
 import glob as _glob
 import hashlib
 import json
+import math
 import os
 import sys
 import sysconfig
@@ -37,7 +44,7 @@ STDLIB_EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tes
 DOC_SEPARATOR = "\n\n"
 #: Documents tokenised per call to ``encode_batch`` (bounds the memory of BPE encodings).
 _ENCODE_CHUNK = 64
-_TOKEN_CACHE_FORMAT = 1
+_TOKEN_CACHE_FORMAT = 2          # 2: the sidecar records the split's characters
 
 
 def corpus_hash(names: Sequence[str], documents: Sequence[str]) -> str:
@@ -189,7 +196,14 @@ def split_documents(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[list[
 
 @dataclass
 class TokenData:
-    """Token streams of the two splits (1-D arrays, possibly read-only ``np.memmap``)."""
+    """Token streams of the two splits (1-D arrays, possibly read-only ``np.memmap``).
+
+    ``train_characters`` and ``valid_characters``: the characters of each split's text (the
+    documents joined with ``DOC_SEPARATOR``), counted as Python counts a ``str``: Unicode code
+    points, not UTF-8 bytes. ``token_characters[i]``: the characters that start in token ``i``'s
+    bytes (``ladders.tokenizer``). All three are None for pre-tokenised ``.bin`` files, whose
+    text is unknown.
+    """
 
     train: np.ndarray
     valid: np.ndarray
@@ -197,6 +211,10 @@ class TokenData:
     dataset: str
     corpus_hash: str
     paths: dict[str, Path] = field(default_factory=dict)
+    train_characters: int | None = None
+    valid_characters: int | None = None
+    token_characters: np.ndarray | None = field(default=None, repr=False)
+    _unigram: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def n_train(self) -> int:
@@ -205,6 +223,20 @@ class TokenData:
     @property
     def n_valid(self) -> int:
         return int(self.valid.shape[0])
+
+    @property
+    def tokens_per_char(self) -> float | None:
+        """The tokenizer's tokens per character on the training text (f(V) of Tao et al. 2024):
+        training tokens / training characters; None when the characters are unknown."""
+        if not self.train_characters:
+            return None
+        return self.n_train / self.train_characters
+
+    def unigram_log_probs(self) -> np.ndarray:
+        """:func:`unigram_log_probs` of the training tokens (computed once, then kept)."""
+        if self._unigram is None:
+            self._unigram = unigram_log_probs(self.train, self.vocab_size)
+        return self._unigram
 
     def __repr__(self) -> str:
         return (f"TokenData(dataset={self.dataset!r}, train={self.n_train}, valid={self.n_valid}, "
@@ -229,8 +261,9 @@ def _memmap(path: Path, dtype: np.dtype, length: int) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", shape=(length,))
 
 
-def _read_cached(bin_path: Path, meta_path: Path, expect: dict) -> np.ndarray | None:
-    """The cached split when its sidecar matches ``expect`` and the file size agrees, else None."""
+def _read_cached(bin_path: Path, meta_path: Path, expect: dict) -> tuple[np.ndarray, int] | None:
+    """(tokens, characters) of the cached split when its sidecar matches ``expect`` and the
+    file size agrees, else None."""
     try:
         meta = json.loads(meta_path.read_text())
         size = bin_path.stat().st_size
@@ -241,11 +274,19 @@ def _read_cached(bin_path: Path, meta_path: Path, expect: dict) -> np.ndarray | 
     try:
         dtype = np.dtype(meta["dtype"])
         length = int(meta["length"])
+        characters = int(meta["characters"])
     except (KeyError, TypeError, ValueError):
         return None
     if size != length * dtype.itemsize:
         return None
-    return _memmap(bin_path, dtype, length)
+    return _memmap(bin_path, dtype, length), characters
+
+
+def stream_characters(documents: Sequence[str]) -> int:
+    """Characters (code points) of the documents joined with ``DOC_SEPARATOR``."""
+    if not documents:
+        return 0
+    return sum(len(d) for d in documents) + len(DOC_SEPARATOR) * (len(documents) - 1)
 
 
 def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: float = 0.05) -> TokenData:
@@ -254,9 +295,11 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
     Each split is one stream: its documents encoded separately and joined with the encoded
     ``"\\n\\n"``. It is stored raw (uint16 if V <= 65535, else uint32) at
     ``cache_dir/tokens-<corpus hash[:16]>-<tokenizer.name>-<split>.bin`` beside a JSON sidecar
-    (dtype, length, and what produced it), both written atomically, the sidecar last. A later call
-    whose corpus, tokenizer and ``valid_fraction`` match the sidecar memory-maps the file instead
-    of tokenising again.
+    (dtype, length, the split's characters, and what produced it), both written atomically, the
+    sidecar last. A later call whose corpus, tokenizer and ``valid_fraction`` match the sidecar
+    memory-maps the file instead of tokenising again. Characters are those of the split's text
+    (:func:`stream_characters`: code points, so the byte tokenizer's tokens per character exceed
+    1 on non-ASCII text), counted once and cached with the tokens.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -273,23 +316,28 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
     stem = f"tokens-{corpus.hash[:16]}-{tokenizer.name}"
     paths = {s: cache_dir / f"{stem}-{s}.bin" for s in ("train", "valid")}
     arrays: dict[str, np.ndarray] = {}
+    characters: dict[str, int] = {}
     for split in ("train", "valid"):
-        arr = _read_cached(paths[split], paths[split].with_suffix(".json"), expect)
-        if arr is None:
+        cached = _read_cached(paths[split], paths[split].with_suffix(".json"), expect)
+        if cached is None:
             break
-        arrays[split] = arr
+        arrays[split], characters[split] = cached
     if len(arrays) < 2:
         docs = dict(zip(("train", "valid"), split_documents(corpus, valid_fraction)))
         for split in ("train", "valid"):
             stream = _tokenise_stream(docs[split], tokenizer, dtype)
+            characters[split] = stream_characters(docs[split])
             write_bytes(paths[split], stream.tobytes())
             meta = dict(expect, split=split, dtype=dtype.name, length=int(stream.shape[0]),
-                        documents=len(docs[split]))
+                        documents=len(docs[split]), characters=characters[split])
             write_bytes(paths[split].with_suffix(".json"),
                                (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
             arrays[split] = _memmap(paths[split], dtype, int(stream.shape[0]))
+    per_token = getattr(tokenizer, "token_characters", None)
     return TokenData(train=arrays["train"], valid=arrays["valid"], vocab_size=int(tokenizer.vocab_size),
-                     dataset=f"{corpus.name}/{tokenizer.name}", corpus_hash=corpus.hash, paths=paths)
+                     dataset=f"{corpus.name}/{tokenizer.name}", corpus_hash=corpus.hash, paths=paths,
+                     train_characters=characters["train"], valid_characters=characters["valid"],
+                     token_characters=None if per_token is None else np.asarray(per_token()))
 
 
 def _open_bin(path: Path, dtype: np.dtype) -> np.ndarray:
@@ -411,3 +459,48 @@ def eval_batches(tokens: np.ndarray, batch_size: int, context: int,
                        dtype=np.int64)
     x, y = _windows(tokens, offsets, context)
     return [(x[s:s + rows], y[s:s + rows]) for s in range(0, count, rows)]
+
+
+# --- vocabulary statistics -----------------------------------------------------------------------
+
+
+def unigram_log_probs(train: np.ndarray, vocab_size: int) -> np.ndarray:
+    """log p(w) for every id w < ``vocab_size``: the unigram frequency of w in the training
+    tokens with add-one (Laplace) smoothing, p(w) = (count(w) + 1) / (len(train) + V), so a
+    token the training split never holds has a small finite probability. Natural log, float64."""
+    counts = np.zeros(int(vocab_size), dtype=np.int64)
+    chunk = 1 << 24
+    for start in range(0, int(train.shape[0]), chunk):
+        part = np.asarray(train[start:start + chunk]).astype(np.int64)
+        if part.size and int(part.max()) >= vocab_size:
+            raise ValueError(f"token id {int(part.max())} is not below vocab_size={vocab_size}")
+        counts += np.bincount(part, minlength=int(vocab_size))
+    total = int(counts.sum()) + int(vocab_size)
+    return np.log(counts + 1.0) - math.log(total)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """What a fixed evaluation set contributes to a row, beside the model's mean loss on it.
+
+    ``tokens``: the evaluation's target tokens (every ``y`` of every batch: the tokens whose
+    mean loss the runner reports). ``unigram_loss``: their mean of −log p(w) under
+    :func:`unigram_log_probs` of the training tokens, nats per token. ``characters``: the
+    characters that start in those target tokens (the sum of ``token_characters`` over them;
+    None when unknown)."""
+
+    tokens: int
+    unigram_loss: float
+    characters: int | None
+
+
+def held_out_statistics(data: TokenData, evaluation) -> HeldOut:
+    """:class:`HeldOut` of the evaluation batches ``evaluation`` (a list of ``(x, y)``, as
+    :func:`eval_batches` gives) over ``data``'s training unigram frequencies."""
+    targets = np.concatenate([np.asarray(y).ravel() for _, y in evaluation]).astype(np.int64)
+    log_p = data.unigram_log_probs()
+    unigram_loss = float(-np.mean(log_p[targets]))
+    characters = None
+    if data.token_characters is not None:
+        characters = int(np.asarray(data.token_characters)[targets].sum())
+    return HeldOut(tokens=int(targets.size), unigram_loss=unigram_loss, characters=characters)

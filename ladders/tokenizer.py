@@ -7,7 +7,11 @@ Both tokenizers share one small interface, which is all `ladders.data` relies on
 * ``vocab_size``: every id is in ``[0, vocab_size)``; the model's embedding size;
 * ``fingerprint``: a hex string that changes whenever the id mapping changes (token caches check it);
 * ``dtype``: the numpy dtype of encoded ids (uint16 when ``vocab_size <= 65535``, else uint32);
-* ``encode(text) -> np.ndarray``, ``encode_batch(texts) -> list[np.ndarray]``, ``decode(ids) -> str``.
+* ``encode(text) -> np.ndarray``, ``encode_batch(texts) -> list[np.ndarray]``, ``decode(ids) -> str``;
+* ``token_characters() -> np.ndarray``: for every id, the characters that *start* in its bytes
+  (its UTF-8 bytes that are not continuation bytes ``10xxxxxx``). Summed over any stretch of a
+  token stream it counts exactly the characters whose first byte lies in the stretch; over a
+  whole stream, the characters of its text (``len`` of the Python string: code points).
 
 The BPE is trained with Hugging Face `tokenizers` (a ByteLevel pre-tokenizer and decoder, an
 initial alphabet of all 256 bytes so that any text encodes, no special tokens) on the training
@@ -38,6 +42,29 @@ def ids_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 65535 else np.dtype(np.uint32)
 
 
+def characters_started(data: bytes) -> int:
+    """Characters whose first UTF-8 byte is in ``data``: its bytes that are not continuation
+    bytes (``0b10xxxxxx``). Additive over concatenation, and ``len(text)`` for
+    ``text.encode("utf-8")``."""
+    return sum(1 for b in data if b & 0xC0 != 0x80)
+
+
+def byte_level_alphabet() -> dict[str, int]:
+    """The byte-level BPE's printable stand-in for each byte (GPT-2's byte-to-unicode table,
+    which HF ``tokenizers``' ByteLevel uses): character -> byte. Printable Latin-1 bytes
+    (``!``..``~``, ``¡``..``¬``, ``®``..``ÿ``) stand for themselves; the other 68 bytes, in
+    increasing order, for the characters U+0100, U+0101, ..."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]
+    table = {chr(b): b for b in kept}
+    shifted = 0
+    for b in range(256):
+        if b not in table.values():
+            table[chr(256 + shifted)] = b
+            shifted += 1
+    return table
+
+
 def _as_ids(ids: Iterable[int]) -> np.ndarray:
     """Token ids (array, list, tuple or any iterable of ints) as a flat int64 array."""
     if not isinstance(ids, np.ndarray):
@@ -64,6 +91,10 @@ class ByteTokenizer:
         if arr.size and (arr.min() < 0 or arr.max() >= BYTE_VOCAB):
             raise ValueError("byte token ids must lie in [0, 256)")
         return arr.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
+
+    def token_characters(self) -> np.ndarray:
+        """1 for every byte but the UTF-8 continuation bytes 0x80..0xBF, which start none."""
+        return np.array([characters_started(bytes([b])) for b in range(BYTE_VOCAB)], dtype=np.int64)
 
     def __repr__(self) -> str:
         return "ByteTokenizer()"
@@ -100,6 +131,15 @@ class BPETokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         return self._tok.decode(_as_ids(ids).tolist(), skip_special_tokens=False)
+
+    def token_characters(self) -> np.ndarray:
+        """For every id below ``vocab_size``, the characters that start in its bytes (ids the
+        trainer did not learn: 0; they never occur)."""
+        alphabet = byte_level_alphabet()
+        counts = np.zeros(self.vocab_size, dtype=np.int64)
+        for piece, index in self.vocab.items():
+            counts[index] = characters_started(bytes(alphabet[c] for c in piece))
+        return counts
 
     def __repr__(self) -> str:
         return f"BPETokenizer(vocab_size={self.vocab_size}, path={str(self.path)!r})"

@@ -19,6 +19,7 @@ Rows (one per evaluation, every `eval_every` steps and at the last step; none at
 tokens would be 0, which the contract forbids) follow the run-table contract: run, params (total), params_nonembed, vocab_size, width,
 depth, step, tokens (= step × batch_size × context), flops (= flops_per_token × tokens, see
 `ladders.model.flops_per_token`), lr (the LR of the step's last update), loss (held-out),
+loss_unigram, characters, tokens_per_char and bits_per_char (below),
 train_loss (mean over the updates since the previous row), schedule, dataset, seed, seconds
 (training wall time so far, held-out evaluations excluded), plus heads, context, batch_size, parametrization, corpus_hash (the
 sha256 of the corpus's file names and contents, in order), diverged and flops_own (the FLOPs this
@@ -26,6 +27,24 @@ run computed itself up to the row: `flops` less a branch's shared prefix). Runs 
 ladders also carry parent (the stable run's id, or null), branch_step (0 on the stable run) and
 stable (true on the stable run's rows). A branch's rows are those after its branch point, and
 its tokens, flops and seconds count from step 0, prefix included, as a dedicated run's would.
+
+The vocabulary columns (`ladders.data`: `held_out_statistics`, `TokenData.tokens_per_char`):
+
+* tokens_per_char: the tokenizer's tokens per character on the training split, f(V) of Tao et
+  al. 2024: training tokens / characters of the training text (Unicode code points, not bytes:
+  the byte tokenizer has 1 on ASCII text and more where the text is not), counted once per
+  (corpus, tokenizer) and cached with the tokens.
+* characters: training characters consumed up to the row, H = tokens / tokens_per_char.
+* loss_unigram: the unigram-normalised held-out loss L_u = -(1/T) sum_i log[p(w_i | w_<i) /
+  p(w_i)] over exactly the T evaluation target tokens whose mean loss is `loss`, p(w) being the
+  token's unigram frequency in the training tokens with add-one smoothing, (count + 1) /
+  (training tokens + V). Computed as loss minus the mean of -log p(w_i) over those targets
+  (fixed per rung, so computed once). Nats per token; usually negative.
+* bits_per_char: loss * T / (characters of the T target tokens) / ln 2, the characters counted
+  exactly on those tokens: each character belongs to the token holding its first UTF-8 byte.
+
+Without the corpus's text (pre-tokenised .bin files) a row has loss_unigram but none of the other
+three.
 """
 
 from __future__ import annotations
@@ -178,6 +197,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         else torch.autocast("cpu", enabled=False)
     evaluation = corpora.eval_batches(tokens.valid, rung.batch_size, rung.context,
                                       rung.eval_batches)
+    held_out = corpora.held_out_statistics(tokens, evaluation)     # fixed: once per rung
+    per_char = tokens.tokens_per_char
     micro, accumulation = micro_batches(rung, world)
     share = corpora.rank_slice(rung.batch_size, rank, world)
 
@@ -204,13 +225,24 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     lineage = {"parent": rung.parent, "branch_step": rung.branch_step,
                "stable": bool(rung.branch_points)} if rung.branched else {}
 
+    def vocabulary_columns(loss: float, done_tokens: int) -> dict:
+        """characters, tokens_per_char, loss_unigram, bits_per_char (see the module docstring);
+        without the corpus's text (.bin files) only loss_unigram."""
+        columns = {"loss_unigram": loss - held_out.unigram_loss}
+        if per_char is not None and held_out.characters:
+            columns = {"characters": done_tokens / per_char, "tokens_per_char": per_char,
+                       **columns, "bits_per_char": loss * held_out.tokens
+                       / held_out.characters / math.log(2)}
+        return columns
+
     def row(loss: float, diverged: bool = False) -> dict:
         done_tokens = step * rung.batch_size * rung.context
         return {"run": rung.run, "params": counts["total"],
                 "params_nonembed": counts["nonembedding"], "vocab_size": config.vocab_size,
                 "width": config.width, "depth": config.depth, "heads": config.heads,
                 "step": step, "tokens": done_tokens, "flops": per_token * done_tokens,
-                "lr": float(lrs[step - 1]), "loss": loss, "train_loss": float(np.mean(since_row)),
+                "lr": float(lrs[step - 1]), "loss": loss, **vocabulary_columns(loss, done_tokens),
+                "train_loss": float(np.mean(since_row)),
                 "schedule": rung.schedule, "dataset": tokens.dataset,
                 "corpus_hash": tokens.corpus_hash, "seed": rung.seed,
                 "seconds": seconds, "context": rung.context, "batch_size": rung.batch_size,

@@ -24,7 +24,8 @@ REQUIRED = ("run", "params", "tokens", "loss")
 # Columns of the contract that hold numbers; `acc:<task>` and `loss:<task>` are numeric too.
 NUMERIC = (
     "params", "tokens", "loss", "step", "flops", "lr", "params_nonembed", "vocab_size", "width",
-    "depth", "characters", "loss_unigram", "params_active", "seed",
+    "depth", "characters", "loss_unigram", "tokens_per_char", "bits_per_char", "params_active",
+    "seed",
 )
 POSITIVE = ("params", "tokens", "flops")
 # The contract's definition of `flops` when a table has none (docs/run-table.md): the

@@ -457,3 +457,40 @@ def test_bundled_cpu_tiny_table_has_the_seed_repeats():
     assert scatter.n_groups == 2 * 5 and scatter.dof == 2 * 5 * 2   # sizes x runs, 3 seeds each
     assert all(g.n_seeds == 3 and g.runs[0].endswith("-s0") for g in scatter.groups)
     assert scatter.sigma == pytest.approx(0.016797, abs=1e-6)       # 1.68% (its SOURCE.md)
+
+
+# --- the bundled cpu-vocab table -----------------------------------------------------------------
+
+
+def test_bundled_cpu_vocab_table_has_every_vocabulary_and_size():
+    """data/cpu_vocab/runs.parquet (see its SOURCE.md): a valid run table of every rung of
+    ladders/specs/cpu-vocab.toml, 4 BPE vocabularies x 3 sizes, with the vocabulary columns."""
+    import pyarrow.parquet as pq
+
+    from ladders.spec import expand, load_spec
+    from scaling.runs import final_rows, read_runs
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "data" / "cpu_vocab" / "runs.parquet"
+    assert path.stat().st_size < 300_000
+    assert pq.read_schema(path).metadata[b"scaling.run_table"] == b"1"
+    columns = ("step", "flops", "params_nonembed", "vocab_size", "width", "characters",
+               "loss_unigram", "tokens_per_char", "bits_per_char")
+    runs = read_runs(path, columns=columns)          # finite numbers, per the contract
+    for column in columns:
+        assert np.isfinite(runs[column].to_numpy(float)).all(), column
+    rungs = expand(load_spec(root / "ladders" / "specs" / "cpu-vocab.toml"))
+    assert sorted(runs["run"].unique()) == sorted(r.run for r in rungs)     # every rung, whole
+    final = final_rows(runs)
+    assert dict(zip(final["run"], final["step"])) == {r.run: r.steps for r in rungs}
+    assert not runs["diverged"].any()
+    assert sorted(runs["vocab_size"].unique()) == [512, 1024, 2048, 4096]
+    assert runs.groupby("vocab_size")["width"].nunique().min() >= 3
+    assert runs.groupby("width")["params_nonembed"].nunique().max() == 1   # V changes embeddings only
+    assert (runs["params"] == runs["params_nonembed"] + runs["vocab_size"] * runs["width"]).all()
+    # one tokens per character per V, falling with V (SOURCE.md), and characters = tokens / it
+    per_char = runs.groupby("vocab_size")["tokens_per_char"].agg(["min", "max"])
+    assert (per_char["min"] == per_char["max"]).all()
+    assert per_char["min"].round(4).tolist() == [0.4826, 0.3845, 0.3273, 0.2897]
+    assert np.allclose(runs["characters"], runs["tokens"] / runs["tokens_per_char"], rtol=1e-12)
+    assert (runs["loss_unigram"] < 0).all() and (runs["loss_unigram"] < runs["loss"]).all()

@@ -66,7 +66,8 @@ def test_rows_follow_the_contract(tmp_path):
     assert contract_version(out) == "1"
     runs = read_runs(out, columns=("step", "lr", "flops"))
     expected = {*REQUIRED, "params_nonembed", "vocab_size", "width", "depth", "step", "tokens",
-                "flops", "lr", "train_loss", "schedule", "dataset", "seed", "seconds"}
+                "flops", "lr", "train_loss", "schedule", "dataset", "seed", "seconds",
+                "characters", "tokens_per_char", "loss_unigram", "bits_per_char"}
     assert expected <= set(runs.columns)
     steps = table["step"].tolist()
     assert steps == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 125]
@@ -76,6 +77,11 @@ def test_rows_follow_the_contract(tmp_path):
     assert table["dataset"].iloc[0].startswith("python-stdlib")
     assert len(table["corpus_hash"].iloc[0]) == 64 and table["corpus_hash"].nunique() == 1
     assert np.isfinite(table["train_loss"]).all()
+    # bytes of the standard library: a few non-ASCII characters, so just over 1 token a character
+    assert 1.0 <= table["tokens_per_char"].iloc[0] < 1.01 and table["tokens_per_char"].nunique() == 1
+    assert np.allclose(table["characters"], table["tokens"] / table["tokens_per_char"])
+    assert (table["loss_unigram"] < table["loss"]).all() and table["loss_unigram"].iloc[-1] < 0
+    assert np.isfinite(table["bits_per_char"]).all()
 
 
 def test_sigkill_and_resume_match_an_uninterrupted_run(tmp_path):
