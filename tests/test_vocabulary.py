@@ -306,3 +306,23 @@ def test_the_frontier_keeps_each_run_below_every_cheaper_one():
     flops = [1, 2, 3, 4, 5, 6]
     loss = [5.0, 4.0, 4.5, 3.0, 3.0, 2.0]
     assert V.frontier(flops, loss).tolist() == [0, 1, 3, 5]
+
+
+def test_the_cpu_vocabulary_ladder_runs_all_three_approaches_and_says_why_one_is_missing():
+    """The bundled CPU ladder (data/cpu_vocab, 4 V x 4 sizes): approaches 1 and 2 answer; the
+    parametric law finds no gain from a larger V at these sizes (its vocabulary term switched
+    off, A2 on its bound), so approach 3 has no optimum and says so instead of printing V = 0
+    (numbers as measured on this table; README, "The vocabulary law")."""
+    from conftest import ROOT
+    from scaling.runs import read_runs
+
+    runs = read_runs(ROOT / "data" / "cpu_vocab" / "runs.parquet", where="not stable")
+    law = get_law("vocab").fit(runs)
+    sizes = sorted(runs["params_nonembed"].unique())
+    result = law.optimal_vocab([sizes[0], sizes[-1]], [32, 96])
+    vocab = result["vocab"]
+    np.testing.assert_allclose(vocab["approach1"], [557, 660], rtol=0.02)
+    np.testing.assert_allclose(vocab["approach2"], [514, 1279], rtol=0.02)
+    assert np.isnan(vocab["approach3"]).all()
+    assert "gains nothing from a larger vocabulary" in result["why"]["approach3"]
+    assert "a2" in law.at_bound_

@@ -53,6 +53,7 @@ from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
 
 EXPONENT_GRID = tuple(np.round(np.arange(0.1, 1.5001, 0.1), 2))
+MIN_VOCAB = 2.0   # an optimal vocabulary below 2 tokens is no answer (see optimal_vocab)
 TOKENS_PER_CHAR = ("auto", "measured", "paper")
 FIT_TOKENS = ("measured", "paper")
 
@@ -376,13 +377,22 @@ class Vocabulary(Law):
             if derivative is not None:
                 vocab["approach2"] = derivative.vocab_params(nonembed) / width
         vocab_params = V.parametric_vocab_params(point, nonembed, budget)[0]
+        # a root below MIN_VOCAB tokens is no vocabulary: the fit's vocabulary term has vanished
+        # (A2 on its bound), so the law sees no gain from any V and its "optimum" runs to 0
+        tiny = np.isfinite(vocab_params) & (vocab_params / width < MIN_VOCAB)
+        vocab_params = np.where(tiny, np.nan, vocab_params)
         vocab["approach3"] = vocab_params / width
-        if np.any(~np.isfinite(vocab_params)):
+        if np.any(tiny):
+            why["approach3"] = (f"no optimum: the fitted law gains nothing from a larger "
+                                f"vocabulary (its optimum falls below V = {MIN_VOCAB:g}; A2 = "
+                                f"{self.params_['A2']:.3g})")
+        elif np.any(~np.isfinite(vocab_params)):
             why["approach3"] = "no interior optimum for the fitted parameters"
         interval = (nan, nan)
         if len(self.bootstrap_theta_):
             samples = V.parametric_vocab_params(self.constants(self.bootstrap_theta_), nonembed,
                                                 budget) / width[None, :]
+            samples = np.where(samples < MIN_VOCAB, np.nan, samples)
             tail = 100 * (1 - (self.confidence if level is None else level)) / 2
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)     # refits without an optimum
