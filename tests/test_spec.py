@@ -388,7 +388,7 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
     assert lines[0].split() == ["spec", "rungs", "FLOPs", "what"]
     rows = {line.split()[0]: line.split()[1:3] for line in lines[1:7]}
     assert rows == {"cpu-schedules": ["3", "1.18e+13"], "cpu-tiny": ["25", "2.65e+13"],
-                    "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["48", "2.22e+13"],
+                    "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],
                     "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
     write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins
     assert cli.main(["ladder", "run", "cpu-tiny.toml", "--dry-run"]) == 0
