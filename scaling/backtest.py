@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
+from scaling.diagnostics import json_number
 from scaling.laws import PreparedRuns, get_law
+from scaling.report import interval_kind
 from scaling.runs import final_rows
 
 
@@ -79,13 +81,7 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=calibrate,
               noise_floor=noise_floor)
     kinds = model.interval_kinds
-    if interval is not None and interval not in kinds:
-        raise ScalingError(f"--interval {interval}: this backtest's fit has "
-                           + (f"only {', '.join(kinds)} intervals" if kinds else "no intervals")
-                           + (" (give --bootstrap K for run and law intervals)"
-                              if interval in ("run", "law") else
-                              " (its training rows gave too few held-out residuals to calibrate)"))
-    shown = interval or (model.default_interval if model.default_interval in kinds else None)
+    shown = interval_kind(model, interval)      # an --interval the fit lacks: a one-line error
     targets = final_rows(test_data.frame)
     target_data = PreparedRuns(targets, data.source, data.lr_histories)
     predicted = model.predict_rows(target_data)
@@ -102,7 +98,7 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     for k, (_, row) in enumerate(targets.iterrows()):
         rows.append({"run": row["run"], **{n: float(row[n]) for n in model.inputs},
                      "actual": float(actual[k]), "predicted": float(predicted[k]),
-                     "lower": _number(lower[k]), "upper": _number(upper[k]),
+                     "lower": json_number(lower[k]), "upper": json_number(upper[k]),
                      error_key: float(errors[k]), "distance": float(distance[k])})
     scored = test_data if model.rows == "all" else target_data
     scores = {kind: interval_scores(model, scored, kind) for kind in kinds}
@@ -165,6 +161,3 @@ def curve_errors(model, data) -> dict:
             "mean_pred_e": float(np.mean([c["pred_e"] for c in curves])),
             "mean_worst_e": float(np.mean([c["worst_e"] for c in curves]))}
 
-
-def _number(value):
-    return None if not np.isfinite(value) else float(value)

@@ -78,7 +78,8 @@ def _warning(code: str, message: str, severity: str = "warning", **fields) -> di
             **fields}
 
 
-def _number(value) -> str:
+def format_number(value) -> str:
+    """A number for a report: 5 significant digits, "-" for None, NaN and infinities."""
     if value is None or not np.isfinite(value):
         return "-"
     return f"{value:.5g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.4g}"
@@ -120,7 +121,7 @@ def fit_warnings(law) -> list[dict]:
         name = law.reported_name(fit_name)
         low, high = law.reported_range(fit_name, law.theta_)
         out.append(_warning(
-            "at-bound", f"{name} = {_number(law.params_[name])} ended on a bound of its range "
+            "at-bound", f"{name} = {format_number(law.params_[name])} ended on a bound of its range "
             f"[{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does not fit "
             "them)", parameter=name, value=json_number(law.params_[name]),
             range=[json_number(low), json_number(high)]))
@@ -128,8 +129,8 @@ def fit_warnings(law) -> list[dict]:
     for name in getattr(law, "outside_interval_", []):
         low, high = law.intervals_[name]
         out.append(_warning(
-            "outside-interval", f"{name} = {_number(law.params_[name])} lies outside its own "
-            f"{level} interval [{_number(low)}, {_number(high)}]: the bootstrap refits disagree "
+            "outside-interval", f"{name} = {format_number(law.params_[name])} lies outside its own "
+            f"{level} interval [{format_number(low)}, {format_number(high)}]: the bootstrap refits disagree "
             "with the fit (a biased or many-moded fit); read that interval with care",
             parameter=name, value=json_number(law.params_[name]),
             interval=[json_number(low), json_number(high)]))
@@ -142,8 +143,8 @@ def fit_warnings(law) -> list[dict]:
         spans = (f"spans a factor of {factor:.3g} (over {UNIDENTIFIED_FACTOR:g})"
                  if math.isfinite(factor) else "reaches 0 (an unbounded factor)")
         out.append(_warning(
-            "unidentified", f"{name} = {_number(law.params_[name])} is not identified by the "
-            f"data: its {level} interval [{_number(low)}, {_number(high)}] {spans}; "
+            "unidentified", f"{name} = {format_number(law.params_[name])} is not identified by the "
+            f"data: its {level} interval [{format_number(low)}, {format_number(high)}] {spans}; "
             "predictions that lean on it are guesses",
             parameter=name, value=json_number(law.params_[name]),
             interval=[json_number(low), json_number(high)],

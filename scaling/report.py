@@ -12,16 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from scaling import diagnostics
+from scaling.diagnostics import format_number as _number
 from scaling.diagnostics import json_number
 from scaling.errors import ScalingError
 
 COMPUTE_BUDGETS = (1e21, 1e22, 1e23, 1e24, 1e25)
-
-
-def _number(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "-"
-    return f"{value:.5g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.4g}"
 
 
 def _interval(low, high) -> str:
