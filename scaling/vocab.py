@@ -218,11 +218,12 @@ def derivative_vocab(params_nonembed, width, f: TokensPerChar, low: float = 2.0)
 def huber_slope(x, y, delta: float = HUBER_DELTA) -> float:
     """γ minimising Σ Huber_δ(γ·x − y): a line through the origin (approach 2's exponent)."""
     from scipy.optimize import minimize_scalar
-    from scipy.special import huber
+
+    from scaling.fitting import huber
 
     x, y = np.asarray(x, float), np.asarray(y, float)
     scale = float(np.max(np.abs(y / np.where(x == 0, np.inf, x))) + 1.0)
-    result = minimize_scalar(lambda g: float(np.sum(huber(delta, g * x - y))),
+    result = minimize_scalar(lambda g: float(np.sum(huber(g * x - y, delta))),
                              bounds=(-scale, scale), method="bounded",
                              options={"xatol": 1e-12})
     return float(result.x)
