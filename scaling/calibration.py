@@ -148,7 +148,7 @@ def final_splits(law, data, seed: int = 0):
     """(name, train runs, test runs) of a law of final rows (or a chained law)."""
     from scaling.runs import final_rows
 
-    finals = final_rows(law.fit_rows(data) if law.rows == "final" else data.frame)
+    finals = final_rows(data.frame)
     runs = finals["run"].to_numpy()
     keys = {}
     scales = [c for c in law.scales if c in finals]

@@ -191,6 +191,13 @@ def fitted_range(points: pd.DataFrame, columns) -> dict[str, list[float]]:
     return out
 
 
+def distinct_positive(column) -> np.ndarray:
+    """The distinct positive values of a column (equal to 6 digits of their log), sorted."""
+    values = pd.to_numeric(column, errors="coerce").to_numpy(float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return np.exp(np.unique(np.round(np.log(values), 6)))
+
+
 def distinct_values(problems) -> dict[str, int]:
     """{power input: its fewest distinct values over the problems that read it} (warnings: a
     power law needs a few sizes beyond the three a fit accepts, `scaling.diagnostics`)."""
@@ -198,9 +205,7 @@ def distinct_values(problems) -> dict[str, int]:
     for problem in problems:
         for column in problem.model.power_inputs:
             if column in problem.points:
-                values = pd.to_numeric(problem.points[column], errors="coerce").to_numpy(float)
-                values = values[np.isfinite(values) & (values > 0)]
-                count = int(len(np.unique(np.round(np.log(values), 6))))
+                count = len(distinct_positive(problem.points[column]))
                 out[column] = min(out.get(column, count), count)
     return out
 
@@ -541,9 +546,9 @@ class Law:
             raise ScalingError(f"{source}: {len(points)} points for {len(self.parameters)} "
                                f"parameters; the {self.name} law needs at least {needed}")
         for column in self.power_inputs:
-            distinct = np.unique(np.round(np.log(points[column].to_numpy(float)), 6))
+            distinct = distinct_positive(points[column])
             if len(distinct) < 3:
-                values = ", ".join(f"{math.exp(v):.4g}" for v in distinct)
+                values = ", ".join(f"{v:.4g}" for v in distinct)
                 raise ScalingError(
                     f"{source}: column {column!r} takes {len(distinct)} distinct value(s) "
                     f"({values}); the {self.name} law cannot identify its {column} exponent "
