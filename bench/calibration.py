@@ -123,16 +123,15 @@ def main(argv=None) -> int:
         distance = [row["distance"] for r in records for row in r["test"]]
         results.append({"law": law, "data": name, "scores": summary, "seconds": seconds,
                         "per_backtest": [{"train": train, "test": test, "where": where,
-                                          "coverage": r["intervals"].get("calibrated", {})
-                                          .get("coverage"), "n": r["scored"]["n"]}
+                                          "coverage": {kind: scores["coverage"] for kind,
+                                                       scores in r["intervals"].items()},
+                                          "n": r["scored"]["n"]}
                                          for (_, train, test, where), r in
                                          zip(backtests, records)],
                         "backtests": len(records), "n_scored": int(sum(r["scored"]["n"]
                                                                        for r in records)),
                         "mean_abs_rel_error": float(np.nanmean(errors)),
-                        "max_distance": float(np.max(distance)),
-                        "splits": [{k: r["intervals"][k]["coverage"] for k in r["intervals"]}
-                                   for r in records]})
+                        "max_distance": float(np.max(distance))})
         for level in LEVELS:
             key = f"{level:g}"
             cal, run, bare = (summary.get(k, {}).get(key) for k in KINDS)

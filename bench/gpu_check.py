@@ -338,7 +338,7 @@ def plan() -> str:
     table = dry_run_table(estimate(rungs, "cuda", spec.ladder.flops_per_second), "cuda")
     lines = [
         "GPU check: stages and time limits (seconds)",
-        f"  1. card        the card, its memory, a bf16 8192^3 matrix product",
+        "  1. card        the card, its memory, a bf16 8192^3 matrix product",
         f"  2. tests       pytest -m gpu tests/test_gpu.py                      limit {LIMITS['tests']}",
         f"  3. throughput  {parameter_counts(config)['total']:,} parameters "
         f"({flops_per_token(config):.4g} FLOPs/token), batch {shape['batch']} x {shape['context']}"
