@@ -192,8 +192,6 @@ def calibration_residuals(law, data, seed: int = 0):
     """Held-out residuals (law space, (n,)), distances (decades beyond each refit's data, (n, k)
     for the law's k scale columns) and a summary per split, from refits of splits of `data`
     (`PreparedRuns`)."""
-    from scaling.runs import final_rows
-
     prepared = type(data)          # PreparedRuns (not imported: scaling.laws.base imports us)
     residuals, distances, summary = [], [], []
     columns = coordinates(law, data)
@@ -238,7 +236,7 @@ def calibration_residuals(law, data, seed: int = 0):
                 score(f"without {run}", frame[frame["run"] != run], frame[frame["run"] == run])
     else:
         for name, train, test in final_splits(law, data, seed):
-            test_rows = final_rows(frame[frame["run"].isin(test)])
+            test_rows = law.target_rows(frame[frame["run"].isin(test)])
             score(name, frame[frame["run"].isin(train)], test_rows)
     if not residuals:
         return np.empty(0), np.empty((0, len(columns))), summary

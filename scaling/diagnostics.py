@@ -26,6 +26,9 @@ the fit's own data); each point gets the first that applies:
   calibration's splits reached, and FAR_MARGIN decades further: the error model's growth was
   learned on a much shorter reach (rows, distance, column, calibrated).
 - beyond-calibration (a caution): further than the splits reached (rows, distance).
+and, with or without calibration:
+- outside-range: the predicted value leaves the range its target can take, e.g. an accuracy
+  over 1 (rows, predicted, range).
 and of an allocation:
 - wide-interval: compute-optimal rows with an interval spanning more than UNIDENTIFIED_FACTOR
   (rows, flops, quantities).
@@ -118,6 +121,8 @@ def fit_warnings(law) -> list[dict]:
         out.append(_warning("not-converged", f"the optimizer did not converge ({law.message_}); "
                             "treat the parameters as unreliable"))
     for fit_name in law.at_bound_:
+        if fit_name in law.benign_bounds:      # a bound the law's method puts it on (its notes
+            continue                           # say why)
         name = law.reported_name(fit_name)
         low, high = law.reported_range(fit_name, law.theta_)
         out.append(_warning(
@@ -249,12 +254,13 @@ def prediction_warnings(law, values: dict, labels=None,
     name the points in messages ("params 7e+10, tokens 1.4e+12"); `what` introduces one point
     and several."""
     checks = point_checks(law, values)
-    if checks.expected is None:
-        return []
-    distance, expected = checks.distance, checks.expected
+    distance = checks.distance
     labels = list(labels) if labels is not None else \
         [f"row {k + 1}" for k in range(len(distance))]
-    out = []
+    out = outside_range(law, values, labels, what)
+    if checks.expected is None:
+        return out
+    expected = checks.expected
     over = expected > ERROR_LIMIT
     rows = np.flatnonzero(over)
     if len(rows):
@@ -298,6 +304,26 @@ def prediction_warnings(law, values: dict, labels=None,
             "expected there is itself extrapolated", severity="caution",
             rows=[int(k) for k in rows], distance=[json_number(v) for v in distance[rows]]))
     return out
+
+
+def outside_range(law, values: dict, labels, what) -> list[dict]:
+    """The outside-range warning: points whose prediction leaves the range the target can take
+    (an accuracy above 1): the law's form has stopped describing the data there."""
+    low, high = law.target_range
+    inputs = {name: values.get(name) for name in law.inputs}
+    if not (math.isfinite(low) or math.isfinite(high)) or any(v is None for v in inputs.values()):
+        return []
+    predicted = np.atleast_1d(law.predict_inputs(law.broadcast_inputs(inputs)))
+    rows = np.flatnonzero((predicted < low) | (predicted > high))
+    if not len(rows):
+        return []
+    return [_warning(
+        "outside-range", f"{what[0] if len(rows) == 1 else what[1]} {_named(labels, rows)} "
+        f"{'is' if len(rows) == 1 else 'are'} {_span(predicted[rows], lambda v: f'{v:.4g}')}, "
+        f"outside [{low:g}, {high:g}], the range "
+        f"{law.target} can take: the law's form no longer holds there: treat "
+        f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast", rows=[int(k) for k in rows],
+        predicted=[json_number(v) for v in predicted[rows]], range=[low, high])]
 
 
 def _decades(value) -> str:

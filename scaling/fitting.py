@@ -41,6 +41,8 @@ from scipy.optimize import OptimizeResult
 from scipy.optimize import minimize as scipy_minimize
 
 DEFAULT_DELTA = 1e-3
+ALWAYS = "\0always"        # a bootstrap group label: rows every resample keeps once (an anchor
+#                             point of a law, like the ideal model of the task law's step 2)
 MIN_BOOTSTRAP = 20          # fewer resamples give no interval: a 95% percentile interval of
 #                             fewer than 20 samples is just their extremes (of 1: a point)
 CONFIRMED_GRADIENT = 1e-6   # an exact projected gradient this small confirms an optimum
@@ -343,7 +345,15 @@ def resample_weights(groups, n_resamples, seed, strata=None) -> np.ndarray:
 
     With `strata` (one label per row, constant within a group), each stratum's groups are drawn
     from that stratum only, so every stratum keeps its number of groups (curve blocks within
-    their run, see `curve_blocks`)."""
+    their run, see `curve_blocks`). Rows labelled `ALWAYS` have weight 1 in every resample."""
+    groups = np.asarray(groups).astype(str)
+    always = groups == ALWAYS
+    if always.any():                 # anchors: weight 1 in every resample, never drawn
+        out = np.ones((n_resamples, len(groups)))
+        out[:, ~always] = resample_weights(groups[~always], n_resamples, seed,
+                                           None if strata is None
+                                           else np.asarray(strata)[~always])
+        return out
     codes, uniques = _codes(groups)
     rng = np.random.default_rng(seed)
     counts = np.zeros((n_resamples, len(uniques)))

@@ -51,6 +51,7 @@ from scaling.atomic import write_text
 from scaling.errors import ScalingError
 from scaling.fit_file import FIT_FORMAT, READABLE_FORMATS  # noqa: F401  (the fit file's)
 from scaling.fitting import Parameter
+from scaling.task_data import anchors
 
 SPACES = ("log", "linear")
 ROWS = ("final", "all", "both")
@@ -198,6 +199,16 @@ def distinct_positive(column) -> np.ndarray:
     return np.exp(np.unique(np.round(np.log(values), 6)))
 
 
+def run_groups(points: pd.DataFrame, source) -> np.ndarray:
+    """The bootstrap's group of each point: its run, or `fitting.ALWAYS` for anchor points
+    (`scaling.task_data.ANCHOR`), which every resample keeps; at least 2 runs."""
+    runs = points["run"].astype(str).to_numpy()
+    fixed = anchors(points)
+    if len(set(runs[~fixed])) < 2:
+        raise ScalingError(f"{source}: the bootstrap needs at least 2 runs")
+    return np.where(fixed, fitting.ALWAYS, runs)
+
+
 def distinct_values(problems) -> dict[str, int]:
     """{power input: its fewest distinct values over the problems that read it} (warnings: a
     power law needs a few sizes beyond the three a fit accepts, `scaling.diagnostics`)."""
@@ -281,6 +292,22 @@ class Law:
     def with_coefficients(self, theta, coefficients):
         """theta with its linear parameters set from solved coefficients (S, K)."""
         raise NotImplementedError(f"the {self.name} law declares no linear_parameters")
+
+    @property
+    def judged_on_curves(self) -> bool:
+        """Whether backtests score every row of a held-out run (laws of whole curves) rather
+        than its `target_rows`."""
+        return self.rows == "all"
+
+    def extra_starts(self) -> np.ndarray | None:
+        """Starting points polished beside the best of the start grid, (S, P) in fit space: a
+        paper's own starting point, so its optimum is always among those compared (none)."""
+        return None
+
+    def target_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows a held-out run is judged at, one per run: its final row (laws of noisy
+        evaluations average the last few, `scaling.laws.task_loss`)."""
+        return run_tables.final_rows(frame)
 
     def search_inputs(self, inputs: dict) -> dict:
         """A cheaper approximation of the inputs for the grid search (the inputs themselves)."""
@@ -398,6 +425,7 @@ class Law:
         source = str(runs.attrs.get("source", "run table"))
         table = run_tables.validate(runs, source, self.read_columns)
         self.check_positive(table, source)
+        self.check_range(table, source)
         histories, sources = None, None
         if self.uses_lr_histories:
             sources = {}
@@ -422,6 +450,19 @@ class Law:
                 raise ScalingError(f"{source}: column {column!r}, row {bad[0]}: must be positive "
                                    f"for the {self.name} law, got {values.at[bad[0]]:g}")
             table[column] = values
+
+    def check_range(self, table: pd.DataFrame, source) -> None:
+        """Every row's target inside `target_range` (an accuracy in [0, 1]), checked on the raw
+        table: a law that averages rows (the task laws) must not smooth a bad value away."""
+        low, high = self.target_range
+        if self.target not in table.columns or not (math.isfinite(low) or math.isfinite(high)):
+            return
+        values = pd.to_numeric(table[self.target], errors="coerce")
+        bad = table.index[(values < low) | (values > high)]
+        if len(bad):
+            raise ScalingError(f"{source}: column {self.target!r}, row {bad[0]}: must be in "
+                               f"[{low:g}, {high:g}] for the {self.name} law, got "
+                               f"{values.at[bad[0]]:g}")
 
     def derive(self, table: pd.DataFrame, lr_histories=None) -> pd.DataFrame:
         """Add the derived inputs to a validated run table (identity for most laws)."""
@@ -461,7 +502,9 @@ class Law:
         problems = self.problems(data)
         with fitting.one_blas_thread():
             solutions = [fitting.minimize(p.model, p.inputs, p.target, delta=p.model.delta,
-                                          n_polish=p.model.n_polish) for p in problems]
+                                          n_polish=p.model.n_polish,
+                                          extra_starts=p.model.extra_starts())
+                         for p in problems]
         self.theta_ = np.concatenate([solution.theta for solution in solutions])
         self.params_ = self._reported_dict(self.theta_)
         self.objective_ = float(sum(solution.objective for solution in solutions))
@@ -469,7 +512,8 @@ class Law:
         self.message_ = "; ".join(dict.fromkeys(solution.message for solution in solutions))
         self.at_bound_ = fitting.at_bounds(self, self.theta_)
         self.n_points_ = sum(len(p.points) for p in problems)
-        self.n_runs_ = int(pd.concat([p.points["run"] for p in problems]).nunique())
+        self.n_runs_ = int(pd.concat([p.points["run"][~anchors(p.points)]
+                                      for p in problems]).nunique())
         self.n_starts_ = sum(solution.n_candidates for solution in solutions)
         self.data_ = {"source": data.source, "where": " and ".join(data.where) or None,
                       "n_rows": len(data.frame)}
@@ -519,9 +563,7 @@ class Law:
         points = problem.points
         if self.bootstrap_unit == "curve blocks":   # a few whole curves: blocks within each
             return fitting.curve_blocks(points["run"], points["step"]), points["run"].to_numpy()
-        if points["run"].nunique() < 2:
-            raise ScalingError(f"{source}: the bootstrap needs at least 2 runs")
-        return points["run"].to_numpy(), None
+        return run_groups(points, source), None
 
     def check_points(self, points: pd.DataFrame, source) -> None:
         """One-line errors for rows this law cannot fit."""
@@ -630,6 +672,12 @@ class Law:
         """Lines a law adds to its report to explain a fitted result that reads as broken but is
         not (none by default)."""
         return []
+
+    @property
+    def benign_bounds(self) -> tuple[str, ...]:
+        """Fit-space parameters whose bound is where the law's method means them to end (no
+        at-bound warning; `notes` says why): none by default."""
+        return ()
 
     def fit_space(self, values: dict) -> np.ndarray:
         """The fit-space vectors (S, P) of reported values ({name: (S,)}), the inverse of
@@ -786,14 +834,29 @@ class Law:
             low, high = self.calibration_.bounds(distances, level)
             centre = self.to_space(point)
             with np.errstate(all="ignore"):
-                return point, self.from_space(centre + low), self.from_space(centre + high)
+                return self.within_range(point, self.from_space(centre + low),
+                                         self.from_space(centre + high))
         if not len(self.bootstrap_theta_):
             samples = np.empty((0, len(point)))
         else:
             samples = self.from_space(self.predict_theta(self.bootstrap_theta_, inputs))
         if kind == "run":
             samples = self.with_scatter(samples)
-        return self.interval(point, samples, level)
+        return self.within_range(*self.interval(point, samples, level))
+
+    def within_range(self, point, lower, upper):
+        """An interval cut to the range the target can take (`target_range`: [0, 1] for an
+        accuracy), where the point is inside it. A point outside is left as predicted, with its
+        interval (a warning says the law's form has failed there; a cut interval [1, 1] would
+        read as certainty)."""
+        low, high = self.target_range
+        if math.isfinite(low) or math.isfinite(high):
+            point = np.asarray(point, float)
+            with np.errstate(invalid="ignore"):
+                inside = (point >= low) & (point <= high)
+                lower = np.where(inside, np.clip(lower, low, high), lower)
+                upper = np.where(inside, np.clip(upper, low, high), upper)
+        return point, lower, upper
 
     def with_scatter(self, samples):
         """Bootstrap predictions (K, n) plus a residual of the fit drawn with replacement, in the

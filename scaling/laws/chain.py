@@ -33,7 +33,7 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.fitting import Parameter
-from scaling.laws.base import Law, Problem
+from scaling.laws.base import Law, Problem, run_groups
 
 
 class Chain(Law):
@@ -148,6 +148,14 @@ class Chain(Law):
         slope = second.predict_theta_input_grad(theta_2, second_inputs, self.link)
         return value, np.concatenate([slope[..., None] * jacobian_1, jacobian_2], axis=-1)
 
+    @property
+    def benign_bounds(self):
+        return tuple(f"{prefix}_{name}" for prefix, step in zip(self.step_names, self.steps)
+                     for name in step.benign_bounds)
+
+    def notes(self):
+        return [line for step in self.steps for line in step.notes()]
+
     def reported_names_of(self):
         return {f"{prefix}_{fit_name}": self._names[(k, name)]
                 for k, (prefix, step) in enumerate(zip(self.step_names, self.steps))
@@ -185,7 +193,4 @@ class Chain(Law):
         return problems[1].target - self.predict_theta(self.theta_[None, :], inputs)[0]
 
     def bootstrap_groups(self, problems, source):
-        runs = pd.concat([problem.points["run"] for problem in problems]).to_numpy()
-        if len(set(runs)) < 2:
-            raise ScalingError(f"{source}: the bootstrap needs at least 2 runs")
-        return runs, None
+        return run_groups(pd.concat([problem.points for problem in problems]), source), None
