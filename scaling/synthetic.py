@@ -123,12 +123,14 @@ def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta=None,
 def task_ladder(*, loss_params: dict, accuracy_params: dict, task: str = "hellaswag",
                 params=(1e7, 3e7, 1e8, 3e8, 1e9), tokens_per_param=(5, 10, 20, 40),
                 checkpoints=(0.25, 0.5, 0.75, 1.0), loss_noise=0.002, accuracy_noise=0.003,
-                seed=0) -> pd.DataFrame:
-    """Checkpoints of runs for the two-step task law (Bhagia et al. 2024): task loss
-    `loss:<task>` = E + A/N^α + B/D^β (loss_params) times exp(Normal(0, loss_noise)), accuracy
-    `acc:<task>` = a/(1 + exp(−k·(L − L0))) + b (accuracy_params) of the noiseless task loss,
-    plus Normal(0, accuracy_noise). One run per (params, tokens per param), a row at each
-    checkpoint fraction of its tokens."""
+                form: str = "sigmoid", seed=0) -> pd.DataFrame:
+    """Checkpoints of runs for the task laws (Bhagia et al. 2024): task loss `loss:<task>` =
+    A/N^α + B/D^β + E (loss_params) times exp(Normal(0, loss_noise)), and accuracy `acc:<task>`
+    from the noiseless task loss L, plus Normal(0, accuracy_noise), cut to [0, 1], by `form`:
+    "sigmoid" a/(1 + exp(−k·(L − L0))) + b (accuracy_params a, b, k, L0; the paper's form,
+    a < 0 < k); "exponential" 1 − (ε − k·exp(−γL)) (eps, k, gamma; Gadre et al.); "single"
+    a/(1 + exp(−L)) + b (a, b; the single-step law, L its power-law sum, E of any sign).
+    One run per (params, tokens per param), a row at each checkpoint fraction of its tokens."""
     rng = np.random.default_rng(seed)
     p, q = loss_params, accuracy_params
     rows = []
@@ -137,11 +139,19 @@ def task_ladder(*, loss_params: dict, accuracy_params: dict, task: str = "hellas
             for fraction in checkpoints:
                 tokens = size * ratio * fraction
                 loss = p["E"] + p["A"] / size ** p["alpha"] + p["B"] / tokens ** p["beta"]
-                accuracy = q["a"] / (1 + np.exp(-q["k"] * (loss - q["L0"]))) + q["b"]
+                if form == "sigmoid":
+                    accuracy = q["a"] / (1 + np.exp(-q["k"] * (loss - q["L0"]))) + q["b"]
+                elif form == "exponential":
+                    accuracy = 1.0 - q["eps"] + q["k"] * np.exp(-q["gamma"] * loss)
+                elif form == "single":
+                    accuracy = q["a"] / (1 + np.exp(-loss)) + q["b"]
+                else:
+                    raise ValueError(f"unknown form {form!r}")
                 rows.append({"run": f"N{size:g}-{ratio}tpp", "params": size, "tokens": tokens,
                              "loss": 2.5,
                              f"loss:{task}": loss * np.exp(loss_noise * rng.standard_normal()),
-                             f"acc:{task}": accuracy + accuracy_noise * rng.standard_normal()})
+                             f"acc:{task}": float(np.clip(
+                                 accuracy + accuracy_noise * rng.standard_normal(), 0.0, 1.0))})
     frame = pd.DataFrame(rows)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame.attrs["source"] = "synthetic task ladder"

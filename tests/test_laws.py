@@ -19,6 +19,8 @@ import pytest
 
 from scaling.errors import ScalingError
 from scaling.laws import LAWS, Law, get_law, load_fit
+from scaling.laws.base import Problem
+from scaling.task_data import IDEAL_RUN
 from scaling.schedules import parse
 from scaling.synthetic import (chinchilla_ladder, multipower_curves, task_ladder,
                                 vocabulary_ladder)
@@ -105,27 +107,55 @@ def vocabulary_case():
 
 
 TASK_LOSS = {"E": 0.3, "A": 40.0, "B": 150.0, "alpha": 0.3, "beta": 0.3}
-TASK_ACCURACY = {"a": 0.6, "b": 0.25, "k": -6.0, "L0": 1.0}
+# the paper's form, a < 0 < k; at L = 0 the accuracy is 0.9948, beside the ideal point (0, 1)
+TASK_ACCURACY = {"a": -0.745, "b": 0.995, "k": 8.0, "L0": 1.0}
+TASK_ERROR = {"eps": 0.8, "k": 1.2, "gamma": 1.5}
+TASK_SINGLE = {"a": -0.9, "b": 0.95}
+# exact recovery: no averaging of checkpoints (the paper's smoothing is for noisy evaluations,
+# and averages a run's checkpoints at different D; tests/test_task.py checks the defaults)
+EXACT = {"task": "hellaswag", "last": 1}
+EXACT_STEP2 = {"task": "hellaswag", "skip": 0.0, "smooth": 1}
 
 
-def task_runs():
-    return task_ladder(loss_params=TASK_LOSS, accuracy_params=TASK_ACCURACY, seed=4)
+def task_runs(form="sigmoid", accuracy=TASK_ACCURACY):
+    return task_ladder(loss_params=TASK_LOSS, accuracy_params=accuracy, form=form, seed=4)
 
 
 def task_accuracy_case():
-    return (task_runs(), {"task": "hellaswag"}, TASK_ACCURACY,
+    return (task_runs(), EXACT_STEP2, TASK_ACCURACY,
             {"a": 0.03, "b": 0.03, "k": 0.03, "L0": 0.01})
 
 
+def task_error_case():
+    return (task_runs("exponential", TASK_ERROR), EXACT_STEP2, TASK_ERROR,
+            {"eps": 0.03, "k": 0.03, "gamma": 0.03})
+
+
+def task_loss_case():
+    return (task_runs(), EXACT, TASK_LOSS,
+            {"E": 0.03, "alpha": 0.05, "beta": 0.05, "A": 0.3, "B": 0.3})
+
+
+def task_single_case():
+    # its power-law sum spans −1.3 to 2.1 here, where the sigmoid bends: a, b and E are told apart
+    loss = {"E": -2.0, "A": 150.0, "B": 600.0, "alpha": 0.3, "beta": 0.3}
+    return (task_ladder(loss_params=loss, accuracy_params=TASK_SINGLE, form="single",
+                        accuracy_noise=0.001, seed=4), EXACT,
+            {**loss, **TASK_SINGLE},
+            {"E": 0.2, "alpha": 0.1, "beta": 0.1, "A": 0.5, "B": 0.5, "a": 0.05, "b": 0.05})
+
+
 def task_case():
-    return (task_runs(), {"task": "hellaswag"}, {**TASK_LOSS, **TASK_ACCURACY},
+    return (task_runs(), {**EXACT, "skip": 0.0, "smooth": 1}, {**TASK_LOSS, **TASK_ACCURACY},
             {"E": 0.03, "alpha": 0.05, "beta": 0.05, "A": 0.3, "B": 0.3, "a": 0.03, "b": 0.03,
              "k": 0.03, "L0": 0.01})
 
 
 CASES = {"chinchilla": chinchilla_case, "kaplan": kaplan_case, "annealing": annealing_case,
          "annealing-size": annealing_size_case, "multipower": multipower_case,
-         "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case}
+         "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case,
+         "task-loss": task_loss_case, "task-error": task_error_case,
+         "task-single": task_single_case}
 
 NAMES = sorted(LAWS)
 
@@ -337,18 +367,23 @@ def test_a_chained_bootstrap_resamples_both_steps_together():
     step 1 (their final rows) and step 2 (their checkpoints) in the same refit, and the chained
     prediction's interval holds the truth."""
     runs = task_runs()
-    law = get_law("task", task="hellaswag").fit(runs, bootstrap=40, seed=3)
+    law = get_law("task", **task_case()[1]).fit(runs, bootstrap=40, seed=3)
     assert law.bootstrap_theta_.shape == (40, len(law.parameters))
     from scaling import fitting
 
     points_1 = law.steps[0].fit_rows(law.prepare(runs))
     points_2 = law.steps[1].fit_rows(law.prepare(runs))
-    labels = np.concatenate([points_1["run"], points_2["run"]])
+    labels, _ = law.bootstrap_groups([Problem(None, points_1, {}, None),
+                                       Problem(None, points_2, {}, None)], "synthetic")
+    assert (labels == fitting.ALWAYS).sum() == 1         # step 2's ideal point (0 loss, 1 acc)
     weights = fitting.resample_weights(labels, 40, 3)
     step_1, step_2 = weights[:, :len(points_1)], weights[:, len(points_1):]
+    ideal = points_2["run"].to_numpy() == IDEAL_RUN
+    assert np.all(step_2[:, ideal] == 1)                 # in every resample, once
     for k in range(40):                   # each run has one weight in both steps of a refit
         by_run_1 = dict(zip(points_1["run"], step_1[k]))
-        assert all(by_run_1[run] == w for run, w in zip(points_2["run"], step_2[k]))
+        assert all(by_run_1[run] == w for run, w in zip(points_2["run"][~ideal],
+                                                         step_2[k][~ideal]))
     # refitting step 1 alone on the first resample's weights gives the chain's step-1 columns
     first = law.steps[0]
     alone = fitting.refit(first, first.inputs_from(points_1),

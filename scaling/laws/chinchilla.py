@@ -5,7 +5,8 @@
 fitted in log space as  log L̂ = LSE(a − α·log N, b − β·log D, e),  A = e^a, B = e^b, E = e^e.
 
 Symbols: N parameters (`params`), D training tokens (`tokens`), L final loss (`loss`, nats/token;
-`--set target=loss:<task>` fits a task loss instead, as step 1 of the `task` law); E the
+`--set target=loss:<task>` fits a task loss instead; the `task` law's step 1 is `task-loss`,
+the same form as its paper fits it); E the
 irreducible loss, A/N^α the finite-model term, B/D^β the finite-data term.
 
 Compute-optimal allocation for C = 6·N·D (minimise L subject to C):
