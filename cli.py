@@ -21,8 +21,12 @@ import sys
 
 import numpy as np
 
+from scaling.errors import ScalingError
 from scaling.console import (OneLineParser, check_output, non_negative_int, plot_formats,
                              positive_int, run_command)
+
+
+VARIANT_NAMES = ("two-step", "lm-loss", "gadre", "single-step")   # scaling.backtest.VARIANTS
 
 
 def _parser() -> OneLineParser:
@@ -39,6 +43,16 @@ def _parser() -> OneLineParser:
                              dest="settings",
                              help="a setting of the law, e.g. decay=0.995 (repeatable; "
                                   "`scaling laws` lists them); saved with the fit")
+        command.add_argument("--task", metavar="NAME",
+                             help="task laws: the task (reads acc:NAME, loss:NAME); all: every "
+                                  "task the table holds, one after another")
+        command.add_argument("--variant", choices=(*VARIANT_NAMES, "all"),
+                             help="task law: two-step (default), lm-loss (the LM loss between "
+                                  "the steps), gadre (step 2 Err = eps - k exp(-gamma L)), "
+                                  "single-step; all: each in turn, compared")
+        command.add_argument("--chance", type=float, metavar="P",
+                             help="task laws: the task's chance accuracy (the sigmoid's start; "
+                                  "default: the paper's for its tasks, else 0.25)")
         command.add_argument("--where", help="keep rows matching a pandas query, e.g. "
                                              "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
@@ -141,13 +155,65 @@ def _run(argv) -> int:
     return _COMMANDS[args.command](args)
 
 
-def _law_and_runs(args):
-    from scaling.laws import get_law, parse_settings
-    from scaling.runs import parse_mapping, read_runs
+def _settings(args) -> dict:
+    from scaling.laws import parse_settings
 
     settings = parse_settings(args.settings)
     if args.delta is not None:
         settings.setdefault("delta", args.delta)
+    if args.task is not None and args.task != "all":
+        settings["task"] = args.task
+    if args.chance is not None:
+        if not 0 <= args.chance < 1:
+            raise ScalingError(f"--chance must be in [0, 1), got {args.chance:g}")
+        settings["chance"] = args.chance
+    return settings
+
+
+def _task_runs(args):
+    """The task law's runs, tasks and variants for --task/--variant (None when neither is given):
+    (runs, tasks, variants, settings)."""
+    from scaling.backtest import task_names
+    from scaling.runs import parse_mapping, read_runs
+
+    if args.task is None and args.variant is None:
+        return None
+    task_law = args.law in ("chinchilla", "task")    # chinchilla: the default, not chosen
+    if not task_law and args.variant is not None:
+        raise ScalingError(f"--variant is the task law's; --law {args.law} has none")
+    if not task_law and args.task != "all":
+        return None                                  # one task of another law: its setting
+    if args.lr_file:
+        raise ScalingError("--lr-file: the task laws do not read learning rates")
+    settings = _settings(args)
+    if not task_law:
+        variants = [args.law]
+    else:
+        variants = list(VARIANT_NAMES) if args.variant == "all" else [args.variant or "two-step"]
+    if args.task is None:
+        raise ScalingError("--variant: give the task too, --task NAME (or --task all)")
+    runs = read_runs(args.runs, mapping=parse_mapping(args.map), dedupe=args.dedupe)
+    if args.task == "all":
+        reads_task_loss = {"two-step", "gadre", "task", "task-accuracy", "task-error",
+                           "task-loss"}
+        needs_loss = any(v in reads_task_loss for v in variants) and \
+            not (settings.get("intermediate") or settings.get("input")
+                 or settings.get("target"))
+        tasks = task_names(runs, needs_loss)
+        if not tasks:
+            raise ScalingError(f"{args.runs}: --task all finds no task: no acc:NAME column"
+                               + (" with a loss:NAME column beside it" if needs_loss else ""))
+    else:
+        tasks = [args.task]
+    settings.pop("task", None)
+    return runs, tasks, variants, settings
+
+
+def _law_and_runs(args):
+    from scaling.laws import get_law
+    from scaling.runs import parse_mapping, read_runs
+
+    settings = _settings(args)
     law = get_law(args.law, **settings)
     law.check_settings()
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
@@ -179,6 +245,9 @@ def _fit(args) -> int:
 
     check_bootstrap(args.bootstrap)
     _check_outputs(args)
+    tasks = _task_runs(args)
+    if tasks is not None:
+        return _fit_tasks(args, *tasks)
     law, _, runs, lr_file = _law_and_runs(args)
     data = law.prepare(runs, lr_file)
     if args.where:
@@ -186,6 +255,46 @@ def _fit(args) -> int:
     law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
             calibrate=not args.no_calibration)
     print(law.report())
+    if args.out:
+        law.to_json(args.out)
+        print(f"\nsaved fit to {args.out}")
+    if args.plot:
+        plot_fit(law, data, args.plot)
+        print(f"saved plot to {args.plot}")
+    return 0
+
+
+def _fit_tasks(args, runs, tasks, variants, settings) -> int:
+    """`scaling fit --task NAME|all [--variant V|all]`: the task law per task and variant."""
+    from scaling.backtest import variant_law
+    from scaling.laws import get_law
+    from scaling.plots import plot_fit
+    from scaling.report import table
+
+    several = len(tasks) * len(variants) > 1
+    if several and (args.out or args.plot):
+        raise ScalingError("--out and --plot save one fit: give one --task and one --variant")
+    summary = []
+    for task in tasks:
+        for variant in variants:
+            name, law_settings = variant_law(variant, {**settings, "task": task})
+            law = get_law(name, **law_settings)
+            data = law.prepare(runs)
+            if args.where:
+                data = data.select(args.where)
+            law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
+                    calibrate=not args.no_calibration)
+            if several:
+                print(f"== task {task}, variant {variant} ==")
+            print(law.report())
+            if several:
+                print()
+            summary.append((task, variant, str(law.n_runs_),
+                            "yes" if law.converged_ else "NO",
+                            ", ".join(f"{k}={v:.4g}" for k, v in law.params_.items())))
+    if several:
+        print(table(("task", "variant", "runs", "converged", "parameters"), summary,
+                    right=("runs",)))
     if args.out:
         law.to_json(args.out)
         print(f"\nsaved fit to {args.out}")
@@ -467,6 +576,20 @@ def _backtest(args) -> int:
 
     check_bootstrap(args.bootstrap)
     _check_outputs(args)
+    tasks = _task_runs(args)
+    if tasks is not None:
+        from scaling.backtest import task_backtests
+
+        runs, names, variants, settings = tasks
+        record = task_backtests(runs, names, variants, args.train, args.test, settings,
+                                where=args.where, bootstrap=args.bootstrap, seed=args.seed,
+                                n_jobs=args.jobs, calibrate=not args.no_calibration,
+                                interval=args.interval)
+        print(backtest_report(record, record.get("fit", {}).get("inputs", ())))
+        if args.json:
+            write_text(args.json, json.dumps(record, indent=1))
+            print(f"\nsaved backtest to {args.json}")
+        return 0
     law, settings, runs, lr_file = _law_and_runs(args)
     record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
                       bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,

@@ -31,7 +31,6 @@ from scaling.errors import ScalingError
 from scaling.diagnostics import json_number
 from scaling.laws import PreparedRuns, get_law
 from scaling.report import interval_kind
-from scaling.runs import final_rows
 
 
 LEVELS = (0.5, 0.8, 0.95)       # nominal levels every backtest scores
@@ -82,7 +81,7 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
               noise_floor=noise_floor)
     kinds = model.interval_kinds
     shown = interval_kind(model, interval)      # an --interval the fit lacks: a one-line error
-    targets = final_rows(test_data.frame)
+    targets = model.target_rows(test_data.frame)
     target_data = PreparedRuns(targets, data.source, data.lr_histories)
     predicted = model.predict_rows(target_data)
     lower = upper = np.full(len(targets), np.nan)
@@ -94,16 +93,22 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     distance = model.distance({c: targets[c].to_numpy(float) for c in model.fitted_range_
                                if c in targets})
     distance = np.broadcast_to(distance, actual.shape)
+    task = getattr(model, "task", None)
+    sizes = [c for c in ("params", "tokens") if c in targets and c not in model.inputs]
     rows = []
     for k, (_, row) in enumerate(targets.iterrows()):
-        rows.append({"run": row["run"], **{n: float(row[n]) for n in model.inputs},
+        rows.append({"run": row["run"], **({"task": task} if task else {}),
+                     **{n: float(row[n]) for n in (*sizes, *model.inputs)},
                      "actual": float(actual[k]), "predicted": float(predicted[k]),
                      "lower": json_number(lower[k]), "upper": json_number(upper[k]),
-                     error_key: float(errors[k]), "distance": float(distance[k])})
-    scored = test_data if model.rows == "all" else target_data
+                     error_key: float(errors[k]),
+                     **({"abs_error": float(abs(errors[k]))} if error_key == "error" else {}),
+                     "distance": float(distance[k])})
+    scored = test_data if model.judged_on_curves else target_data
     scores = {kind: interval_scores(model, scored, kind) for kind in kinds}
     record = {
         "law": model.name,
+        **({"task": task} if task else {}),
         "settings": model.settings(),
         "error_kind": model.error_kind,
         "train": train,
@@ -116,14 +121,14 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
         "coverage": scores[shown]["coverage"] if shown else None,
         "interval_score": scores[shown]["interval_score"] if shown else None,
         "intervals": scores,
-        "scored": {"rows": "every row of the held-out curves" if model.rows == "all"
+        "scored": {"rows": "every row of the held-out curves" if model.judged_on_curves
                    else "final rows", "n": len(scored.frame)},
         "fit": model.to_dict(),
     }
     if data.lr_sources is not None:      # laws of LRs: where each run's LRs came from
         runs = [*record["train_runs"], *(r["run"] for r in rows)]
         record["lr_sources"] = {run: data.lr_sources[run] for run in runs}
-    if model.rows == "all":  # laws of whole curves are also judged on every row of each curve
+    if model.judged_on_curves:  # laws of whole curves are also judged on every row of each curve
         record.update(curve_errors(model, test_data))
     return record
 
@@ -161,3 +166,70 @@ def curve_errors(model, data) -> dict:
             "mean_pred_e": float(np.mean([c["pred_e"] for c in curves])),
             "mean_worst_e": float(np.mean([c["worst_e"] for c in curves]))}
 
+
+
+# -- task laws: every task, every variant ------------------------------------------------------
+
+VARIANTS = {            # the task law's variants (Bhagia et al. 2024 and the baselines it compares)
+    "two-step": ("task", {}),                           # N, D → task loss → accuracy
+    "lm-loss": ("task", {"intermediate": "loss"}),      # N, D → LM loss → accuracy
+    "gadre": ("task", {"step2": "exponential"}),        # step 2 Err = ε − k·exp(−γL)
+    "single-step": ("task-single", {}),                 # N, D → accuracy
+}
+
+
+def variant_law(variant: str, settings: dict) -> tuple[str, dict]:
+    """The law and settings of a task-law variant (or of a law named instead); settings the
+    variant's law lacks (step 2's smoothing for the single-step law) are left out."""
+    from scaling.laws import LAWS
+
+    if variant in LAWS and variant not in VARIANTS:     # a law by name: itself
+        name, fixed = variant, {}
+    elif variant not in VARIANTS:
+        raise ScalingError(f"--variant must be one of {', '.join(VARIANTS)} or all, "
+                           f"got {variant!r}")
+    else:
+        name, fixed = VARIANTS[variant]
+    known = {s.name for s in LAWS[name].settings_spec}
+    return name, {**{k: v for k, v in settings.items() if k in known}, **fixed}
+
+
+def task_names(frame: pd.DataFrame, needs_loss: bool = True) -> list[str]:
+    """The tasks a run table holds: NAME for every `acc:NAME` column (with a `loss:NAME` column
+    too when `needs_loss`)."""
+    columns = set(frame.columns)
+    return sorted(c[4:] for c in columns if c.startswith("acc:") and len(c) > 4
+                  and (not needs_loss or f"loss:{c[4:]}" in columns))
+
+
+def task_backtests(runs, tasks, variants, train: str, test: str | None = None,
+                   settings: dict | None = None, **options) -> dict:
+    """Backtests of the task law for each task and variant (`VARIANTS`). One of each: the plain
+    backtest record. Several: {"law": "task", "tasks", "variants", "train", "test_query",
+    "test": every held-out row with its "task" and "variant", "mean_abs_error" (over them all),
+    "by_variant": {variant: mean absolute error}, "summary": [{"task", "variant", "n",
+    "mean_abs_error", "coverage", "interval_score"}], "records": [each backtest record]}.
+    Accuracies are fractions."""
+    records = []
+    for task in tasks:
+        for variant in variants:
+            name, law_settings = variant_law(variant, {**(settings or {}), "task": task})
+            record = backtest(runs, name, train, test, **options, **law_settings)
+            record["variant"] = variant
+            records.append(record)
+    if len(records) == 1:
+        return records[0]
+    rows = [{**row, "task": record.get("task"), "variant": record["variant"]}
+            for record in records for row in record["test"]]
+    summary = [{"task": record.get("task"), "variant": record["variant"],
+                "n": len(record["test"]), "mean_abs_error": record.get("mean_abs_error"),
+                "coverage": record.get("coverage"), "interval_score": record.get("interval_score")}
+               for record in records]
+    by_variant = {variant: float(np.mean([r["abs_error"] for r in rows
+                                          if r["variant"] == variant]))
+                  for variant in variants}
+    return {"law": "task", "tasks": list(tasks), "variants": list(variants), "train": train,
+            "test_query": test, "error_kind": "absolute",
+            "interval": records[0].get("interval"), "test": rows,
+            "mean_abs_error": float(np.mean([r["abs_error"] for r in rows])),
+            "by_variant": by_variant, "summary": summary, "records": records}

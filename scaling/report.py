@@ -429,8 +429,13 @@ def curve_record(law, curves: dict, kind: str | None, level: float | None = None
 def backtest_report(record: dict, law_inputs) -> str:
     """A backtest record (`scaling.backtest.backtest`) as text: relative errors in percent,
     absolute errors (linear-space targets) in the target's units."""
+    if "records" in record:                      # several tasks or variants of the task law
+        return task_backtest_report(record)
     relative = record.get("error_kind", "relative") == "relative"
     key, label = ("rel_error", "rel err") if relative else ("error", "error")
+    points = accuracy_in_points(record)
+    if points:
+        return _accuracy_backtest_report(record, law_inputs)
 
     def size(value):
         return f"{100 * value:.3f}%" if relative else f"{value:.4g}"
@@ -464,6 +469,92 @@ def backtest_report(record: dict, law_inputs) -> str:
                   f"mean WorstE {size(record['mean_worst_e'])}"]
     if record.get("intervals"):
         lines += ["", interval_table(record)]
+    return "\n".join(lines)
+
+
+def accuracy_in_points(record: dict) -> bool:
+    """Whether a backtest predicts accuracies (shown in points: 100 × the fraction)."""
+    target = (record.get("fit") or {}).get("target", "")
+    return bool(record.get("task")) or str(target).startswith("acc:")
+
+
+def _pt(value) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{100 * value:.1f}"
+
+
+def _pt_interval(lower, upper) -> str:
+    if lower is None or upper is None or not (np.isfinite(lower) and np.isfinite(upper)):
+        return "-"
+    return f"[{100 * lower:.1f}, {100 * upper:.1f}]"
+
+
+def _accuracy_backtest_report(record: dict, law_inputs) -> str:
+    """A backtest of accuracies: actual, predicted, interval and error in points."""
+    n_train = len(record["train_runs"])
+    task = record.get("task")
+    what = f" on {task}" if task else ""
+    lines = [f"backtest {record['law']}{what}: fit on {n_train} runs matching "
+             f"{record['train']!r}, predict the final accuracy (mean of the last evaluations) "
+             f"of {len(record['test'])} held-out runs; accuracies in points (%)", ""]
+    shown = (record.get("interval") or {}).get("kind")
+    level = (record.get("interval") or {}).get("level")
+    first = record["test"][0] if record["test"] else {}
+    extra = [c for c in ("params", "tokens", *law_inputs, *first) if c in first
+             and (c in ("params", "tokens", *law_inputs) or str(c).startswith("loss"))]
+    extra = list(dict.fromkeys(extra))
+    interval_label = f"{shown} {100 * level:g}%" if shown and level else "interval"
+    header = ("run", *extra, "actual", "predicted", interval_label, "error pt", "beyond")
+    rows = [(str(r["run"]), *(f"{r[c]:.4g}" for c in extra), _pt(r["actual"]),
+             _pt(r["predicted"]), _pt_interval(r.get("lower"), r.get("upper")),
+             f"{100 * r['error']:+.1f}", _decades(r.get("distance")))
+            for r in record["test"]]
+    lines.append(table(header, rows, right=(*extra, "actual", "predicted", "error pt",
+                                            "beyond")))
+    lines += ["", f"mean absolute error {100 * record['mean_abs_error']:.2f} points"]
+    if record.get("intervals"):
+        lines += ["", interval_table(record)]
+    return "\n".join(lines)
+
+
+def _coverage_at(coverage, level) -> str:
+    """A backtest's coverage ({"0.95": share, …}) at `level`, in percent."""
+    if not coverage or level is None or f"{level:g}" not in coverage:
+        return "-"
+    return f"{100 * coverage[f'{level:g}']:.0f}%"
+
+
+def task_backtest_report(record: dict) -> str:
+    """Backtests of the task law over tasks and variants (`scaling.backtest.task_backtests`):
+    every held-out run, then mean absolute errors and coverage per task and variant, in points."""
+    shown = (record.get("interval") or {}).get("kind")
+    level = (record.get("interval") or {}).get("level")
+    several = len(record["variants"]) > 1
+    lines = [f"backtest of the task law on {len(record['tasks'])} task(s)"
+             + (f" x {len(record['variants'])} variants" if several else
+                f" ({record['variants'][0]})")
+             + f": fit on the runs matching {record['train']!r}, predict the final accuracy of "
+             "the held-out runs; accuracies in points (%)", ""]
+    interval_label = f"{shown} {100 * level:g}%" if shown and level else "interval"
+    header = ("task", *(("variant",) if several else ()), "run", "params", "tokens", "actual",
+              "predicted", interval_label, "error pt")
+    rows = [(str(r["task"]), *((r["variant"],) if several else ()), str(r["run"]),
+             f"{r.get('params', np.nan):.4g}", f"{r.get('tokens', np.nan):.4g}",
+             _pt(r["actual"]), _pt(r["predicted"]), _pt_interval(r.get("lower"), r.get("upper")),
+             f"{100 * r['error']:+.1f}") for r in record["test"]]
+    lines.append(table(header, rows, right=("params", "tokens", "actual", "predicted",
+                                            "error pt")))
+    cover = f"coverage {100 * level:g}%" if level else "coverage"
+    summary = [(str(s["task"]), *((s["variant"],) if several else ()), str(s["n"]),
+                f"{100 * s['mean_abs_error']:.2f}",
+                _coverage_at(s.get("coverage"), level))
+               for s in record["summary"]]
+    lines += ["", table(("task", *(("variant",) if several else ()), "runs", "mean abs err pt",
+                         cover), summary, right=("runs", "mean abs err pt", cover))]
+    if several:
+        lines += ["", "mean absolute error by variant: " + ", ".join(
+            f"{variant} {100 * value:.2f} pt" for variant, value in record["by_variant"].items())]
+    else:
+        lines += ["", f"mean absolute error {100 * record['mean_abs_error']:.2f} points"]
     return "\n".join(lines)
 
 
