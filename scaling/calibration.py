@@ -202,6 +202,9 @@ def calibration_residuals(law, data, seed: int = 0):
             sub.fit(prepared(train_frame, data.source, data.lr_histories))
         except ScalingError:
             return            # too few runs or sizes for this law: the split says nothing
+        test_frame = law.held_out_rows(test_frame)
+        if not len(test_frame):
+            return
         test = prepared(test_frame, data.source, data.lr_histories)
         predicted = np.asarray(sub.predict_rows(test), float)
         actual = test_frame[law.target].to_numpy(float)

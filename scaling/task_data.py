@@ -7,7 +7,8 @@ A downstream evaluation is noisy from one checkpoint to the next, so the paper s
 - **Final value of a run** (step 1, single step, and every held-out prediction): the mean of its
   last k evaluations (k = 5), at the run's final N and D: `final_values`.
 - **Points of step 2** (task loss → accuracy): every evaluation of a run after its first 10%
-  (the first ⌈0.1·n⌉ of its n rows are dropped), then a moving average of 5 evaluations over both
+  (the first ⌈0.1·n⌉ of its n rows are dropped; `skip_by=tokens` drops the evaluations in the
+  first 10% of its tokens instead, for checkpoints that are not evenly spaced), then a moving average of 5 evaluations over both
   the loss and the accuracy (the first 4 smoothed points average the 1, 2, 3, 4 rows so far):
   `smoothed_rows`. One more point is added, the ideal model: task loss 0, accuracy 1
   (`ideal_point`); it is in every bootstrap resample.
@@ -81,14 +82,21 @@ def final_values(frame: pd.DataFrame, columns, last: int = LAST) -> pd.DataFrame
     return out
 
 
-def smoothed_rows(frame: pd.DataFrame, columns, skip: float = SKIP,
-                  window: int = SMOOTH) -> pd.DataFrame:
-    """Every run's rows after its first ⌈skip·n⌉, with `columns` replaced by their moving
-    average over `window` rows (restarted at the first kept row), in token order."""
+def smoothed_rows(frame: pd.DataFrame, columns, skip: float = SKIP, window: int = SMOOTH,
+                  skip_by: str = "evaluations") -> pd.DataFrame:
+    """Every run's rows after its first ⌈skip·n⌉ (`skip_by` "evaluations", the paper's rule)
+    or after the first `skip` share of its tokens (`skip_by` "tokens": the same for evenly
+    spaced evaluations, and robust to log-spaced early checkpoints, like Pythia's), with
+    `columns` replaced by their moving average over `window` rows (restarted at the first kept
+    row), in token order."""
     columns = [c for c in dict.fromkeys(columns) if c in frame.columns]
     parts = []
     for _, rows in _ordered(frame).groupby("run", sort=False):
-        kept = rows.iloc[int(math.ceil(skip * len(rows) - 1e-12)):].copy()
+        if skip_by == "tokens":
+            tokens = rows["tokens"].to_numpy(float)
+            kept = rows[tokens > skip * tokens.max()].copy() if skip > 0 else rows.copy()
+        else:
+            kept = rows.iloc[int(math.ceil(skip * len(rows) - 1e-12)):].copy()
         if not len(kept):
             continue
         for column in columns:

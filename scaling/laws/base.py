@@ -309,6 +309,12 @@ class Law:
         evaluations average the last few, `scaling.laws.task_loss`)."""
         return run_tables.final_rows(frame)
 
+    def held_out_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of held-out runs (or of the late part of curves) that calibration scores
+        the law on, as the law would read them: the rows themselves by default (laws of noisy
+        evaluations drop and smooth them as they do their own points)."""
+        return frame
+
     def search_inputs(self, inputs: dict) -> dict:
         """A cheaper approximation of the inputs for the grid search (the inputs themselves)."""
         return inputs

@@ -69,6 +69,7 @@ class Task(Chain):
         first.carry = (f"acc:{self.task or '<task>'}",)
         second = STEP2_FORMS[self.step2](task=self.task, input=intermediate, chance=self.chance,
                                          skip=self.skip, smooth=self.smooth,
+                                         skip_by=self.skip_by,
                                          confidence=self.confidence)
         return first, second
 

@@ -6,9 +6,11 @@ fitted as the paper does: least squares in linear space (accuracies are bounded:
 logs; the engine's Huber with δ = 2 is exactly that, since no residual reaches 2), from the start
 (a, L0, k, b) = (chance − 1, 0.9, 3, 1) and the paper's fallback starts, beside the engine's grid
 over (k, L0) with a and b solved in closed form; the lowest sum of squares wins. The points are
-every evaluation of each run after its first 10%, smoothed by a moving average of 5 evaluations
-(loss and accuracy alike), plus the ideal model (L = 0, Acc = 1), which every bootstrap resample
-keeps (`scaling.task_data`). A held-out run is judged at the mean of its last 5 evaluations.
+every evaluation of each run after its first 10% (`--set skip_by=tokens`: after the first 10% of
+its tokens, for checkpoints that are not evenly spaced), smoothed by a moving average of 5
+evaluations (loss and accuracy alike), plus the ideal model (L = 0, Acc = 1), which every
+bootstrap resample keeps (`scaling.task_data`). A held-out run is judged at the mean of its
+last 5 evaluations.
 
 Symbols: L the task loss (`loss:<task>`, e.g. bits per byte of the correct answer; `--set
 input=loss` reads the LM loss instead), Acc the accuracy (`acc:<task>`, in [0, 1]). b is the
@@ -51,6 +53,9 @@ STEP2_SETTINGS = (
             float, lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
     Setting("skip", SKIP, "share of each run's first evaluations left out", float, _share),
     Setting("smooth", SMOOTH, "moving-average window over evaluations", int, _window),
+    Setting("skip_by", "evaluations", "skip the first share of each run's evaluations (the "
+            "paper's) or of its tokens (for checkpoints not evenly spaced)", str,
+            lambda v: None if v in ("evaluations", "tokens") else "must be evaluations or tokens"),
 )
 LEAST_SQUARES = Setting("delta", 2.0, "Huber threshold on accuracy residuals (2: least "
                         "squares, the paper's; residuals of accuracies never reach 2)", float,
@@ -62,8 +67,6 @@ class AccuracyFromLoss(Law):
 
     space = "linear"
     rows = "all"
-    scale_columns = ()    # its input, a loss, falls with scale: no column grows beyond the
-    #                       fitted data (the chained task law measures distance in params, tokens)
     target_range = (0.0, 1.0)
     settings_spec = (LEAST_SQUARES, *[s for s in BASE_SETTINGS if s.name != "delta"],
                      *STEP2_SETTINGS)
@@ -85,6 +88,22 @@ class AccuracyFromLoss(Law):
         return (self.input,)
 
     @property
+    def scale_columns(self):
+        """Its input, a loss: extrapolation is to losses below the fitted ones (`reach`)."""
+        return (self.input,)
+
+    def reach(self, values):
+        """{loss column: the smallest fitted loss / the loss} (> 1: below the fitted losses, the
+        direction larger models go), so distances count decades below the fitted data."""
+        self._check_fitted()
+        out = {}
+        for name, (low, _) in self.fitted_range_.items():
+            if values.get(name) is not None:
+                with np.errstate(divide="ignore"):
+                    out[name] = low / np.atleast_1d(np.asarray(values[name], float))
+        return out
+
+    @property
     def target(self):
         return f"acc:{self.task or '<task>'}"
 
@@ -97,11 +116,16 @@ class AccuracyFromLoss(Law):
         return False        # a held-out run is judged at its final (smoothed) accuracy
 
     def fit_rows(self, data):
-        points = smoothed_rows(data.frame, (self.input, self.target), self.skip, self.smooth)
+        points = smoothed_rows(data.frame, (self.input, self.target), self.skip, self.smooth,
+                               self.skip_by)
         return ideal_point(points, self.input, self.target) if self.uses_ideal_point else points
 
     def target_rows(self, frame):
         return final_values(frame, (self.input, self.target), self.smooth)
+
+    def held_out_rows(self, frame):
+        return smoothed_rows(frame, (self.input, self.target), self.skip, self.smooth,
+                             self.skip_by)
 
 
 @register
