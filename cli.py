@@ -656,7 +656,8 @@ def _laws(args) -> int:
         print(f"{'':<16} {law.title}")
         print(f"{'':<16} {law.equation}")
         print(f"{'':<16} target {law.target}, {law.space} space, {law.rows} rows; settings: "
-              + ", ".join(f"{s.name}=" + ("(required)" if getattr(law, s.name) is None
+              + ", ".join(f"{s.name}=" + (("(required)" if s.required else "(auto)")
+                                          if getattr(law, s.name) is None
                                           else f"{getattr(law, s.name)}")
                           for s in law.settings_spec))
     return 0

@@ -16,6 +16,8 @@ of a fit (`fit_warnings`):
 - few-points: fewer than POINTS_PER_PARAMETER points a parameter (n_points, n_parameters,
   needed).
 - few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
+- a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
+  5 points of chance (maximum, chance, margin; `scaling.task_data`).
 
 of predicted points (`prediction_warnings`; compute-optimal ones in `allocation_warnings`), with
 a calibrated fit (the error model of scaling/calibration.py, learned from backtests on splits of
@@ -81,6 +83,9 @@ def _warning(code: str, message: str, severity: str = "warning", **fields) -> di
             **fields}
 
 
+make_warning = _warning       # for laws' own warnings (`Law.law_warnings`)
+
+
 def format_number(value) -> str:
     """A number for a report: 5 significant digits, "-" for None, NaN and infinities."""
     if value is None or not np.isfinite(value):
@@ -130,6 +135,7 @@ def fit_warnings(law) -> list[dict]:
             f"[{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does not fit "
             "them)", parameter=name, value=json_number(law.params_[name]),
             range=[json_number(low), json_number(high)]))
+    out += law.law_warnings()
     level = f"{100 * law.confidence:g}%"
     for name in getattr(law, "outside_interval_", []):
         low, high = law.intervals_[name]

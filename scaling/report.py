@@ -511,9 +511,18 @@ def _accuracy_backtest_report(record: dict, law_inputs) -> str:
     lines.append(table(header, rows, right=(*extra, "actual", "predicted", "error pt",
                                             "beyond")))
     lines += ["", f"mean absolute error {100 * record['mean_abs_error']:.2f} points"]
+    warnings = (record.get("fit") or {}).get("warnings") or []
+    lines += [f"WARNING (fit): {w['message']}" for w in warnings
+              if w.get("severity", "warning") == "warning"]
     if record.get("intervals"):
         lines += ["", interval_table(record)]
     return "\n".join(lines)
+
+
+def _warning_codes(record: dict) -> str:
+    codes = [w["code"] for w in (record.get("fit") or {}).get("warnings") or []
+             if w.get("severity", "warning") == "warning"]
+    return ", ".join(dict.fromkeys(codes)) or "-"
 
 
 def _coverage_at(coverage, level) -> str:
@@ -546,10 +555,11 @@ def task_backtest_report(record: dict) -> str:
     cover = f"coverage {100 * level:g}%" if level else "coverage"
     summary = [(str(s["task"]), *((s["variant"],) if several else ()), str(s["n"]),
                 f"{100 * s['mean_abs_error']:.2f}",
-                _coverage_at(s.get("coverage"), level))
-               for s in record["summary"]]
+                _coverage_at(s.get("coverage"), level), _warning_codes(r))
+               for s, r in zip(record["summary"], record["records"])]
     lines += ["", table(("task", *(("variant",) if several else ()), "runs", "mean abs err pt",
-                         cover), summary, right=("runs", "mean abs err pt", cover))]
+                         cover, "fit warnings"), summary,
+                        right=("runs", "mean abs err pt", cover))]
     if several:
         lines += ["", "mean absolute error by variant: " + ", ".join(
             f"{variant} {100 * value:.2f} pt" for variant, value in record["by_variant"].items())]

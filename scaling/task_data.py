@@ -28,6 +28,14 @@ import pandas as pd
 from scaling.runs import final_rows
 
 LAST = 5            # evaluations averaged into a run's final value
+NEAR_CHANCE = 0.05  # fitted accuracies no more than this above chance: the curve beyond them is
+#                     the sigmoid's shape and the ideal point's pull, not the data's (Pythia's
+#                     MMLU subjects stay within 3 points of chance at 1.4B, and step 2 fitted on
+#                     them predicted 99-100% for 2.8B-12B)
+NO_TREND = -0.5     # Spearman's rank correlation of accuracy with loss over the fitted points
+#                     above this: no steady rise (Pythia: piqa, arc, sciq, lambada −0.98 to
+#                     −1.0; MMLU's public_relations +0.07, prehistory +0.57, logiqa −0.23, and
+#                     the step 2 fitted on them missed the 2.8B–12B models by 6–44 points)
 SKIP = 0.1          # share of each run's first evaluations step 2 leaves out
 SMOOTH = 5          # moving-average window of step 2's points
 IDEAL_RUN = "(ideal point: task loss 0, accuracy 1)"
@@ -124,3 +132,76 @@ def anchors(points: pd.DataFrame) -> np.ndarray:
     if ANCHOR not in points.columns:
         return np.zeros(len(points), bool)
     return points[ANCHOR].fillna(False).to_numpy(bool)
+
+
+def accuracy_extras(points: pd.DataFrame, target: str, chance: float,
+                    loss_column: str | None = None) -> dict:
+    """What a task law keeps of its fitted accuracies: their range (anchors left out), the
+    task's chance level and, with `loss_column`, Spearman's rank correlation of accuracy with
+    that loss over the fitted points; for the warnings `near_chance` and `no_trend`."""
+    kept = points[~anchors(points)]
+    values = pd.to_numeric(kept[target], errors="coerce").to_numpy(float)
+    ok = np.isfinite(values)
+    out = {"chance": float(chance)}
+    if not ok.any():
+        return out
+    out["accuracy_range"] = [float(values[ok].min()), float(values[ok].max())]
+    if loss_column is not None and loss_column in kept:
+        from scipy.stats import spearmanr
+
+        loss = pd.to_numeric(kept[loss_column], errors="coerce").to_numpy(float)
+        both = ok & np.isfinite(loss)
+        if both.sum() >= 3 and np.ptp(values[both]) > 0 and np.ptp(loss[both]) > 0:
+            out["rank_correlation"] = float(spearmanr(loss[both], values[both])[0])
+    return out
+
+
+def load_accuracy_extras(block) -> dict:
+    """The extras of a task law's fit file, checked (one-line errors naming the field)."""
+    from scaling.errors import ScalingError
+
+    if not block:
+        return {}
+    if not isinstance(block, dict):
+        raise ScalingError(f"extras: expected an object, got {block!r:.40}")
+    chance = block.get("chance")
+    if not isinstance(chance, (int, float)) or not 0 <= chance < 1:
+        raise ScalingError(f"extras.chance: expected a number in [0, 1), got {chance!r:.40}")
+    span = block.get("accuracy_range")
+    if span is not None and not (isinstance(span, list) and len(span) == 2
+                                 and all(isinstance(v, (int, float)) and 0 <= v <= 1
+                                         for v in span) and span[0] <= span[1]):
+        raise ScalingError(f"extras.accuracy_range: expected [low, high] in [0, 1], "
+                           f"got {span!r:.40}")
+    rho = block.get("rank_correlation")
+    if rho is not None and not (isinstance(rho, (int, float)) and -1 <= rho <= 1):
+        raise ScalingError(f"extras.rank_correlation: expected a number in [-1, 1], "
+                           f"got {rho!r:.40}")
+    return {"chance": float(chance),
+            **({"accuracy_range": [float(v) for v in span]} if span else {}),
+            **({"rank_correlation": float(rho)} if rho is not None else {})}
+
+
+def accuracy_warnings(extras: dict, target: str, loss_column: str | None = None) -> list[dict]:
+    """A task law's own warnings: near-chance (every fitted accuracy within NEAR_CHANCE of
+    chance) and no-trend (accuracy does not fall steadily with the loss over the fitted points:
+    rank correlation above NO_TREND)."""
+    from scaling.diagnostics import make_warning
+
+    out = []
+    rho = (extras or {}).get("rank_correlation")
+    if rho is not None and rho > NO_TREND:
+        out.append(make_warning(
+            "no-trend", f"the fitted {target} does not rise steadily as {loss_column} falls "
+            f"(rank correlation {rho:+.2f}, over {NO_TREND:+g}): noise or a task the models "
+            "cannot yet do; the law's curve is not the data's; treat predictions as guesses",
+            rank_correlation=rho, limit=NO_TREND))
+    span, chance = (extras or {}).get("accuracy_range"), (extras or {}).get("chance")
+    if not span or chance is None or span[1] - chance > NEAR_CHANCE:
+        return out
+    return out + [make_warning(
+        "near-chance", f"the fitted {target} stays near chance: at most {span[1]:.3f}, "
+        f"{100 * (span[1] - chance):.1f} points above its chance level {chance:.3g} (under "
+        f"{100 * NEAR_CHANCE:g}): the data show no rise for the law to follow, and the curve "
+        "beyond them is the law's shape and the ideal point's pull; treat predictions as "
+        "guesses", maximum=span[1], chance=chance, margin=NEAR_CHANCE)]

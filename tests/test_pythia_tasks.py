@@ -14,7 +14,7 @@ curve_fit as the paper's code calls it) reproduces the same parameters on the sa
 import numpy as np
 import pytest
 
-from scaling import read_runs
+from scaling import diagnostics, read_runs
 from scaling.backtest import backtest
 from scaling.laws import get_law
 from scaling.task_data import ideal_point, smoothed_rows
@@ -89,3 +89,24 @@ def test_calibrated_intervals_of_the_pythia_backtest(zero_shot):
         distances = np.array([row["distance"] for row in record["test"]])
         assert np.all(distances > 0) and np.all(np.diff(distances) > 0)
         assert np.all(np.diff(widths) > 0) and widths.max() < 0.3
+
+
+def test_a_task_without_signal_warns_and_the_warning_survives_the_fit_file(zero_shot, tmp_path):
+    """MMLU's professional_accounting stays at chance up to 1.4B (at most 27.6%, chance 25%) and
+    does not rise as the LAMBADA loss falls; step 2 then draws the sigmoid through the ideal
+    point and predicted 99–100% for 2.8B–12B (they scored 23–25%): the fit says so."""
+    from scaling.laws import load_fit
+
+    silent = get_law("task-accuracy", task="hendrycksTest-professional_accounting",
+                     input="loss:lambada_openai", skip_by="tokens")
+    silent.fit(silent.prepare(zero_shot).select(TRAIN))
+    codes = {w["code"] for w in diagnostics.fit_warnings(silent)}
+    assert {"near-chance", "no-trend"} <= codes
+    assert silent.extras_["accuracy_range"][1] == pytest.approx(0.2759, abs=5e-4)
+    silent.to_json(tmp_path / "fit.json")
+    again = load_fit(tmp_path / "fit.json")
+    assert {w["code"] for w in diagnostics.fit_warnings(again)} == codes
+    lambada = get_law("task-accuracy", task="lambada_openai", skip_by="tokens")
+    lambada.fit(lambada.prepare(zero_shot).select(TRAIN))
+    assert lambada.extras_["rank_correlation"] < -0.95
+    assert not {"near-chance", "no-trend"} & {w["code"] for w in diagnostics.fit_warnings(lambada)}

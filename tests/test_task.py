@@ -267,7 +267,8 @@ def test_a_prediction_outside_0_1_warns_and_intervals_inside_are_cut(tmp_path, c
 # -- bad input: one line, exit 2 ---------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, message", [
-    (["--law", "task"], "the task-accuracy law needs a task: --task NAME"),
+    (["--law", "task"], "the task law needs a task: --task NAME"),
+    (["--law", "task-accuracy"], "the task-accuracy law needs a task: --task NAME"),
     (["--task", "mmlu"], "missing column 'loss:mmlu'"),
     (["--law", "task", "--set", "tsk=hellaswag"], "the task law has no setting 'tsk'"),
     (["--law", "task-accuracy", "--set", "task"], "bad --set 'task': expected NAME=VALUE"),

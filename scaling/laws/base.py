@@ -679,6 +679,11 @@ class Law:
         not (none by default)."""
         return []
 
+    def law_warnings(self) -> list[dict]:
+        """Warnings of this law's own about its fit (`scaling.diagnostics` codes; none by
+        default), from what a fit file keeps, so a loaded fit gives the same."""
+        return []
+
     @property
     def benign_bounds(self) -> tuple[str, ...]:
         """Fit-space parameters whose bound is where the law's method means them to end (no

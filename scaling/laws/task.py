@@ -27,13 +27,15 @@ Paper: Bhagia et al. 2024, "Establishing Task Scaling Laws via Compute-Efficient
 
 from __future__ import annotations
 
+from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, Setting
 from scaling.laws.chain import Chain
 from scaling.laws.registry import register
 from scaling.laws.task_accuracy import STEP2_SETTINGS, TaskAccuracy
 from scaling.laws.task_error import TaskError
 from scaling.laws.task_loss import LAST_SETTING, STARTS, TaskLoss
-from scaling.task_data import anchors, final_values
+from scaling.task_data import (accuracy_extras, accuracy_warnings, anchors, final_values,
+                               load_accuracy_extras)
 
 STEP2_FORMS = {"sigmoid": TaskAccuracy, "exponential": TaskError}
 
@@ -59,7 +61,9 @@ class Task(Chain):
             self.equation = "L = A/N^alpha + B/D^beta + E;  Acc = 1 - eps + k exp(-gamma L)"
 
     def check_settings(self):
-        self.steps[1].check_settings()
+        if self.task is None:
+            raise ScalingError(f"the {self.name} law needs a task: --task NAME (it reads "
+                               "acc:NAME and loss:NAME, or --set intermediate=COLUMN)")
         super().check_settings()
 
     def make_steps(self):
@@ -72,6 +76,15 @@ class Task(Chain):
                                          skip_by=self.skip_by,
                                          confidence=self.confidence)
         return first, second
+
+    def fit_extras(self, points):
+        return accuracy_extras(points, self.target, self.steps[1].chance_level, self.link)
+
+    def load_extras(self, block):
+        return load_accuracy_extras(block)
+
+    def law_warnings(self):
+        return accuracy_warnings(getattr(self, "extras_", None), self.target, self.link)
 
     def fit_rows(self, data):
         """Step 2's points that have a model size (the ideal point has none)."""

@@ -32,8 +32,8 @@ from scaling.errors import ScalingError
 from scaling.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
-from scaling.task_data import (SKIP, SMOOTH, chance_of, final_values, ideal_point,
-                               smoothed_rows)
+from scaling.task_data import (SKIP, SMOOTH, accuracy_extras, accuracy_warnings, chance_of,
+                               final_values, ideal_point, load_accuracy_extras, smoothed_rows)
 
 
 def _share(value):
@@ -44,7 +44,8 @@ def _window(value):
     return None if value >= 1 else "must be 1 or more"
 
 
-TASK = Setting("task", None, "the task NAME: the law reads loss:NAME and acc:NAME", str)
+TASK = Setting("task", None, "the task NAME: the law reads loss:NAME and acc:NAME", str,
+               required=True)
 STEP2_SETTINGS = (
     TASK,
     Setting("input", None, "the loss column accuracy is read from (default loss:<task>; "
@@ -110,6 +111,15 @@ class AccuracyFromLoss(Law):
     @property
     def chance_level(self) -> float:
         return chance_of(self.task, self.chance)
+
+    def fit_extras(self, points):
+        return accuracy_extras(points, self.target, self.chance_level, self.input)
+
+    def load_extras(self, block):
+        return load_accuracy_extras(block)
+
+    def law_warnings(self):
+        return accuracy_warnings(getattr(self, "extras_", None), self.target, self.input)
 
     @property
     def judged_on_curves(self) -> bool:

@@ -26,7 +26,8 @@ from scaling.laws.base import BASE_SETTINGS, Law
 from scaling.laws.registry import register
 from scaling.laws.task_accuracy import STEP2_SETTINGS
 from scaling.laws.task_loss import LAST_SETTING
-from scaling.task_data import chance_of, final_values
+from scaling.task_data import (accuracy_extras, accuracy_warnings, chance_of, final_values,
+                               load_accuracy_extras)
 
 FLOOR = 1e-6      # the paper floors the predicted accuracy here before its log
 
@@ -68,6 +69,15 @@ class TaskSingle(Law):
             raise ScalingError(f"the {self.name} law needs a task: --task NAME (it reads "
                                "acc:NAME)")
         super().check_settings()
+
+    def fit_extras(self, points):
+        return accuracy_extras(points, self.target, chance_of(self.task, self.chance))
+
+    def load_extras(self, block):
+        return load_accuracy_extras(block)
+
+    def law_warnings(self):
+        return accuracy_warnings(getattr(self, "extras_", None), self.target)
 
     def fit_rows(self, data):
         return final_values(data.frame, (self.target,), self.last)
