@@ -144,11 +144,12 @@ def _context(document: str, end: int) -> str:
 
 
 def _pick(rng: random.Random, pool: list[str], answer: str, count: int) -> list[str] | None:
-    """`count` distinct strings of `pool`, none equal to `answer` (stripped); None if too few."""
+    """`count` distinct strings of `pool`, none blank or equal to `answer` (stripped); None if
+    too few."""
     seen, out = {answer.strip()}, []
     for text in rng.sample(pool, len(pool)) if len(pool) <= 64 else \
             (pool[rng.randrange(len(pool))] for _ in range(8 * count + 64)):
-        if text.strip() not in seen:
+        if text.strip() and text.strip() not in seen:
             seen.add(text.strip())
             out.append(text)
             if len(out) == count:
