@@ -386,8 +386,8 @@ def encode(task: Task, tokenizer, window: int, start: str = "\n\n") -> Encoded:
             ids = [int(t) for t in tokenizer.encode(option)]
             if len(ids) >= window:
                 raise TaskError(f"{task.source}: task {task.name}, item {i + 1}: option {j} "
-                                f"has {len(ids)} tokens, more than the window of {window} "
-                                "tokens holds with context")
+                                f"has {len(ids)} tokens; a window of {window} tokens scores "
+                                f"at most {window - 1} (one token of context)")
             keep = context[-(window + 1 - len(ids)):]
             sequences.append(keep + ids)
             starts.append(len(keep))
