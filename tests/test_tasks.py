@@ -275,6 +275,21 @@ def test_resume_with_tasks_is_exact(tmp_path, monkeypatch):
         assert np.allclose(resumed[column], clean[column], rtol=1e-6, atol=0), column
 
 
+def test_dry_run_counts_the_task_scoring(tmp_path):
+    from ladders.spec import estimate
+    from ladders.spec.cost import row_steps, task_sequences
+
+    rung = expand(load_spec(write_spec(tmp_path)))[0]
+    assert task_sequences(rung) == 4 * 12 * 4 + 5 and row_steps(rung) == [10, 20, 30, 40, 50]
+    with_tasks = estimate([rung], "cpu", 1e9)[0]
+    without = estimate([replace(rung, tasks=[], task_files=[])], "cpu", 1e9)[0]
+    assert without["flops_tasks"] == 0
+    assert with_tasks["seconds"] == pytest.approx(
+        without["seconds"] + with_tasks["flops_tasks"] / 1e9)
+    assert with_tasks["flops_tasks"] == pytest.approx(
+        with_tasks["flops"] / rung.tokens / 3 * 197 * 32 * 5)
+
+
 # --- the bundled table ---------------------------------------------------------------------------
 
 
