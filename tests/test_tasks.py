@@ -216,6 +216,28 @@ def test_scores_match_an_explicit_loop():
         T.encode(T.Task("long", [T.Item("a", ("x" * 17, "y"), 0)]), tokenizer, window)
 
 
+def test_bpe_encoding_keeps_the_option_whole_and_truncates_the_context(splits, tmp_path):
+    from ladders.tokenizer import train_bpe
+
+    train, valid = splits
+    tokenizer = train_bpe(train.documents[:20], 400, "test-tasks", tmp_path)
+    window = 24
+    task = T.build("identifier", valid.documents, 20, window)
+    encoded = T.encode(task, tokenizer, window)
+    assert encoded.x.shape == (80, window)
+    for row in range(len(encoded.x)):
+        item = task.items[encoded.item[row]]
+        option = list(tokenizer.encode(item.options[encoded.option[row]]))
+        scored = np.flatnonzero(encoded.mask[row])
+        n = scored[-1] + 1                                   # the sequence's real length - 1
+        sequence = [*encoded.x[row][:n].tolist(), int(encoded.y[row][n - 1])]
+        assert encoded.y[row][scored].tolist() == option == sequence[-len(option):]
+        context = list(tokenizer.encode(item.context))
+        kept = sequence[:-len(option)]
+        assert len(sequence) == min(window + 1, len(context) + len(option))
+        assert kept == context[-len(kept):]                  # left-truncated, never empty
+
+
 def test_an_untrained_model_is_near_chance(splits):
     _, valid = splits
     model = tiny_model(seed=3, width=32, context=64)
