@@ -19,8 +19,9 @@ context is the document's text before its answer (its last ``CONTEXT_CHARS`` cha
 least ``MIN_CONTEXT_CHARS`` = 64 characters of the document come before the answer). Options are
 at most ``option_bytes(window)`` = min(3/4 of the window, 120) UTF-8 bytes, so at least a quarter
 of the window is context for either tokenizer (a token holds at least one byte). Four options
-each (chance 0.25), all distinct after stripping blanks, none blank. Easiest first (as measured
-on the bundled cpu-tasks ladder, data/cpu_tasks/SOURCE.md):
+each (chance 0.25), all distinct after stripping blanks, none blank. In the order of their
+accuracy at the largest size of the bundled cpu-tasks ladder, easiest first (0.90, 0.74, 0.56,
+0.44; `identifier` beats `same_file_chars` at the two smallest sizes; data/cpu_tasks/SOURCE.md):
 
 * ``next_chars``: a random position of a document; the next 4 characters against 3 spans of 4
   characters at random positions of OTHER held-out documents.
@@ -32,7 +33,7 @@ on the bundled cpu-tasks ladder, data/cpu_tasks/SOURCE.md):
 * ``next_line``: the context ends at a line break; the true next line (indentation kept, newline
   dropped, at least 6 non-blank characters) against 3 such lines of OTHER held-out documents.
   Per-character log-likelihood rewards lines that are easy in themselves (a license header, a
-  blank-padded comment), so a model must use the context to beat them: the hardest of the four.
+  comment of common words), so a model must use the context to beat them.
 
 Building is deterministic: a ``random.Random`` seeded by ``SEED`` and the task's name draws
 every choice. The span tasks pick a document uniformly, then a position; ``identifier`` and
