@@ -77,7 +77,8 @@ def status(folder: Path) -> dict | None:
 # would splice two different runs into one curve. (micro_batch, compile, eval and checkpoint
 # intervals may change between sessions: a rung moved to another card keeps its identity.)
 IDENTITY = ("run", "model", "tokens", "steps", "batch_size", "context", "schedule", "seed",
-            "weight_decay", "beta1", "beta2", "grad_clip", "data", "parent", "branch_step")
+            "weight_decay", "beta1", "beta2", "grad_clip", "data", "parent", "branch_step",
+            "tasks", "task_items", "task_files")
 
 
 def check_same_rung(rung, folder: Path):

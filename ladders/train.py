@@ -45,6 +45,12 @@ The vocabulary columns (`ladders.data`: `held_out_statistics`, `TokenData.tokens
 
 Without the corpus's text (pre-tokenised .bin files) a row has loss_unigram but none of the other
 three.
+
+Downstream tasks (`rung.tasks`, `rung.task_files`; `ladders.tasks` defines them and their two
+metrics): built and encoded once per rung (cached in the process, like the held-out batches) and
+scored at every row, which then carries `acc:<task>` and `loss:<task>` for every task. Their
+scoring is evaluation time, excluded from `seconds`, and reads nothing that training uses (no
+RNG), so resuming stays exact.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ from ladders.checkpoints import branch_state, check_same_rung, read_state, statu
 from ladders.cores import set_threads
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.progress import Progress
+from ladders.tasks import TaskError, rung_tasks, score
 from scaling.atomic import atomic_path, write_text
 from scaling.errors import ScalingError
 from scaling.runs import write_runs
@@ -198,6 +205,10 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     evaluation = corpora.eval_batches(tokens.valid, rung.batch_size, rung.context,
                                       rung.eval_batches)
     held_out = corpora.held_out_statistics(tokens, evaluation)     # fixed: once per rung
+    try:
+        tasks = rung_tasks(rung, cache_dir())                         # fixed: once per rung
+    except (TaskError, ValueError, OSError) as exc:
+        raise ScalingError(f"{rung.run}: tasks: {exc}") from None
     per_char = tokens.tokens_per_char
     micro, accumulation = micro_batches(rung, world)
     share = corpora.rank_slice(rung.batch_size, rank, world)
@@ -346,7 +357,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         save_branch_point()
         if at_row:
             evaluated = time.perf_counter()
-            rows.append(row(evaluate()))
+            rows.append({**row(evaluate()),
+                         **score(model, tasks, device, autocast, batch=micro)})
             since_row = []
             save_rows()
             clock += time.perf_counter() - evaluated     # evaluations are not training time

@@ -253,6 +253,11 @@ BAD_BY_SECTION = [
     ("branches-value-stable", put(put(BRANCHED, "branches", "stable_tokens", 1e6), "branches",
                                   "stable_per_param", 20),
      ["give branches.stable_per_param or branches.stable_tokens, not both"]),
+    ("tasks-key", put(GOOD + "[tasks]\n", "tasks", "tasks", '["next_line"]'), ["unknown key tasks.tasks"]),
+    ("tasks-type", put(GOOD + "[tasks]\n", "tasks", "items", '"200"'),
+     ["tasks.items must be an integer, got '200'"]),
+    ("tasks-value", put(GOOD + "[tasks]\n", "tasks", "names", '["next_line", "hellaswag"]'),
+     ["tasks.names[1]: unknown task 'hellaswag'; built-in: next_chars"]),
     ("section-not-a-table", "branches = 3\n" + GOOD, ["[branches] must be a table", "got 3"]),
 ]
 
@@ -386,8 +391,9 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
     assert cli.main(["ladder", "specs"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["spec", "rungs", "FLOPs", "what"]
-    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:7]}
-    assert rows == {"cpu-schedules": ["3", "1.18e+13"], "cpu-tiny": ["25", "2.65e+13"],
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:8]}
+    assert rows == {"cpu-schedules": ["3", "1.18e+13"], "cpu-tasks": ["25", "2.65e+13"],
+                    "cpu-tiny": ["25", "2.65e+13"],
                     "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],
                     "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
     write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins

@@ -13,7 +13,9 @@ def estimate(rungs, device: str, flops_per_second: float | None = None) -> list[
 
     `tokens`, `steps` and `flops` count from step 0 (a branch's shared prefix included: what a
     dedicated run of that budget costs); `flops_own` and `seconds` count only what the rung
-    trains itself (a branch: its steps after the branch point).
+    trains itself (a branch: its steps after the branch point). `seconds` adds the rung's task
+    scoring (`flops_tasks`: a forward pass, a third of the training FLOPs per token, over every
+    option's window at each of its rows; the held-out evaluation is not counted).
     """
     from ladders import model as gpt
 
@@ -25,12 +27,31 @@ def estimate(rungs, device: str, flops_per_second: float | None = None) -> list[
         per_token = gpt.flops_per_token(config)
         flops = per_token * rung.tokens
         flops_own = per_token * (rung.steps - rung.branch_step) * rung.batch_size * rung.context
+        flops_tasks = per_token / 3 * task_sequences(rung) * rung.context * len(row_steps(rung))
         rows.append({"run": rung.run, "params": counts["total"],
                      "params_nonembed": counts["nonembedding"], "tokens": rung.tokens,
                      "steps": rung.steps, "flops": flops, "flops_own": flops_own,
-                     "seconds": flops_own / rate, "stable": bool(rung.branch_points),
+                     "flops_tasks": flops_tasks, "seconds": (flops_own + flops_tasks) / rate,
+                     "stable": bool(rung.branch_points),
                      "branch": rung.parent is not None})
     return rows
+
+
+def row_steps(rung) -> list[int]:
+    """The steps at which a rung writes rows: every eval_every steps after its branch point
+    (0 for a rung that is not a branch), and its last step."""
+    steps = range(rung.branch_step + 1, rung.steps + 1)
+    return [s for s in steps if s % rung.eval_every == 0 or s == rung.steps]
+
+
+def task_sequences(rung) -> int:
+    """Sequences a rung scores at each row: one per option of every task item."""
+    from ladders.tasks import OPTIONS, load_jsonl, split_entry
+
+    count = len(rung.tasks) * rung.task_items * OPTIONS
+    for name, path in map(split_entry, rung.task_files):
+        count += sum(len(item.options) for item in load_jsonl(path, name).items)
+    return count
 
 
 def compute(rows: list[dict]) -> dict:

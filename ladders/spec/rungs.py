@@ -80,6 +80,9 @@ class Rung:
     branch_step: int = 0          # a branch: the stable run's step it starts from
     branch_points: list[int] = field(default_factory=list)  # a stable run: steps to save
     #                               as branch-<step>.pt for its branches
+    tasks: list[str] = field(default_factory=list)       # built-in tasks scored at every row
+    task_items: int = 0           # items per built-in task
+    task_files: list[str] = field(default_factory=list)  # "NAME=path" JSONL task files
 
     @property
     def branched(self) -> bool:
@@ -123,7 +126,9 @@ def expand(spec: Spec) -> list[Rung]:
                     beta2=float(opt.beta2), grad_clip=float(opt.grad_clip),
                     eval_every=ladder.eval_every, eval_batches=ladder.eval_batches,
                     checkpoint_every=ladder.checkpoint_every, compile=bool(ladder.compile),
-                    data={**_data_for_rung(spec), "vocab_size": int(vocab_size)})
+                    data={**_data_for_rung(spec), "vocab_size": int(vocab_size)},
+                    tasks=list(spec.tasks.names), task_items=int(spec.tasks.items),
+                    task_files=spec.task_files())
                 if spec.branched:
                     rungs += _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common)
                     continue

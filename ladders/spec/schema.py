@@ -266,8 +266,32 @@ class Branches:
         _budgets(self, "branches", where)
 
 
+@dataclass
+class Tasks:
+    """[tasks]: downstream multiple-choice tasks, scored at every evaluation row as acc:<task>
+    and loss:<task> columns (ladders/tasks.py)."""
+
+    names: list[str] = _list()         # built-in tasks, made from the held-out documents:
+    #                                    "next_chars", "same_file_chars", "identifier",
+    #                                    "next_line"
+    items: int = 200                   # items per built-in task (4 options each)
+    files: list[str] = _list()         # your tasks: JSONL files of {"context", "options",
+    #                                    "answer"} lines (relative paths: to the working
+    #                                    directory, else to the spec's folder); "NAME=path" names
+    #                                    one, else its file's stem
+
+    def check(self, where):
+        from ladders.tasks import BUILTIN
+
+        _positive_int(self, "tasks", "items", where)
+        for index, name in enumerate(self.names):
+            if name not in BUILTIN:
+                raise SpecError(f"{where}: tasks.names[{index}]: unknown task {name!r}; "
+                                f"built-in: {', '.join(BUILTIN)}")
+
+
 SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,
-            "optimizer": Optimizer, "branches": Branches}
+            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks}
 
 
 @dataclass
@@ -280,6 +304,7 @@ class Spec:
     tokens: Tokens
     optimizer: Optimizer
     branches: Branches | None          # None: no [branches] section, not a branched ladder
+    tasks: Tasks
     path: Path                         # the TOML file (error messages name it)
 
     @property
@@ -322,6 +347,7 @@ class Spec:
             if texts != ["wsd"]:
                 raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay "
                                 f"in [branches]; give schedules = [\"wsd\"], got {texts!r}")
+        self._check_tasks()
         sizes = len(self.model.sizes)
         if self.ladder.repeat_sizes > sizes:
             raise SpecError(f"{where}: ladder.repeat_sizes = {self.ladder.repeat_sizes} is more "
@@ -329,6 +355,39 @@ class Spec:
         section = "branches" if self.branched else "tokens"
         if not (self.budgets.per_param or self.budgets.absolute):
             raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
+
+
+    def task_files(self) -> list[str]:
+        """tasks.files as "NAME=path" entries, the paths resolved (what a rung carries)."""
+        from ladders.tasks import split_entry
+
+        return [f"{name}={self.resolve(path)}" for name, path in map(split_entry,
+                                                                     self.tasks.files)]
+
+    def _check_tasks(self):
+        """Task files exist and hold valid items; task names are unique; tasks need text."""
+        from ladders.tasks import TaskError, load_jsonl, split_entry
+
+        where, tasks = self.path, self.tasks
+        if not (tasks.names or tasks.files):
+            return
+        if self.data.corpus == "bins":
+            raise SpecError(f"{where}: tasks: tasks need the corpus's text and tokenizer; "
+                            "data.corpus = 'bins' has neither")
+        names = list(tasks.names)
+        for index, entry in enumerate(tasks.files):
+            name, path = split_entry(entry)
+            if not self.resolve(path).is_file():
+                raise SpecError(f"{where}: tasks.files[{index}]: no such file {path!r}")
+            try:
+                load_jsonl(self.resolve(path), name)
+            except TaskError as exc:
+                raise SpecError(f"{where}: tasks.files[{index}]: {exc}") from None
+            names.append(name)
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise SpecError(f"{where}: tasks: two tasks are named {twice[0]!r} (give a file "
+                            "another name with \"NAME=path\")")
 
 
 def dump_toml(spec: dict) -> str:
