@@ -25,6 +25,9 @@ install: $(STAMP)
 #    per size one warmup-stable run and a cooldown branch for each of 4 token budgets. Backtest
 #    Chinchilla fitted on the branches of all sizes but the largest against the largest's
 #    branches ("not stable": a stable run's last row is not an annealed, Chinchilla-style point).
+# 4. Downstream accuracy: step 2 of the task law fitted on the Pythia models up to 1.4B predicts
+#    the 2.8B-12B models' LAMBADA accuracy from their task loss; the two-step task law fitted on
+#    the bundled CPU ladder with tasks predicts its largest rung on every task, in points.
 demo: $(STAMP)
 	$(VENV)/bin/scaling fit data/chinchilla/runs.parquet --where "loss < 3.44" \
 		--bootstrap 1000 --out out/chinchilla-fit.json --plot out/chinchilla-fit.png
@@ -37,6 +40,12 @@ demo: $(STAMP)
 	$(VENV)/bin/scaling backtest out/cpu-tiny.parquet --law chinchilla \
 		--train "width < 96 and not stable" --test "width == 96 and not stable" \
 		--json out/cpu-tiny-backtest.json
+	$(VENV)/bin/scaling backtest data/pythia_evals/zero-shot.parquet --law task-accuracy \
+		--task lambada_openai --set skip_by=tokens --where "deduped == 0" \
+		--train "params < 2e9" --json out/pythia-lambada-backtest.json
+	$(VENV)/bin/scaling backtest data/cpu_tasks/runs.parquet --task all \
+		--train "width < 96 and not stable" --test "width == 96 and not stable" \
+		--json out/cpu-tasks-backtest.json
 
 test: $(STAMP)
 	$(PY) -m pytest -q
