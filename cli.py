@@ -7,6 +7,8 @@
     scaling predict FIT.json --optimal-vocab --params-nonembed N --width d [--flops C]
                      [--json OUT]                               (the vocabulary law)
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
+    scaling fit|backtest RUNS --task NAME|all [--variant two-step|lm-loss|gadre|single-step|all]
+                     [--chance P] ...                     (the task laws: accuracy, in points)
     scaling laws
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
     scaling ladder specs

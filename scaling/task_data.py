@@ -8,9 +8,9 @@ A downstream evaluation is noisy from one checkpoint to the next, so the paper s
   last k evaluations (k = 5), at the run's final N and D: `final_values`.
 - **Points of step 2** (task loss → accuracy): every evaluation of a run after its first 10%
   (the first ⌈0.1·n⌉ of its n rows are dropped; `skip_by=tokens` drops the evaluations in the
-  first 10% of its tokens instead, for checkpoints that are not evenly spaced), then a moving average of 5 evaluations over both
-  the loss and the accuracy (the first 4 smoothed points average the 1, 2, 3, 4 rows so far):
-  `smoothed_rows`. One more point is added, the ideal model: task loss 0, accuracy 1
+  first 10% of its tokens instead, for checkpoints that are not evenly spaced), then a moving
+  average of 5 evaluations over both the loss and the accuracy (the first 4 smoothed points
+  average the 1, 2, 3, 4 rows so far): `smoothed_rows`. One more point is added, the ideal model: task loss 0, accuracy 1
   (`ideal_point`); it is in every bootstrap resample.
 
 `CHANCE` is the accuracy of guessing for the tasks the paper names; the sigmoid's start is

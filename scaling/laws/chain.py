@@ -31,7 +31,6 @@ import re
 import numpy as np
 import pandas as pd
 
-from scaling.errors import ScalingError
 from scaling.fitting import Parameter
 from scaling.laws.base import Law, Problem, run_groups
 
