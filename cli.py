@@ -286,7 +286,6 @@ def _check_outputs(args) -> None:
 
 def _fit(args) -> int:
     from scaling.fitting import check_bootstrap
-    from scaling.plots import plot_fit
 
     check_bootstrap(args.bootstrap)
     _check_outputs(args)
@@ -294,26 +293,38 @@ def _fit(args) -> int:
     if tasks is not None:
         return _fit_tasks(args, *tasks)
     law, _, runs, lr_file = _law_and_runs(args)
+    data = _fitted(args, law, runs, lr_file)
+    print(law.report())
+    _save_fit(args, law, data)
+    return 0
+
+
+def _fitted(args, law, runs, lr_file=None):
+    """Fit `law` to the runs as the fit options say; returns the fitted rows' PreparedRuns."""
     data = law.prepare(runs, lr_file)
     if args.where:
         data = data.select(args.where)
     law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
             calibrate=not args.no_calibration)
-    print(law.report())
+    return data
+
+
+def _save_fit(args, law, data) -> None:
+    """--out and --plot of `scaling fit`."""
+    from scaling.plots import plot_fit
+
     if args.out:
         law.to_json(args.out)
         print(f"\nsaved fit to {args.out}")
     if args.plot:
         plot_fit(law, data, args.plot)
         print(f"saved plot to {args.plot}")
-    return 0
 
 
 def _fit_tasks(args, runs, tasks, variants, settings) -> int:
     """`scaling fit --task NAME|all [--variant V|all]`: the task law per task and variant."""
     from scaling.backtest import variant_law
     from scaling.laws import get_law
-    from scaling.plots import plot_fit
     from scaling.report import table
 
     several = len(tasks) * len(variants) > 1
@@ -324,11 +335,7 @@ def _fit_tasks(args, runs, tasks, variants, settings) -> int:
         for variant in variants:
             name, law_settings = variant_law(variant, {**settings, "task": task})
             law = get_law(name, **law_settings)
-            data = law.prepare(runs)
-            if args.where:
-                data = data.select(args.where)
-            law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
-                    calibrate=not args.no_calibration)
+            data = _fitted(args, law, runs)
             if several:
                 print(f"== task {task}, variant {variant} ==")
             print(law.report())
@@ -340,12 +347,7 @@ def _fit_tasks(args, runs, tasks, variants, settings) -> int:
     if several:
         print(table(("task", "variant", "runs", "converged", "parameters"), summary,
                     right=("runs",)))
-    if args.out:
-        law.to_json(args.out)
-        print(f"\nsaved fit to {args.out}")
-    if args.plot:
-        plot_fit(law, data, args.plot)
-        print(f"saved plot to {args.plot}")
+    _save_fit(args, law, data)
     return 0
 
 
