@@ -151,7 +151,20 @@ def task_case():
              "k": 0.03, "L0": 0.01})
 
 
-CASES = {"chinchilla": chinchilla_case, "kaplan": kaplan_case, "annealing": annealing_case,
+MUP = {"a": 40.0, "b": -0.3, "c": 1.6}
+
+
+def mup_case():
+    # Yao & Wang 2023's setting: widths at one token budget, L = a N^b + c, 0.1% noise
+    params = np.array([2e5, 4e5, 8e5, 1.6e6, 3.2e6, 6.4e6, 1.28e7])
+    loss = MUP["a"] * params ** MUP["b"] + MUP["c"]
+    noise = np.exp(0.001 * np.random.default_rng(6).standard_normal(len(params)))
+    runs = pd.DataFrame({"run": [f"w{k}" for k in range(len(params))], "params": params,
+                         "tokens": 5e7, "loss": loss * noise})
+    return runs, {}, MUP, {"a": 0.15, "b": 0.05, "c": 0.02}
+
+
+CASES = {"chinchilla": chinchilla_case, "mup": mup_case, "kaplan": kaplan_case, "annealing": annealing_case,
          "annealing-size": annealing_size_case, "multipower": multipower_case,
          "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case,
          "task-loss": task_loss_case, "task-error": task_error_case,
