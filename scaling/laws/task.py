@@ -31,7 +31,7 @@ from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, Setting
 from scaling.laws.chain import Chain
 from scaling.laws.registry import register
-from scaling.laws.task_accuracy import STEP2_SETTINGS, TaskAccuracy
+from scaling.laws.task_accuracy import STEP2_SETTINGS, TaskAccuracy, ideal_point_note
 from scaling.laws.task_error import TaskError
 from scaling.laws.task_loss import LAST_SETTING, STARTS, TaskLoss
 from scaling.task_data import (accuracy_extras, accuracy_warnings, anchors, final_values,
@@ -90,6 +90,9 @@ class Task(Chain):
         """Step 2's points that have a model size (the ideal point has none)."""
         points = self.steps[1].fit_rows(data)
         return points[~anchors(points)]
+
+    def notes(self):
+        return ideal_point_note(self.params_.get("b")) if self.step2 == "sigmoid" else []
 
     def target_rows(self, frame):
         return final_values(frame, (self.link, self.target), self.last)

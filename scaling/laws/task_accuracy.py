@@ -63,6 +63,14 @@ LEAST_SQUARES = Setting("delta", 2.0, "Huber threshold on accuracy residuals (2:
                         lambda v: None if v > 0 else "must be positive")
 
 
+def ideal_point_note(b) -> list[str]:
+    """The report's line when step 2's b sits on its bound 1 (where the ideal point holds it)."""
+    if b is None or b < 1.0 - 1e-6:
+        return []
+    return ["b = 1, its bound: a model of task loss 0 scores 1, as the ideal point (0, 1) asks; "
+            "that is the paper's choice, not a failure of the fit"]
+
+
 class AccuracyFromLoss(Law):
     """What the laws of accuracy from a loss share: their columns, settings and points."""
 
@@ -163,14 +171,7 @@ class TaskAccuracy(AccuracyFromLoss):
         return ("b",)
 
     def notes(self):
-        theta = getattr(self, "theta_", None)
-        if theta is None:
-            return []
-        b = theta[-1] if len(theta) == len(self.parameters) else None
-        if b is None or b < 1.0 - 1e-6:
-            return []
-        return ["b = 1, its bound: a model of task loss 0 scores 1, as the ideal point (0, 1) "
-                "asks; that is the paper's choice, not a failure of the fit"]
+        return ideal_point_note(getattr(self, "params_", {}).get("b"))
 
     def extra_starts(self):
         starts = np.array([(self.chance_level - 1.0, 0.9, 3.0, 1.0), *self.FALLBACK_STARTS])
