@@ -34,8 +34,8 @@ LR into a multiplier, as the `mup` package's `MuReadout` does), and the code tha
     1/fan_in (Table 8 "output weights", MuReadout):        width_mult, applied in GPT.forward;
     logits × output_mult / width_mult                      GPTConfig.output_mult (alpha_output)
   attention logits q.k / d_head instead of               CausalSelfAttention.scale = 1/head_dim
-    q.k / sqrt(d_head) (Yang et al. 2022, section 4,       (1/sqrt(head_dim) under "standard")
-    "attention logit scaling"; Yao & Wang section 3)
+    q.k / sqrt(d_head) (Yang et al. 2022's attention       (1/sqrt(head_dim) under "standard")
+    rule for Transformers; Yao & Wang section 3)
   Adam LR of hidden (matrix-like) weights ∝ 1/fan_in:    GPT.optimizer_groups: group "hidden"
     lr / width_mult (Table 3/8 "hidden weights")           has lr / width_mult
   AdamW weight decay of hidden weights × width_mult,     GPT.optimizer_groups: group "hidden"
@@ -168,8 +168,8 @@ class CausalSelfAttention(nn.Module):
         self.heads, self.head_dim = config.heads, config.head_dim
         self.qkv = nn.Linear(config.width, 3 * config.width, bias=False)
         self.proj = nn.Linear(config.width, config.width, bias=False)  # residual projection
-        # muP (Yang et al. 2022, section 4): q.k grows like head_dim (not its sqrt) once q and
-        # k correlate during training, so the scores are divided by head_dim
+        # muP (Yang et al. 2022): q.k grows like head_dim (not its sqrt) once q and k
+        # correlate during training, so the scores are divided by head_dim
         self.scale = 1 / config.head_dim if config.parametrization == "mup" \
             else 1 / math.sqrt(config.head_dim)
 
