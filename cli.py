@@ -12,6 +12,7 @@
     scaling laws
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
     scaling ladder specs
+    scaling ladder coord-check SPEC [--widths W ...] [--steps N] [--out DIR] [--threads K]
     scaling import lm-eval PATH... --out RUNS.parquet [--preset pythia | --params MODEL=N ...
                      --tokens-per-step T] [--shots K] [--metric TASK=METRIC] [--step N]
     scaling import wandb EXPORT.csv... --out RUNS.parquet --map COL="File col" ...
@@ -149,6 +150,21 @@ def _parser() -> OneLineParser:
     add_run_arguments(ladder_commands.add_parser(
         "run", help="train every rung of a ladder spec (TOML, or a bundled spec's name)"))
     ladder_commands.add_parser("specs", help="list the bundled ladder specs")
+    coord = ladder_commands.add_parser(
+        "coord-check", help="muP coordinate check: activation RMS vs width after a few steps, "
+                            "standard vs muP (ladders/coord_check.py)")
+    coord.add_argument("spec", metavar="SPEC",
+                       help="ladder spec (TOML, or a bundled spec's name: cpu-coord); needs "
+                            "optimizer.base_width")
+    coord.add_argument("--widths", nargs="+", metavar="W",
+                       help="widths to check instead of the spec's sizes (multiples of the "
+                            "base's head size)")
+    coord.add_argument("--steps", type=positive_int, default=10, metavar="N",
+                       help="AdamW steps per width at the spec's LR (default 10)")
+    coord.add_argument("--out", default="out/coord-check", metavar="DIR",
+                       help="folder for coord-check.csv and coord-check.png "
+                            "(default out/coord-check)")
+    coord.add_argument("--threads", type=int, metavar="K", help="CPU threads")
     _import_parser(commands)
     return parser
 
@@ -673,6 +689,10 @@ def _ladder(args) -> int:
     if args.ladder_command == "specs":
         print(specs_table())
         return 0
+    if args.ladder_command == "coord-check":
+        from ladders.coord_check import command
+
+        return command(args)
     return run_ladder_command(args)
 
 

@@ -6,17 +6,48 @@ torch.nn.functional.scaled_dot_product_attention, a SwiGLU or GELU MLP, no biase
 tied or untied output head. Positions come from RoPE alone: there is no learned position table.
 
 Two parametrizations:
-- "standard": every weight is drawn with std `init_std` (GPT-2), logits are not rescaled, the
-  attention scale is 1/sqrt(head_dim), and one learning rate serves every parameter.
-- "mup": the muP of Yang et al. 2022, "Tensor Programs V" (muTransfer), for Adam, relative to a
-  reference width `base_width` with width_mult = width / base_width: hidden (matrix-like)
-  weights are drawn with std init_std / sqrt(width_mult) and train with lr / width_mult; logits
-  are multiplied by 1 / width_mult; attention uses the scale 1/head_dim. Embeddings, norm gains
-  and the output head keep std `init_std` and the full lr. At width == base_width it differs
-  from "standard" only in the attention scale.
+- "standard" (the default): every weight is drawn with std `init_std` (GPT-2), logits are
+  multiplied by `output_mult` (1.0 by default: not rescaled), the attention scale is
+  1/sqrt(head_dim), and one learning rate and one weight decay serve every matrix.
+- "mup": the Maximal Update Parametrization of Yang et al. 2022, "Tensor Programs V: Tuning
+  Large Neural Networks via Zero-Shot Hyperparameter Transfer" (muTransfer), for Adam(W), as
+  Yao & Wang 2023 ("Research without Re-search: Maximal Update Parametrization Yields Accurate
+  Loss Prediction across Scales", section 3) use it: relative to a reference width `base_width`,
+  with width_mult = width / base_width, so that at width == base_width it is the standard
+  model (up to the attention scale) and hyperparameters tuned there transfer to any width.
 
-In both, the two residual projections of every block (attention output, MLP down) are drawn
-with a further factor 1/sqrt(2 * depth), as in GPT-2.
+The muP rules, line by line: the rule of Yang et al. 2022 (Table 3, "muP for Adam", in the
+muTransfer-friendly form of Table 8, which moves the readout's width factor from its init and
+LR into a multiplier, as the `mup` package's `MuReadout` does), and the code that implements it:
+
+  rule (Yang et al. 2022 / Yao & Wang 2023)             code here
+  ---------------------------------------------------   -------------------------------------
+  hidden weights: init Var ∝ 1/fan_in                    GPT._init_weights: std init_std /
+    (Table 3/8 "hidden weights", init var 1/fan_in)        sqrt(width_mult) for qkv, MLP up/gate
+  residual output projections also scaled by depth       GPT._init_weights: attention proj and
+    (GPT-2's 1/sqrt(2 depth); not a muP rule, kept in      MLP down further / sqrt(2 * depth),
+    both parametrizations, as Yao & Wang do)               both parametrizations
+  input weights (embedding): init Var constant           GPT._init_weights: wte std init_std
+    (Table 8 "input weights", init var 1/fan_in with       at every width
+    fan_in = vocab, constant in width)
+  output weights: init Var constant, multiplier          GPT.output_mult = output_mult /
+    1/fan_in (Table 8 "output weights", MuReadout):        width_mult, applied in GPT.forward;
+    logits × output_mult / width_mult                      GPTConfig.output_mult (alpha_output)
+  attention logits q.k / d_head instead of               CausalSelfAttention.scale = 1/head_dim
+    q.k / sqrt(d_head) (Yang et al. 2022's attention       (1/sqrt(head_dim) under "standard")
+    rule for Transformers; Yao & Wang section 3)
+  Adam LR of hidden (matrix-like) weights ∝ 1/fan_in:    GPT.optimizer_groups: group "hidden"
+    lr / width_mult (Table 3/8 "hidden weights")           has lr / width_mult
+  AdamW weight decay of hidden weights × width_mult,     GPT.optimizer_groups: group "hidden"
+    so that lr · wd (the per-step shrink factor AdamW      has weight_decay * width_mult
+    applies) does not change with width
+  vector-like parameters (embedding, tied readout,       GPT.optimizer_groups: groups
+    norm gains): Adam LR constant in width, no decay       "embedding" and "norm" keep lr, wd 0
+    (Table 3/8 "input weights & all biases", and the
+    output weights under the Table 8 multiplier)
+
+The standard parametrization uses none of these (width_mult is 1.0 there), and at
+output_mult = 1.0 computes exactly what it computed before muP was completed.
 
 Counts are analytic from the config (`parameter_counts`, `flops_per_token`) so that a ladder can
 be planned without building models; the tests check them against real modules.
@@ -47,6 +78,8 @@ class GPTConfig:
     init_std: float = 0.02          # std of weights at init (at base_width under muP)
     rope_base: float = 10000.0      # RoPE frequency base theta
     base_width: int = 128           # muP reference width: width_mult = width / base_width
+    output_mult: float = 1.0        # logits multiplier (alpha_output); under muP the logits are
+                                    #   multiplied by output_mult / width_mult
 
     def __post_init__(self):
         for name in ("vocab_size", "context", "width", "depth", "heads", "base_width"):
@@ -58,6 +91,10 @@ class GPTConfig:
                 or self.mlp_hidden <= 0):
             raise ValueError(f"GPTConfig: mlp_hidden must be a positive integer or None, "
                              f"got {self.mlp_hidden!r}")
+        if isinstance(self.output_mult, bool) or not isinstance(self.output_mult, (int, float)) \
+                or not (math.isfinite(self.output_mult) and self.output_mult > 0):
+            raise ValueError(f"GPTConfig: output_mult must be a positive number, "
+                             f"got {self.output_mult!r}")
         if not (self.init_std > 0 and self.rope_base > 0):
             raise ValueError(f"GPTConfig: init_std and rope_base must be positive, "
                              f"got {self.init_std!r} and {self.rope_base!r}")
@@ -131,7 +168,8 @@ class CausalSelfAttention(nn.Module):
         self.heads, self.head_dim = config.heads, config.head_dim
         self.qkv = nn.Linear(config.width, 3 * config.width, bias=False)
         self.proj = nn.Linear(config.width, config.width, bias=False)  # residual projection
-        # muP: q.k grows like head_dim (not sqrt) once q and k correlate during training
+        # muP (Yang et al. 2022): q.k grows like head_dim (not its sqrt) once q and k
+        # correlate during training, so the scores are divided by head_dim
         self.scale = 1 / config.head_dim if config.parametrization == "mup" \
             else 1 / math.sqrt(config.head_dim)
 
@@ -184,7 +222,9 @@ class GPT(nn.Module):
         # tied: the logits use wte.weight itself, so there is no separate head module at all
         self.lm_head = None if config.tie_embeddings else \
             nn.Linear(config.width, config.vocab_size, bias=False)
-        self.output_mult = 1.0 / config.width_mult  # muP: logits shrink as 1/width_mult
+        # muP (Table 8 "output weights", MuReadout): logits x output_mult / width_mult; the
+        # standard parametrization has width_mult 1.0, and output_mult 1.0 by default
+        self.output_mult = config.output_mult / config.width_mult
         cos, sin = rotary_tables(config.head_dim, config.context, config.rope_base)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
@@ -193,7 +233,10 @@ class GPT(nn.Module):
     @torch.no_grad()
     def _init_weights(self):
         c = self.config
-        hidden_std = c.init_std / math.sqrt(c.width_mult)  # == init_std under "standard"
+        # muP hidden weights: Var ∝ 1/fan_in, relative to the base width (== init_std under
+        # "standard", where width_mult is 1.0)
+        hidden_std = c.init_std / math.sqrt(c.width_mult)
+        # muP input (and output) weights: constant variance in width
         nn.init.normal_(self.wte.weight, std=c.init_std)
         if self.lm_head is not None:
             nn.init.normal_(self.lm_head.weight, std=c.init_std)
@@ -201,7 +244,7 @@ class GPT(nn.Module):
             linears = [block.attn.qkv, block.mlp.up] + ([block.mlp.gate] if block.mlp.gated else [])
             for linear in linears:
                 nn.init.normal_(linear.weight, std=hidden_std)
-            for linear in (block.attn.proj, block.mlp.proj):
+            for linear in (block.attn.proj, block.mlp.proj):  # residual projections: GPT-2 depth
                 nn.init.normal_(linear.weight, std=hidden_std / math.sqrt(2 * c.depth))
 
     def forward(self, idx, targets=None):
@@ -230,12 +273,13 @@ class GPT(nn.Module):
         """AdamW parameter groups: `torch.optim.AdamW(model.optimizer_groups(lr, wd))`.
 
         - "hidden": the matrices inside the blocks (qkv, attention and MLP projections):
-          lr / width_mult under muP (lr under standard), with weight decay.
+          under muP lr / width_mult and weight_decay * width_mult (AdamW shrinks a weight by
+          lr * weight_decay each step: that product stays the same at every width); under
+          standard lr and weight_decay.
         - "embedding": the token embedding and the untied output head: lr, no weight decay.
-          (Under muP the head's 1/width_mult logit multiplier stands in for an lr change, as
-          with the muTransfer `MuReadout`.)
+          (Under muP the head's output_mult / width_mult logit multiplier stands in for an lr
+          change, as with the muTransfer `MuReadout`.)
         - "norm": the RMSNorm gains: lr, no weight decay.
-        AdamW's decay is multiplied by the group's lr, so under muP hidden decay shrinks with it.
         """
         embedding = [self.wte.weight] + ([] if self.lm_head is None else [self.lm_head.weight])
         norm = [p for p in self.parameters() if p.dim() == 1]
@@ -243,7 +287,7 @@ class GPT(nn.Module):
         assert len(embedding) + len(norm) + len(hidden) == len(list(self.parameters()))
         return [
             {"name": "hidden", "params": hidden, "lr": lr / self.config.width_mult,
-             "weight_decay": weight_decay},
+             "weight_decay": weight_decay * self.config.width_mult},
             {"name": "embedding", "params": embedding, "lr": lr, "weight_decay": 0.0},
             {"name": "norm", "params": norm, "lr": lr, "weight_decay": 0.0},
         ]

@@ -18,7 +18,9 @@ run makes; rows after step c are dropped and written again, so none is lost or d
 Rows (one per evaluation, every `eval_every` steps and at the last step; none at step 0, where
 tokens would be 0, which the contract forbids) follow the run-table contract: run, params (total), params_nonembed, vocab_size, width,
 depth, step, tokens (= step × batch_size × context), flops (= flops_per_token × tokens, see
-`ladders.model.flops_per_token`), lr (the LR of the step's last update), loss (held-out),
+`ladders.model.flops_per_token`), lr (the LR of the step's last update),
+lr_peak (the schedule's peak LR: the swept value of an LR sweep, before muP's per-group factors),
+loss (held-out),
 loss_unigram, characters, tokens_per_char and bits_per_char (below),
 train_loss (mean over the updates since the previous row), schedule, dataset, seed, seconds
 (training wall time so far, held-out evaluations excluded), plus heads, context, batch_size, parametrization, corpus_hash (the
@@ -252,7 +254,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                 "params_nonembed": counts["nonembedding"], "vocab_size": config.vocab_size,
                 "width": config.width, "depth": config.depth, "heads": config.heads,
                 "step": step, "tokens": done_tokens, "flops": per_token * done_tokens,
-                "lr": float(lrs[step - 1]), "loss": loss, **vocabulary_columns(loss, done_tokens),
+                "lr": float(lrs[step - 1]), "lr_peak": float(schedule.peak),
+                "loss": loss, **vocabulary_columns(loss, done_tokens),
                 "train_loss": float(np.mean(since_row)),
                 "schedule": rung.schedule, "dataset": tokens.dataset,
                 "corpus_hash": tokens.corpus_hash, "seed": rung.seed,

@@ -110,7 +110,7 @@ def test_mup_optimizer_groups_and_init():
     groups = {g["name"]: g for g in model.optimizer_groups(lr=1e-2, weight_decay=0.1)}
     assert groups["hidden"]["lr"] == pytest.approx(1e-2 / 4)
     assert groups["embedding"]["lr"] == groups["norm"]["lr"] == 1e-2
-    assert groups["hidden"]["weight_decay"] == 0.1
+    assert groups["hidden"]["weight_decay"] == pytest.approx(0.1 * 4)  # x width_mult
     assert groups["embedding"]["weight_decay"] == groups["norm"]["weight_decay"] == 0.0
     ids = lambda ps: {id(p) for p in ps}  # noqa: E731
     block = model.blocks[0]

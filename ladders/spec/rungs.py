@@ -1,5 +1,12 @@
 """A spec's rungs: every combination of sizes × vocabularies × budgets × schedules × seeds is one
-rung, i.e. one training run (`expand`).
+rung, i.e. one training run (`expand`); with an LR sweep (`optimizer.lrs`) every combination
+again for each peak LR, the run id gaining `-lr<value>` after the size.
+
+muP (`model.parametrization = "mup"`) keeps the base model's head size at every width and
+scales the number of heads (the 1/head_dim attention scale is then the base's at every width):
+the base's head size is that of the model.sizes entry at optimizer.base_width, else that of
+model.sizes[0], and every width (and base_width) must be a multiple of it, split into heads of
+exactly that size.
 
 Seed repeats: the `ladder.repeat_sizes` smallest sizes (by non-embedding parameters) also run
 every one of their rungs (every budget, vocabulary and schedule; in a branched ladder the stable
@@ -109,6 +116,9 @@ def expand(spec: Spec) -> list[Rung]:
     rungs = []
     per_step = ladder.batch_size * ladder.context     # tokens per optimizer step
     repeated = repeated_sizes(spec)
+    if spec.model.parametrization == "mup":
+        check_mup_heads(spec)
+    lrs = opt.lrs or [opt.lr]
     for index, size in enumerate(spec.model.sizes):
         seeds = ladder.seeds + (ladder.repeat_seeds if index in repeated else [])
         for vocab_size in spec.data.vocab_sizes:
@@ -116,9 +126,11 @@ def expand(spec: Spec) -> list[Rung]:
             counts = gpt.parameter_counts(config)
             basis = counts["total"] if spec.tokens.params_basis == "total" \
                 else counts["nonembedding"]
-            peak = opt.lr * (opt.base_width / config.width) ** opt.lr_width_exponent
-            prefix = f"{ladder.name}-w{config.width}-d{config.depth}-v{vocab_size}"
-            for seed in seeds:
+            for lr, seed in itertools.product(lrs, seeds):
+                peak = lr if opt.lr_width_exponent == 0 else \
+                    lr * (opt.base_width / config.width) ** opt.lr_width_exponent
+                prefix = f"{ladder.name}-w{config.width}-d{config.depth}-v{vocab_size}" + \
+                    (f"-lr{lr:g}" if opt.lrs else "")
                 common = dict(
                     model=asdict(config), batch_size=ladder.batch_size,
                     micro_batch=ladder.micro_batch, context=ladder.context, seed=int(seed),
@@ -144,6 +156,34 @@ def expand(spec: Spec) -> list[Rung]:
         twice = next(n for n in names if names.count(n) > 1)
         raise SpecError(f"{where}: two rungs would both be named {twice!r}; make sizes distinct")
     return rungs
+
+
+def check_mup_heads(spec: Spec) -> int:
+    """Under muP, the base's head size (see the module docstring); a SpecError for a width that
+    is not a multiple of it, or is split into heads of another size."""
+    from ladders import model as gpt
+
+    where, base = spec.path, spec.optimizer.base_width
+    vocab_size = spec.data.vocab_sizes[0]
+    configs = [_config(size, index, vocab_size, spec, gpt)
+               for index, size in enumerate(spec.model.sizes)]
+    at_base = [c for c in configs if c.width == base]
+    head = (at_base or configs)[0].head_dim
+    source = "its entry in model.sizes" if at_base else "model.sizes[0], as no entry has it"
+    if base % head:
+        raise SpecError(f"{where}: optimizer.base_width = {base} is not a multiple of the "
+                        f"base's head size {head} (from {source}); muP keeps one head size")
+    for index, config in enumerate(configs):
+        if config.width % head:
+            raise SpecError(f"{where}: model.sizes[{index}]: muP needs every width a multiple "
+                            f"of the base's head size {head} (optimizer.base_width = {base}, "
+                            f"{source}), got width {config.width}")
+        if config.head_dim != head:
+            raise SpecError(f"{where}: model.sizes[{index}]: muP keeps the base's head size "
+                            f"{head} at every width; width {config.width} with "
+                            f"heads = {config.heads} has head size {config.head_dim}, give "
+                            f"heads = {config.width // head}")
+    return head
 
 
 def repeated_sizes(spec: Spec) -> set[int]:
@@ -250,8 +290,11 @@ def _config(size: Size, index, vocab_size, spec, gpt):
     """The GPTConfig of model.sizes[index] at this vocabulary size."""
     model, ladder = spec.model, spec.ladder
     common = dict(vocab_size=int(vocab_size), context=ladder.context, mlp=model.mlp,
-                  tie_embeddings=model.tie_embeddings, parametrization=model.parametrization,
-                  base_width=spec.optimizer.base_width)
+                  tie_embeddings=model.tie_embeddings, parametrization=model.parametrization)
+    if spec.optimizer.base_width is not None:      # unset: standard only, where it is unused
+        common["base_width"] = spec.optimizer.base_width
+    if model.output_mult != 1.0:                   # the default: rungs as before the key
+        common["output_mult"] = float(model.output_mult)
     try:
         if size.target_params is not None:
             config = gpt.config_for_params(size.target_params, vocab_size=int(vocab_size),

@@ -174,14 +174,18 @@ class Model:
     #                                    or { target_params = 1e5 }
     mlp: Mlp = "swiglu"                # "swiglu" (gated, 3 matrices) or "gelu" (2 matrices)
     tie_embeddings: bool = True        # the output head reuses the token embedding
-    parametrization: Parametrization = "standard"  # "standard" or "mup" (relative to
-    #                                                optimizer.base_width)
+    parametrization: Parametrization = "standard"  # "standard" or "mup" (muP relative to
+    #                                                optimizer.base_width, which it needs; every
+    #                                                width a multiple of the base's head size)
+    output_mult: float = 1.0           # logits multiplier; under muP logits x output_mult /
+    #                                    width_mult (width_mult = width / optimizer.base_width)
 
     def check(self, where):
         if not self.sizes:
             raise SpecError(f"{where}: model.sizes is empty")
         for index, size in enumerate(self.sizes):
             size.check(f"model.sizes[{index}]", where)
+        _positive(self, "model", "output_mult", where)
 
 
 @dataclass
@@ -204,8 +208,11 @@ class Optimizer:
     """[optimizer]: AdamW, the peak LR rule and the LR schedules."""
 
     lr: float = 3e-3                   # peak LR at base_width
+    lrs: list[float] = _list()         # an LR sweep: one rung per peak LR at base_width, in
+    #                                    place of lr (run ids gain -lr<value>; rows carry lr_peak)
     lr_width_exponent: float = 0.0     # peak LR = lr * (base_width / width) ** lr_width_exponent
-    base_width: int = 64               # reference width of the LR rule (and of muP)
+    base_width: int | None = None      # reference width of the LR rule and of muP; required by
+    #                                    muP and by lr_width_exponent != 0
     weight_decay: float = 0.1          # AdamW decoupled weight decay (matrices only)
     beta1: float = 0.9                 # AdamW beta1
     beta2: float = 0.95                # AdamW beta2
@@ -218,10 +225,21 @@ class Optimizer:
 
     def check(self, where):
         _positive(self, "optimizer", "lr", where)
-        _positive_int(self, "optimizer", "base_width", where)
+        for index, lr in enumerate(self.lrs):
+            if not _is_positive(lr):
+                raise SpecError(f"{where}: optimizer.lrs[{index}] must be positive, got {lr!r}")
+        twice = sorted({lr for lr in self.lrs if self.lrs.count(lr) > 1})
+        if twice:
+            raise SpecError(f"{where}: optimizer.lrs lists {twice[0]!r} twice")
+        if self.base_width is not None:
+            _positive_int(self, "optimizer", "base_width", where)
         if not math.isfinite(self.lr_width_exponent):
             raise SpecError(f"{where}: optimizer.lr_width_exponent must be finite, "
                             f"got {self.lr_width_exponent!r}")
+        if self.lr_width_exponent != 0 and self.base_width is None:
+            raise SpecError(f"{where}: optimizer.lr_width_exponent = {self.lr_width_exponent!r} "
+                            "scales the LR from optimizer.base_width, which is not set; give "
+                            "base_width")
         for key in ("weight_decay", "grad_clip"):
             value = getattr(self, key)
             if not (math.isfinite(value) and value >= 0):
@@ -347,6 +365,10 @@ class Spec:
             if texts != ["wsd"]:
                 raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay "
                                 f"in [branches]; give schedules = [\"wsd\"], got {texts!r}")
+        if self.model.parametrization == "mup" and self.optimizer.base_width is None:
+            raise SpecError(f"{where}: model.parametrization = 'mup' needs optimizer.base_width "
+                            "(the width whose hyperparameters muP transfers); give it, e.g. "
+                            "base_width = 64")
         self._check_tasks()
         sizes = len(self.model.sizes)
         if self.ladder.repeat_sizes > sizes:
