@@ -17,7 +17,7 @@ TABLE = ROOT / "data/cpu_mup_lr/runs.parquet"
 def test_lrs_key_expands_into_rungs():
     spec = load_spec("cpu-mup-lr")
     rungs = expand(spec)
-    assert len(spec.optimizer.lrs) == 9 and len(rungs) == 3 * 9 * 3
+    assert len(spec.optimizer.lrs) == 9 and len(rungs) == 3 * 9 * 6
     assert {r.model["width"] for r in rungs} == {32, 64, 128}
     peaks = sorted({float(r.schedule.split("peak=")[1].split(",")[0]) for r in rungs})
     # the schedule string keeps 6 significant digits: 2^-11 = 0.00048828125 runs as 0.000488281
@@ -30,23 +30,27 @@ def test_lrs_key_expands_into_rungs():
 
 
 def test_bundled_sweep_lr_transfer(tmp_path):
-    """The issue's criterion on the bundled sweep (3 widths, 32 to 128; 9 LRs 2^-11..2^-3; 3
-    seeds; 300 steps). Under muP the fitted optimum moves 0.69 grid steps across the widths,
-    under standard 2.32 (one step per doubling of the width: 2^-6.6, 2^-7.8, 2^-8.9). On the
-    grid itself the muP argmin moves 2 steps (2^-7, 2^-5, 2^-7): at width 64 the mean losses
-    at 2^-7, 2^-6 and 2^-5 lie within 0.009 nats (2.140, 2.146, 2.137), under their seed std
-    (up to 0.024), so the issue's criterion holds for the fitted optimum, not for the raw
-    argmin. Pinned here as measured."""
+    """The issue's criterion on the bundled sweep (3 widths, 32 to 128; 9 LRs 2^-11..2^-3; 300
+    steps; muP on 6 seeds, standard on 3). Under muP the best LR is 2^-7 on the grid at every
+    width and the fitted optimum moves 0.48 grid steps; under standard it halves per doubling
+    of the width (2^-7, 2^-8, 2^-9; fitted 2^-6.6, 2^-7.8, 2^-8.9). On muP's first 3 seeds the
+    grid argmin moved 2 steps (2^-7, 2^-5, 2^-7: at width 64 three LRs lay within 0.009 nats,
+    under the seed scatter); checked below too. Pinned as measured."""
     runs = pd.read_parquet(TABLE)
     table = best_lr_table(runs)
     print(best_lr_text(runs))
-    for parametrization in ("standard", "mup"):
+    for parametrization, seeds in (("standard", 3), ("mup", 6)):
         part = table[table["parametrization"] == parametrization]
         assert list(part["width"]) == [32, 64, 128]             # >= 3 widths spanning 4x
-        assert set(part["lrs"]) == {9} and set(part["seeds"]) == {3}
+        assert set(part["lrs"]) == {9} and set(part["seeds"]) == {seeds}
     log2 = {p: [round(np.log2(v)) for v in part["best_lr"]]
             for p, part in table.groupby("parametrization")}
-    assert log2 == {"mup": [-7, -5, -7], "standard": [-7, -8, -9]}
+    assert log2 == {"mup": [-7, -7, -7], "standard": [-7, -8, -9]}
+    assert movement(table) == {"mup": 0, "standard": 2}
+    first_three = best_lr_table(runs[runs["seed"] <= 2])
+    mup = first_three[first_three["parametrization"] == "mup"]
+    assert [round(np.log2(v)) for v in mup["best_lr"]] == [-7, -5, -7]
+    assert movement(first_three, fitted=True)["mup"] == pytest.approx(0.69, abs=0.01)
     fitted = movement(table, fitted=True)
     assert fitted["mup"] <= 1.0                                  # the issue's criterion
     assert fitted["standard"] >= 2.0                             # SP's best LR falls ~1/width
