@@ -45,7 +45,9 @@ def _parser() -> OneLineParser:
 
     def table_options(command):
         command.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv)")
-        command.add_argument("--law", default="chinchilla", help="law name (see `scaling laws`)")
+        command.add_argument("--law", default=None,
+                             help="law name (see `scaling laws`; default chinchilla, or task "
+                                  "with --task)")
         command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                              dest="settings",
                              help="a setting of the law, e.g. decay=0.995 (repeatable; "
@@ -239,7 +241,7 @@ def _task_runs(args):
 
     if args.task is None and args.variant is None:
         return None
-    task_law = args.law in ("chinchilla", "task")    # chinchilla: the default, not chosen
+    task_law = args.law in (None, "task")
     if not task_law and args.variant is not None:
         raise ScalingError(f"--variant is the task law's; --law {args.law} has none")
     if not task_law and args.task != "all":
@@ -275,7 +277,7 @@ def _law_and_runs(args):
     from scaling.runs import parse_mapping, read_runs
 
     settings = _settings(args)
-    law = get_law(args.law, **settings)
+    law = get_law(args.law or "chinchilla", **settings)
     law.check_settings()
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
                      dedupe=args.dedupe)

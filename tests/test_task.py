@@ -274,6 +274,7 @@ def test_a_prediction_outside_0_1_warns_and_intervals_inside_are_cut(tmp_path, c
     (["--law", "task-accuracy", "--set", "task"], "bad --set 'task': expected NAME=VALUE"),
     (["--task", "hellaswag", "--chance", "1.5"], "--chance must be in [0, 1), got 1.5"),
     (["--law", "kaplan", "--variant", "gadre"], "--variant is the task law's; --law kaplan"),
+    (["--law", "chinchilla", "--task", "hellaswag"], "the chinchilla law has no setting 'task'"),
     (["--task", "hellaswag", "--where",
       "run in ['N1e+07-5tpp', 'N3e+07-10tpp', 'N1e+08-20tpp', 'N3e+08-40tpp']"],
      "4 runs for the 5 parameters of loss:hellaswag(N, D); the task-loss law (step 1 of the "

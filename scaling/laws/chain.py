@@ -152,9 +152,6 @@ class Chain(Law):
         return tuple(f"{prefix}_{name}" for prefix, step in zip(self.step_names, self.steps)
                      for name in step.benign_bounds)
 
-    def notes(self):
-        return [line for step in self.steps for line in step.notes()]
-
     def reported_names_of(self):
         return {f"{prefix}_{fit_name}": self._names[(k, name)]
                 for k, (prefix, step) in enumerate(zip(self.step_names, self.steps))
