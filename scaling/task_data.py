@@ -79,14 +79,15 @@ def final_values(frame: pd.DataFrame, columns, last: int = LAST) -> pd.DataFrame
     columns = [c for c in dict.fromkeys(columns) if c in frame.columns]
     if last <= 1 or not columns:
         return finals
-    out = finals.copy()
     ordered = _ordered(frame)
-    for index, row in finals.iterrows():
-        rows = ordered[ordered["run"] == row["run"]]
-        rows = rows[rows["tokens"] <= row["tokens"]] if "tokens" in rows else rows
-        for column in columns:
-            values = pd.to_numeric(rows[column], errors="coerce").to_numpy(float)[-last:]
-            out.at[index, column] = float(np.mean(values))
+    if "tokens" in ordered:            # up to the final row (`final` may mark an earlier one)
+        ends = finals.set_index("run")["tokens"]
+        ordered = ordered[ordered["tokens"] <= ordered["run"].map(ends)]
+    means = ordered.groupby("run", sort=False)[columns].apply(
+        lambda rows: rows.apply(pd.to_numeric, errors="coerce").tail(last).mean())
+    out = finals.copy()
+    for column in columns:
+        out[column] = out["run"].map(means[column]).to_numpy(float)
     return out
 
 
