@@ -6,6 +6,8 @@
                      [--interval calibrated|run|law] [--json OUT]
     scaling predict FIT.json --optimal-vocab --params-nonembed N --width d [--flops C]
                      [--json OUT]                               (the vocabulary law)
+    scaling predict FIT.json --sparsity S --params N --tokens D [--prunable P]
+                     [--pruning geometric|cubic] [--json OUT]   (the sparse law: pruning windows)
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling fit|backtest RUNS --task NAME|all [--variant two-step|lm-loss|gadre|single-step|all]
                      [--chance P] ...                     (the task laws: accuracy, in points)
@@ -109,6 +111,16 @@ def _parser() -> OneLineParser:
                               "d; without --flops, the budget is the compute-optimal one for N")
     predict.add_argument("--width", type=float, nargs="+", metavar="D",
                          help="--optimal-vocab: the model width d (one or more values)")
+    predict.add_argument("--sparsity", type=float, metavar="S",
+                         help="sparse law: the predicted final loss of a model (--params N, "
+                              "--tokens D) pruned to sparsity S in each of several windows of "
+                              "training compute, beside the dense model and a dense model of "
+                              "the final size")
+    predict.add_argument("--prunable", type=float, metavar="P",
+                         help="--sparsity: the model's prunable weights (default: all of "
+                              "--params; the runner prunes the linear layers' matrices)")
+    predict.add_argument("--pruning", choices=("geometric", "cubic"), default=None,
+                         help="--sparsity: the pruning schedule (default geometric, Jin et al.)")
     predict.add_argument("--schedule", metavar="SPEC",
                          help='the whole curve of an LR schedule, e.g. "wsd:peak=3e-4,'
                               'warmup=2160,decay_start=20000,steps=24000,final=3e-5"')
@@ -383,6 +395,8 @@ def _predict(args) -> int:
     interval_kind(law, args.interval)          # a kind the fit lacks: an error before any work
     if args.optimal_vocab:
         return _predict_optimal_vocab(law, args)
+    if args.sparsity is not None:
+        return _predict_pruning_advice(law, args)
     if args.schedule:
         return _predict_schedule(law, args)
     if args.compare:
@@ -442,6 +456,12 @@ def _check_predict_options(law, args) -> None:
         list(_named_inputs(args.input))
     if args.optimal_vocab:
         return _check_optimal_vocab_options(law, args, given)
+    if args.sparsity is not None:
+        return _check_pruning_advice_options(law, args, given)
+    for option, value in (("--prunable", args.prunable), ("--pruning", args.pruning)):
+        if value is not None:
+            raise ScalingError(f"{option} goes with --sparsity S (the sparse law's pruning "
+                               "advice)")
     if args.width is not None:
         raise ScalingError("--width goes with --optimal-vocab (the vocabulary law's optimal "
                            "vocabulary size); this prediction takes the law's inputs")
@@ -494,6 +514,44 @@ def _check_optimal_vocab_options(law, args, given) -> None:
     if args.params_nonembed is None or args.width is None:
         raise ScalingError("--optimal-vocab needs --params-nonembed N and --width d (and "
                            "--flops C for a budget of your own)")
+
+
+def _check_pruning_advice_options(law, args, given) -> None:
+    """--sparsity takes --params, --tokens, --prunable, --pruning (and --json, --interval)."""
+    from scaling.errors import ScalingError
+
+    if law.name != "sparse":
+        raise ScalingError(f"--sparsity: the {law.name} law has no pruning advice; fit the "
+                           "sparse law (scaling fit RUNS --law sparse)")
+    for option, value in (("--schedule", args.schedule), ("--compare", args.compare),
+                          ("--out", args.out), ("--plot", args.plot), ("--every", args.every),
+                          ("--flops", args.flops), ("--width", args.width)):
+        if value is not None:
+            raise ScalingError(f"{option} does not go with --sparsity")
+    for name in given:
+        if name not in ("params", "tokens"):
+            raise ScalingError(f"{law.input_option(name)}: with --sparsity the {law.name} law "
+                               "takes --params N (the dense model's) and --tokens D")
+    for name in ("params", "tokens"):
+        values = getattr(args, name, None)
+        if values is None or len(values) != 1:
+            raise ScalingError(f"--sparsity needs one --{name} value (the dense model's "
+                               f"{'parameters' if name == 'params' else 'training tokens'})")
+
+
+def _predict_pruning_advice(law, args) -> int:
+    from scaling.laws.sparse import schedule_advice, schedule_advice_table
+    from scaling.report import interval_kind
+    from scaling.runs import check_sensible_inputs
+
+    check_sensible_inputs(args.params, "params", "--params")
+    check_sensible_inputs(args.tokens, "tokens", "--tokens")
+    record = schedule_advice(law, args.params[0], args.tokens[0], args.sparsity, args.prunable,
+                             args.pruning or "geometric", interval=interval_kind(law,
+                                                                                 args.interval))
+    print(schedule_advice_table(law, record))
+    _write_json(args, lambda: record)
+    return 0
 
 
 def _predict_optimal_vocab(law, args) -> int:

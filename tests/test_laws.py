@@ -164,7 +164,31 @@ def mup_case():
     return runs, {}, MUP, {"a": 0.15, "b": 0.05, "c": 0.02}
 
 
-CASES = {"chinchilla": chinchilla_case, "mup": mup_case, "kaplan": kaplan_case, "annealing": annealing_case,
+def sparse_case():
+    # Jin et al. 2025: Chinchilla in N̄; dense and pruned (S = 0.5, 0.75; geometric, 25%-75% of
+    # compute) runs, final rows only: N̄ from each run's `pruning` schedule; 0.1% noise
+    from scaling.pruning import Pruning
+
+    true = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
+    rng = np.random.default_rng(7)
+    records = []
+    for params in (1e7, 2e7, 5e7, 1e8, 2e8):
+        for per_param in (5, 20, 80):
+            for sparsity in (0.0, 0.5, 0.75):
+                schedule = Pruning("geometric", sparsity).for_run(200, int(0.8 * params))
+                average = schedule.plan(params).average_params()
+                tokens = per_param * params
+                loss = true["E"] + true["A"] / average ** true["alpha"] + \
+                    true["B"] / tokens ** true["beta"]
+                records.append({"run": f"n{params:g}-{per_param}-{sparsity}", "params": params,
+                                "tokens": tokens, "loss": loss * np.exp(
+                                    0.001 * rng.standard_normal()),
+                                "pruning": str(schedule) if sparsity else "dense"})
+    return pd.DataFrame(records), {}, true, {"E": 0.02, "alpha": 0.03, "beta": 0.03, "A": 0.2,
+                                              "B": 0.2}
+
+
+CASES = {"chinchilla": chinchilla_case, "mup": mup_case, "sparse": sparse_case, "kaplan": kaplan_case, "annealing": annealing_case,
          "annealing-size": annealing_size_case, "multipower": multipower_case,
          "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case,
          "task-loss": task_loss_case, "task-error": task_error_case,
