@@ -162,6 +162,8 @@ def test_cli_advice(tmp_path, capsys):
     (lambda f: f.drop(columns=["pruning"]).groupby("run").tail(1),
      "one row with params_active"),
     (lambda f: f.assign(pruning="geometric:sparsity=0.5"), "needs the run's steps="),
+    (lambda f: f.assign(pruning=f["pruning"].str.replace("sparsity=0.5,", "sparsity=0.25,")),
+     "does not describe it"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, change, words):
     path = tmp_path / "runs.parquet"

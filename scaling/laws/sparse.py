@@ -127,6 +127,18 @@ class Sparse(Chinchilla):
                                    f"{exc}") from None
         if schedule is not None:
             steps = self._steps(rows, schedule, source)
+            if "params_active" in rows.columns and rows["params_active"].notna().all():
+                # the schedule must describe the run: its count after each row's step is what
+                # the row logged (a schedule string of another run would move N̄ silently)
+                expected = plan.active_after(steps)
+                off = np.abs(rows["params_active"].to_numpy(float) - expected) > 0.01 * params
+                if off.any():
+                    row = rows.index[np.argmax(off)]
+                    raise ScalingError(
+                        f"{source}: column 'params_active', row {row}: "
+                        f"{rows.at[row, 'params_active']:g} non-zero parameters, but the run's "
+                        f"pruning schedule gives {expected[np.argmax(off)]:g} at step "
+                        f"{steps[np.argmax(off)]}: the 'pruning' column does not describe it")
             counts = {"average": lambda: plan.average_params(steps),
                       "final": lambda: np.full(len(rows), plan.active_after(schedule.steps)),
                       "initial": lambda: np.full(len(rows), params)}
