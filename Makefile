@@ -47,8 +47,9 @@ demo: $(STAMP)
 		--train "width < 96 and not stable" --test "width == 96 and not stable" \
 		--json out/cpu-tasks-backtest.json
 
+# The tests, and every notebook executed top to bottom (nbmake).
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q tests --nbmake notebooks
 
 bench: $(STAMP)
 	$(PY) bench/fit_speed.py
