@@ -311,6 +311,19 @@ class DataConstrained(Law):
                                f"{value!r:.40}")
         return {"max_epochs": float(value)}
 
+    def notes(self) -> list[str]:
+        """What the fit held fixed, and how far its runs repeated their data."""
+        fixed = [f"{name} = {float(value):.6g}" for name, value in
+                 (("R_D*", self.rd_star), ("R_N*", self.rn_star)) if value != "fit"]
+        rule = ("U_N = N_opt(U_D) by this law's own A, B, alpha, beta" if self.ratio is None
+                else f"U_N = {self.ratio:g} U_D")
+        most = (getattr(self, "extras_", None) or {}).get("max_epochs")
+        lines = [f"{', '.join(fixed)} held fixed (--set rd_star=fit / rn_star=fit fits them); "
+                 f"{rule}" if fixed else rule]
+        if most is not None:
+            lines.append(f"the fitted runs repeat their data up to {most:.3g} epochs")
+        return lines
+
     def law_warnings(self) -> list[dict]:
         from scaling.diagnostics import make_warning
 
