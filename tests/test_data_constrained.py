@@ -1,11 +1,11 @@
 """Certified values for the data-constrained law (scaling/laws/data_constrained.py).
 
 Reference: Muennighoff et al. 2023, "Scaling Data-Constrained Language Models"
-(arXiv:2305.16264), section 3 (the law, equation 5, fitted on C4), with the unrounded constants,
-the U_N rule and the numbers of the authors' repository huggingface/datablations, README section
-"Parametric Fit" (Figure 1 (right) losses and the optimal-allocation example). Every number
-below that the paper or that README states is cited beside its test; the rest follow from the
-law's definitions and say so.
+(arXiv:2305.16264): its abstract, its rounded C4 constants, and the law's formula, unrounded
+constants, U_N rule and numbers as the authors' repository huggingface/datablations states them
+in its README section "Parametric Fit" (Figure 1 (right) losses and the optimal-allocation
+example). Every number below that the paper or that README states is cited beside its test; the
+rest follow from the law's definitions and say so.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def chinchilla_with(theta) -> object:
 # -- the paper's numbers ------------------------------------------------------------------------
 
 def test_paper_constants_are_the_rounded_ones_of_section_3():
-    # Section 3 (eq. 5's fit on C4): A = 521, B = 1488, E = 1.87, alpha = beta = 0.353,
-    # R_D* = 15.4, R_N* = 5.3; unrounded in the datablations README ("Parametric Fit").
+    # The paper's fit on C4: A = 521, B = 1488, E = 1.87, alpha = beta = 0.353, R_D* = 15.4,
+    # R_N* = 5.3; unrounded in the datablations README ("Parametric Fit").
     law = paper_law()
     assert law.params_["A"] == pytest.approx(521, abs=0.5)
     assert law.params_["B"] == pytest.approx(1488, abs=0.5)
@@ -104,7 +104,7 @@ def test_readme_optimal_allocation_of_the_8b7_model():
 
 
 def test_repeated_data_value_decays_with_e_folding_r_d_star():
-    # Section 3: D′ = U_D + U_D·R_D*·(1 − e^(−R_D/R_D*)): the marginal value of a repeated
+    # The law's D′ = U_D + U_D·R_D*·(1 − e^(−R_D/R_D*)): the marginal value of a repeated
     # token, dD′/dD, is e^(−R_D/R_D*) (1 for unique data), so at R_D = R_D* a further epoch is
     # worth 1/e of unique data and at R_D* ln 2 half ("half-life" of repeated data); its total
     # can never exceed (1 + R_D*)·U_D: the value of adding compute eventually decays to zero
@@ -144,8 +144,8 @@ def test_four_epochs_are_nearly_as_good_as_unique_data():
 
 
 def test_excess_parameters_decay_faster_than_repeated_data():
-    # Section 3: R_N* = 5.3 < R_D* = 15.4: parameters beyond U_N lose value faster than
-    # repeated tokens. At the same repetition (10 times the base) N′/N < D′/D.
+    # From the constants, R_N* = 5.3 < R_D* = 15.4: parameters beyond U_N lose value faster
+    # than repeated tokens. At the same repetition (10 times the base) N′/N < D′/D.
     rd, rn = PAPER["rd_star"], PAPER["rn_star"]
     ratio = 10.0
     assert (1 + rn * -math.expm1(-(ratio - 1) / rn)) < (1 + rd * -math.expm1(-(ratio - 1) / rd))

@@ -14,10 +14,11 @@ Symbols: N parameters (`params`), D training tokens (`tokens`), U the distinct t
 could see (`unique_tokens`, the paper's U_D; a row with U > D saw less than one epoch, and the
 law reads U_D = min(U, D), so R_D = 0 there), `epochs` = D / U (derived when absent), L final
 loss (`loss`, nats/token). R_D is the number of repetitions (epochs − 1) and D′ the effective
-data: repeated tokens are worth less and less, the k-th token of repeated data worth
-e^(−R_D/R_D*) of a unique one (dD′/dD = e^(−R_D/R_D*)), so R_D* is the e-folding count ("half-
-life" in the paper's words) of repeated data's value: at R_D = R_D*, a further epoch is worth 1/e
-of a unique one; at R_D = R_D*·ln 2 ≈ 10.7, half. However many epochs, D′ < (1 + R_D*)·U_D.
+data: repeated tokens are worth less and less, a token seen after R_D repetitions worth
+e^(−R_D/R_D*) of a unique one (dD′/dD = e^(−R_D/R_D*)), so R_D* is the e-folding count of
+repeated data's value (its "half-life", as summaries of the paper call it): at R_D = R_D*, a
+further epoch is worth 1/e of a unique one; at R_D = R_D*·ln 2 ≈ 10.7, half. However many
+epochs, D′ < (1 + R_D*)·U_D.
 U_N is the model size that U_D unique tokens justify: the compute-optimal size whose optimal data
 is U_D, N_opt(U_D) = G^(1+β/α)·U_D^(β/α) with G = (αA / (βB))^(1/(α+β)) (Chinchilla's
 allocation of this law's own A, B, α, β; `--set un_ratio=law`, the default, as the authors' code
@@ -40,13 +41,19 @@ number, as above. Advice: `data_limited(flops, unique_tokens)` (`scaling predict
 its D exceeds U and repeats, and the best (N, D = C/(6N)) under the limit.
 
 Paper: Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel 2023, "Scaling
-Data-Constrained Language Models" (arXiv:2305.16264; NeurIPS 2023), section 3 (the law),
-equation 5 and its fit on C4 (A = 521, B = 1488, E = 1.87, α = β = 0.353, R_D* ≈ 15.4,
-R_N* ≈ 5.3). The unrounded constants (a, b, e, α, β, R_D*, R_N* = 6.255414, 7.3049974, 0.6254804,
-0.3526596, 0.3526596, 15.387756, 5.309743, with A = e^a, B = e^b, E = e^e), the U_N rule
-(U_N = min(N, D_to_N(U)), D_to_N the Chinchilla allocation above), R_D = max(D/U − 1, 0) and
-the Figure 1 (right) losses are from the authors' repository huggingface/datablations, README
-section "Parametric Fit" (read for the facts; no code copied).
+Data-Constrained Language Models" (arXiv:2305.16264; NeurIPS 2023): the data-constrained
+scaling law (its section 3) and its fit on C4, rounded A = 521, B = 1488, E = 1.87,
+α = β = 0.353, R_D* ≈ 15.4, R_N* ≈ 5.3. What this file uses was checked against the authors'
+repository huggingface/datablations, README section "Parametric Fit" (read for the facts; no
+code copied): the law's formula, the unrounded constants (a, b, e, α, β, R_D*, R_N* =
+6.255414, 7.3049974, 0.6254804, 0.3526596, 0.3526596, 15.387756, 5.309743, with A = e^a,
+B = e^b, E = e^e, which round to the paper's), the U_N rule (U_N = min(N, D_to_N(U)), D_to_N
+the Chinchilla allocation above), R_D = max(D/U − 1, 0), R_N = max(N/U_N − 1, 0), the Figure 1
+(right) losses and the optimal-allocation example; the paper's own text was not in the stored
+corpus, so section and equation numbers are not re-checked. The abstract (checked): "training
+with up to 4 epochs of repeated data yields negligible changes to loss compared to having
+unique data. However, with more repetition, the value of adding compute eventually decays to
+zero."
 """
 
 from __future__ import annotations
