@@ -8,6 +8,8 @@
                      [--json OUT]                               (the vocabulary law)
     scaling predict FIT.json --sparsity S --params N --tokens D [--prunable P]
                      [--pruning geometric|cubic] [--json OUT]   (the sparse law: pruning windows)
+    scaling predict FIT.json --flops C [C ...] --unique-tokens U [--json OUT]
+                                                   (the data-constrained law: a data limit)
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling fit|backtest RUNS --task NAME|all [--variant two-step|lm-loss|gadre|single-step|all]
                      [--chance P] ...                     (the task laws: accuracy, in points)
@@ -36,6 +38,9 @@ from scaling.console import (OneLineParser, check_output, non_negative_int, plot
 
 
 VARIANT_NAMES = ("two-step", "lm-loss", "gadre", "single-step")   # scaling.backtest.VARIANTS
+INPUT_HELP = {"unique_tokens": "unique tokens U (data-constrained law; one or more values): an "
+                               "input, or with --flops the supply of unique data: the best "
+                               "allocation under it"}
 
 
 def _parser() -> OneLineParser:
@@ -98,7 +103,8 @@ def _parser() -> OneLineParser:
                      if name.isidentifier()})
     for name in inputs:
         predict.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, nargs="+",
-                             metavar="X", help=f"{name} (one or more values)")
+                             metavar="X", help=INPUT_HELP.get(name, f"{name} (one or more "
+                                                                    "values)"))
     predict.add_argument("--input", action="append", default=[], metavar="NAME=X,…",
                          help="any input by its column name, e.g. loss:hellaswag=0.9,0.8")
     predict.set_defaults(input_names=inputs)
@@ -401,6 +407,8 @@ def _predict(args) -> int:
         return _predict_schedule(law, args)
     if args.compare:
         return _compare_schedules(law, args)
+    if args.flops and getattr(args, "unique_tokens", None) is not None:
+        return _predict_data_limited(law, args)
     if args.flops:
         if not law.allocates_compute:
             raise ScalingError(f"the {law.name} law has no compute-optimal allocation; "
@@ -454,6 +462,12 @@ def _check_predict_options(law, args) -> None:
 
     given = [name for name in args.input_names if getattr(args, name, None) is not None] + \
         list(_named_inputs(args.input))
+    if "unique_tokens" in given and not law.advises_data_limit:
+        raise ScalingError(f"--unique-tokens: the {law.name} law has no data limit; it goes with "
+                           "a fit of --law data-constrained (with --flops C: the best "
+                           "allocation under a supply of U unique tokens)")
+    if args.flops and "unique_tokens" in given:
+        given.remove("unique_tokens")        # the data limit of `data_limited`
     if args.optimal_vocab:
         return _check_optimal_vocab_options(law, args, given)
     if args.sparsity is not None:
@@ -576,6 +590,29 @@ def _predict_optimal_vocab(law, args) -> int:
     result = law.optimal_vocab(args.params_nonembed, args.width, args.flops, kind)
     print(optimal_vocab_table(law, result, kind))
     _write_json(args, lambda: optimal_vocab_record(law, result, kind))
+    return 0
+
+
+def _predict_data_limited(law, args) -> int:
+    """--flops C … --unique-tokens U: the data-constrained law's advice under a data limit."""
+    from scaling.diagnostics import fit_warnings, render
+    from scaling.laws.data_constrained import advice_record, advice_table
+    from scaling.report import interval_kind
+    from scaling.runs import check_sensible_inputs
+
+    for option, numbers, column in (("--flops", args.flops, "flops"),
+                                    ("--unique-tokens", args.unique_tokens, "tokens")):
+        if any(not (v > 0 and v < float("inf")) for v in numbers):
+            raise ScalingError(f"{option} must be positive and finite")
+        check_sensible_inputs(numbers, column, option)
+    if len(args.flops) != len(args.unique_tokens) and 1 not in (len(args.flops),
+                                                                  len(args.unique_tokens)):
+        raise ScalingError("--flops and --unique-tokens: give one value or lists of one length")
+    kind = interval_kind(law, args.interval)
+    advice = law.data_limited(args.flops, args.unique_tokens, kind)
+    print(advice_table(law, advice))
+    _print_warnings(render(fit_warnings(law)))
+    _write_json(args, lambda: advice_record(law, advice))
     return 0
 
 

@@ -17,7 +17,8 @@ of a fit (`fit_warnings`):
   needed).
 - few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
 - a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
-  5 points of chance (maximum, chance, margin; `scaling.task_data`).
+  5 points of chance (maximum, chance, margin; `scaling.task_data`); repeats-unidentified, the
+  data-constrained law's R_D* fitted on runs of under 4 epochs (`scaling.laws.data_constrained`).
 
 of predicted points (`prediction_warnings`; compute-optimal ones in `allocation_warnings`), with
 a calibrated fit (the error model of scaling/calibration.py, learned from backtests on splits of

@@ -25,7 +25,7 @@ REQUIRED = ("run", "params", "tokens", "loss")
 NUMERIC = (
     "params", "tokens", "loss", "step", "flops", "lr", "params_nonembed", "vocab_size", "width",
     "depth", "characters", "loss_unigram", "tokens_per_char", "bits_per_char", "params_active",
-    "seed",
+    "seed", "unique_tokens", "epochs",
 )
 POSITIVE = ("params", "tokens", "flops")
 # The contract's definition of `flops` when a table has none (docs/run-table.md): the

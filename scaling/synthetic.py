@@ -34,6 +34,32 @@ def chinchilla_ladder(*, E, A, B, alpha, beta, params, tokens_per_param, noise=0
     return frame
 
 
+def data_constrained_ladder(*, E, A, B, alpha, beta, params, unique_per_param, epochs,
+                            rd_star=15.387756, rn_star=5.309743, un_ratio="law", noise=0.005,
+                            seed=0) -> pd.DataFrame:
+    """A run table with one run per (params, unique tokens = params × unique_per_param, epochs)
+    triple, tokens = unique tokens × epochs, whose final loss follows the data-constrained law
+    (Muennighoff et al. 2023) with the given constants (times exp(ε), as above)."""
+    from scaling.laws import get_law
+
+    rng = np.random.default_rng(seed)
+    grid = [(n, n * u, e) for n in params for u in unique_per_param for e in epochs]
+    size = np.array([g[0] for g in grid], float)
+    unique = np.array([g[1] for g in grid], float)
+    tokens = unique * np.array([g[2] for g in grid], float)
+    law = get_law("data-constrained", rd_star=rd_star, rn_star=rn_star, un_ratio=un_ratio)
+    law.theta_ = np.array([np.log(A), np.log(B), np.log(E), alpha, beta])
+    exact = law.predict_theta(law.theta_[None, :], {"params": size, "tokens": tokens,
+                                                    "unique_tokens": unique})[0]
+    loss = np.exp(exact) * np.exp(noise * rng.standard_normal(len(grid)))
+    frame = pd.DataFrame({"run": [f"N{n:.3g}-U{u:.3g}-x{e:g}" for n, u, e in grid],
+                          "params": size, "tokens": tokens, "unique_tokens": unique,
+                          "loss": loss})
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = "synthetic data-constrained ladder"
+    return frame
+
+
 def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed: int = 0,
                       params: float = 25e6, tokens_per_step: float = 1.0) -> pd.DataFrame:
     """A run table of whole loss curves that follow the multi-power law (Luo et al. 2025) with

@@ -333,8 +333,54 @@ def edited_vocab_fit(edit):
     return build
 
 
+def dc_table(edit=None, name: str = "dc.csv"):
+    """A synthetic data-constrained ladder (scaling.synthetic.data_constrained_ladder)."""
+    def build(tmp: Path) -> Path:
+        from scaling.synthetic import data_constrained_ladder
+
+        frame = data_constrained_ladder(E=1.87, A=521.0, B=1488.0, alpha=0.353, beta=0.353,
+                                        params=[1e7, 3e7, 1e8], unique_per_param=[5, 20],
+                                        epochs=[1, 4], noise=0.002).reset_index(drop=True)
+        if edit is not None:
+            result = edit(frame)
+            frame = frame if result is None else result
+        return write(tmp, frame, name)
+    return build
+
+
+def dc_fit(build, *options):
+    def argv(tmp):
+        return ["fit", str(build(tmp)), "--law", "data-constrained", *FIT, *options]
+    return argv
+
+
+def dc_fit_file(tmp: Path) -> Path:
+    """A real fit of the data-constrained law (no bootstrap, no calibration)."""
+    path = tmp / "dc-fit.json"
+    if not path.exists():
+        assert cli.main(["fit", str(dc_table()(tmp)), "--law", "data-constrained", *FIT,
+                         "--no-calibration", "--out", str(path)]) == 0
+    return path
+
+
 # (case id, argv builder, substrings that the one line must contain)
 CASES = [
+    ("dc-zero-unique-tokens", dc_fit(dc_table(set_cell(5, "unique_tokens", 0.0))),
+     ["dc.csv", "column 'unique_tokens', row 5: must be positive", "data-constrained"]),
+    ("dc-nan-unique-tokens", dc_fit(dc_table(set_cell(3, "unique_tokens", np.nan))),
+     ["dc.csv", "'unique_tokens'", "row 3", "NaN"]),
+    ("dc-no-unique-tokens", dc_fit(dc_table(lambda f: f.drop(columns=["unique_tokens"]))),
+     ["dc.csv", "missing column 'unique_tokens'"]),
+    ("dc-epochs-disagree", dc_fit(dc_table(lambda f: f.assign(
+        epochs=np.where(f.index == 1, 3.0, f["tokens"] / f["unique_tokens"])))),
+     ["dc.csv", "column 'epochs', row 2", "not tokens / unique_tokens"]),
+    ("dc-bad-rd-star", dc_fit(dc_table(), "--set", "rd_star=often"),
+     ["setting rd_star must be a positive number or fit", "'often'"]),
+    ("dc-zero-unique-supply", predict("--flops", "1e20", "--unique-tokens", "0",
+                                      fit_path=dc_fit_file),
+     ["--unique-tokens must be positive and finite"]),
+    ("unique-tokens-of-chinchilla", predict("--flops", "1e21", "--unique-tokens", "1e10"),
+     ["--unique-tokens: the chinchilla law has no data limit", "--law data-constrained"]),
     ("missing-column", fit(table(lambda f: f.drop(columns=["tokens"]))),
      ["runs.csv", "missing required column", "'tokens'"]),
     ("nan-loss", fit(table(set_cell(3, "loss", np.nan))),

@@ -22,8 +22,8 @@ from scaling.laws import LAWS, Law, get_law, load_fit
 from scaling.laws.base import Problem
 from scaling.task_data import IDEAL_RUN
 from scaling.schedules import parse
-from scaling.synthetic import (chinchilla_ladder, multipower_curves, task_ladder,
-                                vocabulary_ladder)
+from scaling.synthetic import (chinchilla_ladder, data_constrained_ladder, multipower_curves,
+                                task_ladder, vocabulary_ladder)
 
 
 # -- synthetic cases: (runs, settings, true reported parameters, relative tolerances) -----------
@@ -33,6 +33,18 @@ def chinchilla_case():
     runs = chinchilla_ladder(**true, params=[1e7, 2e7, 5e7, 1e8, 2e8, 5e8],
                              tokens_per_param=[5, 10, 20, 40, 80], noise=0.001, seed=1)
     return runs, {}, true, {"E": 0.02, "alpha": 0.03, "beta": 0.03, "A": 0.2, "B": 0.2}
+
+
+def data_constrained_case():
+    # Muennighoff et al. 2023's C4 constants (rounded), R_D* fitted: runs of 1 to 32 epochs, some
+    # models beyond U_N (excess parameters), 0.1% noise
+    true = {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.353, "beta": 0.353, "rd_star": 15.4}
+    runs = data_constrained_ladder(**{k: v for k, v in true.items() if k != "rd_star"},
+                                   rd_star=15.4, params=[1e7, 3e7, 1e8, 3e8],
+                                   unique_per_param=[2, 6, 20], epochs=[1, 2, 4, 8, 16, 32],
+                                   noise=0.001, seed=1)
+    return runs, {"rd_star": "fit"}, true, {"E": 0.01, "alpha": 0.02, "beta": 0.02, "A": 0.1,
+                                            "B": 0.05, "rd_star": 0.05}
 
 
 def kaplan_case():
@@ -188,7 +200,9 @@ def sparse_case():
                                               "B": 0.2}
 
 
-CASES = {"chinchilla": chinchilla_case, "mup": mup_case, "sparse": sparse_case, "kaplan": kaplan_case, "annealing": annealing_case,
+CASES = {"chinchilla": chinchilla_case, "data-constrained": data_constrained_case,
+         "mup": mup_case, "sparse": sparse_case, "kaplan": kaplan_case,
+         "annealing": annealing_case,
          "annealing-size": annealing_size_case, "multipower": multipower_case,
          "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case,
          "task-loss": task_loss_case, "task-error": task_error_case,
@@ -373,6 +387,7 @@ def test_abilities_are_declared_and_defined(name):
     assert law.allocates_compute == bool(law.compute_formula)
     assert law.predicts_schedules == defines("predict_schedule")
     assert law.optimizes_vocabulary == defines("optimal_vocab")
+    assert law.advises_data_limit == defines("data_limited")
     fit_names = [p.name for p in law.parameters]
     assert set(law.linear_parameters) <= set(fit_names)
     assert set(law.signed_linear_parameters) <= set(law.linear_parameters)

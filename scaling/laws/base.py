@@ -17,8 +17,8 @@ A law is a small class in one file under `scaling/laws/` (the registry finds it;
 - the optional abilities below, each a class attribute with a default here, never discovered
   with `hasattr`: linear coefficients (variable projection), a cheap search objective
   (`search_inputs`), per-step learning rates (`uses_lr_histories`), compute-optimal allocation
-  (`allocates_compute`), schedule prediction (`predicts_schedules`) and the compute-optimal
-  vocabulary (`optimizes_vocabulary`);
+  (`allocates_compute`), schedule prediction (`predicts_schedules`), the compute-optimal
+  vocabulary (`optimizes_vocabulary`) and allocation under a data limit (`advises_data_limit`);
 - optionally `aliases` (other names the registry knows it by), `positive_columns` (columns that
   must be > 0 where a table has them: one-line errors before any fit) and `extras`: what a law
   learns from its fitted rows beside its parameters (`fit_extras`, kept in the fit file's
@@ -259,6 +259,7 @@ class Law:
     allocation_labels: ClassVar[dict[str, str]] = {}  # column headers of its allocation table
     predicts_schedules: ClassVar[bool] = False  # `predict_schedule(schedule)`: whole curves
     optimizes_vocabulary: ClassVar[bool] = False  # `optimal_vocab(params_nonembed, width)`
+    advises_data_limit: ClassVar[bool] = False  # `data_limited(flops, unique_tokens)`
 
     def __init__(self, **settings):
         known = {setting.name: setting for setting in self.settings_spec}
@@ -349,6 +350,13 @@ class Law:
         `optimizes_vocabulary`; `scaling predict --optimal-vocab`)."""
         raise ScalingError(f"the {self.name} law has no optimal vocabulary; --optimal-vocab "
                            "needs the vocabulary law (see `scaling laws`)")
+
+    def data_limited(self, flops, unique_tokens, kind: str | None = None,
+                     level: float | None = None) -> dict:
+        """Compute allocation under a supply of unique tokens (laws with `advises_data_limit`;
+        `scaling predict FIT --flops C --unique-tokens U`)."""
+        raise ScalingError(f"the {self.name} law has no data limit; --unique-tokens with --flops "
+                           "needs the data-constrained law (see `scaling laws`)")
 
     # -- extras: what a law learns from its fitted rows beside its parameters -------------------
     def fit_extras(self, points: pd.DataFrame) -> dict:
