@@ -39,6 +39,8 @@ STRING = ("run", "schedule", "dataset")
 SENSIBLE = {
     "params": (1.0, 1e15, "a parameter count (the largest models trained have about 2e12)"),
     "tokens": (1.0, 1e17, "training tokens (the largest runs have seen about 4e13)"),
+    "unique_tokens": (1.0, 1e17, "distinct training tokens (the largest corpora hold about "
+                                 "1e14)"),
     "flops": (1.0, 1e32, "training FLOPs (the largest runs have used about 5e25)"),
     "loss": (1e-6, 1e3, "a loss in nats per token (an untrained model's is about log V: "
                         "log 256 = 5.5, log 200,000 = 12.2; a trained one's lies below)"),
