@@ -13,6 +13,9 @@
     scaling backtest RUNS --law NAME --train Q [--test Q] [--json OUT]
     scaling fit|backtest RUNS --task NAME|all [--variant two-step|lm-loss|gadre|single-step|all]
                      [--chance P] ...                     (the task laws: accuracy, in points)
+    scaling optimal RUNS [--approach 1|2|3|all] [--bootstrap K] [--budgets C ...] [--tolerance T]
+                     [--rows final|all] [--interpolation parabola|akima] [--flops C ...]
+                     [--json OUT]        (compute-optimal N and D by Hoffmann et al.'s approaches)
     scaling laws
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
     scaling ladder specs
@@ -162,6 +165,41 @@ def _parser() -> OneLineParser:
     backtest.add_argument("--no-calibration", action="store_true",
                           help="skip the calibrated intervals (only the bootstrap's)")
     backtest.add_argument("--json", metavar="OUT", help="write the backtest record as JSON")
+
+    optimal = commands.add_parser(
+        "optimal", help="compute-optimal N_opt and D_opt by Hoffmann et al.'s approaches 1-3")
+    optimal.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv)")
+    optimal.add_argument("--approach", choices=("1", "2", "3", "all"), default="all",
+                         help="1: envelope of the training curves; 2: isoFLOP profiles; 3: the "
+                              "chinchilla fit; all (default): each the data support")
+    optimal.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="K",
+                         help="bootstrap resamples of runs for the intervals (default 200; at "
+                              "least 20; 0: none)")
+    optimal.add_argument("--budgets", type=float, nargs="+", metavar="C",
+                         help="approach 2: the isoFLOP budgets (default: found where the runs' "
+                              "FLOPs cluster)")
+    optimal.add_argument("--tolerance", type=float, default=0.1, metavar="T",
+                         help="approach 2: a run belongs to a budget within a factor 1 + T of "
+                              "it (default 0.1)")
+    optimal.add_argument("--rows", choices=("final", "all"), default="final",
+                         help="approach 2: each run's final row (isoFLOP runs, default) or every "
+                              "row (constant-LR runs whose checkpoints are the budgets)")
+    optimal.add_argument("--interpolation", choices=("parabola", "akima"), default="parabola",
+                         help="approach 2: a parabola in log N per budget (default) or Akima's "
+                              "spline")
+    optimal.add_argument("--flops", type=float, nargs="+", metavar="C",
+                         help="budgets for the allocation table (default 1e21 ... 1e25)")
+    optimal.add_argument("--where", help="keep rows matching a pandas query (every approach)")
+    optimal.add_argument("--map", action="append", default=[], metavar='COL="File col"',
+                         help="read a file column as a contract column (repeatable)")
+    optimal.add_argument("--dedupe", choices=("first", "last", "mean"),
+                         help="two rows of one run at one step: keep the first, the last or "
+                              "their mean (default: an error naming both)")
+    optimal.add_argument("--seed", type=non_negative_int, default=0,
+                         help="bootstrap seed (default 0)")
+    optimal.add_argument("--jobs", type=positive_int, default=None,
+                         help="approach 3's bootstrap workers (default: all cores)")
+    optimal.add_argument("--json", metavar="OUT", help="write every approach's record as JSON")
 
     commands.add_parser("laws", help="list the laws, the columns each needs and its settings")
 
@@ -761,6 +799,76 @@ def _backtest(args) -> int:
     return 0
 
 
+def _optimal(args) -> int:
+    from scaling import approaches
+    from scaling.atomic import write_text
+    from scaling.fitting import check_bootstrap
+    from scaling.report import approaches_report
+    from scaling.runs import parse_mapping, read_runs
+
+    check_bootstrap(args.bootstrap)
+    if args.json:
+        check_output(args.json, "--json", example="optimal.json")
+    if args.flops is not None and any(not (np.isfinite(c) and c > 0) for c in args.flops):
+        raise ScalingError("--flops: budgets must be positive numbers")
+    if args.budgets is not None and any(not (np.isfinite(c) and c > 0) for c in args.budgets):
+        raise ScalingError("--budgets: budgets must be positive numbers")
+    runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where,
+                     dedupe=args.dedupe)
+    source = args.runs
+    asked = (1, 2, 3) if args.approach == "all" else (int(args.approach),)
+    results, unsupported = {}, {}
+    for number in asked:
+        try:
+            if number == 1:
+                results[1] = approaches.approach1(runs, bootstrap=args.bootstrap, seed=args.seed,
+                                                  source=source)
+            elif number == 2:
+                results[2] = approaches.approach2(
+                    runs, tolerance=args.tolerance, rows=args.rows,
+                    interpolation=args.interpolation, budgets=args.budgets,
+                    bootstrap=args.bootstrap, seed=args.seed, source=source)
+            else:
+                results[3] = approaches.approach3(runs, bootstrap=args.bootstrap, seed=args.seed,
+                                                  n_jobs=args.jobs)
+        except ScalingError as error:
+            if len(asked) == 1:
+                raise
+            unsupported[number] = str(error).removeprefix(f"{source}: ")
+    if not results:
+        raise ScalingError(f"{source}: no approach is supported by these runs: "
+                           + "; ".join(f"approach {k}: {v}" for k, v in unsupported.items()))
+    budgets = args.flops if args.flops is not None else (1e21, 1e22, 1e23, 1e24, 1e25)
+    print(approaches_report(results, unsupported, budgets, source, args.where))
+    if args.json:
+        allocations = {k: result.allocation(budgets) for k, result in results.items()}
+        record = {"source": source, "where": args.where,
+                  "approaches": {str(k): v.to_dict() for k, v in results.items()},
+                  "unsupported": {str(k): v for k, v in unsupported.items()},
+                  "allocation": [
+                      {"flops": float(c), "approach": k,
+                       **{q: {"value": v[0][i], "lower": v[1][i], "upper": v[2][i]}
+                          for q, v in allocations[k].items()}}
+                      for i, c in enumerate(budgets) for k in allocations]}
+        write_text(args.json, json.dumps(_finite(record), indent=1, allow_nan=False))
+        print(f"\nsaved compute-optimal allocation to {args.json}")
+    return 0
+
+
+def _finite(value):
+    """A JSON-ready copy: NaN and infinite numbers as None, numpy numbers as Python's."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
 def _laws(args) -> int:
     from scaling.laws import LAWS
 
@@ -837,7 +945,8 @@ def _import_summary(runs, out) -> str:
             f"{runs['params'].min():.4g} to {runs['params'].max():.4g}{stand_in}")
 
 
-_COMMANDS = {"fit": _fit, "predict": _predict, "backtest": _backtest, "laws": _laws,
+_COMMANDS = {"fit": _fit, "predict": _predict, "backtest": _backtest, "optimal": _optimal,
+             "laws": _laws,
              "ladder": _ladder, "import": _import}
 
 if __name__ == "__main__":

@@ -94,6 +94,26 @@ def backtest(build, *options):
     return argv
 
 
+def isoflop_table(sizes_by_budget):
+    """Chinchilla-shaped final losses of isoFLOP runs: {budget: [params, ...]}."""
+    def build(tmp):
+        rows = []
+        for flops, sizes in sizes_by_budget.items():
+            for params in sizes:
+                tokens = flops / (6 * params)
+                rows.append({"run": f"c{flops:g}-n{params:g}", "params": params,
+                             "tokens": tokens, "flops": flops,
+                             "loss": 1.8 + 400 / params**0.34 + 2000 / tokens**0.37})
+        return write(tmp, pd.DataFrame(rows), "isoflops.csv")
+    return build
+
+
+def optimal(build, *options):
+    def argv(tmp):
+        return ["optimal", str(build(tmp)), "--bootstrap", "0", *options]
+    return argv
+
+
 def raw_file(name: str, content: bytes):
     def build(tmp):
         path = tmp / name
@@ -678,6 +698,20 @@ CASES = [
                                             "--tokens", "1e11", "--width", "1024",
                                             fit_path=vocab_fit_file),
      ["--width goes with --optimal-vocab"]),
+    ("optimal-no-interior-minimum",
+     optimal(isoflop_table({1e18: [1e6, 2e6, 4e6], 1e19: [3e6, 6e6, 1.2e7],
+                            1e20: [1e7, 2e7, 4e7]}), "--approach", "2"),
+     ["isoflops.csv", "approach 2 needs 3 budgets with an interior minimum, found 0 of 3",
+      "optimum is above the sizes run"]),
+    ("optimal-two-budgets",
+     optimal(isoflop_table({1e18: [3e7, 1e8, 3e8], 1e19: [1e8, 3e8, 1e9]}), "--approach", "2"),
+     ["isoflops.csv", "approach 2 needs 3 budgets", "found 2 of 2"]),
+    ("optimal-without-tokens", optimal(table(lambda f: f.drop(columns=["tokens"]))),
+     ["runs.csv", "missing required column", "'tokens'"]),
+    ("optimal-approach-1-without-curves", optimal(table(), "--approach", "1"),
+     ["runs.csv", "approach 1 needs training curves"]),
+    ("optimal-bad-tolerance", optimal(table(), "--approach", "2", "--tolerance", "1.5"),
+     ["--tolerance must be in (0, 1)"]),
     ("fit-warnings-not-a-list", predict("--params", "1e9", "--tokens", "2e10",
                                         fit_path=edited_fit(set_field("warnings",
                                                                       value="none"))),

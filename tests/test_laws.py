@@ -176,6 +176,25 @@ def mup_case():
     return runs, {}, MUP, {"a": 0.15, "b": 0.05, "c": 0.02}
 
 
+OVERTRAIN = {"E": 1.84, "a": 212.0, "b": 367.0, "eta": 0.136}
+
+
+def overtrain_case():
+    # Gadre et al. 2024, eq. (4), near their RedPajama fit (tests/test_overtrain.py): 5 sizes
+    # x token multipliers 10 ... 640, 0.1% noise
+    rng = np.random.default_rng(8)
+    params = np.repeat([1e7, 3e7, 1e8, 3e8, 1e9], 5)
+    multiplier = np.tile([10.0, 20.0, 80.0, 320.0, 640.0], 5)
+    tokens = multiplier * params
+    flops = 6 * params * tokens
+    loss = OVERTRAIN["E"] + (OVERTRAIN["a"] * multiplier ** OVERTRAIN["eta"] + OVERTRAIN["b"]
+                             * multiplier ** -OVERTRAIN["eta"]) * flops ** -OVERTRAIN["eta"]
+    runs = pd.DataFrame({"run": [f"o{k}" for k in range(len(loss))], "params": params,
+                         "tokens": tokens,
+                         "loss": loss * np.exp(0.001 * rng.standard_normal(len(loss)))})
+    return runs, {}, OVERTRAIN, {"E": 0.02, "eta": 0.03, "a": 0.2, "b": 0.2}
+
+
 def sparse_case():
     # Jin et al. 2025: Chinchilla in N̄; dense and pruned (S = 0.5, 0.75; geometric, 25%-75% of
     # compute) runs, final rows only: N̄ from each run's `pruning` schedule; 0.1% noise
@@ -201,8 +220,8 @@ def sparse_case():
 
 
 CASES = {"chinchilla": chinchilla_case, "data-constrained": data_constrained_case,
-         "mup": mup_case, "sparse": sparse_case, "kaplan": kaplan_case,
-         "annealing": annealing_case,
+         "mup": mup_case, "overtrain": overtrain_case, "sparse": sparse_case,
+         "kaplan": kaplan_case, "annealing": annealing_case,
          "annealing-size": annealing_size_case, "multipower": multipower_case,
          "vocabulary": vocabulary_case, "task-accuracy": task_accuracy_case, "task": task_case,
          "task-loss": task_loss_case, "task-error": task_error_case,
