@@ -16,6 +16,9 @@
     scaling optimal RUNS [--approach 1|2|3|all] [--bootstrap K] [--budgets C ...] [--tolerance T]
                      [--rows final|all] [--interpolation parabola|akima] [--flops C ...]
                      [--json OUT]        (compute-optimal N and D by Hoffmann et al.'s approaches)
+    scaling plan --budget C --fit FIT.json [FIT.json ...] [--runs RUNS] [--inference-tokens T]
+                     [--unique-tokens U] [--schedule peak=…,warmup=…,final=… --tokens-per-step T]
+                     --out DIR                   (the planning report: DIR/report.md, report.html)
     scaling laws
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
     scaling ladder specs
@@ -200,6 +203,36 @@ def _parser() -> OneLineParser:
     optimal.add_argument("--jobs", type=positive_int, default=None,
                          help="approach 3's bootstrap workers (default: all cores)")
     optimal.add_argument("--json", metavar="OUT", help="write every approach's record as JSON")
+
+    plan = commands.add_parser(
+        "plan", help="a planning report for a compute budget: the allocation by every approach, "
+                     "the predicted loss with its intervals, warnings and figures (Markdown and "
+                     "one self-contained HTML file)")
+    plan.add_argument("--budget", required=True, type=float, metavar="C",
+                      help="the training budget, FLOPs")
+    plan.add_argument("--fit", nargs="+", action="extend", default=[], metavar="FIT.json",
+                      help="saved fits (`scaling fit --out`): at least one loss law that "
+                           "allocates compute (the first is the recommendation's); task, "
+                           "schedule, vocabulary and data-constrained fits add their sections")
+    plan.add_argument("--runs", metavar="RUNS",
+                      help="the run table: approaches 1 and 2, and the runs in the figures")
+    plan.add_argument("--where", help="keep rows of --runs matching a pandas query")
+    plan.add_argument("--map", action="append", default=[], metavar='COL="File col"',
+                      help="read a file column of --runs as a contract column (repeatable)")
+    plan.add_argument("--inference-tokens", type=float, default=0.0, metavar="T",
+                      help="tokens the model will serve (over-training table; default 0)")
+    plan.add_argument("--unique-tokens", type=float, metavar="U",
+                      help="unique tokens available (with a data-constrained fit)")
+    plan.add_argument("--schedule", metavar="peak=…,warmup=…,final=…",
+                      help="with a schedule-law fit: the LR settings schedules share")
+    plan.add_argument("--tokens-per-step", type=float, metavar="T",
+                      help="tokens per optimizer step (batch × context): the schedule's steps")
+    plan.add_argument("--width", type=float, metavar="d",
+                      help="with a vocabulary fit: the model width (default: assumed)")
+    plan.add_argument("--bootstrap", type=non_negative_int, default=200, metavar="K",
+                      help="approaches 1 and 2: bootstrap resamples (default 200; 0: none)")
+    plan.add_argument("--out", required=True, metavar="DIR",
+                      help="folder for report.md (with its PNGs) and report.html")
 
     commands.add_parser("laws", help="list the laws, the columns each needs and its settings")
 
@@ -855,6 +888,45 @@ def _optimal(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    from pathlib import Path
+
+    from scaling import planning
+    from scaling.fitting import check_bootstrap
+    from scaling.laws import load_fit
+    from scaling.runs import parse_mapping, read_runs
+
+    budget = planning.check_budget(args.budget)
+    check_bootstrap(args.bootstrap)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ScalingError(f"--out {out}: is a file; give a folder for report.md and report.html")
+    for name in (planning.REPORT_MD, planning.REPORT_HTML):
+        check_output(out / name, "--out")
+    if not args.fit:
+        raise ScalingError("give --fit FIT.json: a fit of a loss law that allocates compute "
+                           "(make one with `scaling fit RUNS --out FIT.json`)")
+    fits = [planning.Fit(path, load_fit(path)) for path in args.fit]
+    planning.check_plan_inputs(fits, unique_tokens=args.unique_tokens, schedule=args.schedule,
+                               tokens_per_step=args.tokens_per_step,
+                               inference_tokens=args.inference_tokens)
+    if args.width is not None and not (np.isfinite(args.width) and args.width > 0):
+        raise ScalingError(f"--width must be positive and finite, got {args.width:g}")
+    runs = None
+    if args.runs:
+        runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where)
+    elif args.where or args.map:
+        raise ScalingError("--where and --map read --runs RUNS; give it")
+    doc = planning.plan(budget, fits, runs=runs, runs_source=args.runs,
+                        inference_tokens=args.inference_tokens, unique_tokens=args.unique_tokens,
+                        schedule=args.schedule, tokens_per_step=args.tokens_per_step,
+                        width=args.width, bootstrap=args.bootstrap)
+    md, page = planning.write(doc, out)
+    print("\n".join(doc.summary))
+    print(f"\nwrote {md} (figures beside it) and {page} (self-contained)")
+    return 0
+
+
 def _finite(value):
     """A JSON-ready copy: NaN and infinite numbers as None, numpy numbers as Python's."""
     if isinstance(value, dict):
@@ -946,7 +1018,7 @@ def _import_summary(runs, out) -> str:
 
 
 _COMMANDS = {"fit": _fit, "predict": _predict, "backtest": _backtest, "optimal": _optimal,
-             "laws": _laws,
+             "plan": _plan, "laws": _laws,
              "ladder": _ladder, "import": _import}
 
 if __name__ == "__main__":

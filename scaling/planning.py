@@ -1,0 +1,818 @@
+"""The planning report (`scaling plan`): a decision for one compute budget, with its evidence and
+its uncertainty on one page.
+
+`plan(budget, fits, ...)` takes saved fits (`scaling fit --out`) and, optionally, the run table
+they came from, and returns a `Plan`: a list of blocks (headings, paragraphs, tables, warnings,
+figures) that `write` renders twice, as DIR/report.md (figures as PNG files beside it) and as
+DIR/report.html (one self-contained file: the same figures embedded as base64 PNG, no external
+reference). It holds:
+
+- the fits used: law, equation, parameters with intervals, fitted range, calibration, warnings;
+- the compute-optimal N and D at the budget by every approach the inputs support: approach 3 of
+  each loss-law fit that allocates compute (each in its own compute model: C = 6ND, or
+  C = 6·N_avg·D for the sparse law), and approaches 1 and 2 on the run table
+  (`scaling.approaches`), side by side, with the primary fit's loss at each;
+- the recommended allocation (approach 3 of the first loss-law fit given) and its predicted loss
+  with the fit's calibrated 80% and 95% intervals, how far it reaches beyond the fitted data
+  and beyond the calibration's backtests, and what those backtests measured;
+- downstream accuracy (task laws), a schedule comparison (LR-schedule laws), the optimal
+  vocabulary (the vocabulary law), the best allocation under a data limit (the data-constrained
+  law), when such fits are given;
+- an over-training table: smaller models on more tokens at the same training budget, their loss
+  and its cost, the inference FLOPs 2·N·T of T inference tokens and the total; and, for each
+  size, the training that reaches the optimum's loss and the total compute of that plan, the
+  least of which is marked (Sardana et al. 2024, "Beyond Chinchilla-Optimal");
+- every warning of the fits and of the predictions, at the top;
+- figures: isoFLOP curves, the compute-optimal frontier with its bootstrap band, and the loss
+  against compute to the budget with the fitted range shaded and the calibrated bands.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scaling import diagnostics
+from scaling.atomic import write_text
+from scaling.diagnostics import format_number
+from scaling.errors import ScalingError
+
+OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
+LEVELS = (0.8, 0.95)
+REPORT_MD, REPORT_HTML = "report.md", "report.html"
+PLOTS = {"isoflop": "isoflop.png", "frontier": "frontier.png", "extrapolation": "loss-vs-compute.png"}
+
+
+def _g(value, digits: int = 4) -> str:
+    """A quantity such as N or D: 4 significant digits ("9.718e+10"); "-" when missing."""
+    if value is None or not np.isfinite(value):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def _iv(point, low, high, fmt=_g) -> str:
+    text = fmt(point)
+    if low is not None and np.isfinite(low) and np.isfinite(high):
+        text += f" [{fmt(low)}, {fmt(high)}]"
+    return text
+
+
+def _loss(value) -> str:
+    return format_number(value)
+
+
+# -- the document ----------------------------------------------------------------------------
+
+@dataclass
+class Block:
+    kind: str                   # "h1", "h2", "p", "table", "warnings", "figure", "pre"
+    text: str = ""
+    header: tuple = ()
+    rows: list = field(default_factory=list)
+    items: list = field(default_factory=list)
+    name: str = ""              # a figure's file name
+
+
+@dataclass
+class Plan:
+    """The report's blocks, the figures ({file name: PNG bytes}) and the numbers a caller (or a
+    test) reads: `summary` lines and `record` (the recommended allocation)."""
+
+    blocks: list = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+    summary: list = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+    def h1(self, text):
+        self.blocks.append(Block("h1", text))
+
+    def h2(self, text):
+        self.blocks.append(Block("h2", text))
+
+    def p(self, text):
+        self.blocks.append(Block("p", text))
+
+    def pre(self, text):
+        self.blocks.append(Block("pre", text))
+
+    def table(self, header, rows):
+        self.blocks.append(Block("table", header=tuple(header), rows=[tuple(r) for r in rows]))
+
+    def warnings(self, items):
+        self.blocks.append(Block("warnings", items=list(items)))
+
+    def figure(self, name, png: bytes, caption: str):
+        self.figures[name] = png
+        self.blocks.append(Block("figure", caption, name=name))
+
+    # -- rendering --------------------------------------------------------------------------
+    def markdown(self) -> str:
+        out = []
+        for b in self.blocks:
+            if b.kind == "h1":
+                out.append(f"# {b.text}")
+            elif b.kind == "h2":
+                out.append(f"## {b.text}")
+            elif b.kind == "p":
+                out.append(b.text)
+            elif b.kind == "pre":
+                out.append("```\n" + b.text + "\n```")
+            elif b.kind == "table":
+                cell = lambda c: str(c).replace("|", "\\|")  # noqa: E731
+                lines = ["| " + " | ".join(cell(h) for h in b.header) + " |",
+                         "| " + " | ".join("---" for _ in b.header) + " |"]
+                lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in b.rows]
+                out.append("\n".join(lines))
+            elif b.kind == "warnings":
+                out.append("\n".join(f"> **{w['severity'].upper()}** ({w['source']}): "
+                                     f"{w['message']}" for w in b.items)
+                           if b.items else "No warnings.")
+            elif b.kind == "figure":
+                out.append(f"![{b.text}]({b.name})\n\n*{b.text}*")
+        return "\n\n".join(out) + "\n"
+
+    def html(self) -> str:
+        e = html.escape
+        body = []
+        for b in self.blocks:
+            if b.kind == "h1":
+                body.append(f"<h1>{e(b.text)}</h1>")
+            elif b.kind == "h2":
+                body.append(f"<h2>{e(b.text)}</h2>")
+            elif b.kind == "p":
+                body.append(f"<p>{_inline(b.text)}</p>")
+            elif b.kind == "pre":
+                body.append(f"<pre>{e(b.text)}</pre>")
+            elif b.kind == "table":
+                head = "".join(f"<th>{_inline(str(h))}</th>" for h in b.header)
+                rows = "".join("<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row)
+                               + "</tr>" for row in b.rows)
+                body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            elif b.kind == "warnings":
+                if not b.items:
+                    body.append('<p class="ok">No warnings.</p>')
+                else:
+                    items = "".join(f'<li class="{e(w["severity"])}"><b>{e(w["severity"].upper())}'
+                                    f"</b> ({e(w['source'])}): {e(w['message'])}</li>"
+                                    for w in b.items)
+                    body.append(f'<ul class="warnings">{items}</ul>')
+            elif b.kind == "figure":
+                data = base64.b64encode(self.figures[b.name]).decode("ascii")
+                body.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(b.text)}">'
+                            f"<figcaption>{e(b.text)}</figcaption></figure>")
+        title = next((b.text for b in self.blocks if b.kind == "h1"), "scaling plan")
+        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
+                + "\n".join(body) + "\n</body></html>\n")
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:24px auto;
+padding:0 16px;color:#222;line-height:1.45}
+h1{font-size:1.6em;border-bottom:2px solid #333;padding-bottom:4px}
+h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc;padding-bottom:2px}
+table{border-collapse:collapse;margin:8px 0;font-size:0.88em;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f2f2f2}
+tr:nth-child(even) td{background:#fafafa}
+ul.warnings{list-style:none;padding:0}
+ul.warnings li{margin:4px 0;padding:6px 10px;border-left:5px solid #d62728;background:#fdecea}
+ul.warnings li.caution{border-left-color:#ff9f1a;background:#fff5e6}
+p.ok{color:#2a7a2a}
+code{background:#f2f2f2;padding:0 3px;border-radius:3px}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:0.85em}
+figure{margin:12px 0}
+figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:0.9em;color:#555}
+"""
+
+
+def _inline(text: str) -> str:
+    """Markdown's **bold** and `code` in a cell or paragraph, as HTML (everything else escaped)."""
+    import re
+
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+@dataclass
+class Fit:
+    path: str
+    law: object
+
+
+def allocates_loss(law) -> bool:
+    """Whether a fit can give the report's loss allocation: a law of the LM loss that allocates
+    compute (chinchilla, overtrain, sparse, data-constrained)."""
+    return bool(law.allocates_compute) and law.space == "log"
+
+
+def check_budget(budget) -> float:
+    from scaling.runs import check_sensible_inputs
+
+    try:
+        budget = float(budget)
+    except (TypeError, ValueError):
+        raise ScalingError(f"--budget must be a number of FLOPs, got {budget!r}") from None
+    if not (math.isfinite(budget) and budget > 0):
+        raise ScalingError(f"--budget must be positive and finite, got {budget:g}")
+    check_sensible_inputs([budget], "flops", "--budget")
+    return budget
+
+
+def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
+                      tokens_per_step=None, inference_tokens=0.0) -> None:
+    """One-line errors for inputs the report cannot use, before any work."""
+    if not any(allocates_loss(f.law) for f in fits):
+        names = ", ".join(f"{f.path} ({f.law.name})" for f in fits) or "none"
+        raise ScalingError(
+            "scaling plan needs a fit of a loss law that allocates compute (chinchilla, "
+            f"overtrain, sparse or data-constrained) as --fit; given: {names}; make one with "
+            "`scaling fit RUNS --out FIT.json`")
+    if not (math.isfinite(inference_tokens) and inference_tokens >= 0):
+        raise ScalingError(f"--inference-tokens must be 0 or more and finite, got "
+                           f"{inference_tokens:g}")
+    if unique_tokens is not None:
+        if not (math.isfinite(unique_tokens) and unique_tokens > 0):
+            raise ScalingError(f"--unique-tokens must be positive and finite, got "
+                               f"{unique_tokens:g}")
+        if not any(f.law.advises_data_limit for f in fits):
+            raise ScalingError("--unique-tokens needs a fit of the data-constrained law "
+                               "(`scaling fit RUNS --law data-constrained --out FIT.json`)")
+    if tokens_per_step is not None and not (math.isfinite(tokens_per_step)
+                                            and tokens_per_step > 0):
+        raise ScalingError(f"--tokens-per-step must be positive and finite, got "
+                           f"{tokens_per_step:g}")
+    if schedule is not None:
+        if not any(f.law.predicts_schedules for f in fits):
+            raise ScalingError("--schedule needs a fit of an LR-schedule law (multipower, "
+                               "annealing, annealing-size)")
+        keys = {item.partition("=")[0].strip() for item in schedule.split(",") if item.strip()}
+        if "steps" in keys:
+            raise ScalingError(f"--schedule {schedule!r}: give peak=…,warmup=…,final=… without "
+                               "steps (the plan derives them from D and --tokens-per-step)")
+        if not keys <= {"peak", "warmup", "final"} or "peak" not in keys:
+            raise ScalingError(f"--schedule {schedule!r}: expected peak=…,warmup=…,final=…")
+
+
+# -- helpers on laws -------------------------------------------------------------------------
+
+def _kind(law):
+    from scaling.report import interval_kind
+
+    return interval_kind(law)
+
+
+def _size_name(law) -> str:
+    """The law's model-size input: params, or params_average (sparse)."""
+    return law.inputs[0]
+
+
+def _inputs_at(law, size, tokens) -> dict:
+    """The law's inputs for models of `size` trained on `tokens` (unique data: U = D)."""
+    size, tokens = np.atleast_1d(np.asarray(size, float)), np.atleast_1d(np.asarray(tokens, float))
+    values = {_size_name(law): size, "tokens": tokens}
+    if "unique_tokens" in law.inputs:
+        values["unique_tokens"] = tokens
+    return values
+
+
+def _loss_interval(law, inputs, level):
+    kind = _kind(law)
+    if kind is None:
+        point = law.predict_inputs(inputs)
+        nan = np.full_like(point, np.nan)
+        return point, nan, nan
+    if kind == "law":
+        kind = "run"
+    return law.interval_from_inputs(inputs, kind, level)
+
+
+def _compute_range(law):
+    """(least, most) training compute of the fitted data's corners, in the law's compute model."""
+    size, tokens = _size_name(law), "tokens"
+    if size not in law.fitted_range_ or tokens not in law.fitted_range_:
+        return None
+    (n0, n1), (d0, d1) = law.fitted_range_[size], law.fitted_range_[tokens]
+    lo = float(law.training_compute(**{size: n0, "tokens": d0}))
+    hi = float(law.training_compute(**{size: n1, "tokens": d1}))
+    return lo, hi
+
+
+def _warn(out, source, items):
+    for w in items:
+        out.append({"source": source, "severity": w.get("severity", "warning"),
+                    "message": w["message"], "code": w.get("code")})
+
+
+def _iso_loss_tokens(law, size, target):
+    """D at which a model of `size` reaches loss `target` (bisection in log D); NaN when it
+    cannot within 1e17 tokens."""
+    low, high = 0.0, math.log(1e17)
+
+    def loss(log_d):
+        return float(law.predict_inputs(_inputs_at(law, size, math.exp(log_d)))[0])
+
+    if loss(high) > target:
+        return math.nan
+    for _ in range(80):
+        mid = (low + high) / 2
+        if loss(mid) > target:
+            low = mid
+        else:
+            high = mid
+    return math.exp(high)
+
+
+# -- the report ------------------------------------------------------------------------------
+
+def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None = None,
+         inference_tokens: float = 0.0, unique_tokens: float | None = None,
+         schedule: str | None = None, tokens_per_step: float | None = None,
+         width: float | None = None, bootstrap: int = 200, seed: int = 0) -> Plan:
+    """The planning report for a training budget of `budget` FLOPs (see the module docstring).
+    `fits`: the loaded fits, in the order given (the first loss-law fit is the primary one);
+    `runs`: a run table (`scaling.runs.read_runs`) for approaches 1 and 2 and the figures."""
+    budget = check_budget(budget)
+    check_plan_inputs(fits, unique_tokens=unique_tokens, schedule=schedule,
+                      tokens_per_step=tokens_per_step, inference_tokens=inference_tokens)
+    loss_fits = [f for f in fits if allocates_loss(f.law)]
+    primary = loss_fits[0]
+    law = primary.law
+    doc = Plan()
+    warnings: list[dict] = []
+    size = _size_name(law)
+    size_label = "avg params N_avg" if size == "params_average" else "params N"
+
+    # -- the recommended allocation ---------------------------------------------------------
+    alloc = law.compute_optimal([budget])
+    n_opt = float(alloc[size][0][0])
+    d_opt = float(alloc["tokens"][0][0])
+    inputs = {name: np.atleast_1d(alloc[name][0]) for name in law.inputs if name in alloc}
+    kind = _kind(law)
+    intervals = {level: _loss_interval(law, inputs, level) for level in LEVELS}
+    loss_opt = float(intervals[0.95][0][0])
+    reach = law.reach({k: v for k, v in inputs.items() if k in law.fitted_range_})
+    distances = law.distances({k: v for k, v in inputs.items() if k in law.fitted_range_})
+    model = getattr(law, "calibration_", None)
+    for f in fits:
+        _warn(warnings, f.path, diagnostics.fit_warnings(f.law))
+    _warn(warnings, f"{primary.path}: recommended allocation",
+          diagnostics.allocation_warnings(law, [budget], alloc))
+
+    # -- approaches, side by side -----------------------------------------------------------
+    rows = []
+    for f in loss_fits:
+        a = f.law.compute_optimal([budget])
+        s = _size_name(f.law)
+        n, d = (a[s][0][0], a[s][1][0], a[s][2][0]), (a["tokens"][0][0], a["tokens"][1][0],
+                                                      a["tokens"][2][0])
+        own = _loss_interval(f.law, {k: np.atleast_1d(a[k][0]) for k in f.law.inputs}, 0.8)
+        by_primary = float(law.predict_inputs(_inputs_at(law, n[0], d[0]))[0])
+        rows.append((f"3 parametric: {f.law.name} ({Path(f.path).name})" +
+                     (" **recommended**" if f is primary else ""), f.law.compute_formula,
+                     _iv(*n), _iv(*d), _g(d[0] / n[0], 3),
+                     _iv(own[0][0], own[1][0], own[2][0], _loss), _loss(by_primary)))
+    unsupported = {}
+    approach_results = {}
+    if runs is not None:
+        from scaling import approaches
+
+        source = runs_source or "run table"
+        for number, call in ((1, lambda: approaches.approach1(runs, bootstrap=bootstrap,
+                                                              seed=seed, source=source)),
+                             (2, lambda: approaches.approach2(runs, bootstrap=bootstrap,
+                                                              seed=seed, source=source))):
+            try:
+                approach_results[number] = call()
+            except ScalingError as error:
+                unsupported[number] = str(error).removeprefix(f"{source}: ")
+        for number, result in approach_results.items():
+            a = result.allocation([budget])
+            n = tuple(float(v[0]) for v in a["params"])
+            d = tuple(float(v[0]) for v in a["tokens"])
+            by_primary = float(law.predict_inputs(_inputs_at(law, n[0], d[0]))[0])
+            rows.append((f"{number} {result.name} (runs)", "C = 6 N D (flops column)",
+                         _iv(*n), _iv(*d), _g(d[0] / n[0], 3), "-", _loss(by_primary)))
+            for w in result.warnings:
+                warnings.append({"source": f"approach {number}", "severity": "warning",
+                                 "message": w, "code": None})
+    else:
+        unsupported = {1: "no run table given (--runs RUNS)", 2: "no run table given (--runs RUNS)"}
+
+    # -- header and the decision --------------------------------------------------------------
+    doc.h1(f"Training plan for {budget:.3g} FLOPs")
+    low80, high80 = intervals[0.8][1][0], intervals[0.8][2][0]
+    low95, high95 = intervals[0.95][1][0], intervals[0.95][2][0]
+    reach_text = ", ".join(f"×{_times(float(v[0]))} {k}" if v[0] > 1 else f"{k} inside"
+                           for k, v in reach.items())
+    kind_text = kind or "no"
+    doc.p(f"**Recommendation** (approach 3 of `{Path(primary.path).name}`, the {law.name} law, "
+          f"{law.compute_formula}): train **{_g(n_opt)}** {'average ' if size != 'params' else ''}"
+          f"parameters on **{_g(d_opt)}** tokens ({_g(d_opt / n_opt, 3)} tokens a parameter); "
+          f"predicted {law.target} **{_loss(loss_opt)}**, 80% interval "
+          f"[{_loss(low80)}, {_loss(high80)}], 95% [{_loss(low95)}, {_loss(high95)}] "
+          f"({kind_text} intervals); reach beyond the fitted data: {reach_text}.")
+    doc.table(("quantity", "value", "95% interval (bootstrap)"),
+              [(size_label, _g(n_opt), _iv(math.nan, alloc[size][1][0], alloc[size][2][0])
+                .removeprefix("- ") or "-"),
+               ("tokens D", _g(d_opt), _iv(math.nan, alloc["tokens"][1][0],
+                                           alloc["tokens"][2][0]).removeprefix("- ") or "-"),
+               ("tokens/param", _g(d_opt / n_opt, 4),
+                _iv(math.nan, *(alloc["tokens_per_param"][i][0] for i in (1, 2)))
+                .removeprefix("- ") or "-"),
+               (f"{law.target} (80%, {kind_text})", _loss(loss_opt),
+                f"[{_loss(low80)}, {_loss(high80)}] (80%)"),
+               (f"{law.target} (95%, {kind_text})", _loss(loss_opt),
+                f"[{_loss(low95)}, {_loss(high95)}] (95%)")])
+    doc.record = {"budget": budget, "law": law.name, "fit": primary.path, size: n_opt,
+                  "tokens": d_opt, "loss": loss_opt, "interval_kind": kind,
+                  "loss_80": [float(low80), float(high80)], "loss_95": [float(low95),
+                                                                         float(high95)],
+                  "reach": {k: float(v[0]) for k, v in reach.items()}}
+    doc.summary = [f"recommended ({law.name}, {law.compute_formula}): {size_label} {_g(n_opt)}, "
+                   f"tokens D {_g(d_opt)} ({_g(d_opt / n_opt, 3)} tokens/param)",
+                   f"predicted {law.target} {_loss(loss_opt)}, 80% [{_loss(low80)}, "
+                   f"{_loss(high80)}], 95% [{_loss(low95)}, {_loss(high95)}] ({kind_text}); "
+                   f"reach {reach_text}"]
+
+    doc.h2("Warnings")
+    serious = [w for w in warnings if w["severity"] != "caution"]
+    cautions = [w for w in warnings if w["severity"] == "caution"]
+    doc.warnings(serious + cautions)
+    doc.summary.append(f"{len(serious)} warning(s), {len(cautions)} caution(s)")
+
+    # -- compute-optimal allocation by every approach ----------------------------------------
+    doc.h2(f"Compute-optimal allocation at {budget:.3g} FLOPs, by every approach")
+    doc.table(("approach", "compute model", "N [95%]", "D [95%]", "tokens/param",
+               f"{law.target} by its own law [80%]", f"{law.target} by {law.name} (primary)"),
+              rows)
+    notes = ["Approach 3 solves each fitted law for its optimum in its own compute model; "
+             "approaches 1 and 2 fit N_opt = k·C^a to the run table's envelope or isoFLOP "
+             "minima and extrapolate that power law to the budget. The last column puts every "
+             "allocation into the primary fit's law: how much each disagreement would cost."]
+    for number, why in unsupported.items():
+        notes.append(f"Approach {number} not supported: {why}.")
+    doc.p(" ".join(notes))
+
+    # -- predicted loss and the evidence ------------------------------------------------------
+    doc.h2("Predicted loss and how far to trust it")
+    evidence = _evidence_rows(law, inputs, distances)
+    doc.table(("", "value"), evidence)
+    doc.p(_calibration_text(law, distances))
+
+    # -- downstream accuracy ---------------------------------------------------------------------
+    task_fits = [f for f in fits if str(f.law.target).startswith("acc:")]
+    if task_fits:
+        doc.h2("Downstream accuracy at the recommended allocation")
+        doc.table(("fit", "law", "task", "accuracy", "80% interval", "95% interval", "how"),
+                  [_accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings)
+                   for f in task_fits])
+
+    # -- schedule ----------------------------------------------------------------------------------
+    schedule_fits = [f for f in fits if f.law.predicts_schedules]
+    if schedule_fits:
+        doc.h2("Learning-rate schedule")
+        for f in schedule_fits:
+            _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
+
+    # -- vocabulary ------------------------------------------------------------------------------
+    for f in fits:
+        if f.law.optimizes_vocabulary:
+            _vocab_section(doc, f, n_opt, budget, width)
+
+    # -- over-training -------------------------------------------------------------------------
+    doc.h2("Over-training: smaller models on more tokens")
+    _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warnings, primary)
+
+    # -- data limit --------------------------------------------------------------------------------
+    if unique_tokens is not None:
+        for f in fits:
+            if f.law.advises_data_limit:
+                _data_limit_section(doc, f, budget, unique_tokens)
+
+    # -- fits used ---------------------------------------------------------------------------------
+    doc.h2("The fits used")
+    for f in fits:
+        _fit_section(doc, f, primary)
+
+    # -- figures -----------------------------------------------------------------------------------
+    doc.h2("Figures")
+    from scaling import plan_plots
+
+    frame = runs
+    doc.figure(PLOTS["isoflop"], plan_plots.isoflop_png(law, budget, frame),
+               f"isoFLOP curves of the {law.name} fit: {law.target} against N at budgets up to "
+               f"{budget:.3g} FLOPs (lines), each curve's optimum (x)"
+               + (", and the runs' final rows (markers, coloured by their compute)"
+                  if frame is not None else ""))
+    doc.figure(PLOTS["frontier"], plan_plots.frontier_png(law, budget, approach_results),
+               "the compute-optimal frontier: N_opt(C) and D_opt(C) with their 95% bootstrap "
+               "band; the fitted data's compute shaded" +
+               (f"; approach{'es' if len(approach_results) > 1 else ''} "
+                + " and ".join(str(k) for k in approach_results) + " dashed"
+                if approach_results else ""))
+    doc.figure(PLOTS["extrapolation"], plan_plots.extrapolation_png(law, budget, frame),
+               f"{law.target} at the compute-optimal allocation against compute, extrapolated to "
+               f"{budget:.3g} FLOPs, with the {kind_text} 80% and 95% bands; the fitted data's "
+               "compute shaded")
+    return doc
+
+
+def _times(ratio: float) -> str:
+    from scaling.report import _times as times
+
+    return times(ratio)
+
+
+def _evidence_rows(law, inputs, distances) -> list:
+    rows = []
+    scales = {k: v for k, v in inputs.items() if k in law.fitted_range_}
+    for name, value in scales.items():
+        low, high = law.fitted_range_[name]
+        rows.append((f"{name}: fitted range", f"{_g(low)} to {_g(high)}"))
+        rows.append((f"{name}: reach", f"×{_times(float(value[0] / high))} the largest fitted "
+                     f"({float(distances[name][0]):.2f} decades beyond)"))
+    model = getattr(law, "calibration_", None)
+    if model is not None:
+        for name in scales:
+            reached = model.max_distance.get(name, 0.0)
+            here = float(distances[name][0])
+            ratio = f"{here / reached:.1f}× that" if reached > 0 else "no split reached beyond"
+            rows.append((f"{name}: calibration reached", f"{reached:.2f} decades "
+                         f"(this point: {here:.2f}, {ratio})"))
+        coords = {k: np.atleast_1d(v) for k, v in law.error_coordinates(scales).items()}
+        expected = float(np.atleast_1d(model.expected_error(coords))[0])
+        rows.append(("expected error here (median, calibrated)",
+                     f"{100 * expected:.2g}%" if law.space == "log" else f"{expected:.3g}"))
+        rows.append(("beyond the calibration",
+                     "yes" if bool(np.atleast_1d(model.beyond_calibration(coords))[0]) else "no"))
+    else:
+        rows.append(("calibration", "none in this fit (refit without --no-calibration)"))
+    return rows
+
+
+def _calibration_text(law, distances) -> str:
+    model = getattr(law, "calibration_", None)
+    if model is None:
+        return ("This fit has no calibrated error model: its intervals are the bootstrap's, which "
+                "know nothing of the error of extrapolating (README, \"How far to trust a "
+                "prediction\"). Refit without --no-calibration.")
+    from scaling.report import calibration_line
+
+    splits = [s for s in model.splits if s.get("max_distance", 0) > 0]
+    far = sorted(splits, key=lambda s: s["max_distance"])[-3:]
+    held = "; ".join(f"{s['split']}: {s['n_test']} held-out rows up to "
+                     f"{s['max_distance']:.2f} decades out, RMS error "
+                     f"{100 * s['rms']:.2g}%" if law.space == "log" else
+                     f"{s['split']}: RMS {s['rms']:.3g}" for s in far)
+    coords = {k: np.atleast_1d(v) for k, v in distances.items()}
+    scale = float(np.atleast_1d(model.scale(coords))[0])
+    text = (f"The calibrated {law.target} intervals come from this fit's own backtests: "
+            f"{calibration_line(law)}. At the recommended point the error scale is "
+            f"{100 * scale:.2g}%" if law.space == "log" else f"{scale:.3g}")
+    text += (f". How well intervals like it held: the fit file keeps each split's RMS error, "
+             f"not per-row coverage; its farthest extrapolating splits were {held}. ") if held \
+        else ". No split of the data extrapolated, so the growth of the error is a floor. "
+    text += ("Across the project's backtests (README, bench/calibration.py) calibrated 80% "
+             "intervals held 71–90% of held-out runs and 95% intervals 93–98%, pooled; a single "
+             "ladder's runs miss together, so one plan's interval can miss outright.")
+    return text
+
+
+def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
+    task = f.law
+    name = Path(f.path).name
+    if "params" in task.inputs and "tokens" in task.inputs:
+        values = {"params": n_opt, "tokens": d_opt}
+        i80 = _interval_at(task, values, 0.8)
+        i95 = _interval_at(task, values, 0.95)
+        _warn(warnings, f"{f.path}: accuracy", diagnostics.prediction_warnings(
+            task, task.broadcast_inputs(values), ["the recommended allocation"]))
+        how = f"{task.name} at N = {_g(n_opt)}, D = {_g(d_opt)}"
+        return (name, task.name, task.target, _pt(i95[0]), _pt_iv(i80), _pt_iv(i95), how)
+    source = task.inputs[0]
+    if source == law.target:
+        point = float(intervals[0.95][0][0])
+        out = {}
+        for level in LEVELS:
+            _, lo, hi = intervals[level]
+            ends = [_interval_at(task, {source: v}, level) for v in (lo[0], hi[0])]
+            finite = [e for e in ends if np.isfinite(e[1])]
+            out[level] = (float(task.predict_inputs(task.broadcast_inputs({source: point}))[0]),
+                          min((e[1] for e in finite), default=math.nan),
+                          max((e[2] for e in finite), default=math.nan))
+        how = (f"{task.name} at the predicted {source} {_loss(point)}; the intervals: its own at "
+               f"both ends of the {source} interval (propagated)")
+        return (name, task.name, task.target, _pt(out[0.95][0]), _pt_iv(out[0.8]),
+                _pt_iv(out[0.95]), how)
+    feeders = [g for g in fits if g.law.target == source and "params" in g.law.inputs
+               and "tokens" in g.law.inputs]
+    if feeders:
+        feed = feeders[0].law
+        values = {"params": n_opt, "tokens": d_opt}
+        loss_i = {level: _interval_at(feed, values, level) for level in LEVELS}
+        point = float(loss_i[0.95][0])
+        out = {}
+        for level in LEVELS:
+            ends = [_interval_at(task, {source: v}, level) for v in loss_i[level][1:]]
+            out[level] = (float(task.predict_inputs(task.broadcast_inputs({source: point}))[0]),
+                          min(e[1] for e in ends), max(e[2] for e in ends))
+        how = f"{feed.name} ({Path(feeders[0].path).name}) gives {source} {_loss(point)}, then {task.name}"
+        return (name, task.name, task.target, _pt(out[0.95][0]), _pt_iv(out[0.8]),
+                _pt_iv(out[0.95]), how)
+    return (name, task.name, task.target, "-", "-", "-",
+            f"reads {source}, which no given fit predicts from N and D: give a fit of "
+            f"{source} (e.g. `--law task-loss`), or fit this law with --set input="
+            f"{law.target}")
+
+
+def _interval_at(law, values, level):
+    inputs = law.broadcast_inputs(values)
+    kind = _kind(law)
+    if kind is None:
+        p = float(law.predict_inputs(inputs)[0])
+        return p, math.nan, math.nan
+    if kind == "law":
+        kind = "run"
+    p, lo, hi = law.interval_from_inputs(inputs, kind, level)
+    return float(p[0]), float(lo[0]), float(hi[0])
+
+
+def _pt(value) -> str:
+    return "-" if not np.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _pt_iv(interval) -> str:
+    _, lo, hi = interval
+    return "-" if not (np.isfinite(lo) and np.isfinite(hi)) else \
+        f"[{100 * lo:.1f}%, {100 * hi:.1f}%]"
+
+
+def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings):
+    law = f.law
+    name = Path(f.path).name
+    if schedule is None or tokens_per_step is None:
+        missing = [opt for opt, v in (("--schedule \"peak=…,warmup=…,final=…\"", schedule),
+                                      ("--tokens-per-step T (tokens in one optimizer step: "
+                                       "batch × context)", tokens_per_step)) if v is None]
+        doc.p(f"`{name}` ({law.name}) can compare constant, cosine and WSD schedules at the "
+              f"recommended length, which needs {' and '.join(missing)}: the steps are D / T.")
+        return
+    from scaling.plan import compare_schedules
+    from scaling.report import reach_cell
+
+    steps = max(1, int(round(d_opt / tokens_per_step)))
+    sizes = {"params": n_opt} if "params" in law.inputs else {}
+    try:
+        curves = compare_schedules(law, f"{schedule},steps={steps}", kind=_kind(law) or "law",
+                                   **sizes)
+    except ScalingError as error:
+        doc.p(f"`{name}` ({law.name}): no schedule comparison: {error}")
+        return
+    fitted = law.fitted_range_.get("step")
+    rows = []
+    for variant, curve in curves.items():
+        last = curve.iloc[-1]
+        rows.append((variant, _loss(last[law.target]),
+                     f"[{_loss(last.lower)}, {_loss(last.upper)}]",
+                     reach_cell(float(last.step), *fitted) if fitted else "-"))
+    best = min(curves, key=lambda v: curves[v].iloc[-1][law.target])
+    doc.p(f"`{name}` ({law.name}) at {steps:,} steps (D = {_g(d_opt)} tokens / "
+          f"{_g(tokens_per_step)} tokens a step), common settings {schedule}: the lowest final "
+          f"{law.target} is **{best}**. The schedule law was fitted on the ladder's curves: read "
+          "the differences between schedules, not the level of the loss.")
+    doc.table(("schedule", f"final {law.target}", f"{100 * law.confidence:g}% interval",
+               "× step"), rows)
+    from scaling.report import _curve_warnings
+
+    _warn(warnings, f"{f.path}: schedules", _curve_warnings(law, curves, False))
+
+
+def _vocab_section(doc, f, n_opt, budget, width):
+    law = f.law
+    doc.h2("Vocabulary size")
+    assumed = width is None
+    if assumed:      # a transformer of aspect ratio d / depth = 128: N = 12·d²·depth = 12 d³/128
+        width = round((n_opt * 128 / 12) ** (1 / 3) / 64) * 64
+    try:
+        result = law.optimal_vocab([n_opt], [width], flops=[budget], kind=_kind(law))
+    except ScalingError as error:
+        doc.p(f"`{Path(f.path).name}`: no optimal vocabulary: {error}")
+        return
+    v3 = float(result["vocab"]["approach3"][0])
+    low, high = (float(x[0]) for x in result["interval3"])
+    doc.p(f"`{Path(f.path).name}` ({law.name}, approach 3 at {budget:.3g} FLOPs, N_nv taken as "
+          f"the recommended N {_g(n_opt)}, width d = {width:g}"
+          + (" assumed from an aspect ratio d/depth = 128; give --width d" if assumed else "")
+          + "): " + ("no optimum: " + str(result["why"]["approach3"]) if not np.isfinite(v3)
+                     else f"V = **{v3:,.0f}**" + (f" [{low:,.0f}, {high:,.0f}] (95%, bootstrap)"
+                                                  if np.isfinite(low) else ""))
+          + ". Approaches 1 and 2 answer for a model's own compute-optimal budget only.")
+
+
+def _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warnings, primary):
+    size = _size_name(law)
+    t = float(inference_tokens)
+    rows, totals, labels = [], [], []
+    sizes = np.array([n_opt * f for f in OVERTRAIN_FACTORS])
+    tokens = np.array([budget / float(law.training_compute(**{size: n, "tokens": 1.0}))
+                       for n in sizes])
+    inputs = _inputs_at(law, sizes, tokens)
+    point, low, high = _loss_interval(law, inputs, 0.8)
+    for k, (factor, n, d) in enumerate(zip(OVERTRAIN_FACTORS, sizes, tokens)):
+        inference = 2.0 * n * t
+        iso_d = _iso_loss_tokens(law, n, loss_opt)
+        iso_train = (float(law.training_compute(**{size: n, "tokens": iso_d}))
+                     if np.isfinite(iso_d) else math.nan)
+        iso_total = iso_train + inference
+        totals.append(iso_total)
+        labels.append(f"N_opt × {factor:g}")
+        rows.append([f"×{factor:g}", _g(n), _g(d), _g(d / n, 3),
+                     _iv(point[k], low[k], high[k], _loss), f"+{point[k] - point[0]:.4f}"
+                     if k else "0", _g(inference, 3), _g(budget + inference, 3),
+                     _g(iso_d), _g(iso_train, 3), _g(iso_total, 3), ""])
+    best = int(np.nanargmin(totals)) if np.isfinite(totals).any() else None
+    if best is not None:
+        rows[best][-1] = "**least total**"
+    doc.p(f"At the same training budget ({budget:.3g} FLOPs, {law.compute_formula}), smaller "
+          f"models on more tokens lose a little {law.target} and cost less to serve: inference "
+          f"costs 2·N FLOPs a token, {t:.3g} inference tokens here"
+          + (" (none given: --inference-tokens T; the table still shows the loss cost)"
+             if t == 0 else "") + ". The right-hand columns hold the optimum's "
+          f"{law.target} ({_loss(loss_opt)}) fixed instead: the tokens each size needs to reach "
+          "it, that training's FLOPs, and training + inference; the least total is marked "
+          "(Sardana et al. 2024). With no inference it is the compute-optimal row.")
+    doc.table(("N_opt ×", size if size != "params" else "params N", "tokens D", "tokens/param",
+               f"{law.target} [80%]", "loss cost", "inference FLOPs 2NT",
+               "total FLOPs (train + inf.)", "D for the optimum's loss", "its training FLOPs",
+               "its total FLOPs", "mark"), rows)
+    _warn(warnings, f"{primary.path}: over-training rows",
+          diagnostics.prediction_warnings(law, inputs, labels, ("the over-training row",
+                                                                 "the over-training rows")))
+
+
+def _data_limit_section(doc, f, budget, unique_tokens):
+    from scaling.laws.data_constrained import ADVICE_COLUMNS
+
+    law = f.law
+    advice = law.data_limited([budget], unique_tokens, kind=_kind(law))
+    doc.h2(f"Under a data limit of {unique_tokens:.3g} unique tokens")
+    doc.table(("FLOPs", "unique U", *(label for _, label in ADVICE_COLUMNS)),
+              [(f"{budget:.3g}", f"{unique_tokens:.3g}",
+                *(_iv(*(v[0] for v in advice[key]), fmt=_loss if "loss" in key else _g)
+                  for key, _ in ADVICE_COLUMNS))])
+    doc.p(f"`{Path(f.path).name}` ({law.name}): no limit: the compute-optimal allocation with "
+          "unique data; loss at U: that allocation repeating U unique tokens; best: the N, "
+          "D = C/(6N) of least loss under the limit.")
+
+
+def _fit_section(doc, f, primary):
+    from scaling.report import calibration_line
+
+    law = f.law
+    data = law.data_ or {}
+    where = f" where {data['where']}" if data.get("where") else ""
+    role = ("primary: the recommendation" if f is primary else
+            "approach 3 beside the primary" if allocates_loss(law) else
+            "downstream accuracy" if str(law.target).startswith("acc:") else
+            "schedules" if law.predicts_schedules else
+            "vocabulary" if law.optimizes_vocabulary else "shown, not used")
+    doc.p(f"**{f.path}** ({role}): {law.title}; `{law.equation}`; data "
+          f"{data.get('source', '?')}{where}: {law.n_runs_} runs, {law.n_points_} points; "
+          + (f"{len(law.bootstrap_theta_)} bootstrap refits" if len(law.bootstrap_theta_)
+             else "no bootstrap"))
+    level = f"{100 * law.confidence:g}%"
+    doc.table(("parameter", "value", f"{level} interval (bootstrap)"),
+              [(name, format_number(law.params_[name]),
+                (lambda iv: f"[{format_number(iv[0])}, {format_number(iv[1])}]" if iv else "-")(
+                    law.intervals_.get(name))) for name in law.reported_names])
+    ranges = "; ".join(f"{k} {_g(lo)} to {_g(hi)}" for k, (lo, hi) in law.fitted_range_.items())
+    lines = [f"fitted range: {ranges or '-'}"]
+    if getattr(law, "calibration_", None) is not None:
+        lines.append(f"calibrated {calibration_line(law)}")
+    fit_w = diagnostics.render(diagnostics.fit_warnings(law))
+    lines += fit_w or ["no warnings of the fit"]
+    doc.pre("\n".join(lines))
+
+
+def write(doc: Plan, out: Path) -> tuple[Path, Path]:
+    """DIR/report.md with its PNGs beside it, and DIR/report.html (self-contained); atomically."""
+    from scaling.atomic import atomic_path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, png in doc.figures.items():
+        with atomic_path(out / name) as temporary:
+            Path(temporary).write_bytes(png)
+    write_text(out / REPORT_MD, doc.markdown())
+    write_text(out / REPORT_HTML, doc.html())
+    return out / REPORT_MD, out / REPORT_HTML
