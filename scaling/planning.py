@@ -421,18 +421,18 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
           f"predicted {law.target} **{_loss(loss_opt)}**, 80% interval "
           f"[{_loss(low80)}, {_loss(high80)}], 95% [{_loss(low95)}, {_loss(high95)}] "
           f"({kind_text} intervals); reach beyond the fitted data: {reach_text}.")
-    doc.table(("quantity", "value", "95% interval (bootstrap)"),
-              [(size_label, _g(n_opt), _iv(math.nan, alloc[size][1][0], alloc[size][2][0])
-                .removeprefix("- ") or "-"),
-               ("tokens D", _g(d_opt), _iv(math.nan, alloc["tokens"][1][0],
-                                           alloc["tokens"][2][0]).removeprefix("- ") or "-"),
-               ("tokens/param", _g(d_opt / n_opt, 4),
-                _iv(math.nan, *(alloc["tokens_per_param"][i][0] for i in (1, 2)))
-                .removeprefix("- ") or "-"),
-               (f"{law.target} (80%, {kind_text})", _loss(loss_opt),
-                f"[{_loss(low80)}, {_loss(high80)}] (80%)"),
-               (f"{law.target} (95%, {kind_text})", _loss(loss_opt),
-                f"[{_loss(low95)}, {_loss(high95)}] (95%)")])
+    def boot(key):
+        low, high = alloc[key][1][0], alloc[key][2][0]
+        return (f"[{_g(low)}, {_g(high)}] (95%, bootstrap)" if np.isfinite(low)
+                else "- (no bootstrap)")
+
+    doc.table(("quantity", "value", "interval"),
+              [(size_label, _g(n_opt), boot(size)), ("tokens D", _g(d_opt), boot("tokens")),
+               ("tokens/param", _g(d_opt / n_opt), boot("tokens_per_param")),
+               (law.target, _loss(loss_opt), f"[{_loss(low80)}, {_loss(high80)}] (80%, "
+                                             f"{kind_text})"),
+               (law.target, _loss(loss_opt), f"[{_loss(low95)}, {_loss(high95)}] (95%, "
+                                             f"{kind_text})")])
     doc.record = {"budget": budget, "law": law.name, "fit": primary.path, size: n_opt,
                   "tokens": d_opt, "loss": loss_opt, "interval_kind": kind,
                   "loss_80": [float(low80), float(high80)], "loss_95": [float(low95),
@@ -445,10 +445,8 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
                    f"reach {reach_text}"]
 
     doc.h2("Warnings")
-    serious = [w for w in warnings if w["severity"] != "caution"]
-    cautions = [w for w in warnings if w["severity"] == "caution"]
-    doc.warnings(serious + cautions)
-    doc.summary.append(f"{len(serious)} warning(s), {len(cautions)} caution(s)")
+    doc.warnings([])            # filled in at the end, with every section's warnings
+    warning_block = doc.blocks[-1]
 
     # -- compute-optimal allocation by every approach ----------------------------------------
     doc.h2(f"Compute-optimal allocation at {budget:.3g} FLOPs, by every approach")
@@ -516,14 +514,24 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
                   if frame is not None else ""))
     doc.figure(PLOTS["frontier"], plan_plots.frontier_png(law, budget, approach_results),
                "the compute-optimal frontier: N_opt(C) and D_opt(C) with their 95% bootstrap "
-               "band; the fitted data's compute shaded" +
+               "band; shaded: the compute of the fitted data's (N, D) box" +
                (f"; approach{'es' if len(approach_results) > 1 else ''} "
                 + " and ".join(str(k) for k in approach_results) + " dashed"
                 if approach_results else ""))
     doc.figure(PLOTS["extrapolation"], plan_plots.extrapolation_png(law, budget, frame),
                f"{law.target} at the compute-optimal allocation against compute, extrapolated to "
-               f"{budget:.3g} FLOPs, with the {kind_text} 80% and 95% bands; the fitted data's "
-               "compute shaded")
+               f"{budget:.3g} FLOPs, with the {kind_text} 80% and 95% bands; shaded: the compute "
+               "of the fitted data's (N, D) box"
+               + ("; markers: every run's final row (the optimum is their lower envelope)"
+                  if frame is not None else ""))
+
+    unique = list({(w["source"], w["message"]): w for w in warnings}.values())
+    serious = [w for w in unique if w["severity"] != "caution"]
+    cautions = [w for w in unique if w["severity"] == "caution"]
+    warning_block.items = serious + cautions
+    doc.summary.append(f"{len(serious)} warning(s), {len(cautions)} caution(s)"
+                       + "".join(f"\n  WARNING ({w['source']}): {w['message']}"
+                                 for w in serious))
     return doc
 
 
@@ -683,7 +691,8 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
     for variant, curve in curves.items():
         last = curve.iloc[-1]
         rows.append((variant, _loss(last[law.target]),
-                     f"[{_loss(last.lower)}, {_loss(last.upper)}]",
+                     f"[{_loss(last.lower)}, {_loss(last.upper)}]"
+                     if np.isfinite(last.lower) else "- (the fit has no intervals)",
                      reach_cell(float(last.step), *fitted) if fitted else "-"))
     best = min(curves, key=lambda v: curves[v].iloc[-1][law.target])
     doc.p(f"`{name}` ({law.name}) at {steps:,} steps (D = {_g(d_opt)} tokens / "
