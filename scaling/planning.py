@@ -45,7 +45,8 @@ from scaling.errors import ScalingError
 OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
 LEVELS = (0.8, 0.95)
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
-PLOTS = {"isoflop": "isoflop.png", "frontier": "frontier.png", "extrapolation": "loss-vs-compute.png"}
+PLOTS = {"isoflop": "isoflop.png", "frontier": "frontier.png",
+         "extrapolation": "loss-vs-compute.png"}
 
 
 def _g(value, digits: int = 4) -> str:
@@ -634,7 +635,8 @@ def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
             ends = [_interval_at(task, {source: v}, level) for v in loss_i[level][1:]]
             out[level] = (float(task.predict_inputs(task.broadcast_inputs({source: point}))[0]),
                           min(e[1] for e in ends), max(e[2] for e in ends))
-        how = f"{feed.name} ({Path(feeders[0].path).name}) gives {source} {_loss(point)}, then {task.name}"
+        how = (f"{feed.name} ({Path(feeders[0].path).name}) gives {source} {_loss(point)}, "
+               f"then {task.name}")
         return (name, task.name, task.target, _pt(out[0.95][0]), _pt_iv(out[0.8]),
                 _pt_iv(out[0.95]), how)
     return (name, task.name, task.target, "-", "-", "-",
@@ -710,7 +712,7 @@ def _vocab_section(doc, f, n_opt, budget, width):
     law = f.law
     doc.h2("Vocabulary size")
     assumed = width is None
-    if assumed:      # a transformer of aspect ratio d / depth = 128: N = 12·d²·depth = 12 d³/128
+    if assumed:      # aspect ratio d / depth = 128: N = 12·d²·depth = 12·d³/128
         width = round((n_opt * 128 / 12) ** (1 / 3) / 64) * 64
     try:
         result = law.optimal_vocab([n_opt], [width], flops=[budget], kind=_kind(law))
