@@ -58,6 +58,7 @@ class Masks:
         self.params = [p for _, p in named]
         self.masks = [torch.ones_like(p, dtype=torch.bool) for p in self.params]
         self.pruned = False                  # has any event pruned yet (else nothing to mask)
+        self.live = self.total               # weights kept (known without reading the device)
         self._factors: list[torch.Tensor] = []
 
     @property
@@ -65,26 +66,24 @@ class Masks:
         return sum(p.numel() for p in self.params)
 
     def count(self) -> int:
-        """Weights kept, counted from the masks (one read-back)."""
+        """Weights kept, counted from the masks (one read-back; the rows use it)."""
         return int(torch.stack([m.sum() for m in self.masks]).sum())
 
     @torch.no_grad()
     def prune_to(self, k: int, optimizer: torch.optim.Optimizer | None = None):
         """Keep the `k` largest live weights by magnitude; zero the rest and their optimizer
         moments. `k` may not exceed the live weights (pruned ones are never revived)."""
-        live = self.count()
-        if not 0 <= k <= live:
-            raise ValueError(f"cannot keep {k} weights: {live} are live (of {self.total}); "
+        if not 0 <= k <= self.live:
+            raise ValueError(f"cannot keep {k} weights: {self.live} are live (of {self.total}); "
                              "pruned weights are never revived")
-        scores = torch.cat([torch.where(m, p.detach().abs().float(),
-                                        torch.tensor(-torch.inf, device=p.device)).flatten()
+        scores = torch.cat([p.detach().abs().float().masked_fill(~m, -torch.inf).flatten()
                             for p, m in zip(self.params, self.masks)])
         order = torch.sort(scores, descending=True, stable=True).indices
         keep = torch.zeros_like(scores, dtype=torch.bool)
         keep[order[:k]] = True
         self.masks = [part.view_as(p) for part, p in
                       zip(keep.split([p.numel() for p in self.params]), self.params)]
-        self.pruned = True
+        self.pruned, self.live = True, int(k)
         self._refresh()
         self.apply()
         if optimizer is not None:
@@ -122,4 +121,5 @@ class Masks:
         self.masks = [m.to(device=p.device, dtype=torch.bool)
                       for m, p in zip(state["masks"], self.params)]
         self.pruned = bool(state["pruned"])
+        self.live = self.count()
         self._refresh()

@@ -312,3 +312,26 @@ def test_bundled_sparse_ladder():
     for rung in rungs:
         if rung.pruning != "dense":
             assert len(plan_of(rung).events) >= 10, rung.run
+
+
+def test_pruning_events_read_nothing_back(tmp_path):
+    """Events (a sort and a few masks on the device) do not wait for the device: the read-backs
+    of a pruned rung do not grow with the events between two rows."""
+    from scaling.pruning import Pruning
+    from test_train import _CountReadBacks
+
+    base = pruned_rung(tmp_path)
+    prunable = prunable_count(GPTConfig(**base.model))
+    counts = {}
+    for steps in (8, 40):
+        schedule = Pruning("geometric", 0.5, every=1).for_run(steps, prunable)
+        rung = replace(base, steps=steps, tokens=steps * 256, eval_every=steps,
+                       checkpoint_every=steps, pruning=str(schedule),
+                       schedule=f"cosine:peak=0.003,warmup=1,steps={steps},final=0.0003")
+        with _CountReadBacks() as reads:
+            train_rung(rung, tmp_path / f"s{steps}", device="cpu", threads=1)
+        counts[steps] = (reads.count, len(plan_of(rung).events))
+    assert counts[8][1] < counts[40][1]
+    # the losses, the evaluation, the row's mask count, and the checkpoint's masks (one copy
+    # to the host each, as torch.save copies the model): the same for 2 and for 30 events
+    assert counts[8][0] == counts[40][0]
