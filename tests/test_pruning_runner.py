@@ -335,3 +335,27 @@ def test_pruning_events_read_nothing_back(tmp_path):
     # the losses, the evaluation, the row's mask count, and the checkpoint's masks (one copy
     # to the host each, as torch.save copies the model): the same for 2 and for 30 events
     assert counts[8][0] == counts[40][0]
+
+
+def test_bundled_cpu_sparse_table():
+    """data/cpu_sparse/runs.parquet (its SOURCE.md): every rung of cpu-sparse, whole, with
+    params_active as planned at every row and every sparse run above its dense twin."""
+    from scaling.runs import final_rows, read_runs
+
+    root = Path(__file__).resolve().parents[1]
+    runs = read_runs(root / "data/cpu_sparse/runs.parquet", columns=("step", "params_active"))
+    rungs = {r.run: r for r in expand(load_spec(root / "ladders/specs/cpu-sparse.toml"))}
+    assert sorted(runs["run"].unique()) == sorted(rungs)
+    final = final_rows(runs)
+    assert dict(zip(final["run"], final["step"])) == {r.run: r.steps for r in rungs.values()}
+    for run, rows in runs.groupby("run"):
+        assert (rows["pruning"] == rungs[run].pruning).all()
+        if rungs[run].pruning == "dense":
+            assert (rows["params_active"] == rows["params"]).all()
+        else:
+            assert rows["params_active"].tolist() == \
+                plan_of(rungs[run]).active_after(rows["step"]).tolist()
+    loss = final.set_index("run")["loss"]
+    for run in loss.index:
+        if "-sp0-" not in run:
+            assert loss[run] > loss[run.replace("-sp0.75-", "-sp0-").replace("-sp0.5-", "-sp0-")]
