@@ -1,6 +1,7 @@
 """Reading a rung's saved states: its own checkpoint, or the branch point a branch starts from.
 
-`train_rung` saves {"model", "optimizer", "rng", "step", "since_row", "seconds"} with torch.save
+`train_rung` saves {"model", "optimizer", "rng", "step", "since_row", "seconds"} (and "masks",
+`ladders.pruning.Masks.state_dict`, for a pruned rung) with torch.save
 as `<work>/<run>/checkpoint.pt` and, on a stable run, `<work>/<run>/branch-<step>.pt`. A file
 that is missing, truncated or not such a state is a `CheckpointError`: one line naming the file
 (exit 2 from the CLI), not a traceback from deep inside torch.load.
@@ -78,7 +79,7 @@ def status(folder: Path) -> dict | None:
 # intervals may change between sessions: a rung moved to another card keeps its identity.)
 IDENTITY = ("run", "model", "tokens", "steps", "batch_size", "context", "schedule", "seed",
             "weight_decay", "beta1", "beta2", "grad_clip", "data", "parent", "branch_step",
-            "tasks", "task_items", "task_files")
+            "tasks", "task_items", "task_files", "pruning")
 
 
 def check_same_rung(rung, folder: Path):

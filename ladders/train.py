@@ -30,6 +30,25 @@ ladders also carry parent (the stable run's id, or null), branch_step (0 on the 
 stable (true on the stable run's rows). A branch's rows are those after its branch point, and
 its tokens, flops and seconds count from step 0, prefix included, as a dedicated run's would.
 
+Pruning (`rung.pruning`, from a spec's [pruning] section; `ladders.pruning` holds the masks and
+says how pruned weights stay exactly zero): the rung's prunable weights (the blocks' linear
+matrices, `ladders.pruning.prunable_count`) are pruned by global magnitude at the event steps of
+`scaling.pruning`'s plan of its schedule, an event at step e right after update e (before that
+step's row and checkpoint; e = 0: before the first update), to the plan's kept count. The masks
+are saved in checkpoint.pt (and branch states) and restored on --resume. Every row of every rung
+of a pruning ladder, dense rungs (sparsity 0) included, carries two more columns:
+
+* params_active: non-zero parameters of the whole model after update `step`: params −
+  prunable + the weights the masks keep (counted from the masks at the row), which is
+  `PruningPlan.active_after(step)`; `params` stays the dense total.
+* pruning: the rung's schedule string with its steps= and prunable= (e.g.
+  `geometric:sparsity=0.5,start=0.25,end=0.75,every=10,steps=400,prunable=30000`, which
+  `scaling.pruning.parse` reads back), or "dense" for sparsity 0.
+
+`flops` (and `flops_own`) count dense compute, flops_per_token × tokens, pruned or not: the
+runner computes dense matmuls with zeros in them. The compute a sparse law wants follows from
+params_active (or the schedule) instead.
+
 The vocabulary columns (`ladders.data`: `held_out_statistics`, `TokenData.tokens_per_char`):
 
 * tokens_per_char: the tokenizer's tokens per character on the training split, f(V) of Tao et
@@ -70,13 +89,17 @@ import torch
 import torch.distributed as dist
 
 from ladders import data as corpora
-from ladders.checkpoints import branch_state, check_same_rung, read_state, status
+from ladders.checkpoints import (CheckpointError, branch_state, check_same_rung, read_state,
+                                 status)
 from ladders.cores import set_threads
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.progress import Progress
+from ladders.pruning import Masks, prunable_count
 from ladders.tasks import TaskError, rung_tasks, score
 from scaling.atomic import atomic_path, write_text
 from scaling.errors import ScalingError
+from scaling.pruning import PruningError
+from scaling.pruning import parse as parse_pruning
 from scaling.runs import write_runs
 from scaling.schedules import lr_array, parse
 
@@ -167,8 +190,12 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     schedule = parse(rung.schedule)
     lrs = lr_array(schedule)
 
+    prunable = prunable_count(config)
+    events = pruning_events(rung, counts["total"], prunable)     # {step: weights kept}
+
     torch.manual_seed(rung.seed)
     model = GPT(config).to(device)
+    masks = Masks(model) if events else None
     groups = model.optimizer_groups(schedule.peak, rung.weight_decay)
     for group in groups:
         group["base_lr"] = group["lr"]          # lr at the schedule's peak
@@ -178,14 +205,18 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     step, rows, since_row, seconds = 0, [], [], 0.0
     checkpoint = folder / "checkpoint.pt"
 
-    def load(state: dict):
+    def load(state: dict, path: Path):
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
+        if masks is not None:
+            if "masks" not in state:
+                raise CheckpointError(f"{path}: holds no pruning masks, and {rung.run} prunes")
+            masks.load_state_dict(state["masks"])
         return int(state["step"]), list(state["since_row"]), state["seconds"]
 
     if resume and checkpoint.exists():
-        step, since_row, seconds = load(read_state(checkpoint))
+        step, since_row, seconds = load(read_state(checkpoint), checkpoint)
         if (folder / "rows.parquet").exists():
             kept = pd.read_parquet(folder / "rows.parquet")
             rows = kept[kept["step"] <= step].to_dict("records")
@@ -196,7 +227,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                 write_text(folder / "status.json", json.dumps(
                     {"status": "diverged", "step": rung.branch_step, "parent": rung.parent}))
             return pd.DataFrame()
-        step, since_row, seconds = load(start)
+        step, since_row, seconds = load(start, Path(work) / rung.parent
+                                        / f"branch-{rung.branch_step}.pt")
     trained = model
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model)
@@ -262,16 +294,26 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                 "seconds": seconds, "context": rung.context, "batch_size": rung.batch_size,
                 "parametrization": config.parametrization, "diverged": diverged,
                 "flops_own": per_token * (step - rung.branch_step) * rung.batch_size
-                * rung.context, **lineage}
+                * rung.context, **lineage, **pruning_columns()}
+
+    def pruning_columns() -> dict:
+        """params_active and pruning, on the rows of a pruning ladder's rungs (module docstring)."""
+        if rung.pruning is None:
+            return {}
+        kept = masks.count() if masks is not None else prunable
+        return {"params_active": counts["total"] - prunable + kept, "pruning": rung.pruning}
 
     branch_points = set(rung.branch_points)
 
     def save_state(path: Path, since: list):
         if rank == 0:
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "rng": torch.get_rng_state(), "step": step,
+                     "since_row": since, "seconds": seconds}
+            if masks is not None:
+                state["masks"] = masks.state_dict()
             with atomic_path(path) as temporary:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "rng": torch.get_rng_state(), "step": step,
-                            "since_row": since, "seconds": seconds}, temporary)
+                torch.save(state, temporary)
 
     def save_branch_point():
         """The state at a branch point, for the branches; written once, never overwritten.
@@ -323,6 +365,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     elapsed = seconds           # training wall time before this process took over
     clock = time.perf_counter()
     if step == 0:
+        if 0 in events:                      # an event at step 0: sparse from initialisation
+            masks.prune_to(events[0], optimizer)
         save_branch_point()
     while step < rung.steps:
         factor = float(lrs[step] / schedule.peak)
@@ -340,12 +384,18 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                     _, loss = trained(x[rows_of_part], y[rows_of_part])
                 (loss / accumulation if accumulation > 1 else loss).backward()
             step_loss = loss.detach() if step_loss is None else step_loss + loss.detach()
+        if masks is not None:
+            masks.mask_gradients()           # pruned weights: no gradient, moments stay zero
         if rung.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), rung.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if masks is not None:
+            masks.apply()                    # and pruned weights stay exactly zero
         pending.append(step_loss / accumulation if accumulation > 1 else step_loss)
         step += 1
+        if step in events:                   # after update `step`, before its row/checkpoint
+            masks.prune_to(events[step], optimizer)
         if bar is not None:
             bar.update(1)
         at_row = step % rung.eval_every == 0 or step == rung.steps
@@ -372,6 +422,23 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     if bar is not None:
         bar.close()
     return pd.DataFrame(rows)
+
+
+def pruning_events(rung, params: int, prunable: int) -> dict[int, int]:
+    """{step: prunable weights kept after the event at that step} of a pruning rung (empty for
+    a dense one or a ladder without pruning), from `scaling.pruning`'s plan of its schedule,
+    which must be this rung's (its steps= and prunable=)."""
+    try:
+        schedule = parse_pruning(rung.pruning) if rung.pruning is not None else None
+    except PruningError as exc:
+        raise ScalingError(f"{rung.run}: pruning: {exc}") from None
+    if schedule is None or schedule.dense:
+        return {}
+    if (schedule.steps, schedule.prunable) != (rung.steps, prunable):
+        raise ScalingError(f"{rung.run}: pruning schedule {rung.pruning!r} is not this rung's: "
+                           f"it has {rung.steps} steps and {prunable} prunable weights")
+    plan = schedule.plan(params)
+    return dict(zip(plan.events.tolist(), plan.kept.tolist()))
 
 
 def micro_batches(rung, world: int) -> tuple[int, int]:

@@ -32,7 +32,7 @@ POSITIVE = ("params", "tokens", "flops")
 # 6·N·D training compute of Kaplan et al. 2020 (section 2.1). Laws with a compute model of their
 # own say so (`Law.compute_formula`); none reads this column.
 FLOPS_PER_PARAM_TOKEN = 6.0
-STRING = ("run", "schedule", "dataset")
+STRING = ("run", "schedule", "dataset", "pruning")
 # Physically sensible ranges: a value outside one is a unit, scale or parsing error (a loss of
 # 5e-324 or 1e300, parameters in units of 1e-310), never a measurement, and it would move a fit
 # without a word. `loss:<task>` columns take the loss's range.

@@ -258,6 +258,12 @@ BAD_BY_SECTION = [
      ["tasks.items must be an integer, got '200'"]),
     ("tasks-value", put(GOOD + "[tasks]\n", "tasks", "names", '["next_line", "hellaswag"]'),
      ["tasks.names[1]: unknown task 'hellaswag'; built-in: next_chars"]),
+    ("pruning-key", put(GOOD + "[pruning]\n", "pruning", "sparsity", 0.5),
+     ["unknown key pruning.sparsity", "sparsities"]),
+    ("pruning-type", put(GOOD + "[pruning]\n", "pruning", "every", 2.5),
+     ["pruning.every must be an integer, got 2.5"]),
+    ("pruning-value", put(GOOD + "[pruning]\n", "pruning", "sparsities", "[0.5, 1]"),
+     ["pruning.sparsities[1] must be in [0, 1), got 1"]),
     ("section-not-a-table", "branches = 3\n" + GOOD, ["[branches] must be a table", "got 3"]),
 ]
 
@@ -395,7 +401,8 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
             and not line.startswith("(")}
     assert rows == {"cpu-coord": ["4", "7.22e+11"], "cpu-mup": ["27", "1.37e+14"],
                     "cpu-mup-lr": ["162", "6.34e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"],
-                    "cpu-schedules": ["3", "1.18e+13"], "cpu-tasks": ["25", "2.65e+13"],
+                    "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["24", "1.54e+13"],
+                    "cpu-tasks": ["25", "2.65e+13"],
                     "cpu-tiny": ["25", "2.65e+13"],
                     "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],
                     "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}

@@ -14,6 +14,13 @@ run and all its branches) with each of `ladder.repeat_seeds`, run ids ending in 
 for `ladder.seeds`: otherwise identical runs whose final losses differ only by the seed, for
 `scaling.seeds.seed_scatter` to measure the run-to-run scatter where it is cheap.
 
+Pruning (a [pruning] section with `sparsities`): every rung again for each final sparsity S,
+the run id gaining `-sp<S>` after the size (`-sp0` for S = 0, a dense rung of the same ladder),
+and the rung carrying its resolved `scaling.pruning` schedule string (`pruning`: the schedule
+with this rung's steps= and prunable= weights, `ladders.pruning.prunable_count`; "dense" for
+S = 0). Not in a branched ladder (a SpecError for now: the branches would share a pruned
+prefix). Without [pruning] rungs, run ids and rung dicts are exactly as before.
+
 Branches (cheap ladders: one warmup-stable run per size, a cooldown branch per budget; Hägele et
 al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations"). With a
 [branches] section the budgets move from [tokens] to [branches], and `optimizer.schedules` must
@@ -51,6 +58,7 @@ import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
+from scaling.pruning import Pruning, PruningError
 from scaling.schedules import ScheduleError, parse
 from ladders.spec.schema import Ladder, Size, Spec, SpecError
 
@@ -90,6 +98,9 @@ class Rung:
     tasks: list[str] = field(default_factory=list)       # built-in tasks scored at every row
     task_items: int = 0           # items per built-in task
     task_files: list[str] = field(default_factory=list)  # "NAME=path" JSONL task files
+    pruning: str | None = None    # a rung of a pruning ladder: its scaling.pruning schedule with
+    #                               steps= and prunable= ("dense" for sparsity 0); None: no
+    #                               pruning (left out of to_dict, so older rung.json still match)
 
     @property
     def branched(self) -> bool:
@@ -97,7 +108,10 @@ class Rung:
         return self.parent is not None or bool(self.branch_points)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["pruning"] is None:            # rungs of ladders without [pruning]: as before
+            del out["pruning"]
+        return out
 
 
 def expand(spec: Spec) -> list[Rung]:
@@ -144,13 +158,18 @@ def expand(spec: Spec) -> list[Rung]:
                 if spec.branched:
                     rungs += _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common)
                     continue
-                for (kind, budget), schedule_text in itertools.product(budgets, opt.schedules):
+                sparsities = spec.pruning.sparsities or [None]
+                for sparsity, (kind, budget), schedule_text in itertools.product(
+                        sparsities, budgets, opt.schedules):
                     steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
-                    run = f"{prefix}-{_label(kind, budget)}-{schedule_text.split(':')[0]}-s{seed}"
+                    sized = prefix if sparsity is None else f"{prefix}-sp{sparsity:g}"
+                    run = f"{sized}-{_label(kind, budget)}-{schedule_text.split(':')[0]}-s{seed}"
                     _check_steps(spec, "tokens", kind, budget, steps, run, basis, per_step)
                     schedule = _schedule(schedule_text, peak, steps, spec)
+                    pruning = None if sparsity is None else \
+                        _pruning(spec, sparsity, steps, config, counts, run)
                     rungs.append(Rung(run=run, tokens=steps * per_step, steps=steps,
-                                      schedule=schedule, **common))
+                                      schedule=schedule, pruning=pruning, **common))
     names = [r.run for r in rungs]
     if len(set(names)) != len(names):
         twice = next(n for n in names if names.count(n) > 1)
@@ -322,6 +341,28 @@ def _schedule(text, peak, steps, spec) -> str:
         return str(parse(f"{kind}:{','.join(parts)}"))
     except ScheduleError as exc:
         raise SpecError(f"{spec.path}: optimizer.schedules: {exc}") from None
+
+
+def _pruning(spec, sparsity, steps, config, counts, run) -> str:
+    """A pruning rung's schedule string, with its steps and prunable weights ("dense" for
+    sparsity 0); a window that holds no pruning event for it is a SpecError."""
+    from ladders.pruning import prunable_count
+
+    if sparsity == 0:
+        return "dense"
+    settings = spec.pruning
+    try:
+        schedule = Pruning(settings.schedule, float(sparsity), float(settings.start),
+                           float(settings.end), int(settings.every)).for_run(
+            steps, prunable_count(config))
+        plan = schedule.plan(counts["total"])
+    except PruningError as exc:
+        raise SpecError(f"{spec.path}: pruning: {exc}") from None
+    if len(plan.events) == 0:
+        raise SpecError(f"{spec.path}: pruning: the window start = {settings.start!r} … end = "
+                        f"{settings.end!r} holds no pruning event for rung {run} ({steps} "
+                        "steps); widen it or lower pruning.every")
+    return str(schedule)
 
 
 def check_corpus(spec: Spec) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+from scaling.pruning import KINDS as PRUNING_KINDS
 from scaling.schedules import DECAYS
 from scaling.errors import ScalingError
 
@@ -43,6 +44,7 @@ Mlp = Literal["swiglu", "gelu"]
 Parametrization = Literal["standard", "mup"]
 ParamsBasis = Literal["total", "nonembedding"]
 Decay = Literal[DECAYS]
+PruningKind = Literal[PRUNING_KINDS]
 
 
 @dataclass
@@ -308,8 +310,41 @@ class Tasks:
                                 f"built-in: {', '.join(BUILTIN)}")
 
 
+@dataclass
+class Pruning:
+    """[pruning]: gradual magnitude pruning of the linear layers' matrices during training
+    (scaling/pruning.py, ladders/pruning.py); one rung per final sparsity."""
+
+    schedule: PruningKind = "geometric"  # "geometric" (Jin et al. 2025: each event keeps the
+    #                                      same fraction) or "cubic" (Zhu & Gupta 2017)
+    sparsities: list[float] = _list()  # one rung per final sparsity of the prunable weights, in
+    #                                    [0, 1); 0: a dense rung (run ids gain -sp<sparsity>);
+    #                                    empty: no pruning
+    start: float = 0.25                # fraction of a rung's training compute where pruning
+    #                                    starts (compute counts active parameters)
+    end: float = 0.75                  # ... and where it ends (the last event)
+    every: int = 10                    # optimizer steps between pruning events
+
+    def check(self, where):
+        for index, sparsity in enumerate(self.sparsities):
+            if not (math.isfinite(sparsity) and 0 <= sparsity < 1):
+                raise SpecError(f"{where}: pruning.sparsities[{index}] must be in [0, 1), "
+                                f"got {sparsity!r}")
+        twice = sorted({s for s in self.sparsities if self.sparsities.count(s) > 1})
+        if twice:
+            raise SpecError(f"{where}: pruning.sparsities lists {twice[0]!r} twice")
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                raise SpecError(f"{where}: pruning.{key} must be in [0, 1], got {value!r}")
+        if self.start > self.end:
+            raise SpecError(f"{where}: pruning.start = {self.start!r} is after pruning.end = "
+                            f"{self.end!r}")
+        _positive_int(self, "pruning", "every", where)
+
+
 SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,
-            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks}
+            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks, "pruning": Pruning}
 
 
 @dataclass
@@ -323,6 +358,7 @@ class Spec:
     optimizer: Optimizer
     branches: Branches | None          # None: no [branches] section, not a branched ladder
     tasks: Tasks
+    pruning: Pruning
     path: Path                         # the TOML file (error messages name it)
 
     @property
@@ -365,6 +401,10 @@ class Spec:
             if texts != ["wsd"]:
                 raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay "
                                 f"in [branches]; give schedules = [\"wsd\"], got {texts!r}")
+        if self.branched and self.pruning.sparsities:
+            raise SpecError(f"{where}: pruning.sparsities: pruning is not supported in a "
+                            "branched ladder ([branches]) yet: its events would fall in the "
+                            "prefix the branches share; use dedicated runs ([tokens])")
         if self.model.parametrization == "mup" and self.optimizer.base_width is None:
             raise SpecError(f"{where}: model.parametrization = 'mup' needs optimizer.base_width "
                             "(the width whose hyperparameters muP transfers); give it, e.g. "
