@@ -28,7 +28,6 @@ import pandas as pd
 
 import cli
 from scaling.backtest import backtest
-from scaling.laws import get_law
 from scaling.runs import final_rows, read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent

@@ -157,9 +157,8 @@ def frontier_png(law, budget, approaches=None) -> bytes:
 
 
 def extrapolation_png(law, budget, frame=None) -> bytes:
-    from scaling.planning import LEVELS, _loss_interval, _size_name
+    from scaling.planning import LEVELS, _loss_interval
 
-    size = _size_name(law)
     grid = _budget_grid(law, budget)
     alloc = law.compute_optimal(grid)
     inputs = {name: alloc[name][0] for name in law.inputs if name in alloc}

@@ -363,7 +363,6 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     loss_opt = float(intervals[0.95][0][0])
     reach = law.reach({k: v for k, v in inputs.items() if k in law.fitted_range_})
     distances = law.distances({k: v for k, v in inputs.items() if k in law.fitted_range_})
-    model = getattr(law, "calibration_", None)
     for f in fits:
         _warn(warnings, f.path, diagnostics.fit_warnings(f.law))
     _warn(warnings, f"{primary.path}: recommended allocation",

@@ -698,8 +698,8 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
     first = next(iter(results.values()))
     level = f"{100 * first.level:g}%"
     boot = [r.bootstrap for r in results.values() if r.bootstrap]
-    lines = [f"compute-optimal allocation by Hoffmann et al.'s approaches (N_opt = k_N·C^a, "
-             f"D_opt = k_D·C^b, C = training FLOPs)",
+    lines = ["compute-optimal allocation by Hoffmann et al.'s approaches (N_opt = k_N·C^a, "
+             "D_opt = k_D·C^b, C = training FLOPs)",
              f"data      {source}" + (f" where {where}" if where else ""),
              ("intervals " + f"{level} percentile, {boot[0]} bootstrap resamples of runs"
               if boot else "intervals none (--bootstrap 0)"), ""]
