@@ -151,6 +151,26 @@ BAD = [
     ("warmup-rounds-to-nothing", put(GOOD.replace("absolute = [100_000]", "absolute = [5_000]"),
                                      "optimizer", "warmup_fraction", 0.02),
      ["tokens.absolute = 5000", "warmup_fraction = 0.02", "20 steps rounds to no warmup step"]),
+    # repeated data (data.unique_tokens, data.max_epochs)
+    ("repeat-cap-and-epochs", put(put(GOOD, "data", "unique_tokens", 100_000), "data",
+                                  "max_epochs", 4),
+     ["give data.unique_tokens or data.max_epochs, not both"]),
+    ("repeat-cap-zero", put(GOOD, "data", "unique_tokens", 0),
+     ["data.unique_tokens must be a positive integer, got 0"]),
+    ("repeat-cap-not-an-integer", put(GOOD, "data", "unique_tokens", 1.5e5),
+     ["data.unique_tokens must be an integer, got 150000.0"]),
+    ("repeat-epochs-negative", put(GOOD, "data", "max_epochs", -1),
+     ["data.max_epochs must be positive, got -1"]),
+    ("repeat-cap-below-context", put(GOOD, "data", "unique_tokens", 31),
+     ["data.unique_tokens = 31 is fewer than one sequence of ladder.context = 32 tokens"]),
+    ("repeat-cap-beyond-split", put(GOOD, "data", "unique_tokens", 1_000_000),
+     ["data.unique_tokens = 1_000_000 needs 999,969 distinct training tokens, but "
+      "data.max_bytes = 200_000 leaves the training split"]),
+    ("repeat-epochs-beyond-split", put(GOOD, "data", "max_epochs", 0.1),
+     ["data.max_epochs = 0.1 needs", "distinct training tokens, but data.max_bytes = 200_000 "
+      "leaves the training split"]),
+    ("repeat-epochs-on-branches", put(BRANCHED, "data", "max_epochs", 4),
+     ["data.max_epochs gives every budget its own unique tokens", "give data.unique_tokens"]),
     # found only by training before (an internal error, exit 1, after --dry-run passed)
     ("max-bytes-below-first-file", GOOD.replace("max_bytes = 200_000", "max_bytes = 1000"),
      ["data.max_bytes = 1_000 is smaller than the first standard-library file"]),
