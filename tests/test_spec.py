@@ -164,7 +164,7 @@ BAD = [
     ("repeat-cap-below-context", put(GOOD, "data", "unique_tokens", 31),
      ["data.unique_tokens = 31 is fewer than one sequence of ladder.context = 32 tokens"]),
     ("repeat-cap-beyond-split", put(GOOD, "data", "unique_tokens", 1_000_000),
-     ["data.unique_tokens = 1_000_000 needs 999,969 distinct training tokens, but "
+     ["data.unique_tokens = 1_000_000 needs 1,000,001 distinct training tokens, but "
       "data.max_bytes = 200_000 leaves the training split"]),
     ("repeat-epochs-beyond-split", put(GOOD, "data", "max_epochs", 0.1),
      ["data.max_epochs = 0.1 needs", "distinct training tokens, but data.max_bytes = 200_000 "
@@ -414,7 +414,7 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
     rows = {line.split()[0]: line.split()[1:3] for line in lines[1:] if line.strip()
             and not line.startswith("(")}
     assert rows == {"cpu-coord": ["4", "7.22e+11"], "cpu-mup": ["27", "1.37e+14"],
-                    "cpu-mup-lr": ["162", "6.34e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"],
+                    "cpu-mup-lr": ["162", "6.34e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"], "cpu-repeat": ["18", "6.32e+12"],
                     "cpu-schedules": ["3", "1.18e+13"], "cpu-tasks": ["25", "2.65e+13"],
                     "cpu-tiny": ["25", "2.65e+13"],
                     "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],

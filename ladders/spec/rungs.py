@@ -414,8 +414,8 @@ def _check_unique_tokens(spec: Spec, unique: int, available: int, what: str) -> 
         if spec.data.unique_tokens is not None else \
         f"data.max_epochs = {spec.data.max_epochs!r}"
     raise SpecError(f"{spec.path}: {key} needs {unique + 1:,} distinct training tokens, but "
-                    f"{what} leaves the training split {available:,}; lower the cap or raise "
-                    "the corpus")
+                    f"{what} leaves the training split {available:,} tokens; lower the cap or "
+                    "raise the corpus")
 
 
 def _data_for_rung(spec) -> dict:
