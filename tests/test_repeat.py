@@ -211,3 +211,34 @@ def test_a_cap_beyond_the_split_found_at_rung_time_is_one_line(tmp_path):
     assert "\n" not in message and message.startswith(f"{rung.run}: data: unique_tokens = ")
     assert "training split has" in message
     assert not (tmp_path / "work" / rung.run / "rows.parquet").exists()
+
+
+# --- the bundled table ---------------------------------------------------------------------------
+
+
+def test_bundled_repeat_table_shows_repetition_hurting():
+    """data/cpu_repeat (SOURCE.md): 3 sizes x 1-32 epochs of 65,536 unique tokens, and the same
+    budgets on fresh data; repetition costs little at 1-2 epochs and a lot at 16-32."""
+    import hashlib
+
+    folder = ROOT / "data" / "cpu_repeat"
+    source = (folder / "SOURCE.md").read_text()
+    for name in ("runs.parquet", "fresh.parquet"):
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() in source
+    runs = read_runs(folder / "runs.parquet", columns=("unique_tokens", "epochs"))
+    fresh = read_runs(folder / "fresh.parquet")
+    assert (runs["unique_tokens"] == 65_536).all() and "unique_tokens" not in fresh
+    assert np.allclose(runs["epochs"], runs["tokens"] / 65_536)
+
+    def final(table):
+        last = table.sort_values("step").groupby("run").tail(1)
+        return last.set_index(["width", "tokens"])["loss"].sort_index()
+
+    repeated, new = final(runs), final(fresh)
+    assert list(repeated.index) == list(new.index) and len(repeated) == 18
+    ratio = repeated / new
+    for width in (32, 48, 64):
+        at = ratio.loc[width]
+        assert (at.loc[[65_536, 131_072]] < 1.05).all()       # 1-2 epochs: within 5%
+        assert (at.loc[[1_048_576, 2_097_152]] > 1.3).all()   # 16-32 epochs: over 30% worse
+        assert repeated.loc[(width, 2_097_152)] > repeated.loc[(width, 524_288)]  # 32 > 8 epochs
