@@ -242,3 +242,21 @@ def test_bundled_repeat_table_shows_repetition_hurting():
         assert (at.loc[[65_536, 131_072]] < 1.05).all()       # 1-2 epochs: within 5%
         assert (at.loc[[1_048_576, 2_097_152]] > 1.3).all()   # 16-32 epochs: over 30% worse
         assert repeated.loc[(width, 2_097_152)] > repeated.loc[(width, 524_288)]  # 32 > 8 epochs
+
+
+def test_a_cap_beyond_a_bin_file_is_a_spec_error(tmp_path):
+    from ladders.spec.rungs import check_corpus
+    from ladders.spec.schema import SpecError
+
+    np.arange(1_000, dtype=np.uint16).tofile(tmp_path / "train.bin")
+    np.arange(500, dtype=np.uint16).tofile(tmp_path / "valid.bin")
+    text = SPEC.format(data="", tokens="12_800").replace(
+        'corpus = "stdlib"\nmax_bytes = 300_000',
+        'corpus = "bins"\ntrain_bin = "train.bin"\nvalid_bin = "valid.bin"\nvocab_sizes = [1000]\n'
+        'unique_tokens = 1_280')
+    (tmp_path / "bins.toml").write_text(text)
+    with pytest.raises(SpecError) as error:
+        check_corpus(load_spec(tmp_path / "bins.toml"))
+    assert str(error.value).endswith("bins.toml: data.unique_tokens = 1_280 needs 1,281 distinct "
+                                     "training tokens, but data.train_bin leaves the training "
+                                     "split 1,000 tokens; lower the cap or raise the corpus")

@@ -49,8 +49,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from fractions import Fraction
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
 from scaling.schedules import ScheduleError, parse
 from ladders.spec.schema import Ladder, Size, Spec, SpecError
@@ -395,7 +395,7 @@ def check_corpus(spec: Spec) -> None:
                 raise SpecError(f"{where}: data.{key}: {tokens:,} {data.bin_dtype} tokens, "
                                 f"fewer than one sequence of ladder.context + 1 = {need}")
             if key == "train_bin" and unique:
-                _check_unique_tokens(spec, unique, tokens, f"data.train_bin")
+                _check_unique_tokens(spec, unique, tokens, "data.train_bin")
 
 
 def _largest_unique_tokens(spec: Spec) -> int | None:
