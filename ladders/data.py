@@ -10,8 +10,8 @@
 * :func:`batch_at` gives the training batch of an optimizer step as a pure function of
   ``(seed, step)``, which makes resuming exact and independent of the number of DDP ranks
   (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows. With a cap on the
-  distinct training tokens (``unique_tokens``, repeated data) it draws epochs over a fixed prefix
-  of the training stream instead (:func:`repeat_offsets`).
+  distinct training tokens (``unique_tokens``, repeated data) it draws epochs over a fixed set of
+  windows spread over the training stream instead (:func:`repeat_offsets`).
 * Vocabulary statistics for the run table: each split's characters (cached with its tokens, so
   :attr:`TokenData.tokens_per_char` is the tokenizer's tokens per character on the training
   text), the unigram frequencies of the training tokens (:func:`unigram_log_probs`), and for a
@@ -410,8 +410,8 @@ def batch_at(tokens: np.ndarray, step: int, batch_size: int, context: int, seed:
     (e.g. :func:`rank_slice`) keeps only some rows of that global batch, without changing them.
 
     With ``unique_tokens`` (repeated data, a positive multiple of ``context``): the batch comes
-    from the :func:`repeat_offsets` epochs over the first ``unique_tokens + 1`` tokens instead,
-    still a pure function of ``(seed, step)``.
+    from the :func:`repeat_offsets` epochs over a fixed set of ``unique_tokens / context``
+    windows spread over the tokens instead, still a pure function of ``(seed, step)``.
     """
     n = int(tokens.shape[0])
     if batch_size < 1 or context < 1:
@@ -461,17 +461,20 @@ def repeat_offsets(n: int, step: int, batch_size: int, context: int, seed: int,
     """Window starts of step ``step``'s batch on repeated data (data-constrained training,
     Muennighoff et al. 2023).
 
-    The repeated set is the first ``unique_tokens + 1`` tokens of the training stream (the same
-    for every seed and every rung that gives the same cap), cut into W = unique_tokens / context
-    windows of context + 1 tokens that start ``context`` tokens apart: window w is tokens
-    ``[w·context, (w + 1)·context]``, so consecutive windows share only their boundary token, no
-    two windows share an input or a target position, and an epoch trains on exactly
-    ``unique_tokens`` distinct target tokens (the row's ``unique_tokens``; tokens /
-    unique_tokens is then the number of passes over them). Epoch e visits every window once, in
-    :func:`epoch_order` (seed, e); the epochs' orders are concatenated, and step s takes the
-    ``batch_size`` windows at positions ``s·batch_size ... (s + 1)·batch_size − 1`` of that
-    sequence (an epoch may end inside a batch). A pure function of (seed, step): resuming at any
-    step is exact, and DDP ranks slice the same global batch.
+    The repeated set is W = unique_tokens / context windows of context + 1 tokens spread evenly
+    over the training stream of ``n`` tokens: window w starts at token ``w·stride``, stride =
+    (n − 1) // W (at least ``context``, so no two windows share an input or a target position;
+    with stride = context they tile the stream's first unique_tokens + 1 tokens). An epoch
+    therefore trains on exactly ``unique_tokens`` distinct target tokens (the row's
+    ``unique_tokens``; tokens / unique_tokens is the number of passes over them), drawn from the
+    whole split like uncapped batches rather than from its first documents (a prefix of a
+    corpus sorted by file name is a few files: narrower data, worse on held-out text even
+    unrepeated). The set depends only on ``n``, ``context`` and the cap: the same for every seed
+    and every rung with the same cap. Epoch e visits every window once, in :func:`epoch_order`
+    (seed, e); the epochs' orders are concatenated, and step s takes the ``batch_size`` windows
+    at positions ``s·batch_size ... (s + 1)·batch_size − 1`` of that sequence (an epoch may end
+    inside a batch). A pure function of (seed, step): resuming at any step is exact, and DDP
+    ranks slice the same global batch.
     """
     windows = repeat_windows(unique_tokens, context)
     if unique_tokens + 1 > n:
@@ -483,7 +486,7 @@ def repeat_offsets(n: int, step: int, batch_size: int, context: int, seed: int,
     for epoch in np.unique(epochs):
         here = epochs == epoch
         picked[here] = epoch_order(windows, seed, int(epoch))[index[here]]
-    return picked * context
+    return picked * ((n - 1) // windows)
 
 
 def _windows(tokens: np.ndarray, offsets: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:

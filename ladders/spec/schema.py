@@ -117,11 +117,12 @@ class Data:
     #                                     training documents only)
     vocab_sizes: list[int] = _list(256)  # one rung per vocabulary size V
     valid_fraction: float = 0.05       # share of documents held out (split by a hash of the name)
-    unique_tokens: int | None = None   # repeated data: every rung trains on the same first
-    #                                    unique_tokens tokens of the training split (rounded
-    #                                    down to a multiple of ladder.context), each epoch
-    #                                    visiting them once in a seeded order, as many epochs as
-    #                                    its budget needs; rows gain unique_tokens and epochs
+    unique_tokens: int | None = None   # repeated data: every rung trains on the same
+    #                                    unique_tokens tokens (rounded down to a multiple of
+    #                                    ladder.context): windows of context tokens spread
+    #                                    evenly over the training split, each epoch visiting
+    #                                    them once in a seeded order, as many epochs as its
+    #                                    budget needs; rows gain unique_tokens and epochs
     #                                    (= tokens / unique_tokens). Unset: no cap
     max_epochs: float | None = None    # instead: each rung's unique tokens are its budget /
     #                                    max_epochs (rounded up to a multiple of
