@@ -9,7 +9,9 @@
   sidecars; later calls memory-map them. :func:`bin_tokens` reads pre-tokenised ``.bin`` files.
 * :func:`batch_at` gives the training batch of an optimizer step as a pure function of
   ``(seed, step)``, which makes resuming exact and independent of the number of DDP ranks
-  (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows.
+  (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows. With a cap on the
+  distinct training tokens (``unique_tokens``, repeated data) it draws epochs over a fixed set of
+  windows spread over the training stream instead (:func:`repeat_offsets`).
 * Vocabulary statistics for the run table: each split's characters (cached with its tokens, so
   :attr:`TokenData.tokens_per_char` is the tokenizer's tokens per character on the training
   text), the unigram frequencies of the training tokens (:func:`unigram_log_probs`), and for a
@@ -23,6 +25,7 @@ tokenizers, which import it: :func:`load_tokens` takes any object with ``name``,
 """
 from __future__ import annotations
 
+import functools
 import glob as _glob
 import hashlib
 import json
@@ -398,23 +401,92 @@ def bin_tokens(train_path, valid_path, dtype="uint16", vocab_size: int | None = 
 
 
 def batch_at(tokens: np.ndarray, step: int, batch_size: int, context: int, seed: int, *,
-             rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+             rows: slice | None = None,
+             unique_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The training batch of optimizer step ``step``: int64 ``(x, y)`` of shape (batch_size, context).
 
     A pure function of ``(seed, step)``: offsets come from ``np.random.default_rng([seed, step])``,
     uniform in ``[0, len(tokens) - context - 1]``, and ``y`` is ``x`` shifted by one token. ``rows``
     (e.g. :func:`rank_slice`) keeps only some rows of that global batch, without changing them.
+
+    With ``unique_tokens`` (repeated data, a positive multiple of ``context``): the batch comes
+    from the :func:`repeat_offsets` epochs over a fixed set of ``unique_tokens / context``
+    windows spread over the tokens instead, still a pure function of ``(seed, step)``.
     """
     n = int(tokens.shape[0])
     if batch_size < 1 or context < 1:
         raise ValueError(f"batch_size and context must be positive, got {batch_size} and {context}")
     if n < context + 1:
         raise ValueError(f"{n} tokens are too few for a context of {context} (need at least {context + 1})")
-    rng = np.random.default_rng([int(seed), int(step)])
-    offsets = rng.integers(0, n - context, size=batch_size, dtype=np.int64)
+    if unique_tokens is not None:
+        offsets = repeat_offsets(n, step, batch_size, context, seed, unique_tokens)
+    else:
+        rng = np.random.default_rng([int(seed), int(step)])
+        offsets = rng.integers(0, n - context, size=batch_size, dtype=np.int64)
     if rows is not None:
         offsets = offsets[rows]
     return _windows(tokens, offsets, context)
+
+
+# Mixed into the seed of an epoch's permutation, so that it is not the stream of step `epoch`
+# of `batch_at`'s uncapped sampling.
+_EPOCH_STREAM = 0x45504F43          # "EPOC"
+
+
+def repeat_windows(unique_tokens: int, context: int) -> int:
+    """Windows of the repeated set: ``unique_tokens / context``, which must be a positive
+    integer (ValueError otherwise)."""
+    if unique_tokens < 1 or unique_tokens % context:
+        raise ValueError(f"unique_tokens must be a positive multiple of the context {context}, "
+                         f"got {unique_tokens}")
+    return unique_tokens // context
+
+
+def epoch_order(windows: int, seed: int, epoch: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` (0, 1, ...) visits the ``windows`` windows of the
+    repeated set: a permutation of ``range(windows)`` from
+    ``np.random.default_rng([seed, epoch, 0x45504F43])``, a pure function of (seed, epoch)."""
+    return _epoch_order(int(windows), int(seed), int(epoch))
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(windows: int, seed: int, epoch: int) -> np.ndarray:
+    order = np.random.default_rng([seed, epoch, _EPOCH_STREAM]).permutation(windows)
+    order.setflags(write=False)             # shared by the cache: never changed in place
+    return order
+
+
+def repeat_offsets(n: int, step: int, batch_size: int, context: int, seed: int,
+                   unique_tokens: int) -> np.ndarray:
+    """Window starts of step ``step``'s batch on repeated data (data-constrained training,
+    Muennighoff et al. 2023).
+
+    The repeated set is W = unique_tokens / context windows of context + 1 tokens spread evenly
+    over the training stream of ``n`` tokens: window w starts at token ``w·stride``, stride =
+    (n − 1) // W (at least ``context``, so no two windows share an input or a target position;
+    with stride = context they tile the stream's first unique_tokens + 1 tokens). An epoch
+    therefore trains on exactly ``unique_tokens`` distinct target tokens (the row's
+    ``unique_tokens``; tokens / unique_tokens is the number of passes over them), drawn from the
+    whole split like uncapped batches rather than from its first documents (a prefix of a
+    corpus sorted by file name is a few files: narrower data, worse on held-out text even
+    unrepeated). The set depends only on ``n``, ``context`` and the cap: the same for every seed
+    and every rung with the same cap. Epoch e visits every window once, in :func:`epoch_order`
+    (seed, e); the epochs' orders are concatenated, and step s takes the ``batch_size`` windows
+    at positions ``s·batch_size ... (s + 1)·batch_size − 1`` of that sequence (an epoch may end
+    inside a batch). A pure function of (seed, step): resuming at any step is exact, and DDP
+    ranks slice the same global batch.
+    """
+    windows = repeat_windows(unique_tokens, context)
+    if unique_tokens + 1 > n:
+        raise ValueError(f"unique_tokens = {unique_tokens:,} needs {unique_tokens + 1:,} training "
+                         f"tokens, but the training split has {n:,}")
+    positions = np.arange(int(step) * batch_size, (int(step) + 1) * batch_size, dtype=np.int64)
+    epochs, index = np.divmod(positions, windows)
+    picked = np.empty(batch_size, dtype=np.int64)
+    for epoch in np.unique(epochs):
+        here = epochs == epoch
+        picked[here] = epoch_order(windows, seed, int(epoch))[index[here]]
+    return picked * ((n - 1) // windows)
 
 
 def _windows(tokens: np.ndarray, offsets: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:

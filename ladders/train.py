@@ -27,7 +27,10 @@ train_loss (mean over the updates since the previous row), schedule, dataset, se
 sha256 of the corpus's file names and contents, in order), diverged and flops_own (the FLOPs this
 run computed itself up to the row: `flops` less a branch's shared prefix). Runs of branched
 ladders also carry parent (the stable run's id, or null), branch_step (0 on the stable run) and
-stable (true on the stable run's rows). A branch's rows are those after its branch point, and
+stable (true on the stable run's rows). Runs on repeated data (`data.unique_tokens` or
+`data.max_epochs`; `ladders.data.repeat_offsets`) carry unique_tokens (the distinct training
+tokens the run could see: an epoch's target tokens) and epochs (tokens / unique_tokens, the
+passes over them so far). A branch's rows are those after its branch point, and
 its tokens, flops and seconds count from step 0, prefix included, as a dedicated run's would.
 
 Pruning (`rung.pruning`, from a spec's [pruning] section; `ladders.pruning` holds the masks and
@@ -115,7 +118,8 @@ def load_data(data: dict) -> corpora.TokenData:
     """Token arrays for a rung's data settings (cached on disk and in this process)."""
     from ladders.tokenizer import get_tokenizer
 
-    key = json.dumps(data, sort_keys=True)
+    # the cap on unique tokens picks batches from the tokens, not the tokens: not in the key
+    key = json.dumps({k: v for k, v in data.items() if k != "unique_tokens"}, sort_keys=True)
     if key not in _TOKEN_CACHE:
         if data["corpus"] == "bins":
             tokens = corpora.bin_tokens(data["train_bin"], data["valid_bin"], data["bin_dtype"],
@@ -181,6 +185,10 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         if count < rung.context + 1:
             raise ScalingError(f"{rung.run}: data: the {side} split has {count:,} tokens, fewer "
                                f"than one sequence of context + 1 = {rung.context + 1}")
+    unique = rung.data.get("unique_tokens")        # repeated data: distinct training tokens
+    if unique is not None and unique + 1 > tokens.n_train:
+        raise ScalingError(f"{rung.run}: data: unique_tokens = {unique:,} needs {unique + 1:,} "
+                           f"training tokens, but the training split has {tokens.n_train:,}")
     config = GPTConfig(**rung.model)
     if tokens.vocab_size > config.vocab_size:
         raise ValueError(f"{rung.run}: the data has token ids up to {tokens.vocab_size - 1}, "
@@ -270,6 +278,12 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     lineage = {"parent": rung.parent, "branch_step": rung.branch_step,
                "stable": bool(rung.branch_points)} if rung.branched else {}
 
+    def repeat_columns(done_tokens: int) -> dict:
+        """unique_tokens and epochs of a rung on repeated data (none otherwise)."""
+        if unique is None:
+            return {}
+        return {"unique_tokens": unique, "epochs": done_tokens / unique}
+
     def vocabulary_columns(loss: float, done_tokens: int) -> dict:
         """characters, tokens_per_char, loss_unigram, bits_per_char (see the module docstring);
         without the corpus's text (.bin files) only loss_unigram."""
@@ -294,7 +308,7 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                 "seconds": seconds, "context": rung.context, "batch_size": rung.batch_size,
                 "parametrization": config.parametrization, "diverged": diverged,
                 "flops_own": per_token * (step - rung.branch_step) * rung.batch_size
-                * rung.context, **lineage, **pruning_columns()}
+                * rung.context, **repeat_columns(done_tokens), **lineage, **pruning_columns()}
 
     def pruning_columns() -> dict:
         """params_active and pruning, on the rows of a pruning ladder's rungs (module docstring)."""
@@ -373,7 +387,7 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
         x, y = corpora.batch_at(tokens.train, step, rung.batch_size, rung.context, rung.seed,
-                                rows=share)
+                                rows=share, unique_tokens=unique)
         x, y = to_device(x), to_device(y)
         step_loss = None
         for part in range(accumulation):

@@ -67,7 +67,8 @@ def parse_mapping(items) -> dict[str, str]:
 
 def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = None,
               columns=(), dedupe: str | None = None) -> pd.DataFrame:
-    """Read a run table (Parquet or CSV), map, validate, derive `flops`, then apply `where`.
+    """Read a run table (Parquet or CSV), map, validate, derive `flops` (and `epochs` where
+    `unique_tokens` is given), then apply `where`.
 
     `columns` names optional columns that the caller will use; they are validated like the
     required ones (present, numeric, finite, in a sensible range). Two rows of one run at one
@@ -86,6 +87,9 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     frame = validate(frame, path, columns, dedupe)
     if "flops" not in frame.columns:
         frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
+    if "epochs" not in frame.columns and "unique_tokens" in frame.columns:
+        unique = pd.to_numeric(frame["unique_tokens"], errors="coerce")
+        frame["epochs"] = frame["tokens"] / unique       # NaN on rows without a cap
     frame.attrs["source"] = str(path)
     if where:
         frame = filter_rows(frame, where, path)
@@ -174,7 +178,7 @@ def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -
                                   *[c for c in frame.columns if c in POSITIVE]]))
     for column in checked:
         if column not in frame.columns:
-            if column == "flops":
+            if column == "flops" or (column == "epochs" and "unique_tokens" in frame.columns):
                 continue  # derived below when absent
             raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
         if column in STRING or not (_is_numeric_column(column) or column in columns):

@@ -151,6 +151,26 @@ BAD = [
     ("warmup-rounds-to-nothing", put(GOOD.replace("absolute = [100_000]", "absolute = [5_000]"),
                                      "optimizer", "warmup_fraction", 0.02),
      ["tokens.absolute = 5000", "warmup_fraction = 0.02", "20 steps rounds to no warmup step"]),
+    # repeated data (data.unique_tokens, data.max_epochs)
+    ("repeat-cap-and-epochs", put(put(GOOD, "data", "unique_tokens", 100_000), "data",
+                                  "max_epochs", 4),
+     ["give data.unique_tokens or data.max_epochs, not both"]),
+    ("repeat-cap-zero", put(GOOD, "data", "unique_tokens", 0),
+     ["data.unique_tokens must be a positive integer, got 0"]),
+    ("repeat-cap-not-an-integer", put(GOOD, "data", "unique_tokens", 1.5e5),
+     ["data.unique_tokens must be an integer, got 150000.0"]),
+    ("repeat-epochs-negative", put(GOOD, "data", "max_epochs", -1),
+     ["data.max_epochs must be positive, got -1"]),
+    ("repeat-cap-below-context", put(GOOD, "data", "unique_tokens", 31),
+     ["data.unique_tokens = 31 is fewer than one sequence of ladder.context = 32 tokens"]),
+    ("repeat-cap-beyond-split", put(GOOD, "data", "unique_tokens", 1_000_000),
+     ["data.unique_tokens = 1_000_000 needs 1,000,001 distinct training tokens, but "
+      "data.max_bytes = 200_000 leaves the training split"]),
+    ("repeat-epochs-beyond-split", put(GOOD, "data", "max_epochs", 0.1),
+     ["data.max_epochs = 0.1 needs", "distinct training tokens, but data.max_bytes = 200_000 "
+      "leaves the training split"]),
+    ("repeat-epochs-on-branches", put(BRANCHED, "data", "max_epochs", 4),
+     ["data.max_epochs gives every budget its own unique tokens", "give data.unique_tokens"]),
     # found only by training before (an internal error, exit 1, after --dry-run passed)
     ("max-bytes-below-first-file", GOOD.replace("max_bytes = 200_000", "max_bytes = 1000"),
      ["data.max_bytes = 1_000 is smaller than the first standard-library file"]),
@@ -401,6 +421,7 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
             and not line.startswith("(")}
     assert rows == {"cpu-coord": ["4", "7.22e+11"], "cpu-mup": ["27", "1.37e+14"],
                     "cpu-mup-lr": ["162", "6.34e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"],
+                    "cpu-repeat": ["18", "6.32e+12"],
                     "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["24", "1.54e+13"],
                     "cpu-tasks": ["25", "2.65e+13"],
                     "cpu-tiny": ["25", "2.65e+13"],

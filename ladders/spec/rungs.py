@@ -57,6 +57,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
 from scaling.pruning import Pruning, PruningError
 from scaling.schedules import ScheduleError, parse
@@ -170,11 +171,33 @@ def expand(spec: Spec) -> list[Rung]:
                         _pruning(spec, sparsity, steps, config, counts, run)
                     rungs.append(Rung(run=run, tokens=steps * per_step, steps=steps,
                                       schedule=schedule, pruning=pruning, **common))
+    _cap_unique_tokens(spec, rungs)
     names = [r.run for r in rungs]
     if len(set(names)) != len(names):
         twice = next(n for n in names if names.count(n) > 1)
         raise SpecError(f"{where}: two rungs would both be named {twice!r}; make sizes distinct")
     return rungs
+
+
+def _cap_unique_tokens(spec: Spec, rungs: list[Rung]) -> None:
+    """Repeated data: give every rung's `data` the key `unique_tokens` (the distinct training
+    tokens it sees; `ladders.data.repeat_offsets`), a multiple of the context: data.unique_tokens
+    rounded down, or the rung's tokens / data.max_epochs rounded up. Uncapped rungs' data has no
+    such key (their rung dicts, and so --resume of older folders, are as before the keys)."""
+    data, context = spec.data, spec.ladder.context
+    if data.unique_tokens is None and data.max_epochs is None:
+        return
+    if data.max_epochs is not None and spec.branched:
+        raise SpecError(f"{spec.path}: data.max_epochs gives every budget its own unique tokens, "
+                        "but a branch trains on its stable run's data; give data.unique_tokens "
+                        "(one repeated set for the whole ladder)")
+    for rung in rungs:
+        if data.unique_tokens is not None:
+            unique = data.unique_tokens // context * context
+        else:
+            per_epoch = Fraction(rung.tokens) / Fraction(str(data.max_epochs))
+            unique = math.ceil(per_epoch / context) * context
+        rung.data = {**rung.data, "unique_tokens": int(unique)}
 
 
 def check_mup_heads(spec: Spec) -> int:
@@ -377,6 +400,7 @@ def check_corpus(spec: Spec) -> None:
     from ladders import data as corpora
 
     where, data, need = spec.path, spec.data, spec.ladder.context + 1
+    unique = _largest_unique_tokens(spec)
     if data.corpus == "stdlib":
         cap = f"data.max_bytes = {data.max_bytes:_}" if data.max_bytes else "the standard library"
         try:
@@ -391,6 +415,10 @@ def check_corpus(spec: Spec) -> None:
                     f"{where}: {cap} leaves the {side} split {part.n_bytes:,} bytes in "
                     f"{len(part)} file(s), fewer than one sequence of ladder.context + 1 = "
                     f"{need} tokens; raise data.max_bytes (the bundled ladders use 10_000_000)")
+        train = corpora.split_corpus(corpus, data.valid_fraction)[0]
+        if unique and data.tokenizer == "bytes":        # a BPE's count is known once encoded
+            _check_unique_tokens(spec, unique, train.n_bytes + len(corpora.DOC_SEPARATOR.encode())
+                                 * (len(train) - 1), cap)
     elif data.corpus == "files":
         files = {path for pattern in data.files
                  for path in glob.glob(str(spec.resolve(pattern)), recursive=True)
@@ -407,6 +435,28 @@ def check_corpus(spec: Spec) -> None:
             if tokens < need:
                 raise SpecError(f"{where}: data.{key}: {tokens:,} {data.bin_dtype} tokens, "
                                 f"fewer than one sequence of ladder.context + 1 = {need}")
+            if key == "train_bin" and unique:
+                _check_unique_tokens(spec, unique, tokens, "data.train_bin")
+
+
+def _largest_unique_tokens(spec: Spec) -> int | None:
+    """The most distinct training tokens a rung of a capped spec sees (None: no cap)."""
+    if spec.data.unique_tokens is None and spec.data.max_epochs is None:
+        return None
+    return max(rung.data["unique_tokens"] for rung in expand(spec))
+
+
+def _check_unique_tokens(spec: Spec, unique: int, available: int, what: str) -> None:
+    """A repeated set needs unique + 1 tokens of the training split (its windows overlap by
+    their boundary token): a SpecError when the split is smaller."""
+    if unique + 1 <= available:
+        return
+    key = f"data.unique_tokens = {spec.data.unique_tokens:_}" \
+        if spec.data.unique_tokens is not None else \
+        f"data.max_epochs = {spec.data.max_epochs!r}"
+    raise SpecError(f"{spec.path}: {key} needs {unique + 1:,} distinct training tokens, but "
+                    f"{what} leaves the training split {available:,} tokens; lower the cap or "
+                    "raise the corpus")
 
 
 def _data_for_rung(spec) -> dict:

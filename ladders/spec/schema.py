@@ -119,10 +119,27 @@ class Data:
     #                                     training documents only)
     vocab_sizes: list[int] = _list(256)  # one rung per vocabulary size V
     valid_fraction: float = 0.05       # share of documents held out (split by a hash of the name)
+    unique_tokens: int | None = None   # repeated data: every rung trains on the same
+    #                                    unique_tokens tokens (rounded down to a multiple of
+    #                                    ladder.context): windows of context tokens spread
+    #                                    evenly over the training split, each epoch visiting
+    #                                    them once in a seeded order, as many epochs as its
+    #                                    budget needs; rows gain unique_tokens and epochs
+    #                                    (= tokens / unique_tokens). Unset: no cap
+    max_epochs: float | None = None    # instead: each rung's unique tokens are its budget /
+    #                                    max_epochs (rounded up to a multiple of
+    #                                    ladder.context), so no rung sees its data more than
+    #                                    max_epochs times (give one of the two at most)
 
     def check(self, where):
         if self.max_bytes is not None:
             _positive_int(self, "data", "max_bytes", where)
+        if self.unique_tokens is not None and self.max_epochs is not None:
+            raise SpecError(f"{where}: give data.unique_tokens or data.max_epochs, not both")
+        if self.unique_tokens is not None:
+            _positive_int(self, "data", "unique_tokens", where)
+        if self.max_epochs is not None:
+            _positive(self, "data", "max_epochs", where)
         if self.corpus == "files" and not self.files:
             raise SpecError(f"{where}: data.corpus = 'files' needs data.files (globs)")
         if not 0 < self.valid_fraction < 1:
@@ -417,6 +434,9 @@ class Spec:
         section = "branches" if self.branched else "tokens"
         if not (self.budgets.per_param or self.budgets.absolute):
             raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
+        if data.unique_tokens is not None and data.unique_tokens < self.ladder.context:
+            raise SpecError(f"{where}: data.unique_tokens = {data.unique_tokens:_} is fewer than "
+                            f"one sequence of ladder.context = {self.ladder.context} tokens")
 
 
     def task_files(self) -> list[str]:
