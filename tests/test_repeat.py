@@ -222,8 +222,8 @@ def test_a_cap_beyond_the_split_found_at_rung_time_is_one_line(tmp_path):
 
 def test_bundled_repeat_table_shows_repetition_hurting():
     """data/cpu_repeat (SOURCE.md): 3 sizes x 1-32 epochs of 65,536 unique tokens, and the same
-    budgets on fresh data; repeated data is as good as fresh up to 4 epochs, worse at 16 and
-    much worse at 32, the more so the larger the model."""
+    budgets on fresh data; repeated data is about as good as fresh up to 8 epochs, worse at 16
+    and much worse at 32, the more so the larger the model."""
     import hashlib
 
     folder = ROOT / "data" / "cpu_repeat"
@@ -244,8 +244,10 @@ def test_bundled_repeat_table_shows_repetition_hurting():
     ratio = repeated / new
     for width in (32, 48, 64):
         at = ratio.loc[width]
-        assert (abs(at.loc[[65_536, 131_072, 262_144]] - 1) < 0.03).all()   # 1-4 epochs
-        assert at.loc[1_048_576] > 1.03 and at.loc[2_097_152] > 1.1          # 16, 32 epochs
+        # 1-8 epochs: as good as fresh, within single-run noise (batches of 8)
+        assert (abs(at.loc[[65_536, 131_072, 262_144, 524_288]] - 1) < 0.06).all()
+        assert at.loc[1_048_576] > 1.05 and at.loc[2_097_152] > 1.15         # 16, 32 epochs
+        assert at.loc[2_097_152] > at.loc[1_048_576]
     at_32_epochs = ratio.xs(2_097_152, level="tokens")
     assert at_32_epochs.is_monotonic_increasing                 # larger models overfit more
 

@@ -422,7 +422,7 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
     assert rows == {"cpu-coord": ["4", "7.22e+11"], "cpu-mup": ["27", "1.37e+14"],
                     "cpu-mup-lr": ["162", "6.34e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"],
                     "cpu-repeat": ["18", "6.32e+12"],
-                    "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["24", "1.54e+13"],
+                    "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["36", "2.87e+13"],
                     "cpu-tasks": ["25", "2.65e+13"],
                     "cpu-tiny": ["25", "2.65e+13"],
                     "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],
