@@ -836,7 +836,7 @@ def _optimal(args) -> int:
     from scaling import approaches
     from scaling.atomic import write_text
     from scaling.fitting import check_bootstrap
-    from scaling.report import approaches_report
+    from scaling.approaches import approaches_report
     from scaling.runs import parse_mapping, read_runs
 
     check_bootstrap(args.bootstrap)

@@ -473,3 +473,74 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
                     level, samples,
                     {"fit": {k: float(v) for k, v in law.params_.items()},
                      "where": law.data_.get("where")})
+
+
+# -- compute-optimal allocation by approaches 1-3 (`scaling optimal`) ----------------------------
+
+def approaches_report(results: dict, unsupported: dict, budgets, source, where=None) -> str:
+    """Each approach's N_opt = k_N·C^a and D_opt = k_D·C^b side by side (with the paper's a), the
+    allocation at `budgets` by each, approach 2's budgets (used and dropped) and the warnings.
+    `results`: {approach: `scaling.approaches.Approach`}; `unsupported`: {approach: why not}."""
+    from scaling.report import _number, _with_interval, table
+
+    first = next(iter(results.values()))
+    level = f"{100 * first.level:g}%"
+    boot = [r.bootstrap for r in results.values() if r.bootstrap]
+    lines = ["compute-optimal allocation by Hoffmann et al.'s approaches (N_opt = k_N·C^a, "
+             "D_opt = k_D·C^b, C = training FLOPs)",
+             f"data      {source}" + (f" where {where}" if where else ""),
+             ("intervals " + f"{level} percentile, {boot[0]} bootstrap resamples of runs"
+              if boot else "intervals none (--bootstrap 0)"), ""]
+    header = ("approach", "a (N_opt)", "k_N", "b (D_opt)", "k_D", "rests on", "paper's a")
+    rows = []
+    for number in (1, 2, 3):
+        label = f"{number} {NAMES[number]}"
+        if number in results:
+            r = results[number]
+            rests = {1: f"{len(r.minima)} envelope points, {r.n_runs} curves",
+                     2: f"{len(r.minima)} budgets, {r.n_runs} runs",
+                     3: f"{r.n_runs} runs"}[number]
+            rows.append((label, _with_interval(r.params.exponent, *r.params.exponent_interval),
+                         _with_interval(r.params.coefficient, *r.params.coefficient_interval),
+                         _with_interval(r.tokens.exponent, *r.tokens.exponent_interval),
+                         _with_interval(r.tokens.coefficient, *r.tokens.coefficient_interval),
+                         rests, f"{PAPER[number]['a']:.2f}"))
+        elif number in unsupported:
+            rows.append((label, "-", "-", "-", "-", "not supported", f"{PAPER[number]['a']:.2f}"))
+    lines.append(table(header, rows))
+    lines.append("(paper's a: Hoffmann et al. 2022, Table 2, on their runs)")
+    for number, why in unsupported.items():
+        lines.append(f"approach {number} not supported: {why}")
+
+    budgets = np.atleast_1d(np.asarray(budgets, float))
+    lines += ["", f"allocation at each budget ({level} intervals)"]
+    header = ("FLOPs", "approach", "params N", "tokens D", "tokens/param")
+    rows = []
+    for k, flops in enumerate(budgets):
+        for number, r in results.items():
+            allocation = r.allocation(budgets)
+            rows.append((f"{flops:.3g}", str(number),
+                         *(_with_interval(*(v[k] for v in allocation[q]))
+                           for q in ("params", "tokens", "tokens_per_param"))))
+    lines.append(table(header, rows, right=("FLOPs",)))
+
+    if 2 in results:
+        r = results[2]
+        lines += ["", f"approach 2: minimum of each budget ({r.details['interpolation']} in "
+                      f"log N; {r.details['rows']} rows, tolerance {r.details['tolerance']:g})"]
+        rows = [(f"{m.flops:.3g}", str(m.n_points), _number(m.params), _number(m.tokens),
+                 _number(m.loss)) for m in r.minima]
+        lines.append(table(("FLOPs", "runs", "N_opt", "D_opt", "loss there"), rows,
+                           right=("FLOPs", "runs")))
+        small = [d for d in r.dropped if d.reason.endswith("a profile needs 3")]
+        for d in r.dropped:
+            if d not in small:
+                lines.append(f"dropped budget {d.flops:.3g} ({d.n_points} runs): {d.reason}")
+        if small:
+            lines.append(f"not used: {len(small)} group(s) of {sum(d.n_points for d in small)} "
+                         "runs with fewer than 3 model sizes at one budget")
+    warnings = [f"WARNING: approach {number}: {w}" for number, r in results.items()
+                for w in r.warnings]
+    if warnings:
+        lines += [""] + warnings
+    return "\n".join(lines)

@@ -20,6 +20,54 @@ import numpy as np
 
 from scaling.plots import DPI, FITTED, FITTED_LABEL, TAB10, _figure, _style
 
+LEVELS = (0.8, 0.95)
+
+
+# -- helpers on laws (the report's too: `scaling.planning` imports them from here) ---------------
+
+def _kind(law):
+    from scaling.report import interval_kind
+
+    return interval_kind(law)
+
+
+def _size_name(law) -> str:
+    """The law's model-size input: params, or params_average (sparse)."""
+    return law.inputs[0]
+
+
+def _inputs_at(law, size, tokens) -> dict:
+    """The law's inputs for models of `size` trained on `tokens` (unique data: U = D)."""
+    size, tokens = np.atleast_1d(np.asarray(size, float)), np.atleast_1d(np.asarray(tokens, float))
+    values = {_size_name(law): size, "tokens": tokens}
+    if "unique_tokens" in law.inputs:
+        values["unique_tokens"] = tokens
+    return values
+
+
+def _loss_interval(law, inputs, level):
+    kind = _kind(law)
+    if kind is None:
+        point = law.predict_inputs(inputs)
+        nan = np.full_like(point, np.nan)
+        return point, nan, nan
+    if kind == "law":
+        kind = "run"
+    return law.interval_from_inputs(inputs, kind, level)
+
+
+def _compute_range(law):
+    """(least, most) training compute of the fitted data's corners, in the law's compute model."""
+    size, tokens = _size_name(law), "tokens"
+    if size not in law.fitted_range_ or tokens not in law.fitted_range_:
+        return None
+    (n0, n1), (d0, d1) = law.fitted_range_[size], law.fitted_range_[tokens]
+    lo = float(law.training_compute(**{size: n0, "tokens": d0}))
+    hi = float(law.training_compute(**{size: n1, "tokens": d1}))
+    return lo, hi
+
+
+
 WIDTH, HEIGHT = 8.0, 4.6
 
 
@@ -27,12 +75,6 @@ def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, dpi=DPI, format="png")
     return buffer.getvalue()
-
-
-def _compute_range(law):
-    from scaling.planning import _compute_range as compute_range
-
-    return compute_range(law)
 
 
 def _shade(ax, law):
@@ -63,7 +105,6 @@ def isoflop_png(law, budget, frame=None) -> bytes:
     from matplotlib import colormaps
     from matplotlib.colors import LogNorm
 
-    from scaling.planning import _inputs_at, _size_name
 
     size = _size_name(law)
     span = _compute_range(law)
@@ -119,7 +160,6 @@ def _mappable(cmap, norm):
 
 
 def frontier_png(law, budget, approaches=None) -> bytes:
-    from scaling.planning import _size_name
 
     size = _size_name(law)
     grid = _budget_grid(law, budget)
@@ -157,7 +197,6 @@ def frontier_png(law, budget, approaches=None) -> bytes:
 
 
 def extrapolation_png(law, budget, frame=None) -> bytes:
-    from scaling.planning import LEVELS, _loss_interval
 
     grid = _budget_grid(law, budget)
     alloc = law.compute_optimal(grid)

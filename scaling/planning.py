@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 
 from scaling import diagnostics
+from scaling.plan_plots import LEVELS, _inputs_at, _kind, _loss_interval, _size_name
 from scaling.atomic import write_text
 from scaling.diagnostics import format_number
 from scaling.errors import ScalingError
 
 OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
-LEVELS = (0.8, 0.95)
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 PLOTS = {"isoflop": "isoflop.png", "frontier": "frontier.png",
          "extrapolation": "loss-vs-compute.png"}
@@ -265,48 +265,6 @@ def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
 
 
 # -- helpers on laws -------------------------------------------------------------------------
-
-def _kind(law):
-    from scaling.report import interval_kind
-
-    return interval_kind(law)
-
-
-def _size_name(law) -> str:
-    """The law's model-size input: params, or params_average (sparse)."""
-    return law.inputs[0]
-
-
-def _inputs_at(law, size, tokens) -> dict:
-    """The law's inputs for models of `size` trained on `tokens` (unique data: U = D)."""
-    size, tokens = np.atleast_1d(np.asarray(size, float)), np.atleast_1d(np.asarray(tokens, float))
-    values = {_size_name(law): size, "tokens": tokens}
-    if "unique_tokens" in law.inputs:
-        values["unique_tokens"] = tokens
-    return values
-
-
-def _loss_interval(law, inputs, level):
-    kind = _kind(law)
-    if kind is None:
-        point = law.predict_inputs(inputs)
-        nan = np.full_like(point, np.nan)
-        return point, nan, nan
-    if kind == "law":
-        kind = "run"
-    return law.interval_from_inputs(inputs, kind, level)
-
-
-def _compute_range(law):
-    """(least, most) training compute of the fitted data's corners, in the law's compute model."""
-    size, tokens = _size_name(law), "tokens"
-    if size not in law.fitted_range_ or tokens not in law.fitted_range_:
-        return None
-    (n0, n1), (d0, d1) = law.fitted_range_[size], law.fitted_range_[tokens]
-    lo = float(law.training_compute(**{size: n0, "tokens": d0}))
-    hi = float(law.training_compute(**{size: n1, "tokens": d1}))
-    return lo, hi
-
 
 def _warn(out, source, items):
     for w in items:
