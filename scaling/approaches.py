@@ -165,9 +165,9 @@ def _line(log_c, log_y) -> tuple[float, float]:
     return float(intercept), float(slope)
 
 
-def _power_laws(log_c, log_n, log_d, samples, level):
-    """PowerLaw of N_opt and D_opt from the point fit and the bootstrap's samples (K, 4)."""
-    (kn, a), (kd, b) = _line(log_c, log_n), _line(log_c, log_d)
+def _allocation_laws(point, samples, level) -> tuple[PowerLaw, PowerLaw]:
+    """PowerLaws of N_opt and D_opt from (log k_N, a, log k_D, b) and the bootstrap's samples of
+    them (K, 4; None or empty: no intervals), with percentile intervals at `level`."""
     tail = 100 * (1 - level) / 2
 
     def bounds(column, exp=False):
@@ -176,8 +176,14 @@ def _power_laws(log_c, log_n, log_d, samples, level):
         low, high = np.percentile(samples[:, column], [tail, 100 - tail])
         return (float(np.exp(low)), float(np.exp(high))) if exp else (float(low), float(high))
 
-    return (PowerLaw(a, math.exp(kn), bounds(1), bounds(0, True)),
-            PowerLaw(b, math.exp(kd), bounds(3), bounds(2, True)))
+    return (PowerLaw(float(point[1]), float(np.exp(point[0])), bounds(1), bounds(0, True)),
+            PowerLaw(float(point[3]), float(np.exp(point[2])), bounds(3), bounds(2, True)))
+
+
+def _power_laws(log_c, log_n, log_d, samples, level):
+    """PowerLaw of N_opt and D_opt from the point fit and the bootstrap's samples (K, 4)."""
+    (kn, a), (kd, b) = _line(log_c, log_n), _line(log_c, log_d)
+    return _allocation_laws((kn, a, kd, b), samples, level)
 
 
 def _check_level(level):
@@ -453,16 +459,7 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
     if len(law.bootstrap_theta_):
         samples = chinchilla_allocation(law.reported(law.bootstrap_theta_))
         samples = samples[np.isfinite(samples).all(axis=1)]
-    tail = 100 * (1 - level) / 2
-
-    def bounds(column, exp=False):
-        if samples is None or not len(samples):
-            return (math.nan, math.nan)
-        low, high = np.percentile(samples[:, column], [tail, 100 - tail])
-        return (float(np.exp(low)), float(np.exp(high))) if exp else (float(low), float(high))
-
-    params_law = PowerLaw(float(point[1]), float(np.exp(point[0])), bounds(1), bounds(0, True))
-    tokens_law = PowerLaw(float(point[3]), float(np.exp(point[2])), bounds(3), bounds(2, True))
+    params_law, tokens_law = _allocation_laws(point, samples, level)
     warnings = []
     if not law.converged_:
         warnings.append(f"the chinchilla fit did not converge: {law.message_}")

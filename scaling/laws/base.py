@@ -221,6 +221,16 @@ def distinct_values(problems) -> dict[str, int]:
     return out
 
 
+def log_coefficients(theta: np.ndarray, coefficients: np.ndarray, columns) -> np.ndarray:
+    """A copy of fit-space vectors `theta` (S, P) whose `columns` hold the log of the solved
+    coefficients (S, K): `with_coefficients` of a law whose linear parameters are log-scale
+    (log 0 = −inf, which the engine clips to the parameter's bound)."""
+    theta = theta.copy()
+    with np.errstate(divide="ignore"):
+        theta[:, list(columns)] = np.log(coefficients)
+    return theta
+
+
 class Law:
     """Base class: a law sets the class attributes and defines the three law methods below."""
 

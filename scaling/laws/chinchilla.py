@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.fitting import Parameter
-from scaling.laws.base import BASE_SETTINGS, Law, Setting
+from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
 EXPONENT_GRID = tuple(np.round(np.arange(0.0, 2.0001, 0.05), 2))
@@ -89,11 +89,7 @@ class Chinchilla(Law):
         return np.stack([n_term, d_term, np.ones_like(n_term)], axis=-1)
 
     def with_coefficients(self, theta, coefficients):
-        theta = theta.copy()
-        with np.errstate(divide="ignore"):
-            logs = np.log(coefficients)                  # log 0 = -inf, clipped to the bound
-        theta[:, 0], theta[:, 1], theta[:, 2] = logs[:, 0], logs[:, 1], logs[:, 2]
-        return theta
+        return log_coefficients(theta, coefficients, (0, 1, 2))
 
     def reported(self, theta):
         theta = np.atleast_2d(theta)

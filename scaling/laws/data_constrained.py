@@ -65,7 +65,7 @@ import pandas as pd
 
 from scaling.errors import ScalingError
 from scaling.fitting import Parameter
-from scaling.laws.base import BASE_SETTINGS, Law, Setting
+from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
 # The paper's fit (huggingface/datablations README, "Parametric Fit"): fit-space a, b, e.
@@ -285,11 +285,7 @@ class DataConstrained(Law):
         return np.stack([n_term, d_term, np.ones_like(n_term)], axis=-1)
 
     def with_coefficients(self, theta, coefficients):
-        theta = theta.copy()
-        with np.errstate(divide="ignore"):
-            logs = np.log(coefficients)                  # log 0 = -inf, clipped to the bound
-        theta[:, 0], theta[:, 1], theta[:, 2] = logs[:, 0], logs[:, 1], logs[:, 2]
-        return theta
+        return log_coefficients(theta, coefficients, (0, 1, 2))
 
     def reported(self, theta):
         theta = np.atleast_2d(theta)

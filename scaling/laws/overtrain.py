@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.fitting import Parameter
-from scaling.laws.base import BASE_SETTINGS, Law, Setting
+from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
 ETA_GRID = tuple(np.round(np.arange(0.01, 1.0001, 0.01), 2))
@@ -112,11 +112,7 @@ class Overtrain(Law):
         return np.stack([over, under, np.ones_like(over)], axis=-1)
 
     def with_coefficients(self, theta, coefficients):
-        theta = theta.copy()
-        with np.errstate(divide="ignore"):
-            logs = np.log(coefficients)                  # log 0 = -inf, clipped to the bound
-        theta[:, 0], theta[:, 1], theta[:, 2] = logs[:, 0], logs[:, 1], logs[:, 2]
-        return theta
+        return log_coefficients(theta, coefficients, (0, 1, 2))
 
     def reported(self, theta):
         theta = np.atleast_2d(theta)
