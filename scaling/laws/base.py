@@ -336,9 +336,24 @@ class Law:
 
     def compute_optimal(self, flops) -> dict:
         """{quantity: (point, lower, upper)} at each compute budget: laws that allocate
-        compute (`allocates_compute`) return any quantities, the target's among them."""
-        raise ScalingError(f"the {self.name} law has no compute-optimal allocation; give its "
-                           "inputs instead of --flops")
+        compute (`allocates_compute`) return any quantities, the target's among them. Those
+        that define `compute_optimal_theta(theta, flops)` ({quantity: (S, n)} for fit-space
+        vectors theta (S, P)) get it here, with the bootstrap's percentile intervals (NaN
+        without a bootstrap)."""
+        if not self.allocates_compute:
+            raise ScalingError(f"the {self.name} law has no compute-optimal allocation; give its "
+                               "inputs instead of --flops")
+        self._check_fitted()
+        flops = np.atleast_1d(np.asarray(flops, float))
+        point = self.compute_optimal_theta(self.theta_, flops)
+        samples = (self.compute_optimal_theta(self.bootstrap_theta_, flops)
+                   if len(self.bootstrap_theta_) else {k: np.empty((0, len(flops))) for k in point})
+        return {k: self.interval(point[k][0], samples[k]) for k in point}
+
+    def compute_optimal_theta(self, theta, flops) -> dict:
+        """The allocation at each budget for fit-space vectors theta (S, P): {quantity: (S, n)}
+        (laws that allocate compute define it; `compute_optimal` adds the intervals)."""
+        raise ScalingError(f"the {self.name} law has no compute-optimal allocation")
 
     def training_compute(self, **inputs) -> np.ndarray:
         """The training compute of points, in the compute model the allocation assumes."""

@@ -111,19 +111,6 @@ class Chinchilla(Law):
         return {"params": params, "tokens": tokens, "tokens_per_param": tokens / params,
                 self.target: loss}
 
-    def compute_optimal(self, flops):
-        """Compute-optimal allocation at each budget `flops` (C = 6ND).
-
-        Returns {quantity: (point, lower, upper)} for params, tokens, tokens_per_param and the
-        target (loss); the bounds are NaN without a bootstrap.
-        """
-        self._check_fitted()
-        flops = np.atleast_1d(np.asarray(flops, float))
-        point = self.compute_optimal_theta(self.theta_, flops)
-        samples = (self.compute_optimal_theta(self.bootstrap_theta_, flops)
-                   if len(self.bootstrap_theta_) else {k: np.empty((0, len(flops))) for k in point})
-        return {k: self.interval(point[k][0], samples[k]) for k in point}
-
     def training_compute(self, params, tokens, **_):
         """C = 6·N·D (Kaplan et al. 2020, section 2.1; Hoffmann et al. 2022)."""
         return 6.0 * np.asarray(params, float) * np.asarray(tokens, float)

@@ -406,6 +406,10 @@ class DataConstrained(Law):
 
     # -- compute-optimal allocation (no data limit) ---------------------------------------------
     def compute_optimal_theta(self, theta, flops):
+        """The compute-optimal allocation at each budget `flops` (C = 6ND) with unique data
+        (U = D: one epoch). With un_ratio=law this is Chinchilla's closed form for this law's
+        A, B, E, α, β (N ≤ N_opt(D) there, so R_N = 0); with a fixed ratio, the 1-D search's
+        optimum."""
         theta = np.atleast_2d(theta)
         flops = np.atleast_1d(np.asarray(flops, float))
         params = self.best_params(theta, flops)
@@ -413,18 +417,6 @@ class DataConstrained(Law):
         loss = self._losses(theta, params[..., None], tokens[..., None], np.inf)[..., 0]
         return {"params": params, "tokens": tokens, "unique_tokens": tokens,
                 "tokens_per_param": tokens / params, self.target: loss}
-
-    def compute_optimal(self, flops):
-        """The compute-optimal allocation at each budget `flops` (C = 6ND) with unique data
-        (U = D: one epoch). With un_ratio=law this is Chinchilla's closed form for this law's
-        A, B, E, α, β (N ≤ N_opt(D) there, so R_N = 0); with a fixed ratio, the 1-D search's
-        optimum. {quantity: (point, lower, upper)}; bounds NaN without a bootstrap."""
-        self._check_fitted()
-        flops = np.atleast_1d(np.asarray(flops, float))
-        point = self.compute_optimal_theta(self.theta_, flops)
-        samples = (self.compute_optimal_theta(self.bootstrap_theta_, flops)
-                   if len(self.bootstrap_theta_) else {k: np.empty((0, len(flops))) for k in point})
-        return {k: self.interval(point[k][0], samples[k]) for k in point}
 
     def training_compute(self, params, tokens, **_):
         """C = 6·N·D (Kaplan et al. 2020, section 2.1), repeated tokens counted each time."""
