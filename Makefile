@@ -19,6 +19,7 @@ install: $(STAMP)
 
 # 1. Fit Chinchilla to the bundled Epoch AI extraction (the 240 runs Epoch kept), with bootstrap
 #    intervals, the compute-optimal table for 1e21..1e25 FLOPs, a saved fit and a plot.
+#    Then the planning report for a 1e24-FLOP run: out/plan-1e24/report.md and report.html.
 # 2. Fit the multi-power law to the bundled CPU schedule ladder (constant, cosine, WSD curves of
 #    one model) and compare the final loss of constant, cosine and WSD schedules it predicts.
 # 3. Train the cpu-tiny ladder (about 6 minutes on 2 cores; --resume picks up an interrupted one):
@@ -32,6 +33,9 @@ demo: $(STAMP)
 	$(VENV)/bin/scaling fit data/chinchilla/runs.parquet --where "loss < 3.44" \
 		--bootstrap 1000 --out out/chinchilla-fit.json --plot out/chinchilla-fit.png
 	$(VENV)/bin/scaling predict out/chinchilla-fit.json --params 7e10 --tokens 1.4e12
+	$(VENV)/bin/scaling plan --budget 1e24 --fit out/chinchilla-fit.json \
+		--runs data/chinchilla/runs.parquet --where "loss < 3.44" --inference-tokens 1e13 \
+		--out out/plan-1e24
 	$(VENV)/bin/scaling fit data/cpu_schedules/runs.parquet --law multipower --where "step > 100" \
 		--bootstrap 100 --out out/multipower-fit.json --plot out/multipower-fit.png
 	$(VENV)/bin/scaling predict out/multipower-fit.json --every 25 \
