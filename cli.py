@@ -56,6 +56,15 @@ def _parser() -> OneLineParser:
     parser = OneLineParser(prog="scaling", description="Fit scaling laws to run tables.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def reading_options(command, where_help, of=""):
+        """--where, --map and --dedupe: how a command reads its run table (`of`: which)."""
+        command.add_argument("--where", help=where_help)
+        command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
+                             help=f"read a file column{of} as a contract column (repeatable)")
+        command.add_argument("--dedupe", choices=("first", "last", "mean"),
+                             help="two rows of one run at one step: keep the first, the last or "
+                                  "their mean (default: an error naming both)")
+
     def table_options(command):
         command.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv)")
         command.add_argument("--law", default=None,
@@ -75,13 +84,8 @@ def _parser() -> OneLineParser:
         command.add_argument("--chance", type=float, metavar="P",
                              help="task laws: the task's chance accuracy (the sigmoid's start; "
                                   "default: the paper's for its tasks, else 0.25)")
-        command.add_argument("--where", help="keep rows matching a pandas query, e.g. "
-                                             "'params < 1e9' (after the law's derived columns)")
-        command.add_argument("--map", action="append", default=[], metavar='COL="File col"',
-                             help="read a file column as a contract column (repeatable)")
-        command.add_argument("--dedupe", choices=("first", "last", "mean"),
-                             help="two rows of one run at one step: keep the first, the last or "
-                                  "their mean (default: an error naming both)")
+        reading_options(command, "keep rows matching a pandas query, e.g. 'params < 1e9' "
+                                 "(after the law's derived columns)")
         command.add_argument("--seed", type=non_negative_int, default=0,
                              help="bootstrap seed (default 0)")
         command.add_argument("--jobs", type=positive_int, default=None,
@@ -192,12 +196,7 @@ def _parser() -> OneLineParser:
                               "spline")
     optimal.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="budgets for the allocation table (default 1e21 ... 1e25)")
-    optimal.add_argument("--where", help="keep rows matching a pandas query (every approach)")
-    optimal.add_argument("--map", action="append", default=[], metavar='COL="File col"',
-                         help="read a file column as a contract column (repeatable)")
-    optimal.add_argument("--dedupe", choices=("first", "last", "mean"),
-                         help="two rows of one run at one step: keep the first, the last or "
-                              "their mean (default: an error naming both)")
+    reading_options(optimal, "keep rows matching a pandas query (every approach)")
     optimal.add_argument("--seed", type=non_negative_int, default=0,
                          help="bootstrap seed (default 0)")
     optimal.add_argument("--jobs", type=positive_int, default=None,
@@ -216,9 +215,7 @@ def _parser() -> OneLineParser:
                            "schedule, vocabulary and data-constrained fits add their sections")
     plan.add_argument("--runs", metavar="RUNS",
                       help="the run table: approaches 1 and 2, and the runs in the figures")
-    plan.add_argument("--where", help="keep rows of --runs matching a pandas query")
-    plan.add_argument("--map", action="append", default=[], metavar='COL="File col"',
-                      help="read a file column of --runs as a contract column (repeatable)")
+    reading_options(plan, "keep rows of --runs matching a pandas query", of=" of --runs")
     plan.add_argument("--inference-tokens", type=float, default=0.0, metavar="T",
                       help="tokens the model will serve (over-training table; default 0)")
     plan.add_argument("--unique-tokens", type=float, metavar="U",
@@ -914,7 +911,8 @@ def _plan(args) -> int:
         raise ScalingError(f"--width must be positive and finite, got {args.width:g}")
     runs = None
     if args.runs:
-        runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where)
+        runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where,
+                         dedupe=args.dedupe)
     elif args.where or args.map:
         raise ScalingError("--where and --map read --runs RUNS; give it")
     doc = planning.plan(budget, fits, runs=runs, runs_source=args.runs,

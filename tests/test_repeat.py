@@ -13,35 +13,15 @@ from ladders.checkpoints import CheckpointError, check_same_rung
 from ladders.spec import expand, load_spec
 from scaling.errors import ScalingError
 from scaling.runs import read_runs, write_runs
+from test_train import spec as train_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SPEC = """
-[ladder]
-name = "rep"
-context = 32
-batch_size = 8
-eval_every = 10
-eval_batches = 2
-checkpoint_every = 20
-[data]
-corpus = "stdlib"
-max_bytes = 300_000
-{data}
-[model]
-sizes = [{{ width = 32, depth = 2, heads = 2 }}]
-[tokens]
-absolute = [{tokens}]
-[optimizer]
-lr = 3e-3
-schedules = ["cosine"]
-"""
 
 
 def spec(tmp_path, data="", tokens="12_800", name="spec.toml"):
-    path = tmp_path / name
-    path.write_text(SPEC.format(data=data, tokens=tokens))
-    return path
+    """test_train's one-size ladder spec, with more [data] lines (the cap)."""
+    return train_spec(tmp_path, tokens=tokens, name=name, data=data)
 
 
 def starts(tokens, steps, batch_size, context, seed, unique_tokens):
@@ -257,7 +237,7 @@ def test_a_cap_beyond_a_bin_file_is_a_spec_error(tmp_path):
 
     np.arange(1_000, dtype=np.uint16).tofile(tmp_path / "train.bin")
     np.arange(500, dtype=np.uint16).tofile(tmp_path / "valid.bin")
-    text = SPEC.format(data="", tokens="12_800").replace(
+    text = spec(tmp_path).read_text().replace(
         'corpus = "stdlib"\nmax_bytes = 300_000',
         'corpus = "bins"\ntrain_bin = "train.bin"\nvalid_bin = "valid.bin"\nvocab_sizes = [1000]\n'
         'unique_tokens = 1_280')

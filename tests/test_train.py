@@ -30,6 +30,7 @@ checkpoint_every = 20
 [data]
 corpus = "stdlib"
 max_bytes = 300_000
+{data}
 [model]
 sizes = [{{ width = 32, depth = 2, heads = 2 }}]
 [tokens]
@@ -40,9 +41,11 @@ schedules = ["{schedule}"]
 """
 
 
-def spec(tmp_path, tokens=32_000, schedule="cosine", name="spec.toml"):
+def spec(tmp_path, tokens=32_000, schedule="cosine", name="spec.toml", data=""):
+    """A one-rung ladder spec (`data`: more [data] lines; `tokens`: one budget or several,
+    as TOML text)."""
     path = tmp_path / name
-    path.write_text(SPEC.format(tokens=tokens, schedule=schedule))
+    path.write_text(SPEC.format(tokens=tokens, schedule=schedule, data=data))
     return path
 
 
@@ -131,7 +134,7 @@ def test_torchrun_ddp_two_processes_match_one(tmp_path):
 def test_submitit_local_executor_farms_rungs(tmp_path):
     submitit = pytest.importorskip("submitit")
     path = tmp_path / "two.toml"
-    path.write_text(SPEC.format(tokens=8_000, schedule="cosine").replace(
+    path.write_text(SPEC.format(tokens=8_000, schedule="cosine", data="").replace(
         'schedules = ["cosine"]', 'schedules = ["cosine", "constant"]'))
     executor = submitit.LocalExecutor(folder=str(tmp_path / "jobs"))
     executor.update_parameters(timeout_min=10)
