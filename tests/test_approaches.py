@@ -19,11 +19,10 @@ from scaling.errors import ScalingError
 TRUE = {"E": 1.69337, "A": 406.401, "B": 410.723, "alpha": 0.339171, "beta": 0.284908}
 A_TRUE = TRUE["beta"] / (TRUE["alpha"] + TRUE["beta"])
 HOFFMANN_BUDGETS = [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]
-# Hoffmann et al. 2022, Table 2, and the tolerance this data and these methods meet: the figure's
-# points are Epoch's reading of an SVG (losses quantised to 0.015 nats by the colour bar, FLOPs
-# scattered around the budgets), and Epoch's refit of approach 3 on them gives a = 0.51, not 0.46
+# Hoffmann et al. 2022, Table 2. On Epoch's reading of the figure's points (losses quantised to
+# 0.015 nats by the colour bar, FLOPs scattered around the budgets) both approaches land above
+# them; Epoch's refit of approach 3 on the same points gives a = 0.51, as ours does
 PAPER_A = {2: 0.49, 3: 0.46}
-PAPER_TOLERANCE = 0.06
 
 
 def loss(params, tokens, true=TRUE):
@@ -153,9 +152,11 @@ def test_bundled_chinchilla_side_by_side_with_the_paper(chinchilla):
     # [0.525, 0.562] on 8 budgets (3e21 dropped: its lowest loss is at its smallest model),
     # approach 3 a = 0.514 [0.481, 0.557]; the paper: 0.49 and 0.46
     for number, result in chinchilla.items():
-        assert abs(result.params.exponent - PAPER_A[number]) < PAPER_TOLERANCE, number
         low, high = result.params.exponent_interval
         assert low < result.params.exponent < high
+        # the disagreement with the paper, reported in the README: above it, by more than the
+        # bootstrap interval
+        assert low > PAPER_A[number], number
     assert chinchilla[2].params.exponent == pytest.approx(0.546, abs=0.005)
     assert chinchilla[3].params.exponent == pytest.approx(0.514, abs=0.005)
     assert [d.flops for d in chinchilla[2].dropped] == pytest.approx([3e21])
