@@ -151,6 +151,44 @@ def test_lm_eval_without_preset_and_user_step(tmp_path):
     assert row["tokens"] == 250_000 and row["step"] == 250 and row["source_file"] == "result.json"
 
 
+HARNESS_04 = ROOT / "tests" / "data" / "lm_eval_0.4" / "results_2024-05-02T10-11-12.json"
+
+
+def test_lm_eval_harness_0_4_layout():
+    """Harness 0.4 files (handwritten fixture, tests/data/lm_eval_0.4/README.md): `metric,filter`
+    names, stderr "N/A", the group's aggregate under `groups`, per-task `n-shot`, no
+    config.num_fewshot."""
+    frame = lm_eval.read_lm_eval([HARNESS_04], preset="pythia")
+    row = frame.iloc[0]
+    assert row["run"] == "pythia-160m" and row["step"] == 143000 and row["shots"] == 0
+    assert row["params"] == 85_056_000 and row["tokens"] == 143000 * 2_097_152
+    assert row["loss"] == row["loss:lambada_openai"] == math.log(38.25)
+    assert row["acc:lambada_openai"] == 0.3287 and row["perplexity:lambada_openai"] == 38.25
+    assert row["acc:piqa"] == 0.6213 and row["acc_norm:piqa"] == 0.6159
+    assert row["acc_stderr:piqa"] == 0.0113 and "acc_norm_stderr:piqa" not in frame.columns
+    assert row["acc:mmlu"] == 0.2463 and row["acc_stderr:mmlu"] == 0.0286   # the group's own
+    assert row["acc:mmlu_anatomy"] == 0.2667 and "mmlu_n_subjects" not in frame.columns
+
+
+def test_lm_eval_harness_0_4_variants(tmp_path):
+    """Older 0.4 releases: the group inside `results` (kept, not doubled), the revision only in
+    config.model_revision; tasks at different n-shot leave `shots` empty."""
+    data = json.loads(HARNESS_04.read_text())
+    data["results"]["mmlu"] = {"alias": "mmlu", "acc,none": 0.25, "acc_stderr,none": "N/A"}
+    data["config"]["model_args"] = "pretrained=EleutherAI/pythia-160m,dtype=float16"
+    data["n-shot"]["mmlu_anatomy"] = 5
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(data))
+    frame = lm_eval.read_lm_eval([path], preset="pythia")
+    row = frame.iloc[0]
+    assert row["step"] == 143000 and row["acc:mmlu"] == 0.25
+    assert "shots" not in frame.columns
+    data["config"]["model_revision"] = "main"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ScalingError, match="revision=stepN"):
+        lm_eval.read_lm_eval([path], preset="pythia")
+
+
 # -- the bundled Pythia tables -----------------------------------------------------------------
 
 def test_bundle_is_small_and_a_contract_table():

@@ -5,10 +5,12 @@ model at one checkpoint, evaluated with one few-shot setting.
 
 - `run`: the model, `pretrained=` of `config.model_args` (as written, e.g.
   `EleutherAI/pythia-v1.1-410m`; the `pythia` preset names it `pythia-410m`).
-- `step`: `revision=stepN` of `config.model_args`, else the `step` given; `tokens` = step ×
+- `step`: `revision=stepN` of `config.model_args` (or harness 0.4's `config.model_revision`),
+  else the `step` given; `tokens` = step ×
   tokens per step. Rows at step 0 (no tokens: the contract needs tokens > 0) are dropped, with a
   note.
-- `shots`: `config.num_fewshot` (the config is trusted, not the file name). One table holds one
+- `shots`: `config.num_fewshot` (the config is trusted, not the file name), else harness 0.4's
+  per-task `n-shot` when every task has the same (else empty). One table holds one
   few-shot setting: files with several need `shots` to pick one (the others are skipped, with a
   note); a run at one step from two files is an error naming both.
 - For each task of `results`: `acc:<task>` = the task's `acc` (`metrics` picks another per task,
@@ -18,8 +20,10 @@ model at one checkpoint, evaluated with one few-shot setting.
   `loss:<task>` = ln(ppl), in nats per unit of the task's perplexity: for `lambada_openai` the
   harness's perplexity of the target word (the continuation), so nats per target word, not per
   token. Newer harness metric names `acc,none` are read as `acc`.
-- MMLU: when `hendrycksTest-<subject>` tasks are present, `acc:mmlu` = the unweighted mean of
-  the subjects' `acc:` values and `mmlu_n_subjects` their number.
+- Groups: harness 0.4 writes a group's aggregate (`mmlu`, `mmlu_stem`) in `groups` (or in
+  `results`, by version); it is read as a task, `acc:mmlu` = the group's `acc`, as the harness
+  aggregated it. Older harnesses' `hendrycksTest-<subject>` tasks: `acc:mmlu` = the unweighted
+  mean of the subjects' `acc:` values and `mmlu_n_subjects` their number.
 - `loss`, required by the contract: lm-eval reports no language-model loss, so it is a stand-in,
   the task loss of `loss_task` (default `lambada_openai` when it reports a perplexity, else the
   first such task by name), and the column `loss_task` names the task. A file with no perplexity
@@ -171,7 +175,8 @@ def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluat
     if not pretrained:
         raise ScalingError(f"{path}: config.model_args has no pretrained=MODEL "
                            f"({config['model_args']!r})")
-    revision = re.fullmatch(r"step(\d+)", arguments.get("revision", ""))
+    revision = re.fullmatch(r"step(\d+)", arguments.get("revision")
+                            or str(config.get("model_revision") or ""))
     if revision:
         checkpoint = int(revision.group(1))
     elif step is not None:
@@ -179,8 +184,13 @@ def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluat
     else:
         raise ScalingError(f"{path}: config.model_args has no revision=stepN "
                            f"({config['model_args']!r}); give the checkpoint's --step")
+    results = dict(document["results"])
+    groups = document.get("groups")             # harness 0.4: a group's aggregate (`mmlu`)
+    if isinstance(groups, dict):
+        for name, metrics in groups.items():
+            results.setdefault(name, metrics)
     return Evaluation(path, source, pretrained, checkpoint, _shots(document, config, path),
-                      document["results"])
+                      results)
 
 
 def _model_arguments(model_args) -> dict[str, str]:
@@ -195,9 +205,10 @@ def _model_arguments(model_args) -> dict[str, str]:
 
 def _shots(document: dict, config: dict, path) -> int | None:
     shots = config.get("num_fewshot")
-    if shots is None and isinstance(document.get("n-shot"), dict):   # newer harness versions
-        values = set(document["n-shot"].values())
-        shots = values.pop() if len(values) == 1 else None
+    if shots is None and isinstance(document.get("n-shot"), dict):   # harness 0.4: per task
+        values = {v for v in document["n-shot"].values()
+                  if isinstance(v, int) and not isinstance(v, bool)}   # groups may say "N/A"
+        return values.pop() if len(values) == 1 else None
     if shots is None:
         return None
     try:
