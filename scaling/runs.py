@@ -35,7 +35,7 @@ FLOPS_PER_PARAM_TOKEN = 6.0
 STRING = ("run", "schedule", "dataset", "pruning")
 # Physically sensible ranges: a value outside one is a unit, scale or parsing error (a loss of
 # 5e-324 or 1e300, parameters in units of 1e-310), never a measurement, and it would move a fit
-# without a word. `loss:<task>` columns take the loss's range.
+# without a word. `loss:<task>` columns take the loss's range in their own units.
 SENSIBLE = {
     "params": (1.0, 1e15, "a parameter count (the largest models trained have about 2e12)"),
     "tokens": (1.0, 1e17, "training tokens (the largest runs have seen about 4e13)"),
@@ -44,6 +44,8 @@ SENSIBLE = {
     "flops": (1.0, 1e32, "training FLOPs (the largest runs have used about 5e25)"),
     "loss": (1e-6, 1e3, "a loss in nats per token (an untrained model's is about log V: "
                         "log 256 = 5.5, log 200,000 = 12.2; a trained one's lies below)"),
+    "loss:": (1e-6, 1e3, "a task loss (the ladder's bits per byte of the correct option, or an "
+                         "importer's ln perplexity)"),
 }
 SEPARATORS = (",", ";", "\t", "|")
 DEDUPE = ("first", "last", "mean")
@@ -199,7 +201,7 @@ def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -
 
 def sensible_range(column: str):
     """(low, high, what the column holds) of a column with a sensible range, else None."""
-    return SENSIBLE.get("loss" if column.startswith("loss:") else column)
+    return SENSIBLE.get("loss:" if column.startswith("loss:") else column)
 
 
 def check_sensible(values: pd.Series, column: str, path) -> None:

@@ -187,13 +187,17 @@ def test_dedupe_keeps_the_first_the_last_or_the_mean(tmp_path):
                        r"1e\+15\] for a parameter count"),
     ("tokens", 1e300, r"column 'tokens', row 3: 1e\+300 is outside the sensible range \[1, "
                       r"1e\+17\] for training tokens"),
+    ("loss:piqa", 1e-9, r"column 'loss:piqa', row 3: 1e-09 is outside the sensible range "
+                        r"\[1e-06, 1000\] for a task loss \(the ladder's bits per byte"),
 ])
 def test_values_outside_a_sensible_range_are_errors(tmp_path, column, value, expected):
     frame = curves()
     if column == "params":                               # run 'b' (rows 4-6) scaled by 1e-309
         frame.loc[3:5, "params"] = value
     else:
+        if column not in frame:                          # a task loss: the loss's copy
+            frame[column] = frame["loss"]
         frame.loc[2, column] = value
     frame.to_csv(tmp_path / "runs.csv", index=False)
     with pytest.raises(ScalingError, match=expected + ".*check the column's units"):
-        read_runs(tmp_path / "runs.csv")
+        read_runs(tmp_path / "runs.csv", columns=[column])
