@@ -170,6 +170,33 @@ def test_spec_task_errors_name_the_file_and_key(tmp_path):
         'corpus = "stdlib"', 'corpus = "bins"\ntrain_bin = "t.bin"\nvalid_bin = "t.bin"'))
 
 
+def test_a_task_the_held_out_text_cannot_make_is_a_spec_error_before_training(tmp_path, capsys):
+    """Built-in tasks take their distractors from other held-out documents, so one held-out
+    document makes none: --dry-run says so in one line (it used to surface as a TaskError when
+    the first rung started scoring)."""
+    import cli
+    from ladders.data import text_corpus
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sources = sorted(p for p in Path(json.__file__).parent.parent.glob("*.py")
+                     if 20_000 < p.stat().st_size < 60_000)[:12]
+    for k, source in enumerate(sources):                 # 12 standard-library modules
+        (corpus / f"doc{k:02d}.txt").write_text(source.read_text(encoding="utf-8"))
+    for fraction, held_out, code in ((0.5, None, 0), (0.01, 1, 2)):
+        path = tmp_path / f"files-{fraction}.toml"
+        path.write_text(write_spec(tmp_path).read_text().replace(
+            'corpus = "stdlib"\nmax_bytes = 3_000_000',
+            f'corpus = "files"\nfiles = ["{corpus}/*.txt"]\nvalid_fraction = {fraction}'))
+        documents = split_corpus(text_corpus([f"{corpus}/*.txt"]), fraction)[1].documents
+        assert len(documents) == held_out if held_out else len(documents) >= 3
+        assert cli.main(["ladder", "run", str(path), "--dry-run"]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0]
+    assert "tasks.names[0]: task next_chars: the held-out documents hold no candidate item" \
+        in err[0] and "(1 held-out document(s)" in err[0] and "valid_fraction" in err[0]
+
+
 # --- scoring -------------------------------------------------------------------------------------
 
 

@@ -390,10 +390,11 @@ def _pruning(spec, sparsity, steps, config, counts, run) -> str:
 
 def check_corpus(spec: Spec) -> None:
     """What training would find out only when it loads the data, found before any rung (and by
-    --dry-run): a standard-library corpus capped below its first file, or a corpus (or .bin
+    --dry-run): a standard-library corpus capped below its first file, a corpus (or .bin
     file) whose training or held-out split cannot hold one sequence of ladder.context + 1
-    tokens. The standard library is read (about 0.5 s); text files and .bin files are sized
-    without reading them."""
+    tokens, or held-out documents from which a built-in task (`tasks.names`) cannot be made.
+    The standard library is read (about 0.5 s); text files are read only when built-in tasks
+    need their held-out text, else they and .bin files are sized without reading them."""
     import glob
     import os
 
@@ -419,6 +420,8 @@ def check_corpus(spec: Spec) -> None:
         if unique and data.tokenizer == "bytes":        # a BPE's count is known once encoded
             _check_unique_tokens(spec, unique, train.n_bytes + len(corpora.DOC_SEPARATOR.encode())
                                  * (len(train) - 1), cap)
+        if spec.tasks.names:
+            _check_builtin_tasks(spec, corpus)
     elif data.corpus == "files":
         files = {path for pattern in data.files
                  for path in glob.glob(str(spec.resolve(pattern)), recursive=True)
@@ -428,6 +431,12 @@ def check_corpus(spec: Spec) -> None:
             raise SpecError(f"{where}: data.files: {len(files)} file(s) of {size:,} bytes in all, "
                             f"too few for a training and a held-out sequence of ladder.context + "
                             f"1 = {need} tokens each")
+        if spec.tasks.names:        # tasks need the text: read it (training reads it anyway)
+            try:
+                text = corpora.text_corpus(_data_for_rung(spec)["files"])
+            except (FileNotFoundError, ValueError) as exc:
+                raise SpecError(f"{where}: data.files: {exc}") from None
+            _check_builtin_tasks(spec, text)
     elif data.corpus == "bins":
         width = 2 if data.bin_dtype == "uint16" else 4
         for key in ("train_bin", "valid_bin"):
@@ -437,6 +446,23 @@ def check_corpus(spec: Spec) -> None:
                                 f"fewer than one sequence of ladder.context + 1 = {need}")
             if key == "train_bin" and unique:
                 _check_unique_tokens(spec, unique, tokens, "data.train_bin")
+
+
+def _check_builtin_tasks(spec: Spec, corpus) -> None:
+    """Each built-in task can be made from the held-out documents of `corpus` (a one-line
+    SpecError before any rung, not a TaskError when the first rung starts scoring)."""
+    from ladders import data as corpora
+    from ladders.tasks import TaskError, build
+
+    documents = corpora.split_corpus(corpus, spec.data.valid_fraction)[1].documents
+    for index, name in enumerate(spec.tasks.names):
+        try:
+            build(name, documents, spec.tasks.items, spec.ladder.context)
+        except TaskError as exc:
+            raise SpecError(f"{spec.path}: tasks.names[{index}]: {exc} ({len(documents)} "
+                            f"held-out document(s), {sum(map(len, documents)):,} characters); "
+                            "use a larger corpus or a larger data.valid_fraction, or drop the "
+                            "task") from None
 
 
 def _largest_unique_tokens(spec: Spec) -> int | None:
