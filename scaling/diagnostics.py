@@ -16,6 +16,8 @@ of a fit (`fit_warnings`):
 - few-points: fewer than POINTS_PER_PARAMETER points a parameter (n_points, n_parameters,
   needed).
 - few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
+- cut-runs: a query (--where, --train) kept runs without their final rows, and this law reads
+  each run's last row as its end (n_runs, runs: {run: [tokens kept, final tokens]}).
 - a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
   5 points of chance (maximum, chance, margin; `scaling.task_data`); repeats-unidentified, the
   data-constrained law's R_D* fitted on runs of under 4 epochs (`scaling.laws.data_constrained`).
@@ -161,6 +163,7 @@ def fit_warnings(law) -> list[dict]:
             parameter=name, value=json_number(law.params_[name]),
             interval=[json_number(low), json_number(high)],
             factor=json_number(factor)))
+    out += cut_run_warnings(law)
     n_parameters = len(law.parameters)
     needed = POINTS_PER_PARAMETER * n_parameters
     if law.n_points_ < needed:
@@ -178,6 +181,25 @@ def fit_warnings(law) -> list[dict]:
                 f"the {column} exponent needs at least {MIN_VALUES} to be checked by the data",
                 column=column, values=int(count), needed=MIN_VALUES))
     return out
+
+
+def cut_run_warnings(law) -> list[dict]:
+    """cut-runs: the fit read runs a query had cut short as if they ended there. A run stopped
+    mid-schedule is not a shorter run (its learning rate had not decayed; Hoffmann et al. 2022,
+    appendix B and figure A1), so such rows bias a law of final losses."""
+    cut = (law.data_ or {}).get("cut_runs") or {}
+    if not cut:
+        return []
+    run, (kept, final) = next(iter(cut.items()))
+    where = (law.data_ or {}).get("where")
+    return [_warning(
+        "cut-runs", f"{len(cut)} of the fitted runs lost their final rows to the query"
+        f"{f' ({where})' if where else ''}, and the {law.name} law reads each run's last row "
+        f"as its end (e.g. {run!r} at {format_number(kept)} of its {format_number(final)} "
+        "tokens): a run cut mid-schedule is not a shorter run; to select whole runs, query "
+        "their final rows (final_<column>, e.g. final_epochs <= 4)",
+        n_runs=len(cut), runs={str(k): [json_number(a), json_number(b)]
+                               for k, (a, b) in cut.items()})]
 
 
 def unidentified(law) -> list[str]:

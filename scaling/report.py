@@ -426,6 +426,13 @@ def curve_record(law, curves: dict, kind: str | None, level: float | None = None
             "predictions": rows, "warnings": _curve_warnings(law, curves, True)}
 
 
+def fit_warning_lines(record: dict) -> list[str]:
+    """The "WARNING (fit): …" lines of a backtest record's fit (warnings, not cautions)."""
+    warnings = (record.get("fit") or {}).get("warnings") or []
+    return [f"WARNING (fit): {w['message']}" for w in warnings
+            if w.get("severity", "warning") == "warning"]
+
+
 def backtest_report(record: dict, law_inputs) -> str:
     """A backtest record (`scaling.backtest.backtest`) as text: relative errors in percent,
     absolute errors (linear-space targets) in the target's units."""
@@ -460,6 +467,7 @@ def backtest_report(record: dict, law_inputs) -> str:
                                             "beyond")))
     lines += ["", f"mean absolute {'relative ' if relative else ''}error "
                   f"{size(record['mean_abs_' + key])}"]
+    lines += fit_warning_lines(record)
     if record.get("test_curves"):
         lines += ["", table(("curve", "PredE", "WorstE"),
                             [(str(c["run"]), size(c["pred_e"]), size(c["worst_e"]))
@@ -511,9 +519,7 @@ def _accuracy_backtest_report(record: dict, law_inputs) -> str:
     lines.append(table(header, rows, right=(*extra, "actual", "predicted", "error pt",
                                             "beyond")))
     lines += ["", f"mean absolute error {100 * record['mean_abs_error']:.2f} points"]
-    warnings = (record.get("fit") or {}).get("warnings") or []
-    lines += [f"WARNING (fit): {w['message']}" for w in warnings
-              if w.get("severity", "warning") == "warning"]
+    lines += fit_warning_lines(record)
     if record.get("intervals"):
         lines += ["", interval_table(record)]
     return "\n".join(lines)

@@ -317,17 +317,51 @@ def _check_constant_per_run(frame: pd.DataFrame, column: str, path) -> None:
 
 
 def filter_rows(frame: pd.DataFrame, where: str, path=None, option: str = "--where") -> pd.DataFrame:
-    """Keep the rows matching a pandas query (`params < 1e9 and tokens > 1e10`)."""
+    """Keep the rows matching a pandas query (`params < 1e9 and tokens > 1e10`).
+
+    `final_<column>` in a query is each run's value of `<column>` on its final row (the table
+    has no such column of its own), so `final_epochs <= 4` keeps whole runs, where
+    `epochs <= 4` keeps the early rows of every run. `attrs["cut_runs"]` gains the runs the
+    query kept without their final rows: {run: [tokens of the last row kept, of the final row]}
+    (a final-row law would read such a run as if it ended there; `scaling.diagnostics`)."""
     path = path or frame.attrs.get("source", "run table")
+    searched = _with_final_columns(frame, where).assign(_position_=np.arange(len(frame)))
     try:
-        kept = frame.query(where, engine="python")
+        kept = searched.query(where, engine="python")
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ScalingError(f"{path}: bad {option} {where!r}: {reason}") from None
     if not isinstance(kept, pd.DataFrame) or len(kept) == 0:
         raise ScalingError(f"{path}: {option} {where!r} matches no rows")
+    kept = frame.iloc[kept["_position_"].to_numpy()]
     kept.attrs = dict(frame.attrs)
+    kept.attrs["cut_runs"] = cut_runs(frame, kept)
     return kept
+
+
+FINAL_PREFIX = "final_"
+
+
+def _with_final_columns(frame: pd.DataFrame, query: str) -> pd.DataFrame:
+    """`frame` with the `final_<column>` columns a query names (each run's final-row value)."""
+    wanted = {name for name in re.findall(rf"\b{FINAL_PREFIX}(\w+)", query)
+              if name in frame.columns and f"{FINAL_PREFIX}{name}" not in frame.columns}
+    if not wanted:
+        return frame
+    last = final_rows(frame).set_index("run")
+    return frame.assign(**{f"{FINAL_PREFIX}{name}": frame["run"].map(last[name])
+                           for name in sorted(wanted)})
+
+
+def cut_runs(frame: pd.DataFrame, kept: pd.DataFrame) -> dict[str, list[float]]:
+    """{run: [tokens of its last kept row, of its final row]} for the runs `kept` (rows of
+    `frame`) holds without their final row; a run `frame` had already cut
+    (`frame.attrs["cut_runs"]`) keeps the final tokens of the table it was cut from."""
+    finals = final_rows(frame).set_index("run")["tokens"].to_dict()
+    finals.update({run: tokens[1] for run, tokens in (frame.attrs.get("cut_runs") or {}).items()})
+    last_kept = kept.groupby("run", sort=False)["tokens"].max()
+    return {str(run): [float(tokens), float(finals[run])] for run, tokens in last_kept.items()
+            if tokens < finals[run]}
 
 
 def final_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import pytest
 from conftest import CHINCHILLA, EPOCH_CSV
 from scaling.errors import ScalingError
 from scaling.importers.epoch import read_epoch_chinchilla
-from scaling.runs import (METADATA_KEY, contract_version, final_rows, parse_mapping, read_runs,
-                          write_runs)
+from scaling.runs import (METADATA_KEY, contract_version, filter_rows, final_rows, parse_mapping,
+                          read_runs, write_runs)
 
 
 def curves() -> pd.DataFrame:
@@ -87,6 +87,24 @@ def test_where_filters_rows(tmp_path):
     curves().to_csv(tmp_path / "runs.csv", index=False)
     runs = read_runs(tmp_path / "runs.csv", where="params < 1.5e6 and step >= 20")
     assert runs.index.tolist() == [2, 3] and runs.attrs["where"].startswith("params")
+
+
+def test_final_columns_select_whole_runs_and_cut_runs_are_recorded():
+    runs = curves()                       # a: tokens 1e7, 2e7, 3e7; b: 1e7, 3e7, 2e7 (rows 4-6)
+    runs.attrs["source"] = "runs.csv"
+    early = filter_rows(runs, "step <= 20")
+    assert early.index.tolist() == [0, 1, 3, 5]
+    assert early.attrs["cut_runs"] == {"a": [2e7, 3e7], "b": [2e7, 3e7]}
+    # each run's loss on its final row: a 3.2, b 3.0
+    whole = filter_rows(runs, "final_loss < 3.1")
+    assert whole.index.tolist() == [3, 4, 5] and whole.attrs["cut_runs"] == {}
+    assert "final_loss" not in whole.columns
+    # a later query keeps the table's final tokens, not those of the cut it was given
+    earlier = filter_rows(early, "step <= 10")
+    assert earlier.attrs["cut_runs"] == {"a": [1e7, 3e7], "b": [1e7, 3e7]}
+    assert filter_rows(runs, "run == 'b'").attrs["cut_runs"] == {}
+    with pytest.raises(ScalingError, match=r"runs.csv: bad --where 'final_nothing > 1'"):
+        filter_rows(runs, "final_nothing > 1")
 
 
 def test_law_columns_are_validated(tmp_path):

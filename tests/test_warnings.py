@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cli
-from conftest import CHINCHILLA
+from conftest import CHINCHILLA, ROOT
 from scaling import diagnostics, plots
 from scaling.calibration import ERROR_LIMIT, QUANTILES, ErrorModel
 from scaling.laws import get_law, load_fit
@@ -19,6 +19,7 @@ from scaling.runs import write_runs
 from scaling.synthetic import chinchilla_ladder
 
 WHERE = "loss < 3.44"
+CPU_REPEAT = ROOT / "data" / "cpu_repeat" / "runs.parquet"
 # The 16-point example of issue 12: 4 sizes x 4 budgets over a narrow range (20M-60M params,
 # 10-30 tokens a parameter), 1% noise, from Hoffmann et al.'s law. The fit cannot pin E down
 # (it runs to ~0 with an interval up to 2.2) and puts 0.004 tokens a parameter at 1e25 FLOPs.
@@ -206,6 +207,33 @@ def test_too_few_points_or_sizes():
     again = type(law).from_dict(json.loads(law.to_json()))
     assert again.n_values_ == law.n_values_
     assert diagnostics.fit_warnings(again) == diagnostics.fit_warnings(law)
+
+
+def test_a_query_that_cuts_runs_short_warns_a_final_row_law(tmp_path, capsys):
+    """`epochs <= 4` keeps the first 4 epochs of the 8- to 32-epoch runs of the repeated-data
+    ladder, and a final-row law reads those as runs that ended there; `final_epochs <= 4`
+    keeps whole runs and does not warn; a curve law reads every row and does not warn."""
+    runs = str(CPU_REPEAT)
+    out = tmp_path / "cut.json"
+    assert cli.main(["fit", runs, "--law", "data-constrained", "--where", "epochs <= 4",
+                     "--bootstrap", "0", "--no-calibration", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    line = next(line for line in printed.splitlines() if "runs lost their final rows" in line)
+    assert line.startswith("WARNING: 9 of the fitted runs lost their final rows to the query "
+                           "(epochs <= 4)") and "final_epochs <= 4" in line
+    (warning,) = [w for w in json.loads(out.read_text())["warnings"] if w["code"] == "cut-runs"]
+    assert warning["n_runs"] == 9 and len(warning["runs"]) == 9
+    assert sorted({final for _, final in warning["runs"].values()}) == [
+        65536 * e for e in (8, 16, 32)]
+    assert {kept for kept, _ in warning["runs"].values()} == {262144.0}
+    assert "cut-runs" in codes(diagnostics.fit_warnings(load_fit(out)))    # kept in the file
+    assert cli.main(["fit", runs, "--law", "data-constrained", "--where", "final_epochs <= 4",
+                     "--bootstrap", "0", "--no-calibration"]) == 0
+    assert "lost their final rows" not in capsys.readouterr().out
+    assert cli.main(["backtest", runs, "--law", "chinchilla", "--train",
+                     "epochs <= 4 and final_epochs <= 16", "--test", "final_epochs == 32",
+                     "--bootstrap", "0", "--no-calibration"]) == 0
+    assert "WARNING (fit): 6 of the fitted runs lost their final rows" in capsys.readouterr().out
 
 
 # -- the JSON ------------------------------------------------------------------------------------

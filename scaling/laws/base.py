@@ -135,6 +135,14 @@ class PreparedRuns:
     where: tuple[str, ...] = field(default_factory=tuple)
     lr_sources: dict[str, str] | None = None   # {run: where its LRs came from}, for reports
 
+    @property
+    def cut_runs(self) -> dict[str, list[float]]:
+        """{run: [tokens of its last row here, of its final row]}: the runs a query kept
+        without their final rows (`scaling.runs.filter_rows`)."""
+        held = set(self.frame["run"])
+        return {run: tokens for run, tokens in (self.frame.attrs.get("cut_runs") or {}).items()
+                if run in held}
+
     def select(self, query: str, option: str = "--where") -> "PreparedRuns":
         kept = run_tables.filter_rows(self.frame, query, self.source, option)
         return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query),
@@ -474,6 +482,7 @@ class Law:
                                "(only the LR-schedule laws do; see `scaling laws`)")
         frame = self.derive(table, histories)
         frame.attrs["source"] = source
+        frame.attrs["cut_runs"] = dict(runs.attrs.get("cut_runs") or {})
         where = runs.attrs.get("where")
         return PreparedRuns(frame, source, histories, (where,) if where else (), sources)
 
@@ -558,6 +567,8 @@ class Law:
                       "n_rows": len(data.frame)}
         if data.lr_sources is not None:
             self.data_["lr_sources"] = data.lr_sources_of_rows()
+        if self.rows != "all" and data.cut_runs:   # read as if they ended there: a warning
+            self.data_["cut_runs"] = data.cut_runs
         self.residuals_ = self.fit_residuals(problems)
         self.fitted_range_ = fitted_range(pd.concat([p.points for p in problems]), self.scales)
         self.n_values_ = distinct_values(problems)
