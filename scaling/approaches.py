@@ -422,6 +422,11 @@ def approach2(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str = "fi
     params_law, tokens_law = _power_laws(log_c, log_n, log_c - np.log(6.0) - log_n, samples,
                                          level)
     warnings = _bootstrap_warning(bootstrap, failed)
+    cut = frame.attrs.get("cut_runs") or {}
+    if rows == "final" and cut:
+        from scaling.diagnostics import cut_runs_message
+
+        warnings.append(cut_runs_message(cut, frame.attrs.get("where"), "approach 2"))
     edge = [d for d in dropped if d.reason.startswith("lowest loss")]
     if edge:
         warnings.append(f"{len(edge)} budget(s) dropped: their lowest loss is at the edge of the "
@@ -449,6 +454,7 @@ def chinchilla_allocation(values: dict) -> np.ndarray:
 def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
               n_jobs: int | None = None, level: float = 0.95) -> Approach:
     """Approach 3: the chinchilla law fitted to the runs' final rows (with its bootstrap)."""
+    from scaling.diagnostics import cut_run_warnings
     from scaling.laws import get_law
 
     _check_level(level)
@@ -465,6 +471,7 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
         warnings.append(f"the chinchilla fit did not converge: {law.message_}")
     if law.at_bound_:
         warnings.append(f"the chinchilla fit ends on a bound: {', '.join(law.at_bound_)}")
+    warnings += [w["message"] for w in cut_run_warnings(law)]
     failed = bootstrap - (0 if samples is None else len(samples)) if bootstrap else 0
     return Approach(3, params_law, tokens_law, [], [], warnings, law.n_runs_, bootstrap, failed,
                     level, samples,

@@ -190,16 +190,21 @@ def cut_run_warnings(law) -> list[dict]:
     cut = (law.data_ or {}).get("cut_runs") or {}
     if not cut:
         return []
+    return [_warning("cut-runs", cut_runs_message(cut, (law.data_ or {}).get("where"),
+                                                  f"the {law.name} law"),
+                     n_runs=len(cut), runs={str(k): [json_number(a), json_number(b)]
+                                            for k, (a, b) in cut.items()})]
+
+
+def cut_runs_message(cut: dict, where: str | None, reader: str) -> str:
+    """The message of a cut-runs warning: `cut` {run: [tokens kept, final tokens]}, `reader`
+    what reads each run's last row as its end ("the chinchilla law")."""
     run, (kept, final) = next(iter(cut.items()))
-    where = (law.data_ or {}).get("where")
-    return [_warning(
-        "cut-runs", f"{len(cut)} of the fitted runs lost their final rows to the query"
-        f"{f' ({where})' if where else ''}, and the {law.name} law reads each run's last row "
-        f"as its end (e.g. {run!r} at {format_number(kept)} of its {format_number(final)} "
-        "tokens): a run cut mid-schedule is not a shorter run; to select whole runs, query "
-        "their final rows (final_<column>, e.g. final_epochs <= 4)",
-        n_runs=len(cut), runs={str(k): [json_number(a), json_number(b)]
-                               for k, (a, b) in cut.items()})]
+    return (f"{len(cut)} of the fitted runs lost their final rows to the query"
+            f"{f' ({where})' if where else ''}, and {reader} reads each run's last row as its "
+            f"end (e.g. {run!r} at {format_number(kept)} of its {format_number(final)} tokens): "
+            "a run cut mid-schedule is not a shorter run; to select whole runs, query their "
+            "final rows (final_<column>, e.g. final_epochs <= 4)")
 
 
 def unidentified(law) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 import cli
 from scaling import approaches
 from scaling.errors import ScalingError
+from scaling.runs import filter_rows
 
 # Hoffmann et al. 2022's fitted law (unrounded, data/chinchilla/SOURCE.md): a = 0.4565
 TRUE = {"E": 1.69337, "A": 406.401, "B": 410.723, "alpha": 0.339171, "beta": 0.284908}
@@ -91,6 +92,23 @@ def test_approach2_on_checkpoints_of_constant_lr_runs():
                                                                          3e19, 1e20])
     assert result.params.exponent == pytest.approx(A_TRUE, abs=0.02)
     assert [m.flops for m in result.minima] == pytest.approx([1e18, 3e18, 1e19, 3e19, 1e20])
+
+
+def test_approach2_warns_of_runs_a_query_cut_short():
+    """Runs of two rows, the second at twice the tokens: `step == 1` keeps each run's first
+    row, which approach 2 (final rows) would read as the run's end: it says so."""
+    first = isoflop_runs(noise=0.0).assign(step=1)
+    second = first.assign(step=2, tokens=2 * first["tokens"], flops=2 * first["flops"],
+                          loss=0.99 * first["loss"])
+    table = pd.concat([first, second], ignore_index=True)
+    cut = approaches.approach2(filter_rows(table, "step == 1"))
+    (warning,) = [w for w in cut.warnings if "lost their final rows" in w]
+    assert warning.startswith("63 of the fitted runs lost their final rows to the query, and "
+                              "approach 2 reads each run's last row as its end")
+    assert cut.params.exponent == pytest.approx(approaches.approach2(first).params.exponent)
+    assert not any("lost their final rows" in w for w in approaches.approach2(table).warnings)
+    assert not any("lost their final rows" in w for w in approaches.approach2(
+        filter_rows(table, "step == 1"), rows="all").warnings)
 
 
 def test_approach2_drops_a_budget_whose_minimum_is_at_an_edge():
