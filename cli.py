@@ -23,6 +23,7 @@
     scaling ladder run SPEC --out PATH | --dry-run       (SPEC: a file, or a bundled spec's name)
     scaling ladder specs
     scaling ladder coord-check SPEC [--widths W ...] [--steps N] [--out DIR] [--threads K]
+    scaling ladder lr-transfer RUNS [RUNS ...] [--out DIR]
     scaling import lm-eval PATH... --out RUNS.parquet [--preset pythia | --params MODEL=N ...
                      --tokens-per-step T] [--shots K] [--metric TASK=METRIC] [--step N]
     scaling import wandb EXPORT.csv... --out RUNS.parquet --map COL="File col" ...
@@ -253,6 +254,15 @@ def _parser() -> OneLineParser:
                        help="folder for coord-check.csv and coord-check.png "
                             "(default out/coord-check)")
     coord.add_argument("--threads", type=int, metavar="K", help="CPU threads")
+    transfer = ladder_commands.add_parser(
+        "lr-transfer", help="LR transfer: the best peak LR per width of an LR sweep, standard "
+                            "vs muP, with a plot (ladders/lr_transfer.py)")
+    transfer.add_argument("runs", nargs="+", metavar="RUNS",
+                          help="run tables of the sweep (optimizer.lrs), e.g. "
+                               "data/cpu_mup_lr/runs.parquet")
+    transfer.add_argument("--out", default="out/lr-transfer", metavar="DIR",
+                          help="folder for best-lr.csv and lr-transfer.png "
+                               "(default out/lr-transfer)")
     _import_parser(commands)
     return parser
 
@@ -968,6 +978,10 @@ def _ladder(args) -> int:
         from ladders.coord_check import command
 
         return command(args)
+    if args.ladder_command == "lr-transfer":
+        from ladders.lr_transfer import command as lr_transfer_command
+
+        return lr_transfer_command(args)
     return run_ladder_command(args)
 
 

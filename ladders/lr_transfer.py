@@ -7,9 +7,15 @@ width, so the best LR moves by at most one grid step across widths; under the st
 parametrization with Adam it falls as the width grows (roughly as 1/width for the hidden
 matrices).
 
+    $ scaling ladder lr-transfer data/cpu_mup_lr/runs.parquet --out out/lr-transfer
+
     from ladders.lr_transfer import best_lr_table, plot_lr_transfer
     runs = pd.read_parquet("data/cpu_mup_lr/runs.parquet")
     print(best_lr_table(runs)); plot_lr_transfer(runs, "lr-transfer.png")
+
+The command reads one or more run tables (an SP sweep and a muP sweep may be two files), prints
+the table, warns where a width's best LR is at an end of its grid (the optimum is not bracketed:
+extend the sweep), and writes best-lr.csv and lr-transfer.png.
 
 Two readings of "the best LR": `best_lr`, the grid point with the lowest mean final loss (what
 the issue's criterion names), and `fitted_lr`, the vertex of a parabola in log LR fitted to the
@@ -165,3 +171,84 @@ def plot_lr_transfer(runs: pd.DataFrame, path) -> Path:
         with atomic_path(path) as temporary:
             figure.savefig(temporary, format=Path(path).suffix[1:] or "png")
     return Path(path)
+
+
+MIN_LRS = 3     # a parabola's vertex, and an argmin that is not at an end, need 3 LRs a width
+
+
+def read_sweep(paths) -> pd.DataFrame:
+    """The run tables of an LR sweep, read, checked and joined: one-line `ScalingError`s name
+    the file and column (no parametrization, width or peak LR), or the parametrization and
+    width with fewer than MIN_LRS peak LRs."""
+    from scaling.errors import ScalingError
+    from scaling.runs import read_runs
+
+    tables = []
+    for number, path in enumerate(paths):
+        runs = read_runs(path)
+        for column in ("parametrization", "width", "step"):
+            if column not in runs.columns:
+                raise ScalingError(f"{path}: missing column {column!r}: an LR sweep's table "
+                                   "comes from `scaling ladder run` with optimizer.lrs")
+        if "lr_peak" not in runs.columns:
+            if "schedule" not in runs.columns:
+                raise ScalingError(f"{path}: missing column 'lr_peak' (and no 'schedule' to "
+                                   "read the peak LR from)")
+            try:
+                runs["lr_peak"] = [parse(s).peak for s in runs["schedule"]]
+            except ValueError as exc:
+                raise ScalingError(f"{path}: column 'schedule': {exc}") from None
+        tables.append(runs.assign(source_table=str(path), table_number=number))
+    runs = pd.concat(tables, ignore_index=True)
+    once = runs.drop_duplicates(["table_number", "run"])
+    twice = once["run"][once["run"].duplicated()]
+    if len(twice):
+        raise ScalingError(f"run {twice.iloc[0]!r} is in more than one of the tables; give "
+                           "each sweep once")
+    counts = runs.groupby(["parametrization", "width"])["lr_peak"].nunique()
+    for (parametrization, width), count in counts.items():
+        if count < MIN_LRS:
+            path = runs.loc[(runs["parametrization"] == parametrization)
+                            & (runs["width"] == width), "source_table"].iloc[0]
+            raise ScalingError(f"{path}: width {width} ({parametrization}) has {count} peak "
+                               f"LR(s); an LR sweep needs at least {MIN_LRS} a width "
+                               "(optimizer.lrs)")
+    return runs
+
+
+def edge_warnings(table: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    """A line for each width whose best grid LR is the lowest or highest it was run at."""
+    lines = []
+    for row in table.itertuples():
+        grid = sorted(set(runs.loc[(runs["parametrization"] == row.parametrization)
+                                   & (runs["width"] == row.width), "lr_peak"]))
+        if row.best_lr in (grid[0], grid[-1]):
+            end = "lowest" if row.best_lr == grid[0] else "highest"
+            lines.append(f"WARNING: width {row.width} ({row.parametrization}): the best LR "
+                         f"{row.best_lr:.4g} is the {end} of the {len(grid)} run; the optimum "
+                         "is not bracketed, so how far the best LR moves is not known: extend "
+                         "the sweep")
+    return lines
+
+
+def command(args) -> int:
+    """`scaling ladder lr-transfer RUNS [RUNS ...] --out DIR` with parsed arguments."""
+    from scaling.console import check_output
+    from scaling.errors import ScalingError
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ScalingError(f"--out {out}: is a file; give a folder")
+    csv_path, plot_path = out / "best-lr.csv", out / "lr-transfer.png"
+    check_output(csv_path, "--out", {"csv"}, "best-lr.csv")
+    check_output(plot_path, "--out", {"png"}, "lr-transfer.png")
+    runs = read_sweep(args.runs)
+    table = best_lr_table(runs)
+    print(best_lr_text(runs))
+    for line in edge_warnings(table, runs):
+        print(line)
+    with atomic_path(csv_path) as temporary:
+        table.to_csv(temporary, index=False)
+    plot_lr_transfer(runs, plot_path)
+    print(f"wrote {csv_path} ({len(table)} rows) and {plot_path}")
+    return 0

@@ -81,3 +81,74 @@ def test_best_lr_table_on_a_made_up_sweep():
     assert movement(table, fitted=True) == pytest.approx({"mup": 1.0, "standard": 3.0})
     with pytest.raises(AssertionError):
         assert movement(table)["standard"] <= 1
+
+
+def made_up_sweep(best, lrs=(1e-3, 2e-3, 4e-3, 8e-3)) -> pd.DataFrame:
+    """A run table of one sweep: {(parametrization, width): index of its best LR}, loss 3 +
+    (k - best)^2 at the k-th LR, with the contract's columns."""
+    rows = []
+    for (parametrization, width), index in best.items():
+        for k, lr in enumerate(lrs):
+            rows.append({"run": f"{parametrization}-{width}-{k}", "params": 1e5 * width,
+                         "tokens": 1e6, "step": 10, "seed": 0, "width": width,
+                         "parametrization": parametrization, "lr_peak": lr,
+                         "loss": 3 + (k - index) ** 2})
+    return pd.DataFrame(rows)
+
+
+def test_cli_lr_transfer_on_the_bundled_sweep(tmp_path, capsys):
+    import cli
+
+    out = tmp_path / "transfer"
+    assert cli.main(["ladder", "lr-transfer", str(TABLE), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "best LR on the grid moves across widths by: mup: 0 grid step(s), standard: 2 " \
+           "grid step(s)" in printed
+    assert "WARNING" not in printed                      # every optimum is bracketed
+    table = pd.read_csv(out / "best-lr.csv")
+    assert list(table["shift"]) == [0, 0, 0, 0, -1, -2]
+    assert (out / "lr-transfer.png").stat().st_size > 1000
+
+
+def test_cli_lr_transfer_joins_tables_and_warns_of_an_unbracketed_optimum(tmp_path, capsys):
+    import cli
+
+    made_up_sweep({("mup", 32): 1, ("mup", 64): 2}).to_csv(tmp_path / "mup.csv", index=False)
+    made_up_sweep({("standard", 32): 1, ("standard", 64): 3}).to_csv(tmp_path / "sp.csv",
+                                                                      index=False)
+    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "mup.csv"), str(tmp_path / "sp.csv"),
+                     "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "best LR on the grid moves across widths by: mup: 1 grid step(s), standard: 2 grid " \
+           "step(s)" in lines
+    (warning,) = [line for line in lines if line.startswith("WARNING")]
+    assert warning.startswith("WARNING: width 64 (standard): the best LR 0.008 is the highest "
+                              "of the 4 run; the optimum is not bracketed")
+
+
+def test_cli_lr_transfer_bad_input_is_one_line(tmp_path, capsys):
+    import cli
+
+    sweep = made_up_sweep({("mup", 32): 1, ("mup", 64): 2})
+    sweep.drop(columns="parametrization").to_csv(tmp_path / "nopar.csv", index=False)
+    sweep[sweep["lr_peak"] < 3e-3].to_csv(tmp_path / "two.csv", index=False)
+    sweep.to_csv(tmp_path / "sweep.csv", index=False)
+    (tmp_path / "file").write_text("")
+    out = ["--out", str(tmp_path / "o")]
+    cases = [
+        ([str(tmp_path / "nopar.csv"), *out], ["nopar.csv", "missing column 'parametrization'"]),
+        ([str(tmp_path / "two.csv"), *out], ["two.csv", "width 32 (mup) has 2 peak LR(s)",
+                                             "at least 3"]),
+        ([str(tmp_path / "sweep.csv"), str(tmp_path / "sweep.csv"), *out],
+         ["run 'mup-32-0' is in more than one of the tables"]),
+        ([str(tmp_path / "missing.csv"), *out], ["missing.csv"]),
+        ([str(tmp_path / "sweep.csv"), "--out", str(tmp_path / "file")],
+         ["--out", "is a file"]),
+    ]
+    for argv, fragments in cases:
+        assert cli.main(["ladder", "lr-transfer", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("scaling: error: "), err
+        for fragment in fragments:
+            assert fragment in err[0], (fragment, err[0])
+    assert not (tmp_path / "o").exists()
