@@ -19,7 +19,9 @@ of a fit (`fit_warnings`):
 - cut-runs: a query (--where, --train) kept runs without their final rows, and this law reads
   each run's last row as its end (n_runs, runs: {run: [tokens kept, final tokens]}).
 - a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
-  5 points of chance (maximum, chance, margin; `scaling.task_data`); repeats-unidentified, the
+  5 points of chance (maximum, chance, margin; `scaling.task_data`), and no-trend, its
+  accuracies not rising as the loss falls (both also widen every interval beyond the fitted
+  data to chance..1: `Law.beyond_a_trend`); repeats-unidentified, the
   data-constrained law's R_D* fitted on runs of under 4 epochs (`scaling.laws.data_constrained`).
 
 of predicted points (`prediction_warnings`; compute-optimal ones in `allocation_warnings`), with

@@ -183,6 +183,17 @@ def load_accuracy_extras(block) -> dict:
             **({"rank_correlation": float(rho)} if rho is not None else {})}
 
 
+def unidentified_accuracy(extras: dict) -> tuple[float, float] | None:
+    """`Law.unidentified_range` of a task law: (the lower of chance and the smallest fitted
+    accuracy, 1) when its fit warns near-chance or no-trend, else None."""
+    if not any(w["code"] in ("near-chance", "no-trend")
+               for w in accuracy_warnings(extras, "", "")):
+        return None
+    span, chance = (extras or {}).get("accuracy_range"), (extras or {}).get("chance")
+    lows = [v for v in (chance, span[0] if span else None) if v is not None]
+    return (float(min(lows)) if lows else 0.0), 1.0
+
+
 def accuracy_warnings(extras: dict, target: str, loss_column: str | None = None) -> list[dict]:
     """A task law's own warnings: near-chance (every fitted accuracy within NEAR_CHANCE of
     chance) and no-trend (accuracy does not fall steadily with the loss over the fitted points:

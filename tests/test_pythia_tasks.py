@@ -110,3 +110,30 @@ def test_a_task_without_signal_warns_and_the_warning_survives_the_fit_file(zero_
     lambada.fit(lambada.prepare(zero_shot).select(TRAIN))
     assert lambada.extras_["rank_correlation"] < -0.95
     assert not {"near-chance", "no-trend"} & {w["code"] for w in diagnostics.fit_warnings(lambada)}
+
+
+def test_intervals_beyond_a_fit_without_a_trend_span_chance_to_one(zero_shot):
+    """A near-chance fit cannot say where a rise would start: beyond its data every interval
+    runs from chance (or the lowest fitted accuracy) to 1. Before, MMLU's professional_accounting
+    got 99.4% for 2.8B with a calibrated 95% interval of [77.2, 100] (actual 25.0), and the MMLU
+    mean's intervals held 0 of 3; LAMBADA, whose fit has a trend, keeps its own (pinned in
+    test_step_2_predicts_the_largest_pythia_models_from_their_lambada_loss)."""
+    for task in ("hendrycksTest-professional_accounting", "mmlu"):
+        record = backtest(zero_shot, "task-accuracy", TRAIN, task=task,
+                          input="loss:lambada_openai", skip_by="tokens")
+        assert {"near-chance"} <= {w["code"] for w in record["fit"]["warnings"]}
+        for row in record["test"]:
+            assert row["predicted"] > row["actual"]          # the sigmoid's point is kept:
+            if task != "mmlu":                               # a rise the models do not show
+                assert row["predicted"] > 0.99
+            assert row["upper"] == 1.0 and row["lower"] <= 0.25 + 0.03
+            assert row["lower"] <= row["actual"] <= row["upper"]
+    law = get_law("task-accuracy", task="mmlu", input="loss:lambada_openai", skip_by="tokens")
+    law.fit(law.prepare(zero_shot).select(TRAIN), bootstrap=50)
+    fitted = law.fitted_range_["loss:lambada_openai"]
+    inside = {"loss:lambada_openai": np.array([fitted[1], fitted[0] * 1.2])}   # inside the data
+    _, lower, upper = law.interval_from_inputs(inside, kind="law")
+    assert np.all(upper < 0.5)          # within its data, a flat fit keeps its narrow interval
+    _, lower, upper = law.interval_from_inputs({"loss:lambada_openai": np.array([1.4])},
+                                              kind="law")
+    assert upper[0] == 1.0 and lower[0] <= law.extras_["chance"]

@@ -15,6 +15,7 @@ import pytest
 from scipy.optimize import curve_fit, minimize
 
 import cli
+from scaling import diagnostics
 from scaling.errors import ScalingError
 from scaling.laws import get_law
 from scaling.synthetic import task_ladder
@@ -161,6 +162,25 @@ def test_the_chain_predicts_a_larger_model_inside_its_interval():
     truth = true_accuracy(3e9, 6e10)
     assert lower[0] <= truth <= upper[0] and upper[0] <= 1.0
     assert point[0] == pytest.approx(truth, abs=0.01)
+
+
+@pytest.mark.parametrize("law_name", ["task", "task-single"])
+def test_beyond_a_flat_fit_every_interval_spans_chance_to_one(law_name):
+    """Accuracies at chance (0.25 plus noise) on every run: the fit warns near-chance and no
+    longer claims to know the accuracy of a larger model (tests/test_pythia_tasks.py has the
+    real case); inside its data its interval stays narrow."""
+    runs = noisy_runs()
+    runs["acc:hellaswag"] = 0.25 + 0.005 * np.random.default_rng(0).standard_normal(len(runs))
+    law = get_law(law_name, task="hellaswag").fit(runs, bootstrap=40, seed=1)
+    assert "near-chance" in {w["code"] for w in diagnostics.fit_warnings(law)}
+    low, high = law.unidentified_range()       # the lower of chance and the fitted accuracies
+    assert high == 1.0 and low == min(0.25, law.extras_["accuracy_range"][0]) and low > 0.2
+    _, lower, upper = law.predict_interval("run", params=3e9, tokens=6e10)
+    assert upper[0] == 1.0 and lower[0] <= 0.25
+    largest = runs.loc[runs["params"].idxmax()]
+    _, lower, upper = law.predict_interval("run", params=largest["params"],
+                                           tokens=largest["tokens"])
+    assert upper[0] < 0.3
 
 
 # -- the CLI -----------------------------------------------------------------------------------

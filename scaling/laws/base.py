@@ -874,25 +874,48 @@ class Law:
                                f"got {kind!r}")
         level = self.confidence if level is None else float(level)
         point = self.predict_inputs(inputs)
+        where = {**(inputs if isinstance(inputs, dict) else {}), **(scale or {})}
         if kind == "calibrated":
             if getattr(self, "calibration_", None) is None:
                 nan = np.full_like(point, np.nan)
                 return point, nan, nan
-            where = {**(inputs if isinstance(inputs, dict) else {}), **(scale or {})}
             distances = {name: np.broadcast_to(value, point.shape)
                          for name, value in self.error_coordinates(where).items()}
             low, high = self.calibration_.bounds(distances, level)
             centre = self.to_space(point)
             with np.errstate(all="ignore"):
-                return self.within_range(point, self.from_space(centre + low),
-                                         self.from_space(centre + high))
+                return self.beyond_a_trend(where, *self.within_range(
+                    point, self.from_space(centre + low), self.from_space(centre + high)))
         if not len(self.bootstrap_theta_):
             samples = np.empty((0, len(point)))
         else:
             samples = self.from_space(self.predict_theta(self.bootstrap_theta_, inputs))
         if kind == "run":
             samples = self.with_scatter(samples)
-        return self.within_range(*self.interval(point, samples, level))
+        return self.beyond_a_trend(where, *self.within_range(*self.interval(point, samples,
+                                                                             level)))
+
+    def unidentified_range(self) -> tuple[float, float] | None:
+        """(low, high): what the target may be anywhere beyond the fitted data when the fit's own
+        warnings say its data show no trend to extrapolate (the task laws' near-chance and
+        no-trend); None (the default) when they do."""
+        return None
+
+    def beyond_a_trend(self, where: dict, point, lower, upper):
+        """Intervals of the points beyond the fitted data widened to `unidentified_range`: a fit
+        to data with no trend cannot say where the trend starts, and its bootstrap refits and
+        splits, all as flat as the data, agree on a rise the next sizes need not show (a
+        sigmoid through the ideal point predicted 99% for Pythia-2.8B on an MMLU subject it
+        scores 25% on, inside a 95% interval of [77%, 100%]). Points without an interval keep
+        none."""
+        span = self.unidentified_range()
+        if span is None:
+            return point, lower, upper
+        beyond = np.broadcast_to(self.distance(where) > 0, np.shape(point))
+        with np.errstate(invalid="ignore"):
+            lower = np.where(beyond & np.isfinite(lower), np.minimum(lower, span[0]), lower)
+            upper = np.where(beyond & np.isfinite(upper), np.maximum(upper, span[1]), upper)
+        return point, lower, upper
 
     def within_range(self, point, lower, upper):
         """An interval cut to the range the target can take (`target_range`: [0, 1] for an

@@ -35,7 +35,7 @@ from scaling.laws.task_accuracy import STEP2_SETTINGS, TaskAccuracy, ideal_point
 from scaling.laws.task_error import TaskError
 from scaling.laws.task_loss import LAST_SETTING, STARTS, TaskLoss
 from scaling.task_data import (accuracy_extras, accuracy_warnings, anchors, final_values,
-                               load_accuracy_extras)
+                               load_accuracy_extras, unidentified_accuracy)
 
 STEP2_FORMS = {"sigmoid": TaskAccuracy, "exponential": TaskError}
 
@@ -85,6 +85,9 @@ class Task(Chain):
 
     def law_warnings(self):
         return accuracy_warnings(getattr(self, "extras_", None), self.target, self.link)
+
+    def unidentified_range(self):
+        return unidentified_accuracy(getattr(self, "extras_", None))
 
     def fit_rows(self, data):
         """Step 2's points that have a model size (the ideal point has none)."""

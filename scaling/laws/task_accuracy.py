@@ -33,7 +33,8 @@ from scaling.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
 from scaling.task_data import (SKIP, SMOOTH, accuracy_extras, accuracy_warnings, chance_of,
-                               final_values, ideal_point, load_accuracy_extras, smoothed_rows)
+                               final_values, ideal_point, load_accuracy_extras, smoothed_rows,
+                               unidentified_accuracy)
 
 
 def _share(value):
@@ -128,6 +129,9 @@ class AccuracyFromLoss(Law):
 
     def law_warnings(self):
         return accuracy_warnings(getattr(self, "extras_", None), self.target, self.input)
+
+    def unidentified_range(self):
+        return unidentified_accuracy(getattr(self, "extras_", None))
 
     @property
     def judged_on_curves(self) -> bool:

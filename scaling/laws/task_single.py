@@ -27,7 +27,7 @@ from scaling.laws.registry import register
 from scaling.laws.task_accuracy import STEP2_SETTINGS
 from scaling.laws.task_loss import LAST_SETTING
 from scaling.task_data import (accuracy_extras, accuracy_warnings, chance_of, final_values,
-                               load_accuracy_extras)
+                               load_accuracy_extras, unidentified_accuracy)
 
 FLOOR = 1e-6      # the paper floors the predicted accuracy here before its log
 
@@ -78,6 +78,9 @@ class TaskSingle(Law):
 
     def law_warnings(self):
         return accuracy_warnings(getattr(self, "extras_", None), self.target)
+
+    def unidentified_range(self):
+        return unidentified_accuracy(getattr(self, "extras_", None))
 
     def fit_rows(self, data):
         return final_values(data.frame, (self.target,), self.last)
