@@ -82,6 +82,11 @@ FAR_FACTOR, FAR_MARGIN = 2.0, 0.3
 
 MAX_NAMED = 3       # points named in a message before "and N more"
 
+# Codes about predicted points or an allocation, not about the fit itself: a fit file keeps its
+# compute-optimal allocation's (scaling.fit_file), which a backtest of the fit does not show.
+POINT_CODES = frozenset({"error-over-limit", "far-beyond-calibration", "beyond-calibration",
+                         "outside-range", "wide-interval"})
+
 
 def _warning(code: str, message: str, severity: str = "warning", **fields) -> dict:
     return {"code": code, "severity": severity, "message": " ".join(message.split()),

@@ -427,10 +427,12 @@ def curve_record(law, curves: dict, kind: str | None, level: float | None = None
 
 
 def fit_warning_lines(record: dict) -> list[str]:
-    """The "WARNING (fit): …" lines of a backtest record's fit (warnings, not cautions)."""
+    """The "WARNING (fit): …" lines of a backtest record's fit: its warnings about the fit (not
+    cautions, not those of the compute-optimal allocation its fit file keeps)."""
     warnings = (record.get("fit") or {}).get("warnings") or []
     return [f"WARNING (fit): {w['message']}" for w in warnings
-            if w.get("severity", "warning") == "warning"]
+            if w.get("severity", "warning") == "warning"
+            and w.get("code") not in diagnostics.POINT_CODES]
 
 
 def backtest_report(record: dict, law_inputs) -> str:

@@ -6,8 +6,8 @@ import pytest
 
 from scaling.laws import get_law
 from scaling.errors import ScalingError
-from scaling.report import (backtest_report, compute_optimal_table, fit_report, fit_warnings,
-                            prediction_table, reach_cell, table)
+from scaling.report import (backtest_report, compute_optimal_table, fit_report, fit_warning_lines,
+                            fit_warnings, prediction_table, reach_cell, table)
 from scaling.synthetic import chinchilla_ladder, vocabulary_ladder
 
 VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,
@@ -150,3 +150,13 @@ def test_backtest_report_relative_and_absolute():
 def test_table_pads_and_aligns():
     text = table(("name", "value"), [("a", "1"), ("long name", "22")], right=("value",))
     assert text.splitlines() == ["name       value", "a              1", "long name     22"]
+
+
+def test_a_backtest_shows_its_fits_warnings_not_its_allocations():
+    fit = {"warnings": [
+        {"code": "at-bound", "severity": "warning", "message": "E = 0 ended on a bound"},
+        {"code": "wide-interval", "severity": "warning", "message": "the allocation at 1e21"},
+        {"code": "error-over-limit", "severity": "warning", "message": "points at 1e21"},
+        {"code": "beyond-calibration", "severity": "caution", "message": "a caution"}]}
+    assert fit_warning_lines({"fit": fit}) == ["WARNING (fit): E = 0 ended on a bound"]
+    assert fit_warning_lines({}) == []
