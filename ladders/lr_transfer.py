@@ -225,9 +225,9 @@ def edge_warnings(table: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
         if row.best_lr in (grid[0], grid[-1]):
             end = "lowest" if row.best_lr == grid[0] else "highest"
             lines.append(f"WARNING: width {row.width} ({row.parametrization}): the best LR "
-                         f"{row.best_lr:.4g} is the {end} of the {len(grid)} run; the optimum "
-                         "is not bracketed, so how far the best LR moves is not known: extend "
-                         "the sweep")
+                         f"{row.best_lr:.4g} is the {end} of the {len(grid)} it was run at; the "
+                         "optimum is not bracketed, so how far the best LR moves is not known: "
+                         "extend the sweep")
     return lines
 
 

@@ -123,7 +123,7 @@ def test_cli_lr_transfer_joins_tables_and_warns_of_an_unbracketed_optimum(tmp_pa
            "step(s)" in lines
     (warning,) = [line for line in lines if line.startswith("WARNING")]
     assert warning.startswith("WARNING: width 64 (standard): the best LR 0.008 is the highest "
-                              "of the 4 run; the optimum is not bracketed")
+                              "of the 4 it was run at; the optimum is not bracketed")
 
 
 def test_cli_lr_transfer_bad_input_is_one_line(tmp_path, capsys):
