@@ -46,7 +46,7 @@ def final_losses(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: parametrization, width, lr_peak, loss (final row; inf if diverged)."""
     last = runs.loc[runs.groupby("run", sort=False)["step"].idxmax()].copy()
     if "lr_peak" not in last.columns:
-        last["lr_peak"] = [parse(s).peak for s in last["schedule"]]
+        last["lr_peak"] = peak_lrs(last)
     loss = last["loss"].astype(float)
     if "diverged" in last.columns:
         loss = loss.where(~last["diverged"].fillna(False).astype(bool), math.inf)
@@ -55,6 +55,11 @@ def final_losses(runs: pd.DataFrame) -> pd.DataFrame:
         last["seed"] = 0
     return last[["run", "parametrization", "width", "lr_peak", "seed", "loss"]] \
         .reset_index(drop=True)
+
+
+def peak_lrs(runs: pd.DataFrame) -> list[float]:
+    """The peak LR of each row, read from its `schedule` string (a table without `lr_peak`)."""
+    return [parse(schedule).peak for schedule in runs["schedule"]]
 
 
 def mean_losses(runs: pd.DataFrame) -> pd.DataFrame:
@@ -195,7 +200,7 @@ def read_sweep(paths) -> pd.DataFrame:
                 raise ScalingError(f"{path}: missing column 'lr_peak' (and no 'schedule' to "
                                    "read the peak LR from)")
             try:
-                runs["lr_peak"] = [parse(s).peak for s in runs["schedule"]]
+                runs["lr_peak"] = peak_lrs(runs)
             except ValueError as exc:
                 raise ScalingError(f"{path}: column 'schedule': {exc}") from None
         tables.append(runs.assign(source_table=str(path), table_number=number))

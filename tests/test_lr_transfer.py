@@ -126,6 +126,24 @@ def test_cli_lr_transfer_joins_tables_and_warns_of_an_unbracketed_optimum(tmp_pa
                               "of the 4 it was run at; the optimum is not bracketed")
 
 
+def test_cli_lr_transfer_reads_the_peak_lr_from_the_schedule(tmp_path, capsys):
+    import cli
+
+    sweep = made_up_sweep({("mup", 32): 1, ("mup", 64): 2})
+    sweep["schedule"] = [f"cosine:peak={lr:g},warmup=10,steps=100,final=0"
+                         for lr in sweep.pop("lr_peak")]
+    sweep.to_csv(tmp_path / "sweep.csv", index=False)
+    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "sweep.csv"), "--out",
+                     str(tmp_path / "out")]) == 0
+    assert "mup: 1 grid step(s)" in capsys.readouterr().out
+    assert list(pd.read_csv(tmp_path / "out" / "best-lr.csv")["best_lr"]) == [2e-3, 4e-3]
+    sweep["schedule"] = sweep["schedule"].str.replace("cosine", "zigzag")
+    sweep.to_csv(tmp_path / "sweep.csv", index=False)
+    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "sweep.csv"), "--out",
+                     str(tmp_path / "out")]) == 2
+    assert "sweep.csv: column 'schedule'" in capsys.readouterr().err
+
+
 def test_cli_lr_transfer_bad_input_is_one_line(tmp_path, capsys):
     import cli
 
