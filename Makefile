@@ -6,6 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench gpu-check install clean
 
+# The libraries every fitted number depends on, brought to their newest releases at every install
+# (a fresh venv gets them anyway; an old one re-installing does too), so `make test` checks the
+# numbers against what a new user gets. tests/test_releases.py checks that nothing pins them.
+NEWEST := numpy scipy pandas pyarrow lmfit matplotlib
+
 # torch: the CPU build 2.13.0 first where no torch is present (an unpinned torch would pull a
 # multi-GB CUDA build); the `ladder` extra's range accepts it and any torch already installed.
 $(STAMP): pyproject.toml
@@ -13,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch" 2>/dev/null || \
 		$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ladder,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade $(NEWEST)
 	touch $(STAMP)
 
 install: $(STAMP)

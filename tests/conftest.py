@@ -34,3 +34,20 @@ def pytest_collection_modifyitems(config, items):
     for item in gpu_items:
         if not has_gpu:
             item.add_marker(skip)
+
+
+# The releases the fitted numbers were checked with: printed at the top of every run, so a
+# tolerance that a new release breaks shows which release it was (tests/test_releases.py).
+CORE = ("numpy", "scipy", "pandas", "pyarrow", "lmfit", "matplotlib", "torch")
+
+
+def pytest_report_header(config):
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return "releases: " + ", ".join(f"{name} {installed(name)}" for name in CORE)
