@@ -58,6 +58,8 @@ def test_compute_optimal_matches_brute_force_minimum():
     losses = law.predict(params=sizes, tokens=flops / (6 * sizes))
     optimum = law.compute_optimal(flops)
     assert optimum["params"][0][0] == pytest.approx(sizes[np.argmin(losses)], rel=1e-3)
+    # a closed form against a grid 2e-5 decades apart: the loss is flat at its minimum, so the
+    # grid's error is second order (~1e-11); no optimizer or library release enters
     assert optimum["loss"][0][0] == pytest.approx(losses.min(), rel=1e-9)
     assert optimum["params"][0][0] * optimum["tokens"][0][0] * 6 == pytest.approx(flops)
 

@@ -815,5 +815,6 @@ def test_dedupe_resolves_the_duplicate_rows(tmp_path, capsys):
     assert cli.main(["fit", str(path), *FIT, "--out", str(tmp_path / "ref.json")]) == 0
     last, reference = (json.loads((tmp_path / n).read_text()) for n in ("last.json", "ref.json"))
     assert last["n_points"] == 16
+    # two fits of one table in one process: the optimizer repeats its steps exactly
     assert last["objective"] == pytest.approx(reference["objective"], rel=1e-12)
     assert capsys.readouterr().err == ""

@@ -463,6 +463,8 @@ def test_a_chained_bootstrap_resamples_both_steps_together():
     alone = fitting.refit(first, first.inputs_from(points_1),
                           np.log(points_1["loss:hellaswag"].to_numpy()), step_1[:1],
                           delta=first.delta, start=law.theta_[:5], n_jobs=1)
+    # the same optimizer from the same start on the same weights, in one process: it repeats
+    # its own steps (no cross-release spread enters a comparison made within one run)
     np.testing.assert_allclose(alone[0], law.bootstrap_theta_[0, :5], rtol=1e-8, atol=1e-10)
     # the chained prediction for a 7e9-parameter model: interval around the truth
     truth_loss = (TASK_LOSS["E"] + TASK_LOSS["A"] / 7e9 ** TASK_LOSS["alpha"]

@@ -50,7 +50,10 @@ def test_lr_file_steps_may_count_from_0_or_from_1(tmp_path):
     from_zero = read_lr_file(lr_file(tmp_path / "zero.csv", first_step=0))
     assert (from_one.first_step, from_zero.first_step) == (1, 0)
     for run in SCHEDULES:       # either way, index 0 is the LR of the first update
-        assert np.array_equal(from_one.runs[run], lr_array(parse(SCHEDULES[run])))
+        # through a CSV: pandas 3 reads back exactly what it wrote; pandas 2.1's default
+        # parser (not round-trip) was off by up to 9e-13 relative on these LRs
+        np.testing.assert_allclose(from_one.runs[run], lr_array(parse(SCHEDULES[run])),
+                                   rtol=1e-11, atol=0)
         assert np.array_equal(from_zero.runs[run], from_one.runs[run])
 
 
@@ -98,7 +101,9 @@ def test_lr_file_wins_over_a_tracker_schedule_column(tmp_path, capsys, law, firs
     assert code == 0, capsys.readouterr().err
     fitted = load_fit(out)
     reference = get_law(law).fit(curves())
-    assert fitted.params_ == pytest.approx(reference.params_, rel=1e-6)
+    # two fits of one curve set; the optimizer stops within about 1e-5 of the optimum (LRs read
+    # back 1 ulp apart, from a CSV under pandas 2.1, moved multipower's C by 2e-6), so 1e-4
+    assert fitted.params_ == pytest.approx(reference.params_, rel=1e-4)
     # without the file, the column is parsed: one line that points to --lr-file
     assert cli.main(["fit", str(tmp_path / "runs.csv"), "--law", law, "--bootstrap", "0"]) == 2
     err = capsys.readouterr().err
@@ -138,7 +143,9 @@ def test_where_thins_rows_after_the_lrs_are_derived(tmp_path, capsys, law):
     thinned = load_fit(out)
     reference = get_law(law).fit(curves(every=100, noise=0.0))
     assert thinned.n_points_ == 90
-    assert thinned.params_ == pytest.approx(reference.params_, rel=1e-6)
+    # the optimizer's convergence, as above: under numpy 1.26 / scipy 1.11 / pandas 2.1 these
+    # two fits differ by up to 1e-5 (multipower's C), under the newest releases by less
+    assert thinned.params_ == pytest.approx(reference.params_, rel=1e-4)
     assert thinned.data_["where"] == "step % 100 == 0"
     # the backtest's --where too
     code = cli.main(["backtest", str(tmp_path / "dense.csv"), "--law", law, "--bootstrap", "0",

@@ -358,7 +358,12 @@ def test_backtest_of_long_curves_stays_under_400_mb(tmp_path):
     assert peak_mb <= 400, peak_mb
     record = json.loads((tmp_path / "record.json").read_text())
     assert len(record["test_curves"]) == 6
-    assert record["mean_pred_e"] == pytest.approx(0.0016031372581520144, rel=1e-9)
+    # PredE of a fit: its optimizer's result is no constant to nine digits. Measured on this
+    # table: 0.00160313726 (numpy 2.4.6, scipy 1.17.1, pandas 3.1.2 on 2 threads) and
+    # 0.00160314106 (numpy 1.26.4, scipy 1.11.4, pandas 2.1.4; a fresh install in issue 24 gave
+    # 0.00160314109): 2.4e-6 apart. rel=1e-4 is 40 times that spread; the chunked sums this
+    # test guards are checked exactly by test_streamed_and_chunked_sums_equal_the_stored_ones.
+    assert record["mean_pred_e"] == pytest.approx(0.0016031372581520144, rel=1e-4)
 
 
 def fitted_record(n_samples: int) -> dict:

@@ -84,6 +84,7 @@ def test_report_numbers_match_the_closed_form(fit, report):
 
     law = load_fit(fit)
     alloc = law.compute_optimal([BUDGET])
+    # the report's numbers are this same closed form, written to JSON: equal to rounding
     assert alloc["params"][0][0] == pytest.approx(n, rel=1e-9)
     assert alloc["loss"][0][0] == pytest.approx(loss, rel=1e-9)
     # approach 3's row of the side-by-side table, with its bootstrap interval

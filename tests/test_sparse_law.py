@@ -112,12 +112,14 @@ def test_schedule_advice():
     fit = get_law("sparse").fit(synthetic_table(), bootstrap=30)
     record = schedule_advice(fit, params=5e6, tokens=1e8, sparsity=0.75, prunable=4e6)
     advice = pd.DataFrame(record["windows"])
-    by_window = advice.set_index(["start", "end"])
+    # by (start, end) of the window: plain dicts, since pandas < 3 returns a one-row frame, not
+    # a row, from .loc on this unsorted MultiIndex
+    by_window = {(window["start"], window["end"]): window for window in record["windows"]}
     dense, final_size = advice.iloc[0], advice.iloc[1]
     assert dense["params_average"] == 5e6 and final_size["params_average"] == 2e6
     # pruning later keeps more parameters on average, and so a lower predicted loss
-    early, paper, late = (by_window.loc[(0.0, 0.25)], by_window.loc[(0.25, 0.75)],
-                          by_window.loc[(0.75, 1.0)])
+    early, paper, late = (by_window[(0.0, 0.25)], by_window[(0.25, 0.75)],
+                          by_window[(0.75, 1.0)])
     assert early["params_average"] < paper["params_average"] < late["params_average"]
     assert early["predicted"] > paper["predicted"] > late["predicted"]
     assert final_size["predicted"] > paper["predicted"] > dense["predicted"]
@@ -125,7 +127,7 @@ def test_schedule_advice():
     assert advice["predicted"].to_numpy() == pytest.approx(
         law_loss(advice["params_average"].to_numpy(), 1e8), rel=1e-3)
     # pruned from initialisation: a dense model of the final size
-    assert by_window.loc[(0.0, 0.0), "params_average"] == pytest.approx(2e6, rel=1e-6)
+    assert by_window[(0.0, 0.0)]["params_average"] == pytest.approx(2e6, rel=1e-6)
     assert (advice["lower"] <= advice["predicted"]).all()
     assert (advice["predicted"] <= advice["upper"]).all()
     assert record["interval"]["kind"] == "run"
