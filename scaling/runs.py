@@ -17,6 +17,7 @@ import pandas as pd
 
 from scaling.atomic import atomic_path
 from scaling.errors import ScalingError
+from scaling.query import Query, parse as parse_query
 
 CONTRACT_VERSION = "1"
 METADATA_KEY = b"scaling.run_table"
@@ -316,8 +317,9 @@ def _check_constant_per_run(frame: pd.DataFrame, column: str, path) -> None:
                            f"changes {column} from {first.at[row]:g} to {frame.at[row, column]:g}")
 
 
-def filter_rows(frame: pd.DataFrame, where: str, path=None, option: str = "--where") -> pd.DataFrame:
-    """Keep the rows matching a pandas query (`params < 1e9 and tokens > 1e10`).
+def filter_rows(frame: pd.DataFrame, where, path=None, option: str = "--where") -> pd.DataFrame:
+    """Keep the rows matching a query (`params < 1e9 and tokens > 1e10`; `scaling.query` says
+    what a query may hold: it is data, checked and evaluated without running any code).
 
     `final_<column>` in a query is each run's value of `<column>` on its final row (the table
     has no such column of its own), so `final_epochs <= 4` keeps whole runs, where
@@ -325,27 +327,28 @@ def filter_rows(frame: pd.DataFrame, where: str, path=None, option: str = "--whe
     query kept without their final rows: {run: [tokens of the last row kept, of the final row]}
     (a final-row law would read such a run as if it ended there; `scaling.diagnostics`)."""
     path = path or frame.attrs.get("source", "run table")
-    searched = _with_final_columns(frame, where).assign(_position_=np.arange(len(frame)))
-    try:
-        kept = searched.query(where, engine="python")
-    except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ScalingError(f"{path}: bad {option} {where!r}: {reason}") from None
-    if not isinstance(kept, pd.DataFrame) or len(kept) == 0:
-        raise ScalingError(f"{path}: {option} {where!r} matches no rows")
-    kept = frame.iloc[kept["_position_"].to_numpy()]
+    query = where if isinstance(where, Query) else parse_query(where, option, path)
+    kept = frame[query_mask(frame, query, path)]
+    if len(kept) == 0:
+        raise ScalingError(f"{path}: {option} {query.text!r} matches no rows")
     kept.attrs = dict(frame.attrs)
     kept.attrs["cut_runs"] = cut_runs(frame, kept)
     return kept
 
 
+def query_mask(frame: pd.DataFrame, query: Query, path) -> np.ndarray:
+    """The rows of `frame` a checked query keeps (with its `final_<column>` columns)."""
+    return query.mask(_with_final_columns(frame, query.columns), path)
+
+
 FINAL_PREFIX = "final_"
 
 
-def _with_final_columns(frame: pd.DataFrame, query: str) -> pd.DataFrame:
+def _with_final_columns(frame: pd.DataFrame, names) -> pd.DataFrame:
     """`frame` with the `final_<column>` columns a query names (each run's final-row value)."""
-    wanted = {name for name in re.findall(rf"\b{FINAL_PREFIX}(\w+)", query)
-              if name in frame.columns and f"{FINAL_PREFIX}{name}" not in frame.columns}
+    wanted = {name[len(FINAL_PREFIX):] for name in names
+              if name.startswith(FINAL_PREFIX) and name not in frame.columns
+              and name[len(FINAL_PREFIX):] in frame.columns}
     if not wanted:
         return frame
     last = final_rows(frame).set_index("run")
