@@ -70,34 +70,83 @@ def parse_mapping(items) -> dict[str, str]:
 
 def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = None,
               columns=(), dedupe: str | None = None) -> pd.DataFrame:
-    """Read a run table (Parquet or CSV), map, validate, derive `flops` (and `epochs` where
-    `unique_tokens` is given), then apply `where`.
+    """Read a run table (Parquet or CSV), map, apply `where`, validate the rows it keeps,
+    derive `flops` (and `epochs` where `unique_tokens` is given).
 
     `columns` names optional columns that the caller will use; they are validated like the
     required ones (present, numeric, finite, in a sensible range). Two rows of one run at one
     step (or, without a `step` column, at one `tokens`) are an error unless `dedupe` says which
     to keep: "first", "last" or "mean" (of every numeric column). The frame's `attrs["source"]`
     holds the path.
-    `where` filters the file's rows; to filter after a law's derived columns (the LR areas of
+    `where` (a query, `scaling.query`; checked before the file is read) filters the file's rows
+    first, reading the contract's numeric columns as numbers (a value that is not one, or is
+    missing, is NaN there: a comparison with it is false) and `flops`/`epochs` as derived; the
+    checks then hold the rows it keeps, so a bad row the query drops is no error, and an error
+    about a kept row names the query. To filter after a law's derived columns (the LR areas of
     the curve laws), give the query to `Law.fit(runs, where=...)` instead.
     """
     path = Path(path)
+    query = parse_query(where, "--where", path) if where else None
     frame = read_file(path)
     frame = apply_mapping(frame, mapping or {}, path)
     if len(frame) == 0:
         raise ScalingError(f"{path}: the file has no rows")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    frame = validate(frame, path, columns, dedupe)
+    cut = None
+    if query is not None:
+        check_columns(frame, path, columns)
+        searched = _derive(_searchable(frame, columns))
+        keep = query_mask(searched, query, path)
+        if not keep.any():
+            raise ScalingError(f"{path}: --where {query.text!r} matches no rows")
+        frame = frame[keep]
+    try:
+        frame = validate(frame, path, columns, dedupe)
+    except ScalingError as error:
+        if query is None:
+            raise
+        raise ScalingError(f"{error} (checked on the rows --where {query.text!r} keeps)") \
+            from None
+    frame = _derive(frame)
+    frame.attrs["source"] = str(path)
+    if query is not None:
+        frame.attrs["where"] = query.text
+        frame.attrs["cut_runs"] = cut_runs(_finals_of(searched), frame)
+    return frame
+
+
+def _derive(frame: pd.DataFrame) -> pd.DataFrame:
+    """`flops` (6·N·D) and `epochs` (tokens / unique_tokens) where the table has none."""
     if "flops" not in frame.columns:
         frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
     if "epochs" not in frame.columns and "unique_tokens" in frame.columns:
         unique = pd.to_numeric(frame["unique_tokens"], errors="coerce")
         frame["epochs"] = frame["tokens"] / unique       # NaN on rows without a cap
-    frame.attrs["source"] = str(path)
-    if where:
-        frame = filter_rows(frame, where, path)
-        frame.attrs["where"] = where
     return frame
+
+
+def _searchable(frame: pd.DataFrame, columns=()) -> pd.DataFrame:
+    """The unvalidated table as a query reads it: run ids as text, the contract's numeric
+    columns (and `columns`) as numbers, NaN where a cell is not one; `final` as true/false."""
+    searched = frame.copy()
+    searched["run"] = frame["run"].where(frame["run"].isna(), frame["run"].astype(str))
+    for column in searched.columns:
+        if column in STRING or column == "final" or searched[column].dtype == bool:
+            continue
+        if _is_numeric_column(column) or column in columns:
+            searched[column] = pd.to_numeric(searched[column], errors="coerce").astype(float)
+    if "final" in searched.columns and searched["final"].dtype != bool:
+        words = searched["final"].astype(str).str.strip().str.lower()
+        searched["final"] = words.isin(["true", "1", "1.0"]).to_numpy()
+    return searched
+
+
+def _finals_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows `final_rows` can read (a run id, a number of tokens): on a validated table,
+    every row."""
+    usable = frame["run"].notna() & np.isfinite(pd.to_numeric(frame["tokens"], errors="coerce")
+                                                .to_numpy(float))
+    return frame if usable.all() else frame[usable.to_numpy()]
 
 
 def read_file(path: Path) -> pd.DataFrame:
@@ -167,23 +216,31 @@ def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path) -> pd.Data
     return renamed.rename(columns={source: target for target, source in mapping.items()})
 
 
-def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -> pd.DataFrame:
-    """Check the contract's rules on the required columns and on `columns`; return a clean copy
-    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`)."""
+def check_columns(frame: pd.DataFrame, path, columns=()) -> None:
+    """The required columns, and `columns` (but `flops`, and `epochs` beside `unique_tokens`:
+    derived when absent), are in the table."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ScalingError(f"{path}: missing required column {missing[0]!r} (columns: "
                            f"{', '.join(map(str, frame.columns))}; map one with --map "
                            f"{missing[0]}=\"Your column\")")
+    for column in columns:
+        if column not in frame.columns and not (
+                column == "flops" or (column == "epochs" and "unique_tokens" in frame.columns)):
+            raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
+
+
+def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -> pd.DataFrame:
+    """Check the contract's rules on the required columns and on `columns`; return a clean copy
+    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`)."""
+    check_columns(frame, path, columns)
     frame = frame.copy()
     frame["run"] = _as_run_ids(frame["run"], path)
     checked = list(dict.fromkeys([*REQUIRED[1:], *columns,
                                   *[c for c in frame.columns if c in POSITIVE]]))
     for column in checked:
         if column not in frame.columns:
-            if column == "flops" or (column == "epochs" and "unique_tokens" in frame.columns):
-                continue  # derived below when absent
-            raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
+            continue  # flops, epochs: derived when absent (check_columns)
         if column in STRING or not (_is_numeric_column(column) or column in columns):
             continue
         frame[column] = as_finite_numbers(frame[column], column, path)
@@ -351,7 +408,7 @@ def _with_final_columns(frame: pd.DataFrame, names) -> pd.DataFrame:
               and name[len(FINAL_PREFIX):] in frame.columns}
     if not wanted:
         return frame
-    last = final_rows(frame).set_index("run")
+    last = final_rows(_finals_of(frame)).set_index("run")
     return frame.assign(**{f"{FINAL_PREFIX}{name}": frame["run"].map(last[name])
                            for name in sorted(wanted)})
 
