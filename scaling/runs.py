@@ -87,7 +87,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     """
     path = Path(path)
     query = parse_query(where, "--where", path) if where else None
-    frame = read_file(path)
+    frame = read_file(path, _text_columns(mapping or {}))
     frame = apply_mapping(frame, mapping or {}, path)
     if len(frame) == 0:
         raise ScalingError(f"{path}: the file has no rows")
@@ -149,7 +149,16 @@ def _finals_of(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if usable.all() else frame[usable.to_numpy()]
 
 
-def read_file(path: Path) -> pd.DataFrame:
+def _text_columns(mapping: dict[str, str]) -> tuple[str, ...]:
+    """The file columns read as text (`STRING`: id-like columns), under their file names."""
+    return tuple(dict.fromkeys([*STRING, *(source for target, source in mapping.items()
+                                           if target in STRING)]))
+
+
+def read_file(path: Path, text_columns=STRING) -> pd.DataFrame:
+    """A Parquet or CSV file as it is; a CSV's `text_columns` (default: the contract's id-like
+    columns, `STRING`) are read as text, so run `01` stays `01` (not the number 1, which run
+    `1` is too) and `1e3` stays apart from `1000`."""
     if not path.exists():
         raise ScalingError(f"{path}: no such file")
     if path.is_dir():
@@ -166,7 +175,8 @@ def read_file(path: Path) -> pd.DataFrame:
                 raise ScalingError(f"{path}: the file is empty")
             separator = "\t" if suffix == ".tsv" else _separator(path)
             _check_header(path, separator)
-            return pd.read_csv(path, sep=separator)
+            return pd.read_csv(path, sep=separator,
+                               dtype={column: str for column in text_columns})
     except ScalingError:
         raise
     except pd.errors.EmptyDataError:

@@ -223,6 +223,21 @@ def test_values_outside_a_sensible_range_are_errors(tmp_path, column, value, exp
 
 # -- issue 24: ids as text, the query before the checks, separators that disagree ------------
 
+def test_run_ids_in_a_csv_are_text_so_1_and_01_stay_two_runs(tmp_path):
+    frame = pd.DataFrame({"Model": ["1", "01", "1e3", "1000"], "params": [1e6, 2e6, 3e6, 4e6],
+                          "tokens": [1e7, 1e7, 1e7, 1e7], "loss": [4.0, 3.9, 3.8, 3.7],
+                          "schedule": ["1", "01", "1e3", "1000"]})
+    path = tmp_path / "runs.csv"
+    frame.rename(columns={"Model": "run"}).to_csv(path, index=False)
+    runs = read_runs(path)
+    assert runs["run"].tolist() == ["1", "01", "1e3", "1000"]       # four runs, as written
+    assert runs["schedule"].tolist() == ["1", "01", "1e3", "1000"]
+    frame.to_csv(path, index=False)                                  # the id under a mapping
+    mapped = read_runs(path, mapping=parse_mapping(["run=Model"]))
+    assert mapped["run"].tolist() == ["1", "01", "1e3", "1000"]
+    assert filter_rows(mapped, "run == '01'")["params"].tolist() == [2e6]
+
+
 def test_a_bad_row_the_query_drops_is_no_error(tmp_path):
     frame = curves()
     frame["loss"] = frame["loss"].astype(object)
