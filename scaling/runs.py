@@ -175,6 +175,7 @@ def read_file(path: Path, text_columns=STRING) -> pd.DataFrame:
                 raise ScalingError(f"{path}: the file is empty")
             separator = "\t" if suffix == ".tsv" else _separator(path)
             _check_header(path, separator)
+            _check_separators(path, separator)
             return pd.read_csv(path, sep=separator,
                                dtype={column: str for column in text_columns})
     except ScalingError:
@@ -195,6 +196,32 @@ def _separator(path: Path) -> str:
     counts = {separator: header.count(separator) for separator in SEPARATORS}
     best = max(SEPARATORS, key=lambda separator: counts[separator])
     return best if counts[best] > counts[","] else ","
+
+
+def _check_separators(path: Path, separator: str, sample: int = 50) -> None:
+    """A header separated by one character and data rows by another (`run;params;...` over
+    `a,1e8,...`) is an error naming both: read with the header's, every row would be one field
+    and its other columns missing. Checked on the first `sample` non-blank data rows: none of
+    them holds the header's separator, and every one holds the same other one."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+        if separator not in header:
+            return                                   # one column: nothing to disagree
+        rows = []
+        for line in handle:
+            if line.strip():
+                rows.append(line)
+            if len(rows) >= sample:
+                break
+    if not rows or any(separator in row for row in rows):
+        return
+    others = [s for s in SEPARATORS if s != separator and all(s in row for row in rows)]
+    if not others:
+        return
+    other = max(others, key=lambda s: rows[0].count(s))
+    raise ScalingError(f"{path}: the separators disagree: the header is separated by "
+                       f"{separator!r} but the data rows by {other!r} (the first data row: "
+                       f"{rows[0].strip()[:60]!r}); use one separator throughout")
 
 
 def _check_header(path: Path, separator: str) -> None:

@@ -299,3 +299,21 @@ def test_commands_check_the_rows_their_query_keeps(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == (f"scaling: error: {path}: column 'loss', row 7: not a number ('abc') "
                    "(checked on the rows --where 'params > 2e7' keeps)")
+
+
+@pytest.mark.parametrize("header, rows, separator, other", [
+    ("run;params;tokens;loss", "a,1e8,1e9,3.0\nb,2e8,1e9,2.9\n", ";", ","),
+    ("run,params,tokens,loss", "a;1e8;1e9;3.0\nb;2e8;1e9;2.9\n", ",", ";"),
+    ("run|params|tokens|loss", "a\t1e8\t1e9\t3.0\n", "|", "\t"),
+])
+def test_a_header_and_rows_with_different_separators_are_one_error(tmp_path, capsys, header,
+                                                                   rows, separator, other):
+    import cli
+
+    path = tmp_path / "runs.csv"
+    path.write_text(f"{header}\n{rows}")
+    assert cli.main(["fit", str(path), "--bootstrap", "0", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"scaling: error: {path}: the separators disagree: the header is "
+                          f"separated by {separator!r} but the data rows by {other!r}")
+    assert "\n" not in err
