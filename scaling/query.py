@@ -154,6 +154,9 @@ def _tokenize(text: str, option: str, path) -> tuple[str, dict]:
         elif char in "&|":
             out.append(" and " if char == "&" else " or ")
             i += 1
+        elif char in "\r\n\t":
+            out.append(" ")                          # a query written over several lines
+            i += 1
         else:
             out.append(char)
             i += 1
@@ -208,7 +211,7 @@ def _check(node, text, option, path, quoted, columns, depth) -> None:
         check(node.right)
     elif isinstance(node, ast.Compare):
         check(node.left)
-        for op, right in zip(node.ops, node.comparators):
+        for position, (op, right) in enumerate(zip(node.ops, node.comparators)):
             if isinstance(op, (ast.Is, ast.IsNot)):
                 fail("'is' is not allowed; use == or !=")
             if isinstance(op, (ast.In, ast.NotIn)) or (
@@ -218,6 +221,8 @@ def _check(node, text, option, path, quoted, columns, depth) -> None:
                     type(op)]
                 if not isinstance(right, (ast.List, ast.Tuple)):
                     fail(f"'{word}' needs a literal list after it, e.g. run {word} ['a', 'b']")
+                if position < len(node.ops) - 1:
+                    fail(f"a list ends a comparison: nothing may follow {word} [...]")
                 for element in right.elts:
                     if _literal(element) is None:
                         fail(f"the list after '{word}' holds literals only (numbers, strings, "
@@ -336,8 +341,14 @@ class _Evaluator:
         _fail(self.query.text, self.query.option, self.path, reason)
 
     def mask(self) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            value = self.eval(self.query.tree.body)
+        try:
+            with np.errstate(all="ignore"):
+                value = self.eval(self.query.tree.body)
+        except ScalingError:
+            raise
+        except (TypeError, ValueError, ArithmeticError, MemoryError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.fail(f"cannot evaluate it on this table ({reason[:200]})")
         truth = self.truth(value, "the query")
         return np.broadcast_to(truth, (self.n,)).copy()
 

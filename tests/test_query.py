@@ -53,7 +53,7 @@ PANDAS_QUERIES = [
     "run.str.endswith('2')", "schedule.str.contains('os')",
     "schedule.str.contains('e:p', regex=False)",
     "not run.str.endswith('-2')", "abs(step - 200) <= 50", "run == 1",
-    "run != 1", "params == 'a'",
+    "run != 1", "params == 'a'", "row > 3",          # the row number, the index's name
 ]
 
 
@@ -97,6 +97,11 @@ def test_a_missing_text_value_matches_nothing_and_nan_compares_false():
         [1, 2, 4, 5, 6]
 
 
+def test_a_query_over_several_lines_reads_as_one():
+    frame = sample()
+    assert frame.index[parse("params < 1e9\n    and stable").mask(frame)].tolist() == [1]
+
+
 def test_final_columns_and_cut_runs_still_work():
     frame = pd.DataFrame({"run": ["a", "a", "b", "b"], "tokens": [1e9, 2e9, 1e9, 2e9],
                           "loss": [3.0, 2.5, 3.2, 3.1], "Model Size": [1.0, 1.0, 2.0, 2.0]})
@@ -137,6 +142,7 @@ ERRORS = {
     "xor": ("params ^ 2 > 0", "'^'"),
     "shift": ("params << 2 > 0", "'<<'"),
     "in-column": ("'a' in run", "literal list"),
+    "list-not-last": ("params in [1e8] < 3", "a list ends a comparison"),
     "other-str-method": ("run.str.upper() == 'A'", "'.upper(...)'"),
     "regex-contains": ("run.str.contains('^tr.*')", "regular expression"),
     "str-keyword": ("run.str.startswith('t', na=True)", "na="),
