@@ -311,7 +311,19 @@ def main(argv=None) -> int:
 
 def _run(argv) -> int:
     args = _parser().parse_args(argv)
+    _check_queries(args)
     return _COMMANDS[args.command](args)
+
+
+def _check_queries(args) -> None:
+    """--where, --train and --test checked before anything is read or fitted: a query is data
+    (`scaling.query`), and one outside its whitelist is a one-line error."""
+    from scaling.query import parse
+
+    for option in ("where", "train", "test"):
+        text = getattr(args, option, None)
+        if text is not None:
+            parse(text, f"--{option}", getattr(args, "runs", None))
 
 
 def _settings(args) -> dict:

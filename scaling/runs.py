@@ -17,6 +17,7 @@ import pandas as pd
 
 from scaling.atomic import atomic_path
 from scaling.errors import ScalingError
+from scaling.query import Query, parse as parse_query
 
 CONTRACT_VERSION = "1"
 METADATA_KEY = b"scaling.run_table"
@@ -69,37 +70,95 @@ def parse_mapping(items) -> dict[str, str]:
 
 def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = None,
               columns=(), dedupe: str | None = None) -> pd.DataFrame:
-    """Read a run table (Parquet or CSV), map, validate, derive `flops` (and `epochs` where
-    `unique_tokens` is given), then apply `where`.
+    """Read a run table (Parquet or CSV), map, apply `where`, validate the rows it keeps,
+    derive `flops` (and `epochs` where `unique_tokens` is given).
 
     `columns` names optional columns that the caller will use; they are validated like the
     required ones (present, numeric, finite, in a sensible range). Two rows of one run at one
     step (or, without a `step` column, at one `tokens`) are an error unless `dedupe` says which
     to keep: "first", "last" or "mean" (of every numeric column). The frame's `attrs["source"]`
     holds the path.
-    `where` filters the file's rows; to filter after a law's derived columns (the LR areas of
+    `where` (a query, `scaling.query`; checked before the file is read) filters the file's rows
+    first, reading the contract's numeric columns as numbers (a value that is not one, or is
+    missing, is NaN there: a comparison with it is false) and `flops`/`epochs` as derived; the
+    checks then hold the rows it keeps, so a bad row the query drops is no error, and an error
+    about a kept row names the query. To filter after a law's derived columns (the LR areas of
     the curve laws), give the query to `Law.fit(runs, where=...)` instead.
     """
     path = Path(path)
-    frame = read_file(path)
+    query = parse_query(where, "--where", path) if where else None
+    frame = read_file(path, _text_columns(mapping or {}))
     frame = apply_mapping(frame, mapping or {}, path)
     if len(frame) == 0:
         raise ScalingError(f"{path}: the file has no rows")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    frame = validate(frame, path, columns, dedupe)
+    cut = None
+    if query is not None:
+        check_columns(frame, path, columns)
+        searched = _derive(_searchable(frame, columns))
+        keep = query_mask(searched, query, path)
+        if not keep.any():
+            raise ScalingError(f"{path}: --where {query.text!r} matches no rows")
+        frame = frame[keep]
+    try:
+        frame = validate(frame, path, columns, dedupe)
+    except ScalingError as error:
+        if query is None:
+            raise
+        raise ScalingError(f"{error} (checked on the rows --where {query.text!r} keeps)") \
+            from None
+    frame = _derive(frame)
+    frame.attrs["source"] = str(path)
+    if query is not None:
+        frame.attrs["where"] = query.text
+        frame.attrs["cut_runs"] = cut_runs(_finals_of(searched), frame)
+    return frame
+
+
+def _derive(frame: pd.DataFrame) -> pd.DataFrame:
+    """`flops` (6·N·D) and `epochs` (tokens / unique_tokens) where the table has none."""
     if "flops" not in frame.columns:
         frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
     if "epochs" not in frame.columns and "unique_tokens" in frame.columns:
         unique = pd.to_numeric(frame["unique_tokens"], errors="coerce")
         frame["epochs"] = frame["tokens"] / unique       # NaN on rows without a cap
-    frame.attrs["source"] = str(path)
-    if where:
-        frame = filter_rows(frame, where, path)
-        frame.attrs["where"] = where
     return frame
 
 
-def read_file(path: Path) -> pd.DataFrame:
+def _searchable(frame: pd.DataFrame, columns=()) -> pd.DataFrame:
+    """The unvalidated table as a query reads it: run ids as text, the contract's numeric
+    columns (and `columns`) as numbers, NaN where a cell is not one; `final` as true/false."""
+    searched = frame.copy()
+    searched["run"] = frame["run"].where(frame["run"].isna(), frame["run"].astype(str))
+    for column in searched.columns:
+        if column in STRING or column == "final" or searched[column].dtype == bool:
+            continue
+        if _is_numeric_column(column) or column in columns:
+            searched[column] = pd.to_numeric(searched[column], errors="coerce").astype(float)
+    if "final" in searched.columns and searched["final"].dtype != bool:
+        words = searched["final"].astype(str).str.strip().str.lower()
+        searched["final"] = words.isin(["true", "1", "1.0"]).to_numpy()
+    return searched
+
+
+def _finals_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows `final_rows` can read (a run id, a number of tokens): on a validated table,
+    every row."""
+    usable = frame["run"].notna() & np.isfinite(pd.to_numeric(frame["tokens"], errors="coerce")
+                                                .to_numpy(float))
+    return frame if usable.all() else frame[usable.to_numpy()]
+
+
+def _text_columns(mapping: dict[str, str]) -> tuple[str, ...]:
+    """The file columns read as text (`STRING`: id-like columns), under their file names."""
+    return tuple(dict.fromkeys([*STRING, *(source for target, source in mapping.items()
+                                           if target in STRING)]))
+
+
+def read_file(path: Path, text_columns=STRING) -> pd.DataFrame:
+    """A Parquet or CSV file as it is; a CSV's `text_columns` (default: the contract's id-like
+    columns, `STRING`) are read as text, so run `01` stays `01` (not the number 1, which run
+    `1` is too) and `1e3` stays apart from `1000`."""
     if not path.exists():
         raise ScalingError(f"{path}: no such file")
     if path.is_dir():
@@ -116,7 +175,9 @@ def read_file(path: Path) -> pd.DataFrame:
                 raise ScalingError(f"{path}: the file is empty")
             separator = "\t" if suffix == ".tsv" else _separator(path)
             _check_header(path, separator)
-            return pd.read_csv(path, sep=separator)
+            _check_separators(path, separator)
+            return pd.read_csv(path, sep=separator,
+                               dtype={column: str for column in text_columns})
     except ScalingError:
         raise
     except pd.errors.EmptyDataError:
@@ -135,6 +196,32 @@ def _separator(path: Path) -> str:
     counts = {separator: header.count(separator) for separator in SEPARATORS}
     best = max(SEPARATORS, key=lambda separator: counts[separator])
     return best if counts[best] > counts[","] else ","
+
+
+def _check_separators(path: Path, separator: str, sample: int = 50) -> None:
+    """A header separated by one character and data rows by another (`run;params;...` over
+    `a,1e8,...`) is an error naming both: read with the header's, every row would be one field
+    and its other columns missing. Checked on the first `sample` non-blank data rows: none of
+    them holds the header's separator, and every one holds the same other one."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+        if separator not in header:
+            return                                   # one column: nothing to disagree
+        rows = []
+        for line in handle:
+            if line.strip():
+                rows.append(line)
+            if len(rows) >= sample:
+                break
+    if not rows or any(separator in row for row in rows):
+        return
+    others = [s for s in SEPARATORS if s != separator and all(s in row for row in rows)]
+    if not others:
+        return
+    other = max(others, key=lambda s: rows[0].count(s))
+    raise ScalingError(f"{path}: the separators disagree: the header is separated by "
+                       f"{separator!r} but the data rows by {other!r} (the first data row: "
+                       f"{rows[0].strip()[:60]!r}); use one separator throughout")
 
 
 def _check_header(path: Path, separator: str) -> None:
@@ -166,23 +253,31 @@ def apply_mapping(frame: pd.DataFrame, mapping: dict[str, str], path) -> pd.Data
     return renamed.rename(columns={source: target for target, source in mapping.items()})
 
 
-def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -> pd.DataFrame:
-    """Check the contract's rules on the required columns and on `columns`; return a clean copy
-    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`)."""
+def check_columns(frame: pd.DataFrame, path, columns=()) -> None:
+    """The required columns, and `columns` (but `flops`, and `epochs` beside `unique_tokens`:
+    derived when absent), are in the table."""
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ScalingError(f"{path}: missing required column {missing[0]!r} (columns: "
                            f"{', '.join(map(str, frame.columns))}; map one with --map "
                            f"{missing[0]}=\"Your column\")")
+    for column in columns:
+        if column not in frame.columns and not (
+                column == "flops" or (column == "epochs" and "unique_tokens" in frame.columns)):
+            raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
+
+
+def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -> pd.DataFrame:
+    """Check the contract's rules on the required columns and on `columns`; return a clean copy
+    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`)."""
+    check_columns(frame, path, columns)
     frame = frame.copy()
     frame["run"] = _as_run_ids(frame["run"], path)
     checked = list(dict.fromkeys([*REQUIRED[1:], *columns,
                                   *[c for c in frame.columns if c in POSITIVE]]))
     for column in checked:
         if column not in frame.columns:
-            if column == "flops" or (column == "epochs" and "unique_tokens" in frame.columns):
-                continue  # derived below when absent
-            raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
+            continue  # flops, epochs: derived when absent (check_columns)
         if column in STRING or not (_is_numeric_column(column) or column in columns):
             continue
         frame[column] = as_finite_numbers(frame[column], column, path)
@@ -316,8 +411,9 @@ def _check_constant_per_run(frame: pd.DataFrame, column: str, path) -> None:
                            f"changes {column} from {first.at[row]:g} to {frame.at[row, column]:g}")
 
 
-def filter_rows(frame: pd.DataFrame, where: str, path=None, option: str = "--where") -> pd.DataFrame:
-    """Keep the rows matching a pandas query (`params < 1e9 and tokens > 1e10`).
+def filter_rows(frame: pd.DataFrame, where, path=None, option: str = "--where") -> pd.DataFrame:
+    """Keep the rows matching a query (`params < 1e9 and tokens > 1e10`; `scaling.query` says
+    what a query may hold: it is data, checked and evaluated without running any code).
 
     `final_<column>` in a query is each run's value of `<column>` on its final row (the table
     has no such column of its own), so `final_epochs <= 4` keeps whole runs, where
@@ -325,30 +421,31 @@ def filter_rows(frame: pd.DataFrame, where: str, path=None, option: str = "--whe
     query kept without their final rows: {run: [tokens of the last row kept, of the final row]}
     (a final-row law would read such a run as if it ended there; `scaling.diagnostics`)."""
     path = path or frame.attrs.get("source", "run table")
-    searched = _with_final_columns(frame, where).assign(_position_=np.arange(len(frame)))
-    try:
-        kept = searched.query(where, engine="python")
-    except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ScalingError(f"{path}: bad {option} {where!r}: {reason}") from None
-    if not isinstance(kept, pd.DataFrame) or len(kept) == 0:
-        raise ScalingError(f"{path}: {option} {where!r} matches no rows")
-    kept = frame.iloc[kept["_position_"].to_numpy()]
+    query = where if isinstance(where, Query) else parse_query(where, option, path)
+    kept = frame[query_mask(frame, query, path)]
+    if len(kept) == 0:
+        raise ScalingError(f"{path}: {option} {query.text!r} matches no rows")
     kept.attrs = dict(frame.attrs)
     kept.attrs["cut_runs"] = cut_runs(frame, kept)
     return kept
 
 
+def query_mask(frame: pd.DataFrame, query: Query, path) -> np.ndarray:
+    """The rows of `frame` a checked query keeps (with its `final_<column>` columns)."""
+    return query.mask(_with_final_columns(frame, query.columns), path)
+
+
 FINAL_PREFIX = "final_"
 
 
-def _with_final_columns(frame: pd.DataFrame, query: str) -> pd.DataFrame:
+def _with_final_columns(frame: pd.DataFrame, names) -> pd.DataFrame:
     """`frame` with the `final_<column>` columns a query names (each run's final-row value)."""
-    wanted = {name for name in re.findall(rf"\b{FINAL_PREFIX}(\w+)", query)
-              if name in frame.columns and f"{FINAL_PREFIX}{name}" not in frame.columns}
+    wanted = {name[len(FINAL_PREFIX):] for name in names
+              if name.startswith(FINAL_PREFIX) and name not in frame.columns
+              and name[len(FINAL_PREFIX):] in frame.columns}
     if not wanted:
         return frame
-    last = final_rows(frame).set_index("run")
+    last = final_rows(_finals_of(frame)).set_index("run")
     return frame.assign(**{f"{FINAL_PREFIX}{name}": frame["run"].map(last[name])
                            for name in sorted(wanted)})
 

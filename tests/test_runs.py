@@ -219,3 +219,101 @@ def test_values_outside_a_sensible_range_are_errors(tmp_path, column, value, exp
     frame.to_csv(tmp_path / "runs.csv", index=False)
     with pytest.raises(ScalingError, match=expected + ".*check the column's units"):
         read_runs(tmp_path / "runs.csv", columns=[column])
+
+
+# -- issue 24: ids as text, the query before the checks, separators that disagree ------------
+
+def test_run_ids_in_a_csv_are_text_so_1_and_01_stay_two_runs(tmp_path):
+    frame = pd.DataFrame({"Model": ["1", "01", "1e3", "1000"], "params": [1e6, 2e6, 3e6, 4e6],
+                          "tokens": [1e7, 1e7, 1e7, 1e7], "loss": [4.0, 3.9, 3.8, 3.7],
+                          "schedule": ["1", "01", "1e3", "1000"]})
+    path = tmp_path / "runs.csv"
+    frame.rename(columns={"Model": "run"}).to_csv(path, index=False)
+    runs = read_runs(path)
+    assert runs["run"].tolist() == ["1", "01", "1e3", "1000"]       # four runs, as written
+    assert runs["schedule"].tolist() == ["1", "01", "1e3", "1000"]
+    frame.to_csv(path, index=False)                                  # the id under a mapping
+    mapped = read_runs(path, mapping=parse_mapping(["run=Model"]))
+    assert mapped["run"].tolist() == ["1", "01", "1e3", "1000"]
+    assert filter_rows(mapped, "run == '01'")["params"].tolist() == [2e6]
+
+
+def test_a_bad_row_the_query_drops_is_no_error(tmp_path):
+    frame = curves()
+    frame["loss"] = frame["loss"].astype(object)
+    frame.loc[1, "loss"] = ""          # row 2: missing
+    frame.loc[4, "loss"] = 5e6         # row 5: outside the sensible range
+    frame.loc[5, "step"] = 10          # row 6: run b at step 10 twice (with row 4)
+    frame.loc[5, "params"] = 9e6       # ... and its params change
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ScalingError, match="row 2: missing value"):
+        read_runs(path)
+    kept = read_runs(path, where="loss < 3.95 and params < 5e6")
+    assert kept.index.tolist() == [3, 4]                          # file row numbers kept
+    assert kept["loss"].tolist() == [3.2, 3.9]
+    assert kept["loss"].dtype == float and kept.attrs["where"] == "loss < 3.95 and params < 5e6"
+    assert np.allclose(kept["flops"], 6 * kept["params"] * kept["tokens"])
+    assert kept.attrs["cut_runs"] == {"b": [1e7, 3e7]}            # b's final row (5) is gone
+
+
+def test_an_error_about_a_row_the_query_keeps_names_the_query(tmp_path):
+    frame = curves()
+    frame["loss"] = frame["loss"].astype(object)
+    frame.loc[4, "loss"] = 5e6                                    # row 5
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ScalingError) as error:
+        read_runs(path, where="step >= 20")
+    assert str(error.value) == (
+        f"{path}: column 'loss', row 5: 5e+06 is outside the sensible range [1e-06, 1000] for "
+        "a loss in nats per token (an untrained model's is about log V: log 256 = 5.5, log "
+        "200,000 = 12.2; a trained one's lies below); check the column's units (checked on the "
+        "rows --where 'step >= 20' keeps)")
+    frame.loc[4, "loss"] = 3.0
+    frame.loc[5, "step"] = 30                                     # rows 5 and 6: b at step 30
+    frame.to_csv(path, index=False)
+    with pytest.raises(ScalingError, match=r"rows 5 and 6 are both run 'b' at step 30 .* "
+                                           r"\(checked on the rows --where 'step >= 20' keeps\)"):
+        read_runs(path, where="step >= 20")
+    assert read_runs(path, where="step < 30").index.tolist() == [1, 2, 4]
+
+
+def test_commands_check_the_rows_their_query_keeps(tmp_path, capsys):
+    import cli
+
+    rows = []
+    for params in (1e7, 3e7, 1e8, 3e8):
+        for tokens in (1e8, 3e8, 1e9, 3e9):
+            rows.append({"run": f"r{len(rows) + 1:02d}", "params": params, "tokens": tokens,
+                         "loss": 1.8 + 400 / params**0.34 + 2000 / tokens**0.37})
+    frame = pd.DataFrame(rows)
+    frame["loss"] = frame["loss"].astype(object)
+    frame.loc[6, "loss"] = "abc"                                  # row 7, params 3e7
+    path = tmp_path / "runs.csv"
+    frame.to_csv(path, index=False)
+    argv = ["optimal", str(path), "--approach", "3", "--bootstrap", "0", "--jobs", "1"]
+    assert cli.main([*argv, "--where", "params != 3e7"]) == 0
+    capsys.readouterr()
+    assert cli.main([*argv, "--where", "params > 2e7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"scaling: error: {path}: column 'loss', row 7: not a number ('abc') "
+                   "(checked on the rows --where 'params > 2e7' keeps)")
+
+
+@pytest.mark.parametrize("header, rows, separator, other", [
+    ("run;params;tokens;loss", "a,1e8,1e9,3.0\nb,2e8,1e9,2.9\n", ";", ","),
+    ("run,params,tokens,loss", "a;1e8;1e9;3.0\nb;2e8;1e9;2.9\n", ",", ";"),
+    ("run|params|tokens|loss", "a\t1e8\t1e9\t3.0\n", "|", "\t"),
+])
+def test_a_header_and_rows_with_different_separators_are_one_error(tmp_path, capsys, header,
+                                                                   rows, separator, other):
+    import cli
+
+    path = tmp_path / "runs.csv"
+    path.write_text(f"{header}\n{rows}")
+    assert cli.main(["fit", str(path), "--bootstrap", "0", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"scaling: error: {path}: the separators disagree: the header is "
+                          f"separated by {separator!r} but the data rows by {other!r}")
+    assert "\n" not in err
