@@ -564,11 +564,12 @@ def _fitted_range(law, block) -> dict:
     if not isinstance(block, dict):
         raise ScalingError(f"fitted_range: expected an object of [smallest, largest], got "
                            f"{_show(block)}")
+    known = dict.fromkeys([*law.scales, *law.columns, *law.read_columns])
     out = {}
     for name, pair in block.items():
-        if name not in law.scales:
-            raise ScalingError(f"fitted_range.{name}: not a scale column of the {law.name} law "
-                               f"({', '.join(law.scales) or 'none'})")
+        if name not in known:
+            raise ScalingError(f"fitted_range.{name}: not a column the {law.name} law reads "
+                               f"({', '.join(known) or 'none'})")
         if (not isinstance(pair, list) or len(pair) != 2 or not all(_is_number(v) for v in pair)
                 or not 0 < pair[0] <= pair[1]):
             raise ScalingError(f"fitted_range.{name}: expected [smallest, largest], positive "

@@ -8,15 +8,17 @@ model at one checkpoint, evaluated with one few-shot setting.
 - `step`: `revision=stepN` of `config.model_args` (or harness 0.4's `config.model_revision`),
   else the `step` given; `tokens` = step ×
   tokens per step. Rows at step 0 (no tokens: the contract needs tokens > 0) are dropped, with a
-  note.
+  note. A step beyond 1e17 (the run table's largest tokens) is an error, not a checkpoint.
 - `shots`: `config.num_fewshot` (the config is trusted, not the file name), else harness 0.4's
-  per-task `n-shot` when every task has the same (else empty). One table holds one
+  per-task `n-shot` when every task has the same (else empty); a whole number 0 to 10,000
+  (5.0 and "5" read as 5; 5.5, -1, 1e300, Infinity are errors). One table holds one
   few-shot setting: files with several need `shots` to pick one (the others are skipped, with a
   note); a run at one step from two files is an error naming both.
 - For each task of `results`: `acc:<task>` = the task's `acc` (`metrics` picks another per task,
   `{"*": "acc_norm"}` for every task that has one; the plain `acc` is then kept as
   `acc_raw:<task>`); every other numeric metric as `<metric>:<task>` (`acc_norm:piqa`,
-  `acc_stderr:piqa`); a perplexity (`ppl`, or `perplexity` in newer harness versions) also gives
+  `acc_stderr:piqa`); a perplexity (`ppl`, or `perplexity` in newer harness versions), which
+  must be above 1 (e^loss, loss > 0), also gives
   `loss:<task>` = ln(ppl), in nats per unit of the task's perplexity: for `lambada_openai` the
   harness's perplexity of the target word (the continuation), so nats per target word, not per
   token. Newer harness metric names `acc,none` are read as `acc`.
@@ -28,7 +30,10 @@ model at one checkpoint, evaluated with one few-shot setting.
   the task loss of `loss_task` (default `lambada_openai` when it reports a perplexity, else the
   first such task by name), and the column `loss_task` names the task. A file with no perplexity
   task cannot make a run table.
-- `params`: a mapping model → N (`run` id or the last `/` part of `pretrained=`), or a preset.
+- `params`: a mapping model → N (`run` id or the last `/` part of `pretrained=`), or a preset;
+  one model given two counts (one name twice, or two of its names) is an error naming both.
+- The JSON is read guarded: nesting too deep for the parser, or an integer no float holds
+  (`10**400`), is a one-line error naming the file (and line), like invalid JSON.
 - `source_file`: the JSON's path relative to the folder it was found under (its name when it was
   given as a file).
 
