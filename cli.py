@@ -303,6 +303,10 @@ def _import_parser(commands) -> None:
                             'acc:hellaswag="eval/downstream/hellaswag_len_norm" (repeatable)')
     wandb.add_argument("--params-file", metavar="PARAMS.csv",
                        help="parameter counts: a CSV with columns run, params")
+    wandb.add_argument("--dedupe", choices=("first", "last", "mean"),
+                       help="two rows of one run at one step (a resumed run logs its steps "
+                            "again): keep the first, the last or their mean (default: an error "
+                            "naming both)")
 
 
 def main(argv=None) -> int:
@@ -1011,13 +1015,13 @@ def _import(args) -> int:
                             metrics=parse_pairs(args.metric, "--metric"), step=args.step,
                             loss_task=args.loss_task, stderr=not args.no_stderr)
     else:
-        from scaling.importers.wandb import read_params_file, read_wandb
+        from scaling.importers.wandb import merge_params, read_wandb
         from scaling.runs import parse_mapping
 
         if args.params_file:
-            params = {**read_params_file(args.params_file), **params}
+            params = merge_params(args.params_file, params)
         runs = read_wandb(args.paths, mapping=parse_mapping(args.map), params=params,
-                          tokens_per_step=args.tokens_per_step)
+                          tokens_per_step=args.tokens_per_step, dedupe=args.dedupe)
     write_runs(runs, args.out)
     for note in runs.attrs.get("notes", ()):
         print(f"note: {note}")

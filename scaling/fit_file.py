@@ -21,11 +21,35 @@ input in the fitted data) is what the few-values warning needs of the data. `ext
 law learns from its fitted rows beside its parameters (`Law.fit_extras`: the vocabulary law's
 tokens per character and its approaches 1 and 2), checked by the law on loading; files without
 it load with none.
+
+The seal. Most of what a fit learns cannot be recomputed without its data (the calibration's
+error model, the fitted range, the residuals, the bootstrap refits), so a hand edit of them
+would pass every check above and change the answers: zeroed `z_quantiles` give a zero-width
+interval, a widened `fitted_range` marks an extrapolation as inside. `to_record` therefore
+seals the record: `seal.sha256` holds the SHA-256 of each top-level field's canonical JSON
+(sorted keys, no spaces), and loading checks it before anything else; a field edited, added or
+removed after the fit is a one-line error naming it. A file without a seal loads only as
+hand-written constants: the fields a person can state (`HANDWRITTEN`: the law, its settings,
+parameters and extras, as `data/vocabulary/tao2024-fit.json` holds the published ones), with
+no interval and no fitted range; one that holds anything a fit derives from its data (fit files
+written before the seal, or with the seal removed) is refused, with the advice to refit. The
+seal guards against edits by mistake, not against forgery (anyone can recompute it): the field
+checks above stand behind it.
+
+Reading is guarded as a class: JSON nested deeper than `MAX_DEPTH`, an integer too large for a
+float (`10**400`), a top-level field of the wrong type (`"law": [...]`), and any field that
+fails to convert are one-line errors naming the field, never a RecursionError, OverflowError or
+TypeError.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -35,13 +59,206 @@ from scaling.fitting import MIN_BOOTSTRAP, at_bounds
 FIT_FORMAT = 3                  # 3: parameters only under the report's names (no `theta`)
 READABLE_FORMATS = (1, 2, 3)    # what `load_fit` reads
 RELATIVE = 1e-9                 # a value read back must match what it is derived from
+SEAL = "seal"                   # {"sha256": {field: hex digest of its canonical JSON}}
+MAX_DEPTH = 32                  # a fit file nests 5 deep; JSON deeper than this is no fit file
+# What a hand-written (unsealed) fit file may hold: what a person can state, as a paper does.
+HANDWRITTEN = ("format", "law", "target", "space", "rows", "params", "theta", "settings",
+               "extras", "objective", "converged", "n_points", "n_runs", "message", "data")
+NUMBER, INTEGER, NULL = "number", "integer", type(None)
+# Every top-level field a fit file may hold: (its JSON types, what the error says it expects).
+FIELDS = {
+    "format": ((INTEGER,), "an integer"),
+    "law": ((str,), "a law's name"),
+    "target": ((str,), "a column name"),
+    "space": ((str,), "log or linear"),
+    "rows": ((str,), "final or all"),
+    "params": ((dict,), "an object of parameters"),
+    "theta": ((dict,), "an object of parameters"),
+    "intervals": ((dict,), "an object of [low, high]"),
+    "standard_errors": ((dict,), "an object of numbers"),
+    "outside_interval": ((list,), "a list of names"),
+    "objective": ((NUMBER,), "a number"),
+    "n_points": ((INTEGER,), "an integer"),
+    "n_runs": ((INTEGER,), "an integer"),
+    "converged": ((bool,), "true or false"),
+    "message": ((str,), "text"),
+    "at_bound": ((list,), "a list of names"),
+    "settings": ((dict,), "an object"),
+    "data": ((dict, NULL), "an object"),
+    "fitted_range": ((dict,), "an object of [smallest, largest]"),
+    "seed_scatter": ((dict, NULL), "an object or null"),
+    "n_values": ((dict,), "an object of counts"),
+    "extras": ((dict,), "an object"),
+    "calibration": ((dict, NULL), "an object or null"),
+    "residuals": ((list, NULL), "a list of finite numbers or null"),
+    "bootstrap": ((dict,), "an object with n, seed and samples"),
+    "warnings": ((list,), "a list"),
+    SEAL: ((dict,), 'an object {"sha256": {field: digest}}'),
+}
+# What converting a malformed field can raise; reading turns each into a one-line error.
+MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
+             ZeroDivisionError, RecursionError)
+
+
+class _TooLarge(Exception):
+    """An integer literal of the JSON that no float holds (raised by the parser's hook)."""
+
+
+def _parse_int(text: str):
+    digits = text.lstrip("-")
+    if len(digits) > 309:           # beyond any float (and before Python's 4300-digit limit)
+        raise _TooLarge(text)
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _TooLarge(text) from None
+    return value
+
+
+def read_record(path) -> dict:
+    """The record of a fit file: JSON (guarded: nesting, huge integers), an object with a
+    `law` name and a readable `format`, or a one-line error naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise ScalingError(f"{path}: no such fit file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScalingError(f"{path}: not a fit file (not text)") from None
+    except OSError as exc:
+        raise ScalingError(f"{path}: cannot read the fit file ({exc.strerror or exc})") from None
+    try:
+        record = json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise ScalingError(f"{path}: not a fit file (invalid JSON: {exc.msg}, line {exc.lineno})") \
+            from None
+    except RecursionError:
+        raise ScalingError(f"{path}: not a fit file (JSON nested too deeply; a fit file nests "
+                           f"at most {MAX_DEPTH} levels)") from None
+    except _TooLarge as exc:
+        number = str(exc)
+        line = text.count("\n", 0, max(text.find(number), 0)) + 1
+        raise ScalingError(f"{path}: line {line}: the number {_show(number)} ({len(number)} "
+                           "characters) is too large for a float; not a fit file scaling "
+                           "wrote") from None
+    if not isinstance(record, dict) or "law" not in record:
+        raise ScalingError(f"{path}: not a fit file (no 'law' field)")
+    if not isinstance(record["law"], str):
+        raise ScalingError(f"{path}: law: expected a law's name, got {_show(record['law'])}")
+    version = record.get("format")
+    if not _is_integer(version) or version not in READABLE_FORMATS:
+        raise ScalingError(f"{path}: fit format {version!r}, but this version of scaling reads "
+                           f"formats {', '.join(map(str, READABLE_FORMATS))} (it writes "
+                           f"{FIT_FORMAT}); refit, or use the scaling version that wrote it")
+    return record
+
+
+# -- the seal --------------------------------------------------------------------------------
+
+def seal(record: dict) -> dict:
+    """The record as it reads back from its JSON, with its seal: the SHA-256 of each top-level
+    field's canonical JSON (any seal it had is replaced)."""
+    body = json.loads(json.dumps({k: v for k, v in record.items() if k != SEAL}))
+    return {**body, SEAL: {"sha256": {name: _digest(value) for name, value in body.items()}}}
+
+
+def _digest(value) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def check_seal(record: dict) -> bool:
+    """Whether the record is sealed (True) or hand-written (False); a field edited, added or
+    removed after the fit, or an unsealed record that holds what only a fit derives, is a
+    one-line error naming the fields."""
+    if SEAL not in record:
+        derived = [name for name in record if name not in HANDWRITTEN and name in FIELDS]
+        unknown = [name for name in record if name not in FIELDS]
+        if unknown:
+            raise ScalingError(f"unknown field {unknown[0]!r} (a fit file's fields: "
+                               f"{', '.join(FIELDS)})")
+        if derived:
+            raise ScalingError(
+                f"no seal, but {_names(derived)} derived from a fit's data: a fit file written "
+                "before scaling sealed its fit files, or one whose seal was removed, cannot show "
+                "they were not edited; refit it (scaling fit ... --out), or keep only "
+                f"{', '.join(HANDWRITTEN)} to load it as hand-written constants (no intervals)")
+        return False
+    block = record[SEAL]
+    digests = block.get("sha256") if isinstance(block, dict) else None
+    if (not isinstance(digests, dict) or set(block) != {"sha256"}
+            or not all(isinstance(v, str) and len(v) == 64 for v in digests.values())):
+        raise ScalingError(f"seal: expected {FIELDS[SEAL][1]} of 64-digit hex digests, got "
+                           f"{_show(block)}")
+    fields = [name for name in record if name != SEAL]
+    edited = [n for n in fields if n in digests and _digest(record[n]) != digests[n]]
+    added = [n for n in fields if n not in digests]
+    removed = [n for n in digests if n not in record]
+    if edited or added or removed:
+        parts = [f"{_names(names, verb)}" for names, verb in
+                 ((edited, "edited"), (added, "added"), (removed, "removed")) if names]
+        advice = "remove it" if not edited and not removed else "restore it"
+        raise ScalingError(f"{' and '.join(parts)} after the fit (the file's seal, a SHA-256 of "
+                           f"each field, does not match): refit (scaling fit ... --out), or "
+                           f"{advice} as the fit wrote it")
+    return True
+
+
+def _names(names, verb=None) -> str:
+    """"field 'a' was edited" / "fields 'a' and 'b' were edited" (verb None: "... are")."""
+    quoted = [repr(n) for n in names]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    plural = len(quoted) > 1
+    if verb is None:
+        return f"field{'s' if plural else ''} {listed} {'are' if plural else 'is'}"
+    return f"field{'s' if plural else ''} {listed} {'were' if plural else 'was'} {verb}"
+
+
+def _check_depth(record: dict) -> None:
+    """No deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(record, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ScalingError(f"nested deeper than {MAX_DEPTH} levels: not a fit file scaling "
+                               "wrote")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def _check_types(record: dict) -> None:
+    """Every top-level field of its JSON type."""
+    for name, value in record.items():
+        if name not in FIELDS:
+            continue
+        kinds, what = FIELDS[name]
+        if not any(_is_integer(value) if kind == INTEGER else
+                   (_is_real(value) if kind == NUMBER else
+                    isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)))
+                   for kind in kinds):
+            raise ScalingError(f"{name}: expected {what}, got {_show(value)}")
+
+
+@contextmanager
+def _field(name: str):
+    """Conversion failures of a field (a wrong type deep inside it) as one line naming it."""
+    try:
+        yield
+    except ScalingError:
+        raise
+    except MALFORMED as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScalingError(f"{name}: malformed ({_show(detail)})") from None
 
 
 def to_record(law) -> dict:
     """The fit as the JSON-ready dict of format 3."""
     names = list(law.reported_names)
     samples = law.reported(law.bootstrap_theta_) if len(law.bootstrap_theta_) else {}
-    return {
+    record = {
         "format": FIT_FORMAT,
         "law": law.name,
         "target": law.target,
@@ -71,6 +288,7 @@ def to_record(law) -> dict:
                       if len(law.bootstrap_theta_) else []},
         "warnings": warnings_of(law),
     }
+    return seal(record)
 
 
 def warnings_of(law) -> list[dict]:
@@ -89,47 +307,67 @@ def warnings_of(law) -> list[dict]:
 def from_record(cls, record: dict):
     """A fitted law of class `cls` from a fit file's record (formats 1-3), every field checked;
     `ScalingError`s name the field (the caller adds the file)."""
-    settings = record.get("settings", {})
-    if not isinstance(settings, dict):
-        raise ScalingError(f"settings: expected an object, got {_show(settings)}")
-    law = cls(**settings)
+    if not isinstance(record, dict):
+        raise ScalingError(f"expected a fit file's record (an object), got {_show(record)}")
+    _check_depth(record)
+    check_seal(record)
+    _check_types(record)
+    with _field("settings"):
+        settings = record.get("settings", {})
+        law = cls(**settings)
     for field in ("target", "space", "rows"):
         if field in record and record[field] != getattr(law, field):
             raise ScalingError(f"{field}: {record[field]!r}, but the {law.name} law with these "
                                f"settings has {getattr(law, field)!r}")
     version = record.get("format")
-    if version == 3:
-        law.theta_ = _point(law, _numbers(record.get("params"), "params", law.reported_names))
-    else:
-        law.theta_ = _old_point(law, record)
-    law.params_ = law._reported_dict(law.theta_)
+    with _field("params"):
+        if version == 3:
+            law.theta_ = _point(law, _numbers(record.get("params"), "params",
+                                              law.reported_names))
+        else:
+            law.theta_ = _old_point(law, record)
+        law.params_ = law._reported_dict(law.theta_)
     law.objective_ = _number(record, "objective", low=0.0)
     law.converged_ = _boolean(record, "converged")
     law.message_ = str(record.get("message", ""))
     law.at_bound_ = at_bounds(law, law.theta_)
+    _check_at_bound(law, record.get("at_bound"))
     law.n_points_ = _count(record, "n_points")
     law.n_runs_ = _count(record, "n_runs") if "n_runs" in record else law.n_points_
     law.n_starts_ = None
     law.data_ = record.get("data") or {}
-    if not isinstance(law.data_, dict):
-        raise ScalingError(f"data: expected an object, got {_show(law.data_)}")
     law.residuals_ = _residuals(record.get("residuals"))
-    law.fitted_range_ = _fitted_range(record.get("fitted_range", {}))
+    law.fitted_range_ = _fitted_range(law, record.get("fitted_range", {}))
     law.seed_scatter_ = _seed_scatter(record.get("seed_scatter"))
     law.n_values_ = _n_values(record.get("n_values", {}))
-    law.extras_ = law.load_extras(record.get("extras", {}))
-    if not isinstance(record.get("warnings", []), list):
-        raise ScalingError(f"warnings: expected a list, got {_show(record['warnings'])}")
+    with _field("extras"):
+        law.extras_ = law.load_extras(record.get("extras", {}))
     law.calibration_ = None
     if record.get("calibration") is not None:
         from scaling.calibration import ErrorModel
 
-        law.calibration_ = ErrorModel.from_dict(record["calibration"])
-    law.bootstrap_theta_, law.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"), version)
-    law.intervals_, law.standard_errors_ = law._parameter_intervals()
-    law.outside_interval_ = law.points_outside_intervals()
-    _check_derived(law, record)
+        with _field("calibration"):
+            law.calibration_ = ErrorModel.from_dict(record["calibration"])
+    with _field("bootstrap"):
+        law.bootstrap_theta_, law.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"),
+                                                               version)
+    with _field("bootstrap"):
+        law.intervals_, law.standard_errors_ = law._parameter_intervals()
+        law.outside_interval_ = law.points_outside_intervals()
+    with _field("intervals"):
+        _check_derived(law, record)
     return law
+
+
+def _check_at_bound(law, given) -> None:
+    """The file's `at_bound` (for a reader; recomputed) names the parameters on a bound."""
+    if given is None:
+        return
+    bound = [law.reported_name(name) for name in law.at_bound_]
+    if sorted(map(str, given)) != sorted(bound):
+        raise ScalingError(f"at_bound: {_show(given)}, but the parameters put "
+                           f"{', '.join(bound) or 'none'} on a bound of their range; refit, or "
+                           "remove at_bound to recompute it")
 
 
 # -- the point -------------------------------------------------------------------------------
@@ -262,9 +500,19 @@ def _check_derived(law, record) -> None:
 
 # -- fields ----------------------------------------------------------------------------------
 
+def _is_real(value) -> bool:
+    """A JSON number (not a boolean) that a float holds (NaN and infinities included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not isinstance(value, int) or abs(value) <= sys.float_info.max
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
+    return _is_real(value) and math.isfinite(value)
 
 
 def _show(value) -> str:
@@ -310,13 +558,18 @@ def _boolean(record, field) -> bool:
     return value
 
 
-def _fitted_range(block) -> dict:
-    """{scale column: [smallest, largest]} of the fitted data (empty in files before it)."""
+def _fitted_range(law, block) -> dict:
+    """{scale column: [smallest, largest]} of the fitted data (empty in files before it), for
+    the law's scale columns only."""
     if not isinstance(block, dict):
         raise ScalingError(f"fitted_range: expected an object of [smallest, largest], got "
                            f"{_show(block)}")
+    known = dict.fromkeys([*law.scales, *law.columns, *law.read_columns])
     out = {}
     for name, pair in block.items():
+        if name not in known:
+            raise ScalingError(f"fitted_range.{name}: not a column the {law.name} law reads "
+                               f"({', '.join(known) or 'none'})")
         if (not isinstance(pair, list) or len(pair) != 2 or not all(_is_number(v) for v in pair)
                 or not 0 < pair[0] <= pair[1]):
             raise ScalingError(f"fitted_range.{name}: expected [smallest, largest], positive "

@@ -84,6 +84,8 @@ def test_calibrated_interval_widens_beyond_the_fitted_data(calibrated):
 
 
 def test_fit_file_keeps_the_error_model(calibrated, tmp_path):
+    from scaling.fit_file import seal
+
     path = tmp_path / "fit.json"
     calibrated.to_json(path)
     again = load_fit(path)
@@ -93,7 +95,7 @@ def test_fit_file_keeps_the_error_model(calibrated, tmp_path):
                                rtol=1e-12)
     record = json.loads(path.read_text())
     record["calibration"]["slopes"]["params"] = -1.0
-    path.write_text(json.dumps(record))
+    path.write_text(json.dumps(seal(record)))        # resealed: the field check behind the seal
     with pytest.raises(ScalingError, match="calibration: expected noise ≥ 0, slopes ≥ 0"):
         load_fit(path)
 

@@ -175,13 +175,18 @@ def boot_fit_file(tmp: Path) -> Path:
     return path
 
 
-def edited_fit(edit, name="edited.json"):
-    """The bootstrapped fit file with its record changed by `edit(record)`."""
+def edited_fit(edit, name="edited.json", reseal=True):
+    """The bootstrapped fit file with its record changed by `edit(record)` and resealed, as a
+    hand that recomputes the seal would (`scaling.fit_file.seal`): the field checks behind the
+    seal (an edit without a new seal is `tests/test_fit_file_integrity.py`'s)."""
+    from scaling.fit_file import seal
+
     def build(tmp):
         record = json.loads(boot_fit_file(tmp).read_text())
         result = edit(record)
+        record = record if result is None else result
         path = tmp / name
-        path.write_text(json.dumps(record if result is None else result))
+        path.write_text(json.dumps(seal(record) if reseal else record))
         return path
     return build
 
@@ -199,6 +204,7 @@ def as_format_2(record):
     record.update(format=2, theta=dict(zip(names, theta.tolist())),
                   bootstrap={"n": len(boot), "seed": 0, "theta": boot.tolist()})
     del record["outside_interval"]
+    record.pop("seal", None)          # format 2 had no seal
     return record
 
 
@@ -344,11 +350,14 @@ def first_vocabulary_fit(tmp: Path) -> Path:
 
 
 def edited_vocab_fit(edit):
+    """The vocabulary fit file edited by `edit(record)` and resealed (see `edited_fit`)."""
+    from scaling.fit_file import seal
+
     def build(tmp):
         record = json.loads(vocab_fit_file(tmp).read_text())
         edit(record)
         path = tmp / "edited-vocab.json"
-        path.write_text(json.dumps(record))
+        path.write_text(json.dumps(seal(record)))
         return path
     return build
 
@@ -763,8 +772,9 @@ def test_a_bad_plot_format_fails_before_the_fit(tmp_path, capsys):
 
 
 def test_a_format_2_fit_loads_and_predicts_as_its_format_3(tmp_path, capsys):
-    """Fits written before format 3 still load (their `theta` and `params` agree) and give the
-    same predictions and intervals."""
+    """A format 2 record (`theta` beside `params`) reads as its format 3 and gives the same
+    predictions and intervals; written before fit files were sealed, a real one (no seal) is
+    refused with the advice to refit (`scaling.fit_file`)."""
     three = boot_fit_file(tmp_path)
     two = edited_fit(as_format_2, "two.json")(tmp_path)
     argv = ["--params", "1e9", "3e9", "--tokens", "2e10", "1e11"]
@@ -773,6 +783,11 @@ def test_a_format_2_fit_loads_and_predicts_as_its_format_3(tmp_path, capsys):
     expected = capsys.readouterr().out
     assert cli.main(["predict", str(two), *argv]) == 0
     assert capsys.readouterr().out == expected and "[" in expected
+    unsealed = edited_fit(as_format_2, "unsealed.json", reseal=False)(tmp_path)
+    assert cli.main(["predict", str(unsealed), *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "unsealed.json: no seal" in err
+    assert "refit it" in err
 
 
 def test_the_base_table_fits(tmp_path, capsys):

@@ -368,15 +368,18 @@ def test_backtest_of_long_curves_stays_under_400_mb(tmp_path):
 
 def fitted_record(n_samples: int) -> dict:
     """A multi-power fit file's record with the TRUE parameters and `n_samples` bootstrap
-    samples scattered 1% around them (written by hand: no fit needed)."""
+    samples scattered 1% around them (written by hand: no fit needed; sealed, as a file with
+    bootstrap samples must be, scaling.fit_file)."""
+    from scaling.fit_file import seal
+
     rng = np.random.default_rng(3)
     names = list(TRUE)
     samples = np.array([[TRUE[n] * (1 + 0.01 * rng.standard_normal()) for n in names]
                         for _ in range(n_samples)])
-    return {"format": 3, "law": "multipower", "params": TRUE, "objective": 0.0,
-            "n_points": 100, "n_runs": 2, "converged": True,
-            "bootstrap": {"n": n_samples, "seed": 0, "names": names,
-                          "samples": samples.tolist()}}
+    return seal({"format": 3, "law": "multipower", "params": TRUE, "objective": 0.0,
+                 "n_points": 100, "n_runs": 2, "converged": True,
+                 "bootstrap": {"n": n_samples, "seed": 0, "names": names,
+                               "samples": samples.tolist()}})
 
 
 def test_the_default_every_keeps_a_long_prediction_fast_and_its_final_value_exact():
@@ -434,13 +437,15 @@ def test_a_loosely_pinned_decay_term_is_explained_in_one_line():
     term is pinned."""
     from scaling.laws import LAWS
 
+    from scaling.fit_file import seal
+
     pinned = LAWS["multipower"].from_dict(fitted_record(40))
     assert pinned.notes() == [] and "NOTE" not in pinned.report()
     loose = fitted_record(40)
     names = loose["bootstrap"]["names"]
     for k, row in enumerate(loose["bootstrap"]["samples"]):     # C from 1e-3 to 1e1
         row[names.index("C")] = 10 ** (-3 + 4 * k / 39)
-    law = LAWS["multipower"].from_dict(loose)
+    law = LAWS["multipower"].from_dict(seal(loose))
     low, high = law.intervals_["C"]
     (note,) = law.notes()
     assert note.startswith("NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, "

@@ -239,11 +239,13 @@ def test_a_query_that_cuts_runs_short_warns_a_final_row_law(tmp_path, capsys):
 # -- the JSON ------------------------------------------------------------------------------------
 
 def test_the_fit_file_warnings_are_recomputed_on_loading(sixteen, tmp_path, capsys):
+    from scaling.fit_file import seal
+
     _, path = sixteen
     record = json.loads(path.read_text())
-    record["warnings"] = []                          # an edit is never trusted
-    edited = tmp_path / "edited.json"
-    edited.write_text(json.dumps(record))
+    record["warnings"] = []                          # an edit is never trusted: even
+    edited = tmp_path / "edited.json"                # resealed, the warnings are recomputed
+    edited.write_text(json.dumps(seal(record)))
     assert cli.main(["predict", str(edited), "--params", "1e8", "--tokens", "2e9",
                      "--json", str(tmp_path / "p.json")]) == 0
     out = capsys.readouterr().out

@@ -8,15 +8,17 @@ model at one checkpoint, evaluated with one few-shot setting.
 - `step`: `revision=stepN` of `config.model_args` (or harness 0.4's `config.model_revision`),
   else the `step` given; `tokens` = step ×
   tokens per step. Rows at step 0 (no tokens: the contract needs tokens > 0) are dropped, with a
-  note.
+  note. A step beyond 1e17 (the run table's largest tokens) is an error, not a checkpoint.
 - `shots`: `config.num_fewshot` (the config is trusted, not the file name), else harness 0.4's
-  per-task `n-shot` when every task has the same (else empty). One table holds one
+  per-task `n-shot` when every task has the same (else empty); a whole number 0 to 10,000
+  (5.0 and "5" read as 5; 5.5, -1, 1e300, Infinity are errors). One table holds one
   few-shot setting: files with several need `shots` to pick one (the others are skipped, with a
   note); a run at one step from two files is an error naming both.
 - For each task of `results`: `acc:<task>` = the task's `acc` (`metrics` picks another per task,
   `{"*": "acc_norm"}` for every task that has one; the plain `acc` is then kept as
   `acc_raw:<task>`); every other numeric metric as `<metric>:<task>` (`acc_norm:piqa`,
-  `acc_stderr:piqa`); a perplexity (`ppl`, or `perplexity` in newer harness versions) also gives
+  `acc_stderr:piqa`); a perplexity (`ppl`, or `perplexity` in newer harness versions), which
+  must be above 1 (e^loss, loss > 0), also gives
   `loss:<task>` = ln(ppl), in nats per unit of the task's perplexity: for `lambada_openai` the
   harness's perplexity of the target word (the continuation), so nats per target word, not per
   token. Newer harness metric names `acc,none` are read as `acc`.
@@ -28,7 +30,10 @@ model at one checkpoint, evaluated with one few-shot setting.
   the task loss of `loss_task` (default `lambada_openai` when it reports a perplexity, else the
   first such task by name), and the column `loss_task` names the task. A file with no perplexity
   task cannot make a run table.
-- `params`: a mapping model → N (`run` id or the last `/` part of `pretrained=`), or a preset.
+- `params`: a mapping model → N (`run` id or the last `/` part of `pretrained=`), or a preset;
+  one model given two counts (one name twice, or two of its names) is an error naming both.
+- The JSON is read guarded: nesting too deep for the parser, or an integer no float holds
+  (`10**400`), is a one-line error naming the file (and line), like invalid JSON.
 - `source_file`: the JSON's path relative to the folder it was found under (its name when it was
   given as a file).
 
@@ -133,8 +138,15 @@ def parse_pairs(items, option: str, value_type=str) -> dict:
                 raise ScalingError(f"bad {option} {item!r}: must be a positive number")
             run_tables.check_sensible_inputs([number], "params", option)
             value = number
+        if key in pairs and pairs[key] != value:
+            raise ScalingError(f"{option} {key} is given twice, as {_pair_value(pairs[key])} and "
+                               f"{_pair_value(value)}: give it once")
         pairs[key] = value
     return pairs
+
+
+def _pair_value(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
 def find_files(paths) -> list[tuple[Path, str]]:
@@ -156,14 +168,45 @@ def find_files(paths) -> list[tuple[Path, str]]:
     return found
 
 
-def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluation:
-    """One result JSON: its model, step, few-shot setting and results, or a one-line error."""
+class _TooLarge(Exception):
+    """An integer literal that no float holds (raised by the JSON parser's hook)."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > 309:     # beyond any float (and Python's 4300-digit int limit)
+        raise _TooLarge(text)
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _TooLarge(text) from None
+    return value
+
+
+def read_json(path: Path):
+    """A JSON document, or a one-line error naming the file: not JSON, not text, nested too
+    deeply for the parser, or holding an integer too large for a float."""
     try:
         with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
+            text = handle.read()
+        return json.loads(text, parse_int=_parse_int)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         reason = str(exc).splitlines()[0]
         raise ScalingError(f"{path}: not a JSON file ({reason})") from None
+    except RecursionError:
+        raise ScalingError(f"{path}: not an lm-eval-harness result file (JSON nested too "
+                           "deeply)") from None
+    except _TooLarge as exc:
+        number = str(exc)
+        line = text.count("\n", 0, max(text.find(number), 0)) + 1
+        shown = number if len(number) <= 30 else number[:27] + "..."
+        raise ScalingError(f"{path}: line {line}: the number {shown} ({len(number)} digits) is "
+                           "too large for a float") from None
+
+
+def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluation:
+    """One result JSON: its model, step, few-shot setting and results, or a one-line error."""
+    document = read_json(path)
     if not isinstance(document, dict) or not isinstance(document.get("results"), dict):
         raise ScalingError(f"{path}: not an lm-eval-harness result file (no 'results' object)")
     config = document.get("config")
@@ -175,12 +218,13 @@ def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluat
     if not pretrained:
         raise ScalingError(f"{path}: config.model_args has no pretrained=MODEL "
                            f"({config['model_args']!r})")
-    revision = re.fullmatch(r"step(\d+)", arguments.get("revision")
+    revision = re.fullmatch(r"step([0-9]+)", arguments.get("revision")
                             or str(config.get("model_revision") or ""))
     if revision:
-        checkpoint = int(revision.group(1))
+        checkpoint = _checked_step(int(revision.group(1)), path,
+                                   f"revision=step{_shown(revision.group(1))}")
     elif step is not None:
-        checkpoint = step
+        checkpoint = _checked_step(step, path, f"--step {step}")
     else:
         raise ScalingError(f"{path}: config.model_args has no revision=stepN "
                            f"({config['model_args']!r}); give the checkpoint's --step")
@@ -191,6 +235,22 @@ def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluat
             results.setdefault(name, metrics)
     return Evaluation(path, source, pretrained, checkpoint, _shots(document, config, path),
                       results)
+
+
+MAX_STEP = int(run_tables.SENSIBLE["tokens"][1])   # a step is at least a token: 1e17
+MAX_SHOTS = 10_000                                   # few-shot examples in one prompt
+
+
+def _shown(digits: str) -> str:
+    return digits if len(digits) <= 20 else f"{digits[:17]}... ({len(digits)} digits)"
+
+
+def _checked_step(step: int, path, what: str) -> int:
+    """A checkpoint step the run table can hold: 0 to MAX_STEP (tokens = step × T)."""
+    if not 0 <= step <= MAX_STEP:
+        raise ScalingError(f"{path}: {what}: a step must be 0 to {MAX_STEP:.0e} (the run "
+                           "table's largest tokens), not a checkpoint")
+    return step
 
 
 def _model_arguments(model_args) -> dict[str, str]:
@@ -206,15 +266,30 @@ def _model_arguments(model_args) -> dict[str, str]:
 def _shots(document: dict, config: dict, path) -> int | None:
     shots = config.get("num_fewshot")
     if shots is None and isinstance(document.get("n-shot"), dict):   # harness 0.4: per task
-        values = {v for v in document["n-shot"].values()
+        values = {_checked_shots(v, path, f"n-shot[{task!r}]")
+                  for task, v in document["n-shot"].items()
                   if isinstance(v, int) and not isinstance(v, bool)}   # groups may say "N/A"
         return values.pop() if len(values) == 1 else None
     if shots is None:
         return None
-    try:
-        return int(shots)
-    except (TypeError, ValueError):
-        raise ScalingError(f"{path}: config.num_fewshot is not a number ({shots!r})") from None
+    return _checked_shots(shots, path, "config.num_fewshot")
+
+
+def _checked_shots(value, path, field: str) -> int:
+    """A few-shot count: a whole number 0 to MAX_SHOTS (a number, or its digits as text)."""
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if (isinstance(number, bool) or not isinstance(number, (int, float))
+            or not math.isfinite(number) or number != int(number)
+            or not 0 <= number <= MAX_SHOTS):
+        shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
+        raise ScalingError(f"{path}: {field} = {shown}: expected a whole number of few-shot "
+                           f"examples, 0 to {MAX_SHOTS:,}")
+    return int(number)
 
 
 def _metric_name(name: str) -> str:
@@ -262,9 +337,10 @@ def task_values(evaluation: Evaluation, metrics: dict[str, str],
                 subjects.append(accuracy)
         perplexity = next((numbers[p] for p in PERPLEXITY if p in numbers), None)
         if perplexity is not None:
-            if not (math.isfinite(perplexity) and perplexity > 0):
+            if not (math.isfinite(perplexity) and perplexity > 1):
                 raise ScalingError(f"{path}: task {task!r}: perplexity {perplexity:g} is not a "
-                                   "positive number")
+                                   "finite number above 1 (a perplexity is e^loss, and a loss "
+                                   "is above 0); is this metric a perplexity?")
             values[f"loss:{task}"] = math.log(perplexity)
     if subjects:
         values["acc:mmlu"] = math.fsum(subjects) / len(subjects)
@@ -382,7 +458,7 @@ def _model(evaluation: Evaluation, params: dict[str, float], preset) -> dict:
     `pretrained=` value or its last `/` part) wins over a preset's count."""
     pretrained = evaluation.pretrained
     short = pretrained.rstrip("/").rsplit("/", 1)[-1]
-    given = next((params[key] for key in (pretrained, short) if key in params), None)
+    given = _given_params(evaluation, params, (pretrained, short))
     if preset is not None:
         try:
             model = preset.model(pretrained, evaluation.path)
@@ -390,12 +466,24 @@ def _model(evaluation: Evaluation, params: dict[str, float], preset) -> dict:
             if given is None:
                 raise
         else:
-            given = params.get(model["run"], given)
+            given = _given_params(evaluation, params, (model["run"], pretrained, short))
             return model if given is None else {**model, "params": given}
     if given is None:
         raise ScalingError(f"{evaluation.path}: model {pretrained!r} has no parameter count: "
                            f"give --params {short}=N (or a --preset)")
     return {"run": pretrained, "params": given, "extra": {}}
+
+
+def _given_params(evaluation: Evaluation, params: dict[str, float], names) -> float | None:
+    """The `--params` of a model by any of its names (run id, `pretrained=`, its last part);
+    two names of one model with two counts are an error naming both."""
+    found = {name: params[name] for name in dict.fromkeys(names) if name in params}
+    if len(set(found.values())) > 1:
+        (a, x), (b, y) = list(found.items())[:2]
+        raise ScalingError(f"{evaluation.path}: --params {a}={x:g} and --params {b}={y:g} "
+                           f"name the same model ({evaluation.pretrained!r}) with two counts: "
+                           "give one")
+    return next(iter(found.values()), None)
 
 
 def _loss(evaluation: Evaluation, values: dict[str, float], loss_task: str | None):

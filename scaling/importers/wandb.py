@@ -15,7 +15,9 @@ The mapping names the file column of each contract column: `loss="train/CELoss"`
 `acc:hellaswag="eval/downstream/hellaswag_len_norm"`, `tokens="throughput/total_tokens"`,
 `params="model/params"`. Without a `tokens` column, tokens = step × `tokens_per_step`. Without a
 `params` column, each run's params come from `params` (run → N; the `--params RUN=N` and
-`--params-file` options). History rows without a `loss` (or a mapped `tokens`) value are rows
+`--params-file` options; a run given two counts is an error). Two rows of one run at one
+step (a resumed run logs its steps again) are an error unless `dedupe` (`--dedupe`) says which
+to keep. History rows without a `loss` (or a mapped `tokens`) value are rows
 where W&B logged other metrics only: they are dropped, with a note. Unmapped columns are carried
 along. The result is validated (`scaling.runs.validate`), `acc:` columns also for [0, 1].
 """
@@ -110,14 +112,36 @@ def read_params_file(path) -> dict[str, float]:
         raise ScalingError(f"{path}: column 'params', row {bad[0]}: must be positive, got "
                            f"{values.at[bad[0]]:g}")
     run_tables.check_sensible(values, "params", path)
-    return dict(zip(frame["run"].astype(str), values))
+    runs = frame["run"].astype(str)
+    out: dict[str, float] = {}
+    first_row: dict[str, int] = {}
+    for row, run, value in zip(frame.index, runs, values):
+        if run in out and out[run] != value:
+            raise ScalingError(f"{path}: rows {first_row[run]} and {row} both give run {run!r}, "
+                               f"params {out[run]:g} and {value:g}: keep one")
+        out.setdefault(run, float(value))
+        first_row.setdefault(run, row)
+    return out
+
+
+def merge_params(path, given: dict[str, float]) -> dict[str, float]:
+    """The `--params-file` counts with the `--params` ones; a run both give, with two counts,
+    is an error naming both."""
+    from_file = read_params_file(path)
+    for run, value in given.items():
+        if run in from_file and from_file[run] != value:
+            raise ScalingError(f"--params {run}={value:g}, but {path} gives run {run!r} params "
+                               f"{from_file[run]:g}: give one")
+    return {**from_file, **given}
 
 
 def read_wandb(paths, mapping: dict[str, str] | None = None,
                params: dict[str, float] | None = None,
-               tokens_per_step: float | None = None) -> pd.DataFrame:
+               tokens_per_step: float | None = None, dedupe: str | None = None) -> pd.DataFrame:
     """W&B CSV exports (see the module's docstring) as one validated run table.
-    `frame.attrs["notes"]` says what was dropped."""
+    `frame.attrs["notes"]` says what was dropped. Two rows of one run at one step (a resumed
+    run logs its steps again) are an error naming both, unless `dedupe` ("first", "last",
+    "mean"; `--dedupe`) says which to keep."""
     mapping = dict(mapping or {})
     params = dict(params or {})
     if not paths:
@@ -138,19 +162,23 @@ def read_wandb(paths, mapping: dict[str, str] | None = None,
         joined.index = pd.RangeIndex(1, len(joined) + 1, name="row")
         tables.append((label, joined))
 
-    frames = [_contract(path, frame, mapping, params, tokens_per_step, notes)
+    frames = [_contract(path, frame, mapping, params, tokens_per_step, notes, dedupe)
               for path, frame in tables]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     label = tables[0][0] if len(tables) == 1 else Path(" + ".join(str(p) for p, _ in tables))
-    frame = run_tables.validate(frame, label)
+    rows = len(frame)
+    frame = run_tables.validate(frame, label, dedupe=dedupe)
+    if len(frame) < rows:
+        notes.append(f"{label}: --dedupe {dedupe} kept 1 of the rows of each run at each step "
+                     f"in two files ({rows - len(frame)} dropped)")
     frame.attrs.update({"notes": notes, "files": len(paths), "source": str(label)})
     return frame
 
 
 def _contract(path: Path, frame: pd.DataFrame, mapping: dict[str, str],
               params: dict[str, float], tokens_per_step: float | None,
-              notes: list[str]) -> pd.DataFrame:
+              notes: list[str], dedupe: str | None = None) -> pd.DataFrame:
     """One history table in contract names, checked, with the rows numbered as in its file."""
     mapping = dict(mapping)
     for target, candidates in (("run", RUN_COLUMNS), ("step", STEP_COLUMNS)):
@@ -214,7 +242,12 @@ def _contract(path: Path, frame: pd.DataFrame, mapping: dict[str, str],
     order = ["run", "params", "tokens", "loss", "step"]
     leading = [c for c in order if c in frame.columns]
     frame = frame[leading + [c for c in frame.columns if c not in leading]]
-    return run_tables.validate(frame, path)
+    rows = len(frame)
+    frame = run_tables.validate(frame, path, dedupe=dedupe)
+    if len(frame) < rows:
+        notes.append(f"{path}: --dedupe {dedupe} kept 1 row of each run at each step "
+                     f"({rows - len(frame)} dropped)")
+    return frame
 
 
 def convert(paths, target, **options) -> pd.DataFrame:

@@ -15,14 +15,13 @@ distributions register through the `scaling.laws` entry-point group
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from scaling.errors import ScalingError
-from scaling.fit_file import FIT_FORMAT, READABLE_FORMATS
+from scaling.fit_file import read_record
 from scaling.laws.base import Law
 
 ENTRY_POINT_GROUP = "scaling.laws"
@@ -89,24 +88,10 @@ def get_law(name: str, **settings) -> Law:
 
 
 def load_fit(path) -> Law:
-    """A fitted law from the JSON that `Law.to_json` wrote."""
+    """A fitted law from the JSON that `Law.to_json` wrote (`scaling.fit_file`: read guarded,
+    its seal and every field checked)."""
     path = Path(path)
-    if not path.exists():
-        raise ScalingError(f"{path}: no such fit file")
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ScalingError(f"{path}: not a fit file (invalid JSON: {exc.msg}, line {exc.lineno})") \
-            from None
-    except UnicodeDecodeError:
-        raise ScalingError(f"{path}: not a fit file (not text)") from None
-    if not isinstance(record, dict) or "law" not in record:
-        raise ScalingError(f"{path}: not a fit file (no 'law' field)")
-    version = record.get("format")
-    if version not in READABLE_FORMATS:
-        raise ScalingError(f"{path}: fit format {version!r}, but this version of scaling reads "
-                           f"formats {', '.join(map(str, READABLE_FORMATS))} (it writes "
-                           f"{FIT_FORMAT}); refit, or use the scaling version that wrote it")
+    record = read_record(path)
     if record["law"] not in LAWS:
         raise ScalingError(f"{path}: a fit of the unknown law {record['law']!r}; known laws: "
                            f"{', '.join(sorted(LAWS))}")
