@@ -420,6 +420,11 @@ def _fitted(args, law, runs, lr_file=None):
         data = data.select(args.where)
     law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
             calibrate=not args.no_calibration)
+    from scaling import units
+
+    found = units.facts(data.frame)           # flops-units, tokens-per-param: kept with the fit
+    if found:
+        law.data_["units"] = found
     return data
 
 
@@ -824,6 +829,7 @@ def _backtest(args) -> int:
                                 n_jobs=args.jobs, calibrate=not args.no_calibration,
                                 interval=args.interval)
         print(backtest_report(record, record.get("fit", {}).get("inputs", ())))
+        _table_warnings(args, runs, record)
         if args.json:
             write_text(args.json, json.dumps(record, indent=1))
             print(f"\nsaved backtest to {args.json}")
@@ -833,10 +839,21 @@ def _backtest(args) -> int:
                       bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
                       calibrate=not args.no_calibration, interval=args.interval, **settings)
     print(backtest_report(record, law.inputs))
+    _table_warnings(args, runs, record)
     if args.json:
         write_text(args.json, json.dumps(record, indent=1))
         print(f"\nsaved backtest to {args.json}")
     return 0
+
+
+def _table_warnings(args, runs, record) -> None:
+    """A backtest's run-table warnings (`scaling.units`: flops-units, tokens-per-param): printed,
+    and kept in the record's table_warnings."""
+    from scaling import units
+
+    found = units.warnings(units.facts(runs), args.runs)
+    _print_warnings([f"WARNING (run table): {w['message']}" for w in found])
+    record["table_warnings"] = found
 
 
 def _optimal(args) -> int:

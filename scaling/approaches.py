@@ -148,6 +148,10 @@ def _columns(frame: pd.DataFrame, source) -> pd.DataFrame:
         missing.append("flops (or tokens)")
     if missing:
         raise ScalingError(f"{source}: the compute-optimal approaches need column {missing[0]!r}")
+    if "flops" in frame.columns:
+        from scaling.units import check_flops_column
+
+        check_flops_column(frame, source, "each of approaches 1 and 2")
     out = pd.DataFrame({"run": frame["run"].astype(str).to_numpy(),
                         "params": pd.to_numeric(frame["params"]).to_numpy(float),
                         "loss": pd.to_numeric(frame["loss"]).to_numpy(float)})
@@ -212,6 +216,13 @@ def _bootstrap_samples(draw, bootstrap, seed):
         else:
             rows.append(row)
     return (np.array(rows) if rows else np.empty((0, 4))), failed
+
+
+def _unit_warnings(frame, source) -> list[str]:
+    """flops-units and tokens-per-param of the table (`scaling.units`)."""
+    from scaling.units import messages
+
+    return messages(frame, source)
 
 
 def _bootstrap_warning(bootstrap, failed):
@@ -337,7 +348,7 @@ def approach1(frame: pd.DataFrame, grid: int = GRID, bootstrap: int = 0, seed: i
     minima = [BudgetMinimum(float(np.exp(c)), float(size), float(np.exp(c) / (6 * size)),
                             float(value), 1, curves[k][0])
               for c, k, value, size in zip(log_c, best, loss, n)]
-    warnings = _bootstrap_warning(bootstrap, failed)
+    warnings = _unit_warnings(frame, source) + _bootstrap_warning(bootstrap, failed)
     distinct = len(np.unique(n))
     if distinct < 3:
         warnings.append(f"only {distinct} model sizes lead the envelope: the exponent rests on "
@@ -488,7 +499,7 @@ def approach2(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str = "fi
     samples, failed = _bootstrap_samples(draw, bootstrap, seed)
     params_law, tokens_law = _power_laws(log_c, log_n, log_c - np.log(6.0) - log_n, samples,
                                          level)
-    warnings = _bootstrap_warning(bootstrap, failed)
+    warnings = _unit_warnings(frame, source) + _bootstrap_warning(bootstrap, failed)
     cut = frame.attrs.get("cut_runs") or {}
     if rows == "final" and cut:
         from scaling.diagnostics import cut_runs_message
@@ -533,7 +544,8 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
         samples = chinchilla_allocation(law.reported(law.bootstrap_theta_))
         samples = samples[np.isfinite(samples).all(axis=1)]
     params_law, tokens_law = _allocation_laws(point, samples, level)
-    warnings = []
+    warnings = _unit_warnings(runs, str(runs.attrs.get("source", "run table"))) \
+        if isinstance(runs, pd.DataFrame) else []
     if not law.converged_:
         warnings.append(f"the chinchilla fit did not converge: {law.message_}")
     if law.at_bound_:
@@ -610,8 +622,12 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
         if small:
             lines.append(f"not used: {len(small)} group(s) of {sum(d.n_points for d in small)} "
                          "runs with fewer than 3 model sizes at one budget")
-    warnings = [f"WARNING: approach {number}: {w}" for number, r in results.items()
-                for w in r.warnings]
+    said: dict[str, list[int]] = {}        # a warning of the table, once for every approach
+    for number, r in results.items():
+        for w in r.warnings:
+            said.setdefault(w, []).append(number)
+    warnings = [f"WARNING: approach{'es' if len(numbers) > 1 else ''} "
+                f"{', '.join(map(str, numbers))}: {w}" for w, numbers in said.items()]
     if warnings:
         lines += [""] + warnings
     return "\n".join(lines)
