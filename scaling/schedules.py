@@ -91,11 +91,19 @@ def key_values(text: str, rest: str, what: str = "schedule") -> dict[str, str]:
         if not sep:
             raise ScheduleError(f"{what} {text!r}: expected key=value, got {item!r}")
         key, value = key.strip(), value.strip()
-        if key in values and values[key] != value:
+        if key in values and not _same(values[key], value):
             raise ScheduleError(f"{what} {text!r}: {key} given twice, {key}={values[key]} and "
                                 f"{key}={value}")
         values[key] = value
     return values
+
+
+def _same(first: str, second: str) -> bool:
+    """Whether two values of a key say the same (1e3 and 1000 do)."""
+    try:
+        return first == second or float(first) == float(second)
+    except ValueError:
+        return False
 
 
 def _whole(text: str, key: str, value: str) -> int:
