@@ -14,9 +14,10 @@ C is the training compute of a row: its `flops` column, else 6·N·D (`scaling.r
   those points pull a far down (0.36 for a true 0.52). They are dropped and named in a warning,
   as approach 2 drops its unbracketed budgets; points led by the smallest (largest) model that
   reaches their FLOPs, where smaller (larger) runs stop short of them, are kept and warned of.
-  It needs curves: runs with 2 rows or more, and 2 sizes on the envelope between the edges. The paper's runs each used a cosine cycle matched to its length, so
-  an intermediate row of a longer run is a little worse than a run that stops there; a table of
-  such runs puts the envelope a little high, as the paper's did.
+  It needs curves: runs with 2 rows or more, and 2 sizes on the envelope between the edges.
+  The paper's runs each used a cosine cycle matched to its length, so an intermediate row of a
+  longer run is a little worse than a run that stops there; a table of such runs puts the
+  envelope a little high, as the paper's did.
 - **Approach 2** (`approach2`, isoFLOP profiles): the points are grouped into budgets: runs whose
   final rows share a budget within a relative tolerance (10% by default: Chinchilla's isoFLOP
   runs), or, with `rows="all"`, every row at a budget (constant-LR runs whose checkpoints are

@@ -44,7 +44,8 @@ def chinchilla_curves(*, E, A, B, alpha, beta, params, tokens, noise=0.0,
     grid = [(n, d) for n in params for d in tokens]
     size = np.array([n for n, _ in grid], float)
     count = np.array([d for _, d in grid], float)
-    loss = (E + A / size ** alpha + B / count ** beta) * np.exp(noise * rng.standard_normal(len(grid)))
+    loss = (E + A / size ** alpha + B / count ** beta) \
+        * np.exp(noise * rng.standard_normal(len(grid)))
     frame = pd.DataFrame({"run": [f"N{n:.3g}" for n, _ in grid], "params": size,
                           "tokens": count, "flops": 6 * size * count, "loss": loss})
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
