@@ -34,6 +34,7 @@ Bad input prints one line, `scaling: error: ...`, and exits with status 2 (`scal
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -48,6 +49,41 @@ VARIANT_NAMES = ("two-step", "lm-loss", "gadre", "single-step")   # scaling.back
 INPUT_HELP = {"unique_tokens": "unique tokens U (data-constrained law; one or more values): an "
                                "input, or with --flops the supply of unique data: the best "
                                "allocation under it"}
+
+
+class _StoreOnce(argparse._StoreAction):
+    """An option that takes a value (or a list, nargs="+") and refuses a second, different one:
+    `--params 1e8 ... --params 1e9` is an error naming both, not the last one winning."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = vars(namespace).setdefault("_given_options", {})
+        if self.dest in given and given[self.dest][1] != values:
+            first_option, first = given[self.dest]
+            raise argparse.ArgumentError(
+                self, f"given twice, {first_option} {_shown(first)} and {option_string} "
+                      f"{_shown(values)}: give it once")
+        given[self.dest] = (option_string, values)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _shown(values) -> str:
+    """An option's value(s) as given: 1e+09, 1e+08 2e+08, 'params < 1e9'."""
+    if isinstance(values, list):
+        return " ".join(_shown(v) for v in values)
+    if isinstance(values, float):
+        return f"{values:g}"
+    return repr(values) if isinstance(values, str) else str(values)
+
+
+def _once(parser: argparse.ArgumentParser) -> None:
+    """Every optional store action of `parser` and its subcommands refuses a second, different
+    value (`_StoreOnce`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):
+                _once(subparser)
+        elif type(action) is argparse._StoreAction and action.option_strings:
+            action.__class__ = _StoreOnce
 
 
 def _parser() -> OneLineParser:
@@ -264,6 +300,7 @@ def _parser() -> OneLineParser:
                           help="folder for best-lr.csv and lr-transfer.png "
                                "(default out/lr-transfer)")
     _import_parser(commands)
+    _once(parser)
     return parser
 
 
@@ -316,6 +353,7 @@ def main(argv=None) -> int:
 def _run(argv) -> int:
     args = _parser().parse_args(argv)
     _check_queries(args)
+    _check_repeated_names(args)
     return _COMMANDS[args.command](args)
 
 
@@ -330,19 +368,62 @@ def _check_queries(args) -> None:
             parse(text, f"--{option}", getattr(args, "runs", None))
 
 
+def _check_repeated_names(args) -> None:
+    """`--set NAME=…`, `--input NAME=…` and `--map COL=…` given twice for one name with
+    different values: an error naming both, not the last one winning (identical repeats pass)."""
+    if args.command == "import":
+        return                         # the importers read their own pairs
+    for option, attribute in (("--set", "settings"), ("--input", "input"), ("--map", "map")):
+        seen = {}
+        for item in getattr(args, attribute, None) or ():
+            name, sep, value = (part.strip() for part in str(item).partition("="))
+            if not sep:
+                continue                     # malformed: the option's own parser says so
+            if option == "--set":
+                name = name.replace("-", "_")
+            key = value.strip("'\"") if option == "--map" else value
+            if option == "--input":
+                try:
+                    key = tuple(float(v) for v in value.split(","))
+                except ValueError:
+                    continue
+            if name in seen and seen[name][0] != key:
+                raise ScalingError(f"{option} {name} given twice, {seen[name][1]!r} and "
+                                   f"{item!r}: give it once")
+            seen.setdefault(name, (key, item))
+            option_value = getattr(args, name, None) \
+                if option == "--input" and name in getattr(args, "input_names", ()) else None
+            if option_value is not None and [float(v) for v in option_value] != list(key):
+                raise ScalingError(f"--{name.replace('_', '-')} {_shown(option_value)} and "
+                                   f"--input {item!r}: give {name} once")
+
+
 def _settings(args) -> dict:
     from scaling.laws import parse_settings
 
     settings = parse_settings(args.settings)
-    if args.delta is not None:
-        settings.setdefault("delta", args.delta)
-    if args.task is not None and args.task != "all":
-        settings["task"] = args.task
-    if args.chance is not None:
-        if not 0 <= args.chance < 1:
-            raise ScalingError(f"--chance must be in [0, 1), got {args.chance:g}")
-        settings["chance"] = args.chance
+    if args.chance is not None and not 0 <= args.chance < 1:
+        raise ScalingError(f"--chance must be in [0, 1), got {args.chance:g}")
+    options = {"delta": args.delta, "chance": args.chance,
+               "task": args.task if args.task != "all" else None}
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name in settings and not _same_setting(settings[name], value):
+            raise ScalingError(f"--{name} {_shown(value)} and --set {name}={settings[name]}: "
+                               "give it once")
+        settings[name] = value
     return settings
+
+
+def _same_setting(text: str, value) -> bool:
+    """Whether a --set value (text) says what an option's value says."""
+    if isinstance(value, str):
+        return text.strip() == value.strip()
+    try:
+        return float(text) == float(value)
+    except ValueError:
+        return False
 
 
 def _task_runs(args):
@@ -358,6 +439,10 @@ def _task_runs(args):
         raise ScalingError(f"--variant is the task law's; --law {args.law} has none")
     if not task_law and args.task != "all":
         return None                                  # one task of another law: its setting
+    if not task_law:
+        from scaling.laws import get_law
+
+        get_law(args.law, task="all")   # a law without tasks: the error --task NAME gives
     if args.lr_file:
         raise ScalingError("--lr-file: the task laws do not read learning rates")
     settings = _settings(args)
@@ -381,6 +466,12 @@ def _task_runs(args):
     else:
         tasks = [args.task]
     settings.pop("task", None)
+    from scaling.backtest import variant_law
+    from scaling.laws import get_law
+
+    for variant in variants:                       # every variant's target, before any fit
+        name, law_settings = variant_law(variant, {**settings, "task": tasks[0]})
+        _check_target(get_law(name, **law_settings))
     return runs, tasks, variants, settings
 
 
@@ -391,6 +482,7 @@ def _law_and_runs(args):
     settings = _settings(args)
     law = get_law(args.law or "chinchilla", **settings)
     law.check_settings()
+    _check_target(law)
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
                      dedupe=args.dedupe)
     lr_file = None
@@ -399,6 +491,26 @@ def _law_and_runs(args):
 
         lr_file = read_lr_file(args.lr_file)
     return law, settings, runs, lr_file
+
+
+def _check_target(law) -> None:
+    """The law's target (`--set target=…`) must be a measured column: not one of the law's
+    inputs, nor a column of the contract that describes the run (its id, size, tokens, compute,
+    step, LR, text columns); a non-numeric column of the file is the reader's one-line error."""
+    from scaling.runs import NUMERIC, STRING
+
+    target = law.target
+    measured = {"loss", "loss_unigram", "bits_per_char"}
+    if target in law.inputs:
+        why = f"is one of the {law.name} law's inputs ({', '.join(law.inputs)})"
+    elif target in STRING or target == "final":
+        why = "is not a number (the contract's column of text)"
+    elif target in NUMERIC and target not in measured:
+        why = "describes the run rather than measuring it (a column of the contract)"
+    else:
+        return
+    raise ScalingError(f"--set target={target}: {target!r} {why}; the target is what the law "
+                       "predicts: a measured column such as loss, loss:<task> or acc:<task>")
 
 
 def _check_outputs(args) -> None:
@@ -436,6 +548,11 @@ def _fitted(args, law, runs, lr_file=None):
         data = data.select(args.where)
     law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
             calibrate=not args.no_calibration)
+    from scaling import units
+
+    found = units.facts(data.frame)           # flops-units, tokens-per-param: kept with the fit
+    if found:
+        law.data_["units"] = found
     return data
 
 
@@ -840,6 +957,7 @@ def _backtest(args) -> int:
                                 n_jobs=args.jobs, calibrate=not args.no_calibration,
                                 interval=args.interval)
         print(backtest_report(record, record.get("fit", {}).get("inputs", ())))
+        _table_warnings(args, runs, record)
         if args.json:
             write_text(args.json, json.dumps(record, indent=1))
             print(f"\nsaved backtest to {args.json}")
@@ -849,10 +967,21 @@ def _backtest(args) -> int:
                       bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
                       calibrate=not args.no_calibration, interval=args.interval, **settings)
     print(backtest_report(record, law.inputs))
+    _table_warnings(args, runs, record)
     if args.json:
         write_text(args.json, json.dumps(record, indent=1))
         print(f"\nsaved backtest to {args.json}")
     return 0
+
+
+def _table_warnings(args, runs, record) -> None:
+    """A backtest's run-table warnings (`scaling.units`: flops-units, tokens-per-param): printed,
+    and kept in the record's table_warnings."""
+    from scaling import units
+
+    found = units.warnings(units.facts(runs), args.runs)
+    _print_warnings([f"WARNING (run table): {w['message']}" for w in found])
+    record["table_warnings"] = found
 
 
 def _optimal(args) -> int:
@@ -865,10 +994,14 @@ def _optimal(args) -> int:
     check_bootstrap(args.bootstrap)
     if args.json:
         check_output(args.json, "--json", example="optimal.json")
-    if args.flops is not None and any(not (np.isfinite(c) and c > 0) for c in args.flops):
-        raise ScalingError("--flops: budgets must be positive numbers")
-    if args.budgets is not None and any(not (np.isfinite(c) and c > 0) for c in args.budgets):
-        raise ScalingError("--budgets: budgets must be positive numbers")
+    from scaling.runs import check_sensible_inputs
+
+    for option, budgets in (("--flops", args.flops), ("--budgets", args.budgets)):
+        if budgets is None:
+            continue
+        if any(not (np.isfinite(c) and c > 0) for c in budgets):
+            raise ScalingError(f"{option}: budgets must be positive numbers")
+        check_sensible_inputs(budgets, "flops", option)     # the range predict and plan hold
     runs = read_runs(args.runs, mapping=parse_mapping(args.map), where=args.where,
                      dedupe=args.dedupe)
     source = args.runs

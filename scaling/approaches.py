@@ -8,10 +8,16 @@ C is the training compute of a row: its `flops` column, else 6·N·D (`scaling.r
   Each run's curve is interpolated linearly in (log C, L) between its rows; on a grid of budgets
   (log-spaced over the FLOPs the curves span) the lower envelope is the least loss any run
   reaches at that budget, and the run that reaches it gives N_opt (its size) and D_opt = C/(6N).
-  log N_opt and log D_opt are then fitted against log C by least squares. It needs curves:
-  runs with 2 rows or more. The paper's runs each used a cosine cycle matched to its length, so
-  an intermediate row of a longer run is a little worse than a run that stops there; a table of
-  such runs puts the envelope a little high, as the paper's did.
+  log N_opt and log D_opt are then fitted against log C by least squares. An envelope point led
+  by the smallest (or largest) model size of the table brackets no optimum: the best size there
+  may be below (above) the sizes run, and on curves whose early FLOPs sit on the smallest model
+  those points pull a far down (0.36 for a true 0.52). They are dropped and named in a warning,
+  as approach 2 drops its unbracketed budgets; points led by the smallest (largest) model that
+  reaches their FLOPs, where smaller (larger) runs stop short of them, are kept and warned of.
+  It needs curves: runs with 2 rows or more, and 2 sizes on the envelope between the edges.
+  The paper's runs each used a cosine cycle matched to its length, so an intermediate row of a
+  longer run is a little worse than a run that stops there; a table of such runs puts the
+  envelope a little high, as the paper's did.
 - **Approach 2** (`approach2`, isoFLOP profiles): the points are grouped into budgets: runs whose
   final rows share a budget within a relative tolerance (10% by default: Chinchilla's isoFLOP
   runs), or, with `rows="all"`, every row at a budget (constant-LR runs whose checkpoints are
@@ -143,6 +149,10 @@ def _columns(frame: pd.DataFrame, source) -> pd.DataFrame:
         missing.append("flops (or tokens)")
     if missing:
         raise ScalingError(f"{source}: the compute-optimal approaches need column {missing[0]!r}")
+    if "flops" in frame.columns:
+        from scaling.units import check_flops_column
+
+        check_flops_column(frame, source, "each of approaches 1 and 2")
     out = pd.DataFrame({"run": frame["run"].astype(str).to_numpy(),
                         "params": pd.to_numeric(frame["params"]).to_numpy(float),
                         "loss": pd.to_numeric(frame["loss"]).to_numpy(float)})
@@ -209,6 +219,13 @@ def _bootstrap_samples(draw, bootstrap, seed):
     return (np.array(rows) if rows else np.empty((0, 4))), failed
 
 
+def _unit_warnings(frame, source) -> list[str]:
+    """flops-units and tokens-per-param of the table (`scaling.units`)."""
+    from scaling.units import messages
+
+    return messages(frame, source)
+
+
 def _bootstrap_warning(bootstrap, failed):
     if bootstrap and failed:
         return [f"{failed} of {bootstrap} bootstrap resamples gave no exponent (too few usable "
@@ -230,14 +247,52 @@ def _curves(points: pd.DataFrame):
 
 
 def _envelope(curves, grid):
-    """The envelope at each log budget of `grid`: (log C, run index, loss) where a run covers it."""
+    """The envelope at each log budget of `grid` where a run covers it: (log C, run index, loss,
+    edge). `edge` says whether the optimum there is bracketed, as approach 2 asks of a budget's
+    lowest loss: "smallest" ("largest") where the leader is the smallest (largest) model size of
+    the curves, so the optimum may lie below (above) the sizes run; "smallest reaching"
+    ("largest reaching") where smaller (larger) models were run but none reaches that budget, so
+    they were not compared there; "" where runs both smaller and larger reach it."""
     losses = np.full((len(curves), len(grid)), np.inf)
     for k, (_, _, log_c, loss) in enumerate(curves):
         inside = (grid >= log_c[0]) & (grid <= log_c[-1])
         losses[k, inside] = np.interp(grid[inside], log_c, loss)
     best = np.argmin(losses, axis=0)
-    covered = np.isfinite(losses[best, np.arange(len(grid))])
-    return grid[covered], best[covered], losses[best, np.arange(len(grid))][covered]
+    columns = np.arange(len(grid))
+    covered = np.isfinite(losses[best, columns])
+    sizes = np.array([c[1] for c in curves])
+    leader = sizes[best]
+    reach = np.isfinite(losses)
+    below = (reach & (sizes[:, None] < leader[None, :])).any(axis=0)
+    above = (reach & (sizes[:, None] > leader[None, :])).any(axis=0)
+    edge = np.select([leader <= sizes.min(), leader >= sizes.max(), ~below, ~above],
+                     ["smallest", "largest", "smallest reaching", "largest reaching"], "")
+    return grid[covered], best[covered], losses[best, columns][covered], edge[covered]
+
+
+def _edge_spans(log_c, edge, runs, kinds):
+    """Contiguous spans of envelope points whose edge is one of `kinds`:
+    [{"from": C, "to": C, "edge", "points", "runs"}]."""
+    spans = []
+    for k in np.flatnonzero(np.isin(edge, kinds)):
+        flops = float(np.exp(log_c[k]))
+        if spans and spans[-1]["end"] == k - 1 and spans[-1]["edge"] == edge[k]:
+            spans[-1].update(end=int(k), to=flops, points=spans[-1]["points"] + 1)
+            spans[-1]["runs"].add(runs[k])
+        else:
+            spans.append({"from": flops, "to": flops, "edge": str(edge[k]), "points": 1,
+                          "runs": {runs[k]}, "end": int(k)})
+    return [{"from": s["from"], "to": s["to"], "edge": s["edge"], "points": s["points"],
+             "runs": sorted(s["runs"])} for s in spans]
+
+
+def _describe_spans(spans) -> str:
+    """'6e+14 to 3e+16 FLOPs led by the smallest model (n00); …'"""
+    def runs(names):
+        return ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+
+    return "; ".join(f"{s['from']:.3g} to {s['to']:.3g} FLOPs led by the {s['edge']} model "
+                     f"({runs(s['runs'])})" for s in spans)
 
 
 def approach1(frame: pd.DataFrame, grid: int = GRID, bootstrap: int = 0, seed: int = 0,
@@ -256,19 +311,29 @@ def approach1(frame: pd.DataFrame, grid: int = GRID, bootstrap: int = 0, seed: i
 
     def fit(indices):
         chosen = [curves[k] for k in indices]
-        log_c, best, loss = _envelope(chosen, log_grid)
+        log_c, best, loss, edge = _envelope(chosen, log_grid)
+        keep = ~np.isin(edge, ("smallest", "largest"))
         n = sizes[np.asarray(indices)][best]
-        if len(np.unique(n)) < 2:
+        if len(np.unique(n[keep])) < 2:
             return None
+        log_c, best, loss, n = log_c[keep], best[keep], loss[keep], n[keep]
         log_n = np.log(n)
         log_d = log_c - np.log(6.0) - log_n
         return (*_line(log_c, log_n), *_line(log_c, log_d)), (log_c, best, loss, n)
 
     everything = np.arange(len(curves))
+    envelope = _envelope(curves, log_grid)
+    leaders = [curves[k][0] for k in envelope[1]]
+    dropped = _edge_spans(envelope[0], envelope[3], leaders, ("smallest", "largest"))
+    unreached = _edge_spans(envelope[0], envelope[3], leaders,
+                            ("smallest reaching", "largest reaching"))
     result = fit(everything)
     if result is None:
-        raise ScalingError(f"{source}: approach 1: one model size is on the whole envelope; it "
-                           "needs runs of several sizes that each lead somewhere")
+        inner = np.unique(sizes[envelope[1][~np.isin(envelope[3], ("smallest", "largest"))]])
+        raise ScalingError(
+            f"{source}: approach 1: {len(inner)} model size(s) lead the envelope between the "
+            "smallest and the largest size run (where those lead, the optimum is not "
+            "bracketed); it needs 2 or more: runs of more sizes, whose curves overlap in FLOPs")
     (_, (log_c, best, loss, n)) = result
 
     def draw(rng):
@@ -284,14 +349,28 @@ def approach1(frame: pd.DataFrame, grid: int = GRID, bootstrap: int = 0, seed: i
     minima = [BudgetMinimum(float(np.exp(c)), float(size), float(np.exp(c) / (6 * size)),
                             float(value), 1, curves[k][0])
               for c, k, value, size in zip(log_c, best, loss, n)]
-    warnings = _bootstrap_warning(bootstrap, failed)
+    warnings = _unit_warnings(frame, source) + _bootstrap_warning(bootstrap, failed)
     distinct = len(np.unique(n))
     if distinct < 3:
         warnings.append(f"only {distinct} model sizes lead the envelope: the exponent rests on "
                         "them")
+    if dropped:
+        count = sum(span["points"] for span in dropped)
+        warnings.append(f"{count} of {len(envelope[0])} envelope points dropped: "
+                        f"{_describe_spans(dropped)}; the optimum there is not bracketed by the "
+                        f"sizes run; the exponent rests on {float(np.exp(log_c[0])):.3g} to "
+                        f"{float(np.exp(log_c[-1])):.3g} FLOPs")
+    if unreached:
+        count = sum(span["points"] for span in unreached)
+        warnings.append(f"{count} of {len(envelope[0])} envelope points are led by the smallest "
+                        "(largest) model that reaches their FLOPs, smaller (larger) runs stopping "
+                        f"short of (starting beyond) them: {_describe_spans(unreached)}; the "
+                        "optimum there may lie outside the sizes compared (curves that overlap "
+                        "in FLOPs bracket it)")
     return Approach(1, params_law, tokens_law, minima, [], warnings, len(curves), bootstrap,
                     failed, level, samples,
-                    {"grid": grid, "sizes_on_envelope": int(distinct)})
+                    {"grid": grid, "sizes_on_envelope": int(distinct), "dropped_envelope": dropped,
+                     "unbracketed_envelope": unreached})
 
 
 # -- approach 2: isoFLOP profiles ----------------------------------------------------------------
@@ -421,7 +500,7 @@ def approach2(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str = "fi
     samples, failed = _bootstrap_samples(draw, bootstrap, seed)
     params_law, tokens_law = _power_laws(log_c, log_n, log_c - np.log(6.0) - log_n, samples,
                                          level)
-    warnings = _bootstrap_warning(bootstrap, failed)
+    warnings = _unit_warnings(frame, source) + _bootstrap_warning(bootstrap, failed)
     cut = frame.attrs.get("cut_runs") or {}
     if rows == "final" and cut:
         from scaling.diagnostics import cut_runs_message
@@ -466,7 +545,8 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
         samples = chinchilla_allocation(law.reported(law.bootstrap_theta_))
         samples = samples[np.isfinite(samples).all(axis=1)]
     params_law, tokens_law = _allocation_laws(point, samples, level)
-    warnings = []
+    warnings = _unit_warnings(runs, str(runs.attrs.get("source", "run table"))) \
+        if isinstance(runs, pd.DataFrame) else []
     if not law.converged_:
         warnings.append(f"the chinchilla fit did not converge: {law.message_}")
     if law.at_bound_:
@@ -543,8 +623,12 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
         if small:
             lines.append(f"not used: {len(small)} group(s) of {sum(d.n_points for d in small)} "
                          "runs with fewer than 3 model sizes at one budget")
-    warnings = [f"WARNING: approach {number}: {w}" for number, r in results.items()
-                for w in r.warnings]
+    said: dict[str, list[int]] = {}        # a warning of the table, once for every approach
+    for number, r in results.items():
+        for w in r.warnings:
+            said.setdefault(w, []).append(number)
+    warnings = [f"WARNING: approach{'es' if len(numbers) > 1 else ''} "
+                f"{', '.join(map(str, numbers))}: {w}" for w, numbers in said.items()]
     if warnings:
         lines += [""] + warnings
     return "\n".join(lines)

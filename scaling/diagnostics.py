@@ -18,6 +18,11 @@ of a fit (`fit_warnings`):
 - few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
 - cut-runs: a query (--where, --train) kept runs without their final rows, and this law reads
   each run's last row as its end (n_runs, runs: {run: [tokens kept, final tokens]}).
+- flops-units, tokens-per-param: the fitted rows' units (`scaling.units`, kept by `scaling fit`
+  in the fit file's data.units): the `flops` column's median ratio to 6·params·tokens outside
+  [1/3, 3] (ratio: median, low, high, n_rows), runs whose final tokens per parameter lie outside
+  [0.01, 1e5] (n_runs, runs: {run: [row, tokens per parameter]}, range). `scaling optimal` and
+  backtests show them for the table they read.
 - a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
   5 points of chance (maximum, chance, margin; `scaling.task_data`), and no-trend, its
   accuracies not rising as the loss falls (both also widen every interval beyond the fitted
@@ -171,6 +176,11 @@ def fit_warnings(law) -> list[dict]:
             interval=[json_number(low), json_number(high)],
             factor=json_number(factor)))
     out += cut_run_warnings(law)
+    # -- units of the fitted rows (scaling/units.py): flops-units, tokens-per-param ----------
+    from scaling import units
+
+    out += units.fit_warnings(law)
+    # ------------------------------------------------------------------------------------------
     n_parameters = len(law.parameters)
     needed = POINTS_PER_PARAMETER * n_parameters
     if law.n_points_ < needed:

@@ -54,6 +54,7 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
     sources = {} if sources is None else sources
     if "step" not in frame.columns:
         raise ScalingError(f"{source}: missing column 'step', which the LR-schedule laws need")
+    unmatched = _unmatched(frame, source, lr_file)
     out = {}
     for run, rows in frame.groupby("run", sort=False):
         steps = rows["step"].to_numpy()
@@ -67,8 +68,8 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
         last = int(steps.max())
         has_lr = "lr" in rows.columns and set(steps.astype(int)) >= set(range(1, last + 1))
         has_schedule = "schedule" in rows.columns and isinstance(rows["schedule"].iloc[0], str)
-        if lr_file is not None and run in lr_file.runs:
-            lr = lr_file.runs[run]
+        if lr_file is not None and str(run) in lr_file.runs:
+            lr = lr_file.runs[str(run)]
             if len(lr) < last:
                 raise ScalingError(
                     f"{lr_file.path}: run {run!r} has LRs for {len(lr)} updates (steps "
@@ -78,8 +79,9 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
             sources[run] = f"--lr-file {lr_file.path}" + _overridden(rows, steps, last, has_lr,
                                                                       has_schedule, out[run])
             continue
+        fallback = f", not in --lr-file {lr_file.path}" if run in unmatched else ""
         if has_lr:
-            sources[run] = "lr column"
+            sources[run] = "lr column" + fallback
             values = _learning_rates(rows["lr"], source)
             out[run] = pd.Series(values, index=steps.astype(int)).loc[range(1, last + 1)] \
                 .to_numpy(float)
@@ -87,7 +89,7 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
         if has_schedule:
             from scaling.schedules import ScheduleError, lr_array, parse
 
-            sources[run] = "schedule column"
+            sources[run] = "schedule column" + fallback
             try:
                 schedule = parse(rows["schedule"].iloc[0])
             except ScheduleError as exc:
@@ -104,6 +106,26 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
         raise ScalingError(f"{source}: run {run!r}: no per-step LR{where}: give an 'lr' column "
                            "at every step, a 'schedule' column or --lr-file")
     return out
+
+
+def _unmatched(frame, source, lr_file) -> set:
+    """The table's runs an LR file does not hold (they fall back to their own columns; the
+    report's LR line names them). A file that holds none of them is an error naming both sides:
+    its run names are not the table's, and every LR would silently come from the columns."""
+    if lr_file is None:
+        return set()
+    runs = list(pd.unique(frame["run"]))
+    unmatched = {run for run in runs if str(run) not in lr_file.runs}
+    if len(unmatched) == len(runs):
+        def named(names):
+            names = [str(n) for n in names]
+            return ", ".join(repr(n) for n in names[:3]) + (f" and {len(names) - 3} more"
+                                                           if len(names) > 3 else "")
+
+        raise ScalingError(f"{lr_file.path}: none of its runs ({named(lr_file.runs)}) is a run "
+                           f"of {source} ({named(runs)}); an LR file's run column must hold "
+                           "the table's run names")
+    return unmatched
 
 
 def _overridden(rows, steps, last, has_lr, has_schedule, lr) -> str:

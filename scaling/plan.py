@@ -8,7 +8,7 @@ warmup, steps and final LR.
 from __future__ import annotations
 
 from scaling.errors import ScalingError
-from scaling.schedules import ScheduleError, parse
+from scaling.schedules import ScheduleError, key_values, parse
 
 VARIANTS = {
     "constant": "constant:{common}",
@@ -26,12 +26,12 @@ def compare_schedules(law, base: str, every: int | None = None, kind: str | None
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; schedule "
                            "comparison needs an LR-schedule law")
-    values = {}
-    for item in filter(None, (p.strip() for p in base.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or key.strip() not in ("peak", "warmup", "steps", "final"):
-            raise ScalingError(f"--compare {base!r}: expected peak=…,warmup=…,steps=…,final=…")
-        values[key.strip()] = value.strip()
+    try:
+        values = key_values(base, base, "--compare")
+    except ScheduleError as exc:
+        raise ScalingError(str(exc)) from None
+    if not set(values) <= {"peak", "warmup", "steps", "final"}:
+        raise ScalingError(f"--compare {base!r}: expected peak=…,warmup=…,steps=…,final=…")
     if "peak" not in values or "steps" not in values:
         raise ScalingError(f"--compare {base!r}: needs at least peak= and steps=")
     common = f"peak={values['peak']},warmup={values.get('warmup', 0)},steps={values['steps']}"

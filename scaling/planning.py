@@ -256,7 +256,12 @@ def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
         if not any(f.law.predicts_schedules for f in fits):
             raise ScalingError("--schedule needs a fit of an LR-schedule law (multipower, "
                                "annealing, annealing-size)")
-        keys = {item.partition("=")[0].strip() for item in schedule.split(",") if item.strip()}
+        from scaling.schedules import ScheduleError, key_values
+
+        try:
+            keys = set(key_values(schedule, schedule, "--schedule"))
+        except ScheduleError as exc:
+            raise ScalingError(str(exc)) from None
         if "steps" in keys:
             raise ScalingError(f"--schedule {schedule!r}: give peak=…,warmup=…,final=… without "
                                "steps (the plan derives them from D and --tokens-per-step)")

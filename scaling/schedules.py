@@ -82,38 +82,66 @@ class Schedule:
         return f"{self.kind}:{','.join(parts)}"
 
 
-def parse(text: str, steps: int | None = None) -> Schedule:
-    """A `Schedule` from its string; `steps` fills in a missing `steps=`."""
-    kind, _, rest = str(text).strip().partition(":")
+def key_values(text: str, rest: str, what: str = "schedule") -> dict[str, str]:
+    """{key: value} of "key=value,…" (`rest`, part of `text`); a key given twice with different
+    values is an error naming both (the last one does not silently win)."""
     values: dict[str, str] = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, sep, value = item.partition("=")
         if not sep:
-            raise ScheduleError(f"schedule {text!r}: expected key=value, got {item!r}")
-        values[key.strip()] = value.strip()
+            raise ScheduleError(f"{what} {text!r}: expected key=value, got {item!r}")
+        key, value = key.strip(), value.strip()
+        if key in values and not _same(values[key], value):
+            raise ScheduleError(f"{what} {text!r}: {key} given twice, {key}={values[key]} and "
+                                f"{key}={value}")
+        values[key] = value
+    return values
+
+
+def _same(first: str, second: str) -> bool:
+    """Whether two values of a key say the same (1e3 and 1000 do)."""
+    try:
+        return first == second or float(first) == float(second)
+    except ValueError:
+        return False
+
+
+def _whole(text: str, key: str, value: str) -> int:
+    """A step count of a schedule string: a whole number (1e3 is 1000; 100.5 is an error, not
+    100)."""
+    number = float(value)
+    if not math.isfinite(number) or number != round(number):
+        raise ScheduleError(f"schedule {text!r}: {key}={value} is not a whole number of steps")
+    return int(number)
+
+
+def parse(text: str, steps: int | None = None) -> Schedule:
+    """A `Schedule` from its string; `steps` fills in a missing `steps=`."""
+    kind, _, rest = str(text).strip().partition(":")
+    values = key_values(text, rest)
     known = {"peak", "steps", "warmup", "final", "decay_start", "decay_fraction", "decay",
              "milestones", "gamma"}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ScheduleError(f"schedule {text!r}: unknown key {unknown[0]!r}")
     try:
-        total = int(float(values["steps"])) if "steps" in values else steps
+        total = _whole(text, "steps", values["steps"]) if "steps" in values else steps
         if total is None:
             raise ScheduleError(f"schedule {text!r}: missing steps=")
         if "peak" not in values:
             raise ScheduleError(f"schedule {text!r}: missing peak=")
         decay_start = values.get("decay_start")
         if decay_start is not None:
-            decay_start = int(float(decay_start))
+            decay_start = _whole(text, "decay_start", decay_start)
         elif "decay_fraction" in values:
             fraction = float(values["decay_fraction"])
             if not 0 < fraction <= 1:
                 raise ScheduleError(f"schedule {text!r}: decay_fraction must be in (0, 1]")
             decay_start = total - int(round(fraction * total))
-        milestones = tuple(int(float(m)) for m in values["milestones"].split("/")) \
+        milestones = tuple(_whole(text, "milestones", m) for m in values["milestones"].split("/")) \
             if values.get("milestones") else ()
         return Schedule(kind=kind.strip(), peak=float(values["peak"]), steps=total,
-                        warmup=int(float(values.get("warmup", 0))),
+                        warmup=_whole(text, "warmup", values.get("warmup", "0")),
                         final=float(values.get("final", 0.0)), decay_start=decay_start,
                         decay=values.get("decay", "linear"), milestones=milestones,
                         gamma=float(values.get("gamma", 0.1)))

@@ -34,6 +34,25 @@ def chinchilla_ladder(*, E, A, B, alpha, beta, params, tokens_per_param, noise=0
     return frame
 
 
+def chinchilla_curves(*, E, A, B, alpha, beta, params, tokens, noise=0.0,
+                      seed=0) -> pd.DataFrame:
+    """Training curves of a Chinchilla law: one run per size in `params`, a row at each token
+    count in `tokens` (the same checkpoints for every size), loss = E + A/N^α + B/D^β times
+    exp(ε) as above (noiseless by default). Approach 1's envelope reads them; its true exponent
+    is a = β/(α+β). Rows carry run, params, tokens, flops = 6·N·D and loss."""
+    rng = np.random.default_rng(seed)
+    grid = [(n, d) for n in params for d in tokens]
+    size = np.array([n for n, _ in grid], float)
+    count = np.array([d for _, d in grid], float)
+    loss = (E + A / size ** alpha + B / count ** beta) \
+        * np.exp(noise * rng.standard_normal(len(grid)))
+    frame = pd.DataFrame({"run": [f"N{n:.3g}" for n, _ in grid], "params": size,
+                          "tokens": count, "flops": 6 * size * count, "loss": loss})
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = "synthetic curves"
+    return frame
+
+
 def data_constrained_ladder(*, E, A, B, alpha, beta, params, unique_per_param, epochs,
                             rd_star=15.387756, rn_star=5.309743, un_ratio="law", noise=0.005,
                             seed=0) -> pd.DataFrame:
