@@ -110,6 +110,9 @@ class DataConstrained(Law):
     power_inputs = ("params", "tokens")
     extra_columns = ()
     positive_columns = ("unique_tokens", "epochs")
+    # reach: N and D, the unique tokens U and the epochs the law reads, D / min(U, D) (`scale_values`)
+    scale_columns = ("params", "tokens", "unique_tokens", "epochs")
+    floor_parameter = "E"
     settings_spec = (
         *BASE_SETTINGS,
         Setting("rd_star", str(PAPER["rd_star"]), "R_D*, the decay of repeated data's value "
@@ -199,6 +202,20 @@ class DataConstrained(Law):
                                    f"not tokens / unique_tokens = {epochs.at[row]:g}")
         table["epochs"] = epochs
         return table
+
+    def scale_values(self, values):
+        """The scales of points, with `epochs` as the law reads it, D / min(U, D) (at least 1:
+        a run of U > D unique tokens sees each once), from their tokens and unique tokens."""
+        out = super().scale_values(values)
+        tokens, unique = values.get("tokens"), values.get("unique_tokens")
+        if tokens is not None and unique is not None:
+            tokens, unique = np.broadcast_arrays(np.atleast_1d(np.asarray(tokens, float)),
+                                                 np.atleast_1d(np.asarray(unique, float)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["epochs"] = tokens / np.minimum(unique, tokens)
+        elif "epochs" in out:
+            out["epochs"] = np.maximum(out["epochs"], 1.0)
+        return out
 
     # -- the law -------------------------------------------------------------------------------
     def _stars(self, theta):
