@@ -187,7 +187,7 @@ def coordinates(law, data) -> list[str]:
     """The names of `Law.error_coordinates`: the scale columns the data hold, and `progress`
     for laws of whole curves."""
     values = law.coordinate_values(data.frame, data.lr_histories)
-    columns = [c for c in law.scales if c in values]
+    columns = [c for c in law.scales if c in values and c not in law.uncalibrated_scales]
     curves = law.rows == "all" and "step" in columns
     return columns + (["progress"] if curves else []) + \
         (["lr_decay"] if curves and law.uses_lr_histories else [])

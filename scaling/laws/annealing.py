@@ -45,6 +45,9 @@ class Annealing(Law):
     # below it the annealing term C*S2 vanishes, the law's own baseline) and peak LR
     scale_columns = ("step", "lr_area", "anneal_area", "peak_lr")
     one_sided_scales = ("anneal_area",)
+    uncalibrated_scales = ("anneal_area",)    # S2 grows as the LR decays, which the error model
+    #   reads (lr_decay): fitted on both, S2 would take the growth inside the fitted range that
+    #   lr_decay measures (a cosine's annealed rows would get the interval of its first ones)
     floor_parameter = "L0"
     bootstrap_unit = "curve blocks"
     uses_lr_histories = True

@@ -276,6 +276,11 @@ class Law:
     #                      the power inputs; for laws of whole curves, `step`); see `distance`
     one_sided_scales: ClassVar[tuple[str, ...]] = ()  # of those, the ones counted only above the
     #                      fitted range (below it the term they feed vanishes: no extrapolation)
+    uncalibrated_scales: ClassVar[tuple[str, ...]] = ()  # of those, the ones the error model
+    #                      does not fit a slope for (a scale that moves with a coordinate it
+    #                      reads inside the fitted range would take that growth from it): they
+    #                      grow at its steepest slope (`ErrorModel.scale`) and count as beyond
+    #                      its calibration once outside the fitted range
     floor_parameter: ClassVar[str | None] = None  # the reported parameter that is the law's
     #                      irreducible loss (E, L0): a prediction below it warns
 
