@@ -674,7 +674,7 @@ def _predict_optimal_vocab(law, args) -> int:
 def _predict_data_limited(law, args) -> int:
     """--flops C … --unique-tokens U: the data-constrained law's advice under a data limit."""
     from scaling.diagnostics import fit_warnings, render
-    from scaling.laws.data_constrained import advice_record, advice_table
+    from scaling.laws.data_constrained import advice_record, advice_table, advice_warnings
     from scaling.report import interval_kind
     from scaling.runs import check_sensible_inputs
 
@@ -689,7 +689,7 @@ def _predict_data_limited(law, args) -> int:
     kind = interval_kind(law, args.interval)
     advice = law.data_limited(args.flops, args.unique_tokens, kind)
     print(advice_table(law, advice))
-    _print_warnings(render(fit_warnings(law)))
+    _print_warnings(render(advice_warnings(law, advice) + fit_warnings(law)))
     _write_json(args, lambda: advice_record(law, advice))
     return 0
 

@@ -251,3 +251,14 @@ def test_a_negative_step_names_its_own_row(tmp_path, capsys):
     err = _one_line_error(capsys, [str(path), "--law", "annealing", "--bootstrap", "0"], "fit")
     # the 7th data row holds -30; run 'b' begins at the 5th, which the error named before
     assert "column 'step', row 7: run 'b' has step -30" in err
+
+
+def test_the_data_limit_advice_warns_of_its_points_reach(tmp_path_factory, capsys):
+    fit = _fit(tmp_path_factory, "repeat", [str(ROOT / "data" / "cpu_repeat" / "runs.parquet"),
+                                            "--law", "data-constrained", "--no-calibration"])
+    code, text, _ = _predict(capsys, [str(fit), "--flops", "1e16", "--unique-tokens", "1e6"])
+    assert code == 0
+    for what in ("the allocation at", "the best allocation at"):
+        line = next(line for line in text.splitlines()
+                    if line.startswith(f"WARNING: {what} 1e+16 FLOPs, U 1e+06 reaches"))
+        assert "no calibrated error model" in line and "unique_tokens" in line

@@ -533,6 +533,25 @@ def advice_table(law, advice) -> str:
     return "\n".join(lines)
 
 
+def advice_warnings(law, advice) -> list[dict]:
+    """The warnings of the advice's points (`scaling.diagnostics.prediction_warnings`: reach in
+    N, D, U and epochs on either side of the fitted data, losses that are not losses): the
+    allocation that repeats U unique tokens and the best one under the limit."""
+    from scaling import diagnostics
+
+    out = []
+    labels = [f"{flops:.3g} FLOPs, U {u:.3g}" for flops, u in
+              zip(advice["flops"], advice["unique_tokens"])]
+    for what, n, d, loss in (("the allocation at", "params", "tokens", "repeated_loss"),
+                             ("the best allocation at", "best_params", "best_tokens",
+                              "best_loss")):
+        points = {"params": advice[n][0], "tokens": advice[d][0],
+                  "unique_tokens": advice["unique_tokens"]}
+        out += diagnostics.prediction_warnings(law, points, labels, (what, what[:-3] + "s at"),
+                                               predicted=advice[loss][0])
+    return out
+
+
 def advice_record(law, advice) -> dict:
     from scaling import diagnostics
     from scaling.report import json_number
@@ -547,4 +566,5 @@ def advice_record(law, advice) -> dict:
         rows.append(row)
     return {"law": law.name, "target": law.target,
             "interval": {"kind": advice["kind"], "level": advice["level"]},
-            "advice": rows, "warnings": diagnostics.fit_warnings(law)}
+            "advice": rows, "warnings": advice_warnings(law, advice) +
+            diagnostics.fit_warnings(law)}
