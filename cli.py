@@ -807,7 +807,7 @@ def _predict_optimal_vocab(law, args) -> int:
 def _predict_data_limited(law, args) -> int:
     """--flops C … --unique-tokens U: the data-constrained law's advice under a data limit."""
     from scaling.diagnostics import fit_warnings, render
-    from scaling.laws.data_constrained import advice_record, advice_table
+    from scaling.laws.data_constrained import advice_record, advice_table, advice_warnings
     from scaling.report import interval_kind
     from scaling.runs import check_sensible_inputs
 
@@ -822,7 +822,7 @@ def _predict_data_limited(law, args) -> int:
     kind = interval_kind(law, args.interval)
     advice = law.data_limited(args.flops, args.unique_tokens, kind)
     print(advice_table(law, advice))
-    _print_warnings(render(fit_warnings(law)))
+    _print_warnings(render(advice_warnings(law, advice) + fit_warnings(law)))
     _write_json(args, lambda: advice_record(law, advice))
     return 0
 
@@ -902,23 +902,12 @@ def _sizes(law, args) -> dict:
 def _compare_schedules(law, args) -> int:
     from scaling.plan import compare_schedules
     from scaling.plots import plot_curves
-    from scaling.report import (curve_record, curve_warnings, interval_heading, interval_kind,
-                                reach_cell, table)
+    from scaling.report import (curve_record, curve_warnings, final_rows_table, interval_kind)
 
     kind = interval_kind(law, args.interval)
     curves = compare_schedules(law, args.compare, every=args.every, kind=kind or "law",
                                **_sizes(law, args))
-    final = f"final {law.target}"
-    steps = law.fitted_range_.get("step")
-    header = ("schedule", final, *((interval_heading(law, kind),) if kind else ()),
-              *(("× step",) if steps else ()))
-    rows = []
-    for name, curve in curves.items():
-        last = curve.iloc[-1]
-        rows.append((name, f"{last[law.target]:.4f}",
-                     *((f"[{last.lower:.4f}, {last.upper:.4f}]",) if kind else ()),
-                     *((reach_cell(float(last.step), *steps),) if steps else ())))
-    print(table(header, rows, right=(final,)))
+    print(final_rows_table(law, curves, kind))
     _every_note(args, *curves.values())
     _print_warnings(curve_warnings(law, curves, with_fit=True))
     if args.out:

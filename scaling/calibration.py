@@ -20,7 +20,8 @@ inference for regression", locally weighted residuals).
      laws of every row without steps (task accuracy from task loss): the folds over runs.
 2. Each held-out row gives a residual r in the law's space (log actual − log predicted: about the
    relative error) and its coordinates (`Law.error_coordinates`): d_c, the decades beyond that
-   refit's data in each scale column c (Chinchilla: params, tokens; curve laws: step) and, for
+   refit's data, on either side, in each scale c (Chinchilla: params, tokens; curve laws: step,
+   LR area and peak LR; data-constrained: also unique tokens and epochs) and, for
    laws of whole curves, the row's progress along its curve (log10 of step over the first fitted
    step) and its LR decay (decades below the highest LR so far): a held-out schedule's annealed,
    late rows miss by more than its early ones, even inside the fitted lengths.
@@ -151,11 +152,14 @@ def final_splits(law, data, seed: int = 0):
     finals = final_rows(data.frame)
     runs = finals["run"].to_numpy()
     keys = {}
-    scales = [c for c in law.scales if c in finals]
+    values = law.coordinate_values(finals)
+    scales = [c for c in law.scales if c in values]
     for column in scales:
-        keys[column] = np.log(finals[column].to_numpy(float))
-    if len(scales) > 1:
-        keys["×".join(scales)] = np.sum([keys[c] for c in scales], axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keys[column] = np.log(np.asarray(values[column], float))
+    sizes = [c for c in scales if c in law.power_inputs]   # the product of the size columns
+    if len(sizes) > 1:                                      # (N×D: compute)
+        keys["×".join(sizes)] = np.sum([keys[c] for c in sizes], axis=0)
     out = []
     for name, key in keys.items():
         values = np.unique(np.round(key, 9))
@@ -182,7 +186,8 @@ def final_splits(law, data, seed: int = 0):
 def coordinates(law, data) -> list[str]:
     """The names of `Law.error_coordinates`: the scale columns the data hold, and `progress`
     for laws of whole curves."""
-    columns = [c for c in law.scales if c in data.frame]
+    values = law.coordinate_values(data.frame, data.lr_histories)
+    columns = [c for c in law.scales if c in values and c not in law.uncalibrated_scales]
     curves = law.rows == "all" and "step" in columns
     return columns + (["progress"] if curves else []) + \
         (["lr_decay"] if curves and law.uses_lr_histories else [])

@@ -41,6 +41,14 @@ the fit's own data); each point gets the first that applies:
 and, with or without calibration:
 - outside-range: the predicted value leaves the range its target can take, e.g. an accuracy
   over 1 (rows, predicted, range).
+and of predicted losses and reach (`implausible_losses`, `uncalibrated_reach`):
+- loss-not-positive: a loss ≤ 0 by the law's formula, printed as - (NaN) (rows).
+- loss-over-range: a loss over the sensible 1000 nats (rows, predicted, limit).
+- loss-below-floor: a loss below the fit's irreducible loss E or L0 (rows, predicted, floor).
+- outside-data: a fit without calibration, points outside its fitted data on either side of
+  any scale (a warning beyond FAR_MARGIN decades, a caution nearer) (rows, distance, columns).
+"Beyond the fitted data" is on either side: a tenth of the smallest fitted size is a decade
+out, as ten times the largest is (`Law.distances`).
 and of an allocation:
 - wide-interval: compute-optimal rows with an interval spanning more than UNIDENTIFIED_FACTOR
   (rows, flops, quantities).
@@ -56,6 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scaling.calibration import ERROR_LIMIT
+from scaling.errors import ScalingError
 
 UNIDENTIFIED_FACTOR = 10.0
 # A parameter whose interval spans more than a factor of 10 is not identified: a prediction that
@@ -90,7 +99,8 @@ MAX_NAMED = 3       # points named in a message before "and N more"
 # Codes about predicted points or an allocation, not about the fit itself: a fit file keeps its
 # compute-optimal allocation's (scaling.fit_file), which a backtest of the fit does not show.
 POINT_CODES = frozenset({"error-over-limit", "far-beyond-calibration", "beyond-calibration",
-                         "outside-range", "wide-interval"})
+                         "outside-range", "wide-interval", "loss-not-positive",
+                         "loss-over-range", "loss-below-floor", "outside-data"})
 
 
 def _warning(code: str, message: str, severity: str = "warning", **fields) -> dict:
@@ -271,10 +281,10 @@ class Checks:
 
 
 def point_checks(law, values: dict) -> Checks:
-    """The `Checks` of points `{column: values}` (the law's inputs and scale columns, e.g.
-    step)."""
-    scales = {name: values[name] for name in getattr(law, "fitted_range_", {})
-              if values.get(name) is not None}
+    """The `Checks` of points `{column: values}` (the law's inputs and scales, e.g. step, and
+    what it derives its scales from: `Law.scale_values`)."""
+    fitted = getattr(law, "fitted_range_", {})
+    scales = {name: value for name, value in law.scale_values(values).items() if name in fitted}
     lengths = [np.size(v) for v in values.values() if v is not None]
     if not scales:
         return Checks(np.zeros(max(lengths, default=1)), {}, None, None, None)
@@ -299,18 +309,23 @@ def point_checks(law, values: dict) -> Checks:
 
 
 def prediction_warnings(law, values: dict, labels=None,
-                        what=("the prediction at", "the predictions at")) -> list[dict]:
-    """Warnings about predicted points `{column: values}`: beyond the distance where the fit's
-    calibrated error passes ERROR_LIMIT, far beyond or beyond its calibrated distances. `labels`
-    name the points in messages ("params 7e+10, tokens 1.4e+12"); `what` introduces one point
-    and several."""
+                        what=("the prediction at", "the predictions at"),
+                        predicted=None) -> list[dict]:
+    """Warnings about predicted points `{column: values}`: a value outside its target's range,
+    a loss that is not one (`implausible_losses`), beyond the distance where the fit's
+    calibrated error passes ERROR_LIMIT, far beyond or beyond its calibrated distances, and,
+    for a fit without calibration, any reach outside the fitted data (`uncalibrated_reach`).
+    `labels` name the points in messages ("params 7e+10, tokens 1.4e+12"); `what` introduces
+    one point and several; `predicted`, when given, holds the predictions (else they are
+    computed from the law's inputs in `values`, where it has them)."""
     checks = point_checks(law, values)
     distance = checks.distance
     labels = list(labels) if labels is not None else \
         [f"row {k + 1}" for k in range(len(distance))]
-    out = outside_range(law, values, labels, what)
+    out = outside_range(law, values, labels, what, predicted)
+    out += implausible_losses(law, values, labels, what, predicted)
     if checks.expected is None:
-        return out
+        return out + uncalibrated_reach(law, checks, labels, what)
     expected = checks.expected
     over = expected > ERROR_LIMIT
     rows = np.flatnonzero(over)
@@ -324,7 +339,7 @@ def prediction_warnings(law, values: dict, labels=None,
         limit = f"{100 * ERROR_LIMIT:g}%" if relative else f"{ERROR_LIMIT:g}"
         out.append(_warning(
             "error-over-limit", f"{_subject(what, labels, rows)} "
-            f"{_span(distance[rows], _decades)} decades beyond the fitted data, where this "
+            f"{_reach_words(distance[rows])}, where this "
             f"fit's backtests (its calibration) expect {kind}, over the {limit} limit: treat "
             f"{'it' if len(rows) == 1 else 'them'} as a guess", rows=[int(k) for k in rows],
             distance=[json_number(v) for v in distance[rows]],
@@ -339,7 +354,7 @@ def prediction_warnings(law, values: dict, labels=None,
         column = max(ratio, key=ratio.get)
         out.append(_warning(
             "far-beyond-calibration", f"{_subject(what, labels, rows)} "
-            f"{_span(distance[rows], _decades)} decades beyond the fitted data, far past the "
+            f"{_reach_words(distance[rows])}, far past the "
             f"{reached.get(column, 0.0):.2g} decades in {column} that the fit's backtests (its "
             "calibration) reached: the calibrated interval there extrapolates an error growth "
             f"learned on a much shorter reach; treat {'it' if len(rows) == 1 else 'them'} as a "
@@ -350,22 +365,49 @@ def prediction_warnings(law, values: dict, labels=None,
     if len(rows):
         out.append(_warning(
             "beyond-calibration", f"{_subject(what, labels, rows)} "
-            f"{_span(distance[rows], _decades)} decades beyond the fitted data, further than "
+            f"{_reach_words(distance[rows])}, further than "
             "any backtest of the fit on splits of its data reached (its calibration): the error "
             "expected there is itself extrapolated", severity="caution",
             rows=[int(k) for k in rows], distance=[json_number(v) for v in distance[rows]]))
     return out
 
 
-def outside_range(law, values: dict, labels, what) -> list[dict]:
+def _reach_words(distance) -> str:
+    """"0.52 decades outside the fitted data" (above or below it), or "inside the fitted
+    data" (a point the error model reads as far along its curve, or as annealed)."""
+    if float(np.nanmax(distance)) <= 0:
+        return "inside the fitted data"
+    return f"{_span(distance, _decades)} decades beyond the fitted data"
+
+
+def _predicted(law, values: dict, predicted):
+    """The predictions at points (`predicted` as given, else from the law's inputs in
+    `values`), or None when neither is there."""
+    if predicted is not None:
+        return np.atleast_1d(np.asarray(predicted, float))
+    inputs = {name: values.get(name) for name in law.inputs}
+    if any(v is None for v in inputs.values()):
+        return None
+    try:            # the points as given (no range checks: a warning must not refuse them)
+        arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(inputs[n], float))
+                                       for n in law.inputs])
+        with np.errstate(all="ignore"):
+            return np.atleast_1d(law.predict_inputs(dict(zip(law.inputs, arrays))))
+    except (ValueError, ScalingError):
+        return None
+
+
+def outside_range(law, values: dict, labels, what, predicted=None) -> list[dict]:
     """The outside-range warning: points whose prediction leaves the range the target can take
     (an accuracy above 1): the law's form has stopped describing the data there."""
     low, high = law.target_range
-    inputs = {name: values.get(name) for name in law.inputs}
-    if not (math.isfinite(low) or math.isfinite(high)) or any(v is None for v in inputs.values()):
+    if not (math.isfinite(low) or math.isfinite(high)):
         return []
-    predicted = np.atleast_1d(law.predict_inputs(law.broadcast_inputs(inputs)))
-    rows = np.flatnonzero((predicted < low) | (predicted > high))
+    predicted = _predicted(law, values, predicted)
+    if predicted is None:
+        return []
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero((predicted < low) | (predicted > high))
     if not len(rows):
         return []
     return [_warning(
@@ -375,6 +417,89 @@ def outside_range(law, values: dict, labels, what) -> list[dict]:
         f"{law.target} can take: the law's form no longer holds there: treat "
         f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast", rows=[int(k) for k in rows],
         predicted=[json_number(v) for v in predicted[rows]], range=[low, high])]
+
+
+def implausible_losses(law, values: dict, labels, what, predicted=None) -> list[dict]:
+    """Predicted losses that are not losses (laws fitted in log space, whose targets are
+    losses), worst first, each point in the first that applies:
+    - loss-not-positive: the law's formula gives a loss ≤ 0 there (a LR-schedule law whose
+      annealing term outgrew the rest): the prediction is NaN ("-" in tables, null in JSON);
+    - loss-over-range: over the sensible range of a loss (`scaling.runs.SENSIBLE`, 1000 nats),
+      the law evaluated far below the sizes it was fitted on;
+    - loss-below-floor: below the fit's own irreducible loss (`Law.loss_floor`: E, L0), which
+      the law's form does not reach with the data it was fitted on."""
+    if law.space != "log":
+        return []
+    predicted = _predicted(law, values, predicted)
+    if predicted is None or not len(predicted):
+        return []
+    from scaling.runs import sensible_range
+
+    bounds = sensible_range(str(law.target))
+    high = bounds[1] if bounds else math.inf
+    floor = law.loss_floor()
+    with np.errstate(invalid="ignore"):
+        failed = ~np.isfinite(predicted) | (predicted <= 0)
+        over = ~failed & (predicted > high)
+        below = ~failed & ~over & (predicted < floor * (1 - 1e-9)) if floor is not None \
+            else np.zeros(len(predicted), bool)
+    out = []
+    rows = np.flatnonzero(failed)
+    if len(rows):
+        out.append(_warning(
+            "loss-not-positive", f"{_subject(what, labels, rows)} a {law.target} of 0 or less "
+            "by the law's formula, shown as - (not a number): the law's form has failed there; "
+            f"treat {'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a "
+            "forecast", rows=[int(k) for k in rows]))
+    rows = np.flatnonzero(over)
+    if len(rows):
+        out.append(_warning(
+            "loss-over-range", f"{_subject(what, labels, rows)} a {law.target} of "
+            f"{_span(predicted[rows], format_number)}, over the {high:g} nats a loss can "
+            "sensibly be: the law is evaluated far outside the sizes it was fitted on; treat "
+            f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast",
+            rows=[int(k) for k in rows], predicted=[json_number(v) for v in predicted[rows]],
+            limit=high))
+    rows = np.flatnonzero(below)
+    if len(rows):
+        out.append(_warning(
+            "loss-below-floor", f"{_subject(what, labels, rows)} a {law.target} of "
+            f"{_span(predicted[rows], format_number)}, below the fit's irreducible loss "
+            f"{law.floor_parameter} = {format_number(floor)}: the law's form has left the "
+            f"data it was fitted on; treat {'it' if len(rows) == 1 else 'them'} as a guess",
+            rows=[int(k) for k in rows], predicted=[json_number(v) for v in predicted[rows]],
+            floor=json_number(floor)))
+    return out
+
+
+def uncalibrated_reach(law, checks: Checks, labels, what) -> list[dict]:
+    """outside-data: points outside the fitted data (above or below its range in any scale)
+    of a fit without a calibrated error model: nothing measured how the error grows there, and
+    its intervals (the bootstrap's) know nothing of it. A warning from FAR_MARGIN decades (a
+    factor of 2) out, a caution nearer."""
+    distance = checks.distance
+    with np.errstate(invalid="ignore"):
+        reached = np.flatnonzero(distance > 0)
+    if not len(reached):
+        return []
+    out = []
+    for severity, rows in (("warning", reached[distance[reached] > FAR_MARGIN]),
+                           ("caution", reached[distance[reached] <= FAR_MARGIN])):
+        if not len(rows):
+            continue
+        columns = [name for name, part in checks.parts.items() if np.nanmax(part[rows]) > 0]
+        out.append(_warning(
+            "outside-data", f"{_subject(what, labels, rows)} "
+            f"{_span(distance[rows], _decades)} decades beyond the fitted data (in "
+            f"{', '.join(columns)}), and this fit has no calibrated error model (it was saved "
+            "with --no-calibration, or its data gave too few held-out points): nothing "
+            "measured how its error grows there, and its intervals (the bootstrap's) do not "
+            f"widen for it; treat {'it' if len(rows) == 1 else 'them'} as "
+            + ("a guess" if severity == "warning" else "an extrapolation")
+            + " (refit without --no-calibration)", severity=severity,
+            rows=[int(k) for k in rows], distance=[json_number(v) for v in distance[rows]],
+            columns=columns))
+    return out
 
 
 def _decades(value) -> str:

@@ -58,9 +58,12 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
     out = {}
     for run, rows in frame.groupby("run", sort=False):
         steps = rows["step"].to_numpy()
-        if np.any(steps != np.round(steps)) or np.any(steps < 0):
-            raise ScalingError(f"{source}: column 'step', row {rows.index[0]}: run {run!r} has "
-                               "steps that are not whole non-negative numbers")
+        bad = (steps != np.round(steps)) | (steps < 0)
+        if np.any(bad):                        # the offending row, not the run's first
+            row = rows.index[np.flatnonzero(bad)[0]]
+            raise ScalingError(f"{source}: column 'step', row {row}: run {run!r} has step "
+                               f"{steps[np.flatnonzero(bad)[0]]:g}; steps must be whole "
+                               "non-negative numbers")
         if np.any(np.diff(steps) <= 0):
             bad = rows.index[1:][np.diff(steps) <= 0][0]
             raise ScalingError(f"{source}: column 'step', row {bad}: steps of run {run!r} do "
@@ -221,6 +224,10 @@ def schedule_rows(schedule: str, every: int = 1):
         lr = lr_array(parse(schedule))
     except ScheduleError as exc:
         raise ScalingError(f"--schedule: {exc}") from None
+    if not 1 <= every <= len(lr):
+        raise ScalingError(f"--every {every:g}: the schedule has {len(lr)} steps; give --every "
+                           f"from 1 to {len(lr)} (the last step is always a row)")
+    every = int(every)
     return lr, np.unique(np.append(np.arange(every, len(lr) + 1, every), len(lr)))
 
 
@@ -247,6 +254,17 @@ def lr_decay(lr: np.ndarray, steps) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = peak[index] / np.maximum(lr[index], 1e-300)
     return np.log10(np.maximum(ratio, 1.0))
+
+
+def peak_lr_of_rows(frame: pd.DataFrame, histories: dict) -> np.ndarray:
+    """The peak LR of each row's run (the highest of its per-step LRs): a coordinate of the
+    LR-schedule laws' reach (`Law.scale_values`), as a schedule's peak is of its prediction."""
+    out = np.zeros(len(frame))
+    runs = frame["run"].to_numpy()
+    for run in pd.unique(runs):
+        history = np.asarray(histories[run], float)
+        out[runs == run] = float(history.max()) if len(history) else np.nan
+    return out
 
 
 def lr_decay_of_rows(frame: pd.DataFrame, histories: dict) -> np.ndarray:

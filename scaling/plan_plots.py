@@ -109,7 +109,6 @@ def isoflop_png(law, budget, frame=None) -> bytes:
     size = _size_name(law)
     span = _compute_range(law)
     low = span[0] if span else budget / 1e4
-    budgets = np.geomspace(low, budget, 6)
     with _style():
         figure = _figure(WIDTH, HEIGHT)
         ax = figure.add_subplot()
@@ -117,7 +116,10 @@ def isoflop_png(law, budget, frame=None) -> bytes:
         if frame is not None:
             points = _final_rows(frame, law)
             low = min(low, float(np.min(points[1])))
-            budgets = np.geomspace(low, budget, 6)
+        # from the fitted data's least compute to the budget, whichever is larger (a budget
+        # below the data's compute gives curves from it up to the data's)
+        low, high = sorted((low, budget))
+        budgets = np.geomspace(low, high if high > low else low * 10, 6)
         norm = LogNorm(vmin=budgets[0], vmax=budgets[-1])
         cmap = colormaps["viridis"]
         alloc = law.compute_optimal(budgets)

@@ -277,6 +277,25 @@ def _warn(out, source, items):
                     "message": w["message"], "code": w.get("code")})
 
 
+def _check_allocation(budget, law, allocation: dict) -> None:
+    """A one-line error when the budget's compute-optimal model or data leaves the sensible
+    range of its column (`scaling.runs.SENSIBLE`: a model under 1 parameter at a budget of a
+    few FLOPs, over 1e15 at 1e32): nothing sensible can be planned there. Budgets below or above
+    the fitted data but inside those ranges are planned, with their reach's warnings."""
+    from scaling.runs import sensible_range
+
+    for name, value in allocation.items():
+        bounds = sensible_range("params" if name == "params_average" else name)
+        if bounds is None:
+            continue
+        low, high, what = bounds
+        if not (np.isfinite(value) and low <= value <= high):
+            raise ScalingError(
+                f"--budget {budget:g}: the {law.name} fit's compute-optimal {name} there is "
+                f"{value:.3g}, outside the sensible range [{low:g}, {high:g}] for {what}; "
+                "nothing sensible can be planned at this budget")
+
+
 def _iso_loss_tokens(law, size, target):
     """D at which a model of `size` reaches loss `target` (bisection in log D); NaN when it
     cannot within 1e17 tokens."""
@@ -320,12 +339,16 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     alloc = law.compute_optimal([budget])
     n_opt = float(alloc[size][0][0])
     d_opt = float(alloc["tokens"][0][0])
+    _check_allocation(budget, law, {size: n_opt, "tokens": d_opt})
     inputs = {name: np.atleast_1d(alloc[name][0]) for name in law.inputs if name in alloc}
     kind = _kind(law)
     intervals = {level: _loss_interval(law, inputs, level) for level in LEVELS}
     loss_opt = float(intervals[0.95][0][0])
-    reach = law.reach({k: v for k, v in inputs.items() if k in law.fitted_range_})
-    distances = law.distances({k: v for k, v in inputs.items() if k in law.fitted_range_})
+    from scaling.report import reach_text as reach_words, reach_values
+
+    scales = reach_values(law, inputs)          # the one reach computation `predict` uses
+    reach = law.reach(scales)
+    distances = law.distances(scales)
     for f in fits:
         _warn(warnings, f.path, diagnostics.fit_warnings(f.law))
     _warn(warnings, f"{primary.path}: recommended allocation",
@@ -375,8 +398,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     doc.h1(f"Training plan for {budget:.3g} FLOPs")
     low80, high80 = intervals[0.8][1][0], intervals[0.8][2][0]
     low95, high95 = intervals[0.95][1][0], intervals[0.95][2][0]
-    reach_text = ", ".join(f"×{_times(float(v[0]))} {k}" if v[0] > 1 else f"{k} inside"
-                           for k, v in reach.items())
+    reach_text = reach_words(law, scales)
     kind_text = kind or "no"
     doc.p(f"**Recommendation** (approach 3 of `{Path(primary.path).name}`, the {law.name} law, "
           f"{law.compute_formula}): train **{_g(n_opt)}** {'average ' if size != 'params' else ''}"
@@ -505,13 +527,20 @@ def _times(ratio: float) -> str:
 
 
 def _evidence_rows(law, inputs, distances) -> list:
+    from scaling.report import reach_cells, reach_values
+
     rows = []
-    scales = {k: v for k, v in inputs.items() if k in law.fitted_range_}
+    scales = reach_values(law, inputs)
+    cells = reach_cells(law, scales)
     for name, value in scales.items():
         low, high = law.fitted_range_[name]
+        cell = cells[name][0]
+        where = ("inside the fitted range" if cell == "inside" else
+                 f"{cell} the largest fitted" if cell.startswith("×") else
+                 f"{cell}: the smallest fitted over this value, below the fitted range")
         rows.append((f"{name}: fitted range", f"{_g(low)} to {_g(high)}"))
-        rows.append((f"{name}: reach", f"×{_times(float(value[0] / high))} the largest fitted "
-                     f"({float(distances[name][0]):.2f} decades beyond)"))
+        rows.append((f"{name}: reach", f"{where} ({float(distances[name][0]):.2f} decades "
+                     "outside)"))
     model = getattr(law, "calibration_", None)
     if model is not None:
         for name in scales:
@@ -640,7 +669,6 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
               f"recommended length, which needs {' and '.join(missing)}: the steps are D / T.")
         return
     from scaling.plan import compare_schedules
-    from scaling.report import reach_cell
 
     steps = max(1, int(round(d_opt / tokens_per_step)))
     sizes = {"params": n_opt} if "params" in law.inputs else {}
@@ -650,21 +678,25 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
     except ScalingError as error:
         doc.p(f"`{name}` ({law.name}): no schedule comparison: {error}")
         return
-    fitted = law.fitted_range_.get("step")
-    rows = []
+    from scaling.report import _curve_points, reach_cells
+
+    rows, scales = [], []
     for variant, curve in curves.items():
         last = curve.iloc[-1]
+        cells = reach_cells(law, _curve_points(law, curve.iloc[[-1]]))
+        scales = list(cells)
         rows.append((variant, _loss(last[law.target]),
                      f"[{_loss(last.lower)}, {_loss(last.upper)}]"
                      if np.isfinite(last.lower) else "- (the fit has no intervals)",
-                     reach_cell(float(last.step), *fitted) if fitted else "-"))
-    best = min(curves, key=lambda v: curves[v].iloc[-1][law.target])
+                     *(cells[name][0] for name in scales)))
+    finals = {v: curves[v].iloc[-1][law.target] for v in curves}
+    best = min(curves, key=lambda v: finals[v] if np.isfinite(finals[v]) else math.inf)
     doc.p(f"`{name}` ({law.name}) at {steps:,} steps (D = {_g(d_opt)} tokens / "
           f"{_g(tokens_per_step)} tokens a step), common settings {schedule}: the lowest final "
           f"{law.target} is **{best}**. The schedule law was fitted on the ladder's curves: read "
           "the differences between schedules, not the level of the loss.")
     doc.table(("schedule", f"final {law.target}", f"{100 * law.confidence:g}% interval",
-               "× step"), rows)
+               *(f"× {name}" for name in scales)), rows)
     from scaling.report import _curve_warnings
 
     _warn(warnings, f"{f.path}: schedules", _curve_warnings(law, curves, False))

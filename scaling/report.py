@@ -178,7 +178,7 @@ def reach_cell(value: float, low: float, high: float) -> str:
     if value > high * (1 + 1e-9):
         return f"×{_times(value / high)}"
     if value < low * (1 - 1e-9):
-        return f"÷{_times(low / value)}"
+        return f"÷{_times(low / value)}" if value > 0 else "below (≤ 0)"
     return "inside"
 
 
@@ -189,15 +189,43 @@ def _times(ratio: float) -> str:
     return f"{float(f'{ratio:.2g}'):.0f}"
 
 
+def reach_values(law, values: dict) -> dict[str, np.ndarray]:
+    """{scale: values} of points (`Law.scale_values`: the inputs and what the law derives from
+    them, the peak LR of a schedule, epochs) for the scales the fit has a range for, in the
+    law's order: what every command's reach columns and reach text read."""
+    fitted = getattr(law, "fitted_range_", {})
+    return {name: value for name, value in law.scale_values(values).items() if name in fitted}
+
+
 def _reach_columns(law, values: dict) -> list[str]:
-    """The scale columns of the law's fitted range that `values` hold, in its order."""
-    return [name for name in getattr(law, "fitted_range_", {}) if values.get(name) is not None]
+    """The scales of the law's fitted range that `values` hold or give, in its order."""
+    return list(reach_values(law, values))
+
+
+def reach_cells(law, values: dict) -> dict[str, list[str]]:
+    """{scale: ["×4.3" | "inside" | "÷2", …]} of points: the one reach computation that
+    `predict`, `plan` and the reports show (`reach_cell` on `reach_values`)."""
+    out = {}
+    for name, value in reach_values(law, values).items():
+        low, high = law.fitted_range_[name]
+        low = 0.0 if name in law.one_sided_scales else low     # counted above only
+        out[name] = [reach_cell(float(v), low, high) for v in np.ravel(value)]
+    return out
+
+
+def reach_text(law, values: dict, k: int = 0) -> str:
+    """Point k's reach in words: "×4.3 params, tokens inside, ÷2 peak_lr"."""
+    parts = []
+    for name, cells in reach_cells(law, values).items():
+        cell = cells[k]
+        parts.append(f"{name} inside" if cell == "inside" else f"{cell} {name}")
+    return ", ".join(parts)
 
 
 def _reach_note(names) -> str:
     columns = ", ".join(f"× {name}" for name in names)
     return (f"({columns}: the value over the largest fitted one; inside: within the fitted "
-            "range; ÷: below the smallest)")
+            "range; ÷: the smallest fitted one over the value, below it)")
 
 
 def _point_fields(law, scales: dict, k: int, distance) -> dict:
@@ -241,7 +269,7 @@ def allocation_record(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     allocation's warnings, and first the fit's with `with_fit`)."""
     budgets = np.atleast_1d(np.asarray(budgets, float))
     allocation, kind, level = _allocation(law, budgets, kind, level)
-    scales = {name: allocation[name][0] for name in _reach_columns(law, allocation)}
+    scales = reach_values(law, {name: value[0] for name, value in allocation.items()})
     distance = law.distance(scales) if scales else np.zeros(len(budgets))
     rows = []
     for k, flops in enumerate(budgets):
@@ -276,14 +304,16 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     allocation, kind, level = _allocation(law, budgets, kind, level)
     level_text = f"{100 * level:g}%"
     keys = list(allocation)
-    scales = _reach_columns(law, allocation)
-    checks = diagnostics.point_checks(law, {n: allocation[n][0] for n in scales})
+    points = reach_values(law, {name: value[0] for name, value in allocation.items()})
+    scales = list(points)
+    cells = reach_cells(law, points)
+    checks = diagnostics.point_checks(law, points)
     wide = diagnostics.wide_rows(law, allocation, len(budgets))
     notes = [_notes(k, checks, wide) for k in range(len(budgets))]
     header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys),
               *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
     rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys),
-             *(reach_cell(allocation[name][0][k], *law.fitted_range_[name]) for name in scales),
+             *(cells[name][k] for name in scales),
              *((notes[k],) if any(notes) else ()))
             for k, flops in enumerate(budgets)]
     if kind is None:
@@ -325,14 +355,14 @@ def prediction_record(law, kind: str | None = None, level: float | None = None,
         lower = upper = np.full_like(predicted, np.nan)
     else:
         predicted, lower, upper = law.interval_from_inputs(inputs, kind, level)
-    scales = {name: inputs[name] for name in _reach_columns(law, inputs)}
+    scales = reach_values(law, inputs)
     distance = law.distance(scales) if scales else np.zeros(len(predicted))
     rows = [{**{name: float(inputs[name][k]) for name in inputs}, "predicted": json_number(value),
              "lower": json_number(lower[k]), "upper": json_number(upper[k]),
              **_point_fields(law, scales, k, distance)} for k, value in enumerate(predicted)]
     labels = [", ".join(f"{name} {inputs[name][k]:.3g}" for name in inputs)
               for k in range(len(predicted))]
-    warnings = diagnostics.prediction_warnings(law, inputs, labels) + \
+    warnings = diagnostics.prediction_warnings(law, inputs, labels, predicted=predicted) + \
         diagnostics.fit_warnings(law)
     return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
             "predictions": rows, "warnings": warnings}
@@ -346,8 +376,9 @@ def prediction_table(law, kind: str | None = None, level: float | None = None,
     record = prediction_record(law, kind, level, **values)
     kind = record["interval"]["kind"]
     names = list(law.inputs)
-    scales = _reach_columns(law, record["predictions"][0]) if record["predictions"] else []
     inputs = {name: np.array([row[name] for row in record["predictions"]]) for name in names}
+    cells = reach_cells(law, inputs) if record["predictions"] else {}
+    scales = list(cells)
     checks = diagnostics.point_checks(law, inputs)
     notes = [_notes(k, checks) for k in range(len(record["predictions"]))]
     header = (*names, law.target,
@@ -355,7 +386,7 @@ def prediction_table(law, kind: str | None = None, level: float | None = None,
               *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
     rows = [(*(f"{row[n]:.4g}" for n in names), _number(_nan(row["predicted"])),
              *((_interval(_nan(row["lower"]), _nan(row["upper"])),) if kind else ()),
-             *(reach_cell(row[name], *law.fitted_range_[name]) for name in scales),
+             *(cells[name][k] for name in scales),
              *((notes[k],) if any(notes) else ()))
             for k, row in enumerate(record["predictions"])]
     lines = [table(header, rows, right=(*names, law.target))]
@@ -371,38 +402,108 @@ def _nan(value) -> float:
 
 # -- predicted curves ------------------------------------------------------------------------
 
+def _curve_points(law, curve) -> dict:
+    """{column: values} of a predicted curve's rows: its columns (step, LR area, peak LR, …)."""
+    return {name: curve[name].to_numpy(float) for name in curve.columns
+            if isinstance(name, str) and name not in ("lower", "upper")}
+
+
+def _value(value, digits: int = 4) -> str:
+    """A curve's value: fixed digits, "-" for NaN (a loss ≤ 0 by the law's formula)."""
+    return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
 def curve_table(law, curve, kind: str | None) -> str:
     """Rows of a predicted curve (step, lr, the target, its interval of `kind` when there is one,
-    and how far each step reaches beyond the fitted steps)."""
-    steps = law.fitted_range_.get("step")
+    and how far each row reaches outside the fitted data in each of the law's scales: steps,
+    LR area, peak LR, …)."""
+    cells = reach_cells(law, _curve_points(law, curve))
     header = ("step", "lr", law.target, *((interval_heading(law, kind),) if kind else ()),
-              *(("× step",) if steps else ()))
-    rows = [(f"{row.step}", f"{row.lr:.4g}", f"{getattr(row, law.target):.4f}",
-             *((f"[{row.lower:.4f}, {row.upper:.4f}]",) if kind else ()),
-             *((reach_cell(float(row.step), *steps),) if steps else ()))
-            for row in curve.itertuples(index=False)]
+              *(f"× {name}" for name in cells))
+    rows = [(f"{row.step}", f"{row.lr:.4g}", _value(getattr(row, law.target)),
+             *((f"[{_value(row.lower)}, {_value(row.upper)}]",) if kind else ()),
+             *(cells[name][k] for name in cells))
+            for k, row in enumerate(curve.itertuples(index=False))]
     return table(header, rows, right=("step", "lr", law.target))
 
 
 def curve_warnings(law, curves: dict, with_fit: bool = False) -> list[str]:
     """The report's warning lines of predicted curves ({name: curve}): the distance of each
-    curve's last row (its furthest), and the fit's own warnings with `with_fit`."""
+    curve's furthest row (its last, or one further outside the data), losses that are not
+    losses at any row, and the fit's own warnings with `with_fit`."""
     return diagnostics.render(_curve_warnings(law, curves, with_fit))
 
 
+def _furthest_row(law, curve) -> int:
+    """The row of a curve that reaches furthest outside the fitted data (its last on ties)."""
+    distance = np.atleast_1d(law.distance(reach_values(law, _curve_points(law, curve))))
+    if not len(distance) or not np.isfinite(distance).any():
+        return len(curve) - 1
+    distance = np.where(np.isfinite(distance), distance, -1.0)
+    return int(len(distance) - 1 - np.argmax(distance[::-1]))
+
+
 def _curve_warnings(law, curves: dict, with_fit: bool) -> list[dict]:
-    last = [curve.iloc[-1] for curve in curves.values()]
-    steps = np.array([float(row["step"]) for row in last])
+    # each curve's last row, and its furthest outside the data where that is another (the
+    # first steps of a curve whose fit began later)
+    picked, labels = [], []
+    for name, curve in curves.items():
+        rows = sorted({_furthest_row(law, curve), len(curve) - 1})
+        for k in rows:
+            row = curve.iloc[k]
+            picked.append(row)
+            step = f"step {int(row['step'])}"
+            labels.append(step if len(curves) == 1 else
+                          str(name) if k == len(curve) - 1 else f"{name} at {step}")
     if len(curves) == 1:
-        labels, what = [f"step {int(steps[0])}"], ("the predicted curve at", "")
+        what = ("the predicted curve at", "the predicted curve at")
+    elif len(picked) == len(curves):
+        what = ("the final value of", "the final values of")
     else:
-        labels, what = [str(name) for name in curves], ("the final value of",
-                                                         "the final values of")
-    points = {"step": steps}
-    if all("lr_decay" in row for row in last):      # the error model reads it (curve laws)
-        points["lr_decay"] = np.array([float(row["lr_decay"]) for row in last])
-    out = diagnostics.prediction_warnings(law, points, labels, what)
+        what = ("the curve of", "the curves of")
+    points = {name: np.array([float(row[name]) for row in picked])
+              for name in picked[0].index if name not in ("lower", "upper", law.target)
+              and all(name in row for row in picked)}
+    out = diagnostics.prediction_warnings(law, points, labels, what,
+                                          predicted=np.ones(len(picked)))
+    out = [w for w in out if w["code"] not in LOSS_CODES]
+    # losses that are not losses, at any row of any curve
+    rows, values, names = [], [], []
+    for name, curve in curves.items():
+        value = curve[law.target].to_numpy(float)
+        bad = diagnostics.implausible_losses(law, {}, [""] * len(value), ("", ""), value)
+        flagged = sorted({k for w in bad for k in w["rows"]})
+        for k in flagged:
+            rows.append(len(values))
+            values.append(value[k])
+            names.append(f"step {int(curve['step'].iloc[k])}" if len(curves) == 1
+                         else f"{name} at step {int(curve['step'].iloc[k])}")
+    if rows:
+        out = diagnostics.implausible_losses(
+            law, {}, names, ("the predicted curve at",) * 2 if len(curves) == 1 else
+            ("the predicted curves at",) * 2, np.array(values)) + out
     return (diagnostics.fit_warnings(law) if with_fit else []) + out
+
+
+LOSS_CODES = ("loss-not-positive", "loss-over-range", "loss-below-floor")
+
+
+def final_rows_table(law, curves: dict, kind: str | None, level: float | None = None) -> str:
+    """The final row of each predicted curve ({name: curve}): its value, interval and reach in
+    each of the law's scales (`scaling predict --compare`, the plan's schedule comparison)."""
+    last = {name: curve.iloc[[-1]] for name, curve in curves.items()}
+    cells = {name: reach_cells(law, _curve_points(law, row)) for name, row in last.items()}
+    scales = list(next(iter(cells.values()), {}))
+    final = f"final {law.target}"
+    header = ("schedule", final, *((interval_heading(law, kind, level),) if kind else ()),
+              *(f"× {name}" for name in scales))
+    rows = []
+    for name, row in last.items():
+        row = row.iloc[0]
+        rows.append((name, _value(row[law.target]),
+                     *((f"[{_value(row.lower)}, {_value(row.upper)}]",) if kind else ()),
+                     *(cells[name][scale][0] for scale in scales)))
+    return table(header, rows, right=(final,))
 
 
 def curve_record(law, curves: dict, kind: str | None, level: float | None = None) -> dict:
@@ -414,7 +515,7 @@ def curve_record(law, curves: dict, kind: str | None, level: float | None = None
     rows = []
     for name, curve in curves.items():
         steps = curve["step"].to_numpy(float)
-        scales = {"step": steps} if "step" in law.fitted_range_ else {}
+        scales = reach_values(law, _curve_points(law, curve))
         distance = law.distance(scales) if scales else np.zeros(len(steps))
         for k, row in enumerate(curve.itertuples(index=False)):
             rows.append({"schedule": str(name), "step": int(row.step), "lr": json_number(row.lr),

@@ -331,11 +331,19 @@ def test_curve_warnings_and_json(curve_law, tmp_path, capsys):
                      "--json", str(tmp_path / "c.json")]) == 0
     out = capsys.readouterr().out
     assert "95% interval (calibrated)" in out and "× step" in out and "×4" in out
-    assert "WARNING: the predicted curve at step 4000 reaches 0.6 decades" in out
+    # 0.6 decades of steps (×4) and, since issue 24, 0.37 of LR area (a curve law's reach counts
+    # every input it reads: steps, LR area, peak LR)
+    assert "WARNING: the predicted curve at step 4000 reaches 0.97 decades" in out
     record = json.loads((tmp_path / "c.json").read_text())
-    assert record["predictions"][-1]["reach"] == {"step": 4.0}
+    reach = record["predictions"][-1]["reach"]
+    assert set(reach) == {"step", "lr_area", "peak_lr"}
+    assert reach["step"] == 4.0 and reach["peak_lr"] == pytest.approx(1.0)
+    assert math.log10(4.0) + math.log10(reach["lr_area"]) == pytest.approx(
+        record["predictions"][-1]["distance"])
     assert record["predictions"][-1]["schedule"] == schedule
-    assert codes(record["warnings"])[-1] == "far-beyond-calibration"
+    # the made-up model has no slope for LR area, which grows at its steepest (5% a decade):
+    # 0.97 decades expect 5.5%, over the limit (with steps alone it was far-beyond-calibration)
+    assert codes(record["warnings"])[-1] == "error-over-limit"
 
 
 def test_plots_shade_the_fitted_range(bundled, curve_law, tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ import numpy as np
 
 from scaling import lr as lr_areas
 from scaling.fitting import Parameter
-from scaling.laws.base import BASE_SETTINGS, Law, Setting
+from scaling.laws.base import BASE_SETTINGS, LOSS_CLIP, Law, Setting
 from scaling.laws.registry import register
 
 EXPONENT_GRID = tuple(np.round(np.arange(0.02, 2.0001, 0.02), 2))
@@ -41,6 +41,14 @@ class Annealing(Law):
     power_inputs = ("lr_area",)
     extra_columns = ("step",)
     rows = "all"
+    # the schedule's length, LR area S1, annealing area S2 (counted above the fitted range only:
+    # below it the annealing term C*S2 vanishes, the law's own baseline) and peak LR
+    scale_columns = ("step", "lr_area", "anneal_area", "peak_lr")
+    one_sided_scales = ("anneal_area",)
+    uncalibrated_scales = ("anneal_area",)    # S2 grows as the LR decays, which the error model
+    #   reads (lr_decay): fitted on both, S2 would take the growth inside the fitted range that
+    #   lr_decay measures (a cosine's annealed rows would get the interval of its first ones)
+    floor_parameter = "L0"
     bootstrap_unit = "curve blocks"
     uses_lr_histories = True
     predicts_schedules = True
@@ -75,11 +83,14 @@ class Annealing(Law):
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
         decay = lr_areas.lr_decay(lr, steps)
+        peak = np.full(len(steps), float(lr.max()))
         value, lower, upper = self.interval_from_inputs(
             self.broadcast_inputs({**inputs, **sizes}), kind or self.default_interval, level,
-            scale={"step": steps, "lr_decay": decay})
-        curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "lr_decay": decay,
-                              self.target: value, "lower": lower, "upper": upper})
+            scale={"step": steps, "peak_lr": peak, "lr_decay": decay})
+        curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "peak_lr": peak,
+                              **{k: np.full(len(steps), float(v)) for k, v in sizes.items()},
+                              "lr_decay": decay, self.target: value, "lower": lower,
+                              "upper": upper})
         curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
         return curve
 
@@ -91,11 +102,11 @@ class Annealing(Law):
         return floor + power - annealing, floor, power, annealing, np.log(forward)
 
     def predict_theta(self, theta, inputs):
-        return np.log(np.maximum(self._terms(theta, inputs)[0], 1e-12))
+        return np.log(np.maximum(self._terms(theta, inputs)[0], LOSS_CLIP))
 
     def predict_theta_grad(self, theta, inputs):
         value, floor, power, annealing, log_forward = self._terms(theta, inputs)
-        value = np.maximum(value, 1e-12)
+        value = np.maximum(value, LOSS_CLIP)
         jacobian = np.stack(np.broadcast_arrays(floor, power, -annealing, -power * log_forward),
                             axis=-1) / value[..., None]
         return np.log(value), jacobian
@@ -125,6 +136,7 @@ class AnnealingSize(Annealing):
     equation = "L = L0 + A*S1^-alpha + B*N^-beta - C*S2"
     inputs = ("lr_area", "anneal_area", "params")
     power_inputs = ("lr_area", "params")
+    scale_columns = ("step", "lr_area", "anneal_area", "peak_lr", "params")
     parameters = (
         # fit-space: l0 = log L0, a = log A, b = log B, c = log C
         Parameter("l0", -10.0, 5.0, (0.0,)),
@@ -153,11 +165,11 @@ class AnnealingSize(Annealing):
         return value + size, floor, power, annealing, log_forward, size
 
     def predict_theta(self, theta, inputs):
-        return np.log(np.maximum(self._terms(theta, inputs)[0], 1e-12))
+        return np.log(np.maximum(self._terms(theta, inputs)[0], LOSS_CLIP))
 
     def predict_theta_grad(self, theta, inputs):
         value, floor, power, annealing, log_forward, size = self._terms(theta, inputs)
-        value = np.maximum(value, 1e-12)
+        value = np.maximum(value, LOSS_CLIP)
         log_size = np.log(inputs["params"])[None, :]
         jacobian = np.stack(np.broadcast_arrays(floor, power, -annealing, -power * log_forward,
                                                 size, -size * log_size), axis=-1)

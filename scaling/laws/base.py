@@ -188,16 +188,24 @@ def measured_seed_scatter(law, data) -> dict | None:
             "n_groups": int(scatter.n_groups)}
 
 
-def fitted_range(points: pd.DataFrame, columns) -> dict[str, list[float]]:
-    """{column: [smallest, largest]} of the fitted rows, for the scale columns they hold."""
+def fitted_range(points, columns) -> dict[str, list[float]]:
+    """{column: [smallest, largest]} of the fitted rows (a frame, or {column: values}: a law's
+    `coordinate_values`), for the scale columns they hold (positive values only)."""
     out = {}
     for name in columns:
         if name in points:
-            values = pd.to_numeric(points[name], errors="coerce").to_numpy(float)
+            values = pd.to_numeric(pd.Series(np.ravel(np.asarray(points[name]))),
+                                   errors="coerce").to_numpy(float)
             values = values[np.isfinite(values) & (values > 0)]
             if len(values):
                 out[name] = [float(values.min()), float(values.max())]
     return out
+
+
+LOSS_CLIP = 1e-12
+# Laws whose formula can go to or below 0 (the LR-schedule laws subtract an annealing term) fit
+# the log of max(value, LOSS_CLIP); a prediction at that clip is a loss ≤ 0 by the formula, which
+# `Law.predict_inputs` returns as NaN (tables print "-"; `scaling.diagnostics` warns).
 
 
 def distinct_positive(column) -> np.ndarray:
@@ -262,9 +270,19 @@ class Law:
     settings_spec: ClassVar[tuple[Setting, ...]] = BASE_SETTINGS
     bootstrap_unit: ClassVar[str] = "runs"     # what the bootstrap resamples: "runs" or
     #                                            "curve blocks" (blocks of rows within each run)
-    scale_columns: ClassVar[tuple[str, ...] | None] = None  # run-table columns whose growth
-    #                      beyond the fitted data is extrapolation (None: the power inputs; for
-    #                      laws of whole curves, `step`); see `distance`
+    scale_columns: ClassVar[tuple[str, ...] | None] = None  # the coordinates (run-table
+    #                      columns or values the law derives from its inputs) where a point
+    #                      outside the fitted range, above or below it, is extrapolation (None:
+    #                      the power inputs; for laws of whole curves, `step`); see `distance`
+    one_sided_scales: ClassVar[tuple[str, ...]] = ()  # of those, the ones counted only above the
+    #                      fitted range (below it the term they feed vanishes: no extrapolation)
+    uncalibrated_scales: ClassVar[tuple[str, ...]] = ()  # of those, the ones the error model
+    #                      does not fit a slope for (a scale that moves with a coordinate it
+    #                      reads inside the fitted range would take that growth from it): they
+    #                      grow at its steepest slope (`ErrorModel.scale`) and count as beyond
+    #                      its calibration once outside the fitted range
+    floor_parameter: ClassVar[str | None] = None  # the reported parameter that is the law's
+    #                      irreducible loss (E, L0): a prediction below it warns
 
     # -- optional abilities (a law that has one sets it and defines the methods it names) ------
     linear_parameters: ClassVar[tuple[str, ...]] = ()  # solved in closed form: `linear_basis`,
@@ -570,7 +588,9 @@ class Law:
         if self.rows != "all" and data.cut_runs:   # read as if they ended there: a warning
             self.data_["cut_runs"] = data.cut_runs
         self.residuals_ = self.fit_residuals(problems)
-        self.fitted_range_ = fitted_range(pd.concat([p.points for p in problems]), self.scales)
+        self.fitted_range_ = fitted_range(
+            self.coordinate_values(pd.concat([p.points for p in problems]), data.lr_histories),
+            self.scales)
         self.n_values_ = distinct_values(problems)
         self.extras_ = self.fit_extras(pd.concat([p.points for p in problems]))
         self.bootstrap_theta_ = np.empty((0, len(self.parameters)))
@@ -644,31 +664,55 @@ class Law:
     # -- extrapolation distance ----------------------------------------------------------------
     @property
     def scales(self) -> tuple[str, ...]:
-        """The columns whose growth beyond the fitted data is extrapolation (`scale_columns`)."""
+        """The coordinates in which a point outside the fitted range, above or below it, is
+        extrapolation (`scale_columns`): every input the law reads, or a value it derives from
+        them (the schedule's peak LR of a curve law, the data-constrained law's epochs)."""
         if self.scale_columns is not None:
             return tuple(self.scale_columns)
         return ("step",) if self.rows == "all" else tuple(self.power_inputs)
 
-    def reach(self, values: dict) -> dict[str, np.ndarray]:
-        """{scale column: value / the largest fitted value} for the scale columns in `values`
-        (> 1: beyond the fitted data)."""
-        self._check_fitted()
+    def scale_values(self, values: dict) -> dict[str, np.ndarray]:
+        """{scale: values (1-D)} of points given as {column: values} (inputs, run-table columns,
+        the coordinates a curve prediction passes): the `scales` the values hold or the law
+        derives from them. Laws with derived coordinates extend it."""
         out = {}
-        for name, (_, high) in self.fitted_range_.items():
-            if values.get(name) is not None:
-                out[name] = np.atleast_1d(np.asarray(values[name], float)) / high
+        for name in self.scales:
+            value = values.get(name) if hasattr(values, "get") else None
+            if value is not None:
+                out[name] = np.atleast_1d(np.asarray(value, float))
         return out
 
+    def reach(self, values: dict) -> dict[str, np.ndarray]:
+        """{scale: value / the largest fitted value} for the scales of `values` that the fit
+        has a range for (> 1: beyond its largest; see `distances` for both sides)."""
+        self._check_fitted()
+        return {name: value / self.fitted_range_[name][1]
+                for name, value in self.scale_values(values).items()
+                if name in self.fitted_range_}
+
     def distances(self, values: dict) -> dict[str, np.ndarray]:
-        """{scale column: decades beyond the largest fitted value, max(0, log10(value / largest))}
-        for the scale columns in `values`."""
-        ratios = self.reach(values)
-        arrays = np.broadcast_arrays(*ratios.values()) if ratios else []
-        return {name: np.maximum(0.0, np.log10(ratio)) for name, ratio in zip(ratios, arrays)}
+        """{scale: decades outside the fitted range [smallest, largest]}, on either side:
+        log10(value / largest) above it, log10(smallest / value) below it (for the
+        `one_sided_scales`, above only), 0 inside; for the scales of `values` the fit has a
+        range for. A value ≤ 0 of a scale is below any positive range: infinitely far."""
+        self._check_fitted()
+        scales = {name: value for name, value in self.scale_values(values).items()
+                  if name in self.fitted_range_}
+        arrays = np.broadcast_arrays(*scales.values()) if scales else []
+        out = {}
+        for name, value in zip(scales, arrays):
+            low, high = self.fitted_range_[name]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                above = np.maximum(0.0, np.log10(value / high))
+                below = np.maximum(0.0, np.log10(low / np.maximum(value, 0.0)))
+            if name in self.one_sided_scales:
+                below = np.zeros_like(above)
+            out[name] = np.where(np.isnan(value), np.nan, above + below)
+        return out
 
     def error_coordinates(self, values: dict) -> dict[str, np.ndarray]:
         """Where the calibrated error model (`scaling.calibration`) reads a point: its
-        `distances` beyond the fitted data and, for laws of whole curves, its `progress` along
+        `distances` outside the fitted data and, for laws of whole curves, its `progress` along
         the curve, log10(step / the first fitted step), and for laws of LRs its `lr_decay`: a
         curve law's error accumulates with the schedule behind a row and is largest where the
         LR has been annealed, so a held-out schedule's late, annealed rows miss by more than its
@@ -683,21 +727,31 @@ class Law:
         return out
 
     def coordinate_values(self, frame: pd.DataFrame, lr_histories=None) -> dict:
-        """The values `error_coordinates` reads, for the rows of a prepared frame: the scale
-        columns and, for laws of LRs, `lr_decay` (how far each row's LR has been annealed,
-        decades below the highest LR so far; scaling.lr.lr_decay)."""
-        values = {name: frame[name].to_numpy(float) for name in self.scales if name in frame}
+        """The values `error_coordinates` reads, for the rows of a prepared frame: the scales
+        (`scale_values` of its columns) and, for laws of LRs, `lr_decay` (how far each row's LR
+        has been annealed, decades below the highest LR so far; scaling.lr.lr_decay) and the
+        run's peak LR (`peak_lr`)."""
+        columns = {name: frame[name].to_numpy(float) for name in frame.columns
+                   if isinstance(name, str) and name in (*self.scales, *self.inputs,
+                                                         *self.scale_inputs)}
         if self.uses_lr_histories and lr_histories is not None and "step" in frame:
-            from scaling.lr import lr_decay_of_rows
+            from scaling.lr import lr_decay_of_rows, peak_lr_of_rows
 
-            values["lr_decay"] = lr_decay_of_rows(frame, lr_histories)
+            columns["lr_decay"] = lr_decay_of_rows(frame, lr_histories)
+            columns["peak_lr"] = peak_lr_of_rows(frame, lr_histories)
+        values = self.scale_values(columns)
+        if "lr_decay" in columns:
+            values["lr_decay"] = columns["lr_decay"]
         return values
 
+    # columns a law's `scale_values` derives its coordinates from, beside its inputs
+    scale_inputs: ClassVar[tuple[str, ...]] = ()
+
     def distance(self, values: dict) -> np.ndarray:
-        """How far points reach beyond the fitted data, in decades: the sum of `distances` over
-        the scale columns; 0 inside the fitted range. For Chinchilla, 1.0 is ten times the
-        largest fitted params (or tokens), or about ten times the largest fitted compute when
-        both grow."""
+        """How far points reach outside the fitted data, in decades: the sum of `distances` over
+        the scales; 0 inside the fitted range. For Chinchilla, 1.0 is ten times the largest
+        fitted params (or tokens, or a tenth of the smallest), or about ten times the largest
+        fitted compute when both grow."""
         parts = self.distances(values)
         if not parts:
             lengths = [np.size(v) for v in values.values() if v is not None]
@@ -850,8 +904,27 @@ class Law:
         return self.interval_from_inputs(inputs, kind, level, scale)
 
     def predict_inputs(self, inputs: dict) -> np.ndarray:
+        """Point predictions; NaN where a law of positive targets is at or below 0 by its
+        formula (its fit reads the clip LOSS_CLIP there): a number would be a confident answer
+        where the law's form has failed (`scaling.diagnostics` warns of such points)."""
         self._check_fitted()
-        return self.from_space(self.predict_theta(self.theta_[None, :], inputs)[0])
+        return self.formula_failed(self.from_space(
+            self.predict_theta(self.theta_[None, :], inputs)[0]))
+
+    def formula_failed(self, values) -> np.ndarray:
+        """`values` with NaN where a log-space law's prediction sits on its clip (≤ 0 by the
+        formula)."""
+        values = np.asarray(values, float)
+        if self.space != "log":
+            return values
+        with np.errstate(invalid="ignore"):
+            return np.where(values <= LOSS_CLIP * (1 + 1e-6), np.nan, values)
+
+    def loss_floor(self) -> float | None:
+        """The fitted irreducible loss (`floor_parameter`: E, L0), or None."""
+        if self.floor_parameter is None or self.floor_parameter not in self.params_:
+            return None
+        return float(self.params_[self.floor_parameter])
 
     @property
     def interval_kinds(self) -> tuple[str, ...]:
@@ -892,8 +965,10 @@ class Law:
             samples = self.from_space(self.predict_theta(self.bootstrap_theta_, inputs))
         if kind == "run":
             samples = self.with_scatter(samples)
-        return self.beyond_a_trend(where, *self.within_range(*self.interval(point, samples,
-                                                                             level)))
+        point, lower, upper = self.interval(point, samples, level)
+        failed = ~np.isfinite(point)           # ≤ 0 by the formula: no interval either
+        lower, upper = np.where(failed, np.nan, lower), np.where(failed, np.nan, upper)
+        return self.beyond_a_trend(where, *self.within_range(point, lower, upper))
 
     def unidentified_range(self) -> tuple[float, float] | None:
         """(low, high): what the target may be anywhere beyond the fitted data when the fit's own

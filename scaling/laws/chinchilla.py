@@ -54,6 +54,7 @@ class Chinchilla(Law):
     )
     linear_parameters = ("a", "b", "e")
     reported_names = ("E", "A", "B", "alpha", "beta")
+    floor_parameter = "E"
     reported_expressions = {"E": "exp(e)", "A": "exp(a)", "B": "exp(b)"}
 
     def _shares(self, theta, inputs):

@@ -110,6 +110,9 @@ class DataConstrained(Law):
     power_inputs = ("params", "tokens")
     extra_columns = ()
     positive_columns = ("unique_tokens", "epochs")
+    # reach: N and D, the unique tokens U and the epochs the law reads, D / min(U, D) (`scale_values`)
+    scale_columns = ("params", "tokens", "unique_tokens", "epochs")
+    floor_parameter = "E"
     settings_spec = (
         *BASE_SETTINGS,
         Setting("rd_star", str(PAPER["rd_star"]), "R_D*, the decay of repeated data's value "
@@ -199,6 +202,20 @@ class DataConstrained(Law):
                                    f"not tokens / unique_tokens = {epochs.at[row]:g}")
         table["epochs"] = epochs
         return table
+
+    def scale_values(self, values):
+        """The scales of points, with `epochs` as the law reads it, D / min(U, D) (at least 1:
+        a run of U > D unique tokens sees each once), from their tokens and unique tokens."""
+        out = super().scale_values(values)
+        tokens, unique = values.get("tokens"), values.get("unique_tokens")
+        if tokens is not None and unique is not None:
+            tokens, unique = np.broadcast_arrays(np.atleast_1d(np.asarray(tokens, float)),
+                                                 np.atleast_1d(np.asarray(unique, float)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["epochs"] = tokens / np.minimum(unique, tokens)
+        elif "epochs" in out:
+            out["epochs"] = np.maximum(out["epochs"], 1.0)
+        return out
 
     # -- the law -------------------------------------------------------------------------------
     def _stars(self, theta):
@@ -516,6 +533,25 @@ def advice_table(law, advice) -> str:
     return "\n".join(lines)
 
 
+def advice_warnings(law, advice) -> list[dict]:
+    """The warnings of the advice's points (`scaling.diagnostics.prediction_warnings`: reach in
+    N, D, U and epochs on either side of the fitted data, losses that are not losses): the
+    allocation that repeats U unique tokens and the best one under the limit."""
+    from scaling import diagnostics
+
+    out = []
+    labels = [f"{flops:.3g} FLOPs, U {u:.3g}" for flops, u in
+              zip(advice["flops"], advice["unique_tokens"])]
+    for what, n, d, loss in (("the allocation at", "params", "tokens", "repeated_loss"),
+                             ("the best allocation at", "best_params", "best_tokens",
+                              "best_loss")):
+        points = {"params": advice[n][0], "tokens": advice[d][0],
+                  "unique_tokens": advice["unique_tokens"]}
+        out += diagnostics.prediction_warnings(law, points, labels, (what, what[:-3] + "s at"),
+                                               predicted=advice[loss][0])
+    return out
+
+
 def advice_record(law, advice) -> dict:
     from scaling import diagnostics
     from scaling.report import json_number
@@ -530,4 +566,5 @@ def advice_record(law, advice) -> dict:
         rows.append(row)
     return {"law": law.name, "target": law.target,
             "interval": {"kind": advice["kind"], "level": advice["level"]},
-            "advice": rows, "warnings": diagnostics.fit_warnings(law)}
+            "advice": rows, "warnings": advice_warnings(law, advice) +
+            diagnostics.fit_warnings(law)}

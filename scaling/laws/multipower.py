@@ -42,7 +42,7 @@ import pandas as pd
 from scaling import lr as learning_rates
 from scaling.errors import ScalingError
 from scaling.fitting import Parameter
-from scaling.laws.base import Law
+from scaling.laws.base import LOSS_CLIP, Law
 from scaling.laws.registry import register
 
 EXACT_DISTANCE = 16     # LR changes closer than this many steps to a row are never merged
@@ -70,6 +70,8 @@ class MultiPower(Law):
     power_inputs = ("lr_area",)
     extra_columns = ("step",)
     rows = "all"
+    scale_columns = ("step", "lr_area", "peak_lr")   # the schedule's length, LR area and peak
+    floor_parameter = "L0"
     bootstrap_unit = "curve blocks"
     bootstrap_search = False   # bootstrap refits start from the fit; no grid search per resample
     uses_lr_histories = True
@@ -124,7 +126,7 @@ class MultiPower(Law):
         lr, _ = learning_rates.schedule_rows(schedule, 1)
         schedule_lr = RunLR(lr)
         if every is None:
-            every = self.default_every(schedule_lr)
+            every = min(self.default_every(schedule_lr), len(lr))
         lr, steps = learning_rates.schedule_rows(schedule, every)
         n_pairs = int(schedule_lr.n_pairs(steps).sum())
         if n_pairs > MAX_PAIRS:
@@ -135,12 +137,14 @@ class MultiPower(Law):
                 "out: the default fits)")
         inputs = curve_inputs(np.zeros(len(steps)), steps, {0.0: lr})
         decay = learning_rates.lr_decay(lr, steps)
-        value, lower, upper = self.interval_from_inputs(inputs, kind or self.default_interval,
-                                                        level, scale={"step": steps,
-                                                                      "lr_decay": decay})
+        peak = np.full(len(steps), float(lr.max()))
+        value, lower, upper = self.interval_from_inputs(
+            inputs, kind or self.default_interval, level,
+            scale={"step": steps, "lr_area": inputs.lr_area, "peak_lr": peak, "lr_decay": decay})
         curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1],
-                              "lr_area": np.cumsum(lr)[steps - 1], "lr_decay": decay,
-                              self.target: value, "lower": lower, "upper": upper})
+                              "lr_area": np.cumsum(lr)[steps - 1], "peak_lr": peak,
+                              "lr_decay": decay, self.target: value, "lower": lower,
+                              "upper": upper})
         curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
         return curve
 
@@ -191,11 +195,11 @@ class MultiPower(Law):
 
     def predict_theta(self, theta, inputs):
         floor, power, scale, sums, _ = self._terms(theta, inputs, gradient=False)
-        return np.log(np.maximum(floor + power - scale * sums[0], 1e-12))
+        return np.log(np.maximum(floor + power - scale * sums[0], LOSS_CLIP))
 
     def predict_theta_grad(self, theta, inputs):
         floor, power, scale, sums, log_area = self._terms(theta, inputs)
-        value = np.maximum(floor + power - scale * sums[0], 1e-12)
+        value = np.maximum(floor + power - scale * sums[0], LOSS_CLIP)
         drop_g, drop_c, drop_beta, drop_gamma = (scale * s for s in sums)
         jacobian = np.stack(np.broadcast_arrays(
             floor, power, -power * log_area, -drop_g, -drop_c, -drop_beta, -drop_gamma),

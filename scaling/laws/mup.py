@@ -38,6 +38,7 @@ TERMS = ("auto", "N", "ND")
 class Mup(Law):
     name = "mup"
     title = "muP loss prediction across widths, L = a N^b + c (Yao & Wang 2023)"
+    floor_parameter = "c"      # the loss no width reaches
     settings_spec = (*BASE_SETTINGS,
                      Setting("terms", "auto", "N: a N^b + c; ND: + d D^e; auto: ND when the "
                              "final token counts take 3+ values", str,

@@ -68,6 +68,7 @@ class Overtrain(Law):
     )
     linear_parameters = ("la", "lb", "e")
     reported_names = ("E", "a", "b", "eta")
+    floor_parameter = "E"
     reported_expressions = {"E": "exp(e)", "a": "exp(la)", "b": "exp(lb)"}
 
     @staticmethod

@@ -99,19 +99,9 @@ class AccuracyFromLoss(Law):
 
     @property
     def scale_columns(self):
-        """Its input, a loss: extrapolation is to losses below the fitted ones (`reach`)."""
+        """Its input, a loss: extrapolation is to losses below the fitted ones (the direction
+        larger models go) or above them (`Law.distances` counts both sides)."""
         return (self.input,)
-
-    def reach(self, values):
-        """{loss column: the smallest fitted loss / the loss} (> 1: below the fitted losses, the
-        direction larger models go), so distances count decades below the fitted data."""
-        self._check_fitted()
-        out = {}
-        for name, (low, _) in self.fitted_range_.items():
-            if values.get(name) is not None:
-                with np.errstate(divide="ignore"):
-                    out[name] = low / np.atleast_1d(np.asarray(values[name], float))
-        return out
 
     @property
     def target(self):

@@ -52,6 +52,7 @@ class TaskLoss(Law):
                              str),
                      LAST_SETTING, STARTS)
     reported_names = ("A", "B", "alpha", "beta", "E")
+    floor_parameter = "E"
     reported_expressions = {"A": "exp(a)", "B": "exp(b)"}
     carry: tuple[str, ...] = ()       # other columns averaged like the target (a chain's target)
 
