@@ -70,6 +70,177 @@ def contents(paths) -> dict:
     return {Path(p): Path(p).read_bytes() for p in paths}
 
 
+# -- outputs over inputs, and outputs over each other ----------------------------------------
+# Each case: (tmp) -> (argv, the files that must stay as they are, pieces of the error)
+
+def fit_out_is_runs(tmp):
+    runs = runs_table(tmp)
+    return ["fit", runs, *FAST, "--out", runs], [runs], [f"--out {runs}: is the input RUNS"]
+
+
+def fit_out_is_runs_spelled_otherwise(tmp):
+    runs = runs_table(tmp)
+    (tmp / "sub").mkdir()
+    other = tmp / "sub" / ".." / "runs.csv"
+    return (["fit", runs, *FAST, "--out", other], [runs],
+            [f"--out {other}: is the input RUNS ({runs}, the same file)"])
+
+
+def fit_out_is_a_hard_link_of_runs(tmp):
+    runs = runs_table(tmp)
+    os.link(runs, tmp / "hard.json")
+    return (["fit", runs, *FAST, "--out", tmp / "hard.json"], [runs],
+            ["--out", "hard.json: is the input RUNS", "the same file"])
+
+
+def fit_input_is_a_symlink_to_the_out(tmp):
+    runs = runs_table(tmp)
+    (tmp / "link.csv").symlink_to(runs)
+    return (["fit", tmp / "link.csv", *FAST, "--out", runs], [runs],
+            [f"--out {runs}: is the input RUNS ({tmp / 'link.csv'}, the same file)"])
+
+
+def fit_plot_is_lr_file(tmp):
+    runs = runs_table(tmp)
+    lr = tmp / "lr.png"
+    lr.write_text("run,step,lr\n")
+    return (["fit", runs, *FAST, "--law", "multipower", "--lr-file", lr, "--plot", lr], [lr],
+            ["--plot", "lr.png: is the input --lr-file"])
+
+
+def fit_out_and_plot_are_one_file(tmp):
+    runs = runs_table(tmp)
+    target = tmp / "x.png"
+    return (["fit", runs, *FAST, "--out", target, "--plot", target], [runs],
+            [f"--out {target} and --plot {target}: the same file", "give each its own name"])
+
+
+def predict_json_is_the_fit(tmp):
+    fit = tmp / "fit.json"
+    fit.write_text('{"law": "chinchilla"}')
+    return (["predict", fit, "--params", "1e9", "--tokens", "2e10", "--json", fit], [fit],
+            [f"--json {fit}: is the input FIT.json"])
+
+
+def predict_out_and_json_are_one_file(tmp):
+    fit = tmp / "fit.json"
+    fit.write_text('{"law": "chinchilla"}')
+    curve = tmp / "c.csv"
+    return (["predict", fit, "--schedule", "constant:peak=1e-3,steps=100", "--out", curve,
+             "--json", curve], [fit], [f"--out {curve} and --json {curve}: the same file"])
+
+
+def predict_plot_is_a_symlink_to_the_json(tmp):
+    fit = tmp / "fit.json"
+    fit.write_text('{"law": "chinchilla"}')
+    (tmp / "c.json").write_text("{}")
+    (tmp / "c.png").symlink_to(tmp / "c.json")
+    return (["predict", fit, "--schedule", "constant:peak=1e-3,steps=100", "--plot",
+             tmp / "c.png", "--json", tmp / "c.json"], [fit, tmp / "c.json"],
+            ["--plot", "c.png and --json", "c.json: the same file"])
+
+
+def backtest_json_is_runs(tmp):
+    runs = runs_table(tmp, "runs.json")
+    return (["backtest", runs, "--train", "params < 2e8", "--bootstrap", "0", "--json", runs],
+            [runs], [f"--json {runs}: is the input RUNS"])
+
+
+def optimal_json_is_runs(tmp):
+    runs = runs_table(tmp, "runs.json")
+    return (["optimal", runs, "--bootstrap", "0", "--json", runs], [runs],
+            [f"--json {runs}: is the input RUNS"])
+
+
+def plan_report_is_a_fit(tmp):
+    (tmp / "plan").mkdir()
+    fit = tmp / "plan" / "report.html"
+    fit.write_text('{"law": "chinchilla"}')
+    return (["plan", "--budget", "1e21", "--fit", fit, "--out", tmp / "plan"], [fit],
+            ["--out", "report.html: is the input --fit"])
+
+
+def plan_figure_is_the_runs(tmp):
+    (tmp / "plan").mkdir()
+    runs = runs_table(tmp / "plan", "isoflop.png")
+    fit = tmp / "fit.json"
+    fit.write_text('{"law": "chinchilla"}')
+    return (["plan", "--budget", "1e21", "--fit", fit, "--runs", runs, "--out", tmp / "plan"],
+            [runs, fit], ["--out", "isoflop.png: is the input --runs"])
+
+
+def import_out_is_an_input(tmp):
+    export = tmp / "export.parquet"
+    export.write_bytes(b"run,step,loss\n")
+    return (["import", "wandb", export, "--out", export], [export],
+            [f"--out {export}: is the input EXPORT.csv"])
+
+
+def import_out_is_the_params_file(tmp):
+    params = tmp / "params.pq"
+    params.write_text("run,params\na,1e8\n")
+    return (["import", "wandb", REPO / "tests/data/wandb/history.csv", "--out", params,
+             "--params-file", params], [params], [f"--out {params}: is the input --params-file"])
+
+
+def lr_transfer_table_is_a_sweep(tmp):
+    (tmp / "lr").mkdir()
+    sweep = runs_table(tmp / "lr", "best-lr.csv")
+    return (["ladder", "lr-transfer", sweep, "--out", tmp / "lr"], [sweep],
+            ["--out", "best-lr.csv: is the input RUNS"])
+
+
+def coord_check_table_is_the_spec(tmp):
+    spec = tmp / "coord.toml"
+    spec.write_text(SPEC)
+    (tmp / "cc").mkdir()
+    (tmp / "cc" / "coord-check.csv").symlink_to(spec)
+    return (["ladder", "coord-check", spec, "--out", tmp / "cc"], [spec],
+            ["--out", "coord-check.csv: is the input SPEC", "the same file"])
+
+
+def ladder_out_is_a_data_file(tmp):
+    np.arange(2_000, dtype=np.uint16).tofile(tmp / "train.parquet")
+    np.arange(2_000, dtype=np.uint16).tofile(tmp / "valid.bin")
+    spec = tmp / "spec.toml"
+    spec.write_text(SPEC.replace('corpus = "stdlib"\nmax_bytes = 200_000',
+                                 'corpus = "bins"\ntrain_bin = "train.parquet"\n'
+                                 'valid_bin = "valid.bin"\nvocab_sizes = [2000]'))
+    return (["ladder", "run", spec, "--out", tmp / "train.parquet", "--no-progress"],
+            [tmp / "train.parquet", spec], ["--out", "train.parquet: is the input data.train_bin"])
+
+
+CLASHES = [fit_out_is_runs, fit_out_is_runs_spelled_otherwise, fit_out_is_a_hard_link_of_runs,
+           fit_input_is_a_symlink_to_the_out, fit_plot_is_lr_file, fit_out_and_plot_are_one_file,
+           predict_json_is_the_fit, predict_out_and_json_are_one_file,
+           predict_plot_is_a_symlink_to_the_json, backtest_json_is_runs, optimal_json_is_runs,
+           plan_report_is_a_fit, plan_figure_is_the_runs, import_out_is_an_input,
+           import_out_is_the_params_file, lr_transfer_table_is_a_sweep,
+           coord_check_table_is_the_spec, ladder_out_is_a_data_file]
+
+
+@pytest.mark.parametrize("case", CLASHES, ids=[case.__name__ for case in CLASHES])
+def test_an_output_over_an_input_or_another_output_is_refused(tmp_path, capsys, case):
+    argv, kept, pieces = case(tmp_path)
+    before = contents(kept)
+    err = one_line_error(capsys, argv)
+    assert err.startswith("scaling: error: ")
+    for piece in pieces:
+        assert piece in err, (piece, err)
+    assert contents(kept) == before
+
+
+def test_distinct_outputs_are_written(tmp_path, capsys):
+    """The check refuses only the same file: --out and --plot beside the input all written."""
+    runs = runs_table(tmp_path)
+    before = runs.read_bytes()
+    assert cli.main(["fit", str(runs), *FAST, "--out", str(tmp_path / "fit.json"),
+                     "--plot", str(tmp_path / "fit.png")]) == 0
+    assert json.loads((tmp_path / "fit.json").read_text())["law"] == "chinchilla"
+    assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
+    assert runs.read_bytes() == before
+
+
 # -- atomic writes: the mode kept, the data flushed, a refused write named ------------------------
 
 def test_a_replaced_file_keeps_its_permission_bits(tmp_path):
@@ -177,3 +348,105 @@ def test_an_os_error_without_a_file_is_not_an_empty_name(capsys):
 
     assert run_command(fails) == 2
     assert capsys.readouterr().err == f"scaling: error: {os.strerror(errno.EIO)}\n"
+
+
+# -- ladder run: an existing table, and a lock --------------------------------------------------
+
+def ladder_spec(tmp: Path) -> Path:
+    path = tmp / "spec.toml"
+    path.write_text(SPEC)
+    return path
+
+
+def test_ladder_run_over_an_unrelated_table_is_refused(tmp_path, capsys):
+    spec = ladder_spec(tmp_path)
+    out = runs_table(tmp_path, "runs.parquet")        # any file: not this ladder's table
+    pd.read_csv(out).to_parquet(out, index=False)
+    before = out.read_bytes()
+    err = one_line_error(capsys, ["ladder", "run", spec, "--out", out, "--no-progress"])
+    assert f"--out {out}: already exists" in err and "--resume" in err and "--force" in err
+    err = one_line_error(capsys, ["ladder", "run", spec, "--out", out, "--resume",
+                                  "--no-progress"])
+    assert f"--out {out}: is not this ladder's table: its run 'r00' and 15 more is no rung" in err
+    out.write_text("not parquet")
+    err = one_line_error(capsys, ["ladder", "run", spec, "--out", out, "--resume",
+                                  "--no-progress"])
+    assert "exists and is not a ladder's run table" in err and "--force" in err
+    assert out.read_text() == "not parquet" and not (tmp_path / "runs.rungs").exists()
+    assert not (tmp_path / "runs.rungs.lock").exists()          # released after the error
+    out.write_bytes(before)
+
+
+def test_ladder_table_checks_allow_its_own_table_and_force(tmp_path):
+    from ladders.launch import check_existing_table
+    from ladders.spec import expand, load_spec
+    from scaling.errors import ScalingError
+
+    rungs = expand(load_spec(ladder_spec(tmp_path)))
+    out = tmp_path / "ladder.parquet"
+    check_existing_table(out, rungs, resume=False, force=False)        # nothing there yet
+    pd.DataFrame({"run": [rungs[0].run], "step": [1]}).to_parquet(out)
+    check_existing_table(out, rungs, resume=True, force=False)         # its own: resumed
+    with pytest.raises(ScalingError, match="already exists"):
+        check_existing_table(out, rungs, resume=False, force=False)
+    pd.DataFrame({"run": ["other"], "step": [1]}).to_parquet(out)
+    check_existing_table(out, rungs, resume=True, force=True)          # --force replaces it
+    check_existing_table(out, rungs, resume=False, force=True)
+
+
+def test_ladder_run_documents_force(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["ladder", "run", "--help"])
+    assert "--force" in capsys.readouterr().out
+
+
+HOLDER = """
+import sys
+from ladders.launch import ladder_lock
+with ladder_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_second_ladder_on_one_out_is_refused_naming_the_holder(tmp_path, capsys):
+    import socket
+
+    from ladders.launch import ladder_lock, lock_path
+    from scaling.errors import ScalingError
+
+    spec = ladder_spec(tmp_path)
+    out = tmp_path / "ladder.parquet"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        err = one_line_error(capsys, ["ladder", "run", spec, "--out", out, "--no-progress",
+                                      "--device", "cpu"])
+        assert err.startswith(f"scaling: error: --out {out}: another ladder run holds its lock "
+                              f"{lock_path(out)} (held by pid {holder.pid} on "
+                              f"{socket.gethostname()} since ")
+        assert not out.exists() and not (tmp_path / "ladder.rungs").exists()
+        with pytest.raises(ScalingError, match=f"pid {holder.pid}"):   # the library's too
+            with ladder_lock(out):
+                pass
+    finally:
+        holder.kill()                        # kill -9: the system releases the lock
+        holder.wait(timeout=30)
+    with ladder_lock(out) as path:           # free again; the file names this process
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert not lock_path(out).exists()
+
+
+def test_the_lock_is_released_when_the_ladder_fails(tmp_path, capsys):
+    from ladders.launch import ladder_lock, lock_path, run_ladder
+    from scaling.errors import ScalingError
+
+    spec = ladder_spec(tmp_path)
+    out = tmp_path / "ladder.parquet"
+    out.write_bytes(b"a table of something else")
+    with pytest.raises(ScalingError, match="already exists"):
+        run_ladder(spec, out, device="cpu", progress=False)
+    assert not lock_path(out).exists()
+    with ladder_lock(out):
+        pass
