@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -450,3 +449,121 @@ def test_the_lock_is_released_when_the_ladder_fails(tmp_path, capsys):
     assert not lock_path(out).exists()
     with ladder_lock(out):
         pass
+
+
+# -- ladder run --dry-run: every data spec the real run rejects ----------------------------------
+
+def files_spec(tmp: Path, files, extra: str = "") -> Path:
+    folder = tmp / "a" / "b"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spec.toml"
+    path.write_text(SPEC.replace('corpus = "stdlib"\nmax_bytes = 200_000',
+                                 f'corpus = "files"\nfiles = {json.dumps(files)}{extra}'))
+    return path
+
+
+def bins_spec(tmp: Path, train: bytes, valid: bytes, vocab: int = 1000) -> Path:
+    (tmp / "train.bin").write_bytes(train)
+    (tmp / "valid.bin").write_bytes(valid)
+    path = tmp / "spec.toml"
+    path.write_text(SPEC.replace('corpus = "stdlib"\nmax_bytes = 200_000',
+                                 'corpus = "bins"\ntrain_bin = "train.bin"\n'
+                                 f'valid_bin = "valid.bin"\nvocab_sizes = [{vocab}]'))
+    return path
+
+
+def one_file_outside(tmp):
+    """The issue's `../../../../etc/passwd`: one file, so the held-out split gets none."""
+    (tmp / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" * 100)
+    return (files_spec(tmp, ["../../passwd"]),
+            ["data.files leaves the held-out split 0 tokens (0 bytes in 0 of 1 file(s)), fewer "
+             "than one sequence of ladder.context + 1 = 33 tokens", "give more files or raise "
+             "data.valid_fraction"])
+
+
+def a_binary_file_in_the_glob(tmp):
+    """The issue's `/etc/*`: files that are not text."""
+    (tmp / "t").mkdir()
+    for i in range(20):
+        (tmp / "t" / f"{i}.txt").write_text(f"document {i} " * 50)
+    (tmp / "t" / "cache.txt").write_bytes(b"\x00\xff\xfe binary" * 20)
+    return (files_spec(tmp, [str(tmp / "t" / "*")]),
+            ["data.files:", "cache.txt is not UTF-8 text"])
+
+
+def a_glob_of_folders_only(tmp):
+    (tmp / "d" / "x").mkdir(parents=True)
+    return files_spec(tmp, [str(tmp / "d" / "*")]), ["data.files: no files match the pattern"]
+
+
+def a_small_held_out_split(tmp):
+    """Held-out documents (by the hash of their names) of 5 bytes each."""
+    from ladders import data as corpora
+
+    (tmp / "t").mkdir()
+    for i in range(30):
+        (tmp / "t" / f"{i}.txt").write_text("x" * 500)
+    held_out = corpora.split_corpus(corpora.text_corpus(str(tmp / "t" / "*.txt")))[1]
+    assert 1 <= len(held_out) <= 5
+    for name in held_out.names:
+        Path(name).write_text("x" * 5)
+    return (files_spec(tmp, [str(tmp / "t" / "*.txt")]),
+            ["data.files leaves the held-out split", "fewer than one sequence of "
+             "ladder.context + 1 = 33 tokens; give more text"])
+
+
+def a_bin_of_an_odd_size(tmp):
+    return (bins_spec(tmp, np.arange(500, dtype=np.uint16).tobytes() + b"\x01",
+                      np.arange(500, dtype=np.uint16).tobytes()),
+            ["data.train_bin: token file", "has 1001 bytes, not a multiple of the uint16 size"])
+
+
+def an_empty_bin(tmp):
+    return (bins_spec(tmp, np.arange(500, dtype=np.uint16).tobytes(), b""),
+            ["data.valid_bin: token file", "is empty"])
+
+
+def a_token_beyond_the_vocabulary(tmp):
+    return (bins_spec(tmp, np.arange(500, dtype=np.uint16).tobytes(),
+                      np.arange(700, dtype=np.uint16).tobytes(), vocab=600),
+            ["data.valid_bin: holds token id 699, not below data.vocab_sizes 600"])
+
+
+DATA = [one_file_outside, a_binary_file_in_the_glob, a_glob_of_folders_only,
+        a_small_held_out_split, a_bin_of_an_odd_size, an_empty_bin, a_token_beyond_the_vocabulary]
+
+
+@pytest.mark.parametrize("case", DATA, ids=[case.__name__ for case in DATA])
+def test_dry_run_rejects_the_data_the_run_would(tmp_path, capsys, case):
+    spec, pieces = case(tmp_path)
+    err = one_line_error(capsys, ["ladder", "run", spec, "--dry-run"])
+    assert err.startswith(f"scaling: error: {spec}: "), err
+    for piece in pieces:
+        assert piece in err, (piece, err)
+
+
+def test_dry_run_passes_files_that_make_both_splits(tmp_path, capsys):
+    (tmp_path / "t").mkdir()
+    for i in range(30):
+        (tmp_path / "t" / f"{i}.txt").write_text(f"document {i} " * 40)
+    spec = files_spec(tmp_path, [str(tmp_path / "t" / "*.txt")])
+    assert cli.main(["ladder", "run", str(spec), "--dry-run"]) == 0
+    assert "1 rungs" in capsys.readouterr().out
+
+
+def test_the_split_sizes_are_the_runs_own(tmp_path):
+    """The dry run's count of each split's tokens is what training tokenises (bytes)."""
+    from ladders import data as corpora
+    from ladders.spec import load_spec
+    from ladders.spec.rungs import _data_for_rung, _stream_bytes
+    from ladders.tokenizer import ByteTokenizer
+
+    (tmp_path / "t").mkdir()
+    for i in range(30):
+        (tmp_path / "t" / f"{i}.txt").write_text(f"dokument {i} é " * (i + 1))
+    spec = load_spec(files_spec(tmp_path, [str(tmp_path / "t" / "*.txt")]))
+    corpus = corpora.text_corpus(_data_for_rung(spec)["files"])
+    tokens = corpora.load_tokens(corpus, ByteTokenizer(), tmp_path / "cache")
+    train, valid = corpora.split_corpus(corpus)
+    assert (_stream_bytes(train), _stream_bytes(valid)) == (tokens.n_train, tokens.n_valid)
+    assert tokens.n_valid > 0 and tokens.n_train > 0
