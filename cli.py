@@ -41,6 +41,7 @@ import sys
 import numpy as np
 
 from scaling.errors import ScalingError
+from scaling.outputs import check_distinct
 from scaling.console import (OneLineParser, check_output, non_negative_int, plot_formats,
                              positive_int, run_command)
 
@@ -516,7 +517,7 @@ def _check_target(law) -> None:
 def _check_outputs(args) -> None:
     """Every output path and format checked before the work starts, so a typo never costs a
     finished fit: --out, --json (a writable file, not a folder) and --plot (also a format
-    matplotlib writes)."""
+    matplotlib writes); and none is an input or another output (`scaling.outputs`)."""
     examples = {"out": "curve.csv" if args.command == "predict" else "fit.json",
                 "json": "predictions.json" if args.command == "predict" else "backtest.json"}
     for attribute, example in examples.items():
@@ -524,6 +525,9 @@ def _check_outputs(args) -> None:
             check_output(getattr(args, attribute), f"--{attribute}", example=example)
     if getattr(args, "plot", None):
         check_output(args.plot, "--plot", plot_formats(), "fig.png")
+    check_distinct([(f"--{name}", getattr(args, name, None)) for name in ("out", "plot", "json")],
+                   [("FIT.json", args.fit)] if args.command == "predict" else
+                   [("RUNS", args.runs), ("--lr-file", args.lr_file)])
 
 
 def _fit(args) -> int:
@@ -983,6 +987,7 @@ def _optimal(args) -> int:
     check_bootstrap(args.bootstrap)
     if args.json:
         check_output(args.json, "--json", example="optimal.json")
+    check_distinct([("--json", args.json)], [("RUNS", args.runs)])
     from scaling.runs import check_sensible_inputs
 
     for option, budgets in (("--flops", args.flops), ("--budgets", args.budgets)):
@@ -1048,6 +1053,9 @@ def _plan(args) -> int:
         raise ScalingError(f"--out {out}: is a file; give a folder for report.md and report.html")
     for name in (planning.REPORT_MD, planning.REPORT_HTML):
         check_output(out / name, "--out")
+    check_distinct([("--out", out / name) for name in (planning.REPORT_MD, planning.REPORT_HTML,
+                                                         *planning.PLOTS.values())],
+                   [*(("--fit", path) for path in args.fit), ("--runs", args.runs)])
     if not args.fit:
         raise ScalingError("give --fit FIT.json: a fit of a loss law that allocates compute "
                            "(make one with `scaling fit RUNS --out FIT.json`)")
@@ -1114,13 +1122,29 @@ def _ladder(args) -> int:
         return 0
     if args.ladder_command == "coord-check":
         from ladders.coord_check import command
+        from ladders.spec import SpecError, find_spec
 
+        try:
+            spec = find_spec(args.spec)
+        except SpecError:
+            spec = None                     # the command says why
+        _check_folder_outputs(args.out, ("coord-check.csv", "coord-check.png"),
+                              [("SPEC", spec)])
         return command(args)
     if args.ladder_command == "lr-transfer":
         from ladders.lr_transfer import command as lr_transfer_command
 
+        _check_folder_outputs(args.out, ("best-lr.csv", "lr-transfer.png"),
+                              [("RUNS", path) for path in args.runs])
         return lr_transfer_command(args)
     return run_ladder_command(args)
+
+
+def _check_folder_outputs(folder, names, inputs) -> None:
+    """--out DIR of a command that writes `names` in DIR: none of them is an input."""
+    from pathlib import Path
+
+    check_distinct([("--out", Path(folder) / name) for name in names], inputs)
 
 
 def _import(args) -> int:
@@ -1128,6 +1152,10 @@ def _import(args) -> int:
     from scaling.runs import write_runs
 
     check_output(args.out, "--out", {"parquet", "pq"}, "runs.parquet")
+    check_distinct([("--out", args.out)],
+                   [*(("PATH" if args.import_format == "lm-eval" else "EXPORT.csv", path)
+                      for path in args.paths),
+                    ("--params-file", getattr(args, "params_file", None))])
     params = parse_pairs(args.params, "--params", float)
     if args.import_format == "lm-eval":
         from scaling.importers.lm_eval import read_lm_eval

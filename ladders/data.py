@@ -368,6 +368,21 @@ def _scan(arr: np.ndarray, h, chunk: int = 1 << 24) -> tuple[int, int]:
     return lo, hi
 
 
+def bin_summary(path, dtype="uint16", chunk: int = 1 << 24) -> tuple[int, int, int]:
+    """(tokens, smallest id, largest id) of a raw ``.bin`` token file, read chunk by chunk
+    without hashing it: what :func:`bin_tokens` checks (ValueError naming the file when it is
+    empty or its size is not a multiple of the dtype's; FileNotFoundError when it is missing),
+    for a dry run."""
+    arr = _open_bin(path, np.dtype(dtype))
+    lo = hi = None
+    for s in range(0, arr.shape[0], chunk):
+        part = np.asarray(arr[s:s + chunk])
+        a, b = int(part.min()), int(part.max())
+        lo = a if lo is None else min(lo, a)
+        hi = b if hi is None else max(hi, b)
+    return int(arr.shape[0]), lo, hi
+
+
 def bin_tokens(train_path, valid_path, dtype="uint16", vocab_size: int | None = None, *,
                name: str | None = None) -> TokenData:
     """Pre-tokenised raw ``.bin`` files (native byte order) memory-mapped read-only.

@@ -8,6 +8,11 @@ trains in `<out stem>.rungs/<run>/`; after every rung the ladder's run table `--
 atomically from all finished and partial rungs, so nothing finished is ever lost. `--resume`
 skips finished rungs and continues the others from their last checkpoint.
 
+Nothing else is lost either: an existing `--out` is replaced only when it is this ladder's table
+(`--resume`) or with `--force`; `--out` is never one of the spec's files; and a ladder holds an
+exclusive lock, `<out stem>.rungs.lock` (`ladder_lock`), while it runs, so a second run on the
+same `--out` stops at once with a one-line error naming the process that holds it.
+
 A branched ladder (ladders/spec/rungs.py) trains each stable run before its branches (rungs come in
 that order; with submitit, the stable runs are one wave of jobs and the branches a second), and
 reports its compute: the FLOPs it spent (stable runs + branch decays) against the FLOPs of
@@ -17,7 +22,11 @@ dedicated runs for the same budgets (`compute_summary`, printed by `--dry-run` a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
+import json
 import os
+import socket
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +42,108 @@ from scaling.runs import write_runs
 def work_dir(out) -> Path:
     out = Path(out)
     return out.parent / f"{out.stem}.rungs"
+
+
+def lock_path(out, rank: int = 0) -> Path:
+    """The lock file of the ladder `out`, beside its `.rungs` folder (one per DDP rank, so that
+    every rank of a second launch stops)."""
+    work = work_dir(out)
+    return work.parent / (f"{work.name}.lock" + (f".{rank}" if rank else ""))
+
+
+@contextlib.contextmanager
+def ladder_lock(out, rank: int = 0):
+    """Hold an exclusive lock (`fcntl.flock`) on the ladder `out` for the block: a second holder
+    gets a one-line `ScalingError` naming the process that holds it (pid, host and start time,
+    written in the lock file). The system releases the lock when the process ends, even by
+    kill -9; the block's end removes the file."""
+    import fcntl
+
+    path = lock_path(out, rank)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _lock_holder(descriptor)
+            os.close(descriptor)
+            raise ScalingError(f"--out {out}: another ladder run holds its lock {path} "
+                               f"({holder}); wait for it to end, or stop it") from None
+        except BaseException:
+            os.close(descriptor)
+            raise
+        try:                        # the file we locked may have been removed by its last
+            same = os.path.samestat(os.fstat(descriptor), os.stat(path))   # holder: again
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(descriptor)
+    try:
+        record = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, (json.dumps(record) + "\n").encode(), 0)
+        yield path
+    finally:
+        try:
+            os.unlink(path)          # while still held: a waiting process retries on the new one
+        except OSError:
+            pass
+        os.close(descriptor)         # releases the lock
+
+
+def _lock_holder(descriptor) -> str:
+    """Who holds a ladder's lock, from what it wrote in the lock file."""
+    try:
+        record = json.loads(os.pread(descriptor, 4096, 0).decode())
+        return (f"held by pid {int(record['pid'])} on {record['host']} since "
+                f"{record['started']}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "held by a process that has not yet written its pid"
+
+
+def check_outputs(spec, out) -> None:
+    """--out is none of the files the ladder reads: the spec, its data and its task files."""
+    import glob
+
+    from scaling.outputs import check_distinct
+
+    data = spec.data
+    inputs = [("SPEC", spec.path)]
+    if data.corpus == "files":
+        inputs += [("data.files", path) for pattern in data.files
+                   for path in glob.glob(str(spec.resolve(pattern)), recursive=True)]
+    if data.corpus == "bins":
+        inputs += [(f"data.{key}", spec.resolve(getattr(data, key)))
+                   for key in ("train_bin", "valid_bin")]
+    inputs += [("tasks.files", entry.partition("=")[2]) for entry in spec.task_files()]
+    check_distinct([("--out", out)], inputs)
+
+
+def check_existing_table(out, rungs, resume: bool, force: bool) -> None:
+    """An existing --out is replaced only when it is this ladder's table, continued with
+    --resume (each of its runs is a rung of the spec), or with --force."""
+    out = Path(out)
+    if force or not (out.exists() or out.is_symlink()):
+        return
+    if not resume:
+        raise ScalingError(f"--out {out}: already exists, and a new ladder would replace it: "
+                           "pass --resume to continue the ladder that wrote it, --force to "
+                           "replace it, or give another --out")
+    try:
+        runs = pd.read_parquet(out, columns=["run"])["run"].astype(str)
+    except Exception as exc:      # pyarrow's errors are ValueError, OSError, KeyError, ...
+        raise ScalingError(f"--out {out}: exists and is not a ladder's run table "
+                           f"({type(exc).__name__}); --resume continues a ladder's own table: "
+                           "pass --force to replace it, or give another --out") from None
+    foreign = sorted(set(runs) - {rung.run for rung in rungs})
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise ScalingError(f"--out {out}: is not this ladder's table: its run {foreign[0]!r}"
+                           f"{more} is no rung of the spec; pass --force to replace it, or give "
+                           "another --out")
 
 
 def dry_run_table(rows: list[dict], device: str) -> str:
@@ -84,15 +195,18 @@ def collect(out, rungs) -> pd.DataFrame | None:
 
 def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
                dry_run: bool = False, executor=None, progress: bool = True,
-               threads: int | None = None):
+               threads: int | None = None, force: bool = False):
     """Expand a spec and train every rung; returns the run table (or the dry-run text).
 
     `threads`: intra-op threads for CPU training (default: this process's share of the
-    cores, `ladders.cores`)."""
-    from ladders.train import resolve_device, train_rung
+    cores, `ladders.cores`). `force`: replace an existing `out` that is not this ladder's
+    table (`check_existing_table`). The ladder holds `ladder_lock(out)` while it runs."""
+    from ladders.train import resolve_device
 
     spec = load_spec(spec_path)
     rungs = expand(spec)
+    if not dry_run:
+        check_outputs(spec, out)
     check_corpus(spec)
     try:
         device = resolve_device(device)
@@ -100,6 +214,14 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
         raise SpecError(str(exc)) from None
     if dry_run:
         return dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second), device)
+    with ladder_lock(out, int(os.environ.get("RANK", "0"))):
+        check_existing_table(out, rungs, resume, force)
+        return _run_locked(rungs, out, device, resume, executor, progress, threads)
+
+
+def _run_locked(rungs, out, device, resume, executor, progress, threads):
+    from ladders.train import train_rung
+
     work = work_dir(out)
     _init_distributed(device)
     if not resume and work.exists() and any(work.iterdir()):
@@ -205,7 +327,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "`scaling ladder specs` lists them)")
     parser.add_argument("--out", metavar="PATH", help="run table to write (.parquet)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted ladder")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted ladder (an existing --out must be its "
+                             "table)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing --out that is not this ladder's table (the "
+                             "<out>.rungs folder is never removed: --resume, or remove it)")
     parser.add_argument("--dry-run", action="store_true",
                         help="list every rung with params, tokens, FLOPs and estimated time")
     parser.add_argument("--slurm", metavar="FOLDER",
@@ -239,7 +366,7 @@ def run_command(args) -> int:
     executor = slurm_executor(args.slurm) if args.slurm else None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
                         dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
-                        threads=args.threads)
+                        threads=args.threads, force=args.force)
     if args.dry_run:
         print(result)
     elif result is not None:

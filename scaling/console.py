@@ -117,8 +117,10 @@ def run_command(command, name: str = "scaling") -> int:
         except (OSError, ValueError):
             pass
         return 0
-    except OSError as exc:
-        print(f"{name}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:      # a write goes through scaling.atomic, which names its file
+        where = "".join(f"{os.fsdecode(f)}: " for f in (exc.filename, exc.filename2)
+                        if f is not None and not isinstance(f, int))
+        print(f"{name}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)

@@ -390,62 +390,86 @@ def _pruning(spec, sparsity, steps, config, counts, run) -> str:
 
 def check_corpus(spec: Spec) -> None:
     """What training would find out only when it loads the data, found before any rung (and by
-    --dry-run): a standard-library corpus capped below its first file, a corpus (or .bin
-    file) whose training or held-out split cannot hold one sequence of ladder.context + 1
-    tokens, or held-out documents from which a built-in task (`tasks.names`) cannot be made.
-    The standard library is read (about 0.5 s); text files are read only when built-in tasks
-    need their held-out text, else they and .bin files are sized without reading them."""
-    import glob
-    import os
-
+    --dry-run): a standard-library corpus capped below its first file; text files that cannot be
+    read or are not UTF-8; a training or held-out split (documents split by a hash of their
+    names, as training splits them) that cannot hold one sequence of ladder.context + 1 tokens;
+    .bin files that are empty, of a size that is not a whole number of tokens, or hold a token
+    id beyond a vocabulary size of the spec; a cap on unique tokens beyond the training split;
+    held-out documents from which a built-in task (`tasks.names`) cannot be made. The corpus is
+    read as training reads it (the standard library about 0.5 s; text files once; .bin files
+    scanned once for their smallest and largest id), not tokenised: a split's tokens are its
+    bytes (with the byte tokenizer exactly; a BPE's are fewer, so a split too small in bytes is
+    too small in tokens too)."""
     from ladders import data as corpora
 
     where, data, need = spec.path, spec.data, spec.ladder.context + 1
     unique = _largest_unique_tokens(spec)
-    if data.corpus == "stdlib":
-        cap = f"data.max_bytes = {data.max_bytes:_}" if data.max_bytes else "the standard library"
-        try:
-            corpus = corpora.stdlib_corpus(max_bytes=data.max_bytes)
-        except ValueError:
-            raise SpecError(f"{where}: {cap} is smaller than the first standard-library file; "
-                            "raise it (the bundled ladders use 10_000_000)") from None
-        for side, part in zip(("training", "held-out"),
-                              corpora.split_corpus(corpus, data.valid_fraction)):
-            if part.n_bytes < need:
+    if data.corpus in ("stdlib", "files"):
+        if data.corpus == "stdlib":
+            cap = (f"data.max_bytes = {data.max_bytes:_}" if data.max_bytes
+                   else "the standard library")
+            try:
+                corpus = corpora.stdlib_corpus(max_bytes=data.max_bytes)
+            except ValueError:
+                raise SpecError(f"{where}: {cap} is smaller than the first standard-library "
+                                "file; raise it (the bundled ladders use 10_000_000)") from None
+            hint = "raise data.max_bytes (the bundled ladders use 10_000_000)"
+        else:
+            cap = "data.files"
+            try:
+                corpus = corpora.text_corpus(_data_for_rung(spec)["files"])
+            except (OSError, ValueError) as exc:     # unreadable, not UTF-8, no file matched
+                raise SpecError(f"{where}: data.files: {_reason(exc)}") from None
+            hint = "give more text"
+        sides = corpora.split_corpus(corpus, data.valid_fraction)
+        for side, part in zip(("training", "held-out"), sides):
+            tokens = _stream_bytes(part)
+            if tokens < need:
+                none = (f"; documents are split by a hash of their names (data.valid_fraction "
+                        f"= {data.valid_fraction!r}): give more files or raise "
+                        "data.valid_fraction" if not len(part) else f"; {hint}")
+                bound = "" if data.tokenizer == "bytes" else "at most "
                 raise SpecError(
-                    f"{where}: {cap} leaves the {side} split {part.n_bytes:,} bytes in "
-                    f"{len(part)} file(s), fewer than one sequence of ladder.context + 1 = "
-                    f"{need} tokens; raise data.max_bytes (the bundled ladders use 10_000_000)")
-        train = corpora.split_corpus(corpus, data.valid_fraction)[0]
+                    f"{where}: {cap} leaves the {side} split {bound}{tokens:,} tokens "
+                    f"({part.n_bytes:,} bytes in {len(part)} of {len(corpus)} file(s)), fewer "
+                    f"than one sequence of ladder.context + 1 = {need} tokens{none}")
         if unique and data.tokenizer == "bytes":        # a BPE's count is known once encoded
-            _check_unique_tokens(spec, unique, train.n_bytes + len(corpora.DOC_SEPARATOR.encode())
-                                 * (len(train) - 1), cap)
+            _check_unique_tokens(spec, unique, _stream_bytes(sides[0]), cap)
         if spec.tasks.names:
             _check_builtin_tasks(spec, corpus)
-    elif data.corpus == "files":
-        files = {path for pattern in data.files
-                 for path in glob.glob(str(spec.resolve(pattern)), recursive=True)
-                 if os.path.isfile(path)}
-        size = sum(os.path.getsize(path) for path in files)
-        if size < 2 * need:
-            raise SpecError(f"{where}: data.files: {len(files)} file(s) of {size:,} bytes in all, "
-                            f"too few for a training and a held-out sequence of ladder.context + "
-                            f"1 = {need} tokens each")
-        if spec.tasks.names:        # tasks need the text: read it (training reads it anyway)
-            try:
-                text = corpora.text_corpus(_data_for_rung(spec)["files"])
-            except (FileNotFoundError, ValueError) as exc:
-                raise SpecError(f"{where}: data.files: {exc}") from None
-            _check_builtin_tasks(spec, text)
     elif data.corpus == "bins":
-        width = 2 if data.bin_dtype == "uint16" else 4
         for key in ("train_bin", "valid_bin"):
-            tokens = os.path.getsize(spec.resolve(getattr(data, key))) // width
+            try:
+                tokens, _, top = corpora.bin_summary(spec.resolve(getattr(data, key)),
+                                                     data.bin_dtype)
+            except (OSError, ValueError) as exc:
+                raise SpecError(f"{where}: data.{key}: {_reason(exc)}") from None
             if tokens < need:
                 raise SpecError(f"{where}: data.{key}: {tokens:,} {data.bin_dtype} tokens, "
                                 f"fewer than one sequence of ladder.context + 1 = {need}")
+            too_small = [v for v in data.vocab_sizes if top >= v]
+            if too_small:
+                raise SpecError(f"{where}: data.{key}: holds token id {top:,}, not below "
+                                f"data.vocab_sizes {too_small[0]:,}")
             if key == "train_bin" and unique:
                 _check_unique_tokens(spec, unique, tokens, "data.train_bin")
+
+
+def _stream_bytes(corpus) -> int:
+    """The bytes of a split's token stream (its documents joined by `DOC_SEPARATOR`): its
+    tokens with the byte tokenizer, as many or more than a BPE makes of it."""
+    from ladders import data as corpora
+
+    if not len(corpus):
+        return 0
+    return corpus.n_bytes + len(corpora.DOC_SEPARATOR.encode()) * (len(corpus) - 1)
+
+
+def _reason(exc: Exception) -> str:
+    """An error reading the data, with the file it names (one line)."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _check_builtin_tasks(spec: Spec, corpus) -> None:
