@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from scaling.errors import ScalingError
+from scaling.json_input import read_json
 from scaling.fitting import MIN_BOOTSTRAP, at_bounds
 
 FIT_FORMAT = 3                  # 3: parameters only under the report's names (no `theta`)
@@ -100,48 +101,13 @@ MALFORMED = (TypeError, ValueError, KeyError, IndexError, AttributeError, Overfl
              ZeroDivisionError, RecursionError)
 
 
-class _TooLarge(Exception):
-    """An integer literal of the JSON that no float holds (raised by the parser's hook)."""
-
-
-def _parse_int(text: str):
-    digits = text.lstrip("-")
-    if len(digits) > 309:           # beyond any float (and before Python's 4300-digit limit)
-        raise _TooLarge(text)
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        raise _TooLarge(text) from None
-    return value
-
-
 def read_record(path) -> dict:
     """The record of a fit file: JSON (guarded: nesting, huge integers), an object with a
     `law` name and a readable `format`, or a one-line error naming the file."""
     path = Path(path)
     if not path.exists():
         raise ScalingError(f"{path}: no such fit file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScalingError(f"{path}: not a fit file (not text)") from None
-    except OSError as exc:
-        raise ScalingError(f"{path}: cannot read the fit file ({exc.strerror or exc})") from None
-    try:
-        record = json.loads(text, parse_int=_parse_int)
-    except json.JSONDecodeError as exc:
-        raise ScalingError(f"{path}: not a fit file (invalid JSON: {exc.msg}, line {exc.lineno})") \
-            from None
-    except RecursionError:
-        raise ScalingError(f"{path}: not a fit file (JSON nested too deeply; a fit file nests "
-                           f"at most {MAX_DEPTH} levels)") from None
-    except _TooLarge as exc:
-        number = str(exc)
-        line = text.count("\n", 0, max(text.find(number), 0)) + 1
-        raise ScalingError(f"{path}: line {line}: the number {_show(number)} ({len(number)} "
-                           "characters) is too large for a float; not a fit file scaling "
-                           "wrote") from None
+    record = read_json(path, "a fit file", MAX_DEPTH)
     if not isinstance(record, dict) or "law" not in record:
         raise ScalingError(f"{path}: not a fit file (no 'law' field)")
     if not isinstance(record["law"], str):

@@ -358,7 +358,7 @@ BAD = {
     "empty folder": (lambda t: ["lm-eval", str(t), "--preset", "pythia"],
                      [" no .json files in this folder"]),
     "not JSON": (lambda t: ["lm-eval", str(WANDB / "history.csv"), "--preset", "pythia"],
-                 ["history.csv: not a JSON file"]),
+                 ["history.csv: not an lm-eval-harness result file (invalid JSON"]),
     "mixed shots": (lambda t: ["lm-eval", FIXTURE, str(json_with(t, five_shots)),
                                "--preset", "pythia"],
                     ["result.json", "70m_step143000.json", "--shots 0 or --shots 5"]),

@@ -4,7 +4,6 @@ approaches 1 and 2, which take `flops` as training compute, refuse a column 100x
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 

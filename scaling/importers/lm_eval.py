@@ -46,7 +46,6 @@ plus the final LayerNorm 2d), which equals the paper's Table 1, and 2,097,152 to
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ import pandas as pd
 
 from scaling import runs as run_tables
 from scaling.errors import ScalingError
+from scaling.json_input import read_json
 
 MMLU_PREFIX = "hendrycksTest-"
 PERPLEXITY = ("ppl", "perplexity")
@@ -168,45 +168,9 @@ def find_files(paths) -> list[tuple[Path, str]]:
     return found
 
 
-class _TooLarge(Exception):
-    """An integer literal that no float holds (raised by the JSON parser's hook)."""
-
-
-def _parse_int(text: str) -> int:
-    if len(text.lstrip("-")) > 309:     # beyond any float (and Python's 4300-digit int limit)
-        raise _TooLarge(text)
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        raise _TooLarge(text) from None
-    return value
-
-
-def read_json(path: Path):
-    """A JSON document, or a one-line error naming the file: not JSON, not text, nested too
-    deeply for the parser, or holding an integer too large for a float."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-        return json.loads(text, parse_int=_parse_int)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0]
-        raise ScalingError(f"{path}: not a JSON file ({reason})") from None
-    except RecursionError:
-        raise ScalingError(f"{path}: not an lm-eval-harness result file (JSON nested too "
-                           "deeply)") from None
-    except _TooLarge as exc:
-        number = str(exc)
-        line = text.count("\n", 0, max(text.find(number), 0)) + 1
-        shown = number if len(number) <= 30 else number[:27] + "..."
-        raise ScalingError(f"{path}: line {line}: the number {shown} ({len(number)} digits) is "
-                           "too large for a float") from None
-
-
 def read_evaluation(path: Path, source: str, step: int | None = None) -> Evaluation:
     """One result JSON: its model, step, few-shot setting and results, or a one-line error."""
-    document = read_json(path)
+    document = read_json(path, "an lm-eval-harness result file")
     if not isinstance(document, dict) or not isinstance(document.get("results"), dict):
         raise ScalingError(f"{path}: not an lm-eval-harness result file (no 'results' object)")
     config = document.get("config")
