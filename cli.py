@@ -122,8 +122,8 @@ def _parser() -> OneLineParser:
         command.add_argument("--chance", type=float, metavar="P",
                              help="task laws: the task's chance accuracy (the sigmoid's start; "
                                   "default: the paper's for its tasks, else 0.25)")
-        reading_options(command, "keep rows matching a pandas query, e.g. 'params < 1e9' "
-                                 "(after the law's derived columns)")
+        reading_options(command, "keep rows matching a query (scaling/query.py), e.g. "
+                                 "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--seed", type=non_negative_int, default=0,
                              help="bootstrap seed (default 0)")
         command.add_argument("--jobs", type=positive_int, default=None,
@@ -234,7 +234,7 @@ def _parser() -> OneLineParser:
                               "spline")
     optimal.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="budgets for the allocation table (default 1e21 ... 1e25)")
-    reading_options(optimal, "keep rows matching a pandas query (every approach)")
+    reading_options(optimal, "keep rows matching a query (scaling/query.py; every approach)")
     optimal.add_argument("--seed", type=non_negative_int, default=0,
                          help="bootstrap seed (default 0)")
     optimal.add_argument("--jobs", type=positive_int, default=None,
@@ -253,7 +253,8 @@ def _parser() -> OneLineParser:
                            "schedule, vocabulary and data-constrained fits add their sections")
     plan.add_argument("--runs", metavar="RUNS",
                       help="the run table: approaches 1 and 2, and the runs in the figures")
-    reading_options(plan, "keep rows of --runs matching a pandas query", of=" of --runs")
+    reading_options(plan, "keep rows of --runs matching a query (scaling/query.py)",
+                    of=" of --runs")
     plan.add_argument("--inference-tokens", type=float, default=0.0, metavar="T",
                       help="tokens the model will serve (over-training table; default 0)")
     plan.add_argument("--unique-tokens", type=float, metavar="U",
