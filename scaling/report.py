@@ -342,27 +342,33 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
 # -- predictions at given inputs -------------------------------------------------------------
 
 def prediction_record(law, kind: str | None = None, level: float | None = None,
-                      **values) -> dict:
+                      scale: dict | None = None, **values) -> dict:
     """Predictions at the given inputs as a JSON-ready dict: {"law", "target", "interval":
     {"kind", "level"}, "predictions": [{<inputs>, "predicted", "lower", "upper", "reach":
     {scale column: value / largest fitted}, "distance": decades beyond the fitted data}],
-    "warnings": the predictions' and the fit's}."""
+    "warnings": the predictions' and the fit's}. `scale` holds the points' coordinates that are
+    not among the law's inputs ({"density": …} of a pruned model, {"vocab_size": …}): they count
+    in the reach, the distance, the calibrated interval and the warnings as the inputs do."""
     kind = interval_kind(law, kind)
     level = law.confidence if level is None else float(level)
     inputs = law.broadcast_inputs(values)
+    extra = {name: np.atleast_1d(np.asarray(value, float)) for name, value in
+             (scale or {}).items() if value is not None}
     if kind is None:
         predicted = law.predict_inputs(inputs)
         lower = upper = np.full_like(predicted, np.nan)
     else:
-        predicted, lower, upper = law.interval_from_inputs(inputs, kind, level)
-    scales = reach_values(law, inputs)
+        predicted, lower, upper = law.interval_from_inputs(inputs, kind, level, extra or None)
+    points = {**inputs, **{name: np.broadcast_to(value, predicted.shape)
+                           for name, value in extra.items()}}
+    scales = reach_values(law, points)
     distance = law.distance(scales) if scales else np.zeros(len(predicted))
     rows = [{**{name: float(inputs[name][k]) for name in inputs}, "predicted": json_number(value),
              "lower": json_number(lower[k]), "upper": json_number(upper[k]),
              **_point_fields(law, scales, k, distance)} for k, value in enumerate(predicted)]
-    labels = [", ".join(f"{name} {inputs[name][k]:.3g}" for name in inputs)
+    labels = [", ".join(f"{name} {points[name][k]:.3g}" for name in points)
               for k in range(len(predicted))]
-    warnings = diagnostics.prediction_warnings(law, inputs, labels, predicted=predicted) + \
+    warnings = diagnostics.prediction_warnings(law, points, labels, predicted=predicted) + \
         diagnostics.fit_warnings(law)
     return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
             "predictions": rows, "warnings": warnings}
