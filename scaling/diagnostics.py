@@ -52,6 +52,10 @@ out, as ten times the largest is (`Law.distances`).
 and of an allocation:
 - wide-interval: compute-optimal rows with an interval spanning more than UNIDENTIFIED_FACTOR
   (rows, flops, quantities).
+and of the compute-optimal vocabulary (`vocabulary_reach`):
+- vocab-outside-data: approach 1's or 2's optimal vocabulary V outside the fitted vocabulary
+  sizes, on either side (a warning beyond FAR_MARGIN decades, a caution nearer) (approach,
+  rows, vocab, range); approach 3's V counts as a scale of its loss (`prediction_warnings`).
 
 `rows` are 0-based indices into the points (the prediction table's or the allocation's rows).
 """
@@ -540,4 +544,43 @@ def wide_rows(law, allocation, n: int) -> dict[int, list[str]]:
         for k in range(n):
             if np.isfinite(lower[k]) and spread_factor(lower[k], upper[k]) > UNIDENTIFIED_FACTOR:
                 out.setdefault(k, []).append(key)
+    return out
+
+
+# -- the compute-optimal vocabulary ------------------------------------------------------------
+
+def vocabulary_reach(law, result: dict, labels) -> list[dict]:
+    """vocab-outside-data: approaches 1 and 2's optimal vocabulary (`Vocabulary.optimal_vocab`'s
+    `result`) outside the fitted vocabulary sizes, above or below: a power law of the
+    frontier's N_v (approach 1) or of the derivative's (approach 2) extrapolated past the
+    tokenizers the fit saw. Approach 3's V is a scale of its predicted loss, in
+    `prediction_warnings`. None for a fit without a vocabulary range (files before it)."""
+    span = getattr(law, "fitted_range_", {}).get("vocab_size")
+    if span is None:
+        return []
+    low, high = span
+    out = []
+    for approach in ("approach1", "approach2"):
+        vocab = np.atleast_1d(np.asarray(result["vocab"][approach], float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            distance = np.maximum(0.0, np.log10(vocab / high)) + \
+                np.maximum(0.0, np.log10(low / vocab))
+        reached = np.flatnonzero(np.isfinite(distance) & (distance > 0))
+        if not len(reached):
+            continue
+        number = approach[-1]
+        for severity, rows in (("warning", reached[distance[reached] > FAR_MARGIN]),
+                               ("caution", reached[distance[reached] <= FAR_MARGIN])):
+            if not len(rows):
+                continue
+            one = len(rows) == 1
+            out.append(_warning(
+                "vocab-outside-data", f"approach {number}'s optimal vocabulary for "
+                f"{_named(labels, rows)} ({_span(vocab[rows], lambda v: f'{v:,.0f}')}) "
+                f"{'lies' if one else 'lie'} {_span(distance[rows], _decades)} decades outside "
+                f"the fitted vocabulary sizes ({low:,.0f} to {high:,.0f}): its power law is "
+                f"extrapolated there; treat {'it' if one else 'them'} as "
+                + ("a guess" if severity == "warning" else "an extrapolation"),
+                severity=severity, approach=approach, rows=[int(k) for k in rows],
+                vocab=[json_number(v) for v in vocab[rows]], range=[low, high]))
     return out

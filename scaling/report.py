@@ -342,27 +342,33 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
 # -- predictions at given inputs -------------------------------------------------------------
 
 def prediction_record(law, kind: str | None = None, level: float | None = None,
-                      **values) -> dict:
+                      scale: dict | None = None, **values) -> dict:
     """Predictions at the given inputs as a JSON-ready dict: {"law", "target", "interval":
     {"kind", "level"}, "predictions": [{<inputs>, "predicted", "lower", "upper", "reach":
     {scale column: value / largest fitted}, "distance": decades beyond the fitted data}],
-    "warnings": the predictions' and the fit's}."""
+    "warnings": the predictions' and the fit's}. `scale` holds the points' coordinates that are
+    not among the law's inputs ({"density": …} of a pruned model, {"vocab_size": …}): they count
+    in the reach, the distance, the calibrated interval and the warnings as the inputs do."""
     kind = interval_kind(law, kind)
     level = law.confidence if level is None else float(level)
     inputs = law.broadcast_inputs(values)
+    extra = {name: np.atleast_1d(np.asarray(value, float)) for name, value in
+             (scale or {}).items() if value is not None}
     if kind is None:
         predicted = law.predict_inputs(inputs)
         lower = upper = np.full_like(predicted, np.nan)
     else:
-        predicted, lower, upper = law.interval_from_inputs(inputs, kind, level)
-    scales = reach_values(law, inputs)
+        predicted, lower, upper = law.interval_from_inputs(inputs, kind, level, extra or None)
+    points = {**inputs, **{name: np.broadcast_to(value, predicted.shape)
+                           for name, value in extra.items()}}
+    scales = reach_values(law, points)
     distance = law.distance(scales) if scales else np.zeros(len(predicted))
     rows = [{**{name: float(inputs[name][k]) for name in inputs}, "predicted": json_number(value),
              "lower": json_number(lower[k]), "upper": json_number(upper[k]),
              **_point_fields(law, scales, k, distance)} for k, value in enumerate(predicted)]
-    labels = [", ".join(f"{name} {inputs[name][k]:.3g}" for name in inputs)
+    labels = [", ".join(f"{name} {points[name][k]:.3g}" for name in points)
               for k in range(len(predicted))]
-    warnings = diagnostics.prediction_warnings(law, inputs, labels, predicted=predicted) + \
+    warnings = diagnostics.prediction_warnings(law, points, labels, predicted=predicted) + \
         diagnostics.fit_warnings(law)
     return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
             "predictions": rows, "warnings": warnings}
@@ -716,16 +722,23 @@ def _vocab(value) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{value:,.0f}"
 
 
+def _optimum_points(result) -> dict:
+    """{column: values} of approach 3's optima: the law's inputs there and its V (`scale`)."""
+    return {**result["inputs"], **result.get("scale", {})}
+
+
 def _optimal_vocab_warnings(law, result) -> list[dict]:
-    """The warnings of L_u at approach 3's optimum, and the fit's."""
+    """The warnings of L_u at approach 3's optimum (its inputs and its V count in the reach:
+    `Vocabulary.scale_columns`), of the other approaches' V outside the fitted vocabularies,
+    and the fit's."""
     inputs = result["inputs"]
     finite = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
     labels = [f"N_nv {n:.3g}" for n in result["params_nonembed"]]
-    points = {name: values[finite] for name, values in inputs.items()}
+    points = {name: values[finite] for name, values in _optimum_points(result).items()}
     what = (f"the {law.target} at approach 3's optimum for",) * 2
     out = diagnostics.prediction_warnings(law, points, [labels[k] for k in np.flatnonzero(finite)],
                                           what) if finite.any() else []
-    return out + diagnostics.fit_warnings(law)
+    return out + diagnostics.vocabulary_reach(law, result, labels) + diagnostics.fit_warnings(law)
 
 
 def optimal_vocab_record(law, result: dict, kind: str | None, level: float | None = None) -> dict:
@@ -734,12 +747,16 @@ def optimal_vocab_record(law, result: dict, kind: str | None, level: float | Non
     "params_nonembed", "width", "flops", "optimal_vocab": {"approach1", "approach2",
     "approach3"} (null where not supported), "why": {approach: reason} (the missing ones),
     "intervals": {"approach3": [lower, upper] (bootstrap) or null}, "vocab_params", "tokens",
-    "characters", "predicted", "lower", "upper" (L_u at approach 3's optimum)}], and for one
+    "characters", "predicted", "lower", "upper" (L_u at approach 3's optimum), "reach", "distance"
+    (of that optimum: N_nv, N_v, D and V)}], and for one
     point "optimal_vocab" (its approaches again, at the top), "warnings"}."""
     level = law.confidence if level is None else float(level)
     rows = []
     low3, high3 = result["interval3"]
     point, lower, upper = result["loss"]
+    scales = reach_values(law, _optimum_points(result))
+    with np.errstate(invalid="ignore"):
+        distance = law.distance(scales) if scales else np.zeros(len(result["params_nonembed"]))
     for k, nonembed in enumerate(result["params_nonembed"]):
         vocab = {name: json_number(values[k]) for name, values in result["vocab"].items()}
         rows.append({
@@ -753,7 +770,7 @@ def optimal_vocab_record(law, result: dict, kind: str | None, level: float | Non
             "tokens": json_number(result["tokens"][k]),
             "characters": json_number(result["characters"][k]),
             "predicted": json_number(point[k]), "lower": json_number(lower[k]),
-            "upper": json_number(upper[k])})
+            "upper": json_number(upper[k]), **_point_fields(law, scales, k, distance)})
     record = {"law": law.name, "target": law.target, "budget": result["budget"],
               "interval": {"kind": kind, "level": level}, "predictions": rows}
     if len(rows) == 1:
@@ -783,14 +800,19 @@ def optimal_vocab_table(law, result: dict, kind: str | None, level: float | None
             lines.append(f"{label}: {result['why'][name]}")
     point, lower, upper = result["loss"]
     shown = np.isfinite(lower).any()
+    cells = reach_cells(law, _optimum_points(result))     # N_nv, N_v, D and V
     header = ("N_nv", "V", "N_v", "tokens D", "characters H", law.target,
-              *((interval_heading(law, kind, level),) if shown else ()))
+              *((interval_heading(law, kind, level),) if shown else ()),
+              *(f"× {name}" for name in cells))
     rows = [(f"{n:.4g}", _vocab(result["vocab"]["approach3"][k]),
              f"{result['vocab_params'][k]:.4g}", f"{result['tokens'][k]:.4g}",
              f"{result['characters'][k]:.4g}", _number(point[k]),
-             *((_interval(lower[k], upper[k]),) if shown else ()))
+             *((_interval(lower[k], upper[k]),) if shown else ()),
+             *(cells[name][k] for name in cells))
             for k, n in enumerate(result["params_nonembed"])]
     lines += ["", "approach 3's optimum (D = C / (6 (N_nv + V d)), H = D / f(V))",
               table(header, rows, right=header[:6])]
+    if cells:
+        lines.append(_reach_note(list(cells)))
     lines += diagnostics.render(_optimal_vocab_warnings(law, result))
     return "\n".join(lines)

@@ -66,6 +66,14 @@ class Sparse(Chinchilla):
     inputs = ("params_average", "tokens")
     power_inputs = ("params_average", "tokens")
     derived_inputs = ("params_average",)
+    # reach: N̄ and D, the law's inputs, and the density, the share of the run's parameters
+    # still active at the row (params_active / params; 1 − sparsity when every weight is
+    # prunable), which `derive` adds. N̄ folds the pruning's timing and depth into one count,
+    # and the law's claim that it alone sets the loss (dense and sparse on one curve) was
+    # tested only at the densities of the fitted runs: a model pruned further than any of them
+    # (or dense, after a fit on pruned runs alone) is an extrapolation even at a fitted N̄.
+    # In log, as N̄ and D are: ten times sparser is a decade whatever the fitted density.
+    scale_columns = ("params_average", "tokens", "density")
     compute_formula = "C = 6 N_avg D"
     allocation_labels = {"params_average": "avg params N_avg", "tokens": "tokens D",
                          "tokens_per_param": "tokens/avg param"}
@@ -77,7 +85,9 @@ class Sparse(Chinchilla):
 
     # -- data ----------------------------------------------------------------------------------
     def derive(self, table, lr_histories=None):
-        """`params_average`: N̄ at each row (or the final or initial count, by `count`)."""
+        """`params_average`: N̄ at each row (or the final or initial count, by `count`); and
+        `density`: the share of the run's parameters active at the row (a reach coordinate;
+        a `density` column the table has must agree with it)."""
         source = table.attrs.get("source", "run table")
         table = table.copy()
         has_schedule = "pruning" in table.columns
@@ -101,13 +111,25 @@ class Sparse(Chinchilla):
                                    f"{active.at[row]:g} non-zero parameters, more than the "
                                    f"run's params {table.at[row, 'params']:g}")
             table["params_active"] = active
+        given = pd.to_numeric(table["density"], errors="coerce") \
+            if "density" in table.columns else None
         table["params_average"] = np.nan
+        table["density"] = np.nan
         for run, rows in table.groupby("run", sort=False):
-            table.loc[rows.index, "params_average"] = self._run_average(rows, run, source,
-                                                                        has_schedule)
+            average, active = self._run_average(rows, run, source, has_schedule)
+            table.loc[rows.index, "params_average"] = average
+            table.loc[rows.index, "density"] = active / rows["params"].to_numpy(float)
+        if given is not None:
+            off = table.index[~(np.abs(given - table["density"]) <= 0.01)]
+            if len(off):
+                row = off[0]
+                raise ScalingError(f"{source}: column 'density', row {row}: {given.at[row]:g} is "
+                                   f"not the active share of the run's parameters, "
+                                   f"params_active / params = {table.at[row, 'density']:g}")
         return table
 
-    def _run_average(self, rows, run, source, has_schedule) -> np.ndarray:
+    def _run_average(self, rows, run, source, has_schedule):
+        """(N̄ by `count`, the active parameters) at each of a run's rows."""
         params = float(rows["params"].iloc[0])
         schedule = None
         if has_schedule:
@@ -142,10 +164,11 @@ class Sparse(Chinchilla):
             counts = {"average": lambda: plan.average_params(steps),
                       "final": lambda: np.full(len(rows), plan.active_after(schedule.steps)),
                       "initial": lambda: np.full(len(rows), params)}
-            return np.asarray(counts[self.count](), float)
+            return (np.asarray(counts[self.count](), float),
+                    np.asarray(plan.active_after(steps), float))
         if "params_active" not in rows.columns or rows["params_active"].isna().all():
             if has_schedule:                 # a dense run of a table with schedules
-                return np.full(len(rows), params)
+                return np.full(len(rows), params), np.full(len(rows), params)
             raise ScalingError(f"{source}: column 'params_active', run {run!r}: missing")
         missing = rows.index[rows["params_active"].isna()]
         if len(missing):
@@ -155,15 +178,15 @@ class Sparse(Chinchilla):
         active = rows["params_active"].to_numpy(float)
         tokens = rows["tokens"].to_numpy(float)
         if self.count == "initial":
-            return np.full(len(rows), params)
+            return np.full(len(rows), params), active
         if self.count == "final":
-            return np.full(len(rows), active[np.argmax(tokens)])
+            return np.full(len(rows), active[np.argmax(tokens)]), active
         if len(rows) == 1 and active[0] < params:
             raise ScalingError(
                 f"{source}: run {run!r} (row {rows.index[0]}): one row with params_active "
                 f"{active[0]:g} < params {params:g} and no 'pruning' schedule: its average "
                 "parameter count needs params_active at each evaluation, or the schedule")
-        return pruning.average_from_rows(tokens, active, params)
+        return pruning.average_from_rows(tokens, active, params), active
 
     @staticmethod
     def _steps(rows, schedule, source) -> np.ndarray:
@@ -217,8 +240,10 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
 
     Returns a JSON-ready record: {"law", "target", "params", "tokens", "sparsity", "prunable",
     "schedule", "interval": {"kind", "level"}, "windows": [{"schedule", "start", "end",
-    "params_average", "final_active", "predicted", "lower", "upper", "reach", "distance"}],
-    "warnings"} (the rows as `scaling.report.prediction_record` gives them)."""
+    "params_average", "final_active", "density", "predicted", "lower", "upper", "reach",
+    "distance"}], "warnings"} (the rows as `scaling.report.prediction_record` gives them; the
+    density, final_active / params, counts in the reach, the distance, the calibrated interval
+    and the warnings, as N̄ and D do: `Sparse.scale_columns`)."""
     from scaling.report import prediction_record
 
     if law.name != "sparse":
@@ -247,13 +272,19 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
             steps, int(round(prunable * unit)))
         rows.append((kind, start, end, float(schedule.plan(1e6).average_params()) / unit))
     averages = np.array([row[3] for row in rows])
-    record = prediction_record(law, interval, level, params_average=averages,
-                               tokens=np.full(len(rows), tokens))
+    # the density each row ends at (a reach coordinate: `Sparse.scale_columns`): 1 for the
+    # two dense models, final_active / params for the pruned ones
+    densities = np.array([1.0 if start is None else final_active / params
+                          for _, start, _, _ in rows])
+    record = prediction_record(law, interval, level, scale={"density": densities},
+                               params_average=averages, tokens=np.full(len(rows), tokens))
     windows_out = []
-    for (name, start, end, average), prediction in zip(rows, record["predictions"]):
+    for (name, start, end, average), density, prediction in zip(rows, densities,
+                                                               record["predictions"]):
         windows_out.append({"schedule": name, "start": start, "end": end,
                             "params_average": average,
                             "final_active": params if name == "dense" else final_active,
+                            "density": float(density),
                             **{k: v for k, v in prediction.items()
                                if k not in ("params_average", "tokens")}})
     return {"law": law.name, "target": law.target, "params": params, "tokens": tokens,
@@ -265,29 +296,35 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
 def schedule_advice_table(law, record: dict) -> str:
     """`schedule_advice`'s record as the table `scaling predict --sparsity` prints."""
     from scaling.diagnostics import format_number, render
-    from scaling.report import _interval, _reach_note, reach_cell, table
+    from scaling.report import _interval, _reach_note, reach_cells, table
 
     kind, level = record["interval"]["kind"], record["interval"]["level"]
+    windows = record["windows"]
+    # the one reach computation of every command (`scaling.report.reach_cells`): N̄, D and the
+    # density each model ends at (a fit file without a density range shows none)
+    cells = reach_cells(law, {
+        "params_average": np.array([row["params_average"] for row in windows]),
+        "tokens": np.full(len(windows), record["tokens"]),
+        "density": np.array([row.get("density", np.nan) for row in windows])})
     header = ("schedule", "window (compute)", "avg params N_avg", "final active",
               record["target"],
               *((f"{100 * level:g}% interval ({kind})",) if kind else ()),
-              "× params_average", "× tokens")
+              *(f"× {name}" for name in cells))
     nan = float("nan")
     rows = []
-    for row in record["windows"]:
+    for k, row in enumerate(windows):
         window = "" if row["start"] is None else f"{row['start']:g}–{row['end']:g}"
         rows.append((row["schedule"], window, f"{row['params_average']:.4g}",
                      f"{row['final_active']:.4g}", format_number(row["predicted"]),
                      *((_interval(row["lower"] if row["lower"] is not None else nan,
                                   row["upper"] if row["upper"] is not None else nan),)
                        if kind else ()),
-                     reach_cell(row["params_average"], *law.fitted_range_["params_average"]),
-                     reach_cell(record["tokens"], *law.fitted_range_["tokens"])))
+                     *(cells[name][k] for name in cells)))
     lines = [f"pruning to sparsity {record['sparsity']:g} ({record['prunable']:.4g} of "
              f"{record['params']:.4g} parameters prunable), {record['tokens']:.4g} tokens; "
              f"{record['schedule']} schedules, windows as fractions of training compute",
              table(header, rows, right=("avg params N_avg", "final active", record["target"])),
-             _reach_note(["params_average", "tokens"]),
+             _reach_note(list(cells)),
              "(Jin et al. prune from 25% to 75% of compute; 0–0: pruned at initialisation)"]
     lines += render(record["warnings"])
     return "\n".join(lines)

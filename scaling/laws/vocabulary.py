@@ -105,6 +105,16 @@ class Vocabulary(Law):
         return ("vocab_params", "paper_tokens")
 
     @property
+    def scale_columns(self):
+        """Reach: the law's inputs (N_nv, N_v = V·d, D) and the vocabulary size V itself. The
+        law reads V only through V·d, but the claim that it does (and the unigram entropy the
+        target is normalised by, and f(V) of the compute model) was tested only on the fitted
+        tokenizers: a vocabulary outside their sizes is an extrapolation even where a narrower
+        or wider model brings V·d back inside. Counted where a point gives V (the optimum of
+        `optimal_vocab`; a plain prediction gives N_v alone)."""
+        return (*self.inputs, "vocab_size")
+
+    @property
     def extra_columns(self):
         return ("vocab_size", "width", *(("characters",) if self.fit_tokens == "paper" else ()))
 
@@ -404,12 +414,16 @@ class Vocabulary(Law):
                   self.tokens_column: tokens}
         finite = np.isfinite(vocab_params)
         loss = (nan, nan, nan)
+        # approach 3's V counts in the reach, the calibrated interval and the warnings beside
+        # the law's inputs (`scale_columns`)
+        scale = {"vocab_size": vocab["approach3"]}
         if finite.all():
-            loss = (self.interval_from_inputs(inputs, kind, level) if kind is not None
+            loss = (self.interval_from_inputs(inputs, kind, level, scale) if kind is not None
                     else (self.predict_inputs(inputs), nan, nan))
         return {"params_nonembed": nonembed, "width": width, "flops": budget, "budget": how,
                 "vocab": vocab, "why": why, "interval3": interval, "vocab_params": vocab_params,
-                "tokens": tokens, "characters": characters, "loss": loss, "inputs": inputs}
+                "tokens": tokens, "characters": characters, "loss": loss, "inputs": inputs,
+                "scale": scale}
 
     # -- fit files ---------------------------------------------------------------------------------
     @classmethod
