@@ -66,6 +66,7 @@ class Sparse(Chinchilla):
     inputs = ("params_average", "tokens")
     power_inputs = ("params_average", "tokens")
     derived_inputs = ("params_average",)
+    derives_from_runs = True             # N̄ of a row averages the run's rows before it
     compute_formula = "C = 6 N_avg D"
     allocation_labels = {"params_average": "avg params N_avg", "tokens": "tokens D",
                          "tokens_per_param": "tokens/avg param"}
