@@ -432,7 +432,7 @@ def _task_runs(args):
     """The task law's runs, tasks and variants for --task/--variant (None when neither is given):
     (runs, tasks, variants, settings)."""
     from scaling.backtest import task_names
-    from scaling.runs import parse_mapping, read_runs
+    from scaling.runs import parse_mapping, read_runs, read_table
 
     if args.task is None and args.variant is None:
         return None
@@ -454,7 +454,10 @@ def _task_runs(args):
         variants = list(VARIANT_NAMES) if args.variant == "all" else [args.variant or "two-step"]
     if args.task is None:
         raise ScalingError("--variant: give the task too, --task NAME (or --task all)")
-    runs = read_runs(args.runs, mapping=parse_mapping(args.map), dedupe=args.dedupe)
+    if args.where or args.command == "backtest":     # the law checks the rows they keep
+        runs = read_table(args.runs, parse_mapping(args.map))
+    else:
+        runs = read_runs(args.runs, mapping=parse_mapping(args.map), dedupe=args.dedupe)
     if args.task == "all":
         reads_task_loss = {"two-step", "gadre", "task", "task-accuracy", "task-error",
                            "task-loss"}
@@ -479,14 +482,19 @@ def _task_runs(args):
 
 def _law_and_runs(args):
     from scaling.laws import get_law
-    from scaling.runs import parse_mapping, read_runs
+    from scaling.runs import parse_mapping, read_runs, read_table
 
     settings = _settings(args)
     law = get_law(args.law or "chinchilla", **settings)
     law.check_settings()
     _check_target(law)
-    runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
-                     dedupe=args.dedupe)
+    if args.where or args.command == "backtest":
+        # the law checks the rows the queries keep (`Law.prepare_rows`), so a bad row a query
+        # drops is no error: read the table as it is
+        runs = read_table(args.runs, parse_mapping(args.map))
+    else:
+        runs = read_runs(args.runs, mapping=parse_mapping(args.map), columns=law.read_columns,
+                         dedupe=args.dedupe)
     lr_file = None
     if args.lr_file:
         from scaling.lr import read_lr_file
@@ -548,9 +556,10 @@ def _fit(args) -> int:
 
 def _fitted(args, law, runs, lr_file=None):
     """Fit `law` to the runs as the fit options say; returns the fitted rows' PreparedRuns."""
-    data = law.prepare(runs, lr_file)
-    if args.where:
-        data = data.select(args.where)
+    if args.where:      # only the rows the query keeps are checked
+        data = law.prepare_where(runs, args.where, lr_file, dedupe=args.dedupe)
+    else:
+        data = law.prepare(runs, lr_file)
     law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
             calibrate=not args.no_calibration)
     from scaling import units
@@ -947,7 +956,8 @@ def _backtest(args) -> int:
 
         runs, names, variants, settings = tasks
         record = task_backtests(runs, names, variants, args.train, args.test, settings,
-                                where=args.where, bootstrap=args.bootstrap, seed=args.seed,
+                                where=args.where, dedupe=args.dedupe,
+                                bootstrap=args.bootstrap, seed=args.seed,
                                 n_jobs=args.jobs, calibrate=not args.no_calibration,
                                 interval=args.interval)
         print(backtest_report(record, record.get("fit", {}).get("inputs", ())))
@@ -958,8 +968,9 @@ def _backtest(args) -> int:
         return 0
     law, settings, runs, lr_file = _law_and_runs(args)
     record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
-                      bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
-                      calibrate=not args.no_calibration, interval=args.interval, **settings)
+                      dedupe=args.dedupe, bootstrap=args.bootstrap, seed=args.seed,
+                      n_jobs=args.jobs, calibrate=not args.no_calibration,
+                      interval=args.interval, **settings)
     print(backtest_report(record, law.inputs))
     _table_warnings(args, runs, record)
     if args.json:

@@ -39,11 +39,14 @@ LEVELS = (0.5, 0.8, 0.95)       # nominal levels every backtest scores
 def backtest(runs, law: str, train: str, test: str | None = None, *, where: str | None = None,
              lr_file=None, bootstrap: int = 200, seed: int = 0, n_jobs: int | None = None,
              calibrate: bool = True, interval: str | None = None, noise_floor: float = 0.0,
-             **settings) -> dict:
+             dedupe: str | None = None, **settings) -> dict:
     """Fit `law` on the rows matching `train`, predict the held-out runs; returns the record.
 
-    `runs` is a run table; the law derives its columns first, then `where`, `train` and `test`
-    select rows (so a query may thin a curve whose LRs come from an `lr` column). `settings` are
+    `runs` is a run table; `where`, `train` and `test` select rows, and only the rows `where`
+    keeps that `train` or `test` select are checked (`Law.prepare_rows`: a bad row the queries
+    drop is no error; an error about a checked row names the queries); the law's derived
+    columns still read whole runs (so a query may thin a curve whose LRs come from an `lr`
+    column). `dedupe` resolves duplicate rows (`scaling.runs.read_runs`). `settings` are
     the law's (`decay=0.995`); `calibrate` learns the calibrated intervals' error model from
     the training rows; `interval` picks the kind the test rows show (default: the fit's).
     The record: {"law", "settings", "error_kind", "train_runs", "test": [{"run", <inputs>,
@@ -57,26 +60,7 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     "pred_e", "worst_e"}], "mean_pred_e", "mean_worst_e"} (fractions, or target units).
     """
     model = get_law(law, **settings)
-    data = model.prepare(runs, lr_file)
-    if where:
-        data = data.select(where)
-    train_data = data.select(train, "--train")
-    if test:
-        test_data = data.select(test, "--test")
-        shared = [run for run in pd.unique(test_data.frame["run"])
-                  if run in set(train_data.frame["run"])]
-        if shared:
-            named = ", ".join(repr(str(run)) for run in shared[:3]) + \
-                (f" and {len(shared) - 3} more" if len(shared) > 3 else "")
-            raise ScalingError(f"{data.source}: --train {train!r} and --test {test!r} share "
-                               f"{len(shared)} run(s) ({named}): a backtest scores runs the fit "
-                               "never saw; make the two queries select different runs")
-    else:
-        held_out = sorted(set(data.frame["run"]) - set(train_data.frame["run"]))
-        if not held_out:
-            raise ScalingError(f"{data.source}: --train {train!r} selects every run; nothing is "
-                               f"left to test (give --test)")
-        test_data = data.rows_of(held_out)
+    data, train_data, test_data = _selected(model, runs, lr_file, where, train, test, dedupe)
     model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=calibrate,
               noise_floor=noise_floor)
     kinds = model.interval_kinds
@@ -131,6 +115,63 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     if model.judged_on_curves:  # laws of whole curves are also judged on every row of each curve
         record.update(curve_errors(model, test_data))
     return record
+
+
+def _selected(model, runs, lr_file, where, train, test, dedupe):
+    """(the rows `where` keeps that `train` or `test` select, the training rows, the test rows)
+    as `PreparedRuns`; the test rows without `test`: every row `where` keeps of the runs with
+    no training row."""
+    from scaling import runs as run_tables
+    from scaling.query import parse
+
+    if isinstance(runs, PreparedRuns):
+        source = runs.source
+    else:
+        source = str(runs.attrs.get("source", "run table"))
+    kept = parse(where, "--where", source) if where else None
+    picks = parse(train, "--train", source), parse(test, "--test", source) if test else None
+    chosen = {}
+
+    def pick(frame):
+        base = run_tables.filter_rows(frame, kept, source) if kept is not None else frame
+        train_rows = run_tables.filter_rows(base, picks[0], source, "--train")
+        trained = set(train_rows["run"].dropna())
+        if picks[1] is not None:
+            test_rows = run_tables.filter_rows(base, picks[1], source, "--test")
+            shared = [run for run in pd.unique(test_rows["run"].dropna()) if run in trained]
+            if shared:
+                named = ", ".join(repr(str(run)) for run in shared[:3]) + \
+                    (f" and {len(shared) - 3} more" if len(shared) > 3 else "")
+                raise ScalingError(f"{source}: --train {train!r} and --test {test!r} share "
+                                   f"{len(shared)} run(s) ({named}): a backtest scores runs the "
+                                   "fit never saw; make the two queries select different runs")
+        else:
+            held_out = sorted(set(base["run"].dropna()) - trained)
+            if not held_out:
+                raise ScalingError(f"{source}: --train {train!r} selects every run; nothing is "
+                                   f"left to test (give --test)")
+            test_rows = base[base["run"].isin(held_out)]
+            test_rows.attrs = dict(base.attrs)
+        chosen.update(train=train_rows, test=test_rows)
+        picked = base[base.index.isin(train_rows.index.union(test_rows.index))]
+        picked.attrs = dict(base.attrs)
+        return picked
+
+    if isinstance(runs, PreparedRuns):
+        data = model.prepare(runs)
+        data = data.rows_at(pick(data.frame))
+    else:
+        selects = f"--train {train!r} or --test {test!r} select" if test else \
+            f"--train {train!r} selects and the runs it leaves to test"
+        checked = f"the rows --where {where!r} keeps that {selects}" if where else \
+            f"the rows {selects}"
+        data, _ = model.prepare_rows(runs, lr_file, (kept, *picks), pick, checked, dedupe)
+        data = model.prepare(data)            # a law's own step on prepared rows (mup's terms)
+    if where:
+        data.where = (*data.where, where)
+    train_data = data.rows_at(chosen["train"], train)
+    test_data = data.rows_at(chosen["test"], test)
+    return data, train_data, test_data
 
 
 def interval_scores(model, data, kind: str, levels=LEVELS) -> dict:

@@ -87,15 +87,10 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     """
     path = Path(path)
     query = parse_query(where, "--where", path) if where else None
-    frame = read_file(path, _text_columns(mapping or {}))
-    frame = apply_mapping(frame, mapping or {}, path)
-    if len(frame) == 0:
-        raise ScalingError(f"{path}: the file has no rows")
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-    cut = None
+    frame = read_table(path, mapping)
     if query is not None:
         check_columns(frame, path, columns)
-        searched = _derive(_searchable(frame, columns))
+        searched = readable(frame, columns)
         keep = query_mask(searched, query, path)
         if not keep.any():
             raise ScalingError(f"{path}: --where {query.text!r} matches no rows")
@@ -107,7 +102,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
             raise
         raise ScalingError(f"{error} (checked on the rows --where {query.text!r} keeps)") \
             from None
-    frame = _derive(frame)
+    frame = derive_columns(frame)
     frame.attrs["source"] = str(path)
     if query is not None:
         frame.attrs["where"] = query.text
@@ -115,8 +110,29 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     return frame
 
 
-def _derive(frame: pd.DataFrame) -> pd.DataFrame:
-    """`flops` (6·N·D) and `epochs` (tokens / unique_tokens) where the table has none."""
+def read_table(path, mapping: dict[str, str] | None = None) -> pd.DataFrame:
+    """A run table as the file has it, mapped, with rows numbered from 1 and
+    `attrs["source"]`, but not yet validated: for a caller that checks only the rows its
+    queries keep (`Law.prepare_where`); `read_runs` is this, then the checks."""
+    path = Path(path)
+    frame = read_file(path, _text_columns(mapping or {}))
+    frame = apply_mapping(frame, mapping or {}, path)
+    if len(frame) == 0:
+        raise ScalingError(f"{path}: the file has no rows")
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["source"] = str(path)
+    return frame
+
+
+def readable(frame: pd.DataFrame, columns=()) -> pd.DataFrame:
+    """An unvalidated table as a query reads it (`_searchable`), with `flops` and `epochs`
+    derived where the table has none; a validated table comes back with the same values."""
+    return derive_columns(_searchable(frame, columns))
+
+
+def derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """`flops` (6·N·D) and `epochs` (tokens / unique_tokens) where the table has none (in
+    place; `params` and `tokens` must be numbers)."""
     if "flops" not in frame.columns:
         frame["flops"] = FLOPS_PER_PARAM_TOKEN * frame["params"] * frame["tokens"]
     if "epochs" not in frame.columns and "unique_tokens" in frame.columns:
@@ -138,7 +154,7 @@ def _searchable(frame: pd.DataFrame, columns=()) -> pd.DataFrame:
     if "final" in searched.columns and searched["final"].dtype != bool:
         words = searched["final"].astype(str).str.strip().str.lower()
         searched["final"] = words.isin(["true", "1", "1.0"]).to_numpy()
-    return searched
+    return searched.copy()           # one block per dtype (a column at a time fragments it)
 
 
 def _finals_of(frame: pd.DataFrame) -> pd.DataFrame:
@@ -267,15 +283,17 @@ def check_columns(frame: pd.DataFrame, path, columns=()) -> None:
             raise ScalingError(f"{path}: missing column {column!r}, which this law needs")
 
 
-def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None) -> pd.DataFrame:
+def validate(frame: pd.DataFrame, path, columns=(), dedupe: str | None = None,
+             skip=()) -> pd.DataFrame:
     """Check the contract's rules on the required columns and on `columns`; return a clean copy
-    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`)."""
+    (with duplicate rows of a run resolved by `dedupe`, see `read_runs`). The columns in `skip`
+    are left unchecked (a law's target on rows it derives from but does not fit)."""
     check_columns(frame, path, columns)
     frame = frame.copy()
     frame["run"] = _as_run_ids(frame["run"], path)
     checked = list(dict.fromkeys([*REQUIRED[1:], *columns,
                                   *[c for c in frame.columns if c in POSITIVE]]))
-    for column in checked:
+    for column in [c for c in checked if c not in skip]:
         if column not in frame.columns:
             continue  # flops, epochs: derived when absent (check_columns)
         if column in STRING or not (_is_numeric_column(column) or column in columns):
@@ -426,7 +444,7 @@ def filter_rows(frame: pd.DataFrame, where, path=None, option: str = "--where") 
     if len(kept) == 0:
         raise ScalingError(f"{path}: {option} {query.text!r} matches no rows")
     kept.attrs = dict(frame.attrs)
-    kept.attrs["cut_runs"] = cut_runs(frame, kept)
+    kept.attrs["cut_runs"] = cut_runs(_finals_of(frame), kept)
     return kept
 
 
@@ -458,7 +476,7 @@ def cut_runs(frame: pd.DataFrame, kept: pd.DataFrame) -> dict[str, list[float]]:
     finals.update({run: tokens[1] for run, tokens in (frame.attrs.get("cut_runs") or {}).items()})
     last_kept = kept.groupby("run", sort=False)["tokens"].max()
     return {str(run): [float(tokens), float(finals[run])] for run, tokens in last_kept.items()
-            if tokens < finals[run]}
+            if run in finals and tokens < finals[run]}
 
 
 def final_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -148,6 +148,14 @@ class PreparedRuns:
         return PreparedRuns(kept, self.source, self.lr_histories, (*self.where, query),
                             self.lr_sources)
 
+    def rows_at(self, kept: pd.DataFrame, query: str | None = None) -> "PreparedRuns":
+        """The rows at the index of `kept` (rows a query picked, `scaling.runs.filter_rows`,
+        whose `attrs["cut_runs"]` they take), recording `query`."""
+        frame = self.frame[self.frame.index.isin(kept.index)]
+        frame.attrs = {**self.frame.attrs, "cut_runs": dict(kept.attrs.get("cut_runs") or {})}
+        return PreparedRuns(frame, self.source, self.lr_histories,
+                            (*self.where, query) if query else self.where, self.lr_sources)
+
     def rows_of(self, runs) -> "PreparedRuns":
         """The rows of the given runs (no query text recorded)."""
         kept = self.frame[self.frame["run"].isin(list(runs))]
@@ -290,6 +298,8 @@ class Law:
     signed_linear_parameters: ClassVar[tuple[str, ...]] = ()  # of those, the ones of any sign
     bootstrap_search: ClassVar[bool] = True    # False: bootstrap refits only polish the fit
     uses_lr_histories: ClassVar[bool] = False  # reads the LR of every step (scaling/lr.py)
+    derives_from_runs: ClassVar[bool] = False  # `derive` reads other rows of a run (beside the
+    #                                            LR histories): see `prepare_rows`
     allocates_compute: ClassVar[bool] = False  # `compute_optimal(flops)`, `training_compute`
     compute_formula: ClassVar[str] = ""        # the compute model it allocates, e.g. "C = 6 N D"
     allocation_labels: ClassVar[dict[str, str]] = {}  # column headers of its allocation table
@@ -485,24 +495,134 @@ class Law:
         if isinstance(runs, PreparedRuns):
             return runs
         self.check_settings()
-        from scaling import lr as learning_rates
+        return self._prepare_table(runs, lr_file)
 
+    def _prepare_table(self, runs, lr_file=None, dedupe: str | None = None) -> PreparedRuns:
+        """`prepare` of a run table: every row checked (duplicates resolved by `dedupe`)."""
         source = str(runs.attrs.get("source", "run table"))
-        table = run_tables.validate(runs, source, self.read_columns)
+        table = run_tables.validate(runs, source, self.read_columns, dedupe)
         self.check_positive(table, source)
         self.check_range(table, source)
-        histories, sources = None, None
-        if self.uses_lr_histories:
-            sources = {}
-            histories = learning_rates.per_step_lr(table, source, lr_file, sources)
-        elif lr_file is not None:
-            raise ScalingError(f"--lr-file: the {self.name} law does not read learning rates "
-                               "(only the LR-schedule laws do; see `scaling laws`)")
+        histories, sources = self._lr_histories(table, source, lr_file)
         frame = self.derive(table, histories)
         frame.attrs["source"] = source
         frame.attrs["cut_runs"] = dict(runs.attrs.get("cut_runs") or {})
         where = runs.attrs.get("where")
         return PreparedRuns(frame, source, histories, (where,) if where else (), sources)
+
+    def _lr_histories(self, table, source, lr_file):
+        """(per-step LRs of the runs, {run: their source}) for the LR-schedule laws, else
+        (None, None); an LR file for another law is an error."""
+        from scaling import lr as learning_rates
+
+        if self.uses_lr_histories:
+            sources = {}
+            return learning_rates.per_step_lr(table, source, lr_file, sources), sources
+        if lr_file is not None:
+            raise ScalingError(f"--lr-file: the {self.name} law does not read learning rates "
+                               "(only the LR-schedule laws do; see `scaling laws`)")
+        return None, None
+
+    def prepare_where(self, runs, where, lr_file=None, *, dedupe: str | None = None
+                      ) -> PreparedRuns:
+        """`prepare`, then the rows the query `where` keeps, with the checks of `prepare` held
+        on those rows only (`prepare_rows`): a bad row the query drops is no error, and an
+        error about a row it keeps names the query. `dedupe` as in `scaling.runs.read_runs`."""
+        if isinstance(runs, PreparedRuns):
+            return self.prepare(runs).select(where)
+        source = str(runs.attrs.get("source", "run table"))
+        query = run_tables.parse_query(where, "--where", source)
+        data, _ = self.prepare_rows(runs, lr_file, (query,),
+                                    lambda frame: run_tables.filter_rows(frame, query, source),
+                                    f"the rows --where {query.text!r} keeps", dedupe)
+        data.where = (*data.where, query.text)
+        return self.prepare(data)             # a law's own step on prepared rows (mup's terms)
+
+    def prepare_rows(self, runs: pd.DataFrame, lr_file, queries, pick: Callable, checked: str,
+                     dedupe: str | None = None):
+        """The rows of a run table that `pick` keeps, checked and with the derived columns:
+        (`PreparedRuns` of those rows, the frame `pick` returned).
+
+        `pick(frame)` gets every row of the table as `queries` read it (`scaling.runs.readable`:
+        numbers where a cell is one, NaN where not; `flops` and `epochs` derived) and returns
+        the rows it keeps (`scaling.runs.filter_rows`). Only those rows are checked (the rules
+        of `prepare`; an error names `checked`, "the rows --where 'q' keeps"), so a bad or
+        duplicate row the queries drop is no error. The derived columns are computed after the
+        checks: from the kept rows, and for a law whose `derive` reads other rows of a run (the
+        LR-schedule laws' per-step LRs; `derives_from_runs`: the sparse law's N̄) from every row
+        of the kept rows' runs too, each checked in every column but the target (the kept rows
+        win over another row at their step; a row at no step, or at one a row before it holds,
+        is left out). A query that names a column only the law derives (`lr_area`) reads every
+        row's value of it: then every row is checked, as by `prepare`."""
+        self.check_settings()
+        source = str(runs.attrs.get("source", "run table"))
+        run_tables.check_columns(runs, source, self.read_columns)
+        plain = run_tables.readable(runs, self.read_columns)
+        names = {column for query in queries if query is not None for column in query.columns}
+        if any(name not in plain.columns and not (
+                name.startswith(run_tables.FINAL_PREFIX)
+                and name[len(run_tables.FINAL_PREFIX):] in plain.columns) for name in names):
+            data = self._prepare_table(runs, lr_file, dedupe)
+            picked = pick(data.frame)
+            return data.rows_at(picked), picked
+        picked = pick(plain)
+        try:
+            table = run_tables.validate(runs.loc[picked.index], source, self.read_columns,
+                                        dedupe)
+            self.check_positive(table, source)
+            self.check_range(table, source)
+        except ScalingError as error:
+            raise ScalingError(f"{error} (checked on {checked})") from None
+        table = run_tables.derive_columns(table)                 # flops, epochs
+        if self.uses_lr_histories or self.derives_from_runs:
+            full = pd.concat([table, self._run_rows(runs, plain, picked, table, source,
+                                                    checked)]).sort_index()
+            full.attrs = dict(table.attrs)
+            try:
+                histories, sources = self._lr_histories(full, source, lr_file)
+                frame = self.derive(full, histories)
+            except ScalingError as error:
+                raise ScalingError(f"{error} ({self._whole_runs(checked)})") from None
+        else:
+            histories, sources = self._lr_histories(table, source, lr_file)
+            frame = self.derive(table, histories)
+        frame = frame[frame.index.isin(table.index)]
+        frame = frame.astype({column: table[column].dtype for column in table.columns
+                              if column in frame.columns
+                              and frame[column].dtype != table[column].dtype})
+        frame.attrs = {**frame.attrs, "source": source,
+                       "cut_runs": dict(picked.attrs.get("cut_runs") or {})}
+        where = runs.attrs.get("where")
+        return PreparedRuns(frame, source, histories, (where,) if where else (), sources), \
+            picked
+
+    def _whole_runs(self, checked: str) -> str:
+        return (f"the {self.name} law derives its inputs from every row of the runs of "
+                f"{checked}")
+
+    def _run_rows(self, runs, plain, picked, table, source, checked) -> pd.DataFrame:
+        """The rows of the runs of `table` (the checked kept rows) that `picked` left out, for a
+        `derive` that reads whole runs: checked in every column but the target (its value is
+        NaN where not a number); a row at no step (no `step`: no tokens), or at the step of a
+        kept row or of a row before it, is left out."""
+        others = plain[plain["run"].isin(set(table["run"])) & ~plain.index.isin(picked.index)]
+        if len(others) == 0:
+            return others.iloc[:0]
+        at = "step" if "step" in plain.columns else "tokens"
+        position = np.isfinite(others[at].to_numpy(float))
+        kept = set(zip(table["run"], table[at]))
+        clash = np.array([(run, value) in kept for run, value in zip(others["run"], others[at])])
+        others = others[position & ~clash & ~others.duplicated(["run", at]).to_numpy()]
+        raw = runs.loc[others.index]
+        try:
+            checked_rows = run_tables.validate(raw, source, self.read_columns, None,
+                                               skip=(self.target,))
+            self.check_positive(checked_rows, source)
+        except ScalingError as error:
+            raise ScalingError(f"{error} ({self._whole_runs(checked)})") from None
+        checked_rows[self.target] = others[self.target] if self.target in others.columns \
+            else np.nan
+        return run_tables.derive_columns(checked_rows)  # the other columns as the file has them
 
     def check_positive(self, table: pd.DataFrame, source) -> None:
         """The `positive_columns` the table has, as finite numbers > 0 (converted in place), or
@@ -554,7 +674,8 @@ class Law:
             noise_floor: float = 0.0) -> "Law":
         """Fit to a run table (or `PreparedRuns`); returns self, fitted.
 
-        `where` keeps the rows matching a pandas query after the derived columns are computed;
+        `where` keeps the rows matching a query (`scaling.query`), and only those are checked
+        (`prepare_where`; the derived columns still read whole runs where a law needs them);
         `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals;
         `calibrate` learns how the error grows beyond the fitted data from refits of splits of
         it (`scaling.calibration`), for the default "calibrated" intervals; `noise_floor` is
@@ -562,9 +683,8 @@ class Law:
         fitting.check_bootstrap(bootstrap)
         if seed < 0:
             raise ScalingError(f"--seed must be 0 or more, got {seed}")
-        data = self.prepare(runs, lr_file)
-        if where:
-            data = data.select(where)
+        data = self.prepare_where(runs, where, lr_file) if where else \
+            self.prepare(runs, lr_file)
         problems = self.problems(data)
         with fitting.one_blas_thread():
             solutions = [fitting.minimize(p.model, p.inputs, p.target, delta=p.model.delta,

@@ -74,6 +74,7 @@ class Sparse(Chinchilla):
     # (or dense, after a fit on pruned runs alone) is an extrapolation even at a fitted N̄.
     # In log, as N̄ and D are: ten times sparser is a decade whatever the fitted density.
     scale_columns = ("params_average", "tokens", "density")
+    derives_from_runs = True             # N̄ of a row averages the run's rows before it
     compute_formula = "C = 6 N_avg D"
     allocation_labels = {"params_average": "avg params N_avg", "tokens": "tokens D",
                          "tokens_per_param": "tokens/avg param"}
