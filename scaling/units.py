@@ -89,11 +89,15 @@ def _row(label):
         return str(label)
 
 
+def make_warning(code: str, message: str, **fields) -> dict:
+    """A warning in `scaling.diagnostics`' shape (code, severity, message on one line, fields);
+    built here, since diagnostics reads this module (no import back)."""
+    return {"code": code, "severity": "warning", "message": " ".join(message.split()), **fields}
+
+
 def warnings(found: dict, source: str = "run table") -> list[dict]:
     """The warnings of `facts(...)` (codes flops-units and tokens-per-param;
     `scaling.diagnostics`)."""
-    from scaling.diagnostics import make_warning
-
     out = []
     ratio = found.get("flops")
     if isinstance(ratio, dict):
