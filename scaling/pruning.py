@@ -187,6 +187,9 @@ def parse(text) -> Pruning:
             if number != int(number):
                 raise PruningError(f"pruning schedule {text!r}: {key} must be an integer")
             number = int(number)
+        if key in values and values[key] != number:     # the last one does not silently win
+            raise PruningError(f"pruning schedule {text!r}: {key} given twice, "
+                               f"{key}={values[key]:g} and {key}={number:g}")
         values[key] = number
     if "sparsity" not in values:
         raise PruningError(f"pruning schedule {text!r}: needs sparsity=")

@@ -117,3 +117,10 @@ def test_average_from_rows():
     # rows in any order
     assert average_from_rows(tokens[::-1], active[::-1], 100) == pytest.approx(
         (100 - tokens / 2)[::-1])
+
+
+def test_a_key_given_twice_is_an_error_naming_both():
+    """Issue 24 (said twice): the last of two values no longer wins; the same value twice is one."""
+    with pytest.raises(PruningError, match=r"sparsity given twice, sparsity=0.5 and sparsity=0.75"):
+        parse("cubic:sparsity=0.5,sparsity=0.75")
+    assert parse("cubic:sparsity=0.5,every=10,every=1e1") == parse("cubic:sparsity=0.5,every=10")
