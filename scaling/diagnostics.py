@@ -267,7 +267,7 @@ def _span(values, fmt) -> str:
 class Checks:
     """What the warnings need to know of predicted points (each array (n,))."""
 
-    distance: np.ndarray            # decades beyond the fitted data (`Law.distance`)
+    distance: np.ndarray            # decades outside the fitted data (`Law.distance`)
     parts: dict                     # {scale column: decades beyond in that column}
     expected: np.ndarray | None     # the calibrated error model's median error (None: no model)
     beyond: np.ndarray | None       # further than any calibration split reached
@@ -381,7 +381,7 @@ def _reach_words(distance) -> str:
     data" (a point the error model reads as far along its curve, or as annealed)."""
     if float(np.nanmax(distance)) <= 0:
         return "inside the fitted data"
-    return f"{_span(distance, _decades)} decades beyond the fitted data"
+    return f"{_span(distance, _decades)} decades outside the fitted data"
 
 
 def _predicted(law, values: dict, predicted):
@@ -494,7 +494,7 @@ def uncalibrated_reach(law, checks: Checks, labels, what) -> list[dict]:
         columns = [name for name, part in checks.parts.items() if np.nanmax(part[rows]) > 0]
         out.append(_warning(
             "outside-data", f"{_subject(what, labels, rows)} "
-            f"{_span(distance[rows], _decades)} decades beyond the fitted data (in "
+            f"{_span(distance[rows], _decades)} decades outside the fitted data (in "
             f"{', '.join(columns)}), and this fit has no calibrated error model (it was saved "
             "with --no-calibration, or its data gave too few held-out points): nothing "
             "measured how its error grows there, and its intervals (the bootstrap's) do not "

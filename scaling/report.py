@@ -345,7 +345,7 @@ def prediction_record(law, kind: str | None = None, level: float | None = None,
                       scale: dict | None = None, **values) -> dict:
     """Predictions at the given inputs as a JSON-ready dict: {"law", "target", "interval":
     {"kind", "level"}, "predictions": [{<inputs>, "predicted", "lower", "upper", "reach":
-    {scale column: value / largest fitted}, "distance": decades beyond the fitted data}],
+    {scale column: value / largest fitted}, "distance": decades outside the fitted data}],
     "warnings": the predictions' and the fit's}. `scale` holds the points' coordinates that are
     not among the law's inputs ({"density": …} of a pruned model, {"vocab_size": …}): they count
     in the reach, the distance, the calibrated interval and the warnings as the inputs do."""

@@ -205,7 +205,7 @@ def test_a_plan_schedule_comparison_without_calibration_warns_of_its_reach(
     summary = capsys.readouterr().out
     line = next(line for line in summary.splitlines()
                 if ": schedules)" in line and "no calibrated error model" in line)
-    assert line.startswith("  WARNING (") and "decades beyond the fitted data (in step" in line
+    assert line.startswith("  WARNING (") and "decades outside the fitted data (in step" in line
 
 
 # -- budgets below the data, and outside the sensible sizes ----------------------------------------

@@ -71,7 +71,7 @@ def test_sparsity_ten_times_below_the_fitted_density_is_reach_warns_and_widens(t
     assert _column(out, "× params_average") == ["inside"] * 10
     warning = [line for line in out.splitlines() if line.startswith("WARNING")
                and "density 0.05" in line]
-    assert warning and "decades beyond the fitted data" in warning[0]
+    assert warning and "decades outside the fitted data" in warning[0]
     record = json.loads(advice.read_text())
     rows = {(row["schedule"], row["start"], row["end"]): row for row in record["windows"]}
     dense_final, at_init = rows[("dense, final size", None, None)], rows[("geometric", 0, 0)]

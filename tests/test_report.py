@@ -104,7 +104,7 @@ def test_prediction_table_names_the_target(vocabulary, chinchilla):
     # the fixture has no calibration: the point 2e9 (0.3 decades beyond the fitted
     # params_nonembed) warns that nothing measured its error there (issue 24: outside-data)
     assert lines[4].startswith("WARNING: the prediction at params_nonembed 2e+09, vocab_params "
-                               "3e+07, tokens 3e+10 reaches 0.3 decades beyond the fitted data")
+                               "3e+07, tokens 3e+10 reaches 0.3 decades outside the fitted data")
     assert "no calibrated error model" in lines[4]
     assert lines[5:] == [w for w in fit_warnings(vocabulary) if w]
     expected = vocabulary.predict(params_nonembed=1e9, vocab_params=3e7, tokens=3e10)[0]

@@ -100,7 +100,7 @@ def test_the_predict_table_states_the_reach_of_each_point(tmp_path, capsys):
     # params that the calibration's splits of this fit reached
     assert lines[1].endswith("far beyond calibration")
     (warning,) = [line for line in lines if line.startswith("WARNING")]
-    assert "params 7e+10, tokens 1.4e+12 reaches 2.9 decades beyond the fitted data" in warning
+    assert "params 7e+10, tokens 1.4e+12 reaches 2.9 decades outside the fitted data" in warning
     assert "decades in params that the fit's backtests (its calibration) reached" in warning
 
 
