@@ -92,7 +92,7 @@ def test_ten_times_the_fitted_peak_lr_is_reach_widens_the_interval_and_warns(ann
     width = {peak: (r[600]["upper"] - r[600]["lower"]) / r[600]["predicted"]
              for peak, (_, r) in rows.items()}
     assert width["0.03"] > 3 * width["0.003"]
-    assert "WARNING: the predicted curve at step" in text and "beyond the fitted data" in text
+    assert "WARNING: the predicted curve at step" in text and "outside the fitted data" in text
 
 
 def test_a_multipower_curve_at_a_higher_peak_reaches_in_peak_lr():
