@@ -143,7 +143,7 @@ def test_below_the_fitted_data_widens_the_calibrated_interval_and_warns(chinchil
     # the interval widens with that distance: at ±1.2% before issue 24, at least ±10% now
     assert (row["upper"] - row["lower"]) / row["predicted"] > 0.2
     assert "÷570" in text and "÷820" in text
-    assert "WARNING: the prediction at params 1e+05, tokens 1e+06 reaches 5.7 decades beyond " \
+    assert "WARNING: the prediction at params 1e+05, tokens 1e+06 reaches 5.7 decades outside " \
         "the fitted data" in text
 
 
