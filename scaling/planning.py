@@ -520,12 +520,6 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     return doc
 
 
-def _times(ratio: float) -> str:
-    from scaling.report import _times as times
-
-    return times(ratio)
-
-
 def _evidence_rows(law, inputs, distances) -> list:
     from scaling.report import reach_cells, reach_values
 
