@@ -20,7 +20,7 @@ from scaling.errors import ScalingError
 from scaling.fit_file import FIELDS, HANDWRITTEN, MAX_DEPTH, seal
 from scaling.laws import LAWS, get_law, load_fit
 from scaling.runs import read_runs
-from test_cli_errors import REPO, base_table, write
+from test_cli_errors import REPO, base_table, set_field, write
 
 PREDICT = ["--params", "1e9", "3e9", "--tokens", "2e10", "1e11"]
 
@@ -56,38 +56,29 @@ def edited(saved, tmp_path, edit, name="edited.json", text=None):
     return path
 
 
-def set_path(*keys, value):
-    def edit(record):
-        target = record
-        for key in keys[:-1]:
-            target = target[key]
-        target[keys[-1]] = value(target[keys[-1]]) if callable(value) else value
-    return edit
-
-
 # -- every field the issue found editable, and the class: edited, added, removed -------------
 
 EDITS = {
-    "z-quantiles-zeroed": (set_path("calibration", "z_quantiles",
+    "z-quantiles-zeroed": (set_field("calibration", "z_quantiles",
                                     value=lambda z: [0.0] * len(z)), ["'calibration'", "edited"]),
-    "slopes-zeroed": (set_path("calibration", "slopes", value=lambda s: {k: 0.0 for k in s}),
+    "slopes-zeroed": (set_field("calibration", "slopes", value=lambda s: {k: 0.0 for k in s}),
                       ["'calibration'", "edited"]),
-    "fitted-range-widened": (set_path("fitted_range", "params", value=[1e7, 1e12]),
+    "fitted-range-widened": (set_field("fitted_range", "params", value=[1e7, 1e12]),
                              ["'fitted_range'", "edited"]),
     "fitted-range-deleted": (lambda r: r.pop("fitted_range"), ["'fitted_range'", "removed"]),
-    "fitted-range-unknown-column": (set_path("fitted_range", value=lambda f: {
+    "fitted-range-unknown-column": (set_field("fitted_range", value=lambda f: {
         "width": [1.0, 2.0], **f}), ["'fitted_range'", "edited"]),
-    "residuals-zeroed": (set_path("residuals", value=lambda r: [0.0] * len(r)),
+    "residuals-zeroed": (set_field("residuals", value=lambda r: [0.0] * len(r)),
                          ["'residuals'", "edited"]),
-    "at-bound-edited": (set_path("at_bound", value=["E"]), ["'at_bound'", "edited"]),
-    "params-nudged": (set_path("params", "E", value=lambda e: e * 1.001),
+    "at-bound-edited": (set_field("at_bound", value=["E"]), ["'at_bound'", "edited"]),
+    "params-nudged": (set_field("params", "E", value=lambda e: e * 1.001),
                       ["'params'", "edited"]),
-    "warnings-emptied": (set_path("warnings", value=[]), ["'warnings'", "edited"]),
+    "warnings-emptied": (set_field("warnings", value=[]), ["'warnings'", "edited"]),
     "bootstrap-removed": (lambda r: r.pop("bootstrap"), ["'bootstrap'", "removed"]),
-    "field-added": (set_path("note", value="mine"), ["'note'", "added"]),
+    "field-added": (set_field("note", value="mine"), ["'note'", "added"]),
     "two-fields": (lambda r: (r["calibration"].update(noise=0.0), r.pop("residuals")),
                    ["'calibration' was edited and field 'residuals' was removed"]),
-    "seal-garbage": (set_path("seal", value={"sha256": "x"}), ["seal: expected"]),
+    "seal-garbage": (set_field("seal", value={"sha256": "x"}), ["seal: expected"]),
     "seal-removed": (lambda r: r.pop("seal"),
                      ["no seal", "'intervals'", "'calibration'", "refit it"]),
 }
