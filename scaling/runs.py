@@ -64,6 +64,9 @@ def parse_mapping(items) -> dict[str, str]:
         target, source = target.strip(), source.strip().strip("'\"")
         if not sep or not target or not source:
             raise ScalingError(f"bad --map {item!r}: expected CONTRACT_COLUMN=\"File column\"")
+        if target in mapping and mapping[target] != source:        # the last does not win
+            raise ScalingError(f"--map {target} given twice, {mapping[target]!r} and "
+                               f"{source!r}: give it once")
         mapping[target] = source
     return mapping
 

@@ -233,3 +233,18 @@ def test_optimal_holds_budgets_to_the_sensible_range(capsys, runs_csv, option, v
     err = one_line_error(capsys, ["optimal", runs_csv, option, value])
     assert err == (f"scaling: error: {option} {float(value):g} is outside the sensible range "
                    "[1, 1e+32] for training FLOPs (the largest runs have used about 5e25)")
+
+
+def test_the_python_api_refuses_a_name_given_twice_too():
+    """`parse_settings` and `parse_mapping` (what `--set` and `--map` become in the library) refuse
+    one name with two values themselves, so a notebook gets the command's error; the same value
+    twice is one."""
+    from scaling.laws import parse_settings
+    from scaling.runs import parse_mapping
+
+    with pytest.raises(ScalingError, match=r"--set delta given twice, delta=0.001 and delta=0.01"):
+        parse_settings(["delta=0.001", "delta=0.01"])
+    with pytest.raises(ScalingError, match=r"--map loss given twice, 'a' and 'b'"):
+        parse_mapping(["loss=a", "loss=b"])
+    assert parse_settings(["delta=0.01", "delta=0.01"]) == {"delta": "0.01"}
+    assert parse_mapping(["loss=a", "loss='a'"]) == {"loss": "a"}

@@ -117,7 +117,11 @@ def parse_settings(items) -> dict[str, str]:
         if not sep or not name.strip() or not value.strip():
             raise ScalingError(f"bad --set {item!r}: expected NAME=VALUE (see `scaling laws` for "
                                "each law's settings)")
-        settings[name.strip().replace("-", "_")] = value.strip()
+        key = name.strip().replace("-", "_")
+        if key in settings and settings[key] != value.strip():   # the last does not win
+            raise ScalingError(f"--set {key} given twice, {key}={settings[key]} and "
+                               f"{key}={value.strip()}: give it once")
+        settings[key] = value.strip()
     return settings
 
 
