@@ -343,7 +343,7 @@ class _Evaluator:
     def mask(self) -> np.ndarray:
         try:
             with np.errstate(all="ignore"):
-                value = self.eval(self.query.tree.body)
+                value = self.value_of(self.query.tree.body)
         except ScalingError:
             raise
         except (TypeError, ValueError, ArithmeticError, MemoryError) as exc:
@@ -372,34 +372,36 @@ class _Evaluator:
         self.cache[name] = value
         return value
 
-    def eval(self, node):
+    def value_of(self, node):
+        """The value of one node of the tree `parse` checked (`_check` refused every node outside
+        the whitelist before any table was read): walked here, never handed to Python."""
         if isinstance(node, ast.Constant):
             return _literal(node)
         if isinstance(node, ast.Name):
             return self.column(node.id)
         if isinstance(node, ast.BoolOp):
-            values = [self.truth(self.eval(v), "and/or") for v in node.values]
+            values = [self.truth(self.value_of(v), "and/or") for v in node.values]
             combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
             out = values[0]
             for value in values[1:]:
                 out = combine(out, value)
             return out
         if isinstance(node, ast.UnaryOp):
-            operand = self.eval(node.operand)
+            operand = self.value_of(node.operand)
             if isinstance(node.op, (ast.Not, ast.Invert)):
                 return np.logical_not(self.truth(operand, "not"))
             number = self.number(operand, "unary -")
             return -number if isinstance(node.op, ast.USub) else number
         if isinstance(node, ast.BinOp):
-            left = self.number(self.eval(node.left), "arithmetic")
-            right = self.number(self.eval(node.right), "arithmetic")
+            left = self.number(self.value_of(node.left), "arithmetic")
+            right = self.number(self.value_of(node.right), "arithmetic")
             try:
                 return _ARITHMETIC[type(node.op)](np.asarray(left, float), np.asarray(right, float))
             except (OverflowError, ValueError, ZeroDivisionError) as exc:
                 self.fail(f"arithmetic failed ({exc})")
         if isinstance(node, ast.Compare):
             out = None
-            left = self.eval(node.left)
+            left = self.value_of(node.left)
             for op, right_node in zip(node.ops, node.comparators):
                 if isinstance(right_node, (ast.List, ast.Tuple)):
                     members = [_literal(e) for e in right_node.elts]
@@ -408,7 +410,7 @@ class _Evaluator:
                         result = np.logical_not(result)
                     right = None
                 else:
-                    right = self.eval(right_node)
+                    right = self.value_of(right_node)
                     result = self.compare(op, left, right)
                 out = result if out is None else np.logical_and(out, result)
                 left = right
@@ -465,14 +467,14 @@ class _Evaluator:
     def call(self, node: ast.Call):
         func = node.func
         if isinstance(func, ast.Attribute):               # COLUMN.str.startswith('x')
-            name, subject = func.attr, self.eval(func.value.value)
+            name, subject = func.attr, self.value_of(func.value.value)
             argument = node.args[0]
         else:
             name = func.id
             if name in NUMBER_FUNCTIONS:
-                number = self.number(self.eval(node.args[0]), f"{name}()")
+                number = self.number(self.value_of(node.args[0]), f"{name}()")
                 return NUMBER_FUNCTIONS[name](np.asarray(number, float))
-            subject, argument = self.eval(node.args[0]), node.args[1]
+            subject, argument = self.value_of(node.args[0]), node.args[1]
         if not isinstance(subject, (_Text, str)):
             self.fail(f"{name}() needs a text column, got numbers")
         needles = tuple(e.value for e in argument.elts) if isinstance(argument, ast.Tuple) \
