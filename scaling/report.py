@@ -197,11 +197,6 @@ def reach_values(law, values: dict) -> dict[str, np.ndarray]:
     return {name: value for name, value in law.scale_values(values).items() if name in fitted}
 
 
-def _reach_columns(law, values: dict) -> list[str]:
-    """The scales of the law's fitted range that `values` hold or give, in its order."""
-    return list(reach_values(law, values))
-
-
 def reach_cells(law, values: dict) -> dict[str, list[str]]:
     """{scale: ["×4.3" | "inside" | "÷2", …]} of points: the one reach computation that
     `predict`, `plan` and the reports show (`reach_cell` on `reach_values`)."""

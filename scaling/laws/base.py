@@ -160,11 +160,6 @@ class PreparedRuns:
         return PreparedRuns(frame, self.source, self.lr_histories,
                             (*self.where, query) if query else self.where, self.lr_sources)
 
-    def rows_of(self, runs) -> "PreparedRuns":
-        """The rows of the given runs (no query text recorded)."""
-        kept = self.frame[self.frame["run"].isin(list(runs))]
-        return PreparedRuns(kept, self.source, self.lr_histories, self.where, self.lr_sources)
-
     def lr_sources_of_rows(self) -> dict[str, str] | None:
         """{run: LR source} of the runs these rows hold (None for laws without LRs)."""
         if self.lr_sources is None:
