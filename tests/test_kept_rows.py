@@ -54,6 +54,8 @@ def test_fit_where_dropping_a_bad_row_is_the_fit_without_it(tmp_path, capsys):
     params = fitted(path, tmp_path / "a.json", "--where", query)
     assert params == fitted(clean, tmp_path / "b.json", "--where", query)
     assert params == fitted(clean, tmp_path / "c.json", "--where", "params > 0")
+    # the grid's own alpha: 14 noiseless points of 5 parameters, so the fit recovers it to the
+    # optimizer's tolerance; 1e-3 leaves room for a release's different stopping point
     assert params["alpha"] == pytest.approx(0.34, rel=1e-3)
     assert load_fit(tmp_path / "a.json").n_points_ == 14
     assert load_fit(tmp_path / "a.json").data_["where"] == query
