@@ -29,7 +29,7 @@
     scaling import wandb EXPORT.csv... --out RUNS.parquet --map COL="File col" ...
                      [--params RUN=N ... | --params-file CSV] [--tokens-per-step T]
 
-Bad input prints one line, `scaling: error: ...`, and exits with status 2 (`scaling.console`).
+Bad input prints one line, `scaling: error: ...`, and exits with status 2 (`scaling.output.console`).
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ import sys
 import numpy as np
 
 from scaling.errors import ScalingError
-from scaling.outputs import check_distinct
-from scaling.console import (OneLineParser, check_output, non_negative_int, plot_formats,
+from scaling.output.paths import check_distinct
+from scaling.output.console import (OneLineParser, check_output, non_negative_int, plot_formats,
                              positive_int, run_command)
 
 
-VARIANT_NAMES = ("two-step", "lm-loss", "gadre", "single-step")   # scaling.backtest.VARIANTS
+VARIANT_NAMES = ("two-step", "lm-loss", "gadre", "single-step")   # scaling.analysis.backtest.VARIANTS
 INPUT_HELP = {"unique_tokens": "unique tokens U (data-constrained law; one or more values): an "
                                "input, or with --flops the supply of unique data: the best "
                                "allocation under it"}
@@ -122,7 +122,7 @@ def _parser() -> OneLineParser:
         command.add_argument("--chance", type=float, metavar="P",
                              help="task laws: the task's chance accuracy (the sigmoid's start; "
                                   "default: the paper's for its tasks, else 0.25)")
-        reading_options(command, "keep rows matching a query (scaling/query.py), e.g. "
+        reading_options(command, "keep rows matching a query (scaling/data/query.py), e.g. "
                                  "'params < 1e9' (after the law's derived columns)")
         command.add_argument("--seed", type=non_negative_int, default=0,
                              help="bootstrap seed (default 0)")
@@ -234,7 +234,7 @@ def _parser() -> OneLineParser:
                               "spline")
     optimal.add_argument("--flops", type=float, nargs="+", metavar="C",
                          help="budgets for the allocation table (default 1e21 ... 1e25)")
-    reading_options(optimal, "keep rows matching a query (scaling/query.py; every approach)")
+    reading_options(optimal, "keep rows matching a query (scaling/data/query.py; every approach)")
     optimal.add_argument("--seed", type=non_negative_int, default=0,
                          help="bootstrap seed (default 0)")
     optimal.add_argument("--jobs", type=positive_int, default=None,
@@ -253,7 +253,7 @@ def _parser() -> OneLineParser:
                            "schedule, vocabulary and data-constrained fits add their sections")
     plan.add_argument("--runs", metavar="RUNS",
                       help="the run table: approaches 1 and 2, and the runs in the figures")
-    reading_options(plan, "keep rows of --runs matching a query (scaling/query.py)",
+    reading_options(plan, "keep rows of --runs matching a query (scaling/data/query.py)",
                     of=" of --runs")
     plan.add_argument("--inference-tokens", type=float, default=0.0, metavar="T",
                       help="tokens the model will serve (over-training table; default 0)")
@@ -308,7 +308,7 @@ def _parser() -> OneLineParser:
 
 def _import_parser(commands) -> None:
     """`scaling import lm-eval|wandb SOURCES --out RUNS.parquet`: foreign results to a run table
-    (`scaling.importers`)."""
+    (`scaling.data.importers`)."""
     importer = commands.add_parser("import", help="read foreign results into a run table")
     formats = importer.add_subparsers(dest="import_format", required=True, metavar="FORMAT")
     lm_eval = formats.add_parser(
@@ -361,8 +361,8 @@ def _run(argv) -> int:
 
 def _check_queries(args) -> None:
     """--where, --train and --test checked before anything is read or fitted: a query is data
-    (`scaling.query`), and one outside its whitelist is a one-line error."""
-    from scaling.query import parse
+    (`scaling.data.query`), and one outside its whitelist is a one-line error."""
+    from scaling.data.query import parse
 
     for option in ("where", "train", "test"):
         text = getattr(args, option, None)
@@ -431,8 +431,8 @@ def _same_setting(text: str, value) -> bool:
 def _task_runs(args):
     """The task law's runs, tasks and variants for --task/--variant (None when neither is given):
     (runs, tasks, variants, settings)."""
-    from scaling.backtest import task_names
-    from scaling.runs import parse_mapping, read_runs, read_table
+    from scaling.analysis.backtest import task_names
+    from scaling.data.runs import parse_mapping, read_runs, read_table
 
     if args.task is None and args.variant is None:
         return None
@@ -471,7 +471,7 @@ def _task_runs(args):
     else:
         tasks = [args.task]
     settings.pop("task", None)
-    from scaling.backtest import variant_law
+    from scaling.analysis.backtest import variant_law
     from scaling.laws import get_law
 
     for variant in variants:                       # every variant's target, before any fit
@@ -482,7 +482,7 @@ def _task_runs(args):
 
 def _law_and_runs(args):
     from scaling.laws import get_law
-    from scaling.runs import parse_mapping, read_runs, read_table
+    from scaling.data.runs import parse_mapping, read_runs, read_table
 
     settings = _settings(args)
     law = get_law(args.law or "chinchilla", **settings)
@@ -497,7 +497,7 @@ def _law_and_runs(args):
                          dedupe=args.dedupe)
     lr_file = None
     if args.lr_file:
-        from scaling.lr import read_lr_file
+        from scaling.data.lr_history import read_lr_file
 
         lr_file = read_lr_file(args.lr_file)
     return law, settings, runs, lr_file
@@ -507,7 +507,7 @@ def _check_target(law) -> None:
     """The law's target (`--set target=…`) must be a measured column: not one of the law's
     inputs, nor a column of the contract that describes the run (its id, size, tokens, compute,
     step, LR, text columns); a non-numeric column of the file is the reader's one-line error."""
-    from scaling.runs import NUMERIC, STRING
+    from scaling.data.runs import NUMERIC, STRING
 
     target = law.target
     measured = {"loss", "loss_unigram", "bits_per_char"}
@@ -526,7 +526,7 @@ def _check_target(law) -> None:
 def _check_outputs(args) -> None:
     """Every output path and format checked before the work starts, so a typo never costs a
     finished fit: --out, --json (a writable file, not a folder) and --plot (also a format
-    matplotlib writes); and none is an input or another output (`scaling.outputs`)."""
+    matplotlib writes); and none is an input or another output (`scaling.output.paths`)."""
     examples = {"out": "curve.csv" if args.command == "predict" else "fit.json",
                 "json": "predictions.json" if args.command == "predict" else "backtest.json"}
     for attribute, example in examples.items():
@@ -540,7 +540,7 @@ def _check_outputs(args) -> None:
 
 
 def _fit(args) -> int:
-    from scaling.fitting import check_bootstrap
+    from scaling.engine.fitting import check_bootstrap
 
     check_bootstrap(args.bootstrap)
     _check_outputs(args)
@@ -562,7 +562,7 @@ def _fitted(args, law, runs, lr_file=None):
         data = law.prepare(runs, lr_file)
     law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
             calibrate=not args.no_calibration)
-    from scaling import units
+    from scaling.data import units
 
     found = units.facts(data.frame)           # flops-units, tokens-per-param: kept with the fit
     if found:
@@ -572,7 +572,7 @@ def _fitted(args, law, runs, lr_file=None):
 
 def _save_fit(args, law, data) -> None:
     """--out and --plot of `scaling fit`."""
-    from scaling.plots import plot_fit
+    from scaling.output.plots import plot_fit
 
     if args.out:
         law.to_json(args.out)
@@ -584,9 +584,9 @@ def _save_fit(args, law, data) -> None:
 
 def _fit_tasks(args, runs, tasks, variants, settings) -> int:
     """`scaling fit --task NAME|all [--variant V|all]`: the task law per task and variant."""
-    from scaling.backtest import variant_law
+    from scaling.analysis.backtest import variant_law
     from scaling.laws import get_law
-    from scaling.report import table
+    from scaling.output.report import table
 
     several = len(tasks) * len(variants) > 1
     if several and (args.out or args.plot):
@@ -615,10 +615,10 @@ def _fit_tasks(args, runs, tasks, variants, settings) -> int:
 def _predict(args) -> int:
     from scaling.errors import ScalingError
     from scaling.laws import load_fit
-    from scaling.diagnostics import fit_warnings, render
-    from scaling.report import (allocation_record, compute_optimal_table, interval_kind,
+    from scaling.engine.diagnostics import fit_warnings, render
+    from scaling.output.report import (allocation_record, compute_optimal_table, interval_kind,
                                 prediction_record, prediction_table)
-    from scaling.runs import check_sensible_inputs
+    from scaling.data.runs import check_sensible_inputs
 
     _check_outputs(args)
     law = load_fit(args.fit)
@@ -674,7 +674,7 @@ def _print_warnings(lines) -> None:
 
 def _write_json(args, record) -> None:
     """--json: the predictions' record (`record()`), written atomically."""
-    from scaling.atomic import write_text
+    from scaling.output.atomic import write_text
 
     if args.json:
         write_text(args.json, json.dumps(record(), indent=1, allow_nan=False))
@@ -780,8 +780,8 @@ def _check_pruning_advice_options(law, args, given) -> None:
 
 def _predict_pruning_advice(law, args) -> int:
     from scaling.laws.sparse import schedule_advice, schedule_advice_table
-    from scaling.report import interval_kind
-    from scaling.runs import check_sensible_inputs
+    from scaling.output.report import interval_kind
+    from scaling.data.runs import check_sensible_inputs
 
     check_sensible_inputs(args.params, "params", "--params")
     check_sensible_inputs(args.tokens, "tokens", "--tokens")
@@ -795,8 +795,8 @@ def _predict_pruning_advice(law, args) -> int:
 
 def _predict_optimal_vocab(law, args) -> int:
     from scaling.errors import ScalingError
-    from scaling.report import interval_kind, optimal_vocab_record, optimal_vocab_table
-    from scaling.runs import check_sensible_inputs
+    from scaling.output.report import interval_kind, optimal_vocab_record, optimal_vocab_table
+    from scaling.data.runs import check_sensible_inputs
 
     values = {"--params-nonembed": args.params_nonembed, "--width": args.width,
               "--flops": args.flops}
@@ -820,10 +820,10 @@ def _predict_optimal_vocab(law, args) -> int:
 
 def _predict_data_limited(law, args) -> int:
     """--flops C … --unique-tokens U: the data-constrained law's advice under a data limit."""
-    from scaling.diagnostics import fit_warnings, render
+    from scaling.engine.diagnostics import fit_warnings, render
     from scaling.laws.data_constrained import advice_record, advice_table, advice_warnings
-    from scaling.report import interval_kind
-    from scaling.runs import check_sensible_inputs
+    from scaling.output.report import interval_kind
+    from scaling.data.runs import check_sensible_inputs
 
     for option, numbers, column in (("--flops", args.flops, "flops"),
                                     ("--unique-tokens", args.unique_tokens, "tokens")):
@@ -859,10 +859,10 @@ def _named_inputs(items) -> dict[str, list[float]]:
 
 
 def _predict_schedule(law, args) -> int:
-    from scaling.atomic import atomic_path
+    from scaling.output.atomic import atomic_path
     from scaling.errors import ScalingError
-    from scaling.plots import plot_curve
-    from scaling.report import curve_record, curve_table, curve_warnings, interval_kind
+    from scaling.output.plots import plot_curve
+    from scaling.output.report import curve_record, curve_table, curve_warnings, interval_kind
 
     if not law.predicts_schedules:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
@@ -914,9 +914,9 @@ def _sizes(law, args) -> dict:
 
 
 def _compare_schedules(law, args) -> int:
-    from scaling.plan import compare_schedules
-    from scaling.plots import plot_curves
-    from scaling.report import (curve_record, curve_warnings, final_rows_table, interval_kind)
+    from scaling.analysis.schedule_comparison import compare_schedules
+    from scaling.output.plots import plot_curves
+    from scaling.output.report import (curve_record, curve_warnings, final_rows_table, interval_kind)
 
     kind = interval_kind(law, args.interval)
     curves = compare_schedules(law, args.compare, every=args.every, kind=kind or "law",
@@ -927,7 +927,7 @@ def _compare_schedules(law, args) -> int:
     if args.out:
         import pandas as pd
 
-        from scaling.atomic import atomic_path
+        from scaling.output.atomic import atomic_path
 
         with atomic_path(args.out) as temporary:
             pd.concat([curve.assign(schedule=name) for name, curve in curves.items()],
@@ -942,17 +942,17 @@ def _compare_schedules(law, args) -> int:
 
 
 def _backtest(args) -> int:
-    from scaling.atomic import write_text
-    from scaling.backtest import backtest
-    from scaling.report import backtest_report
+    from scaling.output.atomic import write_text
+    from scaling.analysis.backtest import backtest
+    from scaling.output.report import backtest_report
 
-    from scaling.fitting import check_bootstrap
+    from scaling.engine.fitting import check_bootstrap
 
     check_bootstrap(args.bootstrap)
     _check_outputs(args)
     tasks = _task_runs(args)
     if tasks is not None:
-        from scaling.backtest import task_backtests
+        from scaling.analysis.backtest import task_backtests
 
         runs, names, variants, settings = tasks
         record = task_backtests(runs, names, variants, args.train, args.test, settings,
@@ -980,9 +980,9 @@ def _backtest(args) -> int:
 
 
 def _table_warnings(args, runs, record) -> None:
-    """A backtest's run-table warnings (`scaling.units`: flops-units, tokens-per-param): printed,
+    """A backtest's run-table warnings (`scaling.data.units`: flops-units, tokens-per-param): printed,
     and kept in the record's table_warnings."""
-    from scaling import units
+    from scaling.data import units
 
     found = units.warnings(units.facts(runs), args.runs)
     _print_warnings([f"WARNING (run table): {w['message']}" for w in found])
@@ -990,17 +990,17 @@ def _table_warnings(args, runs, record) -> None:
 
 
 def _optimal(args) -> int:
-    from scaling import approaches
-    from scaling.atomic import write_text
-    from scaling.fitting import check_bootstrap
-    from scaling.approaches import approaches_report
-    from scaling.runs import parse_mapping, read_runs
+    from scaling.analysis import approaches
+    from scaling.output.atomic import write_text
+    from scaling.engine.fitting import check_bootstrap
+    from scaling.analysis.approaches import approaches_report
+    from scaling.data.runs import parse_mapping, read_runs
 
     check_bootstrap(args.bootstrap)
     if args.json:
         check_output(args.json, "--json", example="optimal.json")
     check_distinct([("--json", args.json)], [("RUNS", args.runs)])
-    from scaling.runs import check_sensible_inputs
+    from scaling.data.runs import check_sensible_inputs
 
     for option, budgets in (("--flops", args.flops), ("--budgets", args.budgets)):
         if budgets is None:
@@ -1053,10 +1053,10 @@ def _optimal(args) -> int:
 def _plan(args) -> int:
     from pathlib import Path
 
-    from scaling import planning
-    from scaling.fitting import check_bootstrap
+    from scaling.analysis import planning
+    from scaling.engine.fitting import check_bootstrap
     from scaling.laws import load_fit
-    from scaling.runs import parse_mapping, read_runs
+    from scaling.data.runs import parse_mapping, read_runs
 
     budget = planning.check_budget(args.budget)
     check_bootstrap(args.bootstrap)
@@ -1160,8 +1160,8 @@ def _check_folder_outputs(folder, names, inputs) -> None:
 
 
 def _import(args) -> int:
-    from scaling.importers.lm_eval import parse_pairs
-    from scaling.runs import write_runs
+    from scaling.data.importers.lm_eval import parse_pairs
+    from scaling.data.runs import write_runs
 
     check_output(args.out, "--out", {"parquet", "pq"}, "runs.parquet")
     check_distinct([("--out", args.out)],
@@ -1170,15 +1170,15 @@ def _import(args) -> int:
                     ("--params-file", getattr(args, "params_file", None))])
     params = parse_pairs(args.params, "--params", float)
     if args.import_format == "lm-eval":
-        from scaling.importers.lm_eval import read_lm_eval
+        from scaling.data.importers.lm_eval import read_lm_eval
 
         runs = read_lm_eval(args.paths, params=params, preset=args.preset,
                             tokens_per_step=args.tokens_per_step, shots=args.shots,
                             metrics=parse_pairs(args.metric, "--metric"), step=args.step,
                             loss_task=args.loss_task, stderr=not args.no_stderr)
     else:
-        from scaling.importers.wandb import merge_params, read_wandb
-        from scaling.runs import parse_mapping
+        from scaling.data.importers.wandb import merge_params, read_wandb
+        from scaling.data.runs import parse_mapping
 
         if args.params_file:
             params = merge_params(args.params_file, params)

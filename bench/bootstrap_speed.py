@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scaling import fitting  # noqa: E402
+from scaling.engine import fitting  # noqa: E402
 from scaling.laws import get_law  # noqa: E402
-from scaling.runs import read_runs  # noqa: E402
+from scaling.data.runs import read_runs  # noqa: E402
 
 EPOCH_INTERVALS = {"E": (1.769, 1.871), "alpha": (0.317, 0.373), "beta": (0.331, 0.415)}
 

@@ -2,7 +2,7 @@
 the project has, in backtests that fit on the smaller runs and predict the larger ones.
 
 For each (law, data set) the backtests below run with a bootstrap and the calibrated error model
-(`scaling.calibration`); each held-out value (a final loss, or for laws of whole curves every row
+(`scaling.engine.calibration`); each held-out value (a final loss, or for laws of whole curves every row
 of a held-out curve) is scored against the 50%, 80% and 95% intervals of each kind:
 
 - calibrated: the default, the error model learned from refits of splits of the training runs;
@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from scaling.backtest import LEVELS, backtest  # noqa: E402
-from scaling.runs import read_runs  # noqa: E402
-from scaling.synthetic import misspecified_ladder, multipower_backtest_curves  # noqa: E402
+from scaling.analysis.backtest import LEVELS, backtest  # noqa: E402
+from scaling.data.runs import read_runs  # noqa: E402
+from scaling.data.synthetic import misspecified_ladder, multipower_backtest_curves  # noqa: E402
 
 KINDS = ("calibrated", "run", "law")
 CHINCHILLA = ROOT / "data" / "chinchilla" / "runs.parquet"

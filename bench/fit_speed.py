@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scaling.laws import get_law  # noqa: E402
-from scaling.runs import read_runs  # noqa: E402
+from scaling.data.runs import read_runs  # noqa: E402
 
 DELTA = 1e-3
 

@@ -36,11 +36,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scaling.schedules import lr_array, parse  # noqa: E402
-from scaling import fitting  # noqa: E402
+from scaling.data.schedules import lr_array, parse  # noqa: E402
+from scaling.engine import fitting  # noqa: E402
 from scaling.laws import get_law  # noqa: E402
 from scaling.laws.multipower import blocked_inputs  # noqa: E402
-from scaling.synthetic import multipower_backtest_curves  # noqa: E402
+from scaling.data.synthetic import multipower_backtest_curves  # noqa: E402
 
 PAPER = {"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066, "beta": 0.583,
          "gamma": 0.641}
@@ -157,7 +157,7 @@ finally:
 
 def nine_curves() -> pd.DataFrame:
     """3 training curves of 24,000 steps and 6 held-out curves of 24,000 to 72,000 steps that
-    follow the law (PAPER) times 0.2% noise (`scaling.synthetic.multipower_backtest_curves`)."""
+    follow the law (PAPER) times 0.2% noise (`scaling.data.synthetic.multipower_backtest_curves`)."""
     return multipower_backtest_curves(PAPER, noise=0.002, seed=0)
 
 

@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scaling.backtest import backtest  # noqa: E402
+from scaling.analysis.backtest import backtest  # noqa: E402
 from scaling.laws import get_law  # noqa: E402
-from scaling.runs import read_runs  # noqa: E402
+from scaling.data.runs import read_runs  # noqa: E402
 
 KINDS = ("constant", "cosine", "wsd")
 

@@ -10,6 +10,6 @@
     progress.py     progress bars on a terminal, plain lines in a log
     launch.py       a whole ladder: local, torchrun (DDP) or submitit (Slurm)
 
-It needs the `ladder` extra (torch). Learning-rate schedules live in `scaling.schedules` (the
+It needs the `ladder` extra (torch). Learning-rate schedules live in `scaling.data.schedules` (the
 laws read them too); `scaling` never imports `ladders`.
 """

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ladders.spec import SpecError, load_spec
-from scaling.atomic import atomic_path
+from scaling.output.atomic import atomic_path
 
 PARAMETRIZATIONS = ("standard", "mup")
 
@@ -168,7 +168,7 @@ def slopes(table: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
 
 def slopes_text(table: pd.DataFrame) -> str:
     """The slopes as a table: a row per layer, a column per parametrization."""
-    from scaling.report import table as text_table
+    from scaling.output.report import table as text_table
 
     fitted = slopes(table)
     wide = fitted.pivot(index="layer", columns="parametrization", values="slope")
@@ -185,7 +185,7 @@ def slopes_text(table: pd.DataFrame) -> str:
 def plot_coord_check(table: pd.DataFrame, path) -> Path:
     """RMS against width (log-log) at the last step: a panel per parametrization, a line per
     layer; saved atomically."""
-    from scaling.plots import _figure, _style
+    from scaling.output.plots import _figure, _style
 
     last = int(table["step"].max())
     at = table[table["step"] == last]
@@ -221,7 +221,7 @@ def write_csv(table: pd.DataFrame, path) -> Path:
 
 def command(args) -> int:
     """`scaling ladder coord-check` with parsed arguments."""
-    from scaling.console import check_output
+    from scaling.output.console import check_output
 
     from ladders.launch import needs_torch
 

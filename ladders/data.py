@@ -39,7 +39,7 @@ from typing import Sequence
 
 import numpy as np
 
-from scaling.atomic import write_bytes
+from scaling.output.atomic import write_bytes
 
 #: Directory names skipped anywhere under the standard library.
 STDLIB_EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"})

@@ -36,7 +36,7 @@ from ladders.spec import (SpecError, bundled_specs, compute, compute_line, estim
                           load_spec, spec_summary)
 from ladders.spec.rungs import check_corpus
 from scaling.errors import ScalingError
-from scaling.runs import write_runs
+from scaling.data.runs import write_runs
 
 
 def work_dir(out) -> Path:
@@ -108,7 +108,7 @@ def check_outputs(spec, out) -> None:
     """--out is none of the files the ladder reads: the spec, its data and its task files."""
     import glob
 
-    from scaling.outputs import check_distinct
+    from scaling.output.paths import check_distinct
 
     data = spec.data
     inputs = [("SPEC", spec.path)]
@@ -147,7 +147,7 @@ def check_existing_table(out, rungs, resume: bool, force: bool) -> None:
 
 
 def dry_run_table(rows: list[dict], device: str) -> str:
-    from scaling.report import table
+    from scaling.output.report import table
 
     branched = any(r["stable"] for r in rows)
     columns = ("run", "params", "params_nonembed", "tokens", "steps", "flops") + \
@@ -305,7 +305,7 @@ def _rank0(action):
 
 def specs_table() -> str:
     """`scaling ladder specs`: the bundled specs, their rungs, FLOPs and what each is."""
-    from scaling.report import table
+    from scaling.output.report import table
 
     needs_torch()
     rows = []
@@ -354,7 +354,7 @@ def needs_torch() -> None:
 
 def run_command(args) -> int:
     """`scaling ladder run` with parsed arguments: train (or list) the ladder, print a summary."""
-    from scaling.console import check_output
+    from scaling.output.console import check_output
 
     if not args.dry_run and not args.out:
         raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
@@ -378,7 +378,7 @@ def run_command(args) -> int:
 
 def main(argv=None) -> int:
     """`python -m ladders.launch SPEC --out PATH`: the torchrun entry point."""
-    from scaling.console import OneLineParser, run_command as run_one_line
+    from scaling.output.console import OneLineParser, run_command as run_one_line
 
     parser = OneLineParser(prog="python -m ladders.launch",
                            description="Train every rung of a ladder spec (as `scaling ladder "

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scaling.atomic import atomic_path
-from scaling.schedules import parse
+from scaling.output.atomic import atomic_path
+from scaling.data.schedules import parse
 
 
 def final_losses(runs: pd.DataFrame) -> pd.DataFrame:
@@ -126,7 +126,7 @@ def movement(table: pd.DataFrame, fitted: bool = False) -> dict[str, float]:
 
 def best_lr_text(runs: pd.DataFrame) -> str:
     """`best_lr_table` as text, with how far each parametrization's best LR moves."""
-    from scaling.report import table as text_table
+    from scaling.output.report import table as text_table
 
     best = best_lr_table(runs)
     header = ("parametrization", "width", "best lr", "log2", "final loss", "seed std", "shift",
@@ -146,7 +146,7 @@ def plot_lr_transfer(runs: pd.DataFrame, path) -> Path:
     """Mean final loss against peak LR (log2 axis), a line per width, a panel per
     parametrization; each width's best grid LR marked by a star, its fitted optimum by a dotted
     vertical line. Saved atomically."""
-    from scaling.plots import _figure, _style
+    from scaling.output.plots import _figure, _style
 
     finals = mean_losses(runs)
     best = best_lr_table(runs)
@@ -186,7 +186,7 @@ def read_sweep(paths) -> pd.DataFrame:
     the file and column (no parametrization, width or peak LR), or the parametrization and
     width with fewer than MIN_LRS peak LRs."""
     from scaling.errors import ScalingError
-    from scaling.runs import read_runs
+    from scaling.data.runs import read_runs
 
     tables = []
     for number, path in enumerate(paths):
@@ -238,7 +238,7 @@ def edge_warnings(table: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
 
 def command(args) -> int:
     """`scaling ladder lr-transfer RUNS [RUNS ...] --out DIR` with parsed arguments."""
-    from scaling.console import check_output
+    from scaling.output.console import check_output
     from scaling.errors import ScalingError
 
     out = Path(args.out)

@@ -1,6 +1,6 @@
 """Gradual magnitude pruning in the runner: the prunable weights, their masks, and how pruned
 weights stay exactly zero. The schedule (when, and how many weights each event keeps) is
-`scaling.pruning`'s; this module only carries it out on a `ladders.model.GPT`.
+`scaling.data.pruning_schedules`'s; this module only carries it out on a `ladders.model.GPT`.
 
 Prunable weights: the matrices of the linear layers inside the blocks (attention qkv and
 proj; MLP up, gate and proj) — `prunable_parameters`, exactly the "hidden" AdamW group of

@@ -32,7 +32,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ladders.data import split_corpus
-from scaling.atomic import write_bytes
+from scaling.output.atomic import write_bytes
 
 BYTE_VOCAB = 256
 

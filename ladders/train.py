@@ -36,7 +36,7 @@ its tokens, flops and seconds count from step 0, prefix included, as a dedicated
 Pruning (`rung.pruning`, from a spec's [pruning] section; `ladders.pruning` holds the masks and
 says how pruned weights stay exactly zero): the rung's prunable weights (the blocks' linear
 matrices, `ladders.pruning.prunable_count`) are pruned by global magnitude at the event steps of
-`scaling.pruning`'s plan of its schedule, an event at step e right after update e (before that
+`scaling.data.pruning_schedules`'s plan of its schedule, an event at step e right after update e (before that
 step's row and checkpoint; e = 0: before the first update), to the plan's kept count. The masks
 are saved in checkpoint.pt (and branch states) and restored on --resume. Every row of every rung
 of a pruning ladder, dense rungs (sparsity 0) included, carries two more columns:
@@ -46,7 +46,7 @@ of a pruning ladder, dense rungs (sparsity 0) included, carries two more columns
   `PruningPlan.active_after(step)`; `params` stays the dense total.
 * pruning: the rung's schedule string with its steps= and prunable= (e.g.
   `geometric:sparsity=0.5,start=0.25,end=0.75,every=10,steps=400,prunable=30000`, which
-  `scaling.pruning.parse` reads back), or "dense" for sparsity 0.
+  `scaling.data.pruning_schedules.parse` reads back), or "dense" for sparsity 0.
 
 `flops` (and `flops_own`) count dense compute, flops_per_token × tokens, pruned or not: the
 runner computes dense matmuls with zeros in them. The compute a sparse law wants follows from
@@ -99,12 +99,12 @@ from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts
 from ladders.progress import Progress
 from ladders.pruning import Masks, prunable_count
 from ladders.tasks import TaskError, rung_tasks, score
-from scaling.atomic import atomic_path, write_text
+from scaling.output.atomic import atomic_path, write_text
 from scaling.errors import ScalingError
-from scaling.pruning import PruningError
-from scaling.pruning import parse as parse_pruning
-from scaling.runs import write_runs
-from scaling.schedules import lr_array, parse
+from scaling.data.pruning_schedules import PruningError
+from scaling.data.pruning_schedules import parse as parse_pruning
+from scaling.data.runs import write_runs
+from scaling.data.schedules import lr_array, parse
 
 _TOKEN_CACHE: dict = {}
 
@@ -440,7 +440,7 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
 
 def pruning_events(rung, params: int, prunable: int) -> dict[int, int]:
     """{step: prunable weights kept after the event at that step} of a pruning rung (empty for
-    a dense one or a ladder without pruning), from `scaling.pruning`'s plan of its schedule,
+    a dense one or a ladder without pruning), from `scaling.data.pruning_schedules`'s plan of its schedule,
     which must be this rung's (its steps= and prunable=)."""
     try:
         schedule = parse_pruning(rung.pruning) if rung.pruning is not None else None

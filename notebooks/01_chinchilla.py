@@ -33,8 +33,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scaling import approaches
-from scaling.runs import read_runs
+from scaling.analysis import approaches
+from scaling.data.runs import read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
 runs = read_runs(ROOT / "data/chinchilla/runs.parquet", where="loss < 3.44")

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 import cli
-from scaling.backtest import backtest
-from scaling.runs import final_rows, read_runs
+from scaling.analysis.backtest import backtest
+from scaling.data.runs import final_rows, read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
 RUNS = ROOT / "data/cpu_tiny/runs.parquet"

@@ -32,9 +32,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scaling.backtest import backtest
+from scaling.analysis.backtest import backtest
 from scaling.laws import get_law
-from scaling.runs import final_rows, read_runs
+from scaling.data.runs import final_rows, read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
 runs = read_runs(ROOT / "data/pythia_evals/zero-shot.parquet", where="deduped == 0")

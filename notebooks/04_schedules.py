@@ -28,10 +28,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from scaling.backtest import backtest
+from scaling.analysis.backtest import backtest
 from scaling.laws import get_law
-from scaling.plan import compare_schedules
-from scaling.runs import read_runs
+from scaling.analysis.schedule_comparison import compare_schedules
+from scaling.data.runs import read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
 runs = read_runs(ROOT / "data/cpu_schedules/runs.parquet")

@@ -2,7 +2,9 @@
 
 Public API:
 
-    from scaling import read_runs, get_law, load_fit, backtest
+    from scaling import read_runs, get_law, load_fit
+
+    from scaling.analysis import backtest
     runs = read_runs("data/chinchilla/runs.parquet", where="loss < 3.44")
     fit = get_law("chinchilla").fit(runs, bootstrap=1000)
     print(fit.report())
@@ -11,9 +13,9 @@ Public API:
 """
 
 from scaling.errors import ScalingError
-from scaling.runs import final_rows, read_runs, write_runs
+from scaling.data.runs import final_rows, read_runs, write_runs
 from scaling.laws import LAWS, Law, PreparedRuns, Setting, get_law, load_fit, register
-from scaling.backtest import backtest
+from scaling.analysis.backtest import backtest
 
 __version__ = "0.1.0"
 

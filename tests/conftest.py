@@ -13,7 +13,7 @@ EPOCH_CSV = ROOT / "data" / "chinchilla" / "svg_extracted_data.csv"
 @pytest.fixture(scope="session")
 def chinchilla_240():
     """The bundled Chinchilla runs less the 5 highest-loss rows, as Epoch fitted them."""
-    from scaling.runs import read_runs
+    from scaling.data.runs import read_runs
 
     runs = read_runs(CHINCHILLA, where="loss < 3.44")
     assert len(runs) == 240

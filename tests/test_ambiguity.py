@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling import planning
+from scaling.analysis import planning
 from scaling.errors import ScalingError
 from scaling.laws import get_law
-from scaling.plan import compare_schedules
-from scaling.schedules import ScheduleError, parse
-from scaling.synthetic import chinchilla_ladder, multipower_curves
+from scaling.analysis.schedule_comparison import compare_schedules
+from scaling.data.schedules import ScheduleError, parse
+from scaling.data.synthetic import chinchilla_ladder, multipower_curves
 
 FAST = ["--bootstrap", "0", "--jobs", "1", "--no-calibration"]
 
@@ -158,7 +158,7 @@ def _lr_table(tmp_path):
 
 
 def _lr_file(path, schedules, names):
-    from scaling.schedules import lr_array
+    from scaling.data.schedules import lr_array
 
     pd.concat([pd.DataFrame({"run": name, "step": np.arange(1, 401),
                              "lr": lr_array(parse(schedules[run]))})
@@ -240,7 +240,7 @@ def test_the_python_api_refuses_a_name_given_twice_too():
     one name with two values themselves, so a notebook gets the command's error; the same value
     twice is one."""
     from scaling.laws import parse_settings
-    from scaling.runs import parse_mapping
+    from scaling.data.runs import parse_mapping
 
     with pytest.raises(ScalingError, match=r"--set delta given twice, delta=0.001 and delta=0.01"):
         parse_settings(["delta=0.001", "delta=0.01"])

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.schedules import lr_array, parse
+from scaling.data.schedules import lr_array, parse
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
-from scaling.lr import areas, per_step_lr
+from scaling.data.lr_history import areas, per_step_lr
 
 TRUE = {"L0": 1.6, "A": 1.1, "alpha": 0.45, "C": 0.9}
 SCHEDULES = {
@@ -113,7 +113,7 @@ def test_block_bootstrap_interval_of_an_unseen_schedule_holds_the_truth():
 
 
 def test_curve_backtest_reports_pred_e_and_worst_e():
-    from scaling.backtest import backtest
+    from scaling.analysis.backtest import backtest
 
     frame = table("constant", "cosine", "wsd")
     record = backtest(frame, "annealing", train="run != 'wsd'", bootstrap=0)
@@ -125,7 +125,7 @@ def test_curve_backtest_reports_pred_e_and_worst_e():
 
 def test_predict_whole_curve_of_a_schedule(tmp_path, capsys):
     import cli
-    from scaling.runs import write_runs
+    from scaling.data.runs import write_runs
 
     write_runs(table("constant", "cosine"), tmp_path / "curves.parquet")
     assert cli.main(["fit", str(tmp_path / "curves.parquet"), "--law", "annealing",
@@ -148,7 +148,7 @@ def test_predict_whole_curve_of_a_schedule(tmp_path, capsys):
 
 def test_compare_schedules_predicts_each_variant(capsys, tmp_path):
     import cli
-    from scaling.plan import compare_schedules
+    from scaling.analysis.schedule_comparison import compare_schedules
 
     fit = get_law("annealing").fit(table("constant", "cosine", "wsd"))
     curves = compare_schedules(fit, "peak=0.001,warmup=100,steps=3000,final=0.0001", every=25)

@@ -1,4 +1,4 @@
-"""Compute-optimal allocation by Hoffmann et al.'s approaches 1-3 (scaling/approaches.py).
+"""Compute-optimal allocation by Hoffmann et al.'s approaches 1-3 (scaling/analysis/approaches.py).
 
 Synthetic runs from a Chinchilla law, whose N_opt exponent is known, a = β/(α+β); and the
 bundled Chinchilla runs (Epoch AI's extraction of Hoffmann et al. 2022, Figure 4), compared with
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling import approaches
+from scaling.analysis import approaches
 from scaling.errors import ScalingError
-from scaling.runs import filter_rows
+from scaling.data.runs import filter_rows
 
 # Hoffmann et al. 2022's fitted law (unrounded, data/chinchilla/SOURCE.md): a = 0.4565
 TRUE = {"E": 1.69337, "A": 406.401, "B": 410.723, "alpha": 0.339171, "beta": 0.284908}
@@ -197,7 +197,7 @@ def test_cli_optimal_prints_and_writes_every_supported_approach(tmp_path, capsys
     assert [row["flops"] for row in record["allocation"]] == [1e21, 1e21, 1e23, 1e23]
 
 
-# The chinchilla_ladder example's law (scaling/synthetic.py): a = β/(α+β) = 0.37/0.71 = 0.5211
+# The chinchilla_ladder example's law (scaling/data/synthetic.py): a = β/(α+β) = 0.37/0.71 = 0.5211
 CURVE_LAW = {"E": 1.8, "A": 400, "B": 2000, "alpha": 0.34, "beta": 0.37}
 
 
@@ -206,7 +206,7 @@ def test_approach1_drops_the_envelope_led_by_the_smallest_or_largest_model():
     tokens: below about 1e17 FLOPs the optimum is smaller than 1e7, and the smallest model leads
     the envelope over 4 decades of budgets; above 4e19 the largest does. Those points bracket no
     optimum; fitted, they pulled a to 0.359 (issue 24). Dropped, the 7 inner sizes remain."""
-    from scaling.synthetic import chinchilla_curves
+    from scaling.data.synthetic import chinchilla_curves
 
     true_a = CURVE_LAW["beta"] / (CURVE_LAW["alpha"] + CURVE_LAW["beta"])
     runs = chinchilla_curves(**CURVE_LAW, params=np.geomspace(1e7, 1e9, 9),

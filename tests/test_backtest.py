@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling.backtest import backtest
-from scaling.synthetic import chinchilla_ladder
+from scaling.analysis.backtest import backtest
+from scaling.data.synthetic import chinchilla_ladder
 
 TRUE = {"E": 2.0, "A": 500.0, "B": 1500.0, "alpha": 0.33, "beta": 0.35}
 SIZES = [1e7, 2e7, 4e7, 8e7, 1.6e8, 3.2e8, 6.4e8, 1.28e9]

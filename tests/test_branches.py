@@ -25,7 +25,7 @@ import pytest
 import cli
 from ladders.launch import compute_summary, run_ladder, work_dir
 from ladders.model import GPTConfig, flops_per_token
-from scaling.schedules import lr_array, parse
+from scaling.data.schedules import lr_array, parse
 from ladders.spec import compute, estimate, expand, load_spec
 from ladders.train import train_rung
 
@@ -150,7 +150,7 @@ def test_branch_is_step_for_step_a_dedicated_wsd_run(ladder, tmp_path):
 
 
 def test_lr_schedule_laws_read_branch_curves_from_the_schedule(ladder):
-    from scaling.lr import per_step_lr
+    from scaling.data.lr_history import per_step_lr
 
     _, _, rungs, table = ladder
     lrs = per_step_lr(table)

@@ -1,4 +1,4 @@
-"""Calibrated intervals (scaling/calibration.py): the error model, its quantiles, and coverage on a
+"""Calibrated intervals (scaling/engine/calibration.py): the error model, its quantiles, and coverage on a
 misspecified ladder where the bootstrap's intervals fail."""
 
 import json
@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from scaling import calibration
-from scaling.backtest import backtest
-from scaling.calibration import ErrorModel, fit_error_model, weighted_quantiles
+from scaling.engine import calibration
+from scaling.analysis.backtest import backtest
+from scaling.engine.calibration import ErrorModel, fit_error_model, weighted_quantiles
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
-from scaling.synthetic import misspecified_ladder
+from scaling.data.synthetic import misspecified_ladder
 
 
 def test_error_model_recovers_a_known_growth_with_distance():
@@ -84,7 +84,7 @@ def test_calibrated_interval_widens_beyond_the_fitted_data(calibrated):
 
 
 def test_fit_file_keeps_the_error_model(calibrated, tmp_path):
-    from scaling.fit_file import seal
+    from scaling.output.fit_file import seal
 
     path = tmp_path / "fit.json"
     calibrated.to_json(path)
@@ -111,7 +111,7 @@ def test_too_few_held_out_residuals_give_no_calibration(monkeypatch):
 
 def test_misspecified_ladders_calibrated_intervals_hold_where_the_bootstrap_fails():
     """Chinchilla's law fitted to ladders whose loss follows it in non-embedding parameters
-    (scaling.synthetic.misspecified_ladder) on the sizes below 3e8, predicting the 15 runs of
+    (scaling.data.synthetic.misspecified_ladder) on the sizes below 3e8, predicting the 15 runs of
     5e8-2e9 (up to 1 decade beyond). Pooled over 8 ladders (120 held-out runs, but each
     ladder's errors share one extrapolation, so about 8-16 independent outcomes: a binomial
     standard error near 10% at 80%): the calibrated 80% intervals hold 70%-95% and the 95%
@@ -133,9 +133,9 @@ def test_misspecified_ladders_calibrated_intervals_hold_where_the_bootstrap_fail
 def test_repeated_seeds_set_the_floor_of_the_calibrated_intervals(tmp_path):
     """The bundled cpu-tiny table repeats its two smallest sizes with seeds 0, 1 and 2 (8
     branch groups of 3 seeds once the stable runs are left out: 16 dof). A fit records their
-    pooled scatter (scaling.seeds) and its calibrated error scale never goes below it."""
-    from scaling.runs import read_runs
-    from scaling.seeds import seed_scatter
+    pooled scatter (scaling.engine.seeds) and its calibrated error scale never goes below it."""
+    from scaling.data.runs import read_runs
+    from scaling.engine.seeds import seed_scatter
 
     from conftest import ROOT
 
@@ -159,7 +159,7 @@ def test_a_predicted_schedule_has_the_calibrated_interval_of_the_same_rows_in_a_
     coordinates (steps, progress, LR decay) as a run table's rows of that schedule: the cosine
     run of the bundled CPU schedules, predicted both ways, gets the same bounds."""
     from conftest import ROOT
-    from scaling.runs import read_runs
+    from scaling.data.runs import read_runs
 
     runs = read_runs(ROOT / "data" / "cpu_schedules" / "runs.parquet")
     law = get_law(name).fit(runs, where="step > 100", calibrate=True)

@@ -10,8 +10,8 @@ import pytest
 import cli
 from conftest import CHINCHILLA, ROOT
 from scaling.laws import load_fit
-from scaling.runs import write_runs
-from scaling.synthetic import chinchilla_ladder
+from scaling.data.runs import write_runs
+from scaling.data.synthetic import chinchilla_ladder
 
 EPOCH_WHERE = "loss < 3.44"
 
@@ -108,7 +108,7 @@ def test_python_dash_m_scaling_and_no_torch():
     result = subprocess.run([sys.executable, "-m", "scaling", "laws"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "chinchilla" in result.stdout
-    probe = "import sys, scaling, scaling.plots, cli; print('torch' in sys.modules)"
+    probe = "import sys, scaling, scaling.output.plots, cli; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout.strip() == "False", result.stderr

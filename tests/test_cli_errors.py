@@ -177,9 +177,9 @@ def boot_fit_file(tmp: Path) -> Path:
 
 def edited_fit(edit, name="edited.json", reseal=True):
     """The bootstrapped fit file with its record changed by `edit(record)` and resealed, as a
-    hand that recomputes the seal would (`scaling.fit_file.seal`): the field checks behind the
+    hand that recomputes the seal would (`scaling.output.fit_file.seal`): the field checks behind the
     seal (an edit without a new seal is `tests/test_fit_file_integrity.py`'s)."""
-    from scaling.fit_file import seal
+    from scaling.output.fit_file import seal
 
     def build(tmp):
         record = json.loads(boot_fit_file(tmp).read_text())
@@ -309,9 +309,9 @@ def outputs(command, option, build_path, *options):
 
 
 def vocab_table(edit=None, name: str = "vocab.csv"):
-    """A synthetic vocabulary ladder (scaling.synthetic.vocabulary_ladder) changed by `edit`."""
+    """A synthetic vocabulary ladder (scaling.data.synthetic.vocabulary_ladder) changed by `edit`."""
     def build(tmp: Path) -> Path:
-        from scaling.synthetic import vocabulary_ladder
+        from scaling.data.synthetic import vocabulary_ladder
 
         frame = vocabulary_ladder(E=5.53, A1=876.0, alpha1=0.447, A2=2072.0, alpha2=0.671,
                                   B=22216.0, seed=0).reset_index(drop=True)
@@ -351,7 +351,7 @@ def first_vocabulary_fit(tmp: Path) -> Path:
 
 def edited_vocab_fit(edit):
     """The vocabulary fit file edited by `edit(record)` and resealed (see `edited_fit`)."""
-    from scaling.fit_file import seal
+    from scaling.output.fit_file import seal
 
     def build(tmp):
         record = json.loads(vocab_fit_file(tmp).read_text())
@@ -363,9 +363,9 @@ def edited_vocab_fit(edit):
 
 
 def dc_table(edit=None, name: str = "dc.csv"):
-    """A synthetic data-constrained ladder (scaling.synthetic.data_constrained_ladder)."""
+    """A synthetic data-constrained ladder (scaling.data.synthetic.data_constrained_ladder)."""
     def build(tmp: Path) -> Path:
-        from scaling.synthetic import data_constrained_ladder
+        from scaling.data.synthetic import data_constrained_ladder
 
         frame = data_constrained_ladder(E=1.87, A=521.0, B=1488.0, alpha=0.353, beta=0.353,
                                         params=[1e7, 3e7, 1e8], unique_per_param=[5, 20],
@@ -774,7 +774,7 @@ def test_a_bad_plot_format_fails_before_the_fit(tmp_path, capsys):
 def test_a_format_2_fit_loads_and_predicts_as_its_format_3(tmp_path, capsys):
     """A format 2 record (`theta` beside `params`) reads as its format 3 and gives the same
     predictions and intervals; written before fit files were sealed, a real one (no seal) is
-    refused with the advice to refit (`scaling.fit_file`)."""
+    refused with the advice to refit (`scaling.output.fit_file`)."""
     three = boot_fit_file(tmp_path)
     two = edited_fit(as_format_2, "two.json")(tmp_path)
     argv = ["--params", "1e9", "3e9", "--tokens", "2e10", "1e11"]

@@ -1,9 +1,9 @@
-"""How the commands end (scaling/console.py): bad input exits 2 with one line, a bug exits 1
+"""How the commands end (scaling/output/console.py): bad input exits 2 with one line, a bug exits 1
 with one line (the traceback with SCALING_DEBUG=1), Ctrl-C exits 130."""
 
 import pytest
 
-from scaling.console import OneLineParser, run_command
+from scaling.output.console import OneLineParser, run_command
 from scaling.errors import ScalingError
 
 
@@ -49,7 +49,7 @@ def test_parser_errors_are_scaling_errors_named_after_the_program():
 
 def test_checking_an_output_makes_no_folder(tmp_path):
     """A command that fails after its outputs were checked leaves no empty folder behind."""
-    from scaling.console import check_output
+    from scaling.output.console import check_output
 
     target = tmp_path / "a" / "b" / "fit.json"
     assert check_output(target, "--out") == target
@@ -63,7 +63,7 @@ def test_a_reader_that_leaves_early_is_not_an_error():
     import sys
     from pathlib import Path
 
-    code = ("import sys; from scaling.console import run_command; "
+    code = ("import sys; from scaling.output.console import run_command; "
             "sys.exit(run_command(lambda: [print('x' * 99) for _ in range(100_000)] and 0))")
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scaling import read_runs
-from scaling.backtest import backtest
+from scaling.analysis.backtest import backtest
 
 
 def test_the_mup_law_predicts_the_two_largest_widths_within_one_percent():

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scaling.backtest import backtest
-from scaling.runs import read_runs
+from scaling.analysis.backtest import backtest
+from scaling.data.runs import read_runs
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "cpu_repeat" / "runs.parquet"
 # the runs of 1, 2 and 4 epochs (65,536, 131,072 and 262,144 tokens), selected by the epochs of

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scaling.backtest import backtest
+from scaling.analysis.backtest import backtest
 from scaling.laws import get_law
-from scaling.runs import read_runs
+from scaling.data.runs import read_runs
 
 RUNS = Path(__file__).resolve().parents[1] / "data" / "cpu_sparse" / "runs.parquet"
 

@@ -8,7 +8,7 @@ about 4 points, which is the scale of these errors."""
 import pytest
 
 from scaling import read_runs
-from scaling.backtest import task_backtests, task_names
+from scaling.analysis.backtest import task_backtests, task_names
 
 TRAIN, TEST = "width < 96 and not stable", "width == 96 and not stable"
 

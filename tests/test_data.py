@@ -438,8 +438,8 @@ def test_bundled_cpu_tiny_table_has_the_seed_repeats():
     import pyarrow.parquet as pq
 
     from ladders.spec import expand, load_spec
-    from scaling.runs import final_rows, read_runs
-    from scaling.seeds import seed_scatter
+    from scaling.data.runs import final_rows, read_runs
+    from scaling.engine.seeds import seed_scatter
 
     root = Path(__file__).resolve().parents[1]
     path = root / "data" / "cpu_tiny" / "runs.parquet"
@@ -468,7 +468,7 @@ def test_bundled_cpu_vocab_table_has_every_vocabulary_and_size():
     import pyarrow.parquet as pq
 
     from ladders.spec import expand, load_spec
-    from scaling.runs import final_rows, read_runs
+    from scaling.data.runs import final_rows, read_runs
 
     root = Path(__file__).resolve().parents[1]
     path = root / "data" / "cpu_vocab" / "runs.parquet"

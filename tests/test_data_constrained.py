@@ -21,7 +21,7 @@ import cli
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.laws.data_constrained import PAPER, DataConstrained
-from scaling.synthetic import chinchilla_ladder, data_constrained_ladder
+from scaling.data.synthetic import chinchilla_ladder, data_constrained_ladder
 
 FIVE = ("a", "b", "e", "alpha", "beta")
 

@@ -1,4 +1,4 @@
-"""Hand-edited fit files (issue 24, item 4): the seal (`scaling.fit_file`) makes every edit of a
+"""Hand-edited fit files (issue 24, item 4): the seal (`scaling.output.fit_file`) makes every edit of a
 saved fit a one-line error naming the field, a file without a seal loads only as hand-written
 constants, and reading is guarded as a class (nesting, huge numbers, wrong types).
 
@@ -17,9 +17,9 @@ import pytest
 
 import cli
 from scaling.errors import ScalingError
-from scaling.fit_file import FIELDS, HANDWRITTEN, MAX_DEPTH, seal
+from scaling.output.fit_file import FIELDS, HANDWRITTEN, MAX_DEPTH, seal
 from scaling.laws import LAWS, get_law, load_fit
-from scaling.runs import read_runs
+from scaling.data.runs import read_runs
 from test_cli_errors import REPO, base_table, set_field, write
 
 PREDICT = ["--params", "1e9", "3e9", "--tokens", "2e10", "1e11"]

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.special import huber as scipy_huber
 
-from scaling import fitting
+from scaling.engine import fitting
 from scaling.laws import get_law
-from scaling.synthetic import chinchilla_ladder
+from scaling.data.synthetic import chinchilla_ladder
 
 TRUE = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling.runs import read_runs
+from scaling.data.runs import read_runs
 from test_importers import FIXTURE, HISTORY, MAPPED, WANDB, json_with
 
 TOKENS = ["--params", "pythia-v1.1-70m=7e7", "--tokens-per-step", "2097152"]

@@ -1,4 +1,4 @@
-"""Importers (scaling.importers.lm_eval, scaling.importers.wandb) and `scaling import`.
+"""Importers (scaling.data.importers.lm_eval, scaling.data.importers.wandb) and `scaling import`.
 
 Fixtures: `tests/data/lm_eval/` holds 7 of the Pythia suite's lm-eval-harness JSONs, unchanged
 (see its README); `tests/data/wandb/` hand-written W&B exports. The expected numbers below are
@@ -18,8 +18,8 @@ import pytest
 
 import cli
 from scaling.errors import ScalingError
-from scaling.importers import lm_eval, wandb
-from scaling.runs import CONTRACT_VERSION, contract_version, read_runs
+from scaling.data.importers import lm_eval, wandb
+from scaling.data.runs import CONTRACT_VERSION, contract_version, read_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 LM_EVAL = ROOT / "tests" / "data" / "lm_eval"

@@ -12,7 +12,7 @@ import pytest
 import cli
 from scaling.laws import load_fit
 from test_lr import SCHEDULES, curves
-from scaling.schedules import lr_array, parse
+from scaling.data.schedules import lr_array, parse
 
 
 def grid() -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from ladders.launch import add_run_arguments, compute_summary, dry_run_table, work_dir
-from scaling.console import OneLineParser
+from scaling.output.console import OneLineParser
 
 SPEC = ROOT / "ladders" / "specs" / "cpu-tiny.toml"
 

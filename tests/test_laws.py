@@ -20,9 +20,9 @@ import pytest
 from scaling.errors import ScalingError
 from scaling.laws import LAWS, Law, get_law, load_fit
 from scaling.laws.base import Problem
-from scaling.task_data import IDEAL_RUN
-from scaling.schedules import parse
-from scaling.synthetic import (chinchilla_ladder, data_constrained_ladder, multipower_curves,
+from scaling.data.evaluations import IDEAL_RUN
+from scaling.data.schedules import parse
+from scaling.data.synthetic import (chinchilla_ladder, data_constrained_ladder, multipower_curves,
                                 task_ladder, vocabulary_ladder)
 
 
@@ -69,7 +69,7 @@ SCHEDULES = {
 
 
 def annealing_curves(true, sizes=(1e6,), noise=0.002, decay=0.999):
-    from scaling.lr import areas, per_step_lr
+    from scaling.data.lr_history import areas, per_step_lr
 
     frames = []
     for k, (name, schedule) in enumerate(SCHEDULES.items()):
@@ -108,7 +108,7 @@ def multipower_case():
                             "beta": 0.2, "gamma": 0.05}
 
 
-# Tao et al. 2024's approach-3 constants in plain counts (scaling.vocab.from_paper_units), α1 = β
+# Tao et al. 2024's approach-3 constants in plain counts (scaling.analysis.optimal_vocab.from_paper_units), α1 = β
 VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,
               "B": 22216.1}
 
@@ -198,7 +198,7 @@ def overtrain_case():
 def sparse_case():
     # Jin et al. 2025: Chinchilla in N̄; dense and pruned (S = 0.5, 0.75; geometric, 25%-75% of
     # compute) runs, final rows only: N̄ from each run's `pruning` schedule; 0.1% noise
-    from scaling.pruning import Pruning
+    from scaling.data.pruning_schedules import Pruning
 
     true = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
     rng = np.random.default_rng(7)
@@ -259,7 +259,7 @@ def test_the_registry_finds_laws_without_an_import_list():
 
     init = ast.parse((ROOT / "scaling" / "laws" / "__init__.py").read_text())
     imported = {node.module for node in ast.walk(init) if isinstance(node, ast.ImportFrom)}
-    assert imported == {"scaling.fitting", "scaling.laws.base", "scaling.laws.registry"}
+    assert imported == {"scaling.engine.fitting", "scaling.laws.base", "scaling.laws.registry"}
     found = {cls.__module__.rsplit(".", 1)[1] for cls in LAWS.values()}
     files = {path.stem for path in (ROOT / "scaling" / "laws").glob("*.py")}
     assert found == files - {"__init__", "base", "registry", "chain"}
@@ -321,7 +321,7 @@ def test_prediction_shapes(fitted, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_law_calibrates_intervals_that_widen_with_distance(fitted, name, tmp_path):
-    """Every law learns an error model from refits of splits of its data (scaling/calibration
+    """Every law learns an error model from refits of splits of its data (scaling/engine/calibration
     .py): its calibrated intervals hold the point, widen from 80% to 95%, survive the fit file,
     and (laws with scale columns) grow with the distance beyond the fitted data."""
     law, data, settings, _, _ = fitted(name)
@@ -443,7 +443,7 @@ def test_a_chained_bootstrap_resamples_both_steps_together():
     runs = task_runs()
     law = get_law("task", **task_case()[1]).fit(runs, bootstrap=40, seed=3)
     assert law.bootstrap_theta_.shape == (40, len(law.parameters))
-    from scaling import fitting
+    from scaling.engine import fitting
 
     points_1 = law.steps[0].fit_rows(law.prepare(runs))
     points_2 = law.steps[1].fit_rows(law.prepare(runs))

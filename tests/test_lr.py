@@ -1,4 +1,4 @@
-"""Per-step learning rates (scaling/lr.py): LR files, the step convention, which source wins,
+"""Per-step learning rates (scaling/data/lr_history.py): LR files, the step convention, which source wins,
 and the curve laws' commands that read them (fit and backtest, with --where)."""
 
 import numpy as np
@@ -8,8 +8,8 @@ import pytest
 import cli
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
-from scaling.lr import CONVENTION, per_step_lr, read_lr_file
-from scaling.schedules import lr_array, parse
+from scaling.data.lr_history import CONVENTION, per_step_lr, read_lr_file
+from scaling.data.schedules import lr_array, parse
 
 SCHEDULES = {
     "constant": "constant:peak=0.001,warmup=100,steps=3000",

@@ -91,7 +91,7 @@ def test_vectorised_loss_equals_the_double_loop(seed):
 
 
 def test_blocked_approximation_is_close_to_the_exact_sum():
-    from scaling.schedules import lr_array, parse
+    from scaling.data.schedules import lr_array, parse
 
     lr = lr_array(parse("cosine:peak=3e-4,warmup=500,steps=24000,final=3e-5"))
     rows = np.arange(100, 24001, 100)
@@ -154,7 +154,7 @@ def test_recovers_known_parameters_and_predicts_an_unseen_schedule():
 
 
 def test_curve_backtest_and_saved_fit(tmp_path):
-    from scaling.backtest import backtest
+    from scaling.analysis.backtest import backtest
 
     frame = table("constant", "cosine", "wsd", noise=0.002)
     record = backtest(frame, "multipower", train="run != 'wsd'", bootstrap=0)
@@ -194,7 +194,7 @@ def test_too_many_rows_for_the_exact_sum_is_a_one_line_error(monkeypatch):
 
 def test_cli_fits_with_an_lr_file_and_predicts_a_schedule(tmp_path, capsys):
     import cli
-    from scaling.schedules import lr_array, parse
+    from scaling.data.schedules import lr_array, parse
 
     frame = table("constant", "cosine", noise=0.001)
     lr_rows = [pd.DataFrame({"run": name, "step": np.arange(1, 3001),
@@ -229,7 +229,7 @@ def test_cli_fits_with_an_lr_file_and_predicts_a_schedule(tmp_path, capsys):
 ])
 def test_bad_lr_file_is_a_one_line_error(tmp_path, capsys, change, message):
     import cli
-    from scaling.schedules import lr_array, parse
+    from scaling.data.schedules import lr_array, parse
 
     lr = pd.DataFrame({"run": "cosine", "step": np.arange(1, 3001),
                        "lr": lr_array(parse(SCHEDULES["cosine"]))})
@@ -249,8 +249,8 @@ def test_cpu_schedule_ladder_fit_on_two_predicts_the_third():
     rounding, not for a worse law."""
     from pathlib import Path
 
-    from scaling.backtest import backtest
-    from scaling.runs import read_runs
+    from scaling.analysis.backtest import backtest
+    from scaling.data.runs import read_runs
 
     runs = read_runs(Path(__file__).parents[1] / "data" / "cpu_schedules" / "runs.parquet")
     for law in ("annealing", "multipower"):
@@ -269,7 +269,7 @@ def _swap_steps(frame):
 
 
 def _dense_with_negative_lr(frame):
-    from scaling.schedules import lr_array, parse
+    from scaling.data.schedules import lr_array, parse
 
     dense = pd.DataFrame({"run": "cosine", "params": 1e6, "step": np.arange(1, 3001),
                           "lr": lr_array(parse(SCHEDULES["cosine"]))})
@@ -343,7 +343,7 @@ def test_backtest_of_long_curves_stays_under_400_mb(tmp_path):
     import sys
 
     from conftest import ROOT
-    from scaling.synthetic import multipower_backtest_curves
+    from scaling.data.synthetic import multipower_backtest_curves
 
     paper = {"L0": 3.04, "A": 0.525, "alpha": 0.508, "B": 363.8, "C": 2.066, "beta": 0.583,
              "gamma": 0.641}   # the published 25M-model fit cited in bench/multipower_speed.py
@@ -369,8 +369,8 @@ def test_backtest_of_long_curves_stays_under_400_mb(tmp_path):
 def fitted_record(n_samples: int) -> dict:
     """A multi-power fit file's record with the TRUE parameters and `n_samples` bootstrap
     samples scattered 1% around them (written by hand: no fit needed; sealed, as a file with
-    bootstrap samples must be, scaling.fit_file)."""
-    from scaling.fit_file import seal
+    bootstrap samples must be, scaling.output.fit_file)."""
+    from scaling.output.fit_file import seal
 
     rng = np.random.default_rng(3)
     names = list(TRUE)
@@ -389,7 +389,7 @@ def test_the_default_every_keeps_a_long_prediction_fast_and_its_final_value_exac
     interval are the same as at any other --every."""
     import scaling.laws.multipower as multipower
     from scaling.laws import LAWS
-    from scaling.lr import schedule_rows
+    from scaling.data.lr_history import schedule_rows
 
     cosine = "cosine:peak=3e-4,warmup=2160,steps=24000,final=3e-5"
     for n_samples, expected in ((0, 10), (100, 200)):
@@ -437,7 +437,7 @@ def test_a_loosely_pinned_decay_term_is_explained_in_one_line():
     term is pinned."""
     from scaling.laws import LAWS
 
-    from scaling.fit_file import seal
+    from scaling.output.fit_file import seal
 
     pinned = LAWS["multipower"].from_dict(fitted_record(40))
     assert pinned.notes() == [] and "NOTE" not in pinned.report()

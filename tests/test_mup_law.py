@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling.backtest import backtest
+from scaling.analysis.backtest import backtest
 from scaling.laws import get_law, load_fit
 
 TRUTH = {"a": 40.0, "b": -0.3, "d": 300.0, "e": -0.25, "c": 1.6}

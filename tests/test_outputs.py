@@ -243,7 +243,7 @@ def test_distinct_outputs_are_written(tmp_path, capsys):
 # -- atomic writes: the mode kept, the data flushed, a refused write named ------------------------
 
 def test_a_replaced_file_keeps_its_permission_bits(tmp_path):
-    from scaling.atomic import write_text
+    from scaling.output.atomic import write_text
 
     private = tmp_path / "private.json"
     private.write_text("old")
@@ -274,7 +274,7 @@ def test_a_fit_over_a_private_fit_stays_private(tmp_path, capsys):
 
 
 def test_a_write_is_flushed_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
-    from scaling import atomic
+    from scaling.output import atomic
 
     events = []
     real_fsync, real_replace = os.fsync, os.replace
@@ -300,7 +300,7 @@ def test_a_write_is_flushed_before_the_rename_and_the_folder_after(tmp_path, mon
 
 def test_a_write_the_system_refuses_names_the_file(tmp_path, capsys, monkeypatch):
     """A full disk (ENOSPC at the flush): one line naming the file, the old file kept."""
-    from scaling import atomic
+    from scaling.output import atomic
 
     runs = runs_table(tmp_path)
     out = tmp_path / "fit.json"
@@ -340,7 +340,7 @@ def test_a_file_size_limit_is_one_line_naming_the_file(tmp_path):
 
 
 def test_an_os_error_without_a_file_is_not_an_empty_name(capsys):
-    from scaling.console import run_command
+    from scaling.output.console import run_command
 
     def fails():
         raise OSError(errno.EIO, os.strerror(errno.EIO))

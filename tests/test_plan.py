@@ -1,12 +1,12 @@
-"""Planning (scaling/plan.py): comparing LR schedules with a fitted curve law."""
+"""Planning (scaling/analysis/schedule_comparison.py): comparing LR schedules with a fitted curve law."""
 
 import numpy as np
 import pytest
 
 from scaling.errors import ScalingError
 from scaling.laws import get_law
-from scaling.plan import VARIANTS, compare_schedules
-from scaling.synthetic import chinchilla_ladder, multipower_curves
+from scaling.analysis.schedule_comparison import VARIANTS, compare_schedules
+from scaling.data.synthetic import chinchilla_ladder, multipower_curves
 
 TRUE = {"L0": 2.0, "A": 0.8, "alpha": 0.45, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
 

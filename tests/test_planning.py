@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import cli
-from scaling import planning
+from scaling.analysis import planning
 
 REPO = Path(__file__).resolve().parents[1]
 RUNS = REPO / "data" / "chinchilla" / "runs.parquet"

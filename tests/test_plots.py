@@ -1,4 +1,4 @@
-"""Figures (scaling/plots.py): every kind of law gets its figure, labelled with its target, and
+"""Figures (scaling/output/plots.py): every kind of law gets its figure, labelled with its target, and
 the iso-compute lines and frontier appear only for laws that allocate compute; and every figure is
 readable: nothing clipped, no tiny text, short legends, observed data as markers and predictions
 as lines, curves that coincide for a while both visible, the LR from step 1, and no change to
@@ -16,11 +16,11 @@ from matplotlib.contour import ContourSet
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
-from scaling import plots
+from scaling.output import plots
 from scaling.laws import get_law
-from scaling.plan import compare_schedules
-from scaling.runs import read_runs
-from scaling.synthetic import (chinchilla_ladder, multipower_curves, task_ladder,
+from scaling.analysis.schedule_comparison import compare_schedules
+from scaling.data.runs import read_runs
+from scaling.data.synthetic import (chinchilla_ladder, multipower_curves, task_ladder,
                                vocabulary_ladder)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ def tick_labels(figure) -> set:
 
 
 def check_readable(figure):
-    """The rules every figure keeps (see scaling/plots.py)."""
+    """The rules every figure keeps (see scaling/output/plots.py)."""
     renderer = figure.canvas.get_renderer()
     box = figure.bbox.padded(1)                     # 1 px of rounding
     texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
@@ -322,9 +322,9 @@ def test_importing_and_plotting_leave_matplotlibs_backend_and_pyplot_alone(tmp_p
     probe = f"""
 import sys, matplotlib
 matplotlib.use("svg")
-from scaling import plots
+from scaling.output import plots
 from scaling.laws import get_law
-from scaling.synthetic import chinchilla_ladder
+from scaling.data.synthetic import chinchilla_ladder
 runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37, params=[1e7, 3e7, 1e8],
                          tokens_per_param=[5, 10, 20], noise=0.003, seed=0)
 plots.plot_fit(get_law("chinchilla").fit(runs), runs, {str(tmp_path / "fit.png")!r})

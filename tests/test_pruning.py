@@ -1,4 +1,4 @@
-"""The pruning schedules' math (scaling/pruning.py) against closed forms.
+"""The pruning schedules' math (scaling/data/pruning_schedules.py) against closed forms.
 
 Geometric: Jin et al. 2025 ("The Journey Matters", ICLR 2025, arXiv:2501.12486), n events each
 keeping 1 − s, s = 1 − (1 − S)^(1/n). Cubic: Zhu & Gupta 2017 (arXiv:1710.01878), eq. 1,
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling.pruning import Pruning, PruningError, average_from_rows, parse
+from scaling.data.pruning_schedules import Pruning, PruningError, average_from_rows, parse
 
 
 @pytest.mark.parametrize("sparsity, events", [(0.5, 1), (0.5, 7), (0.75, 20), (0.9, 3)])

@@ -13,7 +13,7 @@ from ladders.model import GPT, GPTConfig, parameter_counts
 from ladders.pruning import Masks, prunable_count, prunable_parameters
 from ladders.spec import expand, load_spec
 from ladders.train import train_rung
-from scaling.pruning import parse
+from scaling.data.pruning_schedules import parse
 
 SPEC = """
 [ladder]
@@ -316,7 +316,7 @@ def test_bundled_sparse_ladder():
 def test_pruning_events_read_nothing_back(tmp_path):
     """Events (a sort and a few masks on the device) do not wait for the device: the read-backs
     of a pruned rung do not grow with the events between two rows."""
-    from scaling.pruning import Pruning
+    from scaling.data.pruning_schedules import Pruning
     from test_train import _CountReadBacks
 
     base = pruned_rung(tmp_path)
@@ -339,7 +339,7 @@ def test_pruning_events_read_nothing_back(tmp_path):
 def test_bundled_cpu_sparse_table():
     """data/cpu_sparse/runs.parquet (its SOURCE.md): every rung of cpu-sparse, whole, with
     params_active as planned at every row and every sparse run above its dense twin."""
-    from scaling.runs import final_rows, read_runs
+    from scaling.data.runs import final_rows, read_runs
 
     root = Path(__file__).resolve().parents[1]
     runs = read_runs(root / "data/cpu_sparse/runs.parquet", columns=("step", "params_active"))

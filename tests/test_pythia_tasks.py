@@ -14,10 +14,12 @@ curve_fit as the paper's code calls it) reproduces the same parameters on the sa
 import numpy as np
 import pytest
 
-from scaling import diagnostics, read_runs
-from scaling.backtest import backtest
+from scaling import read_runs
+
+from scaling.engine import diagnostics
+from scaling.analysis.backtest import backtest
 from scaling.laws import get_law
-from scaling.task_data import ideal_point, smoothed_rows
+from scaling.data.evaluations import ideal_point, smoothed_rows
 from test_task import papers_step_2
 
 TRAIN = "params < 2e9"          # 70M … 1.4B; held out: 2.8B, 6.9B, 12B

@@ -1,4 +1,4 @@
-"""Queries are data, never code (`scaling.query`): the whitelist gives pandas' rows on every
+"""Queries are data, never code (`scaling.data.query`): the whitelist gives pandas' rows on every
 construct it allows; everything else — the injections of issue 24 among them — is a one-line
 error, exit 2, before any work, and writes no file; every query the project's README, docs,
 notebooks, Makefile and tests use still parses."""
@@ -15,8 +15,8 @@ import pytest
 
 import cli
 from scaling.errors import ScalingError
-from scaling.query import parse
-from scaling.runs import filter_rows
+from scaling.data.query import parse
+from scaling.data.runs import filter_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -192,8 +192,8 @@ INJECTIONS = [ERRORS[name] for name in (
     "at-variable", "at-path", "at-frame", "dunder-import", "import-call", "class-attribute",
     "open", "eval", "exec", "getattr", "walrus", "list-comprehension", "lambda", "f-string",
     "subscript", "attribute", "method", "dunder-name")]
-# The same three with the names pandas' query resolved in `scaling.runs.filter_rows`, which
-# wrote files on the code before `scaling.query`.
+# The same three with the names pandas' query resolved in `scaling.data.runs.filter_rows`, which
+# wrote files on the code before `scaling.data.query`.
 INJECTIONS += [("loss < 3.44 + @Path('pwned.txt').touch()", "'@'"),
                ("loss < 3.44 or @frame.to_csv('pwned.txt')", "'@'"),
                ("loss < 3.44 or @searched.to_csv('pwned.txt')", "'@'")]

@@ -21,7 +21,7 @@ from scaling.laws import get_law, load_fit
 
 
 def reach_cells(law, values):
-    from scaling.report import reach_cells as cells     # (new in issue 24)
+    from scaling.output.report import reach_cells as cells     # (new in issue 24)
 
     return cells(law, values)
 
@@ -96,7 +96,7 @@ def test_ten_times_the_fitted_peak_lr_is_reach_widens_the_interval_and_warns(ann
 
 
 def test_a_multipower_curve_at_a_higher_peak_reaches_in_peak_lr():
-    from scaling.synthetic import multipower_curves
+    from scaling.data.synthetic import multipower_curves
 
     true = {"L0": 2.0, "A": 0.8, "alpha": 0.45, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
     runs = multipower_curves(true, {

@@ -13,7 +13,7 @@ import pytest
 
 import cli
 from scaling.laws import load_fit
-from scaling.synthetic import vocabulary_ladder
+from scaling.data.synthetic import vocabulary_ladder
 from test_mup_law import widths_and_budgets
 from test_sparse_law import synthetic_table
 from test_vocabulary import CONSTANTS

@@ -12,7 +12,7 @@ from ladders import data as D
 from ladders.checkpoints import CheckpointError, check_same_rung
 from ladders.spec import expand, load_spec
 from scaling.errors import ScalingError
-from scaling.runs import read_runs, write_runs
+from scaling.data.runs import read_runs, write_runs
 from test_train import spec as train_spec
 
 ROOT = Path(__file__).resolve().parents[1]

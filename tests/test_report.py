@@ -1,4 +1,4 @@
-"""Text reports (scaling/report.py): what a fit, a prediction and a backtest print, in the words
+"""Text reports (scaling/output/report.py): what a fit, a prediction and a backtest print, in the words
 of the law that made them (its target, residual space and compute model)."""
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 
 from scaling.laws import get_law
 from scaling.errors import ScalingError
-from scaling.report import (backtest_report, compute_optimal_table, fit_report, fit_warning_lines,
+from scaling.output.report import (backtest_report, compute_optimal_table, fit_report, fit_warning_lines,
                             fit_warnings, prediction_table, reach_cell, table)
-from scaling.synthetic import chinchilla_ladder, vocabulary_ladder
+from scaling.data.synthetic import chinchilla_ladder, vocabulary_ladder
 
 VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,
               "B": 22216.1}

@@ -9,8 +9,8 @@ import pytest
 
 from conftest import CHINCHILLA, EPOCH_CSV
 from scaling.errors import ScalingError
-from scaling.importers.epoch import read_epoch_chinchilla
-from scaling.runs import (METADATA_KEY, contract_version, filter_rows, final_rows, parse_mapping,
+from scaling.data.importers.epoch import read_epoch_chinchilla
+from scaling.data.runs import (METADATA_KEY, contract_version, filter_rows, final_rows, parse_mapping,
                           read_runs, write_runs)
 
 
@@ -134,7 +134,7 @@ def test_the_contract_lives_in_the_project():
     """Defect 7: docstrings pointed to a run-table.md outside the project, which a clone does not
     have. The contract is docs/run-table.md, and it names every column the code knows."""
     from conftest import ROOT
-    from scaling.runs import NUMERIC, REQUIRED, STRING
+    from scaling.data.runs import NUMERIC, REQUIRED, STRING
 
     files = [ROOT / "cli.py", ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml",
              *ROOT.glob("docs/*.md"),

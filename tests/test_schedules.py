@@ -1,9 +1,9 @@
-"""Learning-rate schedules (scaling/schedules.py)."""
+"""Learning-rate schedules (scaling/data/schedules.py)."""
 
 import numpy as np
 import pytest
 
-from scaling.schedules import ScheduleError, lr_array, lr_at, parse
+from scaling.data.schedules import ScheduleError, lr_array, lr_at, parse
 
 
 def test_round_trip_through_the_string():

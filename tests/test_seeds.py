@@ -1,4 +1,4 @@
-"""Seed scatter (scaling.seeds): the pooled std between seeds of otherwise identical runs."""
+"""Seed scatter (scaling.engine.seeds): the pooled std between seeds of otherwise identical runs."""
 
 import math
 
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from scaling.errors import ScalingError
-from scaling.seeds import SeedScatter, seed_scatter
+from scaling.engine.seeds import SeedScatter, seed_scatter
 
 
 def rows(run, params, tokens, seed, losses, schedule="cosine", acc=None):

@@ -11,7 +11,7 @@ import cli
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.laws.sparse import schedule_advice
-from scaling.pruning import Pruning
+from scaling.data.pruning_schedules import Pruning
 
 TRUTH = {"E": 1.2, "A": 400.0, "B": 900.0, "alpha": 0.34, "beta": 0.30}
 

@@ -11,7 +11,7 @@ from ladders.model import GPTConfig, parameter_counts
 from ladders.spec import expand, load_spec, schema_markdown
 from ladders.spec.docs import field_docs
 from ladders.spec.schema import SECTIONS
-from scaling.schedules import parse
+from scaling.data.schedules import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,6 +1,6 @@
 """The task laws (Bhagia et al. 2024, arXiv:2412.04403): step 1 (scaling/laws/task_loss.py),
 step 2 (task_accuracy.py), the chain (task.py), the variants (task_error.py, task_single.py),
-their data treatment (scaling/task_data.py) and the CLI's --task, --variant and --chance.
+their data treatment (scaling/data/evaluations.py) and the CLI's --task, --variant and --chance.
 
 The paper's procedure is reimplemented here from its description, independently of the engine
 (scipy's L-BFGS-B for step 1, scipy's curve_fit for step 2, as the paper's code calls them), and
@@ -15,11 +15,11 @@ import pytest
 from scipy.optimize import curve_fit, minimize
 
 import cli
-from scaling import diagnostics
+from scaling.engine import diagnostics
 from scaling.errors import ScalingError
 from scaling.laws import get_law
-from scaling.synthetic import task_ladder
-from scaling.task_data import (IDEAL_RUN, final_values, ideal_point, moving_average,
+from scaling.data.synthetic import task_ladder
+from scaling.data.evaluations import (IDEAL_RUN, final_values, ideal_point, moving_average,
                                smoothed_rows)
 
 LOSS = {"E": 0.3, "A": 40.0, "B": 150.0, "alpha": 0.3, "beta": 0.3}

@@ -351,7 +351,7 @@ def test_dry_run_counts_the_task_scoring(tmp_path):
 
 
 def test_bundled_cpu_tasks_table():
-    from scaling.runs import read_runs
+    from scaling.data.runs import read_runs
 
     table = read_runs(ROOT / "data" / "cpu_tasks" / "runs.parquet")
     for name in T.BUILTIN:

@@ -15,7 +15,7 @@ import pytest
 
 from ladders.launch import collect, run_ladder, work_dir
 from ladders.spec import expand, load_spec
-from scaling.runs import REQUIRED, contract_version, read_runs
+from scaling.data.runs import REQUIRED, contract_version, read_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Units of a run table (scaling/units.py): a `flops` column that is not FLOPs and tokens that
+"""Units of a run table (scaling/data/units.py): a `flops` column that is not FLOPs and tokens that
 are not tokens warn (flops-units, tokens-per-param) in every command that reads the table, and
 approaches 1 and 2, which take `flops` as training compute, refuse a column 100x off."""
 
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling import units
-from scaling.runs import read_runs
-from scaling.synthetic import chinchilla_ladder
+from scaling.data import units
+from scaling.data.runs import read_runs
+from scaling.data.synthetic import chinchilla_ladder
 
 LAW = {"E": 1.8, "A": 400, "B": 2000, "alpha": 0.34, "beta": 0.37}
 FAST = ["--bootstrap", "0", "--jobs", "1"]

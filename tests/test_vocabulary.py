@@ -1,5 +1,5 @@
 """The vocabulary law (scaling/laws/vocabulary.py) and the compute-optimal vocabulary
-(scaling/vocab.py): the paper's published predictions reproduced from its published constants,
+(scaling/analysis/optimal_vocab.py): the paper's published predictions reproduced from its published constants,
 known constants refitted from synthetic ladders, the three approaches through the CLI."""
 
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import cli
-from scaling import vocab as V
+from scaling.analysis import optimal_vocab as V
 from scaling.laws import LAWS, get_law
-from scaling.synthetic import vocabulary_ladder
+from scaling.data.synthetic import vocabulary_ladder
 
 # -- the paper's published constants and predictions ---------------------------------------------
 #
@@ -314,7 +314,7 @@ def test_the_cpu_vocabulary_ladder_runs_all_three_approaches_and_says_why_one_is
     off, A2 on its bound), so approach 3 has no optimum and says so instead of printing V = 0
     (numbers as measured on this table; README, "The vocabulary law")."""
     from conftest import ROOT
-    from scaling.runs import read_runs
+    from scaling.data.runs import read_runs
 
     runs = read_runs(ROOT / "data" / "cpu_vocab" / "runs.parquet", where="not stable")
     law = get_law("vocab").fit(runs)

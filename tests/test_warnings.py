@@ -1,4 +1,4 @@
-"""Distance and warnings on every prediction (scaling/diagnostics.py, scaling/report.py, cli.py):
+"""Distance and warnings on every prediction (scaling/engine/diagnostics.py, scaling/output/report.py, cli.py):
 each warning fires on a case built for it and names what it is about; none fires on the bundled
 Chinchilla fit; the fit file and `predict --json` carry them; every predicted point states how
 far it reaches beyond the fitted data; plots shade the fitted range."""
@@ -11,12 +11,13 @@ import pytest
 
 import cli
 from conftest import CHINCHILLA, ROOT
-from scaling import diagnostics, plots
-from scaling.calibration import ERROR_LIMIT, QUANTILES, ErrorModel
+from scaling.engine import diagnostics
+from scaling.output import plots
+from scaling.engine.calibration import ERROR_LIMIT, QUANTILES, ErrorModel
 from scaling.laws import get_law, load_fit
-from scaling.report import COMPUTE_BUDGETS
-from scaling.runs import write_runs
-from scaling.synthetic import chinchilla_ladder
+from scaling.output.report import COMPUTE_BUDGETS
+from scaling.data.runs import write_runs
+from scaling.data.synthetic import chinchilla_ladder
 
 WHERE = "loss < 3.44"
 CPU_REPEAT = ROOT / "data" / "cpu_repeat" / "runs.parquet"
@@ -239,7 +240,7 @@ def test_a_query_that_cuts_runs_short_warns_a_final_row_law(tmp_path, capsys):
 # -- the JSON ------------------------------------------------------------------------------------
 
 def test_the_fit_file_warnings_are_recomputed_on_loading(sixteen, tmp_path, capsys):
-    from scaling.fit_file import seal
+    from scaling.output.fit_file import seal
 
     _, path = sixteen
     record = json.loads(path.read_text())
@@ -299,7 +300,7 @@ def error_model(law, slope=0.05, reached=0.3):
 
 @pytest.fixture(scope="module")
 def curve_law():
-    from scaling.synthetic import multipower_curves
+    from scaling.data.synthetic import multipower_curves
 
     true = {"L0": 2.0, "A": 0.8, "alpha": 0.45, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
     runs = multipower_curves(true, {
@@ -358,7 +359,7 @@ def test_plots_shade_the_fitted_range(bundled, curve_law, tmp_path, monkeypatch)
 
     monkeypatch.setattr(plots, "_save", recording)
     _, _, law = bundled
-    from scaling.runs import read_runs
+    from scaling.data.runs import read_runs
 
     plots.plot_fit(law, read_runs(CHINCHILLA, where=WHERE), tmp_path / "fit.png")
     (box,) = [p for ax in seen["fit.png"].axes for p in ax.patches

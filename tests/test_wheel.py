@@ -22,7 +22,7 @@ import venv
 import pytest
 
 from conftest import ROOT
-from scaling.synthetic import chinchilla_ladder
+from scaling.data.synthetic import chinchilla_ladder
 
 pytestmark = pytest.mark.slow
 SOURCES = ("pyproject.toml", "README.md", "cli.py", "scaling", "ladders")   # what the wheel holds
@@ -74,7 +74,7 @@ def run(installed, *argv, timeout=300):
 def test_the_installed_modules_are_the_wheels(installed):
     python, _, work = installed
     done = run(installed, str(python), "-c",
-               "import cli, scaling, ladders.launch, scaling.schedules; "
+               "import cli, scaling, ladders.launch, scaling.data.schedules; "
                "print(cli.__file__); print(scaling.__file__); print(ladders.launch.__file__)")
     assert done.returncode == 0, done.stderr
     files = done.stdout.split()

@@ -12,11 +12,11 @@ Seed repeats: the `ladder.repeat_sizes` smallest sizes (by non-embedding paramet
 every one of their rungs (every budget, vocabulary and schedule; in a branched ladder the stable
 run and all its branches) with each of `ladder.repeat_seeds`, run ids ending in `-s<seed>` as
 for `ladder.seeds`: otherwise identical runs whose final losses differ only by the seed, for
-`scaling.seeds.seed_scatter` to measure the run-to-run scatter where it is cheap.
+`scaling.engine.seeds.seed_scatter` to measure the run-to-run scatter where it is cheap.
 
 Pruning (a [pruning] section with `sparsities`): every rung again for each final sparsity S,
 the run id gaining `-sp<S>` after the size (`-sp0` for S = 0, a dense rung of the same ladder),
-and the rung carrying its resolved `scaling.pruning` schedule string (`pruning`: the schedule
+and the rung carrying its resolved `scaling.data.pruning_schedules` schedule string (`pruning`: the schedule
 with this rung's steps= and prunable= weights, `ladders.pruning.prunable_count`; "dense" for
 S = 0). Not in a branched ladder (a SpecError for now: the branches would share a pruned
 prefix). Without [pruning] rungs, run ids and rung dicts are exactly as before.
@@ -59,8 +59,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
-from scaling.pruning import Pruning, PruningError
-from scaling.schedules import ScheduleError, parse
+from scaling.data.pruning_schedules import Pruning, PruningError
+from scaling.data.schedules import ScheduleError, parse
 from ladders.spec.schema import Ladder, Size, Spec, SpecError
 
 # The shortest rung (`ladder.min_steps`, default 20): below this many optimizer steps a model's
@@ -79,7 +79,7 @@ class Rung:
     steps: int
     batch_size: int               # sequences per optimizer step, over all ranks (global)
     context: int
-    schedule: str                 # scaling.schedules string, with this rung's steps
+    schedule: str                 # scaling.data.schedules string, with this rung's steps
     seed: int
     weight_decay: float
     beta1: float
@@ -99,7 +99,7 @@ class Rung:
     tasks: list[str] = field(default_factory=list)       # built-in tasks scored at every row
     task_items: int = 0           # items per built-in task
     task_files: list[str] = field(default_factory=list)  # "NAME=path" JSONL task files
-    pruning: str | None = None    # a rung of a pruning ladder: its scaling.pruning schedule with
+    pruning: str | None = None    # a rung of a pruning ladder: its scaling.data.pruning_schedules schedule with
     #                               steps= and prunable= ("dense" for sparsity 0); None: no
     #                               pruning (left out of to_dict, so older rung.json still match)
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-from scaling.pruning import KINDS as PRUNING_KINDS
-from scaling.schedules import DECAYS
+from scaling.data.pruning_schedules import KINDS as PRUNING_KINDS
+from scaling.data.schedules import DECAYS
 from scaling.errors import ScalingError
 
 
@@ -330,7 +330,7 @@ class Tasks:
 @dataclass
 class Pruning:
     """[pruning]: gradual magnitude pruning of the linear layers' matrices during training
-    (scaling/pruning.py, ladders/pruning.py); one rung per final sparsity."""
+    (scaling/data/pruning_schedules.py, ladders/pruning.py); one rung per final sparsity."""
 
     schedule: PruningKind = "geometric"  # "geometric" (Jin et al. 2025: each event keeps the
     #                                      same fraction) or "cubic" (Zhu & Gupta 2017)

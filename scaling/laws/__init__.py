@@ -6,7 +6,7 @@ chained laws (`scaling.laws.chain`) and one law a file beside them.
     fit.params_["alpha"], fit.intervals_["alpha"], fit.predict(params=7e10, tokens=1.4e12)
 """
 
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import FIT_FORMAT, Law, PreparedRuns, Setting, parse_settings
 from scaling.laws.registry import LAWS, get_law, load_fit, register
 

@@ -4,10 +4,10 @@
 
     S1(s) = Σ_{i≤s} η_i                     forward area (warmup included)
     S2(s) = Σ_{i≤s} m_i,  m_i = λ·m_{i−1} + (η_{i−1} − η_i)   annealing area with momentum
-                                           (LR rises, as in warmup, count as 0; scaling/lr.py)
+                                           (LR rises, as in warmup, count as 0; scaling/data/lr_history.py)
 
 Symbols: s the optimizer step (`step`), η_i the LR of update i (from `lr` or `schedule`, see
-scaling/lr.py), L the held-out loss at step s (`loss`); L0 the loss floor, A and α the power law
+scaling/data/lr_history.py), L the held-out loss at step s (`loss`); L0 the loss floor, A and α the power law
 in forward area, C the gain per unit of annealing area; λ = 0.999 by default (`decay`).
 Every row of every run is a point (a whole curve), so one or two runs fit it.
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling import lr as lr_areas
-from scaling.fitting import Parameter
+from scaling.data import lr_history as lr_areas
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, LOSS_CLIP, Law, Setting
 from scaling.laws.registry import register
 
@@ -73,7 +73,7 @@ class Annealing(Law):
 
     def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
                          level: float | None = None, **sizes):
-        """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
+        """The whole predicted curve of a schedule string (scaling.data.schedules syntax): a frame of
         step, lr, lr_area, anneal_area, lr_decay, the target (loss) and its interval of `kind`
         (lower, upper; None: the fit's `default_interval`). Laws with a size term take it as a
         keyword (`params=1e8`)."""
@@ -91,7 +91,7 @@ class Annealing(Law):
                               **{k: np.full(len(steps), float(v)) for k, v in sizes.items()},
                               "lr_decay": decay, self.target: value, "lower": lower,
                               "upper": upper})
-        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
+        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.plots
         return curve
 
     def _terms(self, theta, inputs):

@@ -25,7 +25,7 @@ A law is a small class in one file under `scaling/laws/` (the registry finds it;
   `extras` and checked on loading by `load_extras`, reported by `extras_report`).
 
 Everything else (the objective, multi-start L-BFGS-B, variable projection, the bootstrap,
-intervals, reports and JSON) is shared: here and in `scaling.fitting`.
+intervals, reports and JSON) is shared: here and in `scaling.engine.fitting`.
 
 Contract (scikit-learn style): `law.fit(runs)` returns the fitted law; learned values end in `_`.
 
@@ -45,13 +45,13 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import pandas as pd
 
-from scaling import fitting
-from scaling import runs as run_tables
-from scaling.atomic import write_text
+from scaling.engine import fitting
+from scaling.data import runs as run_tables
+from scaling.output.atomic import write_text
 from scaling.errors import ScalingError
-from scaling.fit_file import FIT_FORMAT, READABLE_FORMATS  # noqa: F401  (the fit file's)
-from scaling.fitting import Parameter
-from scaling.task_data import anchors
+from scaling.output.fit_file import FIT_FORMAT, READABLE_FORMATS  # noqa: F401  (the fit file's)
+from scaling.engine.fitting import Parameter
+from scaling.data.evaluations import anchors
 
 SPACES = ("log", "linear")
 ROWS = ("final", "all", "both")
@@ -142,7 +142,7 @@ class PreparedRuns:
     @property
     def cut_runs(self) -> dict[str, list[float]]:
         """{run: [tokens of its last row here, of its final row]}: the runs a query kept
-        without their final rows (`scaling.runs.filter_rows`)."""
+        without their final rows (`scaling.data.runs.filter_rows`)."""
         held = set(self.frame["run"])
         return {run: tokens for run, tokens in (self.frame.attrs.get("cut_runs") or {}).items()
                 if run in held}
@@ -153,7 +153,7 @@ class PreparedRuns:
                             self.lr_sources)
 
     def rows_at(self, kept: pd.DataFrame, query: str | None = None) -> "PreparedRuns":
-        """The rows at the index of `kept` (rows a query picked, `scaling.runs.filter_rows`,
+        """The rows at the index of `kept` (rows a query picked, `scaling.data.runs.filter_rows`,
         whose `attrs["cut_runs"]` they take), recording `query`."""
         frame = self.frame[self.frame.index.isin(kept.index)]
         frame.attrs = {**self.frame.attrs, "cut_runs": dict(kept.attrs.get("cut_runs") or {})}
@@ -181,9 +181,9 @@ class Problem:
 
 def measured_seed_scatter(law, data) -> dict | None:
     """{"sigma", "dof", "n_groups"} of the run-to-run scatter of the law's target between runs
-    that differ only in their seed (`scaling.seeds`), in the law's residual space; None when the
+    that differ only in their seed (`scaling.engine.seeds`), in the law's residual space; None when the
     fitted rows repeat no seed (or cannot tell which runs are otherwise identical)."""
-    from scaling.seeds import seed_scatter
+    from scaling.engine.seeds import seed_scatter
 
     try:
         scatter = seed_scatter(data.frame, law.target, space=law.space)
@@ -212,7 +212,7 @@ def fitted_range(points, columns) -> dict[str, list[float]]:
 LOSS_CLIP = 1e-12
 # Laws whose formula can go to or below 0 (the LR-schedule laws subtract an annealing term) fit
 # the log of max(value, LOSS_CLIP); a prediction at that clip is a loss ≤ 0 by the formula, which
-# `Law.predict_inputs` returns as NaN (tables print "-"; `scaling.diagnostics` warns).
+# `Law.predict_inputs` returns as NaN (tables print "-"; `scaling.engine.diagnostics` warns).
 
 
 def distinct_positive(column) -> np.ndarray:
@@ -224,7 +224,7 @@ def distinct_positive(column) -> np.ndarray:
 
 def run_groups(points: pd.DataFrame, source) -> np.ndarray:
     """The bootstrap's group of each point: its run, or `fitting.ALWAYS` for anchor points
-    (`scaling.task_data.ANCHOR`), which every resample keeps; at least 2 runs."""
+    (`scaling.data.evaluations.ANCHOR`), which every resample keeps; at least 2 runs."""
     runs = points["run"].astype(str).to_numpy()
     fixed = anchors(points)
     if len(set(runs[~fixed])) < 2:
@@ -234,7 +234,7 @@ def run_groups(points: pd.DataFrame, source) -> np.ndarray:
 
 def distinct_values(problems) -> dict[str, int]:
     """{power input: its fewest distinct values over the problems that read it} (warnings: a
-    power law needs a few sizes beyond the three a fit accepts, `scaling.diagnostics`)."""
+    power law needs a few sizes beyond the three a fit accepts, `scaling.engine.diagnostics`)."""
     out: dict[str, int] = {}
     for problem in problems:
         for column in problem.model.power_inputs:
@@ -296,7 +296,7 @@ class Law:
     #                                                   `with_coefficients` (see fitting.py)
     signed_linear_parameters: ClassVar[tuple[str, ...]] = ()  # of those, the ones of any sign
     bootstrap_search: ClassVar[bool] = True    # False: bootstrap refits only polish the fit
-    uses_lr_histories: ClassVar[bool] = False  # reads the LR of every step (scaling/lr.py)
+    uses_lr_histories: ClassVar[bool] = False  # reads the LR of every step (scaling/data/lr_history.py)
     derives_from_runs: ClassVar[bool] = False  # `derive` reads other rows of a run (beside the
     #                                            LR histories): see `prepare_rows`
     allocates_compute: ClassVar[bool] = False  # `compute_optimal(flops)`, `training_compute`
@@ -489,7 +489,7 @@ class Law:
     def prepare(self, runs, lr_file=None) -> PreparedRuns:
         """Validate a run table and add the derived columns; returns `PreparedRuns`.
 
-        `lr_file` (`scaling.lr.read_lr_file`) gives the LR of every step of some runs, for the
+        `lr_file` (`scaling.data.lr_history.read_lr_file`) gives the LR of every step of some runs, for the
         laws that read learning rates; it wins over a run's `lr` and `schedule` columns."""
         if isinstance(runs, PreparedRuns):
             return runs
@@ -512,7 +512,7 @@ class Law:
     def _lr_histories(self, table, source, lr_file):
         """(per-step LRs of the runs, {run: their source}) for the LR-schedule laws, else
         (None, None); an LR file for another law is an error."""
-        from scaling import lr as learning_rates
+        from scaling.data import lr_history as learning_rates
 
         if self.uses_lr_histories:
             sources = {}
@@ -526,7 +526,7 @@ class Law:
                       ) -> PreparedRuns:
         """`prepare`, then the rows the query `where` keeps, with the checks of `prepare` held
         on those rows only (`prepare_rows`): a bad row the query drops is no error, and an
-        error about a row it keeps names the query. `dedupe` as in `scaling.runs.read_runs`."""
+        error about a row it keeps names the query. `dedupe` as in `scaling.data.runs.read_runs`."""
         if isinstance(runs, PreparedRuns):
             return self.prepare(runs).select(where)
         source = str(runs.attrs.get("source", "run table"))
@@ -542,9 +542,9 @@ class Law:
         """The rows of a run table that `pick` keeps, checked and with the derived columns:
         (`PreparedRuns` of those rows, the frame `pick` returned).
 
-        `pick(frame)` gets every row of the table as `queries` read it (`scaling.runs.readable`:
+        `pick(frame)` gets every row of the table as `queries` read it (`scaling.data.runs.readable`:
         numbers where a cell is one, NaN where not; `flops` and `epochs` derived) and returns
-        the rows it keeps (`scaling.runs.filter_rows`). Only those rows are checked (the rules
+        the rows it keeps (`scaling.data.runs.filter_rows`). Only those rows are checked (the rules
         of `prepare`; an error names `checked`, "the rows --where 'q' keeps"), so a bad or
         duplicate row the queries drop is no error. The derived columns are computed after the
         checks: from the kept rows, and for a law whose `derive` reads other rows of a run (the
@@ -673,11 +673,11 @@ class Law:
             noise_floor: float = 0.0) -> "Law":
         """Fit to a run table (or `PreparedRuns`); returns self, fitted.
 
-        `where` keeps the rows matching a query (`scaling.query`), and only those are checked
+        `where` keeps the rows matching a query (`scaling.data.query`), and only those are checked
         (`prepare_where`; the derived columns still read whole runs where a law needs them);
         `bootstrap` resamples (runs, or curve blocks for laws of whole curves) give intervals;
         `calibrate` learns how the error grows beyond the fitted data from refits of splits of
-        it (`scaling.calibration`), for the default "calibrated" intervals; `noise_floor` is
+        it (`scaling.engine.calibration`), for the default "calibrated" intervals; `noise_floor` is
         the run-to-run scatter (law space) those intervals never go below."""
         fitting.check_bootstrap(bootstrap)
         if seed < 0:
@@ -731,7 +731,7 @@ class Law:
         self.seed_scatter_ = measured_seed_scatter(self, data)
         self.calibration_ = None
         if calibrate:
-            from scaling.calibration import calibrate as learn_errors
+            from scaling.engine.calibration import calibrate as learn_errors
 
             floor = noise_floor
             if self.seed_scatter_ is not None:      # repeated seeds: a new run scatters so
@@ -830,7 +830,7 @@ class Law:
         return out
 
     def error_coordinates(self, values: dict) -> dict[str, np.ndarray]:
-        """Where the calibrated error model (`scaling.calibration`) reads a point: its
+        """Where the calibrated error model (`scaling.engine.calibration`) reads a point: its
         `distances` outside the fitted data and, for laws of whole curves, its `progress` along
         the curve, log10(step / the first fitted step), and for laws of LRs its `lr_decay`: a
         curve law's error accumulates with the schedule behind a row and is largest where the
@@ -848,13 +848,13 @@ class Law:
     def coordinate_values(self, frame: pd.DataFrame, lr_histories=None) -> dict:
         """The values `error_coordinates` reads, for the rows of a prepared frame: the scales
         (`scale_values` of its columns) and, for laws of LRs, `lr_decay` (how far each row's LR
-        has been annealed, decades below the highest LR so far; scaling.lr.lr_decay) and the
+        has been annealed, decades below the highest LR so far; scaling.data.lr_history.lr_decay) and the
         run's peak LR (`peak_lr`)."""
         columns = {name: frame[name].to_numpy(float) for name in frame.columns
                    if isinstance(name, str) and name in (*self.scales, *self.inputs,
                                                          *self.scale_inputs)}
         if self.uses_lr_histories and lr_histories is not None and "step" in frame:
-            from scaling.lr import lr_decay_of_rows, peak_lr_of_rows
+            from scaling.data.lr_history import lr_decay_of_rows, peak_lr_of_rows
 
             columns["lr_decay"] = lr_decay_of_rows(frame, lr_histories)
             columns["peak_lr"] = peak_lr_of_rows(frame, lr_histories)
@@ -892,7 +892,7 @@ class Law:
         return []
 
     def law_warnings(self) -> list[dict]:
-        """Warnings of this law's own about its fit (`scaling.diagnostics` codes; none by
+        """Warnings of this law's own about its fit (`scaling.engine.diagnostics` codes; none by
         default), from what a fit file keeps, so a loaded fit gives the same."""
         return []
 
@@ -1002,7 +1002,7 @@ class Law:
         plus a residual of the fit drawn at random, in the law's residual space (times
         exp(residual) in log space), so run-to-run scatter is included.
         kind="calibrated": the interval for a new run's measured value from the fit's error
-        model (`scaling.calibration`): it widens with the distance beyond the fitted data.
+        model (`scaling.engine.calibration`): it widens with the distance beyond the fitted data.
         `level` is the two-sided level (default: the law's `confidence`).
         """
         return self.interval_from_inputs(self.broadcast_inputs(values), kind, level)
@@ -1025,7 +1025,7 @@ class Law:
     def predict_inputs(self, inputs: dict) -> np.ndarray:
         """Point predictions; NaN where a law of positive targets is at or below 0 by its
         formula (its fit reads the clip LOSS_CLIP there): a number would be a confident answer
-        where the law's form has failed (`scaling.diagnostics` warns of such points)."""
+        where the law's form has failed (`scaling.engine.diagnostics` warns of such points)."""
         self._check_fitted()
         return self.formula_failed(self.from_space(
             self.predict_theta(self.theta_[None, :], inputs)[0]))
@@ -1148,7 +1148,7 @@ class Law:
 
     # -- output --------------------------------------------------------------------------------
     def report(self) -> str:
-        from scaling.report import fit_report
+        from scaling.output.report import fit_report
 
         self._check_fitted()
         return fit_report(self)
@@ -1171,8 +1171,8 @@ class Law:
         return parameters
 
     def to_dict(self) -> dict:
-        """The fit file's record (format 3, `scaling.fit_file`)."""
-        from scaling.fit_file import to_record
+        """The fit file's record (format 3, `scaling.output.fit_file`)."""
+        from scaling.output.fit_file import to_record
 
         self._check_fitted()
         return to_record(self)
@@ -1186,7 +1186,7 @@ class Law:
 
     @classmethod
     def from_dict(cls, record: dict) -> "Law":
-        """A fitted law from a fit file's record, every field checked (`scaling.fit_file`)."""
-        from scaling.fit_file import from_record
+        """A fitted law from a fit file's record, every field checked (`scaling.output.fit_file`)."""
+        from scaling.output.fit_file import from_record
 
         return from_record(cls, record)

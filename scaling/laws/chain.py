@@ -31,7 +31,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import Law, Problem, run_groups
 
 

@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
@@ -345,7 +345,7 @@ class DataConstrained(Law):
         return lines
 
     def law_warnings(self) -> list[dict]:
-        from scaling.diagnostics import make_warning
+        from scaling.engine.diagnostics import make_warning
 
         most = (getattr(self, "extras_", None) or {}).get("max_epochs")
         if self.fits_rd and most is not None and most < 4.0:
@@ -510,7 +510,7 @@ ADVICE_COLUMNS = (("params", "N (no limit)"), ("tokens", "D (no limit)"),
 
 
 def advice_table(law, advice) -> str:
-    from scaling.report import _with_interval, table
+    from scaling.output.report import _with_interval, table
 
     kind = advice["kind"]
     if kind is None:
@@ -534,10 +534,10 @@ def advice_table(law, advice) -> str:
 
 
 def advice_warnings(law, advice) -> list[dict]:
-    """The warnings of the advice's points (`scaling.diagnostics.prediction_warnings`: reach in
+    """The warnings of the advice's points (`scaling.engine.diagnostics.prediction_warnings`: reach in
     N, D, U and epochs on either side of the fitted data, losses that are not losses): the
     allocation that repeats U unique tokens and the best one under the limit."""
-    from scaling import diagnostics
+    from scaling.engine import diagnostics
 
     out = []
     labels = [f"{flops:.3g} FLOPs, U {u:.3g}" for flops, u in
@@ -553,8 +553,8 @@ def advice_warnings(law, advice) -> list[dict]:
 
 
 def advice_record(law, advice) -> dict:
-    from scaling import diagnostics
-    from scaling.report import json_number
+    from scaling.engine import diagnostics
+    from scaling.output.report import json_number
 
     rows = []
     for k, flops in enumerate(advice["flops"]):

@@ -6,7 +6,7 @@
     G(x)  = 1 − (C·x + 1)^(−β)
 
 Symbols: t the optimizer step (`step`), η_k the LR of update k (from `lr`, `schedule` or an LR
-file, see scaling/lr.py), S1(t) + S_W the LR area of every update so far, warmup included
+file, see scaling/data/lr_history.py), S1(t) + S_W the LR area of every update so far, warmup included
 (`lr_area`), L the held-out loss at step t (`loss`). L0 is the loss floor, A and α the power law
 in LR area, B the loss drop per unit of LR decrease once fully realised, C, β and γ the shape of
 how a decrease is realised over the following area (G rises from 0 to 1). The sum runs over the
@@ -39,9 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scaling import lr as learning_rates
+from scaling.data import lr_history as learning_rates
 from scaling.errors import ScalingError
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import LOSS_CLIP, Law
 from scaling.laws.registry import register
 
@@ -119,8 +119,8 @@ class MultiPower(Law):
 
     def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
                          level: float | None = None):
-        """The whole predicted curve of a schedule string (scaling.schedules syntax): a frame of
-        step, lr, lr_area, lr_decay (scaling.lr.lr_decay), the target (loss) and its interval of
+        """The whole predicted curve of a schedule string (scaling.data.schedules syntax): a frame of
+        step, lr, lr_area, lr_decay (scaling.data.lr_history.lr_decay), the target (loss) and its interval of
         `kind` (lower, upper; None: the fit's `default_interval`), a row every `every` steps and at the last (default:
         `default_every`)."""
         lr, _ = learning_rates.schedule_rows(schedule, 1)
@@ -145,7 +145,7 @@ class MultiPower(Law):
                               "lr_area": np.cumsum(lr)[steps - 1], "peak_lr": peak,
                               "lr_decay": decay, self.target: value, "lower": lower,
                               "upper": upper})
-        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.plots
+        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.plots
         return curve
 
     def default_every(self, schedule: "RunLR") -> int:

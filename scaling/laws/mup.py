@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, distinct_positive
 from scaling.laws.registry import register
-from scaling.runs import final_rows
+from scaling.data.runs import final_rows
 
 EXPONENT_GRID = tuple(-np.round(np.arange(0.0, 2.0001, 0.05), 2))
 TERMS = ("auto", "N", "ND")

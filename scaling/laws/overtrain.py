@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 

@@ -21,7 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from scaling.errors import ScalingError
-from scaling.fit_file import read_record
+from scaling.output.fit_file import read_record
 from scaling.laws.base import Law
 
 ENTRY_POINT_GROUP = "scaling.laws"
@@ -88,7 +88,7 @@ def get_law(name: str, **settings) -> Law:
 
 
 def load_fit(path) -> Law:
-    """A fitted law from the JSON that `Law.to_json` wrote (`scaling.fit_file`: read guarded,
+    """A fitted law from the JSON that `Law.to_json` wrote (`scaling.output.fit_file`: read guarded,
     its seal and every field checked)."""
     path = Path(path)
     record = read_record(path)

@@ -12,7 +12,7 @@ E, A, B, α, β as in Chinchilla. Compute-optimal allocation uses C = 6·N̄·D 
 the sparsity is exploited) and Chinchilla's closed form in N̄.
 
 Where N̄ comes from, per run (`--set count=average`, the default):
-1. its `pruning` column (`scaling.pruning`: the schedule, with the run's steps and prunable
+1. its `pruning` column (`scaling.data.pruning_schedules`: the schedule, with the run's steps and prunable
    weights, as the ladder runner writes it): exact, at every row (a row at step t averages the
    first t updates), so final rows alone suffice;
 2. else its `params_active` column at each row (non-zero parameters at that step): the
@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scaling import pruning
-from scaling import runs as run_tables
+from scaling.data import pruning_schedules as pruning
+from scaling.data import runs as run_tables
 from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, Setting
 from scaling.laws.chinchilla import Chinchilla
@@ -242,10 +242,10 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
     Returns a JSON-ready record: {"law", "target", "params", "tokens", "sparsity", "prunable",
     "schedule", "interval": {"kind", "level"}, "windows": [{"schedule", "start", "end",
     "params_average", "final_active", "density", "predicted", "lower", "upper", "reach",
-    "distance"}], "warnings"} (the rows as `scaling.report.prediction_record` gives them; the
+    "distance"}], "warnings"} (the rows as `scaling.output.report.prediction_record` gives them; the
     density, final_active / params, counts in the reach, the distance, the calibrated interval
     and the warnings, as N̄ and D do: `Sparse.scale_columns`)."""
-    from scaling.report import prediction_record
+    from scaling.output.report import prediction_record
 
     if law.name != "sparse":
         raise ScalingError(f"--sparsity (pruning advice) needs a fit of the sparse law, not "
@@ -296,12 +296,12 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
 
 def schedule_advice_table(law, record: dict) -> str:
     """`schedule_advice`'s record as the table `scaling predict --sparsity` prints."""
-    from scaling.diagnostics import format_number, render
-    from scaling.report import _interval, _reach_note, reach_cells, table
+    from scaling.engine.diagnostics import format_number, render
+    from scaling.output.report import _interval, _reach_note, reach_cells, table
 
     kind, level = record["interval"]["kind"], record["interval"]["level"]
     windows = record["windows"]
-    # the one reach computation of every command (`scaling.report.reach_cells`): N̄, D and the
+    # the one reach computation of every command (`scaling.output.report.reach_cells`): N̄, D and the
     # density each model ends at (a fit file without a density range shows none)
     cells = reach_cells(law, {
         "params_average": np.array([row["params_average"] for row in windows]),

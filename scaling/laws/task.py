@@ -34,7 +34,7 @@ from scaling.laws.registry import register
 from scaling.laws.task_accuracy import STEP2_SETTINGS, TaskAccuracy, ideal_point_note
 from scaling.laws.task_error import TaskError
 from scaling.laws.task_loss import LAST_SETTING, STARTS, TaskLoss
-from scaling.task_data import (accuracy_extras, accuracy_warnings, anchors, final_values,
+from scaling.data.evaluations import (accuracy_extras, accuracy_warnings, anchors, final_values,
                                load_accuracy_extras, unidentified_accuracy)
 
 STEP2_FORMS = {"sigmoid": TaskAccuracy, "exponential": TaskError}

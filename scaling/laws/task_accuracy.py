@@ -9,7 +9,7 @@ over (k, L0) with a and b solved in closed form; the lowest sum of squares wins.
 every evaluation of each run after its first 10% (`--set skip_by=tokens`: after the first 10% of
 its tokens, for checkpoints that are not evenly spaced), smoothed by a moving average of 5
 evaluations (loss and accuracy alike), plus the ideal model (L = 0, Acc = 1), which every
-bootstrap resample keeps (`scaling.task_data`). A held-out run is judged at the mean of its
+bootstrap resample keeps (`scaling.data.evaluations`). A held-out run is judged at the mean of its
 last 5 evaluations.
 
 Symbols: L the task loss (`loss:<task>`, e.g. bits per byte of the correct answer; `--set
@@ -29,10 +29,10 @@ import numpy as np
 from scipy.special import expit
 
 from scaling.errors import ScalingError
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
-from scaling.task_data import (SKIP, SMOOTH, accuracy_extras, accuracy_warnings, chance_of,
+from scaling.data.evaluations import (SKIP, SMOOTH, accuracy_extras, accuracy_warnings, chance_of,
                                final_values, ideal_point, load_accuracy_extras, smoothed_rows,
                                unidentified_accuracy)
 

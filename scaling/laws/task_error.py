@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.registry import register
 from scaling.laws.task_accuracy import AccuracyFromLoss
 

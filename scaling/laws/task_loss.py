@@ -5,7 +5,7 @@
 fitted as the paper does: the parameters (a, b, α, β, E) with A = e^a, B = e^b, all ≥ 0; one
 start, (a, b, α, β, E) = (3, 6, 0.1, 0.2, 1); L-BFGS-B on the sum of Huber (δ = 1e-3) of
 log L − log L̂ over each run's final value, the mean of its last k = 5 evaluations (at the run's
-final N and D; `scaling.task_data.final_values`). `--set starts=grid` adds a grid of starts (the
+final N and D; `scaling.data.evaluations.final_values`). `--set starts=grid` adds a grid of starts (the
 lowest objective wins; it can differ from the paper's single start when that one stops at a
 local optimum).
 
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
-from scaling.task_data import LAST, final_values
+from scaling.data.evaluations import LAST, final_values
 
 PAPER_START = (3.0, 6.0, 0.1, 0.2, 1.0)          # (a, b, alpha, beta, E), the paper's p0
 

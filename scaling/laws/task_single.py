@@ -21,12 +21,12 @@ import numpy as np
 from scipy.special import expit
 
 from scaling.errors import ScalingError
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law
 from scaling.laws.registry import register
 from scaling.laws.task_accuracy import STEP2_SETTINGS
 from scaling.laws.task_loss import LAST_SETTING
-from scaling.task_data import (accuracy_extras, accuracy_warnings, chance_of, final_values,
+from scaling.data.evaluations import (accuracy_extras, accuracy_warnings, chance_of, final_values,
                                load_accuracy_extras, unidentified_accuracy)
 
 FLOOR = 1e-6      # the paper floors the predicted accuracy here before its log

@@ -17,7 +17,7 @@ unigram-normalised loss (`loss_unigram`). E is the loss floor below the unigram 
 A2, α2, B, β the three power laws.
 
 The compute-optimal vocabulary (`optimal_vocab`, `scaling predict FIT --optimal-vocab`), by the
-paper's three approaches (formulas in `scaling/vocab.py`):
+paper's three approaches (formulas in `scaling/analysis/optimal_vocab.py`):
 1. IsoFLOPs: power laws N_nv = e^k1·C^γ1, N_v = e^k2·C^γ2 on the frontier of minimum L_u over
    FLOPs of the fitted runs, C = 6·(N_nv + N_v)·D;
 2. derivative: ∂C/∂V = 0 at fixed N_nv and H for C = 6·(N_nv + V·d)·H·f(V), f(V) the tokens per
@@ -46,9 +46,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from scaling import vocab as V
+from scaling.analysis import optimal_vocab as V
 from scaling.errors import ScalingError
-from scaling.fitting import Parameter
+from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
 

@@ -2,7 +2,7 @@
 
 Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models" (arXiv:2203.15556),
 section 3 and Table 2 (a = 0.50, 0.49, 0.46 and b = 0.50, 0.51, 0.54 by approaches 1, 2, 3).
-C is the training compute of a row: its `flops` column, else 6·N·D (`scaling.runs.read_runs`).
+C is the training compute of a row: its `flops` column, else 6·N·D (`scaling.data.runs.read_runs`).
 
 - **Approach 1** (`approach1`, training curves): every row of every run is a point (N, D, C, L).
   Each run's curve is interpolated linearly in (log C, L) between its rows; on a grid of budgets
@@ -150,7 +150,7 @@ def _columns(frame: pd.DataFrame, source) -> pd.DataFrame:
     if missing:
         raise ScalingError(f"{source}: the compute-optimal approaches need column {missing[0]!r}")
     if "flops" in frame.columns:
-        from scaling.units import check_flops_column
+        from scaling.data.units import check_flops_column
 
         check_flops_column(frame, source, "each of approaches 1 and 2")
     out = pd.DataFrame({"run": frame["run"].astype(str).to_numpy(),
@@ -205,7 +205,7 @@ def _bootstrap_samples(draw, bootstrap, seed):
     """Run `draw(rng)` `bootstrap` times; (samples (K', 4) of the successful ones, failures)."""
     if not bootstrap:
         return None, 0
-    from scaling.fitting import check_bootstrap
+    from scaling.engine.fitting import check_bootstrap
 
     check_bootstrap(bootstrap)
     rng = np.random.default_rng(seed)
@@ -220,8 +220,8 @@ def _bootstrap_samples(draw, bootstrap, seed):
 
 
 def _unit_warnings(frame, source) -> list[str]:
-    """flops-units and tokens-per-param of the table (`scaling.units`)."""
-    from scaling.units import messages
+    """flops-units and tokens-per-param of the table (`scaling.data.units`)."""
+    from scaling.data.units import messages
 
     return messages(frame, source)
 
@@ -390,7 +390,7 @@ def isoflop_budgets(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str
         raise ScalingError(f"--tolerance must be in (0, 1), got {tolerance:g}")
     points = _columns(frame, source)
     if rows == "final":
-        from scaling.runs import final_rows
+        from scaling.data.runs import final_rows
 
         keep = final_rows(frame).index
         points = points.iloc[[frame.index.get_loc(i) for i in keep]]
@@ -503,7 +503,7 @@ def approach2(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str = "fi
     warnings = _unit_warnings(frame, source) + _bootstrap_warning(bootstrap, failed)
     cut = frame.attrs.get("cut_runs") or {}
     if rows == "final" and cut:
-        from scaling.diagnostics import cut_runs_message
+        from scaling.engine.diagnostics import cut_runs_message
 
         warnings.append(cut_runs_message(cut, frame.attrs.get("where"), "approach 2"))
     edge = [d for d in dropped if d.reason.startswith("lowest loss")]
@@ -533,7 +533,7 @@ def chinchilla_allocation(values: dict) -> np.ndarray:
 def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
               n_jobs: int | None = None, level: float = 0.95) -> Approach:
     """Approach 3: the chinchilla law fitted to the runs' final rows (with its bootstrap)."""
-    from scaling.diagnostics import cut_run_warnings
+    from scaling.engine.diagnostics import cut_run_warnings
     from scaling.laws import get_law
 
     _check_level(level)
@@ -564,8 +564,8 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
 def approaches_report(results: dict, unsupported: dict, budgets, source, where=None) -> str:
     """Each approach's N_opt = k_N·C^a and D_opt = k_D·C^b side by side (with the paper's a), the
     allocation at `budgets` by each, approach 2's budgets (used and dropped) and the warnings.
-    `results`: {approach: `scaling.approaches.Approach`}; `unsupported`: {approach: why not}."""
-    from scaling.report import _number, _with_interval, table
+    `results`: {approach: `scaling.analysis.approaches.Approach`}; `unsupported`: {approach: why not}."""
+    from scaling.output.report import _number, _with_interval, table
 
     first = next(iter(results.values()))
     level = f"{100 * first.level:g}%"

@@ -3,7 +3,7 @@
 Every predicted point states how far it reaches beyond the fitted data: a column per scale
 column of the law ("× params", "× tokens", "× step"), "×4.3" for 4.3 times the largest fitted
 value, "inside" within the fitted range, "÷2" for half the smallest. Warnings
-(`scaling.diagnostics`) follow the tables as "WARNING: …" lines. `prediction_record` and
+(`scaling.engine.diagnostics`) follow the tables as "WARNING: …" lines. `prediction_record` and
 `allocation_record` are the same predictions as JSON-ready dicts (`scaling predict --json`).
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaling import diagnostics
-from scaling.diagnostics import format_number as _number
-from scaling.diagnostics import json_number
+from scaling.engine import diagnostics
+from scaling.engine.diagnostics import format_number as _number
+from scaling.engine.diagnostics import json_number
 from scaling.errors import ScalingError
 
 COMPUTE_BUDGETS = (1e21, 1e22, 1e23, 1e24, 1e25)
@@ -78,7 +78,7 @@ def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
 
 
 def calibration_line(law) -> str:
-    """The error model of the calibrated intervals in words (scaling.calibration)."""
+    """The error model of the calibrated intervals in words (scaling.engine.calibration)."""
     model = law.calibration_
     relative = law.space == "log"
 
@@ -110,7 +110,7 @@ def lr_sources_line(sources: dict) -> str:
 
 
 def fit_warnings(law) -> list[str]:
-    """Warnings about the fit (`scaling.diagnostics.fit_warnings`), in the names of the report's
+    """Warnings about the fit (`scaling.engine.diagnostics.fit_warnings`), in the names of the report's
     table, after a blank line (none: no lines)."""
     out = diagnostics.render(diagnostics.fit_warnings(law))
     return [""] + out if out else []
@@ -293,7 +293,7 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     inputs, the target, and anything else it allocates), with intervals (the target's of
     `kind`, default the fit's; the others the bootstrap's), how far each allocation reaches
     beyond the fitted data, and the allocation's warnings. When parameters are not identified
-    (`scaling.diagnostics.unidentified`), a WARNING line naming them comes first, and rows with
+    (`scaling.engine.diagnostics.unidentified`), a WARNING line naming them comes first, and rows with
     an interval over a factor of 10 are noted."""
     budgets = np.atleast_1d(np.asarray(budgets, float))
     allocation, kind, level = _allocation(law, budgets, kind, level)
@@ -538,7 +538,7 @@ def fit_warning_lines(record: dict) -> list[str]:
 
 
 def backtest_report(record: dict, law_inputs) -> str:
-    """A backtest record (`scaling.backtest.backtest`) as text: relative errors in percent,
+    """A backtest record (`scaling.analysis.backtest.backtest`) as text: relative errors in percent,
     absolute errors (linear-space targets) in the target's units."""
     if "records" in record:                      # several tasks or variants of the task law
         return task_backtest_report(record)
@@ -643,7 +643,7 @@ def _coverage_at(coverage, level) -> str:
 
 
 def task_backtest_report(record: dict) -> str:
-    """Backtests of the task law over tasks and variants (`scaling.backtest.task_backtests`):
+    """Backtests of the task law over tasks and variants (`scaling.analysis.backtest.task_backtests`):
     every held-out run, then mean absolute errors and coverage per task and variant, in points."""
     shown = (record.get("interval") or {}).get("kind")
     level = (record.get("interval") or {}).get("level")

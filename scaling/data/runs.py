@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scaling.atomic import atomic_path
+from scaling.output.atomic import atomic_path
 from scaling.errors import ScalingError
-from scaling.query import Query, parse as parse_query
+from scaling.data.query import Query, parse as parse_query
 
 CONTRACT_VERSION = "1"
 METADATA_KEY = b"scaling.run_table"
@@ -81,7 +81,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     step (or, without a `step` column, at one `tokens`) are an error unless `dedupe` says which
     to keep: "first", "last" or "mean" (of every numeric column). The frame's `attrs["source"]`
     holds the path.
-    `where` (a query, `scaling.query`; checked before the file is read) filters the file's rows
+    `where` (a query, `scaling.data.query`; checked before the file is read) filters the file's rows
     first, reading the contract's numeric columns as numbers (a value that is not one, or is
     missing, is NaN there: a comparison with it is false) and `flops`/`epochs` as derived; the
     checks then hold the rows it keeps, so a bad row the query drops is no error, and an error
@@ -433,14 +433,14 @@ def _check_constant_per_run(frame: pd.DataFrame, column: str, path) -> None:
 
 
 def filter_rows(frame: pd.DataFrame, where, path=None, option: str = "--where") -> pd.DataFrame:
-    """Keep the rows matching a query (`params < 1e9 and tokens > 1e10`; `scaling.query` says
+    """Keep the rows matching a query (`params < 1e9 and tokens > 1e10`; `scaling.data.query` says
     what a query may hold: it is data, checked and evaluated without running any code).
 
     `final_<column>` in a query is each run's value of `<column>` on its final row (the table
     has no such column of its own), so `final_epochs <= 4` keeps whole runs, where
     `epochs <= 4` keeps the early rows of every run. `attrs["cut_runs"]` gains the runs the
     query kept without their final rows: {run: [tokens of the last row kept, of the final row]}
-    (a final-row law would read such a run as if it ended there; `scaling.diagnostics`)."""
+    (a final-row law would read such a run as if it ended there; `scaling.engine.diagnostics`)."""
     path = path or frame.attrs.get("source", "run table")
     query = where if isinstance(where, Query) else parse_query(where, option, path)
     kept = frame[query_mask(frame, query, path)]

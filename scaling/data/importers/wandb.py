@@ -19,7 +19,7 @@ The mapping names the file column of each contract column: `loss="train/CELoss"`
 step (a resumed run logs its steps again) are an error unless `dedupe` (`--dedupe`) says which
 to keep. History rows without a `loss` (or a mapped `tokens`) value are rows
 where W&B logged other metrics only: they are dropped, with a note. Unmapped columns are carried
-along. The result is validated (`scaling.runs.validate`), `acc:` columns also for [0, 1].
+along. The result is validated (`scaling.data.runs.validate`), `acc:` columns also for [0, 1].
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scaling import runs as run_tables
+from scaling.data import runs as run_tables
 from scaling.errors import ScalingError
 
 RUN_COLUMNS = ("run", "Name", "name")

@@ -9,7 +9,7 @@ space; absolute, predicted − actual, for linear-space targets (accuracies, uni
 losses).
 
 Intervals are judged as well as points. For every interval kind the fit has ("calibrated": the
-error model of `scaling.calibration`, the default; "run" and "law": the bootstrap's) and each
+error model of `scaling.engine.calibration`, the default; "run" and "law": the bootstrap's) and each
 nominal level in LEVELS: the coverage (share of held-out values inside) and the mean interval
 score of Gneiting & Raftery (2007, "Strictly proper scoring rules, prediction, and estimation",
 JASA, section 6.2): for a central interval [l, u] of level 1 − α and a value y,
@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
-from scaling.diagnostics import json_number
+from scaling.engine.diagnostics import json_number
 from scaling.laws import PreparedRuns, get_law
-from scaling.report import interval_kind
+from scaling.output.report import interval_kind
 
 
 LEVELS = (0.5, 0.8, 0.95)       # nominal levels every backtest scores
@@ -46,7 +46,7 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     keeps that `train` or `test` select are checked (`Law.prepare_rows`: a bad row the queries
     drop is no error; an error about a checked row names the queries); the law's derived
     columns still read whole runs (so a query may thin a curve whose LRs come from an `lr`
-    column). `dedupe` resolves duplicate rows (`scaling.runs.read_runs`). `settings` are
+    column). `dedupe` resolves duplicate rows (`scaling.data.runs.read_runs`). `settings` are
     the law's (`decay=0.995`); `calibrate` learns the calibrated intervals' error model from
     the training rows; `interval` picks the kind the test rows show (default: the fit's).
     The record: {"law", "settings", "error_kind", "train_runs", "test": [{"run", <inputs>,
@@ -121,8 +121,8 @@ def _selected(model, runs, lr_file, where, train, test, dedupe):
     """(the rows `where` keeps that `train` or `test` select, the training rows, the test rows)
     as `PreparedRuns`; the test rows without `test`: every row `where` keeps of the runs with
     no training row."""
-    from scaling import runs as run_tables
-    from scaling.query import parse
+    from scaling.data import runs as run_tables
+    from scaling.data.query import parse
 
     if isinstance(runs, PreparedRuns):
         source = runs.source

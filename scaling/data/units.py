@@ -6,7 +6,7 @@ same factor without a word: approach 2 at 1e21 FLOPs read N = 5.5e17 from a PFLO
 checks catch it, on the rows a command reads:
 
 - flops-units: the median of flops / (6·params·tokens) (the contract's compute model,
-  `scaling.runs.FLOPS_PER_PARAM_TOKEN`) outside [1/FLOPS_FACTOR, FLOPS_FACTOR]. Honest tables
+  `scaling.data.runs.FLOPS_PER_PARAM_TOKEN`) outside [1/FLOPS_FACTOR, FLOPS_FACTOR]. Honest tables
   differ from 6·N·D by less: attention FLOPs (the bundled CPU ladders: 1.04 to 1.38), an `N`
   without embeddings, a vocabulary law's 6·(N_nv + V·d)·D. A mixture of experts whose `params`
   counts every expert while `flops` follows the active ones can sit below 1/3 (0.06 for 37e9
@@ -40,7 +40,7 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
 def flops_ratio(frame: pd.DataFrame) -> dict | None:
     """{"median", "low", "high", "n_rows"} of flops / (6·params·tokens) over the rows that have
     all three as positive numbers; None where the table has no such rows."""
-    from scaling.runs import FLOPS_PER_PARAM_TOKEN
+    from scaling.data.runs import FLOPS_PER_PARAM_TOKEN
 
     if not {"flops", "params", "tokens"} <= set(frame.columns):
         return None
@@ -64,7 +64,7 @@ def facts(frame: pd.DataFrame) -> dict:
                               or ratio["high"] > FLOPS_FACTOR ** 2 * ratio["low"]):
         out["flops"] = ratio
     if {"run", "params", "tokens"} <= set(frame.columns) and len(frame):
-        from scaling.runs import final_rows
+        from scaling.data.runs import final_rows
 
         try:
             final = final_rows(frame)
@@ -90,14 +90,14 @@ def _row(label):
 
 
 def make_warning(code: str, message: str, **fields) -> dict:
-    """A warning in `scaling.diagnostics`' shape (code, severity, message on one line, fields);
+    """A warning in `scaling.engine.diagnostics`' shape (code, severity, message on one line, fields);
     built here, since diagnostics reads this module (no import back)."""
     return {"code": code, "severity": "warning", "message": " ".join(message.split()), **fields}
 
 
 def warnings(found: dict, source: str = "run table") -> list[dict]:
     """The warnings of `facts(...)` (codes flops-units and tokens-per-param;
-    `scaling.diagnostics`)."""
+    `scaling.engine.diagnostics`)."""
     out = []
     ratio = found.get("flops")
     if isinstance(ratio, dict):

@@ -6,11 +6,11 @@ sizes with more seeds (`ladder.repeat_seeds`, `ladder.repeat_sizes`); `seed_scat
 the scatter from such a table:
 
     from scaling import read_runs
-    from scaling.seeds import seed_scatter
+    from scaling.engine.seeds import seed_scatter
     scatter = seed_scatter(read_runs("data/cpu_tiny/runs.parquet"))
     scatter.sigma          # pooled std of log(loss) between seeds: 0.01 is 1% of the loss
 
-Each run contributes its final row (`scaling.runs.final_rows`). Final rows that share the value
+Each run contributes its final row (`scaling.data.runs.final_rows`). Final rows that share the value
 of every key column (by default the columns of `DEFAULT_KEYS` the table has) form a group; a group
 with at least two distinct seeds gives a sample standard deviation s_g of the target over its
 n_g seeds (in log space by default: a relative scatter, the same at every loss scale; `space=
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
-from scaling.runs import final_rows
+from scaling.data.runs import final_rows
 
 # Columns that identify a run's configuration apart from its seed (those the table has).
 DEFAULT_KEYS = ("params", "tokens", "vocab_size", "width", "depth", "heads", "context",

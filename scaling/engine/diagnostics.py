@@ -1,5 +1,5 @@
 """Warnings about fits and predictions, in one place: what `scaling fit` and `scaling predict`
-print as "WARNING: …" lines (scaling/report.py renders them) and write as the structured
+print as "WARNING: …" lines (scaling/output/report.py renders them) and write as the structured
 `warnings` of their JSON (the fit file, `predict --json`).
 
 A warning is a dict: {"code": a short id, "severity": "warning" or "caution", "message": one
@@ -18,19 +18,19 @@ of a fit (`fit_warnings`):
 - few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
 - cut-runs: a query (--where, --train) kept runs without their final rows, and this law reads
   each run's last row as its end (n_runs, runs: {run: [tokens kept, final tokens]}).
-- flops-units, tokens-per-param: the fitted rows' units (`scaling.units`, kept by `scaling fit`
+- flops-units, tokens-per-param: the fitted rows' units (`scaling.data.units`, kept by `scaling fit`
   in the fit file's data.units): the `flops` column's median ratio to 6·params·tokens outside
   [1/3, 3] (ratio: median, low, high, n_rows), runs whose final tokens per parameter lie outside
   [0.01, 1e5] (n_runs, runs: {run: [row, tokens per parameter]}, range). `scaling optimal` and
   backtests show them for the table they read.
 - a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
-  5 points of chance (maximum, chance, margin; `scaling.task_data`), and no-trend, its
+  5 points of chance (maximum, chance, margin; `scaling.data.evaluations`), and no-trend, its
   accuracies not rising as the loss falls (both also widen every interval beyond the fitted
   data to chance..1: `Law.beyond_a_trend`); repeats-unidentified, the
   data-constrained law's R_D* fitted on runs of under 4 epochs (`scaling.laws.data_constrained`).
 
 of predicted points (`prediction_warnings`; compute-optimal ones in `allocation_warnings`), with
-a calibrated fit (the error model of scaling/calibration.py, learned from backtests on splits of
+a calibrated fit (the error model of scaling/engine/calibration.py, learned from backtests on splits of
 the fit's own data); each point gets the first that applies:
 - error-over-limit: the error model expects an error over ERROR_LIMIT there (rows, distance,
   expected_error, limit, error_kind: relative in log space, absolute for linear-space laws).
@@ -67,7 +67,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scaling.calibration import ERROR_LIMIT
+from scaling.engine.calibration import ERROR_LIMIT
 from scaling.errors import ScalingError
 
 UNIDENTIFIED_FACTOR = 10.0
@@ -101,7 +101,7 @@ FAR_FACTOR, FAR_MARGIN = 2.0, 0.3
 MAX_NAMED = 3       # points named in a message before "and N more"
 
 # Codes about predicted points or an allocation, not about the fit itself: a fit file keeps its
-# compute-optimal allocation's (scaling.fit_file), which a backtest of the fit does not show.
+# compute-optimal allocation's (scaling.output.fit_file), which a backtest of the fit does not show.
 POINT_CODES = frozenset({"error-over-limit", "far-beyond-calibration", "beyond-calibration",
                          "outside-range", "wide-interval", "loss-not-positive",
                          "loss-over-range", "loss-below-floor", "outside-data"})
@@ -190,8 +190,8 @@ def fit_warnings(law) -> list[dict]:
             interval=[json_number(low), json_number(high)],
             factor=json_number(factor)))
     out += cut_run_warnings(law)
-    # -- units of the fitted rows (scaling/units.py): flops-units, tokens-per-param ----------
-    from scaling import units
+    # -- units of the fitted rows (scaling/data/units.py): flops-units, tokens-per-param ----------
+    from scaling.data import units
 
     out += units.fit_warnings(law)
     # ------------------------------------------------------------------------------------------
@@ -428,7 +428,7 @@ def implausible_losses(law, values: dict, labels, what, predicted=None) -> list[
     losses), worst first, each point in the first that applies:
     - loss-not-positive: the law's formula gives a loss ≤ 0 there (a LR-schedule law whose
       annealing term outgrew the rest): the prediction is NaN ("-" in tables, null in JSON);
-    - loss-over-range: over the sensible range of a loss (`scaling.runs.SENSIBLE`, 1000 nats),
+    - loss-over-range: over the sensible range of a loss (`scaling.data.runs.SENSIBLE`, 1000 nats),
       the law evaluated far below the sizes it was fitted on;
     - loss-below-floor: below the fit's own irreducible loss (`Law.loss_floor`: E, L0), which
       the law's form does not reach with the data it was fitted on."""
@@ -437,7 +437,7 @@ def implausible_losses(law, values: dict, labels, what, predicted=None) -> list[
     predicted = _predicted(law, values, predicted)
     if predicted is None or not len(predicted):
         return []
-    from scaling.runs import sensible_range
+    from scaling.data.runs import sensible_range
 
     bounds = sensible_range(str(law.target))
     high = bounds[1] if bounds else math.inf

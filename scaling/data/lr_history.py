@@ -9,7 +9,7 @@ updates, so it has seen the LRs of updates 1 … t. Per-step LRs come from, in o
    file steps 0 … t−1). An explicit file wins over the table's own columns;
 2. the `lr` column, when a run has a row at every step 1 … last (the row at step t holds the LR
    of update t, the last it has seen, as the ladder runner writes it);
-3. the `schedule` column: a `scaling.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
+3. the `schedule` column: a `scaling.data.schedules` string (e.g. "cosine:peak=1e-3,warmup=100,
    steps=2000,final=1e-4"), rebuilt step by step;
 
 otherwise a one-line error naming the file and the run.
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
-from scaling.runs import as_finite_numbers
+from scaling.data.runs import as_finite_numbers
 
 CONVENTION = ("a row at step t has seen updates 1 … t: LR-file steps 1 … t when the file counts "
               "from 1, 0 … t−1 when it counts from 0")
@@ -90,13 +90,13 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
                 .to_numpy(float)
             continue
         if has_schedule:
-            from scaling.schedules import ScheduleError, lr_array, parse
+            from scaling.data.schedules import ScheduleError, lr_array, parse
 
             sources[run] = "schedule column" + fallback
             try:
                 schedule = parse(rows["schedule"].iloc[0])
             except ScheduleError as exc:
-                hint = "; give --lr-file for runs whose schedule is not a scaling.schedules " \
+                hint = "; give --lr-file for runs whose schedule is not a scaling.data.schedules " \
                        "string" if lr_file is None else f"; {lr_file.path} has no run {run!r}"
                 raise ScalingError(f"{source}: column 'schedule', row {rows.index[0]}: {exc}"
                                    f"{hint}") from None
@@ -134,7 +134,7 @@ def _unmatched(frame, source, lr_file) -> set:
 def _overridden(rows, steps, last, has_lr, has_schedule, lr) -> str:
     """What an LR file overrides for a run: "" when the run has no usable LR column, else
     " (over its schedule column, which differs by up to 50%)" or "(..., which agrees)"."""
-    from scaling.schedules import ScheduleError, lr_array, parse
+    from scaling.data.schedules import ScheduleError, lr_array, parse
 
     if has_lr:
         name = "lr"
@@ -161,7 +161,7 @@ def read_lr_file(path) -> LRFile:
     """An LR file (Parquet or CSV with columns run, step, lr; rows numbered from 1). Every run
     needs one row at every step, counted from 0 (0 … T−1) or from 1 (1 … T); see the module
     docstring for which LRs a row at step t has seen."""
-    from scaling.runs import read_file
+    from scaling.data.runs import read_file
 
     path = Path(path)
     frame = read_file(path)
@@ -218,7 +218,7 @@ def areas(frame: pd.DataFrame, histories: dict[str, np.ndarray],
 def schedule_rows(schedule: str, every: int = 1):
     """For predicting a curve: the per-step LR of a schedule string (`--schedule`) and the steps
     to predict (every `every`-th step and the last)."""
-    from scaling.schedules import ScheduleError, lr_array, parse
+    from scaling.data.schedules import ScheduleError, lr_array, parse
 
     try:
         lr = lr_array(parse(schedule))

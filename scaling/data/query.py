@@ -11,7 +11,7 @@ What a query may hold:
 
 - column names: bare (`params`), or back-quoted like pandas for names that are not
   identifiers (`` `Model Size` ``, `` `acc:arc_easy` ``); `final_<column>` is each run's value
-  of `<column>` on its final row (`scaling.runs.filter_rows`); the row number's name (`row`);
+  of `<column>` on its final row (`scaling.data.runs.filter_rows`); the row number's name (`row`);
 - literals: numbers (`1e9`, `-3`), strings (`'dense'`, `"a"`), `True`, `False`;
 - arithmetic: `+ - * / // % **` and unary `-`/`+` (on numbers only);
 - comparisons `== != < <= > >=`, chained too (`1e8 <= params < 1e9`); a number compared with

@@ -147,7 +147,7 @@ class ErrorModel:
 
 def final_splits(law, data, seed: int = 0):
     """(name, train runs, test runs) of a law of final rows (or a chained law)."""
-    from scaling.runs import final_rows
+    from scaling.data.runs import final_rows
 
     finals = final_rows(data.frame)
     runs = finals["run"].to_numpy()

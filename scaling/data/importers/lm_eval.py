@@ -53,9 +53,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from scaling import runs as run_tables
+from scaling.data import runs as run_tables
 from scaling.errors import ScalingError
-from scaling.json_input import read_json
+from scaling.data.json_input import read_json
 
 MMLU_PREFIX = "hendrycksTest-"
 PERPLEXITY = ("ppl", "perplexity")

@@ -1,4 +1,4 @@
-"""The planning report's figures (`scaling.planning`), as PNG bytes, in `scaling.plots`' style:
+"""The planning report's figures (`scaling.analysis.planning`), as PNG bytes, in `scaling.output.plots`' style:
 its own `Figure` objects (pyplot untouched), observed data as markers and the law as lines,
 the fitted range shaded (gid "fitted-range"), titles that say which is which.
 
@@ -18,15 +18,15 @@ import io
 
 import numpy as np
 
-from scaling.plots import DPI, FITTED, FITTED_LABEL, TAB10, _figure, _style
+from scaling.output.plots import DPI, FITTED, FITTED_LABEL, TAB10, _figure, _style
 
 LEVELS = (0.8, 0.95)
 
 
-# -- helpers on laws (the report's too: `scaling.planning` imports them from here) ---------------
+# -- helpers on laws (the report's too: `scaling.analysis.planning` imports them from here) ---------------
 
 def _kind(law):
-    from scaling.report import interval_kind
+    from scaling.output.report import interval_kind
 
     return interval_kind(law)
 
@@ -91,7 +91,7 @@ def _budget_grid(law, budget, n=40):
 
 
 def _final_rows(frame, law):
-    from scaling.runs import final_rows
+    from scaling.data.runs import final_rows
 
     rows = final_rows(frame)
     size = law.inputs[0] if law.inputs[0] in rows else "params"

@@ -86,7 +86,7 @@ def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed
     (schedule string, a row every so many steps); rows carry run, params, tokens, step, loss
     and schedule."""
     from scaling.laws import get_law
-    from scaling.schedules import parse
+    from scaling.data.schedules import parse
 
     law = get_law("multipower")
     law.theta_ = np.array([np.log(law_params["L0"]), np.log(law_params["A"]), law_params["alpha"],
@@ -134,11 +134,11 @@ def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta=None,
     L_u = −E + A1/N_nv^α1 + A2/(V·d)^α2 + B/D^β (β = α1 unless given), one run per
     (N_nv, V, H), plus additive Normal(0, noise): the law is fitted in linear space. A run on H
     characters sees D = H·f(V) tokens, f(V) the tokenizer's tokens per character
-    (`tokens_per_char`: a function of V; default the paper's, scaling.vocab.PAPER_F). Width d is
+    (`tokens_per_char`: a function of V; default the paper's, scaling.analysis.optimal_vocab.PAPER_F). Width d is
     256 below 1e8 non-vocabulary parameters, 1024 from there. Rows carry `characters`, `tokens`,
     `tokens_per_char`, `flops` = 6·(N_nv + V·d)·D, and `params` (untied embeddings) and `loss`
     (L_u + 4) for the contract's required columns."""
-    from scaling.vocab import PAPER_F
+    from scaling.analysis.optimal_vocab import PAPER_F
 
     f = PAPER_F if tokens_per_char is None else tokens_per_char
     beta = alpha1 if beta is None else beta

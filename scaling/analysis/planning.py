@@ -11,7 +11,7 @@ reference). It holds:
 - the compute-optimal N and D at the budget by every approach the inputs support: approach 3 of
   each loss-law fit that allocates compute (each in its own compute model: C = 6ND, or
   C = 6·N_avg·D for the sparse law), and approaches 1 and 2 on the run table
-  (`scaling.approaches`), side by side, with the primary fit's loss at each;
+  (`scaling.analysis.approaches`), side by side, with the primary fit's loss at each;
 - the recommended allocation (approach 3 of the first loss-law fit given) and its predicted loss
   with the fit's calibrated 80% and 95% intervals, how far it reaches beyond the fitted data
   and beyond the calibration's backtests, and what those backtests measured;
@@ -37,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling import diagnostics
-from scaling.plan_plots import LEVELS, _inputs_at, _kind, _loss_interval, _size_name
-from scaling.atomic import write_text
-from scaling.diagnostics import format_number
+from scaling.engine import diagnostics
+from scaling.output.plan_figures import LEVELS, _inputs_at, _kind, _loss_interval, _size_name
+from scaling.output.atomic import write_text
+from scaling.engine.diagnostics import format_number
 from scaling.errors import ScalingError
 
 OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
@@ -217,7 +217,7 @@ def allocates_loss(law) -> bool:
 
 
 def check_budget(budget) -> float:
-    from scaling.runs import check_sensible_inputs
+    from scaling.data.runs import check_sensible_inputs
 
     try:
         budget = float(budget)
@@ -256,7 +256,7 @@ def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
         if not any(f.law.predicts_schedules for f in fits):
             raise ScalingError("--schedule needs a fit of an LR-schedule law (multipower, "
                                "annealing, annealing-size)")
-        from scaling.schedules import ScheduleError, key_values
+        from scaling.data.schedules import ScheduleError, key_values
 
         try:
             keys = set(key_values(schedule, schedule, "--schedule"))
@@ -279,10 +279,10 @@ def _warn(out, source, items):
 
 def _check_allocation(budget, law, allocation: dict) -> None:
     """A one-line error when the budget's compute-optimal model or data leaves the sensible
-    range of its column (`scaling.runs.SENSIBLE`: a model under 1 parameter at a budget of a
+    range of its column (`scaling.data.runs.SENSIBLE`: a model under 1 parameter at a budget of a
     few FLOPs, over 1e15 at 1e32): nothing sensible can be planned there. Budgets below or above
     the fitted data but inside those ranges are planned, with their reach's warnings."""
-    from scaling.runs import sensible_range
+    from scaling.data.runs import sensible_range
 
     for name, value in allocation.items():
         bounds = sensible_range("params" if name == "params_average" else name)
@@ -323,7 +323,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
          width: float | None = None, bootstrap: int = 200, seed: int = 0) -> Plan:
     """The planning report for a training budget of `budget` FLOPs (see the module docstring).
     `fits`: the loaded fits, in the order given (the first loss-law fit is the primary one);
-    `runs`: a run table (`scaling.runs.read_runs`) for approaches 1 and 2 and the figures."""
+    `runs`: a run table (`scaling.data.runs.read_runs`) for approaches 1 and 2 and the figures."""
     budget = check_budget(budget)
     check_plan_inputs(fits, unique_tokens=unique_tokens, schedule=schedule,
                       tokens_per_step=tokens_per_step, inference_tokens=inference_tokens)
@@ -344,7 +344,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     kind = _kind(law)
     intervals = {level: _loss_interval(law, inputs, level) for level in LEVELS}
     loss_opt = float(intervals[0.95][0][0])
-    from scaling.report import reach_text as reach_words, reach_values
+    from scaling.output.report import reach_text as reach_words, reach_values
 
     scales = reach_values(law, inputs)          # the one reach computation `predict` uses
     reach = law.reach(scales)
@@ -370,7 +370,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     unsupported = {}
     approach_results = {}
     if runs is not None:
-        from scaling import approaches
+        from scaling.analysis import approaches
 
         source = runs_source or "run table"
         for number, call in ((1, lambda: approaches.approach1(runs, bootstrap=bootstrap,
@@ -489,7 +489,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
 
     # -- figures -----------------------------------------------------------------------------------
     doc.h2("Figures")
-    from scaling import plan_plots
+    from scaling.output import plan_figures as plan_plots
 
     frame = runs
     doc.figure(PLOTS["isoflop"], plan_plots.isoflop_png(law, budget, frame),
@@ -521,7 +521,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
 
 
 def _evidence_rows(law, inputs, distances) -> list:
-    from scaling.report import reach_cells, reach_values
+    from scaling.output.report import reach_cells, reach_values
 
     rows = []
     scales = reach_values(law, inputs)
@@ -560,7 +560,7 @@ def _calibration_text(law, distances) -> str:
         return ("This fit has no calibrated error model: its intervals are the bootstrap's, which "
                 "know nothing of the error of extrapolating (README, \"How far to trust a "
                 "prediction\"). Refit without --no-calibration.")
-    from scaling.report import calibration_line
+    from scaling.output.report import calibration_line
 
     splits = [s for s in model.splits if s.get("max_distance", 0) > 0]
     far = sorted(splits, key=lambda s: s["max_distance"])[-3:]
@@ -662,7 +662,7 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
         doc.p(f"`{name}` ({law.name}) can compare constant, cosine and WSD schedules at the "
               f"recommended length, which needs {' and '.join(missing)}: the steps are D / T.")
         return
-    from scaling.plan import compare_schedules
+    from scaling.analysis.schedule_comparison import compare_schedules
 
     steps = max(1, int(round(d_opt / tokens_per_step)))
     sizes = {"params": n_opt} if "params" in law.inputs else {}
@@ -672,7 +672,7 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
     except ScalingError as error:
         doc.p(f"`{name}` ({law.name}): no schedule comparison: {error}")
         return
-    from scaling.report import _curve_points, reach_cells
+    from scaling.output.report import _curve_points, reach_cells
 
     rows, scales = [], []
     for variant, curve in curves.items():
@@ -691,7 +691,7 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
           "the differences between schedules, not the level of the loss.")
     doc.table(("schedule", f"final {law.target}", f"{100 * law.confidence:g}% interval",
                *(f"× {name}" for name in scales)), rows)
-    from scaling.report import _curve_warnings
+    from scaling.output.report import _curve_warnings
 
     _warn(warnings, f"{f.path}: schedules", _curve_warnings(law, curves, False))
 
@@ -775,7 +775,7 @@ def _data_limit_section(doc, f, budget, unique_tokens):
 
 
 def _fit_section(doc, f, primary):
-    from scaling.report import calibration_line
+    from scaling.output.report import calibration_line
 
     law = f.law
     data = law.data_ or {}
@@ -805,7 +805,7 @@ def _fit_section(doc, f, primary):
 
 def write(doc: Plan, out: Path) -> tuple[Path, Path]:
     """DIR/report.md with its PNGs beside it, and DIR/report.html (self-contained); atomically."""
-    from scaling.atomic import atomic_path
+    from scaling.output.atomic import atomic_path
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.atomic import atomic_path
+from scaling.output.atomic import atomic_path
 
 DPI = 120
 MIN_FONT = 8            # points
@@ -453,7 +453,7 @@ def _schedule_lr(curve, label):
     """(update numbers 1 … T, the LR of each) of the curve's schedule (`curve.attrs["schedule"]`,
     set by `predict_schedule`, else `label` when it is a schedule string); else the curve's own
     (step, lr) rows."""
-    from scaling.schedules import ScheduleError, lr_array, parse
+    from scaling.data.schedules import ScheduleError, lr_array, parse
 
     for text in (curve.attrs.get("schedule"), label):
         if not text:

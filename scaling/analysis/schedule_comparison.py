@@ -8,7 +8,7 @@ warmup, steps and final LR.
 from __future__ import annotations
 
 from scaling.errors import ScalingError
-from scaling.schedules import ScheduleError, key_values, parse
+from scaling.data.schedules import ScheduleError, key_values, parse
 
 VARIANTS = {
     "constant": "constant:{common}",

@@ -25,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from scaling.runs import final_rows
+from scaling.data.runs import final_rows
 
 LAST = 5            # evaluations averaged into a run's final value
 NEAR_CHANCE = 0.05  # fitted accuracies no more than this above chance: the curve beyond them is
@@ -73,7 +73,7 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def final_values(frame: pd.DataFrame, columns, last: int = LAST) -> pd.DataFrame:
-    """Each run's final row (`scaling.runs.final_rows`) with `columns` replaced by the mean of
+    """Each run's final row (`scaling.data.runs.final_rows`) with `columns` replaced by the mean of
     the run's last `last` rows (in token order, up to and including the final row)."""
     finals = final_rows(frame)
     columns = [c for c in dict.fromkeys(columns) if c in frame.columns]
@@ -198,7 +198,7 @@ def accuracy_warnings(extras: dict, target: str, loss_column: str | None = None)
     """A task law's own warnings: near-chance (every fitted accuracy within NEAR_CHANCE of
     chance) and no-trend (accuracy does not fall steadily with the loss over the fitted points:
     rank correlation above NO_TREND)."""
-    from scaling.diagnostics import make_warning
+    from scaling.engine.diagnostics import make_warning
 
     out = []
     rho = (extras or {}).get("rank_correlation")

@@ -219,7 +219,7 @@ def huber_slope(x, y, delta: float = HUBER_DELTA) -> float:
     """γ minimising Σ Huber_δ(γ·x − y): a line through the origin (approach 2's exponent)."""
     from scipy.optimize import minimize_scalar
 
-    from scaling.fitting import huber
+    from scaling.engine.fitting import huber
 
     x, y = np.asarray(x, float), np.asarray(y, float)
     scale = float(np.max(np.abs(y / np.where(x == 0, np.inf, x))) + 1.0)

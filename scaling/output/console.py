@@ -117,7 +117,7 @@ def run_command(command, name: str = "scaling") -> int:
         except (OSError, ValueError):
             pass
         return 0
-    except OSError as exc:      # a write goes through scaling.atomic, which names its file
+    except OSError as exc:      # a write goes through scaling.output.atomic, which names its file
         where = "".join(f"{os.fsdecode(f)}: " for f in (exc.filename, exc.filename2)
                         if f is not None and not isinstance(f, int))
         print(f"{name}: error: {where}{exc.strerror or exc}", file=sys.stderr)

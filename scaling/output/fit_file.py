@@ -14,7 +14,7 @@ at least 20 samples, or none; intervals and standard errors that the samples giv
 inside its interval, unless the fit itself found it outside (`outside_interval`, a warning of
 its report). Any failure is one line naming the field.
 
-`warnings` (`scaling.diagnostics`: {"code", "severity", "message", ...}) are the fit's warnings
+`warnings` (`scaling.engine.diagnostics`: {"code", "severity", "message", ...}) are the fit's warnings
 and, for laws that allocate compute, those of its allocation at the report's budgets: written for
 a reader, recomputed on loading (never read back). `n_values` (distinct values of each power
 input in the fitted data) is what the few-values warning needs of the data. `extras` is what a
@@ -54,8 +54,8 @@ from pathlib import Path
 import numpy as np
 
 from scaling.errors import ScalingError
-from scaling.json_input import read_json
-from scaling.fitting import MIN_BOOTSTRAP, at_bounds
+from scaling.data.json_input import read_json
+from scaling.engine.fitting import MIN_BOOTSTRAP, at_bounds
 
 FIT_FORMAT = 3                  # 3: parameters only under the report's names (no `theta`)
 READABLE_FORMATS = (1, 2, 3)    # what `load_fit` reads
@@ -259,10 +259,10 @@ def to_record(law) -> dict:
 
 def warnings_of(law) -> list[dict]:
     """The fit's warnings, and for a law that allocates compute those of its allocation at the
-    report's budgets (`scaling.diagnostics`): for a reader of the file; loading recomputes
+    report's budgets (`scaling.engine.diagnostics`): for a reader of the file; loading recomputes
     them."""
-    from scaling import diagnostics
-    from scaling.report import COMPUTE_BUDGETS
+    from scaling.engine import diagnostics
+    from scaling.output.report import COMPUTE_BUDGETS
 
     out = diagnostics.fit_warnings(law)
     if law.allocates_compute:
@@ -310,7 +310,7 @@ def from_record(cls, record: dict):
         law.extras_ = law.load_extras(record.get("extras", {}))
     law.calibration_ = None
     if record.get("calibration") is not None:
-        from scaling.calibration import ErrorModel
+        from scaling.engine.calibration import ErrorModel
 
         with _field("calibration"):
             law.calibration_ = ErrorModel.from_dict(record["calibration"])
