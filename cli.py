@@ -548,37 +548,33 @@ def _fit(args) -> int:
     if tasks is not None:
         return _fit_tasks(args, *tasks)
     law, _, runs, lr_file = _law_and_runs(args)
-    data = _fitted(args, law, runs, lr_file)
-    print(law.report())
-    _save_fit(args, law, data)
+    fit = _fitted(args, law, runs, lr_file)
+    print(fit.summary())
+    _save_fit(args, fit)
     return 0
 
 
 def _fitted(args, law, runs, lr_file=None):
-    """Fit `law` to the runs as the fit options say; returns the fitted rows' PreparedRuns."""
+    """Fit `law` to the runs as the fit options say (`scaling.api.fit_prepared`); the `Fit`."""
+    from scaling.api import fit_prepared
+
     if args.where:      # only the rows the query keeps are checked
         data = law.prepare_where(runs, args.where, lr_file, dedupe=args.dedupe)
     else:
         data = law.prepare(runs, lr_file)
-    law.fit(data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
-            calibrate=not args.no_calibration)
-    from scaling.data import units
-
-    found = units.facts(data.frame)           # flops-units, tokens-per-param: kept with the fit
-    if found:
-        law.data_["units"] = found
-    return data
+    return fit_prepared(law, data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
+                        calibrate=not args.no_calibration)
 
 
-def _save_fit(args, law, data) -> None:
+def _save_fit(args, fit) -> None:
     """--out and --plot of `scaling fit`."""
     from scaling.output.plots import plot_fit
 
     if args.out:
-        law.to_json(args.out)
+        fit.save(args.out)
         print(f"\nsaved fit to {args.out}")
     if args.plot:
-        plot_fit(law, data, args.plot)
+        plot_fit(fit, fit.data, args.plot)
         print(f"saved plot to {args.plot}")
 
 
@@ -596,19 +592,19 @@ def _fit_tasks(args, runs, tasks, variants, settings) -> int:
         for variant in variants:
             name, law_settings = variant_law(variant, {**settings, "task": task})
             law = get_law(name, **law_settings)
-            data = _fitted(args, law, runs)
+            fit = _fitted(args, law, runs)
             if several:
                 print(f"== task {task}, variant {variant} ==")
-            print(law.report())
+            print(fit.summary())
             if several:
                 print()
-            summary.append((task, variant, str(law.n_runs_),
-                            "yes" if law.converged_ else "NO",
-                            ", ".join(f"{k}={v:.4g}" for k, v in law.params_.items())))
+            summary.append((task, variant, str(fit.n_runs_),
+                            "yes" if fit.converged_ else "NO",
+                            ", ".join(f"{k}={v:.4g}" for k, v in fit.params_.items())))
     if several:
         print(table(("task", "variant", "runs", "converged", "parameters"), summary,
                     right=("runs",)))
-    _save_fit(args, law, data)
+    _save_fit(args, fit)
     return 0
 
 
@@ -868,7 +864,7 @@ def _predict_schedule(law, args) -> int:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
     kind = interval_kind(law, args.interval)
-    curve = law.predict_schedule(args.schedule, every=args.every, kind=kind or "law",
+    curve = law.predict_schedule(args.schedule, every=args.every, kind=kind,
                                  **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
     print(curve_table(law, shown, kind))
@@ -919,7 +915,7 @@ def _compare_schedules(law, args) -> int:
     from scaling.output.report import (curve_record, curve_warnings, final_rows_table, interval_kind)
 
     kind = interval_kind(law, args.interval)
-    curves = compare_schedules(law, args.compare, every=args.every, kind=kind or "law",
+    curves = compare_schedules(law, args.compare, every=args.every, kind=kind,
                                **_sizes(law, args))
     print(final_rows_table(law, curves, kind))
     _every_note(args, *curves.values())
@@ -967,10 +963,10 @@ def _backtest(args) -> int:
             print(f"\nsaved backtest to {args.json}")
         return 0
     law, settings, runs, lr_file = _law_and_runs(args)
-    record = backtest(runs, law.name, args.train, args.test, where=args.where, lr_file=lr_file,
+    record = backtest(runs, law, args.train, args.test, where=args.where, lr_file=lr_file,
                       dedupe=args.dedupe, bootstrap=args.bootstrap, seed=args.seed,
                       n_jobs=args.jobs, calibrate=not args.no_calibration,
-                      interval=args.interval, **settings)
+                      interval=args.interval)
     print(backtest_report(record, law.inputs))
     _table_warnings(args, runs, record)
     if args.json:
@@ -1071,7 +1067,7 @@ def _plan(args) -> int:
     if not args.fit:
         raise ScalingError("give --fit FIT.json: a fit of a loss law that allocates compute "
                            "(make one with `scaling fit RUNS --out FIT.json`)")
-    fits = [planning.Fit(path, load_fit(path)) for path in args.fit]
+    fits = [planning.PlanFit(path, load_fit(path)) for path in args.fit]
     planning.check_plan_inputs(fits, unique_tokens=args.unique_tokens, schedule=args.schedule,
                                tokens_per_step=args.tokens_per_step,
                                inference_tokens=args.inference_tokens)
@@ -1088,7 +1084,7 @@ def _plan(args) -> int:
                         schedule=args.schedule, tokens_per_step=args.tokens_per_step,
                         width=args.width, bootstrap=args.bootstrap)
     md, page = planning.write(doc, out)
-    print("\n".join(doc.summary))
+    print("\n".join(doc.summary_lines))
     print(f"\nwrote {md} (figures beside it) and {page} (self-contained)")
     return 0
 

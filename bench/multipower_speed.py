@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     worst = np.max(np.abs(naive - truth) / truth)
 
     start = time.perf_counter()
-    fit = get_law("multipower").fit(runs)
+    fit = get_law("multipower").fit(runs, bootstrap=0, calibrate=False)
     fit_time = time.perf_counter() - start
     predicted = fit.predict_rows(prepared)
 

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     print("mean PredE: " + ", ".join(f"{law} {value:.2%}" for law, value in means.items()))
     print("\nannealing law on all three curves, by momentum λ (decay):")
     for decay in (0.99, 0.995, 0.999, 0.9995):
-        fit = get_law("annealing", decay=decay).fit(runs, where=after)
+        fit = get_law("annealing", decay=decay).fit(runs, where=after, bootstrap=0, calibrate=False)
         print(f"  λ = {decay:<7} objective {fit.objective_:.3e}  "
               + ", ".join(f"{k} {v:.4g}" for k, v in fit.params_.items()))
     return 0

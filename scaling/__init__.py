@@ -1,23 +1,30 @@
 """scaling: fit the published scaling laws of language models to run tables, with honest intervals.
 
-Public API:
+Public API (`scaling.api`: each command of the CLI as a function, with its defaults):
 
-    from scaling import read_runs, get_law, load_fit
+    import scaling
 
-    from scaling.analysis import backtest
-    runs = read_runs("data/chinchilla/runs.parquet", where="loss < 3.44")
-    fit = get_law("chinchilla").fit(runs, bootstrap=1000)
-    print(fit.report())
+    fit = scaling.fit("data/chinchilla/runs.parquet", where="loss < 3.44")   # a Fit
+    fit.params                               # value, lower, upper, std_err, at_bound
+    fit.predict(params=7e10, tokens=1.4e12)  # point, calibrated interval, reach, warnings
+    print(fit.summary())                     # what `scaling fit` prints
+    fit.save("fit.json"); fit = scaling.load("fit.json")
+    scaling.backtest("data/chinchilla/runs.parquet", train="params < 2e8").summary()
+    scaling.plan(1e22, fits=[fit]).summary()
+
+    law = scaling.get_law("annealing", decay=0.995)    # a Law declares; law.fit(runs) -> Fit
 
 `import scaling` never imports torch, and `scaling/` never imports the ladder runner (`ladders`).
 """
 
 from scaling.errors import ScalingError
 from scaling.data.runs import final_rows, read_runs, write_runs
+from scaling.engine.fit import Fit
 from scaling.laws import LAWS, Law, PreparedRuns, Setting, get_law, load_fit, register
-from scaling.analysis.backtest import backtest
+from scaling.api import backtest, fit, load, plan
 
 __version__ = "0.1.0"
 
-__all__ = ["LAWS", "Law", "PreparedRuns", "ScalingError", "Setting", "backtest", "final_rows",
-           "get_law", "load_fit", "read_runs", "register", "write_runs", "__version__"]
+__all__ = ["Fit", "LAWS", "Law", "PreparedRuns", "ScalingError", "Setting", "__version__",
+           "backtest", "final_rows", "fit", "get_law", "load", "load_fit", "plan", "read_runs",
+           "register", "write_runs"]

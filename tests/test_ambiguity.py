@@ -137,7 +137,8 @@ def test_compare_and_plan_schedules_refuse_a_key_twice():
     with pytest.raises(ScalingError, match=r"--compare 'peak=1e-3,steps=100,steps=200': steps "
                                            "given twice, steps=100 and steps=200"):
         compare_schedules(law, "peak=1e-3,steps=100,steps=200")
-    fits = [planning.Fit("chinchilla.json", get_law("chinchilla")), planning.Fit("mp.json", law)]
+    fits = [planning.PlanFit("chinchilla.json", get_law("chinchilla")),
+            planning.PlanFit("mp.json", law)]
     with pytest.raises(ScalingError, match=r"--schedule 'peak=1e-3,final=1e-4,peak=3e-4': peak "
                                            "given twice, peak=1e-3 and peak=3e-4"):
         planning.check_plan_inputs(fits, schedule="peak=1e-3,final=1e-4,peak=3e-4",

@@ -63,24 +63,24 @@ def test_lr_column_and_schedule_give_the_same_lrs():
 
 
 def test_recovers_known_parameters_from_three_schedules():
-    fit = get_law("annealing").fit(table("constant", "cosine", "wsd"))
+    fit = get_law("annealing").fit(table("constant", "cosine", "wsd"), bootstrap=0, calibrate=False)
     for name, value in TRUE.items():
         assert fit.params_[name] == pytest.approx(value, rel=0.05), name
     assert fit.converged_ and not fit.at_bound_
 
 
 def test_fit_on_two_schedules_predicts_the_third():
-    fit = get_law("annealing").fit(table("constant", "cosine"))
-    held_out = fit.prepare(table("wsd")).frame
-    predicted = fit.predict(lr_area=held_out["lr_area"], anneal_area=held_out["anneal_area"])
+    fit = get_law("annealing").fit(table("constant", "cosine"), bootstrap=0, calibrate=False)
+    held_out = fit.law.prepare(table("wsd")).frame
+    predicted = fit.predict_values(lr_area=held_out["lr_area"], anneal_area=held_out["anneal_area"])
     pred_e = np.mean(np.abs(predicted - held_out["loss"]) / held_out["loss"])
     assert pred_e < 0.005  # the noise is 0.2%
 
 
 def test_decay_is_a_setting_that_moves_the_fit_and_is_saved(tmp_path):
     frame = table("constant", "cosine", "wsd")
-    default = get_law("annealing").fit(frame)
-    other = get_law("annealing", decay=0.99).fit(frame)
+    default = get_law("annealing").fit(frame, bootstrap=0, calibrate=False)
+    other = get_law("annealing", decay=0.99).fit(frame, bootstrap=0, calibrate=False)
     assert other.params_["C"] != pytest.approx(default.params_["C"], rel=0.05)
     other.to_json(tmp_path / "fit.json")
     assert load_fit(tmp_path / "fit.json").decay == 0.99
@@ -96,19 +96,19 @@ def test_bad_lr_input_is_a_one_line_error(change, message):
     frame = change(table("cosine"))
     frame.attrs["source"] = "synthetic"
     with pytest.raises(ScalingError, match=message) as error:
-        get_law("annealing").fit(frame)
+        get_law("annealing").fit(frame, bootstrap=0, calibrate=False)
     assert "\n" not in str(error.value)
 
 
 def test_block_bootstrap_interval_of_an_unseen_schedule_holds_the_truth():
-    fit = get_law("annealing").fit(table("constant", "cosine"), bootstrap=60)
+    fit = get_law("annealing").fit(table("constant", "cosine"), bootstrap=60, calibrate=False)
     held_out = table("wsd", noise=0.0)
-    point, lower, upper = fit.predict_rows(fit.prepare(held_out), kind="law")
+    point, lower, upper = fit.predict_rows(fit.law.prepare(held_out), kind="law")
     truth = held_out["loss"].to_numpy()
     assert lower[-1] <= truth[-1] <= upper[-1]
     assert lower[-1] <= point[-1] <= upper[-1]
     assert (upper[-1] - lower[-1]) / truth[-1] < 0.005     # 0.2% noise on 240 rows
-    single = get_law("annealing").fit(table("wsd"), bootstrap=20)   # one curve is enough
+    single = get_law("annealing").fit(table("wsd"), bootstrap=20, calibrate=False)   # one curve is enough
     assert len(single.bootstrap_theta_) == 20 and single.intervals_["alpha"][0] < 0.45
 
 
@@ -150,7 +150,7 @@ def test_compare_schedules_predicts_each_variant(capsys, tmp_path):
     import cli
     from scaling.analysis.schedule_comparison import compare_schedules
 
-    fit = get_law("annealing").fit(table("constant", "cosine", "wsd"))
+    fit = get_law("annealing").fit(table("constant", "cosine", "wsd"), bootstrap=0, calibrate=False)
     curves = compare_schedules(fit, "peak=0.001,warmup=100,steps=3000,final=0.0001", every=25)
     assert list(curves) == ["constant", "cosine", "wsd 10%", "wsd 20%"]
     truth = {"constant": table("constant", noise=0.0)["loss"].iloc[-1],
@@ -189,12 +189,12 @@ def test_size_term_recovers_known_parameters_and_predicts_a_larger_model(tmp_pat
     frame = pd.concat(frames, ignore_index=True)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     frame.attrs["source"] = "synthetic"
-    fit = get_law("annealing-size").fit(frame)
+    fit = get_law("annealing-size").fit(frame, bootstrap=0, calibrate=False)
     assert fit.converged_ and not fit.at_bound_
     for name, value in SIZED.items():
         assert fit.params_[name] == pytest.approx(value, rel=0.02), name
     larger = sized_curve("cosine-1e8", SCHEDULES["cosine"], 1e8, noise=0.0)
-    predicted = fit.predict_rows(fit.prepare(larger))
+    predicted = fit.predict_rows(fit.law.prepare(larger))
     assert np.max(np.abs(predicted / larger["loss"] - 1)) < 0.01
     fit.to_json(tmp_path / "fit.json")
     assert cli.main(["predict", str(tmp_path / "fit.json"), "--schedule", SCHEDULES["cosine"],

@@ -55,7 +55,7 @@ def test_fit_report_shows_intervals_and_compute_optimal_table(tmp_path, capsys):
 def test_predict_reloads_the_fit(fitted, capsys):
     fit_path, _ = fitted
     law = load_fit(fit_path)
-    expected = law.predict(params=7e10, tokens=1.4e12)[0]
+    expected = law.predict_values(params=7e10, tokens=1.4e12)[0]
     assert cli.main(["predict", str(fit_path), "--params", "7e10", "1e9",
                      "--tokens", "1.4e12", "2e10"]) == 0
     out = capsys.readouterr().out

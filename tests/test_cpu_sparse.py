@@ -25,10 +25,10 @@ def runs():
 
 def fit_error(runs, count, where=None):
     """RMS of the log residuals of the final rows: all, sparse, dense."""
-    law = get_law("sparse", count=count).fit(runs, where=where)
-    data = law.prepare(runs)
-    final = law.fit_rows(data.select(where) if where else data)
-    predicted = law.predict(params_average=final["params_average"].to_numpy(),
+    law = get_law("sparse", count=count).fit(runs, where=where, bootstrap=0, calibrate=False)
+    data = law.law.prepare(runs)
+    final = law.law.fit_rows(data.select(where) if where else data)
+    predicted = law.predict_values(params_average=final["params_average"].to_numpy(),
                             tokens=final["tokens"].to_numpy())
     residuals = np.log(final["loss"].to_numpy() / predicted)
     sparse = final["pruning"].ne("dense").to_numpy()

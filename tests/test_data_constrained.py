@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import cli
+from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.laws.data_constrained import PAPER, DataConstrained
@@ -34,17 +35,11 @@ def paper_law(**settings) -> DataConstrained:
         theta.append(math.log(PAPER["rd_star"]))
     if law.fits_rn:
         theta.append(math.log(PAPER["rn_star"]))
-    law.theta_ = np.array(theta)
-    law.bootstrap_theta_ = np.empty((0, len(theta)))
-    law.params_ = law._reported_dict(law.theta_)
-    return law
+    return Fit.with_parameters(law, theta)
 
 
 def chinchilla_with(theta) -> object:
-    law = get_law("chinchilla")
-    law.theta_ = np.array(theta[:5], float)
-    law.bootstrap_theta_ = np.empty((0, 5))
-    return law
+    return Fit.with_parameters(get_law("chinchilla"), theta[:5])
 
 
 # -- the paper's numbers ------------------------------------------------------------------------
@@ -68,7 +63,7 @@ def test_the_u_n_rule_is_0051_unique_tokens_at_the_paper_fit():
     ratio = (law.params_["A"] / law.params_["B"]) ** (1 / law.params_["alpha"])
     assert ratio == pytest.approx(0.051, abs=5e-4)
     unique = np.array([1e9, 1e10, 1e11])
-    log_base = law._log_base_params(law.theta_[None, :], np.log(unique)[None, :])[0]
+    log_base = law.law._log_base_params(law.theta_[None, :], np.log(unique)[None, :])[0]
     np.testing.assert_allclose(np.exp(log_base), ratio * unique, rtol=1e-12)
     # the compute-optimal model for D tokens is N_opt(D): where U = D, the rule's U_N is the
     # Chinchilla optimum whose data is D
@@ -82,12 +77,12 @@ def test_figure_1_right_losses():
     # on 242B tokens of 25B unique gives 2.2256440889984477, 8.67B on 178B gives
     # 2.2269634075087867 ("This one is better": the smaller model with more epochs).
     law = paper_law()
-    losses = law.predict(params=[6.34e9, 8.67e9], tokens=[242e9, 178e9], unique_tokens=25e9)
+    losses = law.predict_values(params=[6.34e9, 8.67e9], tokens=[242e9, 178e9], unique_tokens=25e9)
     assert losses[0] == pytest.approx(2.2256440889984477, rel=1e-13)
     assert losses[1] == pytest.approx(2.2269634075087867, rel=1e-13)
     assert losses[0] < losses[1]
     # the text's rounded rule, U_N = 0.051·U_D, moves them by under 1e-5
-    rounded = paper_law(un_ratio="0.051").predict(params=[6.34e9, 8.67e9],
+    rounded = paper_law(un_ratio="0.051").predict_values(params=[6.34e9, 8.67e9],
                                                   tokens=[242e9, 178e9], unique_tokens=25e9)
     np.testing.assert_allclose(rounded, losses, rtol=1e-5)
 
@@ -113,7 +108,7 @@ def test_repeated_data_value_decays_with_e_folding_r_d_star():
     unique, rd = 1e10, float(law.rd_star)
 
     def effective(tokens):
-        return law._effective_inputs(law.theta_[None, :], {
+        return law.law._effective_inputs(law.theta_[None, :], {
             "params": np.array([1e6]), "tokens": np.array([tokens]),
             "unique_tokens": np.array([unique])})["data"][0, 0]
 
@@ -163,9 +158,9 @@ def test_one_epoch_without_excess_parameters_is_chinchilla_exactly():
     tokens = np.logspace(8, 13, 11)
     params = ratio * tokens * np.linspace(0.05, 1.0, 11)       # N ≤ N_opt(D)
     for unique in (tokens, 3 * tokens):                        # one epoch, and less than one
-        np.testing.assert_allclose(law.predict(params=params, tokens=tokens,
+        np.testing.assert_allclose(law.predict_values(params=params, tokens=tokens,
                                                unique_tokens=unique),
-                                   chinchilla.predict(params=params, tokens=tokens), rtol=1e-14)
+                                   chinchilla.predict_values(params=params, tokens=tokens), rtol=1e-14)
 
 
 def test_one_epoch_with_excess_parameters_is_not_chinchilla():
@@ -177,15 +172,15 @@ def test_one_epoch_with_excess_parameters_is_not_chinchilla():
     ratio = (law.params_["A"] / law.params_["B"]) ** (1 / law.params_["alpha"])
     tokens = np.full(4, 1e10)
     params = ratio * tokens * np.array([1.5, 3.0, 10.0, 100.0])
-    gap = law.predict(params=params, tokens=tokens, unique_tokens=tokens) \
-        - chinchilla.predict(params=params, tokens=tokens)
+    gap = law.predict_values(params=params, tokens=tokens, unique_tokens=tokens) \
+        - chinchilla.predict_values(params=params, tokens=tokens)
     assert np.all(gap > 0) and np.all(np.diff(gap) > 0)
     fixed = paper_law(un_ratio="0.02")
     below = 0.02 * tokens * np.array([0.1, 0.5, 1.0, 1.0])
-    np.testing.assert_allclose(fixed.predict(params=below, tokens=tokens, unique_tokens=tokens),
-                               chinchilla.predict(params=below, tokens=tokens), rtol=1e-14)
-    assert fixed.predict(params=[0.03 * 1e10], tokens=[1e10], unique_tokens=[1e10])[0] > \
-        chinchilla.predict(params=[0.03 * 1e10], tokens=[1e10])[0]
+    np.testing.assert_allclose(fixed.predict_values(params=below, tokens=tokens, unique_tokens=tokens),
+                               chinchilla.predict_values(params=below, tokens=tokens), rtol=1e-14)
+    assert fixed.predict_values(params=[0.03 * 1e10], tokens=[1e10], unique_tokens=[1e10])[0] > \
+        chinchilla.predict_values(params=[0.03 * 1e10], tokens=[1e10])[0]
 
 
 def test_a_one_epoch_fit_is_chinchillas_fit():
@@ -194,8 +189,8 @@ def test_a_one_epoch_fit_is_chinchillas_fit():
     runs = chinchilla_ladder(E=1.87, A=521.0, B=1488.0, alpha=0.353, beta=0.353,
                              params=[1e7, 3e7, 1e8, 3e8, 1e9], tokens_per_param=[25, 50, 100, 200],
                              noise=0.002, seed=2)
-    chinchilla = get_law("chinchilla").fit(runs)
-    constrained = get_law("data-constrained").fit(runs.assign(unique_tokens=runs["tokens"]))
+    chinchilla = get_law("chinchilla").fit(runs, bootstrap=0, calibrate=False)
+    constrained = get_law("data-constrained").fit(runs.assign(unique_tokens=runs["tokens"]), bootstrap=0, calibrate=False)
     assert constrained.objective_ == pytest.approx(chinchilla.objective_, rel=1e-6)
     for name, value in chinchilla.params_.items():
         assert constrained.params_[name] == pytest.approx(value, rel=1e-4), name
@@ -226,7 +221,7 @@ def test_advice_orders_and_brute_force():
     np.testing.assert_allclose(plenty["best_loss"][0], plenty["loss"][0], rtol=1e-9)
     np.testing.assert_allclose(plenty["repeated_loss"][0], plenty["loss"][0], rtol=1e-14)
     sizes = np.logspace(8, 11, 300001)
-    losses = law.predict(params=sizes, tokens=1e21 / (6 * sizes), unique_tokens=1e10)
+    losses = law.predict_values(params=sizes, tokens=1e21 / (6 * sizes), unique_tokens=1e10)
     assert advice["best_params"][0][1] == pytest.approx(sizes[np.argmin(losses)], rel=1e-3)
     # the law's own 1-D search against a dense grid, both flat at the minimum (second-order
     # error); numpy arithmetic only, no optimizer whose result moves between releases
@@ -259,7 +254,7 @@ def test_synthetic_recovery_with_both_decays_fitted(un_ratio):
     runs = data_constrained_ladder(**TRUE, rd_star=12.0, rn_star=4.0, un_ratio=un_ratio,
                                    params=[1e7, 3e7, 1e8, 3e8], unique_per_param=[2, 6, 20],
                                    epochs=[1, 2, 4, 8, 16, 32], noise=0.001, seed=7)
-    law = get_law("data-constrained", rd_star="fit", rn_star="fit", un_ratio=un_ratio).fit(runs)
+    law = get_law("data-constrained", rd_star="fit", rn_star="fit", un_ratio=un_ratio).fit(runs, bootstrap=0, calibrate=False)
     assert law.converged_ and law.at_bound_ == []
     truth = {**TRUE, "rd_star": 12.0, "rn_star": 4.0}
     for name, value in truth.items():
@@ -297,20 +292,21 @@ def test_epochs_are_derived_and_queried(tmp_path):
     effective = law._effective_inputs(np.array([[PAPER[k] for k in FIVE]]),
                                       law.inputs_from(under))
     np.testing.assert_allclose(effective["data"][0], under["tokens"], rtol=1e-14)
-    fit = get_law("data-constrained").fit(runs, where="epochs <= 4")
+    fit = get_law("data-constrained").fit(runs, where="epochs <= 4", bootstrap=0, calibrate=False)
     assert fit.n_runs_ == 18
 
 
 def test_a_fitted_r_d_star_without_repeats_warns_and_survives_the_fit_file(tmp_path):
     runs = data_constrained_ladder(**TRUE, params=[1e7, 3e7, 1e8, 3e8], unique_per_param=[20],
                                    epochs=[1, 1.5, 2], noise=0.001, seed=3)
-    law = get_law("data-constrained", rd_star="fit").fit(runs)
-    assert [w["code"] for w in law.law_warnings()] == ["repeats-unidentified"]
+    law = get_law("data-constrained", rd_star="fit").fit(runs, bootstrap=0, calibrate=False)
+    assert [w["code"] for w in law.law.law_warnings(law)] == ["repeats-unidentified"]
     law.to_json(tmp_path / "fit.json")
     again = load_fit(tmp_path / "fit.json")
     assert again.settings() == law.settings() and again.rd_star == "fit"
-    assert [w["code"] for w in again.law_warnings()] == ["repeats-unidentified"]
-    assert get_law("data-constrained").fit(runs).law_warnings() == []
+    assert [w["code"] for w in again.law.law_warnings(again)] == ["repeats-unidentified"]
+    plain = get_law("data-constrained").fit(runs, bootstrap=0, calibrate=False)
+    assert plain.law.law_warnings(plain) == []
 
 
 def test_bad_settings_are_one_line_errors():
@@ -359,7 +355,7 @@ def test_predict_with_unique_tokens_as_an_input(fit_path, capsys):
     assert cli.main(["predict", str(fit_path), "--params", "1e8", "--tokens", "4e9",
                      "--unique-tokens", "1e9"]) == 0
     law = load_fit(fit_path)
-    expected = law.predict(params=1e8, tokens=4e9, unique_tokens=1e9)[0]
+    expected = law.predict_values(params=1e8, tokens=4e9, unique_tokens=1e9)[0]
     assert f" {expected:.5g} " in capsys.readouterr().out
 
 

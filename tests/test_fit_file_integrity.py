@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import cli
+from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.output.fit_file import FIELDS, HANDWRITTEN, MAX_DEPTH, seal
 from scaling.laws import LAWS, get_law, load_fit
@@ -103,7 +104,7 @@ def test_the_untouched_file_predicts_what_the_fit_did(saved, tmp_path, capsys):
     assert set(record["seal"]["sha256"]) == set(record) - {"seal"}
     again = load_fit(path)
     inputs = {"params": np.array([1e9, 3e9]), "tokens": np.array([2e10, 1e11])}
-    np.testing.assert_allclose(again.predict(**inputs), law.predict(**inputs), rtol=1e-12)
+    np.testing.assert_allclose(again.predict_values(**inputs), law.predict_values(**inputs), rtol=1e-12)
     for kind in ("calibrated", "law", "run"):
         np.testing.assert_allclose(again.predict_interval(kind=kind, **inputs),
                                    law.predict_interval(kind=kind, **inputs), rtol=1e-12)
@@ -129,7 +130,7 @@ def test_a_hand_written_file_loads_as_constants(saved, tmp_path, capsys):
     assert cli.main(["predict", str(bundled), "--optimal-vocab", "--params-nonembed", "7e10",
                      "--width", "8192"]) == 0
     constants = {k: v for k, v in saved[1].items() if k in HANDWRITTEN}
-    law = LAWS["chinchilla"].from_dict(constants)
+    law = Fit.from_dict(LAWS["chinchilla"], constants)
     assert law.params_ == pytest.approx(saved[1]["params"], rel=1e-12)
     assert law.calibration_ is None and len(law.bootstrap_theta_) == 0
     for extra in ("calibration", "fitted_range", "residuals", "at_bound"):
@@ -171,7 +172,7 @@ def test_numbers_too_large_for_a_float_are_one_line(saved, tmp_path, capsys):
     huge = {**{k: v for k, v in saved[1].items() if k in HANDWRITTEN},
             "params": {**saved[1]["params"], "E": 10**400}}
     with pytest.raises(ScalingError, match="params.E: not a finite number"):
-        LAWS["chinchilla"].from_dict(huge)           # in memory: no parser to catch it
+        Fit.from_dict(LAWS["chinchilla"], huge)           # in memory: no parser to catch it
 
 
 def test_the_law_field_of_the_wrong_type(saved, tmp_path, capsys):

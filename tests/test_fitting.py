@@ -68,12 +68,12 @@ def test_at_bound_is_reported():
     # Loss that does not depend on tokens at all: B -> 0 (b at its lower bound) or beta at a bound.
     runs = ladder()
     runs["loss"] = 1.8 + 400 / runs["params"] ** 0.34
-    law = get_law("chinchilla").fit(runs)
+    law = get_law("chinchilla").fit(runs, bootstrap=0, calibrate=False)
     assert law.at_bound_, law.theta_
     name = law.reported_name(law.at_bound_[0])          # the report's name: B or beta, not b
     assert name in ("B", "beta")
-    assert f"WARNING: {name} = " in law.report() and "ended on a bound of its range" in \
-        law.report()
+    assert f"WARNING: {name} = " in law.summary() and "ended on a bound of its range" in \
+        law.summary()
 
 
 def test_resample_weights_resample_runs():
@@ -104,8 +104,8 @@ def test_curve_blocks_are_resampled_within_their_run():
 
 def test_bootstrap_does_not_depend_on_workers():
     runs = ladder(noise=0.01, seed=4)
-    one = get_law("chinchilla").fit(runs, bootstrap=20, seed=7, n_jobs=1)
-    two = get_law("chinchilla").fit(runs, bootstrap=20, seed=7, n_jobs=2)
+    one = get_law("chinchilla").fit(runs, bootstrap=20, seed=7, n_jobs=1, calibrate=False)
+    two = get_law("chinchilla").fit(runs, bootstrap=20, seed=7, n_jobs=2, calibrate=False)
     assert np.allclose(one.bootstrap_theta_, two.bootstrap_theta_, rtol=1e-6, atol=1e-8)
     for name in TRUE:
         low, high = one.intervals_[name]
@@ -117,7 +117,7 @@ def test_bootstrap_intervals_cover_truth_at_nominal_rate():
     hits = 0
     for seed in range(20):
         fit = get_law("chinchilla").fit(ladder(noise=0.01, seed=100 + seed), bootstrap=60,
-                                         seed=seed)
+                                         seed=seed, calibrate=False)
         low, high = fit.intervals_["alpha"]
         hits += low <= TRUE["alpha"] <= high
     assert hits >= 15, hits  # binomial(20, 0.95): P(hits < 15) < 0.003
@@ -126,11 +126,12 @@ def test_bootstrap_intervals_cover_truth_at_nominal_rate():
 def test_bootstrap_refits_reach_the_full_fit_optimum(chinchilla_240):
     # The bootstrap's shortcuts (warm start, stride-2 grid, one polished start) must find the
     # same optimum as a full multi-start fit of the same resample.
-    law = get_law("chinchilla").fit(chinchilla_240)
+    fit = get_law("chinchilla").fit(chinchilla_240, bootstrap=0, calibrate=False)
+    law = fit.law
     inputs, target = law.inputs_from(chinchilla_240), np.log(chinchilla_240["loss"].to_numpy())
     groups = chinchilla_240["run"].to_numpy()
     quick = fitting.bootstrap(law, inputs, target, groups, n_resamples=12, seed=5,
-                              start=law.theta_, n_jobs=1)
+                              start=fit.theta_, n_jobs=1)
     for row_weights, theta in zip(fitting.resample_weights(groups, 12, seed=5), quick):
         full = fitting.minimize(law, inputs, target, weights=row_weights)
         reached = fitting.objective(law, theta, inputs, target, weights=row_weights)[0]

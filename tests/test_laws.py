@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scaling.analysis.backtest import prediction_errors
+from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.laws import LAWS, Law, get_law, load_fit
 from scaling.laws.base import Problem
@@ -232,7 +234,7 @@ NAMES = sorted(LAWS)
 
 @pytest.fixture(scope="module")
 def fitted():
-    """name → (law fitted without bootstrap, its PreparedRuns, settings, truth, tolerances)."""
+    """name → (its fit without bootstrap, its PreparedRuns, settings, truth, tolerances)."""
     out = {}
 
     def get(name):
@@ -241,9 +243,10 @@ def fitted():
             runs.attrs["source"] = f"synthetic {name}"
             law = get_law(name, **settings)
             data = law.prepare(runs)
-            result = law.fit(data)
-            assert result is law                              # fit returns self
-            out[name] = (law, data, settings, truth, tolerances)
+            fit = law.fit(data, bootstrap=0, calibrate=False)
+            assert isinstance(fit, Fit) and fit.law is not law    # a new Fit, of its own law
+            assert not hasattr(law, "theta_")                     # the law is not changed
+            out[name] = (fit, data, settings, truth, tolerances)
         return out[name]
     return get
 
@@ -267,20 +270,21 @@ def test_the_registry_finds_laws_without_an_import_list():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_recovers_known_parameters(fitted, name):
-    law, _, _, truth, tolerances = fitted(name)
-    assert law.converged_, law.message_
-    assert law.at_bound_ == []
+    fit, _, _, truth, tolerances = fitted(name)
+    assert fit.converged_, fit.message_
+    assert fit.at_bound_ == []
     for parameter, value in truth.items():
-        assert law.params_[parameter] == pytest.approx(value, rel=tolerances[parameter]), \
+        assert fit.params_[parameter] == pytest.approx(value, rel=tolerances[parameter]), \
             parameter
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_analytic_gradient_matches_finite_differences(fitted, name):
-    law, data, _, _, _ = fitted(name)
+    fit, data, _, _, _ = fitted(name)
+    law = fit.law
     inputs = law.inputs_from(law.fit_rows(data), data.lr_histories)
     rng = np.random.default_rng(5)
-    theta = law.theta_ + 0.01 * rng.standard_normal(len(law.theta_)) * (1 + np.abs(law.theta_))
+    theta = fit.theta_ + 0.01 * rng.standard_normal(len(fit.theta_)) * (1 + np.abs(fit.theta_))
     lower = np.array([p.lower for p in law.parameters])
     upper = np.array([p.upper for p in law.parameters])
     theta = np.clip(theta, lower + 1e-4, upper - 1e-4)
@@ -300,23 +304,23 @@ def test_analytic_gradient_matches_finite_differences(fitted, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_prediction_shapes(fitted, name):
-    law, data, _, _, _ = fitted(name)
+    fit, data, _, _, _ = fitted(name)
+    law = fit.law
     rows = law.fit_rows(data)
     inputs = law.inputs_from(rows, data.lr_histories)
     n = len(rows)
-    assert law.predict_rows(data).shape == (len(data.frame),)
-    point, lower, upper = law.predict_rows(data, kind="law")
-    assert point.shape == lower.shape == upper.shape == (len(data.frame),)
-    assert np.isnan(lower).all()                              # no bootstrap, no interval
-    thetas = np.vstack([law.theta_] * 3)
+    assert fit.predict_rows(data).shape == (len(data.frame),)
+    with pytest.raises(ScalingError, match="this fit has no bootstrap"):   # no NaN intervals
+        fit.predict_rows(data, kind="law")
+    thetas = np.vstack([fit.theta_] * 3)
     assert law.predict_theta(thetas, inputs).shape == (3, n)
     assert law.predict_theta_grad(thetas, inputs)[1].shape == (3, n, len(law.parameters))
     assert set(law.reported(thetas)) == set(law.reported_names)
     assert all(v.shape == (3,) for v in law.reported(thetas).values())
     observed = rows[law.target].to_numpy(float)
-    fitted_values = law.predict_inputs(inputs)
+    fitted_values = fit.predict_inputs(inputs)
     assert fitted_values.shape == (n,)
-    assert np.median(np.abs(law.prediction_errors(fitted_values, observed))) < 0.01
+    assert np.median(np.abs(prediction_errors(law, fitted_values, observed))) < 0.01
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -324,8 +328,8 @@ def test_every_law_calibrates_intervals_that_widen_with_distance(fitted, name, t
     """Every law learns an error model from refits of splits of its data (scaling/engine/calibration
     .py): its calibrated intervals hold the point, widen from 80% to 95%, survive the fit file,
     and (laws with scale columns) grow with the distance beyond the fitted data."""
-    law, data, settings, _, _ = fitted(name)
-    calibrated = get_law(name, **settings).fit(data, calibrate=True)
+    _, data, settings, _, _ = fitted(name)
+    calibrated = get_law(name, **settings).fit(data, calibrate=True, bootstrap=0)
     model = calibrated.calibration_
     assert model is not None and model.n_residuals >= 10 and model.noise > 0
     assert calibrated.default_interval == "calibrated"
@@ -351,7 +355,7 @@ def test_json_round_trip(fitted, name, tmp_path):
     record = json.loads((tmp_path / "fit.json").read_text())
     assert record["target"] == law.target and record["space"] == law.space
     again = load_fit(tmp_path / "fit.json")
-    assert type(again) is type(law)
+    assert type(again.law) is type(law.law)
     assert again.params_ == pytest.approx(law.params_, rel=1e-12)
     assert again.settings() == law.settings()
     for key, value in settings.items():
@@ -363,7 +367,7 @@ def test_json_round_trip(fitted, name, tmp_path):
 def test_fit_space_inverts_reported(fitted, name):
     """The fit file keeps only the reported parameters: `fit_space` must give back the fit-space
     vectors they came from, and every fit-space parameter has a reported name."""
-    law = fitted(name)[0]
+    law = fitted(name)[0].law
     rng = np.random.default_rng(1)
     lower = np.array([p.lower for p in law.parameters])
     upper = np.array([p.upper for p in law.parameters])
@@ -384,7 +388,7 @@ def test_settings_survive_json(name, tmp_path):
         changed["decay"] = "0.99"
     law = get_law(name, **changed)
     assert law.confidence == 0.9
-    law.fit(runs, bootstrap=0)
+    law = law.fit(runs, bootstrap=0, calibrate=False)
     law.to_json(tmp_path / "fit.json")
     again = load_fit(tmp_path / "fit.json")
     assert again.settings() == law.settings()
@@ -402,10 +406,9 @@ def test_abilities_are_declared_and_defined(name):
 
     assert law.space in ("log", "linear") and law.rows in ("final", "all", "both")
     assert defines("predict_theta") and defines("predict_theta_grad") and defines("reported")
-    # a law allocates compute by its own compute_optimal, or the base's on its
-    # compute_optimal_theta
-    allocation = defines("compute_optimal") or defines("compute_optimal_theta")
-    assert law.allocates_compute == allocation == defines("training_compute")
+    # a law allocates compute by its compute_optimal_theta (`Fit.compute_optimal` adds the
+    # intervals)
+    assert law.allocates_compute == defines("compute_optimal_theta") == defines("training_compute")
     assert law.allocates_compute == bool(law.compute_formula)
     assert law.predicts_schedules == defines("predict_schedule")
     assert law.optimizes_vocabulary == defines("optimal_vocab")
@@ -441,8 +444,9 @@ def test_a_chained_bootstrap_resamples_both_steps_together():
     step 1 (their final rows) and step 2 (their checkpoints) in the same refit, and the chained
     prediction's interval holds the truth."""
     runs = task_runs()
-    law = get_law("task", **task_case()[1]).fit(runs, bootstrap=40, seed=3)
-    assert law.bootstrap_theta_.shape == (40, len(law.parameters))
+    fit = get_law("task", **task_case()[1]).fit(runs, bootstrap=40, seed=3, calibrate=False)
+    law = fit.law
+    assert fit.bootstrap_theta_.shape == (40, len(law.parameters))
     from scaling.engine import fitting
 
     points_1 = law.steps[0].fit_rows(law.prepare(runs))
@@ -462,17 +466,17 @@ def test_a_chained_bootstrap_resamples_both_steps_together():
     first = law.steps[0]
     alone = fitting.refit(first, first.inputs_from(points_1),
                           np.log(points_1["loss:hellaswag"].to_numpy()), step_1[:1],
-                          delta=first.delta, start=law.theta_[:5], n_jobs=1)
+                          delta=first.delta, start=fit.theta_[:5], n_jobs=1)
     # the same optimizer from the same start on the same weights, in one process: it repeats
     # its own steps (no cross-release spread enters a comparison made within one run)
-    np.testing.assert_allclose(alone[0], law.bootstrap_theta_[0, :5], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(alone[0], fit.bootstrap_theta_[0, :5], rtol=1e-8, atol=1e-10)
     # the chained prediction for a 7e9-parameter model: interval around the truth
     truth_loss = (TASK_LOSS["E"] + TASK_LOSS["A"] / 7e9 ** TASK_LOSS["alpha"]
                   + TASK_LOSS["B"] / 1.4e11 ** TASK_LOSS["beta"])
     truth = TASK_ACCURACY["a"] / (1 + np.exp(-TASK_ACCURACY["k"] * (truth_loss
                                                                   - TASK_ACCURACY["L0"]))) \
         + TASK_ACCURACY["b"]
-    point, lower, upper = law.predict_interval(params=7e9, tokens=1.4e11)
+    point, lower, upper = fit.predict_interval("law", params=7e9, tokens=1.4e11)
     assert lower[0] <= truth <= upper[0] and upper[0] - lower[0] < 0.03
     assert point[0] == pytest.approx(truth, abs=0.01)
 

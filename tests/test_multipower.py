@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.laws import get_law, load_fit
 from scaling.laws.multipower import blocked_pairs, curve_inputs, drop_sums, exact_pairs
@@ -140,7 +141,7 @@ def table(*names, noise=0.0, every=50):
 
 
 def test_recovers_known_parameters_and_predicts_an_unseen_schedule():
-    fit = get_law("multipower").fit(table("constant", "cosine", "wsd", noise=1e-4))
+    fit = get_law("multipower").fit(table("constant", "cosine", "wsd", noise=1e-4), bootstrap=0, calibrate=False)
     assert fit.converged_ and not fit.at_bound_
     for name in ("L0", "A", "alpha"):
         assert fit.params_[name] == pytest.approx(TRUE[name], rel=0.005), name
@@ -149,7 +150,7 @@ def test_recovers_known_parameters_and_predicts_an_unseen_schedule():
     for name, tolerance in (("B", 0.05), ("beta", 0.15), ("gamma", 0.05), ("C", 0.4)):
         assert fit.params_[name] == pytest.approx(TRUE[name], rel=tolerance), name
     held_out = table("multistep")
-    predicted = fit.predict_rows(fit.prepare(held_out))
+    predicted = fit.predict_rows(fit.law.prepare(held_out))
     assert np.max(np.abs(predicted / held_out["loss"] - 1)) < 1e-3
 
 
@@ -160,7 +161,7 @@ def test_curve_backtest_and_saved_fit(tmp_path):
     record = backtest(frame, "multipower", train="run != 'wsd'", bootstrap=0)
     (curve,) = record["test_curves"]
     assert curve["run"] == "wsd" and curve["pred_e"] < 0.004
-    fit = get_law("multipower").fit(frame)
+    fit = get_law("multipower").fit(frame, bootstrap=0, calibrate=False)
     fit.to_json(tmp_path / "fit.json")
     again = load_fit(tmp_path / "fit.json")
     assert again.params_ == pytest.approx(fit.params_, rel=1e-12)
@@ -178,7 +179,7 @@ def test_bad_lr_input_is_a_one_line_error(change, message):
     frame = change(table("cosine", every=1))
     frame.attrs["source"] = "synthetic"
     with pytest.raises(ScalingError, match=message) as error:
-        get_law("multipower").fit(frame)
+        get_law("multipower").fit(frame, bootstrap=0, calibrate=False)
     assert "\n" not in str(error.value)
 
 
@@ -188,7 +189,7 @@ def test_too_many_rows_for_the_exact_sum_is_a_one_line_error(monkeypatch):
     frame = table("cosine", "wsd", every=10)
     monkeypatch.setattr(multipower, "MAX_PAIRS", 10_000)
     with pytest.raises(ScalingError, match="thin the rows") as error:
-        get_law("multipower").fit(frame)
+        get_law("multipower").fit(frame, bootstrap=0, calibrate=False)
     assert str(error.value).startswith("synthetic: ")
 
 
@@ -393,9 +394,9 @@ def test_the_default_every_keeps_a_long_prediction_fast_and_its_final_value_exac
 
     cosine = "cosine:peak=3e-4,warmup=2160,steps=24000,final=3e-5"
     for n_samples, expected in ((0, 10), (100, 200)):
-        law = LAWS["multipower"].from_dict(fitted_record(n_samples))
+        law = Fit.from_dict(LAWS["multipower"], fitted_record(n_samples))
         lr, _ = schedule_rows(cosine, 1)
-        every = law.default_every(multipower.RunLR(lr))
+        every = law.law.default_every(multipower.RunLR(lr), len(law.bootstrap_theta_))
         assert every == expected
         for candidate, fits in ((every, True), (multipower.NICE_EVERY[
                 multipower.NICE_EVERY.index(every) - 1], False)):     # and the one below not
@@ -439,19 +440,19 @@ def test_a_loosely_pinned_decay_term_is_explained_in_one_line():
 
     from scaling.output.fit_file import seal
 
-    pinned = LAWS["multipower"].from_dict(fitted_record(40))
-    assert pinned.notes() == [] and "NOTE" not in pinned.report()
+    pinned = Fit.from_dict(LAWS["multipower"], fitted_record(40))
+    assert pinned.law.notes(pinned) == [] and "NOTE" not in pinned.summary()
     loose = fitted_record(40)
     names = loose["bootstrap"]["names"]
     for k, row in enumerate(loose["bootstrap"]["samples"]):     # C from 1e-3 to 1e1
         row[names.index("C")] = 10 ** (-3 + 4 * k / 39)
-    law = LAWS["multipower"].from_dict(seal(loose))
+    law = Fit.from_dict(LAWS["multipower"], seal(loose))
     low, high = law.intervals_["C"]
-    (note,) = law.notes()
+    (note,) = law.law.notes(law)
     assert note.startswith("NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, "
                            "C, beta and gamma trade off against one another (C's interval spans "
                            f"{np.log10(high / low):.0f} decades)")
-    assert note in law.report().splitlines() and "\n" not in note
+    assert note in law.summary().splitlines() and "\n" not in note
 
 
 def test_compare_writes_its_curves_with_out(tmp_path, capsys):

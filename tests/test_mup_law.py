@@ -43,7 +43,7 @@ def test_one_budget_fits_the_width_law_and_predicts_the_largest_width():
 
 
 def test_varying_budgets_add_the_data_term_and_the_choice_is_saved(tmp_path):
-    law = get_law("mup").fit(widths_and_budgets())
+    law = get_law("mup").fit(widths_and_budgets(), bootstrap=0, calibrate=False)
     assert law.terms == "ND" and law.inputs == ("params", "tokens")
     for name, value in TRUTH.items():
         assert law.params_[name] == pytest.approx(value, rel=0.2 if name in "ad" else 0.05), name
@@ -51,7 +51,7 @@ def test_varying_budgets_add_the_data_term_and_the_choice_is_saved(tmp_path):
     again = load_fit(tmp_path / "fit.json")
     assert again.terms == "ND" and again.params_ == pytest.approx(law.params_, rel=1e-12)
     # --set terms=N ignores the budgets: a law of N alone
-    alone = get_law("mup", terms="N").fit(widths_and_budgets())
+    alone = get_law("mup", terms="N").fit(widths_and_budgets(), bootstrap=0, calibrate=False)
     assert alone.inputs == ("params",) and set(alone.params_) == {"a", "b", "c"}
 
 

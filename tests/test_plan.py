@@ -18,7 +18,7 @@ def law():
         "cosine": ("cosine:peak=0.001,warmup=100,steps=3000,final=0.0001", 50),
         "wsd": ("wsd:peak=0.001,warmup=100,steps=3000,final=0.0001,decay_fraction=0.2,"
                 "decay=linear", 50)}, noise=1e-4)
-    return get_law("multipower").fit(runs)
+    return get_law("multipower").fit(runs, bootstrap=0, calibrate=False)
 
 
 def test_each_variant_shares_the_common_settings(law):
@@ -57,4 +57,4 @@ def test_a_law_without_curves_cannot_compare_schedules():
     runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
                              params=[1e7, 3e7, 1e8], tokens_per_param=[5, 10, 20], noise=0.0)
     with pytest.raises(ScalingError, match="the chinchilla law does not predict curves"):
-        compare_schedules(get_law("chinchilla").fit(runs), "peak=0.001,steps=3000")
+        compare_schedules(get_law("chinchilla").fit(runs, bootstrap=0, calibrate=False), "peak=0.001,steps=3000")

@@ -148,12 +148,12 @@ def demo_multipower():
     law = get_law("multipower")
     data = law.prepare(read_runs(ROOT / "data" / "cpu_schedules" / "runs.parquet"))
     data = data.select("step > 100")
-    return law.fit(data), data
+    return law.fit(data, bootstrap=0, calibrate=False), data
 
 
 # -- what each kind of law draws -----------------------------------------------------------------
 def test_a_law_that_allocates_compute_gets_iso_compute_lines(tmp_path, saved):
-    law = get_law("chinchilla").fit(ladder())
+    law = get_law("chinchilla").fit(ladder(), bootstrap=0, calibrate=False)
     path = plots.plot_fit(law, ladder(), tmp_path / "fit.png")
     assert path.read_bytes()[:8] == PNG
     figure = saved["fit.png"]
@@ -163,7 +163,7 @@ def test_a_law_that_allocates_compute_gets_iso_compute_lines(tmp_path, saved):
 
 
 def test_a_law_of_n_and_d_without_a_compute_model_gets_contours_only(tmp_path, saved):
-    law = get_law("kaplan").fit(ladder())
+    law = get_law("kaplan").fit(ladder(), bootstrap=0, calibrate=False)
     plots.plot_fit(law, ladder(), tmp_path / "kaplan.png")
     assert (tmp_path / "kaplan.png").read_bytes()[:8] == PNG
     figure = saved["kaplan.png"]
@@ -176,7 +176,7 @@ def test_a_law_of_n_and_d_without_a_compute_model_gets_contours_only(tmp_path, s
 def test_a_linear_space_law_of_three_inputs(tmp_path, saved):
     runs = vocabulary_ladder(E=5.53278, A1=875.872, alpha1=0.44661, A2=2071.77, alpha2=0.67074,
                              B=22216.1, seed=0)
-    law = get_law("vocabulary").fit(runs)
+    law = get_law("vocabulary").fit(runs, bootstrap=0, calibrate=False)
     plots.plot_fit(law, runs, tmp_path / "vocabulary.png")
     figure = saved["vocabulary.png"]
     assert "fitted loss_unigram" in words(figure) and "contours" not in words(figure)
@@ -186,7 +186,7 @@ def test_a_linear_space_law_of_three_inputs(tmp_path, saved):
 def test_a_chained_law_plots_its_target_against_the_chained_prediction(tmp_path, saved):
     runs = task_ladder(loss_params={"E": 0.3, "A": 40.0, "B": 150.0, "alpha": 0.3, "beta": 0.3},
                        accuracy_params={"a": -0.6, "b": 0.85, "k": 6.0, "L0": 1.0}, seed=0)
-    law = get_law("task", task="hellaswag").fit(runs)
+    law = get_law("task", task="hellaswag").fit(runs, bootstrap=0, calibrate=False)
     plots.plot_fit(law, runs, tmp_path / "task.png")
     figure = saved["task.png"]
     text = words(figure)
@@ -201,7 +201,7 @@ def test_curve_laws_plot_each_curve_and_predicted_schedules(tmp_path, saved):
     runs = multipower_curves(true, {
         "constant": ("constant:peak=0.001,warmup=100,steps=3000", 50),
         "cosine": ("cosine:peak=0.001,warmup=100,steps=3000,final=0.0001", 50)}, noise=0.001)
-    law = get_law("multipower").fit(runs)
+    law = get_law("multipower").fit(runs, bootstrap=0, calibrate=False)
     plots.plot_fit(law, runs, tmp_path / "curves.png")
     assert "step" in words(saved["curves.png"]) and "learning rate" in words(saved["curves.png"])
     check_curves(saved["curves.png"])
@@ -225,7 +225,7 @@ def test_many_runs_get_a_legend_of_styles_not_of_runs(tmp_path, saved):
     runs = multipower_curves(true, {
         f"run-{k}": (f"wsd:peak=0.001,warmup=100,steps=1000,final=0.0001,"
                      f"decay_start={500 + 40 * k}", 50) for k in range(12)}, noise=0.001)
-    law = get_law("multipower").fit(runs)
+    law = get_law("multipower").fit(runs, bootstrap=0, calibrate=False)
     plots.plot_fit(law, runs, tmp_path / "many.png")
     (legend,) = saved["many.png"].legends
     assert [t.get_text() for t in legend.get_texts()] == ["observed", "fitted",
@@ -236,7 +236,7 @@ def test_many_runs_get_a_legend_of_styles_not_of_runs(tmp_path, saved):
 # -- the three demo figures ----------------------------------------------------------------------
 def test_the_demo_chinchilla_figure_labels_its_lines_inside_the_plot(chinchilla_240, tmp_path,
                                                                      saved):
-    law = get_law("chinchilla").fit(chinchilla_240)
+    law = get_law("chinchilla").fit(chinchilla_240, bootstrap=0, calibrate=False)
     plots.plot_fit(law, chinchilla_240, tmp_path / "chinchilla-fit.png")
     figure = saved["chinchilla-fit.png"]
     check_readable(figure)
@@ -312,7 +312,7 @@ def test_plots_keep_their_font_sizes_whatever_the_users_rcparams(tmp_path, saved
     import matplotlib
 
     with matplotlib.rc_context({"font.size": 4, "xtick.labelsize": 3, "legend.fontsize": 2}):
-        law = get_law("chinchilla").fit(ladder())
+        law = get_law("chinchilla").fit(ladder(), bootstrap=0, calibrate=False)
         plots.plot_fit(law, ladder(), tmp_path / "fit.png")
         assert matplotlib.rcParams["font.size"] == 4          # the user's, untouched
     check_readable(saved["fit.png"])

@@ -66,7 +66,7 @@ def test_the_pythia_step_2_fit_is_the_papers_procedure(zero_shot):
     """The same points and scipy's curve_fit from the paper's start: the same parameters."""
     law = get_law("task-accuracy", task="lambada_openai")
     train = law.prepare(zero_shot).select(TRAIN)
-    law.fit(train)
+    law = law.fit(train, bootstrap=0, calibrate=False)
     columns = ("loss:lambada_openai", "acc:lambada_openai")
     points = ideal_point(smoothed_rows(train.frame, columns), *columns)
     assert law.n_points_ == len(points) == 5 * (26 - 3) + 1     # ⌈2.6⌉ = 3 skipped a run
@@ -75,8 +75,8 @@ def test_the_pythia_step_2_fit_is_the_papers_procedure(zero_shot):
     for name, value in paper.items():
         assert law.params_[name] == pytest.approx(value, rel=1e-4, abs=1e-6), name
     assert law.params_["b"] == pytest.approx(1.0)               # held there by the ideal point
-    assert "b = 1, its bound" in law.report()
-    assert "ended on a bound" not in law.report()
+    assert "b = 1, its bound" in law.summary()
+    assert "ended on a bound" not in law.summary()
 
 
 def test_calibrated_intervals_of_the_pythia_backtest(zero_shot):
@@ -101,7 +101,7 @@ def test_a_task_without_signal_warns_and_the_warning_survives_the_fit_file(zero_
 
     silent = get_law("task-accuracy", task="hendrycksTest-professional_accounting",
                      input="loss:lambada_openai", skip_by="tokens")
-    silent.fit(silent.prepare(zero_shot).select(TRAIN))
+    silent = silent.fit(silent.prepare(zero_shot).select(TRAIN), bootstrap=0, calibrate=False)
     codes = {w["code"] for w in diagnostics.fit_warnings(silent)}
     assert {"near-chance", "no-trend"} <= codes
     assert silent.extras_["accuracy_range"][1] == pytest.approx(0.2759, abs=5e-4)
@@ -109,7 +109,7 @@ def test_a_task_without_signal_warns_and_the_warning_survives_the_fit_file(zero_
     again = load_fit(tmp_path / "fit.json")
     assert {w["code"] for w in diagnostics.fit_warnings(again)} == codes
     lambada = get_law("task-accuracy", task="lambada_openai", skip_by="tokens")
-    lambada.fit(lambada.prepare(zero_shot).select(TRAIN))
+    lambada = lambada.fit(lambada.prepare(zero_shot).select(TRAIN), bootstrap=0, calibrate=False)
     assert lambada.extras_["rank_correlation"] < -0.95
     assert not {"near-chance", "no-trend"} & {w["code"] for w in diagnostics.fit_warnings(lambada)}
 
@@ -131,7 +131,7 @@ def test_intervals_beyond_a_fit_without_a_trend_span_chance_to_one(zero_shot):
             assert row["upper"] == 1.0 and row["lower"] <= 0.25 + 0.03
             assert row["lower"] <= row["actual"] <= row["upper"]
     law = get_law("task-accuracy", task="mmlu", input="loss:lambada_openai", skip_by="tokens")
-    law.fit(law.prepare(zero_shot).select(TRAIN), bootstrap=50)
+    law = law.fit(law.prepare(zero_shot).select(TRAIN), bootstrap=50, calibrate=False)
     fitted = law.fitted_range_["loss:lambada_openai"]
     inside = {"loss:lambada_openai": np.array([fitted[1], fitted[0] * 1.2])}   # inside the data
     _, lower, upper = law.interval_from_inputs(inside, kind="law")

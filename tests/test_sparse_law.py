@@ -54,11 +54,11 @@ def synthetic_table(noise=0.0, seed=0, rows_per_run=10, schedule_column=True,
 
 
 def test_recovers_the_parameters_from_dense_and_sparse_runs_together():
-    fit = get_law("sparse").fit(synthetic_table())
+    fit = get_law("sparse").fit(synthetic_table(), bootstrap=0, calibrate=False)
     for name, value in TRUTH.items():
         assert fit.params_[name] == pytest.approx(value, rel=1e-3), name
     # dense runs have N̄ = N; sparse ones lie between their final and initial counts
-    data = fit.prepare(synthetic_table())
+    data = fit.law.prepare(synthetic_table())
     dense = data.frame[data.frame["run"].str.endswith("sp0.0")]
     assert (dense["params_average"] == dense["params"]).all()
     sparse = data.frame[~data.frame["run"].str.endswith("sp0.0")]
@@ -85,9 +85,9 @@ def test_average_fits_better_than_chinchilla_on_the_final_or_initial_count():
     table = synthetic_table(noise=0.003, seed=1)
     errors = {}
     for count in ("average", "final", "initial"):
-        fit = get_law("sparse", count=count).fit(table)
-        final = fit.fit_rows(fit.prepare(table))
-        predicted = fit.predict(params_average=final["params_average"].to_numpy(),
+        fit = get_law("sparse", count=count).fit(table, bootstrap=0, calibrate=False)
+        final = fit.law.fit_rows(fit.law.prepare(table))
+        predicted = fit.predict_values(params_average=final["params_average"].to_numpy(),
                                 tokens=final["tokens"].to_numpy())
         errors[count] = np.sqrt(np.mean(np.log(final["loss"] / predicted) ** 2))
     assert errors["average"] < 0.006                 # the noise: 0.3% per row
@@ -109,7 +109,7 @@ def test_backtest_predicts_the_largest_sparse_run(tmp_path, capsys):
 
 
 def test_schedule_advice():
-    fit = get_law("sparse").fit(synthetic_table(), bootstrap=30)
+    fit = get_law("sparse").fit(synthetic_table(), bootstrap=30, calibrate=False)
     record = schedule_advice(fit, params=5e6, tokens=1e8, sparsity=0.75, prunable=4e6)
     advice = pd.DataFrame(record["windows"])
     # by (start, end) of the window: plain dicts, since pandas < 3 returns a one-row frame, not
@@ -172,4 +172,4 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, change, words):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err and str(path) in err
     with pytest.raises(ScalingError):
-        get_law("sparse").fit(change(synthetic_table()))
+        get_law("sparse").fit(change(synthetic_table()), bootstrap=0, calibrate=False)

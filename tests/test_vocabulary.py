@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import cli
+from scaling.engine.fit import Fit
 from scaling.analysis import optimal_vocab as V
 from scaling.laws import LAWS, get_law
 from scaling.data.synthetic import vocabulary_ladder
@@ -52,7 +53,7 @@ def paper_record() -> dict:
 
 
 def test_the_paper_constants_reproduce_its_table_within_2_percent():
-    law = LAWS["vocabulary"].from_dict(paper_record())
+    law = Fit.from_dict(LAWS["vocabulary"], paper_record())
     sizes = list(PAPER_TABLE)
     result = law.optimal_vocab(sizes, [PAPER_TABLE[n][0] for n in sizes])
     assert result["budget"] == "approach 1's compute-optimal budget for N_nv"
@@ -155,7 +156,7 @@ def test_known_constants_are_refitted():
     off), and approach 3's optimal vocabulary within 5% at 1e9 and at 7e10 (70 times the largest
     fitted model) non-vocabulary parameters."""
     runs = vocabulary_ladder(**CONSTANTS, noise=0.002, seed=5)
-    law = get_law("vocab").fit(runs)
+    law = get_law("vocab").fit(runs, bootstrap=0, calibrate=False)
     assert law.converged_ and law.name == "vocabulary"
     for name, tolerance in (("E", 0.002), ("alpha1", 0.005), ("alpha2", 0.02), ("A1", 0.03),
                             ("A2", 0.15), ("B", 0.03)):
@@ -170,7 +171,7 @@ def test_known_constants_are_refitted():
 def test_untied_exponents_are_refitted():
     untied = {**CONSTANTS, "beta": 0.35}
     law = get_law("vocabulary", tie_exponents="false").fit(
-        vocabulary_ladder(**untied, noise=0.001, seed=2))
+        vocabulary_ladder(**untied, noise=0.001, seed=2), bootstrap=0, calibrate=False)
     assert law.reported_names[-1] == "beta" and len(law.parameters) == 7
     for name, tolerance in (("E", 0.01), ("alpha1", 0.02), ("beta", 0.02), ("alpha2", 0.03)):
         assert law.params_[name] == pytest.approx(untied[name], rel=tolerance), name
@@ -183,13 +184,13 @@ def test_tokens_per_character_measured_on_the_tables_tokenizers():
     made = V.TokensPerChar(0.01, -0.25, 1.8, np.inf, "truth")
     runs = vocabulary_ladder(**CONSTANTS, tokens_per_char=made, seed=1).drop(
         columns="tokens_per_char")
-    law = get_law("vocab").fit(runs)
+    law = get_law("vocab").fit(runs, bootstrap=0, calibrate=False)
     f = law.extras_["tokens_per_char"]
     assert (f["a"], f["b"], f["c"]) == pytest.approx((0.01, -0.25, 1.8), rel=1e-6)
     assert f["cap"] == pytest.approx(np.exp(12.5)) and f["source"] == "measured"
     two = runs[runs["vocab_size"].isin([2048, 8192])]
-    assert get_law("vocab").fit(two).extras_["tokens_per_char"]["source"] == "paper"
-    strict = get_law("vocab", tokens_per_char="measured").fit(two)
+    assert get_law("vocab").fit(two, bootstrap=0, calibrate=False).extras_["tokens_per_char"]["source"] == "paper"
+    strict = get_law("vocab", tokens_per_char="measured").fit(two, bootstrap=0, calibrate=False)
     assert "2 tokenizer(s) measured" in strict.extras_["approach2"]["unsupported"]
 
 
@@ -231,7 +232,7 @@ def test_without_approach_1_the_budget_is_the_laws_own():
     compute-optimal one for N_nv (both of its derivatives zero), and the table says why."""
     record = paper_record()
     record["extras"]["approach1"] = {"unsupported": "2 run(s) on the frontier"}
-    law = LAWS["vocabulary"].from_dict(record)
+    law = Fit.from_dict(LAWS["vocabulary"], record)
     result = law.optimal_vocab([7e10], [8192])
     assert result["budget"] == ("approach 3's compute-optimal budget for N_nv (the law's own; "
                                 "approach 1 is not supported: 2 run(s) on the frontier)")
@@ -254,7 +255,7 @@ def test_the_authors_fit_convention_is_an_option():
                                frame["characters"] * V.PAPER_F(frame["vocab_size"] / 1000))
     assert V.PAPER_F(16.384) == pytest.approx(0.82, abs=0.01)
     assert V.PAPER_F(16384) == pytest.approx(0.27, abs=0.01)
-    law.fit(runs)                    # the law does not hold on these D: it fits, worse
+    law = law.fit(runs, bootstrap=0, calibrate=False)                    # the law does not hold on these D: it fits, worse
     assert law.converged_ and law.optimal_vocab([1e9], [1024])["vocab"]["approach3"][0] > 0
 
 
@@ -279,11 +280,11 @@ def test_the_vocabulary_parameters_are_derived_from_vocab_size_and_width():
     law = get_law("vocabulary")
     prepared = law.prepare(runs).frame
     assert (prepared["vocab_params"] == runs["vocab_size"] * runs["width"]).all()
-    fit = law.fit(runs)
+    fit = law.fit(runs, bootstrap=0, calibrate=False)
     expected = (-CONSTANTS["E"] + CONSTANTS["A1"] / 1e9 ** CONSTANTS["alpha1"]
                 + CONSTANTS["A2"] / (32768 * 1024) ** CONSTANTS["alpha2"]
                 + CONSTANTS["B"] / 1e11 ** CONSTANTS["alpha1"])
-    assert fit.predict(params_nonembed=1e9, vocab_params=32768 * 1024,
+    assert fit.predict_values(params_nonembed=1e9, vocab_params=32768 * 1024,
                        tokens=1e11)[0] == pytest.approx(expected, abs=1e-6)
 
 
@@ -292,7 +293,7 @@ def test_a_record_without_the_new_settings_loads_with_their_defaults():
     written by hand without settings is this version's, exponents tied."""
     record = paper_record()
     record["settings"] = {}
-    assert LAWS["vocabulary"].from_dict(record).tie_exponents is True
+    assert Fit.from_dict(LAWS["vocabulary"], record).tie_exponents is True
 
 
 def test_vocab_is_an_alias_of_the_vocabulary_law(capsys):
@@ -317,7 +318,7 @@ def test_the_cpu_vocabulary_ladder_runs_all_three_approaches_and_says_why_one_is
     from scaling.data.runs import read_runs
 
     runs = read_runs(ROOT / "data" / "cpu_vocab" / "runs.parquet", where="not stable")
-    law = get_law("vocab").fit(runs)
+    law = get_law("vocab").fit(runs, bootstrap=0, calibrate=False)
     sizes = sorted(runs["params_nonembed"].unique())
     result = law.optimal_vocab([sizes[0], sizes[-1]], [32, 96])
     vocab = result["vocab"]

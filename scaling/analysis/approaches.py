@@ -43,8 +43,15 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.interpolate import Akima1DInterpolator
 
+from scaling.data.runs import final_rows
+from scaling.data.units import check_flops_column, messages
+from scaling.engine.diagnostics import cut_run_warnings, cut_runs_message
+from scaling.engine.fitting import check_bootstrap
 from scaling.errors import ScalingError
+from scaling.laws import get_law
+from scaling.output.report import _number, _with_interval, table
 
 TOLERANCE = 0.1
 INTERPOLATIONS = ("parabola", "akima")
@@ -150,8 +157,6 @@ def _columns(frame: pd.DataFrame, source) -> pd.DataFrame:
     if missing:
         raise ScalingError(f"{source}: the compute-optimal approaches need column {missing[0]!r}")
     if "flops" in frame.columns:
-        from scaling.data.units import check_flops_column
-
         check_flops_column(frame, source, "each of approaches 1 and 2")
     out = pd.DataFrame({"run": frame["run"].astype(str).to_numpy(),
                         "params": pd.to_numeric(frame["params"]).to_numpy(float),
@@ -205,8 +210,6 @@ def _bootstrap_samples(draw, bootstrap, seed):
     """Run `draw(rng)` `bootstrap` times; (samples (K', 4) of the successful ones, failures)."""
     if not bootstrap:
         return None, 0
-    from scaling.engine.fitting import check_bootstrap
-
     check_bootstrap(bootstrap)
     rng = np.random.default_rng(seed)
     rows, failed = [], 0
@@ -221,8 +224,6 @@ def _bootstrap_samples(draw, bootstrap, seed):
 
 def _unit_warnings(frame, source) -> list[str]:
     """flops-units and tokens-per-param of the table (`scaling.data.units`)."""
-    from scaling.data.units import messages
-
     return messages(frame, source)
 
 
@@ -390,8 +391,6 @@ def isoflop_budgets(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str
         raise ScalingError(f"--tolerance must be in (0, 1), got {tolerance:g}")
     points = _columns(frame, source)
     if rows == "final":
-        from scaling.data.runs import final_rows
-
         keep = final_rows(frame).index
         points = points.iloc[[frame.index.get_loc(i) for i in keep]]
     points = points.sort_values("flops", kind="stable").reset_index(drop=True)
@@ -446,8 +445,6 @@ def budget_minimum(points: pd.DataFrame, interpolation: str = "parabola"):
         if not sizes[0] < vertex < sizes[-1]:
             return None, "the parabola's minimum lies outside the sizes run"
         return (float(vertex), float(c0 + c1 * vertex + c2 * vertex ** 2)), None
-    from scipy.interpolate import Akima1DInterpolator
-
     means = pd.Series(loss).groupby(np.round(log_n, 9)).mean()
     spline = Akima1DInterpolator(means.index.to_numpy(float), means.to_numpy(float))
     fine = np.linspace(means.index[0], means.index[-1], 2001)
@@ -503,8 +500,6 @@ def approach2(frame: pd.DataFrame, tolerance: float = TOLERANCE, rows: str = "fi
     warnings = _unit_warnings(frame, source) + _bootstrap_warning(bootstrap, failed)
     cut = frame.attrs.get("cut_runs") or {}
     if rows == "final" and cut:
-        from scaling.engine.diagnostics import cut_runs_message
-
         warnings.append(cut_runs_message(cut, frame.attrs.get("where"), "approach 2"))
     edge = [d for d in dropped if d.reason.startswith("lowest loss")]
     if edge:
@@ -533,30 +528,27 @@ def chinchilla_allocation(values: dict) -> np.ndarray:
 def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
               n_jobs: int | None = None, level: float = 0.95) -> Approach:
     """Approach 3: the chinchilla law fitted to the runs' final rows (with its bootstrap)."""
-    from scaling.engine.diagnostics import cut_run_warnings
-    from scaling.laws import get_law
-
     _check_level(level)
-    law = get_law("chinchilla", confidence=level)
-    law.fit(runs, where=where, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs)
-    point = chinchilla_allocation({k: [v] for k, v in law.params_.items()})[0]
+    fit = get_law("chinchilla", confidence=level).fit(
+        runs, where=where, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=False)
+    point = chinchilla_allocation({k: [v] for k, v in fit.params_.items()})[0]
     samples = None
-    if len(law.bootstrap_theta_):
-        samples = chinchilla_allocation(law.reported(law.bootstrap_theta_))
+    if len(fit.bootstrap_theta_):
+        samples = chinchilla_allocation(fit.law.reported(fit.bootstrap_theta_))
         samples = samples[np.isfinite(samples).all(axis=1)]
     params_law, tokens_law = _allocation_laws(point, samples, level)
     warnings = _unit_warnings(runs, str(runs.attrs.get("source", "run table"))) \
         if isinstance(runs, pd.DataFrame) else []
-    if not law.converged_:
-        warnings.append(f"the chinchilla fit did not converge: {law.message_}")
-    if law.at_bound_:
-        warnings.append(f"the chinchilla fit ends on a bound: {', '.join(law.at_bound_)}")
-    warnings += [w["message"] for w in cut_run_warnings(law)]
+    if not fit.converged_:
+        warnings.append(f"the chinchilla fit did not converge: {fit.message_}")
+    if fit.at_bound_:
+        warnings.append(f"the chinchilla fit ends on a bound: {', '.join(fit.at_bound_)}")
+    warnings += [w["message"] for w in cut_run_warnings(fit)]
     failed = bootstrap - (0 if samples is None else len(samples)) if bootstrap else 0
-    return Approach(3, params_law, tokens_law, [], [], warnings, law.n_runs_, bootstrap, failed,
+    return Approach(3, params_law, tokens_law, [], [], warnings, fit.n_runs_, bootstrap, failed,
                     level, samples,
-                    {"fit": {k: float(v) for k, v in law.params_.items()},
-                     "where": law.data_.get("where")})
+                    {"fit": {k: float(v) for k, v in fit.params_.items()},
+                     "where": fit.data_.get("where")})
 
 
 # -- compute-optimal allocation by approaches 1-3 (`scaling optimal`) ----------------------------
@@ -565,8 +557,6 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
     """Each approach's N_opt = k_N·C^a and D_opt = k_D·C^b side by side (with the paper's a), the
     allocation at `budgets` by each, approach 2's budgets (used and dropped) and the warnings.
     `results`: {approach: `scaling.analysis.approaches.Approach`}; `unsupported`: {approach: why not}."""
-    from scaling.output.report import _number, _with_interval, table
-
     first = next(iter(results.values()))
     level = f"{100 * first.level:g}%"
     boot = [r.bootstrap for r in results.values() if r.bootstrap]

@@ -1,6 +1,7 @@
 """Backtests: fit a law on one selection of runs, predict the final rows of others.
 
-    result = backtest(runs, "chinchilla", train="params < 1e9")
+    record = backtest(runs, "chinchilla", train="params < 1e9")    # the JSON-ready record
+    Backtest(record, law.inputs)        # as an object: rows, scores, summary(), to_html()
 
 The training rows are those matching `train`; the test runs are those matching `test` (default:
 every run with no training row), each judged at its final row. Errors are the law's kind
@@ -24,23 +25,30 @@ of the held-out curves.
 
 from __future__ import annotations
 
+import html
+import json
+
 import numpy as np
 import pandas as pd
 
+from scaling.data import runs as run_tables
+from scaling.data.query import parse
 from scaling.errors import ScalingError
 from scaling.engine.diagnostics import json_number
-from scaling.laws import PreparedRuns, get_law
-from scaling.output.report import interval_kind
+from scaling.laws import LAWS, Law, PreparedRuns, get_law
+from scaling.output.atomic import write_text
+from scaling.output.report import backtest_report, interval_kind
 
 
 LEVELS = (0.5, 0.8, 0.95)       # nominal levels every backtest scores
 
 
-def backtest(runs, law: str, train: str, test: str | None = None, *, where: str | None = None,
-             lr_file=None, bootstrap: int = 200, seed: int = 0, n_jobs: int | None = None,
-             calibrate: bool = True, interval: str | None = None, noise_floor: float = 0.0,
-             dedupe: str | None = None, **settings) -> dict:
-    """Fit `law` on the rows matching `train`, predict the held-out runs; returns the record.
+def backtest(runs, law: str | Law, train: str, test: str | None = None, *,
+             where: str | None = None, lr_file=None, bootstrap: int = 200, seed: int = 0,
+             n_jobs: int | None = None, calibrate: bool = True, interval: str | None = None,
+             noise_floor: float = 0.0, dedupe: str | None = None, **settings) -> dict:
+    """Fit `law` (a `Law`, used as given, or a name with its `settings`) on the rows matching
+    `train`, predict the held-out runs; returns the record.
 
     `runs` is a run table; `where`, `train` and `test` select rows, and only the rows `where`
     keeps that `train` or `test` select are checked (`Law.prepare_rows`: a bad row the queries
@@ -55,27 +63,34 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
     "intervals": {kind: {"coverage", "interval_score", "mean_width"}}, "scored": {"rows", "n"},
     "fit"}, where <error> is "rel_error" (relative errors) or "error" (absolute), <mean error>
     "mean_abs_rel_error" or "mean_abs_error", and "distance" the decades beyond the training
-    data (`Law.distance`); "coverage" and "interval_score" are the shown kind's (None without
+    data (`Fit.distance`); "coverage" and "interval_score" are the shown kind's (None without
     intervals). Laws of whole curves (`rows = "all"`) also give {"test_curves": [{"run",
     "pred_e", "worst_e"}], "mean_pred_e", "mean_worst_e"} (fractions, or target units).
     """
-    model = get_law(law, **settings)
+    if isinstance(law, Law):
+        if settings:
+            raise ScalingError(f"settings ({', '.join(settings)}) go with a law's name; this "
+                               f"{law.name} law was built with its own")
+        model = law
+    else:
+        model = get_law(law, **settings)
     data, train_data, test_data = _selected(model, runs, lr_file, where, train, test, dedupe)
-    model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=calibrate,
-              noise_floor=noise_floor)
-    kinds = model.interval_kinds
-    shown = interval_kind(model, interval)      # an --interval the fit lacks: a one-line error
+    fit = model.fit(train_data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
+                    calibrate=calibrate, noise_floor=noise_floor)
+    model = fit.law                  # the fitted copy (a law's prepare may settle a setting)
+    kinds = fit.interval_kinds
+    shown = interval_kind(fit, interval)      # an --interval the fit lacks: a one-line error
     targets = model.target_rows(test_data.frame)
     target_data = PreparedRuns(targets, data.source, data.lr_histories)
-    predicted = model.predict_rows(target_data)
+    predicted = fit.predict_rows(target_data)
     lower = upper = np.full(len(targets), np.nan)
     if shown:
-        _, lower, upper = model.predict_rows(target_data, kind=shown)
+        _, lower, upper = fit.predict_rows(target_data, kind=shown)
     actual = targets[model.target].to_numpy(float)
-    errors = model.prediction_errors(predicted, actual)
+    errors = prediction_errors(model, predicted, actual)
     error_key = "rel_error" if model.error_kind == "relative" else "error"
-    distance = model.distance({c: targets[c].to_numpy(float) for c in model.fitted_range_
-                               if c in targets})
+    distance = fit.distance({c: targets[c].to_numpy(float) for c in fit.fitted_range_
+                             if c in targets})
     distance = np.broadcast_to(distance, actual.shape)
     task = getattr(model, "task", None)
     sizes = [c for c in ("params", "tokens") if c in targets and c not in model.inputs]
@@ -89,7 +104,7 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
                      **({"abs_error": float(abs(errors[k]))} if error_key == "error" else {}),
                      "distance": float(distance[k])})
     scored = test_data if model.judged_on_curves else target_data
-    scores = {kind: interval_scores(model, scored, kind) for kind in kinds}
+    scores = {kind: interval_scores(fit, scored, kind) for kind in kinds}
     record = {
         "law": model.name,
         **({"task": task} if task else {}),
@@ -107,23 +122,28 @@ def backtest(runs, law: str, train: str, test: str | None = None, *, where: str 
         "intervals": scores,
         "scored": {"rows": "every row of the held-out curves" if model.judged_on_curves
                    else "final rows", "n": len(scored.frame)},
-        "fit": model.to_dict(),
+        "fit": fit.to_dict(),
     }
     if data.lr_sources is not None:      # laws of LRs: where each run's LRs came from
         runs = [*record["train_runs"], *(r["run"] for r in rows)]
         record["lr_sources"] = {run: data.lr_sources[run] for run in runs}
     if model.judged_on_curves:  # laws of whole curves are also judged on every row of each curve
-        record.update(curve_errors(model, test_data))
+        record.update(curve_errors(fit, test_data))
     return record
+
+
+def prediction_errors(law, predicted, actual) -> np.ndarray:
+    """The law's errors of predictions (`Law.error_kind`): relative, (predicted − actual) /
+    actual, or absolute, predicted − actual."""
+    predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+    return (predicted - actual) / actual if law.error_kind == "relative" \
+        else predicted - actual
 
 
 def _selected(model, runs, lr_file, where, train, test, dedupe):
     """(the rows `where` keeps that `train` or `test` select, the training rows, the test rows)
     as `PreparedRuns`; the test rows without `test`: every row `where` keeps of the runs with
     no training row."""
-    from scaling.data import runs as run_tables
-    from scaling.data.query import parse
-
     if isinstance(runs, PreparedRuns):
         source = runs.source
     else:
@@ -174,18 +194,18 @@ def _selected(model, runs, lr_file, where, train, test, dedupe):
     return data, train_data, test_data
 
 
-def interval_scores(model, data, kind: str, levels=LEVELS) -> dict:
-    """Coverage, mean interval score and mean width of `kind` intervals at each level, over the
-    rows of `data` (`PreparedRuns`), in the errors' units (see the module docstring)."""
-    actual = data.frame[model.target].to_numpy(float)
+def interval_scores(fit, data, kind: str, levels=LEVELS) -> dict:
+    """Coverage, mean interval score and mean width of a fit's `kind` intervals at each level,
+    over the rows of `data` (`PreparedRuns`), in the errors' units (see the module docstring)."""
+    actual = data.frame[fit.target].to_numpy(float)
     out = {"coverage": {}, "interval_score": {}, "mean_width": {}}
     for level in levels:
-        _, lower, upper = model.predict_rows(data, kind=kind, level=level)
+        _, lower, upper = fit.predict_rows(data, kind=kind, level=level)
         alpha = 1.0 - level
         below, above = np.maximum(lower - actual, 0.0), np.maximum(actual - upper, 0.0)
         score = (upper - lower) + (2.0 / alpha) * (below + above)
         width = upper - lower
-        if model.error_kind == "relative":
+        if fit.error_kind == "relative":
             score, width = score / actual, width / actual
         key = f"{level:g}"
         out["coverage"][key] = float(np.mean((actual >= lower) & (actual <= upper)))
@@ -194,13 +214,13 @@ def interval_scores(model, data, kind: str, levels=LEVELS) -> dict:
     return out
 
 
-def curve_errors(model, data) -> dict:
+def curve_errors(fit, data) -> dict:
     """Per test curve: PredE = mean over its rows of the error's size (|L − L̂| / L for relative
     errors), WorstE = the max."""
     curves = []
     for run, curve in data.frame.groupby("run", sort=False):
-        predicted = model.predict_rows(PreparedRuns(curve, data.source, data.lr_histories))
-        error = np.abs(model.prediction_errors(predicted, curve[model.target].to_numpy(float)))
+        predicted = fit.predict_rows(data.with_frame(curve))
+        error = np.abs(prediction_errors(fit.law, predicted, curve[fit.target].to_numpy(float)))
         curves.append({"run": run, "pred_e": float(np.mean(error)),
                        "worst_e": float(np.max(error))})
     return {"test_curves": curves,
@@ -222,8 +242,6 @@ VARIANTS = {            # the task law's variants (Bhagia et al. 2024 and the ba
 def variant_law(variant: str, settings: dict) -> tuple[str, dict]:
     """The law and settings of a task-law variant (or of a law named instead); settings the
     variant's law lacks (step 2's smoothing for the single-step law) are left out."""
-    from scaling.laws import LAWS
-
     if variant in LAWS and variant not in VARIANTS:     # a law by name: itself
         name, fixed = variant, {}
     elif variant not in VARIANTS:
@@ -274,3 +292,71 @@ def task_backtests(runs, tasks, variants, train: str, test: str | None = None,
             "interval": records[0].get("interval"), "test": rows,
             "mean_abs_error": float(np.mean([r["abs_error"] for r in rows])),
             "by_variant": by_variant, "summary": summary, "records": records}
+
+
+# -- the result as an object (`scaling.backtest`) ---------------------------------------------
+
+class Backtest:
+    """A backtest's result: the record `backtest` returns (`record`, what `scaling backtest
+    --json` writes), its held-out rows as a DataFrame (`rows`), its scores, and its report
+    (`summary()`: what `scaling backtest` prints)."""
+
+    def __init__(self, record: dict, law_inputs=()):
+        self.record = record
+        self.law_inputs = tuple(law_inputs)
+
+    def __repr__(self) -> str:
+        error = self.mean_error
+        shown = self.record.get("interval", {}).get("kind")
+        coverage = (self.record.get("coverage") or {}).get("0.95")
+        return (f"<Backtest {self.record.get('law')}: {len(self.record['test'])} held-out rows, "
+                f"mean |{'relative ' if self.error_kind == 'relative' else ''}error| "
+                f"{error:.4g}" + (f", 95% {shown} coverage {coverage:.2f}"
+                                  if coverage is not None else "") + ">")
+
+    @property
+    def error_kind(self) -> str:
+        return self.record.get("error_kind", "relative")
+
+    @property
+    def mean_error(self) -> float:
+        """The mean absolute error (relative for log-space laws, else in the target's units)."""
+        key = "mean_abs_rel_error" if "mean_abs_rel_error" in self.record else "mean_abs_error"
+        return float(self.record[key])
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """One row per held-out point: the run, its inputs, actual, predicted, lower, upper (the
+        shown interval), the error and the distance beyond the training data (decades)."""
+        return pd.DataFrame(self.record["test"]).astype({"lower": float, "upper": float},
+                                                        errors="ignore")
+
+    @property
+    def scores(self) -> pd.DataFrame:
+        """Per interval kind the fit had and level: coverage, interval score, mean width."""
+        rows = [{"kind": kind, "level": float(level), "coverage": scores["coverage"][level],
+                 "interval_score": scores["interval_score"][level],
+                 "mean_width": scores["mean_width"][level]}
+                for kind, scores in (self.record.get("intervals") or {}).items()
+                for level in scores["coverage"]]
+        return pd.DataFrame(rows, columns=["kind", "level", "coverage", "interval_score",
+                                           "mean_width"])
+
+    def summary(self) -> str:
+        """The report `scaling backtest` prints."""
+        return backtest_report(self.record, self.law_inputs)
+
+    def to_json(self, path=None) -> str:
+        """The record as JSON (`scaling backtest --json`); written atomically to `path`."""
+        text = json.dumps(self.record, indent=1)
+        if path is not None:
+            write_text(path, text)
+        return text
+
+    def to_html(self) -> str:
+        """The report and the held-out rows as an HTML fragment."""
+        return (f"<div><pre>{html.escape(self.summary())}</pre>"
+                + self.rows.to_html(index=False, na_rep="-") + "</div>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()

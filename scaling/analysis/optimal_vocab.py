@@ -61,6 +61,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from scaling.engine.fitting import huber
 
 PAPER_COEFFICIENTS = (0.00639222, -0.15811069, 1.20470122)
 PAPER_VOCAB_CAP = 200_000.0
@@ -198,8 +201,6 @@ def derivative_vocab(params_nonembed, width, f: TokensPerChar, low: float = 2.0)
     """The V of ∂C/∂V = 0 at fixed N_nv and H (the module docstring): the root of
     d·f(V) + (N_nv + V·d)·f'(V) in [low, V_cap], or V_cap when the bracket is still negative
     there (N_nv so large that the vocabulary saturates). Elementwise over broadcast inputs."""
-    from scipy.optimize import brentq
-
     nonembed, width = np.broadcast_arrays(np.asarray(params_nonembed, float),
                                           np.asarray(width, float))
     out = np.empty(nonembed.shape)
@@ -217,10 +218,6 @@ def derivative_vocab(params_nonembed, width, f: TokensPerChar, low: float = 2.0)
 
 def huber_slope(x, y, delta: float = HUBER_DELTA) -> float:
     """γ minimising Σ Huber_δ(γ·x − y): a line through the origin (approach 2's exponent)."""
-    from scipy.optimize import minimize_scalar
-
-    from scaling.engine.fitting import huber
-
     x, y = np.asarray(x, float), np.asarray(y, float)
     scale = float(np.max(np.abs(y / np.where(x == 0, np.inf, x))) + 1.0)
     result = minimize_scalar(lambda g: float(np.sum(huber(g * x - y, delta))),

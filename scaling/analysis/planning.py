@@ -31,17 +31,29 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from scaling.analysis import approaches
+from scaling.analysis.schedule_comparison import compare_schedules
+from scaling.data.runs import check_sensible_inputs, sensible_range
+from scaling.data.schedules import ScheduleError, key_values
 from scaling.engine import diagnostics
-from scaling.output.plan_figures import LEVELS, _inputs_at, _kind, _loss_interval, _size_name
-from scaling.output.atomic import write_text
 from scaling.engine.diagnostics import format_number
 from scaling.errors import ScalingError
+from scaling.laws.data_constrained import ADVICE_COLUMNS
+from scaling.output import plan_figures as plan_plots
+from scaling.output.atomic import atomic_path, write_text
+from scaling.output.plan_figures import LEVELS, _inputs_at, _kind, _loss_interval, _size_name
+from scaling.output.report import (_curve_points, _curve_warnings, calibration_line,
+                                   reach_cells, reach_values)
+from scaling.output.report import reach_text as reach_words
 
 OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
@@ -67,6 +79,15 @@ def _loss(value) -> str:
     return format_number(value)
 
 
+def _json_value(value):
+    """numpy numbers as Python's (NaN as None) for `Plan.to_json`."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value if isinstance(value, (int, float)) else str(value)
+
+
 # -- the document ----------------------------------------------------------------------------
 
 @dataclass
@@ -82,12 +103,54 @@ class Block:
 @dataclass
 class Plan:
     """The report's blocks, the figures ({file name: PNG bytes}) and the numbers a caller (or a
-    test) reads: `summary` lines and `record` (the recommended allocation)."""
+    test) reads: `summary_lines` (what `scaling plan` prints) and `record` (the recommended
+    allocation). `summary()` is the report as Markdown, `to_html()` as one self-contained page,
+    `tables` its tables as DataFrames, `to_json()` the record, the lines and the tables."""
 
     blocks: list = field(default_factory=list)
     figures: dict = field(default_factory=dict)
-    summary: list = field(default_factory=list)
+    summary_lines: list = field(default_factory=list)
     record: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"<Plan: {'; '.join(self.summary_lines[:1]) or 'empty'}>"
+
+    def summary(self) -> str:
+        """The report as Markdown (report.md, figures named by file)."""
+        return self.markdown()
+
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page (report.html)."""
+        return self.html()
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """{the section's heading: its table as a DataFrame} (cells as the report shows them;
+        a section with several tables numbers the later ones, "heading (2)")."""
+        out, heading = {}, "report"
+        for block in self.blocks:
+            if block.kind in ("h1", "h2"):
+                heading = block.text
+            elif block.kind == "table":
+                name, k = heading, 2
+                while name in out:
+                    name, k = f"{heading} ({k})", k + 1
+                out[name] = pd.DataFrame([list(row) for row in block.rows],
+                                         columns=list(block.header))
+        return out
+
+    def to_json(self, path=None) -> str:
+        """{"record", "summary", "tables": {heading: [row, …]}} as JSON; written to `path`."""
+        text = json.dumps({"record": self.record, "summary": self.summary_lines,
+                           "tables": {name: frame.to_dict(orient="records")
+                                      for name, frame in self.tables.items()}},
+                          indent=1, default=_json_value)
+        if path is not None:
+            write_text(path, text)
+        return text
 
     def h1(self, text):
         self.blocks.append(Block("h1", text))
@@ -195,8 +258,6 @@ figcaption{font-size:0.9em;color:#555}
 
 def _inline(text: str) -> str:
     """Markdown's **bold** and `code` in a cell or paragraph, as HTML (everything else escaped)."""
-    import re
-
     out = html.escape(text)
     out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
     return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
@@ -205,9 +266,11 @@ def _inline(text: str) -> str:
 # -- inputs ----------------------------------------------------------------------------------
 
 @dataclass
-class Fit:
+class PlanFit:
+    """A fit the report reads (`scaling.engine.fit.Fit`) and the file it came from."""
+
     path: str
-    law: object
+    fit: object
 
 
 def allocates_loss(law) -> bool:
@@ -217,8 +280,6 @@ def allocates_loss(law) -> bool:
 
 
 def check_budget(budget) -> float:
-    from scaling.data.runs import check_sensible_inputs
-
     try:
         budget = float(budget)
     except (TypeError, ValueError):
@@ -229,11 +290,11 @@ def check_budget(budget) -> float:
     return budget
 
 
-def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
+def check_plan_inputs(fits: list[PlanFit], *, unique_tokens=None, schedule=None,
                       tokens_per_step=None, inference_tokens=0.0) -> None:
     """One-line errors for inputs the report cannot use, before any work."""
-    if not any(allocates_loss(f.law) for f in fits):
-        names = ", ".join(f"{f.path} ({f.law.name})" for f in fits) or "none"
+    if not any(allocates_loss(f.fit) for f in fits):
+        names = ", ".join(f"{f.path} ({f.fit.name})" for f in fits) or "none"
         raise ScalingError(
             "scaling plan needs a fit of a loss law that allocates compute (chinchilla, "
             f"overtrain, sparse or data-constrained) as --fit; given: {names}; make one with "
@@ -245,7 +306,7 @@ def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
         if not (math.isfinite(unique_tokens) and unique_tokens > 0):
             raise ScalingError(f"--unique-tokens must be positive and finite, got "
                                f"{unique_tokens:g}")
-        if not any(f.law.advises_data_limit for f in fits):
+        if not any(f.fit.advises_data_limit for f in fits):
             raise ScalingError("--unique-tokens needs a fit of the data-constrained law "
                                "(`scaling fit RUNS --law data-constrained --out FIT.json`)")
     if tokens_per_step is not None and not (math.isfinite(tokens_per_step)
@@ -253,11 +314,9 @@ def check_plan_inputs(fits: list[Fit], *, unique_tokens=None, schedule=None,
         raise ScalingError(f"--tokens-per-step must be positive and finite, got "
                            f"{tokens_per_step:g}")
     if schedule is not None:
-        if not any(f.law.predicts_schedules for f in fits):
+        if not any(f.fit.predicts_schedules for f in fits):
             raise ScalingError("--schedule needs a fit of an LR-schedule law (multipower, "
                                "annealing, annealing-size)")
-        from scaling.data.schedules import ScheduleError, key_values
-
         try:
             keys = set(key_values(schedule, schedule, "--schedule"))
         except ScheduleError as exc:
@@ -282,8 +341,6 @@ def _check_allocation(budget, law, allocation: dict) -> None:
     range of its column (`scaling.data.runs.SENSIBLE`: a model under 1 parameter at a budget of a
     few FLOPs, over 1e15 at 1e32): nothing sensible can be planned there. Budgets below or above
     the fitted data but inside those ranges are planned, with their reach's warnings."""
-    from scaling.data.runs import sensible_range
-
     for name, value in allocation.items():
         bounds = sensible_range("params" if name == "params_average" else name)
         if bounds is None:
@@ -317,7 +374,7 @@ def _iso_loss_tokens(law, size, target):
 
 # -- the report ------------------------------------------------------------------------------
 
-def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None = None,
+def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | None = None,
          inference_tokens: float = 0.0, unique_tokens: float | None = None,
          schedule: str | None = None, tokens_per_step: float | None = None,
          width: float | None = None, bootstrap: int = 200, seed: int = 0) -> Plan:
@@ -327,9 +384,9 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     budget = check_budget(budget)
     check_plan_inputs(fits, unique_tokens=unique_tokens, schedule=schedule,
                       tokens_per_step=tokens_per_step, inference_tokens=inference_tokens)
-    loss_fits = [f for f in fits if allocates_loss(f.law)]
+    loss_fits = [f for f in fits if allocates_loss(f.fit)]
     primary = loss_fits[0]
-    law = primary.law
+    law = primary.fit
     doc = Plan()
     warnings: list[dict] = []
     size = _size_name(law)
@@ -344,34 +401,30 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     kind = _kind(law)
     intervals = {level: _loss_interval(law, inputs, level) for level in LEVELS}
     loss_opt = float(intervals[0.95][0][0])
-    from scaling.output.report import reach_text as reach_words, reach_values
-
     scales = reach_values(law, inputs)          # the one reach computation `predict` uses
     reach = law.reach(scales)
     distances = law.distances(scales)
     for f in fits:
-        _warn(warnings, f.path, diagnostics.fit_warnings(f.law))
+        _warn(warnings, f.path, diagnostics.fit_warnings(f.fit))
     _warn(warnings, f"{primary.path}: recommended allocation",
           diagnostics.allocation_warnings(law, [budget], alloc))
 
     # -- approaches, side by side -----------------------------------------------------------
     rows = []
     for f in loss_fits:
-        a = f.law.compute_optimal([budget])
-        s = _size_name(f.law)
+        a = f.fit.compute_optimal([budget])
+        s = _size_name(f.fit)
         n, d = (a[s][0][0], a[s][1][0], a[s][2][0]), (a["tokens"][0][0], a["tokens"][1][0],
                                                       a["tokens"][2][0])
-        own = _loss_interval(f.law, {k: np.atleast_1d(a[k][0]) for k in f.law.inputs}, 0.8)
+        own = _loss_interval(f.fit, {k: np.atleast_1d(a[k][0]) for k in f.fit.inputs}, 0.8)
         by_primary = float(law.predict_inputs(_inputs_at(law, n[0], d[0]))[0])
-        rows.append((f"3 parametric: {f.law.name} ({Path(f.path).name})" +
-                     (" **recommended**" if f is primary else ""), f.law.compute_formula,
+        rows.append((f"3 parametric: {f.fit.name} ({Path(f.path).name})" +
+                     (" **recommended**" if f is primary else ""), f.fit.compute_formula,
                      _iv(*n), _iv(*d), _g(d[0] / n[0], 3),
                      _iv(own[0][0], own[1][0], own[2][0], _loss), _loss(by_primary)))
     unsupported = {}
     approach_results = {}
     if runs is not None:
-        from scaling.analysis import approaches
-
         source = runs_source or "run table"
         for number, call in ((1, lambda: approaches.approach1(runs, bootstrap=bootstrap,
                                                               seed=seed, source=source)),
@@ -423,7 +476,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
                   "loss_80": [float(low80), float(high80)], "loss_95": [float(low95),
                                                                          float(high95)],
                   "reach": {k: float(v[0]) for k, v in reach.items()}}
-    doc.summary = [f"recommended ({law.name}, {law.compute_formula}): {size_label} {_g(n_opt)}, "
+    doc.summary_lines = [f"recommended ({law.name}, {law.compute_formula}): {size_label} {_g(n_opt)}, "
                    f"tokens D {_g(d_opt)} ({_g(d_opt / n_opt, 3)} tokens/param)",
                    f"predicted {law.target} {_loss(loss_opt)}, 80% [{_loss(low80)}, "
                    f"{_loss(high80)}], 95% [{_loss(low95)}, {_loss(high95)}] ({kind_text}); "
@@ -453,7 +506,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     doc.p(_calibration_text(law, distances))
 
     # -- downstream accuracy ---------------------------------------------------------------------
-    task_fits = [f for f in fits if str(f.law.target).startswith("acc:")]
+    task_fits = [f for f in fits if str(f.fit.target).startswith("acc:")]
     if task_fits:
         doc.h2("Downstream accuracy at the recommended allocation")
         doc.table(("fit", "law", "task", "accuracy", "80% interval", "95% interval", "how"),
@@ -461,7 +514,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
                    for f in task_fits])
 
     # -- schedule ----------------------------------------------------------------------------------
-    schedule_fits = [f for f in fits if f.law.predicts_schedules]
+    schedule_fits = [f for f in fits if f.fit.predicts_schedules]
     if schedule_fits:
         doc.h2("Learning-rate schedule")
         for f in schedule_fits:
@@ -469,7 +522,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
 
     # -- vocabulary ------------------------------------------------------------------------------
     for f in fits:
-        if f.law.optimizes_vocabulary:
+        if f.fit.optimizes_vocabulary:
             _vocab_section(doc, f, n_opt, budget, width)
 
     # -- over-training -------------------------------------------------------------------------
@@ -479,7 +532,7 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     # -- data limit --------------------------------------------------------------------------------
     if unique_tokens is not None:
         for f in fits:
-            if f.law.advises_data_limit:
+            if f.fit.advises_data_limit:
                 _data_limit_section(doc, f, budget, unique_tokens)
 
     # -- fits used ---------------------------------------------------------------------------------
@@ -489,8 +542,6 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
 
     # -- figures -----------------------------------------------------------------------------------
     doc.h2("Figures")
-    from scaling.output import plan_figures as plan_plots
-
     frame = runs
     doc.figure(PLOTS["isoflop"], plan_plots.isoflop_png(law, budget, frame),
                f"isoFLOP curves of the {law.name} fit: {law.target} against N at budgets up to "
@@ -514,15 +565,13 @@ def plan(budget: float, fits: list[Fit], *, runs=None, runs_source: str | None =
     serious = [w for w in unique if w["severity"] != "caution"]
     cautions = [w for w in unique if w["severity"] == "caution"]
     warning_block.items = serious + cautions
-    doc.summary.append(f"{len(serious)} warning(s), {len(cautions)} caution(s)"
+    doc.summary_lines.append(f"{len(serious)} warning(s), {len(cautions)} caution(s)"
                        + "".join(f"\n  WARNING ({w['source']}): {w['message']}"
                                  for w in serious))
     return doc
 
 
 def _evidence_rows(law, inputs, distances) -> list:
-    from scaling.output.report import reach_cells, reach_values
-
     rows = []
     scales = reach_values(law, inputs)
     cells = reach_cells(law, scales)
@@ -560,8 +609,6 @@ def _calibration_text(law, distances) -> str:
         return ("This fit has no calibrated error model: its intervals are the bootstrap's, which "
                 "know nothing of the error of extrapolating (README, \"How far to trust a "
                 "prediction\"). Refit without --no-calibration.")
-    from scaling.output.report import calibration_line
-
     splits = [s for s in model.splits if s.get("max_distance", 0) > 0]
     far = sorted(splits, key=lambda s: s["max_distance"])[-3:]
     held = "; ".join(f"{s['split']}: {s['n_test']} held-out rows up to "
@@ -583,7 +630,7 @@ def _calibration_text(law, distances) -> str:
 
 
 def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
-    task = f.law
+    task = f.fit
     name = Path(f.path).name
     if "params" in task.inputs and "tokens" in task.inputs:
         values = {"params": n_opt, "tokens": d_opt}
@@ -608,10 +655,10 @@ def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
                f"both ends of the {source} interval (propagated)")
         return (name, task.name, task.target, _pt(out[0.95][0]), _pt_iv(out[0.8]),
                 _pt_iv(out[0.95]), how)
-    feeders = [g for g in fits if g.law.target == source and "params" in g.law.inputs
-               and "tokens" in g.law.inputs]
+    feeders = [g for g in fits if g.fit.target == source and "params" in g.fit.inputs
+               and "tokens" in g.fit.inputs]
     if feeders:
-        feed = feeders[0].law
+        feed = feeders[0].fit
         values = {"params": n_opt, "tokens": d_opt}
         loss_i = {level: _interval_at(feed, values, level) for level in LEVELS}
         point = float(loss_i[0.95][0])
@@ -653,7 +700,7 @@ def _pt_iv(interval) -> str:
 
 
 def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings):
-    law = f.law
+    law = f.fit
     name = Path(f.path).name
     if schedule is None or tokens_per_step is None:
         missing = [opt for opt, v in (("--schedule \"peak=…,warmup=…,final=…\"", schedule),
@@ -662,18 +709,14 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
         doc.p(f"`{name}` ({law.name}) can compare constant, cosine and WSD schedules at the "
               f"recommended length, which needs {' and '.join(missing)}: the steps are D / T.")
         return
-    from scaling.analysis.schedule_comparison import compare_schedules
-
     steps = max(1, int(round(d_opt / tokens_per_step)))
     sizes = {"params": n_opt} if "params" in law.inputs else {}
     try:
-        curves = compare_schedules(law, f"{schedule},steps={steps}", kind=_kind(law) or "law",
+        curves = compare_schedules(law, f"{schedule},steps={steps}", kind=_kind(law),
                                    **sizes)
     except ScalingError as error:
         doc.p(f"`{name}` ({law.name}): no schedule comparison: {error}")
         return
-    from scaling.output.report import _curve_points, reach_cells
-
     rows, scales = [], []
     for variant, curve in curves.items():
         last = curve.iloc[-1]
@@ -691,13 +734,11 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
           "the differences between schedules, not the level of the loss.")
     doc.table(("schedule", f"final {law.target}", f"{100 * law.confidence:g}% interval",
                *(f"× {name}" for name in scales)), rows)
-    from scaling.output.report import _curve_warnings
-
     _warn(warnings, f"{f.path}: schedules", _curve_warnings(law, curves, False))
 
 
 def _vocab_section(doc, f, n_opt, budget, width):
-    law = f.law
+    law = f.fit
     doc.h2("Vocabulary size")
     assumed = width is None
     if assumed:      # aspect ratio d / depth = 128: N = 12·d²·depth = 12·d³/128
@@ -760,9 +801,7 @@ def _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warn
 
 
 def _data_limit_section(doc, f, budget, unique_tokens):
-    from scaling.laws.data_constrained import ADVICE_COLUMNS
-
-    law = f.law
+    law = f.fit
     advice = law.data_limited([budget], unique_tokens, kind=_kind(law))
     doc.h2(f"Under a data limit of {unique_tokens:.3g} unique tokens")
     doc.table(("FLOPs", "unique U", *(label for _, label in ADVICE_COLUMNS)),
@@ -775,9 +814,7 @@ def _data_limit_section(doc, f, budget, unique_tokens):
 
 
 def _fit_section(doc, f, primary):
-    from scaling.output.report import calibration_line
-
-    law = f.law
+    law = f.fit
     data = law.data_ or {}
     where = f" where {data['where']}" if data.get("where") else ""
     role = ("primary: the recommendation" if f is primary else
@@ -805,8 +842,6 @@ def _fit_section(doc, f, primary):
 
 def write(doc: Plan, out: Path) -> tuple[Path, Path]:
     """DIR/report.md with its PNGs beside it, and DIR/report.html (self-contained); atomically."""
-    from scaling.output.atomic import atomic_path
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, png in doc.figures.items():

@@ -24,8 +24,11 @@ import math
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from scaling.data.runs import final_rows
+from scaling.engine.diagnostics import make_warning
+from scaling.errors import ScalingError
 
 LAST = 5            # evaluations averaged into a run's final value
 NEAR_CHANCE = 0.05  # fitted accuracies no more than this above chance: the curve beyond them is
@@ -148,8 +151,6 @@ def accuracy_extras(points: pd.DataFrame, target: str, chance: float,
         return out
     out["accuracy_range"] = [float(values[ok].min()), float(values[ok].max())]
     if loss_column is not None and loss_column in kept:
-        from scipy.stats import spearmanr
-
         loss = pd.to_numeric(kept[loss_column], errors="coerce").to_numpy(float)
         both = ok & np.isfinite(loss)
         if both.sum() >= 3 and np.ptp(values[both]) > 0 and np.ptp(loss[both]) > 0:
@@ -159,8 +160,6 @@ def accuracy_extras(points: pd.DataFrame, target: str, chance: float,
 
 def load_accuracy_extras(block) -> dict:
     """The extras of a task law's fit file, checked (one-line errors naming the field)."""
-    from scaling.errors import ScalingError
-
     if not block:
         return {}
     if not isinstance(block, dict):
@@ -198,8 +197,6 @@ def accuracy_warnings(extras: dict, target: str, loss_column: str | None = None)
     """A task law's own warnings: near-chance (every fitted accuracy within NEAR_CHANCE of
     chance) and no-trend (accuracy does not fall steadily with the loss over the fitted points:
     rank correlation above NO_TREND)."""
-    from scaling.engine.diagnostics import make_warning
-
     out = []
     rho = (extras or {}).get("rank_correlation")
     if rho is not None and rho > NO_TREND:

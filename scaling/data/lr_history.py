@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from scaling.errors import ScalingError
-from scaling.data.runs import as_finite_numbers
+from scaling.data.runs import as_finite_numbers, read_file
+from scaling.data.schedules import ScheduleError, lr_array, parse
 
 CONVENTION = ("a row at step t has seen updates 1 … t: LR-file steps 1 … t when the file counts "
               "from 1, 0 … t−1 when it counts from 0")
@@ -90,8 +92,6 @@ def per_step_lr(frame: pd.DataFrame, source="run table", lr_file: LRFile | None 
                 .to_numpy(float)
             continue
         if has_schedule:
-            from scaling.data.schedules import ScheduleError, lr_array, parse
-
             sources[run] = "schedule column" + fallback
             try:
                 schedule = parse(rows["schedule"].iloc[0])
@@ -134,8 +134,6 @@ def _unmatched(frame, source, lr_file) -> set:
 def _overridden(rows, steps, last, has_lr, has_schedule, lr) -> str:
     """What an LR file overrides for a run: "" when the run has no usable LR column, else
     " (over its schedule column, which differs by up to 50%)" or "(..., which agrees)"."""
-    from scaling.data.schedules import ScheduleError, lr_array, parse
-
     if has_lr:
         name = "lr"
         values = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
@@ -161,8 +159,6 @@ def read_lr_file(path) -> LRFile:
     """An LR file (Parquet or CSV with columns run, step, lr; rows numbered from 1). Every run
     needs one row at every step, counted from 0 (0 … T−1) or from 1 (1 … T); see the module
     docstring for which LRs a row at step t has seen."""
-    from scaling.data.runs import read_file
-
     path = Path(path)
     frame = read_file(path)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
@@ -218,8 +214,6 @@ def areas(frame: pd.DataFrame, histories: dict[str, np.ndarray],
 def schedule_rows(schedule: str, every: int = 1):
     """For predicting a curve: the per-step LR of a schedule string (`--schedule`) and the steps
     to predict (every `every`-th step and the last)."""
-    from scaling.data.schedules import ScheduleError, lr_array, parse
-
     try:
         lr = lr_array(parse(schedule))
     except ScheduleError as exc:
@@ -240,8 +234,6 @@ def cumulative_areas(lr: np.ndarray, decay: float):
 
 
 def _linear_recurrence(values: np.ndarray, decay: float) -> np.ndarray:
-    from scipy.signal import lfilter
-
     return lfilter([1.0], [1.0, -decay], values)
 
 

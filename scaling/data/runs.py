@@ -9,6 +9,7 @@ row can always name the row of the file it came from.
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -245,8 +246,6 @@ def _check_separators(path: Path, separator: str, sample: int = 50) -> None:
 
 def _check_header(path: Path, separator: str) -> None:
     """A column named twice is an error (pandas would rename the second to `name.1`)."""
-    import csv
-
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         header = next(csv.reader(handle, delimiter=separator), [])
     _check_unique(path, header)

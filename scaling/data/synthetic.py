@@ -18,6 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scaling.analysis.optimal_vocab import PAPER_F
+from scaling.data.schedules import parse
+from scaling.engine.fit import Fit
+from scaling.laws import get_law
+
 
 def chinchilla_ladder(*, E, A, B, alpha, beta, params, tokens_per_param, noise=0.005,
                       seed=0) -> pd.DataFrame:
@@ -59,17 +64,15 @@ def data_constrained_ladder(*, E, A, B, alpha, beta, params, unique_per_param, e
     """A run table with one run per (params, unique tokens = params × unique_per_param, epochs)
     triple, tokens = unique tokens × epochs, whose final loss follows the data-constrained law
     (Muennighoff et al. 2023) with the given constants (times exp(ε), as above)."""
-    from scaling.laws import get_law
-
     rng = np.random.default_rng(seed)
     grid = [(n, n * u, e) for n in params for u in unique_per_param for e in epochs]
     size = np.array([g[0] for g in grid], float)
     unique = np.array([g[1] for g in grid], float)
     tokens = unique * np.array([g[2] for g in grid], float)
     law = get_law("data-constrained", rd_star=rd_star, rn_star=rn_star, un_ratio=un_ratio)
-    law.theta_ = np.array([np.log(A), np.log(B), np.log(E), alpha, beta])
-    exact = law.predict_theta(law.theta_[None, :], {"params": size, "tokens": tokens,
-                                                    "unique_tokens": unique})[0]
+    theta = np.array([np.log(A), np.log(B), np.log(E), alpha, beta])
+    exact = law.predict_theta(theta[None, :], {"params": size, "tokens": tokens,
+                                               "unique_tokens": unique})[0]
     loss = np.exp(exact) * np.exp(noise * rng.standard_normal(len(grid)))
     frame = pd.DataFrame({"run": [f"N{n:.3g}-U{u:.3g}-x{e:g}" for n, u, e in grid],
                           "params": size, "tokens": tokens, "unique_tokens": unique,
@@ -85,13 +88,11 @@ def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed
     the given parameters (L0, A, alpha, B, C, beta, gamma): `curves` maps each run to
     (schedule string, a row every so many steps); rows carry run, params, tokens, step, loss
     and schedule."""
-    from scaling.laws import get_law
-    from scaling.data.schedules import parse
-
     law = get_law("multipower")
-    law.theta_ = np.array([np.log(law_params["L0"]), np.log(law_params["A"]), law_params["alpha"],
-                           np.log(law_params["B"]), np.log(law_params["C"]), law_params["beta"],
-                           law_params["gamma"]])
+    truth = Fit.with_parameters(law, [
+        np.log(law_params["L0"]), np.log(law_params["A"]), law_params["alpha"],
+        np.log(law_params["B"]), np.log(law_params["C"]), law_params["beta"],
+        law_params["gamma"]])
     rng = np.random.default_rng(seed)
     frames = []
     for run, (schedule, every) in curves.items():
@@ -99,8 +100,8 @@ def multipower_curves(law_params: dict, curves: dict, noise: float = 0.002, seed
         frame = pd.DataFrame({"run": run, "params": float(params),
                               "tokens": steps * float(tokens_per_step), "step": steps,
                               "loss": 1.0, "schedule": schedule})
-        truth = law.predict_rows(law.prepare(frame))
-        frame["loss"] = truth * np.exp(noise * rng.standard_normal(len(frame)))
+        values = truth.predict_rows(law.prepare(frame))
+        frame["loss"] = values * np.exp(noise * rng.standard_normal(len(frame)))
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
@@ -138,8 +139,6 @@ def vocabulary_ladder(*, E, A1, alpha1, A2, alpha2, B, beta=None,
     256 below 1e8 non-vocabulary parameters, 1024 from there. Rows carry `characters`, `tokens`,
     `tokens_per_char`, `flops` = 6·(N_nv + V·d)·D, and `params` (untied embeddings) and `loss`
     (L_u + 4) for the contract's required columns."""
-    from scaling.analysis.optimal_vocab import PAPER_F
-
     f = PAPER_F if tokens_per_char is None else tokens_per_char
     beta = alpha1 if beta is None else beta
     rng = np.random.default_rng(seed)

@@ -25,6 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from scaling.data.runs import FLOPS_PER_PARAM_TOKEN, final_rows
 from scaling.errors import ScalingError
 
 FLOPS_FACTOR = 3.0
@@ -40,8 +41,6 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
 def flops_ratio(frame: pd.DataFrame) -> dict | None:
     """{"median", "low", "high", "n_rows"} of flops / (6·params·tokens) over the rows that have
     all three as positive numbers; None where the table has no such rows."""
-    from scaling.data.runs import FLOPS_PER_PARAM_TOKEN
-
     if not {"flops", "params", "tokens"} <= set(frame.columns):
         return None
     with np.errstate(all="ignore"):
@@ -64,8 +63,6 @@ def facts(frame: pd.DataFrame) -> dict:
                               or ratio["high"] > FLOPS_FACTOR ** 2 * ratio["low"]):
         out["flops"] = ratio
     if {"run", "params", "tokens"} <= set(frame.columns) and len(frame):
-        from scaling.data.runs import final_rows
-
         try:
             final = final_rows(frame)
         except (ScalingError, KeyError, TypeError, ValueError):
@@ -161,15 +158,15 @@ def check_flops_column(frame: pd.DataFrame, source, reader: str) -> None:
         "training FLOPs: convert it to FLOPs, or drop the column (then flops = 6·params·tokens)")
 
 
-def fit_warnings(law) -> list[dict]:
-    """The unit warnings a fit keeps (`law.data_["units"]`, set by `scaling fit`)."""
-    found = (getattr(law, "data_", None) or {}).get("units")
+def fit_warnings(fit) -> list[dict]:
+    """The unit warnings a fit keeps (`fit.data_["units"]`, set by `scaling fit`)."""
+    found = (fit.data_ or {}).get("units")
     if not found:
         return []
     if not isinstance(found, dict):
         raise ScalingError(f"data.units: expected an object, got {type(found).__name__}")
     try:
-        return warnings(found, str((law.data_ or {}).get("source") or "run table"))
+        return warnings(found, str((fit.data_ or {}).get("source") or "run table"))
     except (TypeError, ValueError, AttributeError):
         raise ScalingError("data.units: not the record `scaling fit` writes (ratio, runs: "
                            "{run: [row, tokens per parameter]})") from None

@@ -19,7 +19,7 @@ inference for regression", locally weighted residuals).
      curve, predict the later ones; and leave each run (schedule) out in turn (2 or more runs);
      laws of every row without steps (task accuracy from task loss): the folds over runs.
 2. Each held-out row gives a residual r in the law's space (log actual − log predicted: about the
-   relative error) and its coordinates (`Law.error_coordinates`): d_c, the decades beyond that
+   relative error) and its coordinates (`Fit.error_coordinates`): d_c, the decades beyond that
    refit's data, on either side, in each scale c (Chinchilla: params, tokens; curve laws: step,
    LR area and peak LR; data-constrained: also unique tokens and epochs) and, for
    laws of whole curves, the row's progress along its curve (log10 of step over the first fitted
@@ -51,7 +51,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
 
+from scaling.data.runs import final_rows
+from scaling.engine import reach as geometry
 from scaling.errors import ScalingError
 
 ORIGINS = 12            # thresholds per scale column (laws of final rows; 4 gave the misfit Kaplan
@@ -147,12 +150,10 @@ class ErrorModel:
 
 def final_splits(law, data, seed: int = 0):
     """(name, train runs, test runs) of a law of final rows (or a chained law)."""
-    from scaling.data.runs import final_rows
-
     finals = final_rows(data.frame)
     runs = finals["run"].to_numpy()
     keys = {}
-    values = law.coordinate_values(finals)
+    values = geometry.coordinate_values(law, finals)
     scales = [c for c in law.scales if c in values]
     for column in scales:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -184,9 +185,9 @@ def final_splits(law, data, seed: int = 0):
 
 
 def coordinates(law, data) -> list[str]:
-    """The names of `Law.error_coordinates`: the scale columns the data hold, and `progress`
+    """The names of `Fit.error_coordinates`: the scale columns the data hold, and `progress`
     for laws of whole curves."""
-    values = law.coordinate_values(data.frame, data.lr_histories)
+    values = geometry.coordinate_values(law, data.frame, data.lr_histories)
     columns = [c for c in law.scales if c in values and c not in law.uncalibrated_scales]
     curves = law.rows == "all" and "step" in columns
     return columns + (["progress"] if curves else []) + \
@@ -195,22 +196,20 @@ def coordinates(law, data) -> list[str]:
 
 def calibration_residuals(law, data, seed: int = 0):
     """Held-out residuals (law space, (n,)), distances (decades beyond each refit's data, (n, k)
-    for the law's k scale columns) and a summary per split, from refits of splits of `data`
-    (`PreparedRuns`)."""
-    prepared = type(data)          # PreparedRuns (not imported: scaling.laws.base imports us)
+    for the law's k scale columns) and a summary per split, from refits of the `law` on splits
+    of `data` (`PreparedRuns`)."""
     residuals, distances, summary = [], [], []
     columns = coordinates(law, data)
 
     def score(name, train_frame, test_frame):
-        sub = type(law)(**law.settings())
         try:
-            sub.fit(prepared(train_frame, data.source, data.lr_histories))
+            sub = law.fit(data.with_frame(train_frame), bootstrap=0, calibrate=False)
         except ScalingError:
             return            # too few runs or sizes for this law: the split says nothing
         test_frame = law.held_out_rows(test_frame)
         if not len(test_frame):
             return
-        test = prepared(test_frame, data.source, data.lr_histories)
+        test = data.with_frame(test_frame)
         predicted = np.asarray(sub.predict_rows(test), float)
         actual = test_frame[law.target].to_numpy(float)
         ok = np.isfinite(predicted) & np.isfinite(actual)
@@ -219,7 +218,8 @@ def calibration_residuals(law, data, seed: int = 0):
         if not ok.any():
             return
         r = law.to_space(actual[ok]) - law.to_space(predicted[ok])
-        parts = sub.error_coordinates(sub.coordinate_values(test_frame, data.lr_histories))
+        parts = sub.error_coordinates(geometry.coordinate_values(law, test_frame,
+                                                                  data.lr_histories))
         d = np.column_stack([np.broadcast_to(parts[c], ok.shape)[ok] if c in parts
                              else np.zeros(ok.sum()) for c in columns]) if columns \
             else np.zeros((int(ok.sum()), 0))
@@ -254,8 +254,6 @@ def calibration_residuals(law, data, seed: int = 0):
 def fit_error_model(residuals, distances, noise_floor: float = 0.0, weights=None):
     """σ0 > noise_floor and κ_c ≥ 0 of s = sqrt(σ0² + Σ_c (κ_c d_c)²) by maximum likelihood of
     r ~ Normal(0, s²); distances (n, k). A column no split reached beyond gets κ = None."""
-    from scipy.optimize import minimize
-
     r2 = np.asarray(residuals, float) ** 2
     w = np.ones_like(r2) if weights is None else np.asarray(weights, float)
     d2 = np.asarray(distances, float).reshape(len(r2), -1) ** 2
@@ -303,16 +301,18 @@ def weighted_quantiles(values, weights, shares) -> np.ndarray:
     return np.interp(shares, cumulative, values)
 
 
-def calibrate(law, data, *, noise_floor: float = 0.0, seed: int = 0) -> ErrorModel | None:
-    """The fitted law's error model, from refits of splits of its data (`PreparedRuns`); None
-    when the splits give fewer than MIN_RESIDUALS held-out residuals."""
+def calibrate(fit, data, *, noise_floor: float = 0.0, seed: int = 0) -> ErrorModel | None:
+    """A fit's error model (`scaling.engine.fit.Fit`), from refits of its law on splits of its
+    data (`PreparedRuns`); None when the splits give fewer than MIN_RESIDUALS held-out
+    residuals."""
+    law = fit.law
     residuals, distances, summary = calibration_residuals(law, data, seed)
     if len(residuals) < MIN_RESIDUALS:
         return None
     columns = coordinates(law, data)
     floor = noise_floor
-    if law.residuals_ is not None and len(law.residuals_):
-        floor = max(floor, residual_floor(np.asarray(law.residuals_, float)))
+    if fit.residuals_ is not None and len(fit.residuals_):
+        floor = max(floor, residual_floor(np.asarray(fit.residuals_, float)))
     weights = split_weights(summary)
     noise, fitted = fit_error_model(residuals, distances, floor, weights)
     slopes = {c: k for c, k in zip(columns, fitted) if k is not None}

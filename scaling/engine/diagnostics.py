@@ -48,7 +48,7 @@ and of predicted losses and reach (`implausible_losses`, `uncalibrated_reach`):
 - outside-data: a fit without calibration, points outside its fitted data on either side of
   any scale (a warning beyond FAR_MARGIN decades, a caution nearer) (rows, distance, columns).
 "Beyond the fitted data" is on either side: a tenth of the smallest fitted size is a decade
-out, as ten times the largest is (`Law.distances`).
+out, as ten times the largest is (`scaling.engine.reach.distances`).
 and of an allocation:
 - wide-interval: compute-optimal rows with an interval spanning more than UNIDENTIFIED_FACTOR
   (rows, flops, quantities).
@@ -67,6 +67,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scaling.data import units
+from scaling.data.runs import sensible_range
 from scaling.engine.calibration import ERROR_LIMIT
 from scaling.errors import ScalingError
 
@@ -147,64 +149,62 @@ def spread_factor(low: float, high: float) -> float:
     return math.inf
 
 
-def fit_warnings(law) -> list[dict]:
-    """The warnings of a fitted law, recomputed from what it holds (so a loaded fit gives the
+def fit_warnings(fit) -> list[dict]:
+    """The warnings of a fitted fit, recomputed from what it holds (so a loaded fit gives the
     same as the fit that wrote it)."""
     out = []
-    if not law.converged_:
-        out.append(_warning("not-converged", f"the optimizer did not converge ({law.message_}); "
+    if not fit.converged_:
+        out.append(_warning("not-converged", f"the optimizer did not converge ({fit.message_}); "
                             "treat the parameters as unreliable"))
-    for fit_name in law.at_bound_:
-        if fit_name in law.benign_bounds:      # a bound the law's method puts it on (its notes
+    for fit_name in fit.at_bound_:
+        if fit_name in fit.law.benign_bounds:  # a bound the law's method puts it on (its notes
             continue                           # say why)
-        name = law.reported_name(fit_name)
-        low, high = law.reported_range(fit_name, law.theta_)
+        name = fit.reported_name(fit_name)
+        low, high = fit.reported_range(fit_name, fit.theta_)
         out.append(_warning(
-            "at-bound", f"{name} = {format_number(law.params_[name])} ended on a bound of its range "
+            "at-bound", f"{name} = {format_number(fit.params_[name])} ended on a bound of its range "
             f"[{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does not fit "
-            "them)", parameter=name, value=json_number(law.params_[name]),
+            "them)", parameter=name, value=json_number(fit.params_[name]),
             range=[json_number(low), json_number(high)]))
-    out += law.law_warnings()
-    level = f"{100 * law.confidence:g}%"
-    for name in getattr(law, "outside_interval_", []):
-        low, high = law.intervals_[name]
+    out += fit.law.law_warnings(fit)
+    level = f"{100 * fit.confidence:g}%"
+    for name in getattr(fit, "outside_interval_", []):
+        low, high = fit.intervals_[name]
         out.append(_warning(
-            "outside-interval", f"{name} = {format_number(law.params_[name])} lies outside its own "
+            "outside-interval", f"{name} = {format_number(fit.params_[name])} lies outside its own "
             f"{level} interval [{format_number(low)}, {format_number(high)}]: the bootstrap refits disagree "
             "with the fit (a biased or many-moded fit); read that interval with care",
-            parameter=name, value=json_number(law.params_[name]),
+            parameter=name, value=json_number(fit.params_[name]),
             interval=[json_number(low), json_number(high)]))
-    bound = {law.reported_name(fit_name) for fit_name in law.at_bound_}
-    for name in unidentified(law):
+    bound = {fit.reported_name(fit_name) for fit_name in fit.at_bound_}
+    for name in unidentified(fit):
         if name in bound:       # already said: a parameter on its bound is not pinned down
             continue
-        low, high = law.intervals_[name]
+        low, high = fit.intervals_[name]
         factor = spread_factor(low, high)
         spans = (f"spans a factor of {factor:.3g} (over {UNIDENTIFIED_FACTOR:g})"
                  if math.isfinite(factor) else "reaches 0 (an unbounded factor)")
         out.append(_warning(
-            "unidentified", f"{name} = {format_number(law.params_[name])} is not identified by the "
+            "unidentified", f"{name} = {format_number(fit.params_[name])} is not identified by the "
             f"data: its {level} interval [{format_number(low)}, {format_number(high)}] {spans}; "
             "predictions that lean on it are guesses",
-            parameter=name, value=json_number(law.params_[name]),
+            parameter=name, value=json_number(fit.params_[name]),
             interval=[json_number(low), json_number(high)],
             factor=json_number(factor)))
-    out += cut_run_warnings(law)
+    out += cut_run_warnings(fit)
     # -- units of the fitted rows (scaling/data/units.py): flops-units, tokens-per-param ----------
-    from scaling.data import units
-
-    out += units.fit_warnings(law)
+    out += units.fit_warnings(fit)
     # ------------------------------------------------------------------------------------------
-    n_parameters = len(law.parameters)
+    n_parameters = len(fit.parameters)
     needed = POINTS_PER_PARAMETER * n_parameters
-    if law.n_points_ < needed:
+    if fit.n_points_ < needed:
         out.append(_warning(
-            "few-points", f"{law.n_points_} points for the {law.name} law's {n_parameters} "
+            "few-points", f"{fit.n_points_} points for the {fit.name} law's {n_parameters} "
             f"parameters (fewer than {POINTS_PER_PARAMETER} a parameter, {needed}): the scatter "
             "and every interval rest on a few residuals, and a misfit of the law's shape cannot "
-            "show; add runs", n_points=int(law.n_points_), n_parameters=n_parameters,
+            "show; add runs", n_points=int(fit.n_points_), n_parameters=n_parameters,
             needed=needed))
-    for column, count in (getattr(law, "n_values_", None) or {}).items():
+    for column, count in (getattr(fit, "n_values_", None) or {}).items():
         if count < MIN_VALUES:
             out.append(_warning(
                 "few-values", f"column {column!r} takes {count} distinct values: a power law "
@@ -214,15 +214,15 @@ def fit_warnings(law) -> list[dict]:
     return out
 
 
-def cut_run_warnings(law) -> list[dict]:
+def cut_run_warnings(fit) -> list[dict]:
     """cut-runs: the fit read runs a query had cut short as if they ended there. A run stopped
     mid-schedule is not a shorter run (its learning rate had not decayed; Hoffmann et al. 2022,
     appendix B and figure A1), so such rows bias a law of final losses."""
-    cut = (law.data_ or {}).get("cut_runs") or {}
+    cut = (fit.data_ or {}).get("cut_runs") or {}
     if not cut:
         return []
-    return [_warning("cut-runs", cut_runs_message(cut, (law.data_ or {}).get("where"),
-                                                  f"the {law.name} law"),
+    return [_warning("cut-runs", cut_runs_message(cut, (fit.data_ or {}).get("where"),
+                                                  f"the {fit.name} law"),
                      n_runs=len(cut), runs={str(k): [json_number(a), json_number(b)]
                                             for k, (a, b) in cut.items()})]
 
@@ -238,9 +238,9 @@ def cut_runs_message(cut: dict, where: str | None, reader: str) -> str:
             "final rows (final_<column>, e.g. final_epochs <= 4)")
 
 
-def unidentified(law) -> list[str]:
+def unidentified(fit) -> list[str]:
     """Reported parameters whose bootstrap interval spans more than UNIDENTIFIED_FACTOR."""
-    return [name for name, (low, high) in getattr(law, "intervals_", {}).items()
+    return [name for name, (low, high) in getattr(fit, "intervals_", {}).items()
             if spread_factor(low, high) > UNIDENTIFIED_FACTOR]
 
 
@@ -267,7 +267,7 @@ def _span(values, fmt) -> str:
 class Checks:
     """What the warnings need to know of predicted points (each array (n,))."""
 
-    distance: np.ndarray            # decades outside the fitted data (`Law.distance`)
+    distance: np.ndarray            # decades outside the fitted data (`Fit.distance`)
     parts: dict                     # {scale column: decades beyond in that column}
     expected: np.ndarray | None     # the calibrated error model's median error (None: no model)
     beyond: np.ndarray | None       # further than any calibration split reached
@@ -284,19 +284,19 @@ class Checks:
         return ["beyond calibration"] if self.beyond[k] else []
 
 
-def point_checks(law, values: dict) -> Checks:
+def point_checks(fit, values: dict) -> Checks:
     """The `Checks` of points `{column: values}` (the law's inputs and scales, e.g. step, and
     what it derives its scales from: `Law.scale_values`)."""
-    fitted = getattr(law, "fitted_range_", {})
-    scales = {name: value for name, value in law.scale_values(values).items() if name in fitted}
+    fitted = getattr(fit, "fitted_range_", {})
+    scales = {name: value for name, value in fit.scale_values(values).items() if name in fitted}
     lengths = [np.size(v) for v in values.values() if v is not None]
     if not scales:
         return Checks(np.zeros(max(lengths, default=1)), {}, None, None, None)
-    parts = law.distances(scales)
+    parts = fit.distances(scales)
     shape = np.broadcast(*parts.values()).shape
     parts = {name: np.atleast_1d(np.broadcast_to(value, shape)) for name, value in parts.items()}
     distance = np.sum(list(parts.values()), axis=0)
-    model = getattr(law, "calibration_", None)
+    model = getattr(fit, "calibration_", None)
     if model is None:
         return Checks(distance, parts, None, None, None)
     far = np.zeros(distance.shape, bool)
@@ -307,12 +307,12 @@ def point_checks(law, values: dict) -> Checks:
     where = {**scales, **({"lr_decay": values["lr_decay"]}
                           if values.get("lr_decay") is not None else {})}
     coordinates = {name: np.atleast_1d(np.broadcast_to(value, shape))
-                   for name, value in law.error_coordinates(where).items()}
+                   for name, value in fit.error_coordinates(where).items()}
     return Checks(distance, parts, np.atleast_1d(model.expected_error(coordinates)),
                   np.atleast_1d(model.beyond_calibration(coordinates)), far)
 
 
-def prediction_warnings(law, values: dict, labels=None,
+def prediction_warnings(fit, values: dict, labels=None,
                         what=("the prediction at", "the predictions at"),
                         predicted=None) -> list[dict]:
     """Warnings about predicted points `{column: values}`: a value outside its target's range,
@@ -322,24 +322,24 @@ def prediction_warnings(law, values: dict, labels=None,
     `labels` name the points in messages ("params 7e+10, tokens 1.4e+12"); `what` introduces
     one point and several; `predicted`, when given, holds the predictions (else they are
     computed from the law's inputs in `values`, where it has them)."""
-    checks = point_checks(law, values)
+    checks = point_checks(fit, values)
     distance = checks.distance
     labels = list(labels) if labels is not None else \
         [f"row {k + 1}" for k in range(len(distance))]
-    out = outside_range(law, values, labels, what, predicted)
-    out += implausible_losses(law, values, labels, what, predicted)
+    out = outside_range(fit, values, labels, what, predicted)
+    out += implausible_losses(fit, values, labels, what, predicted)
     if checks.expected is None:
-        return out + uncalibrated_reach(law, checks, labels, what)
+        return out + uncalibrated_reach(fit, checks, labels, what)
     expected = checks.expected
     over = expected > ERROR_LIMIT
     rows = np.flatnonzero(over)
     if len(rows):
-        relative = law.error_kind == "relative"
+        relative = fit.error_kind == "relative"
         size = (lambda v: f"{100 * v:.2g}%") if relative else (lambda v: f"{v:.2g}")
-        kind = (f"a median error of {_span(expected[rows], size)} of the {law.target}"
+        kind = (f"a median error of {_span(expected[rows], size)} of the {fit.target}"
                 if relative else
-                f"a median absolute error of {_span(expected[rows], size)} in {law.target} "
-                f"(absolute: this law fits {law.target} in linear space)")
+                f"a median absolute error of {_span(expected[rows], size)} in {fit.target} "
+                f"(absolute: this law fits {fit.target} in linear space)")
         limit = f"{100 * ERROR_LIMIT:g}%" if relative else f"{ERROR_LIMIT:g}"
         out.append(_warning(
             "error-over-limit", f"{_subject(what, labels, rows)} "
@@ -348,11 +348,11 @@ def prediction_warnings(law, values: dict, labels=None,
             f"{'it' if len(rows) == 1 else 'them'} as a guess", rows=[int(k) for k in rows],
             distance=[json_number(v) for v in distance[rows]],
             expected_error=[json_number(v) for v in expected[rows]], limit=ERROR_LIMIT,
-            error_kind=law.error_kind))
+            error_kind=fit.error_kind))
     far = checks.far & ~over
     rows = np.flatnonzero(far)
     if len(rows):
-        reached = law.calibration_.max_distance
+        reached = fit.calibration_.max_distance
         ratio = {name: np.max(value[rows]) / max(reached.get(name, 0.0), 1e-3)
                  for name, value in checks.parts.items()}
         column = max(ratio, key=ratio.get)
@@ -384,30 +384,30 @@ def _reach_words(distance) -> str:
     return f"{_span(distance, _decades)} decades outside the fitted data"
 
 
-def _predicted(law, values: dict, predicted):
+def _predicted(fit, values: dict, predicted):
     """The predictions at points (`predicted` as given, else from the law's inputs in
     `values`), or None when neither is there."""
     if predicted is not None:
         return np.atleast_1d(np.asarray(predicted, float))
-    inputs = {name: values.get(name) for name in law.inputs}
+    inputs = {name: values.get(name) for name in fit.inputs}
     if any(v is None for v in inputs.values()):
         return None
     try:            # the points as given (no range checks: a warning must not refuse them)
         arrays = np.broadcast_arrays(*[np.atleast_1d(np.asarray(inputs[n], float))
-                                       for n in law.inputs])
+                                       for n in fit.inputs])
         with np.errstate(all="ignore"):
-            return np.atleast_1d(law.predict_inputs(dict(zip(law.inputs, arrays))))
+            return np.atleast_1d(fit.predict_inputs(dict(zip(fit.inputs, arrays))))
     except (ValueError, ScalingError):
         return None
 
 
-def outside_range(law, values: dict, labels, what, predicted=None) -> list[dict]:
+def outside_range(fit, values: dict, labels, what, predicted=None) -> list[dict]:
     """The outside-range warning: points whose prediction leaves the range the target can take
     (an accuracy above 1): the law's form has stopped describing the data there."""
-    low, high = law.target_range
+    low, high = fit.target_range
     if not (math.isfinite(low) or math.isfinite(high)):
         return []
-    predicted = _predicted(law, values, predicted)
+    predicted = _predicted(fit, values, predicted)
     if predicted is None:
         return []
     with np.errstate(invalid="ignore"):
@@ -418,30 +418,28 @@ def outside_range(law, values: dict, labels, what, predicted=None) -> list[dict]
         "outside-range", f"{what[0] if len(rows) == 1 else what[1]} {_named(labels, rows)} "
         f"{'is' if len(rows) == 1 else 'are'} {_span(predicted[rows], lambda v: f'{v:.4g}')}, "
         f"outside [{low:g}, {high:g}], the range "
-        f"{law.target} can take: the law's form no longer holds there: treat "
+        f"{fit.target} can take: the law's form no longer holds there: treat "
         f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast", rows=[int(k) for k in rows],
         predicted=[json_number(v) for v in predicted[rows]], range=[low, high])]
 
 
-def implausible_losses(law, values: dict, labels, what, predicted=None) -> list[dict]:
+def implausible_losses(fit, values: dict, labels, what, predicted=None) -> list[dict]:
     """Predicted losses that are not losses (laws fitted in log space, whose targets are
     losses), worst first, each point in the first that applies:
     - loss-not-positive: the law's formula gives a loss ≤ 0 there (a LR-schedule law whose
       annealing term outgrew the rest): the prediction is NaN ("-" in tables, null in JSON);
     - loss-over-range: over the sensible range of a loss (`scaling.data.runs.SENSIBLE`, 1000 nats),
       the law evaluated far below the sizes it was fitted on;
-    - loss-below-floor: below the fit's own irreducible loss (`Law.loss_floor`: E, L0), which
+    - loss-below-floor: below the fit's own irreducible loss (`Fit.loss_floor`: E, L0), which
       the law's form does not reach with the data it was fitted on."""
-    if law.space != "log":
+    if fit.space != "log":
         return []
-    predicted = _predicted(law, values, predicted)
+    predicted = _predicted(fit, values, predicted)
     if predicted is None or not len(predicted):
         return []
-    from scaling.data.runs import sensible_range
-
-    bounds = sensible_range(str(law.target))
+    bounds = sensible_range(str(fit.target))
     high = bounds[1] if bounds else math.inf
-    floor = law.loss_floor()
+    floor = fit.loss_floor()
     with np.errstate(invalid="ignore"):
         failed = ~np.isfinite(predicted) | (predicted <= 0)
         over = ~failed & (predicted > high)
@@ -451,14 +449,14 @@ def implausible_losses(law, values: dict, labels, what, predicted=None) -> list[
     rows = np.flatnonzero(failed)
     if len(rows):
         out.append(_warning(
-            "loss-not-positive", f"{_subject(what, labels, rows)} a {law.target} of 0 or less "
+            "loss-not-positive", f"{_subject(what, labels, rows)} a {fit.target} of 0 or less "
             "by the law's formula, shown as - (not a number): the law's form has failed there; "
             f"treat {'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a "
             "forecast", rows=[int(k) for k in rows]))
     rows = np.flatnonzero(over)
     if len(rows):
         out.append(_warning(
-            "loss-over-range", f"{_subject(what, labels, rows)} a {law.target} of "
+            "loss-over-range", f"{_subject(what, labels, rows)} a {fit.target} of "
             f"{_span(predicted[rows], format_number)}, over the {high:g} nats a loss can "
             "sensibly be: the law is evaluated far outside the sizes it was fitted on; treat "
             f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast",
@@ -467,16 +465,16 @@ def implausible_losses(law, values: dict, labels, what, predicted=None) -> list[
     rows = np.flatnonzero(below)
     if len(rows):
         out.append(_warning(
-            "loss-below-floor", f"{_subject(what, labels, rows)} a {law.target} of "
+            "loss-below-floor", f"{_subject(what, labels, rows)} a {fit.target} of "
             f"{_span(predicted[rows], format_number)}, below the fit's irreducible loss "
-            f"{law.floor_parameter} = {format_number(floor)}: the law's form has left the "
+            f"{fit.floor_parameter} = {format_number(floor)}: the law's form has left the "
             f"data it was fitted on; treat {'it' if len(rows) == 1 else 'them'} as a guess",
             rows=[int(k) for k in rows], predicted=[json_number(v) for v in predicted[rows]],
             floor=json_number(floor)))
     return out
 
 
-def uncalibrated_reach(law, checks: Checks, labels, what) -> list[dict]:
+def uncalibrated_reach(fit, checks: Checks, labels, what) -> list[dict]:
     """outside-data: points outside the fitted data (above or below its range in any scale)
     of a fit without a calibrated error model: nothing measured how the error grows there, and
     its intervals (the bootstrap's) know nothing of it. A warning from FAR_MARGIN decades (a
@@ -510,32 +508,32 @@ def _decades(value) -> str:
     return f"{value:.2g}"
 
 
-def allocation_warnings(law, budgets, allocation=None) -> list[dict]:
+def allocation_warnings(fit, budgets, allocation=None) -> list[dict]:
     """Warnings about the compute-optimal allocation at `budgets`: rows whose interval spans more
     than UNIDENTIFIED_FACTOR, and the points' distance (as `prediction_warnings`)."""
     budgets = np.atleast_1d(np.asarray(budgets, float))
-    allocation = law.compute_optimal(budgets) if allocation is None else allocation
+    allocation = fit.compute_optimal(budgets) if allocation is None else allocation
     labels = [f"{c:.3g}" for c in budgets]
     out = []
-    wide = wide_rows(law, allocation, len(budgets))
+    wide = wide_rows(fit, allocation, len(budgets))
     if wide:
         rows = sorted(wide)
         quantities = sorted({q for k in rows for q in wide[k]}, key=list(allocation).index)
-        level = f"{100 * law.confidence:g}%"
+        level = f"{100 * fit.confidence:g}%"
         out.append(_warning(
             "wide-interval", f"the compute-optimal allocation at {_named(labels, rows)} FLOPs "
             f"has {level} intervals spanning more than a factor of {UNIDENTIFIED_FACTOR:g} "
-            f"({', '.join(law.allocation_labels.get(q, q) for q in quantities)}): the data do "
+            f"({', '.join(fit.allocation_labels.get(q, q) for q in quantities)}): the data do "
             "not fix it; read it as a guess, not a plan", rows=rows,
             flops=[float(budgets[k]) for k in rows], quantities=quantities))
-    points = {name: allocation[name][0] for name in law.inputs if name in allocation}
-    out += prediction_warnings(law, points, [f"{c:.3g} FLOPs" for c in budgets],
+    points = {name: allocation[name][0] for name in fit.inputs if name in allocation}
+    out += prediction_warnings(fit, points, [f"{c:.3g} FLOPs" for c in budgets],
                                what=("the compute-optimal point at", "the compute-optimal "
                                      "points at"))
     return out
 
 
-def wide_rows(law, allocation, n: int) -> dict[int, list[str]]:
+def wide_rows(fit, allocation, n: int) -> dict[int, list[str]]:
     """{row: [quantities whose interval spans more than UNIDENTIFIED_FACTOR]} of an allocation
     ({quantity: (point, lower, upper)})."""
     out: dict[int, list[str]] = {}
@@ -549,13 +547,13 @@ def wide_rows(law, allocation, n: int) -> dict[int, list[str]]:
 
 # -- the compute-optimal vocabulary ------------------------------------------------------------
 
-def vocabulary_reach(law, result: dict, labels) -> list[dict]:
+def vocabulary_reach(fit, result: dict, labels) -> list[dict]:
     """vocab-outside-data: approaches 1 and 2's optimal vocabulary (`Vocabulary.optimal_vocab`'s
     `result`) outside the fitted vocabulary sizes, above or below: a power law of the
     frontier's N_v (approach 1) or of the derivative's (approach 2) extrapolated past the
     tokenizers the fit saw. Approach 3's V is a scale of its predicted loss, in
     `prediction_warnings`. None for a fit without a vocabulary range (files before it)."""
-    span = getattr(law, "fitted_range_", {}).get("vocab_size")
+    span = getattr(fit, "fitted_range_", {}).get("vocab_size")
     if span is None:
         return []
     low, high = span

@@ -39,6 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult
 from scipy.optimize import minimize as scipy_minimize
+from threadpoolctl import threadpool_limits
+
+from scaling.errors import ScalingError
 
 DEFAULT_DELTA = 1e-3
 ALWAYS = "\0always"        # a bootstrap group label: rows every resample keeps once (an anchor
@@ -46,6 +49,11 @@ ALWAYS = "\0always"        # a bootstrap group label: rows every resample keeps 
 MIN_BOOTSTRAP = 20          # fewer resamples give no interval: a 95% percentile interval of
 #                             fewer than 20 samples is just their extremes (of 1: a point)
 CONFIRMED_GRADIENT = 1e-6   # an exact projected gradient this small confirms an optimum
+LOSS_CLIP = 1e-12           # laws whose formula can go to or below 0 (the LR-schedule laws
+#                             subtract an annealing term) fit the log of max(value, LOSS_CLIP); a
+#                             prediction at that clip is a loss ≤ 0 by the formula, which
+#                             `Fit.predict_inputs` returns as NaN (tables print "-";
+#                             `scaling.engine.diagnostics` warns)
 PROJECTION_ELEMENTS = 2**21  # variable projection solves a block of grid points at a time
 #                             whose (points, rows, coefficients) arrays hold at most this many
 
@@ -329,8 +337,6 @@ def _distinct_best(candidates, scores, count):
 
 def check_bootstrap(n_resamples, option: str = "--bootstrap") -> int:
     """0 (no intervals) or at least MIN_BOOTSTRAP resamples; a one-line error otherwise."""
-    from scaling.errors import ScalingError
-
     if n_resamples < 0:
         raise ScalingError(f"{option} must be 0 or more, got {n_resamples}")
     if 0 < n_resamples < MIN_BOOTSTRAP:
@@ -428,8 +434,6 @@ def refit(model, inputs, target_z, weights, *, delta=DEFAULT_DELTA, start=None, 
 def _one_blas_thread():
     # A forked worker inherits BLAS's thread pool; n workers × n BLAS threads on n cores spin
     # against each other (measured: 4.6x slower on 2 cores). One thread per worker.
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)
 
 
@@ -437,8 +441,6 @@ def one_blas_thread():
     """A context in which BLAS runs on one thread. The engine's linear algebra is tiny (L-BFGS-B
     on a handful of parameters), where BLAS threads only spin: on a loaded 2-core machine a
     multi-power fit took 24.7 s with them and 2.5 s without."""
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(1, user_api="blas")
 
 

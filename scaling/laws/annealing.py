@@ -22,9 +22,11 @@ their section on model size).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from scaling.data import lr_history as lr_areas
 from scaling.engine.fitting import Parameter
+from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, LOSS_CLIP, Law, Setting
 from scaling.laws.registry import register
 
@@ -71,21 +73,19 @@ class Annealing(Law):
         prepared = lr_areas.areas(table, lr_histories, self.decay)
         return prepared[prepared["step"] > 0]
 
-    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
-                         level: float | None = None, **sizes):
+    def predict_schedule(self, fit, schedule: str, every: int | None = None,
+                         kind: str | None = None, level: float | None = None, **sizes):
         """The whole predicted curve of a schedule string (scaling.data.schedules syntax): a frame of
         step, lr, lr_area, anneal_area, lr_decay, the target (loss) and its interval of `kind`
         (lower, upper; None: the fit's `default_interval`). Laws with a size term take it as a
         keyword (`params=1e8`)."""
-        import pandas as pd
-
         lr, steps = lr_areas.schedule_rows(schedule, every or 1)
         forward, annealing = lr_areas.cumulative_areas(lr, self.decay)
         inputs = {"lr_area": forward[steps - 1], "anneal_area": annealing[steps - 1]}
         decay = lr_areas.lr_decay(lr, steps)
         peak = np.full(len(steps), float(lr.max()))
-        value, lower, upper = self.interval_from_inputs(
-            self.broadcast_inputs({**inputs, **sizes}), kind or self.default_interval, level,
+        value, lower, upper = fit.shown_interval(
+            self.broadcast_inputs({**inputs, **sizes}), kind, level,
             scale={"step": steps, "peak_lr": peak, "lr_decay": decay})
         curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1], **inputs, "peak_lr": peak,
                               **{k: np.full(len(steps), float(v)) for k, v in sizes.items()},
@@ -150,14 +150,12 @@ class AnnealingSize(Annealing):
     reported_names = ("L0", "A", "C", "alpha", "B", "beta")
     reported_expressions = {"L0": "exp(l0)", "A": "exp(a)", "C": "exp(c)", "B": "exp(b)"}
 
-    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
-                         level: float | None = None, params=None):
-        from scaling.errors import ScalingError
-
+    def predict_schedule(self, fit, schedule: str, every: int | None = None,
+                         kind: str | None = None, level: float | None = None, params=None):
         if params is None:
             raise ScalingError(f"the {self.name} law needs the model size: give --params N "
                                "with --schedule")
-        return super().predict_schedule(schedule, every, kind, level, params=params)
+        return super().predict_schedule(fit, schedule, every, kind, level, params=params)
 
     def _terms(self, theta, inputs):
         value, floor, power, annealing, log_forward = super()._terms(theta, inputs)

@@ -182,11 +182,11 @@ class Chain(Law):
                                step.to_space(points[step.target].to_numpy(float))))
         return out
 
-    def fit_residuals(self, problems):
+    def fit_residuals(self, theta, problems):
         """Residuals of the chained prediction at step 2's points."""
         points = problems[1].points
         inputs = {name: points[name].to_numpy(float) for name in self.inputs}
-        return problems[1].target - self.predict_theta(self.theta_[None, :], inputs)[0]
+        return problems[1].target - self.predict_theta(theta[None, :], inputs)[0]
 
     def bootstrap_groups(self, problems, source):
         return run_groups(pd.concat([problem.points for problem in problems]), source), None

@@ -63,8 +63,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from scaling.engine import diagnostics
+from scaling.engine.diagnostics import json_number, make_warning
 from scaling.errors import ScalingError
 from scaling.engine.fitting import Parameter
+from scaling.output.report import _with_interval, table
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
@@ -331,23 +334,21 @@ class DataConstrained(Law):
                                f"{value!r:.40}")
         return {"max_epochs": float(value)}
 
-    def notes(self) -> list[str]:
+    def notes(self, fit) -> list[str]:
         """What the fit held fixed, and how far its runs repeated their data."""
         fixed = [f"{name} = {float(value):.6g}" for name, value in
                  (("R_D*", self.rd_star), ("R_N*", self.rn_star)) if value != "fit"]
         rule = ("U_N = N_opt(U_D) by this law's own A, B, alpha, beta" if self.ratio is None
                 else f"U_N = {self.ratio:g} U_D")
-        most = (getattr(self, "extras_", None) or {}).get("max_epochs")
+        most = (fit.extras_ or {}).get("max_epochs")
         lines = [f"{', '.join(fixed)} held fixed (--set rd_star=fit / rn_star=fit fits them); "
                  f"{rule}" if fixed else rule]
         if most is not None:
             lines.append(f"the fitted runs repeat their data up to {most:.3g} epochs")
         return lines
 
-    def law_warnings(self) -> list[dict]:
-        from scaling.engine.diagnostics import make_warning
-
-        most = (getattr(self, "extras_", None) or {}).get("max_epochs")
+    def law_warnings(self, fit) -> list[dict]:
+        most = (fit.extras_ or {}).get("max_epochs")
         if self.fits_rd and most is not None and most < 4.0:
             return [make_warning(
                 "repeats-unidentified",
@@ -456,7 +457,7 @@ class DataConstrained(Law):
                 "best_params": best, "best_tokens": best_tokens,
                 "best_epochs": best_tokens / limit, "best_loss": best_loss}
 
-    def data_limited(self, flops, unique_tokens, kind: str | None = None,
+    def data_limited(self, fit, flops, unique_tokens, kind: str | None = None,
                      level: float | None = None) -> dict:
         """Advice for budgets C (`flops`, C = 6ND) and a supply of U unique tokens each (one U,
         or one per budget): {"flops", "unique_tokens": (n,) arrays, "kind", "level",
@@ -470,7 +471,6 @@ class DataConstrained(Law):
         Bounds: the bootstrap's percentiles (NaN without one); with `kind` "calibrated" or
         "run", the three losses have that kind's interval at their point's inputs instead;
         `kind` None: no intervals."""
-        self._check_fitted()
         flops = np.atleast_1d(np.asarray(flops, float))
         unique = np.atleast_1d(np.asarray(unique_tokens, float))
         try:
@@ -483,10 +483,10 @@ class DataConstrained(Law):
         if np.any(~np.isfinite(flops) | (flops <= 0)):
             raise ScalingError("--flops must be positive and finite")
         level = self.confidence if level is None else float(level)
-        point = self._advice_theta(self.theta_, flops, unique)
-        if kind is not None and len(self.bootstrap_theta_):
-            samples = self._advice_theta(self.bootstrap_theta_, flops, unique)
-            out = {k: self.interval(point[k][0], samples[k], level) for k in point}
+        point = self._advice_theta(fit.theta_, flops, unique)
+        if kind is not None and len(fit.bootstrap_theta_):
+            samples = self._advice_theta(fit.bootstrap_theta_, flops, unique)
+            out = {k: fit.interval(point[k][0], samples[k], level) for k in point}
         else:
             nan = np.full(len(flops), np.nan)
             out = {k: (point[k][0], nan, nan) for k in point}
@@ -496,7 +496,7 @@ class DataConstrained(Law):
                      "best_loss": (out["best_params"][0], out["best_tokens"][0], unique)}
             for key, (n, d, u) in where.items():
                 inputs = {"params": n, "tokens": d, "unique_tokens": u}
-                out[key] = self.interval_from_inputs(inputs, kind, level)
+                out[key] = fit.interval_from_inputs(inputs, kind, level)
         return {"flops": flops, "unique_tokens": unique, "kind": kind, "level": level, **out}
 
 
@@ -509,9 +509,7 @@ ADVICE_COLUMNS = (("params", "N (no limit)"), ("tokens", "D (no limit)"),
                   ("best_loss", "best loss"))
 
 
-def advice_table(law, advice) -> str:
-    from scaling.output.report import _with_interval, table
-
+def advice_table(fit, advice) -> str:
     kind = advice["kind"]
     if kind is None:
         what = "no intervals (the fit has none)"
@@ -537,8 +535,6 @@ def advice_warnings(law, advice) -> list[dict]:
     """The warnings of the advice's points (`scaling.engine.diagnostics.prediction_warnings`: reach in
     N, D, U and epochs on either side of the fitted data, losses that are not losses): the
     allocation that repeats U unique tokens and the best one under the limit."""
-    from scaling.engine import diagnostics
-
     out = []
     labels = [f"{flops:.3g} FLOPs, U {u:.3g}" for flops, u in
               zip(advice["flops"], advice["unique_tokens"])]
@@ -553,9 +549,6 @@ def advice_warnings(law, advice) -> list[dict]:
 
 
 def advice_record(law, advice) -> dict:
-    from scaling.engine import diagnostics
-    from scaling.output.report import json_number
-
     rows = []
     for k, flops in enumerate(advice["flops"]):
         row = {"flops": float(flops), "unique_tokens": float(advice["unique_tokens"][k])}

@@ -117,8 +117,8 @@ class MultiPower(Law):
         raise ScalingError("the multipower law predicts whole curves from a schedule: use "
                            "`scaling predict FIT --schedule SPEC` (or predict_schedule)")
 
-    def predict_schedule(self, schedule: str, every: int | None = None, kind: str | None = None,
-                         level: float | None = None):
+    def predict_schedule(self, fit, schedule: str, every: int | None = None,
+                         kind: str | None = None, level: float | None = None):
         """The whole predicted curve of a schedule string (scaling.data.schedules syntax): a frame of
         step, lr, lr_area, lr_decay (scaling.data.lr_history.lr_decay), the target (loss) and its interval of
         `kind` (lower, upper; None: the fit's `default_interval`), a row every `every` steps and at the last (default:
@@ -126,20 +126,20 @@ class MultiPower(Law):
         lr, _ = learning_rates.schedule_rows(schedule, 1)
         schedule_lr = RunLR(lr)
         if every is None:
-            every = min(self.default_every(schedule_lr), len(lr))
+            every = min(self.default_every(schedule_lr, len(fit.bootstrap_theta_)), len(lr))
         lr, steps = learning_rates.schedule_rows(schedule, every)
         n_pairs = int(schedule_lr.n_pairs(steps).sum())
         if n_pairs > MAX_PAIRS:
             raise ScalingError(
                 f"--every {every}: {len(steps)} rows of this schedule make {n_pairs:.2g} (row, "
                 f"LR-change) pairs for the multi-power sum, over its {MAX_PAIRS:.0e}; give a "
-                f"larger --every, e.g. --every {self.default_every(schedule_lr)} (or leave it "
+                f"larger --every, e.g. --every {self.default_every(schedule_lr, len(fit.bootstrap_theta_))} (or leave it "
                 "out: the default fits)")
         inputs = curve_inputs(np.zeros(len(steps)), steps, {0.0: lr})
         decay = learning_rates.lr_decay(lr, steps)
         peak = np.full(len(steps), float(lr.max()))
-        value, lower, upper = self.interval_from_inputs(
-            inputs, kind or self.default_interval, level,
+        value, lower, upper = fit.shown_interval(
+            inputs, kind, level,
             scale={"step": steps, "lr_area": inputs.lr_area, "peak_lr": peak, "lr_decay": decay})
         curve = pd.DataFrame({"step": steps, "lr": lr[steps - 1],
                               "lr_area": np.cumsum(lr)[steps - 1], "peak_lr": peak,
@@ -148,12 +148,12 @@ class MultiPower(Law):
         curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.plots
         return curve
 
-    def default_every(self, schedule: "RunLR") -> int:
+    def default_every(self, schedule: "RunLR", n_bootstrap: int = 0) -> int:
         """The smallest round step between predicted rows (1, 2, 5, 10, 20, 25, 50, …) whose
-        (row, LR-change) pairs, times the parameter vectors evaluated (the point and each
-        bootstrap sample), stay within EVALUATIONS (a prediction of about 1 s) and MAX_PAIRS.
-        The last step is always a row, so the final value does not depend on it."""
-        vectors = 1 + len(getattr(self, "bootstrap_theta_", ()))
+        (row, LR-change) pairs, times the parameter vectors evaluated (the point and each of a
+        fit's `n_bootstrap` samples), stay within EVALUATIONS (a prediction of about 1 s) and
+        MAX_PAIRS. The last step is always a row, so the final value does not depend on it."""
+        vectors = 1 + n_bootstrap
         steps = len(schedule.lr)
         for every in NICE_EVERY:
             rows = np.unique(np.append(np.arange(every, steps + 1, every), steps))
@@ -164,18 +164,18 @@ class MultiPower(Law):
                 break
         return max(1, steps)
 
-    def notes(self) -> list[str]:
+    def notes(self, fit) -> list[str]:
         """When the curves pin the loss-drop term only as a whole (a decay parameter on its
         bound, or B's or C's interval over two decades), one line that says so: the bundled CPU
         ladder's fit ends with beta on its bound and C in [2e-8, 1.7], which reads as broken."""
         decay = ("b", "c", "beta", "gamma")
-        on_bound = [self.reported_name(n) for n in self.at_bound_ if n in decay]
-        wide = [name for name in ("B", "C") if name in self.intervals_
-                and self.intervals_[name][1] > 100 * max(self.intervals_[name][0], 1e-300)]
+        on_bound = [self.reported_name(n) for n in fit.at_bound_ if n in decay]
+        wide = [name for name in ("B", "C") if name in fit.intervals_
+                and fit.intervals_[name][1] > 100 * max(fit.intervals_[name][0], 1e-300)]
         if not on_bound and not wide:
             return []
         spans = [f"{name}'s interval spans {np.log10(high / max(low, 1e-300)):.0f} decades"
-                 for name in wide for low, high in [self.intervals_[name]]]
+                 for name in wide for low, high in [fit.intervals_[name]]]
         why = "; ".join(([f"{', '.join(on_bound)} ended on a bound"] if on_bound else [])
                         + ([" and ".join(spans)] if spans else []))
         return [f"NOTE: these curves pin the loss-drop term LD(t) only as a whole: B, C, beta and "

@@ -9,7 +9,7 @@ distributions register through the `scaling.laws` entry-point group
     sorted(LAWS)                          # every registered law's name (aliases not listed)
     LAWS["vocab"] is LAWS["vocabulary"]   # a law's `aliases` find it too
     get_law("annealing", decay=0.995)     # a fresh law with its settings
-    load_fit("fit.json")                  # a fitted law from its JSON
+    load_fit("fit.json")                  # a fit (`scaling.engine.fit.Fit`) from its JSON
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.output.fit_file import read_record
 from scaling.laws.base import Law
@@ -87,15 +88,15 @@ def get_law(name: str, **settings) -> Law:
     return LAWS[name](**settings)
 
 
-def load_fit(path) -> Law:
-    """A fitted law from the JSON that `Law.to_json` wrote (`scaling.output.fit_file`: read guarded,
-    its seal and every field checked)."""
+def load_fit(path) -> Fit:
+    """A fit from the JSON that `Fit.save` wrote (`scaling.output.fit_file`: read guarded, its
+    seal and every field checked)."""
     path = Path(path)
     record = read_record(path)
     if record["law"] not in LAWS:
         raise ScalingError(f"{path}: a fit of the unknown law {record['law']!r}; known laws: "
                            f"{', '.join(sorted(LAWS))}")
     try:
-        return LAWS[record["law"]].from_dict(record)
+        return Fit.from_dict(LAWS[record["law"]], record)
     except ScalingError as exc:
         raise ScalingError(f"{path}: {exc}") from None

@@ -37,10 +37,12 @@ import pandas as pd
 
 from scaling.data import pruning_schedules as pruning
 from scaling.data import runs as run_tables
+from scaling.engine.diagnostics import format_number, render
 from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, Setting
 from scaling.laws.chinchilla import Chinchilla
 from scaling.laws.registry import register
+from scaling.output.report import _interval, _reach_note, prediction_record, reach_cells, table
 
 COUNTS = ("average", "final", "initial")
 # Pruning windows (start, end) as fractions of training compute, for `schedule_advice`: from
@@ -245,8 +247,6 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
     "distance"}], "warnings"} (the rows as `scaling.output.report.prediction_record` gives them; the
     density, final_active / params, counts in the reach, the distance, the calibrated interval
     and the warnings, as N̄ and D do: `Sparse.scale_columns`)."""
-    from scaling.output.report import prediction_record
-
     if law.name != "sparse":
         raise ScalingError(f"--sparsity (pruning advice) needs a fit of the sparse law, not "
                            f"{law.name}; fit one with `scaling fit RUNS --law sparse`")
@@ -296,9 +296,6 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
 
 def schedule_advice_table(law, record: dict) -> str:
     """`schedule_advice`'s record as the table `scaling predict --sparsity` prints."""
-    from scaling.engine.diagnostics import format_number, render
-    from scaling.output.report import _interval, _reach_note, reach_cells, table
-
     kind, level = record["interval"]["kind"], record["interval"]["level"]
     windows = record["windows"]
     # the one reach computation of every command (`scaling.output.report.reach_cells`): N̄, D and the

@@ -83,27 +83,27 @@ class Task(Chain):
     def load_extras(self, block):
         return load_accuracy_extras(block)
 
-    def law_warnings(self):
-        return accuracy_warnings(getattr(self, "extras_", None), self.target, self.link)
+    def law_warnings(self, fit):
+        return accuracy_warnings(fit.extras_, self.target, self.link)
 
-    def unidentified_range(self):
-        return unidentified_accuracy(getattr(self, "extras_", None))
+    def unidentified_range(self, fit):
+        return unidentified_accuracy(fit.extras_)
 
     def fit_rows(self, data):
         """Step 2's points that have a model size (the ideal point has none)."""
         points = self.steps[1].fit_rows(data)
         return points[~anchors(points)]
 
-    def notes(self):
-        return ideal_point_note(self.params_.get("b")) if self.step2 == "sigmoid" else []
+    def notes(self, fit):
+        return ideal_point_note(fit.params_.get("b")) if self.step2 == "sigmoid" else []
 
     def target_rows(self, frame):
         return final_values(frame, (self.link, self.target), self.last)
 
-    def fit_residuals(self, problems):
+    def fit_residuals(self, theta, problems):
         """Residuals of the chained prediction at each run's final value (step 1's points, whose
         accuracy is averaged like its loss)."""
         points = problems[0].points
         inputs = {name: points[name].to_numpy(float) for name in self.inputs}
         return (points[self.target].to_numpy(float)
-                - self.predict_theta(self.theta_[None, :], inputs)[0])
+                - self.predict_theta(theta[None, :], inputs)[0])

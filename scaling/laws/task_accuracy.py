@@ -100,7 +100,7 @@ class AccuracyFromLoss(Law):
     @property
     def scale_columns(self):
         """Its input, a loss: extrapolation is to losses below the fitted ones (the direction
-        larger models go) or above them (`Law.distances` counts both sides)."""
+        larger models go) or above them (`scaling.engine.reach.distances` counts both sides)."""
         return (self.input,)
 
     @property
@@ -117,11 +117,11 @@ class AccuracyFromLoss(Law):
     def load_extras(self, block):
         return load_accuracy_extras(block)
 
-    def law_warnings(self):
-        return accuracy_warnings(getattr(self, "extras_", None), self.target, self.input)
+    def law_warnings(self, fit):
+        return accuracy_warnings(fit.extras_, self.target, self.input)
 
-    def unidentified_range(self):
-        return unidentified_accuracy(getattr(self, "extras_", None))
+    def unidentified_range(self, fit):
+        return unidentified_accuracy(fit.extras_)
 
     @property
     def judged_on_curves(self) -> bool:
@@ -164,8 +164,8 @@ class TaskAccuracy(AccuracyFromLoss):
     def benign_bounds(self):
         return ("b",)
 
-    def notes(self):
-        return ideal_point_note(getattr(self, "params_", {}).get("b"))
+    def notes(self, fit):
+        return ideal_point_note(fit.params_.get("b"))
 
     def extra_starts(self):
         starts = np.array([(self.chance_level - 1.0, 0.9, 3.0, 1.0), *self.FALLBACK_STARTS])

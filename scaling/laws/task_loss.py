@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.engine.fitting import Parameter
+from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, Law, Setting
 from scaling.laws.registry import register
 from scaling.data.evaluations import LAST, final_values
@@ -67,8 +68,6 @@ class TaskLoss(Law):
         super().check_settings()
 
     def _missing_task(self):
-        from scaling.errors import ScalingError
-
         return ScalingError(f"the {self.name} law needs a task: --task NAME (it reads "
                             "loss:NAME), or --set target=COLUMN")
 
@@ -87,8 +86,6 @@ class TaskLoss(Law):
         return np.array([PAPER_START]) if self.starts == "grid" else None
 
     def check_points(self, points, source):
-        from scaling.errors import ScalingError
-
         needed = len(self.parameters) + 1
         if len(points) < needed:
             raise ScalingError(f"{source}: {len(points)} runs for the {len(self.parameters)} "

@@ -76,11 +76,11 @@ class TaskSingle(Law):
     def load_extras(self, block):
         return load_accuracy_extras(block)
 
-    def law_warnings(self):
-        return accuracy_warnings(getattr(self, "extras_", None), self.target)
+    def law_warnings(self, fit):
+        return accuracy_warnings(fit.extras_, self.target)
 
-    def unidentified_range(self):
-        return unidentified_accuracy(getattr(self, "extras_", None))
+    def unidentified_range(self, fit):
+        return unidentified_accuracy(fit.extras_)
 
     def fit_rows(self, data):
         return final_values(data.frame, (self.target,), self.last)

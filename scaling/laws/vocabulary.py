@@ -296,9 +296,10 @@ class Vocabulary(Law):
                                        + f", got {value!r:.40}")
         return block
 
-    def _extra(self, part):
-        """(the extra as its object, None) or (None, why it is not there)."""
-        entry = (getattr(self, "extras_", None) or {}).get(part)
+    @staticmethod
+    def _extra(fit, part):
+        """(the fit's extra as its object, None) or (None, why it is not there)."""
+        entry = (fit.extras_ or {}).get(part)
         if entry is None:
             return None, "the fit file holds none (fit with this version)"
         if "unsupported" in entry:
@@ -315,10 +316,10 @@ class Vocabulary(Law):
                             entry["vocab_size"], entry.get("anchor_flops"),
                             entry.get("anchor_budget", "")), None
 
-    def extras_report(self) -> list[str]:
+    def extras_report(self, fit) -> list[str]:
         lines = ["", "compute-optimal vocabulary (scaling predict FIT --optimal-vocab "
                  "--params-nonembed N --width d):"]
-        f, why = self._extra("tokens_per_char")
+        f, why = self._extra(fit, "tokens_per_char")
         if f is None:
             lines.append(f"  tokens per character: none ({why})")
         else:
@@ -327,12 +328,12 @@ class Vocabulary(Law):
                     " (the paper's" + (f"; {why})" if why else ")"))
             lines.append(f"  tokens per character f(V) = {f.a:.6g}·ln²V {_signed(f.b)}·lnV "
                          f"{_signed(f.c)}, V capped at {f.cap:.4g}{seen}")
-        isoflops, why = self._extra("approach1")
+        isoflops, why = self._extra(fit, "approach1")
         lines.append(f"  approach 1 (IsoFLOPs): not supported ({why})" if isoflops is None else
                      f"  approach 1 (IsoFLOPs): N_nv = e^{isoflops.k1:.5g}·C^{isoflops.gamma1:.4g}"
                      f", N_v = e^{isoflops.k2:.5g}·C^{isoflops.gamma2:.4g} "
                      f"({isoflops.n_frontier} runs on the frontier of least loss over FLOPs)")
-        derivative, why = self._extra("approach2")
+        derivative, why = self._extra(fit, "approach2")
         lines.append(f"  approach 2 (derivative): not supported ({why})" if derivative is None
                      else f"  approach 2 (derivative): N_v = "
                      f"{derivative.anchor_vocab_params:.4g}·(N_nv/{derivative.params_nonembed:.4g})"
@@ -342,7 +343,7 @@ class Vocabulary(Law):
         return lines
 
     # -- the compute-optimal vocabulary ------------------------------------------------------------
-    def optimal_vocab(self, params_nonembed, width, flops=None, kind: str | None = None,
+    def optimal_vocab(self, fit, params_nonembed, width, flops=None, kind: str | None = None,
                       level: float | None = None) -> dict:
         """The optimal vocabulary size of models of N_nv (`params_nonembed`) and width d at
         budgets C (`flops`; None: approach 1's compute-optimal budget for N_nv, or, where the
@@ -354,14 +355,13 @@ class Vocabulary(Law):
         approach 3's V over the bootstrap refits (NaN without); "vocab_params", "tokens",
         "characters" of approach 3's optimum; "loss": (point, lower, upper) of L_u there with
         the interval of `kind` (None: none)."""
-        self._check_fitted()
         given = flops is not None
         nonembed, width, budget = np.broadcast_arrays(
             *(np.atleast_1d(np.asarray(v, float)) for v in
               (params_nonembed, width, flops if given else np.nan)))
-        isoflops, why1 = self._extra("approach1")
-        derivative, why2 = self._extra("approach2")
-        point = self.constants(self.theta_)
+        isoflops, why1 = self._extra(fit, "approach1")
+        derivative, why2 = self._extra(fit, "approach2")
+        point = self.constants(fit.theta_)
         if given:
             how = "the given budget"
         elif isoflops is not None:
@@ -395,12 +395,12 @@ class Vocabulary(Law):
         if np.any(tiny):
             why["approach3"] = (f"no optimum: the fitted law gains nothing from a larger "
                                 f"vocabulary (its optimum falls below V = {MIN_VOCAB:g}; A2 = "
-                                f"{self.params_['A2']:.3g})")
+                                f"{fit.params_['A2']:.3g})")
         elif np.any(~np.isfinite(vocab_params)):
             why["approach3"] = "no interior optimum for the fitted parameters"
         interval = (nan, nan)
-        if len(self.bootstrap_theta_):
-            samples = V.parametric_vocab_params(self.constants(self.bootstrap_theta_), nonembed,
+        if len(fit.bootstrap_theta_):
+            samples = V.parametric_vocab_params(self.constants(fit.bootstrap_theta_), nonembed,
                                                 budget) / width[None, :]
             samples = np.where(samples < MIN_VOCAB, np.nan, samples)
             tail = 100 * (1 - (self.confidence if level is None else level)) / 2
@@ -408,7 +408,7 @@ class Vocabulary(Law):
                 warnings.simplefilter("ignore", RuntimeWarning)     # refits without an optimum
                 interval = tuple(np.nanpercentile(samples, [tail, 100 - tail], axis=0))
         tokens = budget / (6.0 * (nonembed + vocab_params))
-        f, _ = self._extra("tokens_per_char")
+        f, _ = self._extra(fit, "tokens_per_char")
         characters = tokens / f(vocab["approach3"]) if f is not None else nan
         inputs = {"params_nonembed": nonembed, "vocab_params": vocab_params,
                   self.tokens_column: tokens}
@@ -418,8 +418,8 @@ class Vocabulary(Law):
         # the law's inputs (`scale_columns`)
         scale = {"vocab_size": vocab["approach3"]}
         if finite.all():
-            loss = (self.interval_from_inputs(inputs, kind, level, scale) if kind is not None
-                    else (self.predict_inputs(inputs), nan, nan))
+            loss = (fit.interval_from_inputs(inputs, kind, level, scale) if kind is not None
+                    else (fit.predict_inputs(inputs), nan, nan))
         return {"params_nonembed": nonembed, "width": width, "flops": budget, "budget": how,
                 "vocab": vocab, "why": why, "interval3": interval, "vocab_params": vocab_params,
                 "tokens": tokens, "characters": characters, "loss": loss, "inputs": inputs,
@@ -427,7 +427,7 @@ class Vocabulary(Law):
 
     # -- fit files ---------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, record: dict) -> "Vocabulary":
+    def check_record(cls, record: dict) -> None:
         """Fits of the first version (B/H^β in characters: no `tie_exponents` setting, and a
         `beta` parameter or a fitted range in characters) are a one-line error: their
         parameters mean another law."""
@@ -440,7 +440,6 @@ class Vocabulary(Law):
             raise ScalingError("a fit of the vocabulary law's first version (B/H^beta in "
                                "training characters H); this version fits B/D^beta in tokens "
                                "D (Tao et al.'s approach 3): refit it with --law vocab")
-        return super().from_dict(record)
 
 
 def _signed(value: float) -> str:

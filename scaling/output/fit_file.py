@@ -55,7 +55,10 @@ import numpy as np
 
 from scaling.errors import ScalingError
 from scaling.data.json_input import read_json
+from scaling.engine import diagnostics
+from scaling.engine.calibration import ErrorModel
 from scaling.engine.fitting import MIN_BOOTSTRAP, at_bounds
+from scaling.output.report import COMPUTE_BUDGETS
 
 FIT_FORMAT = 3                  # 3: parameters only under the report's names (no `theta`)
 READABLE_FORMATS = (1, 2, 3)    # what `load_fit` reads
@@ -220,59 +223,57 @@ def _field(name: str):
         raise ScalingError(f"{name}: malformed ({_show(detail)})") from None
 
 
-def to_record(law) -> dict:
-    """The fit as the JSON-ready dict of format 3."""
-    names = list(law.reported_names)
-    samples = law.reported(law.bootstrap_theta_) if len(law.bootstrap_theta_) else {}
+def to_record(fit) -> dict:
+    """A fit (`scaling.engine.fit.Fit`) as the JSON-ready dict of format 3."""
+    names = list(fit.reported_names)
+    samples = fit.reported(fit.bootstrap_theta_) if len(fit.bootstrap_theta_) else {}
     record = {
         "format": FIT_FORMAT,
-        "law": law.name,
-        "target": law.target,
-        "space": law.space,
-        "rows": law.rows,
-        "params": law.params_,
-        "intervals": {k: list(v) for k, v in law.intervals_.items()},
-        "standard_errors": law.standard_errors_,
-        "outside_interval": list(law.outside_interval_),
-        "objective": law.objective_,
-        "n_points": law.n_points_,
-        "n_runs": law.n_runs_,
-        "converged": law.converged_,
-        "message": law.message_,
-        "at_bound": [law.reported_name(name) for name in law.at_bound_],
-        "settings": law.settings(),
-        "data": law.data_,
-        "fitted_range": law.fitted_range_,
-        "seed_scatter": law.seed_scatter_,
-        "n_values": dict(getattr(law, "n_values_", None) or {}),
-        "extras": dict(getattr(law, "extras_", None) or {}),
-        "calibration": None if law.calibration_ is None else law.calibration_.to_dict(),
-        "residuals": None if law.residuals_ is None else np.asarray(law.residuals_).tolist(),
-        "bootstrap": {"n": len(law.bootstrap_theta_), "seed": law.bootstrap_seed_,
+        "law": fit.name,
+        "target": fit.target,
+        "space": fit.space,
+        "rows": fit.rows,
+        "params": fit.params_,
+        "intervals": {k: list(v) for k, v in fit.intervals_.items()},
+        "standard_errors": fit.standard_errors_,
+        "outside_interval": list(fit.outside_interval_),
+        "objective": fit.objective_,
+        "n_points": fit.n_points_,
+        "n_runs": fit.n_runs_,
+        "converged": fit.converged_,
+        "message": fit.message_,
+        "at_bound": [fit.law.reported_name(name) for name in fit.at_bound_],
+        "settings": fit.settings(),
+        "data": fit.data_,
+        "fitted_range": fit.fitted_range_,
+        "seed_scatter": fit.seed_scatter_,
+        "n_values": dict(fit.n_values_ or {}),
+        "extras": dict(fit.extras_ or {}),
+        "calibration": None if fit.calibration_ is None else fit.calibration_.to_dict(),
+        "residuals": None if fit.residuals_ is None else np.asarray(fit.residuals_).tolist(),
+        "bootstrap": {"n": len(fit.bootstrap_theta_), "seed": fit.bootstrap_seed_,
                       "names": names,
                       "samples": np.column_stack([samples[n] for n in names]).tolist()
-                      if len(law.bootstrap_theta_) else []},
-        "warnings": warnings_of(law),
+                      if len(fit.bootstrap_theta_) else []},
+        "warnings": warnings_of(fit),
     }
     return seal(record)
 
 
-def warnings_of(law) -> list[dict]:
+def warnings_of(fit) -> list[dict]:
     """The fit's warnings, and for a law that allocates compute those of its allocation at the
     report's budgets (`scaling.engine.diagnostics`): for a reader of the file; loading recomputes
     them."""
-    from scaling.engine import diagnostics
-    from scaling.output.report import COMPUTE_BUDGETS
-
-    out = diagnostics.fit_warnings(law)
-    if law.allocates_compute:
-        out += diagnostics.allocation_warnings(law, COMPUTE_BUDGETS)
+    out = diagnostics.fit_warnings(fit)
+    if fit.allocates_compute:
+        out += diagnostics.allocation_warnings(fit, COMPUTE_BUDGETS)
     return out
 
 
-def from_record(cls, record: dict):
-    """A fitted law of class `cls` from a fit file's record (formats 1-3), every field checked;
-    `ScalingError`s name the field (the caller adds the file)."""
+def from_record(cls, record: dict, fit_class):
+    """A fit of a law of class `cls` from a fit file's record (formats 1-3), every field
+    checked, as a `fit_class` (`scaling.engine.fit.Fit`, which calls this: given, not imported,
+    since it imports this module); `ScalingError`s name the field (the caller adds the file)."""
     if not isinstance(record, dict):
         raise ScalingError(f"expected a fit file's record (an object), got {_show(record)}")
     _check_depth(record)
@@ -286,50 +287,54 @@ def from_record(cls, record: dict):
             raise ScalingError(f"{field}: {record[field]!r}, but the {law.name} law with these "
                                f"settings has {getattr(law, field)!r}")
     version = record.get("format")
+    fit = fit_class(law)
     with _field("params"):
         if version == 3:
-            law.theta_ = _point(law, _numbers(record.get("params"), "params",
+            fit.theta_ = _point(law, _numbers(record.get("params"), "params",
                                               law.reported_names))
         else:
-            law.theta_ = _old_point(law, record)
-        law.params_ = law._reported_dict(law.theta_)
-    law.objective_ = _number(record, "objective", low=0.0)
-    law.converged_ = _boolean(record, "converged")
-    law.message_ = str(record.get("message", ""))
-    law.at_bound_ = at_bounds(law, law.theta_)
-    _check_at_bound(law, record.get("at_bound"))
-    law.n_points_ = _count(record, "n_points")
-    law.n_runs_ = _count(record, "n_runs") if "n_runs" in record else law.n_points_
-    law.n_starts_ = None
-    law.data_ = record.get("data") or {}
-    law.residuals_ = _residuals(record.get("residuals"))
-    law.fitted_range_ = _fitted_range(law, record.get("fitted_range", {}))
-    law.seed_scatter_ = _seed_scatter(record.get("seed_scatter"))
-    law.n_values_ = _n_values(record.get("n_values", {}))
+            fit.theta_ = _old_point(law, record)
+        fit.params_ = _reported_values(law, fit.theta_)
+    fit.objective_ = _number(record, "objective", low=0.0)
+    fit.converged_ = _boolean(record, "converged")
+    fit.message_ = str(record.get("message", ""))
+    fit.at_bound_ = at_bounds(law, fit.theta_)
+    _check_at_bound(fit, record.get("at_bound"))
+    fit.n_points_ = _count(record, "n_points")
+    fit.n_runs_ = _count(record, "n_runs") if "n_runs" in record else fit.n_points_
+    fit.n_starts_ = None
+    fit.data_ = record.get("data") or {}
+    fit.residuals_ = _residuals(record.get("residuals"))
+    fit.fitted_range_ = _fitted_range(law, record.get("fitted_range", {}))
+    fit.seed_scatter_ = _seed_scatter(record.get("seed_scatter"))
+    fit.n_values_ = _n_values(record.get("n_values", {}))
     with _field("extras"):
-        law.extras_ = law.load_extras(record.get("extras", {}))
-    law.calibration_ = None
+        fit.extras_ = law.load_extras(record.get("extras", {}))
+    fit.calibration_ = None
     if record.get("calibration") is not None:
-        from scaling.engine.calibration import ErrorModel
-
         with _field("calibration"):
-            law.calibration_ = ErrorModel.from_dict(record["calibration"])
+            fit.calibration_ = ErrorModel.from_dict(record["calibration"])
     with _field("bootstrap"):
-        law.bootstrap_theta_, law.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"),
+        fit.bootstrap_theta_, fit.bootstrap_seed_ = _bootstrap(law, record.get("bootstrap"),
                                                                version)
     with _field("bootstrap"):
-        law.intervals_, law.standard_errors_ = law._parameter_intervals()
-        law.outside_interval_ = law.points_outside_intervals()
+        fit.intervals_, fit.standard_errors_ = fit.parameter_intervals()
+        fit.outside_interval_ = fit.points_outside_intervals()
     with _field("intervals"):
-        _check_derived(law, record)
-    return law
+        _check_derived(fit, record)
+    return fit
 
 
-def _check_at_bound(law, given) -> None:
+def _reported_values(law, theta) -> dict[str, float]:
+    values = law.reported(np.atleast_2d(theta))
+    return {name: float(values[name][0]) for name in law.reported_names}
+
+
+def _check_at_bound(fit, given) -> None:
     """The file's `at_bound` (for a reader; recomputed) names the parameters on a bound."""
     if given is None:
         return
-    bound = [law.reported_name(name) for name in law.at_bound_]
+    bound = [fit.law.reported_name(name) for name in fit.at_bound_]
     if sorted(map(str, given)) != sorted(bound):
         raise ScalingError(f"at_bound: {_show(given)}, but the parameters put "
                            f"{', '.join(bound) or 'none'} on a bound of their range; refit, or "
@@ -351,7 +356,7 @@ def _old_point(law, record) -> np.ndarray:
     `params` a reader saw."""
     fit_names = [p.name for p in law.parameters]
     theta = np.array([v for v in _numbers(record.get("theta"), "theta", fit_names).values()])
-    values = law._reported_dict(theta)
+    values = _reported_values(law, theta)
     _check_theta(law, theta, values, "theta")
     if "params" in record:
         shown = _numbers(record["params"], "params", law.reported_names)
@@ -430,19 +435,19 @@ def _bootstrap(law, block, version):
 
 # -- what is derived -------------------------------------------------------------------------
 
-def _check_derived(law, record) -> None:
+def _check_derived(fit, record) -> None:
     """The file's intervals and standard errors are the samples', and every point lies inside
     its interval unless the fit itself found it outside."""
     intervals = record.get("intervals")
     if intervals is not None:
         if not isinstance(intervals, dict):
             raise ScalingError(f"intervals: expected an object, got {_show(intervals)}")
-        if set(intervals) != set(law.intervals_):
+        if set(intervals) != set(fit.intervals_):
             raise ScalingError("intervals: they are for " + (", ".join(intervals) or "none")
                                + ", but the bootstrap samples give intervals for "
-                               + (", ".join(law.intervals_) or "none")
+                               + (", ".join(fit.intervals_) or "none")
                                + "; remove the intervals to recompute them")
-        for name, (low, high) in law.intervals_.items():
+        for name, (low, high) in fit.intervals_.items():
             given = intervals[name]
             if (not isinstance(given, list) or len(given) != 2
                     or not all(_is_number(v) for v in given)
@@ -454,11 +459,11 @@ def _check_derived(law, record) -> None:
     flagged = record.get("outside_interval", [])
     if not isinstance(flagged, list):
         raise ScalingError(f"outside_interval: expected a list of names, got {_show(flagged)}")
-    for name in law.outside_interval_:
+    for name in fit.outside_interval_:
         if name not in flagged:
-            low, high = law.intervals_[name]
+            low, high = fit.intervals_[name]
             raise ScalingError(
-                f"params.{name} = {law.params_[name]:.6g} lies outside its interval "
+                f"params.{name} = {fit.params_[name]:.6g} lies outside its interval "
                 f"[{low:.6g}, {high:.6g}] from the bootstrap samples: the parameters were "
                 "edited after the fit; refit, or remove the bootstrap block (and the "
                 "intervals) to predict from edited parameters without intervals")

@@ -18,7 +18,9 @@ import io
 
 import numpy as np
 
+from scaling.data.runs import final_rows
 from scaling.output.plots import DPI, FITTED, FITTED_LABEL, TAB10, _figure, _style
+from scaling.output.report import interval_kind
 
 LEVELS = (0.8, 0.95)
 
@@ -26,8 +28,6 @@ LEVELS = (0.8, 0.95)
 # -- helpers on laws (the report's too: `scaling.analysis.planning` imports them from here) ---------------
 
 def _kind(law):
-    from scaling.output.report import interval_kind
-
     return interval_kind(law)
 
 
@@ -91,8 +91,6 @@ def _budget_grid(law, budget, n=40):
 
 
 def _final_rows(frame, law):
-    from scaling.data.runs import final_rows
-
     rows = final_rows(frame)
     size = law.inputs[0] if law.inputs[0] in rows else "params"
     flops = rows["flops"].to_numpy(float) if "flops" in rows else \

@@ -15,7 +15,7 @@ notebook's own plots alone. Every figure follows the same rules:
 - a curve figure shows the whole run and, zoomed, its last `ZOOM` of steps (where schedules
   differ), with the learning rate of every update from step 1 below.
 
-`plot_fit`: a fitted law against the rows it was fitted on. `plot_curve` / `plot_curves`: the
+`fit_figure` / `plot_fit`: a fit against the rows it was fitted on. `plot_curve` / `plot_curves`: the
 predicted curves of LR schedules (`law.predict_schedule`). Panels whose axes are a scale column
 of the law (parameters and tokens, steps) shade the fitted range (gid "fitted-range"), so what
 lies outside it reads as extrapolation.
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scaling.data.schedules import ScheduleError, lr_array, parse
 from scaling.output.atomic import atomic_path
 
 DPI = 120
@@ -120,61 +121,73 @@ def _wrap(text: str, width: int) -> str:
 
 
 # -- fits ----------------------------------------------------------------------------------------
-def plot_fit(law, data, path) -> Path:
-    """Save a figure of a fitted law against the rows it was fitted on (`PreparedRuns`, or a run
-    table that `law.prepare` accepts).
+def plot_fit(fit, data, path) -> Path:
+    """Save `fit_figure` of a fit (`scaling.engine.fit.Fit`) and the rows it was fitted on."""
+    return _save(fit_figure(fit, data), path)
+
+
+def fit_figure(fit, data, ax=None):
+    """A figure of a fit against the rows it was fitted on (`PreparedRuns`, or a run table that
+    the law's `prepare` accepts).
 
     Laws of whole curves: each run's observed target against step (markers) with the fitted
     curve (lines), whole and zoomed on the last steps, and each run's LR below. Others: observed
-    vs fitted target on the rows the law fits (`law.fit_rows`), and for laws of params and tokens
+    vs fitted target on the rows the law fits (`Law.fit_rows`), and for laws of params and tokens
     the iso-target contours of the fitted surface over (N, D) with the runs as markers coloured
     by their target, and, where the law allocates compute, iso-compute lines and the
-    compute-optimal frontier.
+    compute-optimal frontier. With `ax` (a matplotlib Axes): only the observed-vs-fitted panel,
+    drawn on it; its figure is returned.
     """
     with _style():
-        data = law.prepare(data)
-        if law.rows == "all" and "step" in data.frame.columns:
-            return _save(_curve_fit_figure(law, data), path)
-        return _save(_fit_figure(law, data), path)
+        data = fit.law.prepare(data)
+        if ax is not None:
+            points = fit.law.fit_rows(data)
+            inputs = fit.law.inputs_from(points, data.lr_histories)
+            _observed_vs_fitted(ax, fit, points[fit.target].to_numpy(float),
+                                fit.predict_inputs(inputs), inputs)
+            return ax.figure
+        if fit.rows == "all" and "step" in data.frame.columns:
+            return _curve_fit_figure(fit, data)
+        return _fit_figure(fit, data)
 
 
-def _fit_figure(law, data):
-    points = law.fit_rows(data)
-    inputs = law.inputs_from(points, data.lr_histories)
-    actual = points[law.target].to_numpy(float)
-    fitted = law.predict_inputs(inputs)
-    surface = set(law.inputs) == {"params", "tokens"}
+def _fit_figure(fit, data):
+    points = fit.law.fit_rows(data)
+    inputs = fit.law.inputs_from(points, data.lr_histories)
+    actual = points[fit.target].to_numpy(float)
+    fitted = fit.predict_inputs(inputs)
+    surface = set(fit.inputs) == {"params", "tokens"}
     figure = _figure(13.0 if surface else 7.5, 6.0)
     axes = figure.subplots(1, 2 if surface else 1, squeeze=False)[0]
-    handles = _observed_vs_fitted(axes[0], law, actual, fitted, inputs)
+    handles = _observed_vs_fitted(axes[0], fit, actual, fitted, inputs)
     if surface:
-        more, contours = _iso_target(axes[1], law, inputs, actual)
+        more, contours = _iso_target(axes[1], fit, inputs, actual)
         handles += more
-    what = f"observed {law.target} of {len(actual)} {'runs' if law.rows == 'final' else 'points'}"
+    what = f"observed {fit.target} of {len(actual)} {'runs' if fit.rows == 'final' else 'points'}"
     figure.suptitle(_wrap(
-        f"{law.title}\n" + (f"markers: {what}; lines: the fitted law" if surface else
+        f"{fit.title}\n" + (f"markers: {what}; lines: the fitted law" if surface else
                             f"{what} (markers) against the fitted law")
-        + f" (objective {law.objective_:.3g})", 110 if surface else 85))
+        + f" (objective {fit.objective_:.3g})", 110 if surface else 85))
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5))
     if surface:
-        _label_iso_target(axes[1], law, contours)
+        _label_iso_target(axes[1], fit, contours)
     return figure
 
 
-def _observed_vs_fitted(ax, law, actual, fitted, inputs) -> list:
+def _observed_vs_fitted(ax, fit, actual, fitted, inputs) -> list:
     from matplotlib.lines import Line2D
 
-    colour = np.log10(inputs[law.inputs[0]])
+    colour = np.log10(inputs[fit.inputs[0]])
     points = ax.scatter(fitted, actual, c=colour, s=22, cmap="plasma", alpha=0.85,
                         edgecolors="black", linewidths=0.3, zorder=3, gid="observed")
     low, high = min(actual.min(), fitted.min()), max(actual.max(), fitted.max())
     ax.plot([low, high], [low, high], color="black", lw=1.2, ls="--", zorder=2, gid="reference")
-    ax.set_xlabel(f"fitted {law.target}")
-    ax.set_ylabel(f"observed {law.target}")
-    ax.set_title(f"observed vs fitted {law.target}")
-    ax.figure.colorbar(points, ax=ax, label=f"log10 {law.inputs[0]}")
+    ax.set_xlabel(f"fitted {fit.target}")
+    ax.set_ylabel(f"observed {fit.target}")
+    ax.set_title(f"observed vs fitted {fit.target}")
+    ax.figure.colorbar(points, ax=ax, label=f"log10 {fit.inputs[0]}")
     return [Line2D([], [], ls="none", marker="o", color="grey", mec="black", mew=0.3,
-                   label=f"observed ({'run' if law.rows == 'final' else 'point'})"),
+                   label=f"observed ({'run' if fit.rows == 'final' else 'point'})"),
             Line2D([], [], color="black", lw=1.2, ls="--", label="y = x: a perfect fit")]
 
 
@@ -190,7 +203,7 @@ def _levels(surface, actual) -> np.ndarray:
     return levels[(levels > finite.min()) & (levels < finite.max())]
 
 
-def _iso_target(ax, law, inputs, actual):
+def _iso_target(ax, fit, inputs, actual):
     from matplotlib.colors import Normalize
     from matplotlib.lines import Line2D
 
@@ -198,7 +211,8 @@ def _iso_target(ax, law, inputs, actual):
     n_grid = np.logspace(np.log10(params.min()) - 0.5, np.log10(params.max()) + 1.5, 200)
     d_grid = np.logspace(np.log10(tokens.min()) - 0.5, np.log10(tokens.max()) + 1.5, 200)
     n_mesh, d_mesh = np.meshgrid(n_grid, d_grid)
-    surface = law.predict(params=n_mesh.ravel(), tokens=d_mesh.ravel()).reshape(n_mesh.shape)
+    surface = fit.predict_values(params=n_mesh.ravel(),
+                                 tokens=d_mesh.ravel()).reshape(n_mesh.shape)
     surface = np.where(np.isfinite(surface), surface, np.nan)
     norm = Normalize(actual.min(), actual.max())       # one colour scale for runs and contours
     levels = _levels(surface, actual)
@@ -207,26 +221,26 @@ def _iso_target(ax, law, inputs, actual):
     contours.set_gid("fitted")
     points = ax.scatter(params, tokens, c=actual, cmap="viridis_r", norm=norm, s=24, zorder=3,
                         edgecolors="black", linewidths=0.4, gid="observed")
-    ax.figure.colorbar(points, ax=ax, label=f"{law.target} (runs and contours)")
-    handles = [Line2D([], [], color="#21918c", lw=1.3, label=f"iso-{law.target} contour")]
-    title = f"iso-{law.target} contours of the fitted law"
-    if law.allocates_compute:        # iso-compute lines and the frontier, in the law's model
-        flops_low = float(law.training_compute(params=n_grid.min(), tokens=d_grid.min()))
-        flops_high = float(law.training_compute(params=n_grid.max(), tokens=d_grid.max()))
-        per_token = law.training_compute(params=n_grid, tokens=np.ones_like(n_grid))
+    ax.figure.colorbar(points, ax=ax, label=f"{fit.target} (runs and contours)")
+    handles = [Line2D([], [], color="#21918c", lw=1.3, label=f"iso-{fit.target} contour")]
+    title = f"iso-{fit.target} contours of the fitted law"
+    if fit.allocates_compute:        # iso-compute lines and the frontier, in the law's model
+        flops_low = float(fit.training_compute(params=n_grid.min(), tokens=d_grid.min()))
+        flops_high = float(fit.training_compute(params=n_grid.max(), tokens=d_grid.max()))
+        per_token = fit.training_compute(params=n_grid, tokens=np.ones_like(n_grid))
         dashes = (0, (5, 3))
         for flops in 10.0 ** np.arange(np.ceil(np.log10(flops_low)), np.log10(flops_high), 2):
             ax.plot(n_grid, flops / per_token, color="0.3", lw=1.0, ls=dashes, zorder=2,
                     gid=f"iso-compute {flops:.0e}")
         budgets = np.logspace(np.log10(flops_low), np.log10(flops_high), 200)
-        frontier = law.compute_optimal(budgets)
+        frontier = fit.compute_optimal(budgets)
         ax.plot(frontier["params"][0], frontier["tokens"][0], color="crimson", lw=2.2,
                 zorder=2.5, gid="fitted")
         handles += [Line2D([], [], color="crimson", lw=2.2, label="compute-optimal frontier"),
                     Line2D([], [], color="0.3", lw=1.0, ls=dashes,
-                           label=f"iso-FLOPs ({law.compute_formula})")]
+                           label=f"iso-FLOPs ({fit.compute_formula})")]
         title += " and iso-FLOP lines"
-    fitted = getattr(law, "fitted_range_", {})
+    fitted = getattr(fit, "fitted_range_", {})
     if "params" in fitted and "tokens" in fitted:   # the fitted (N, D) box: beyond, extrapolation
         from matplotlib.patches import Patch, Rectangle
 
@@ -244,7 +258,7 @@ def _iso_target(ax, law, inputs, actual):
     return handles, contours
 
 
-def _label_iso_target(ax, law, contours):
+def _label_iso_target(ax, fit, contours):
     """Label the contours (at their right-most point inside the axes) and the iso-FLOP lines
     (where they enter the axes), along the lines, on a white box; a label that would stick out of
     the axes or overlap another one is left out. Runs after the layout is final."""
@@ -290,7 +304,7 @@ def _label_iso_target(ax, law, contours):
         spots.sort(key=lambda spot: -np.dot(to_axes.transform(ax.transData.transform(
             spot[:2])), (1.0, 0.25)))
         place(spots, f"{level:.{decimals}f}", _readable(cmap(norm(level))))
-    if law.allocates_compute:
+    if fit.allocates_compute:
         for line in ax.lines:
             gid = line.get_gid() or ""
             if gid.startswith("iso-compute"):
@@ -388,11 +402,11 @@ def _range_in(ax, start, stop, bands) -> tuple[float, float]:
     return (values.min(), values.max()) if len(values) else (np.nan, np.nan)
 
 
-def _curve_fit_figure(law, data):
+def _curve_fit_figure(fit, data):
     from matplotlib.lines import Line2D
 
     rows = data.frame
-    fitted = np.asarray(law.predict_rows(data), float)
+    fitted = np.asarray(fit.predict_rows(data), float)
     runs = list(dict.fromkeys(rows["run"]))
     names, pattern = short_names(runs)
     figure = _figure(12.0, 7.5)
@@ -400,7 +414,7 @@ def _curve_fit_figure(law, data):
     handles = []
     run_of = rows["run"].to_numpy()
     steps_all = rows["step"].to_numpy(float)
-    target_all = rows[law.target].to_numpy(float)
+    target_all = rows[fit.target].to_numpy(float)
     most = max(np.count_nonzero(run_of == run) for run in runs)
     for k, run in enumerate(runs):
         mask = run_of == run
@@ -423,17 +437,17 @@ def _curve_fit_figure(law, data):
         handles = [Line2D([], [], color="0.3", **{k: v for k, v in _marker_style(0).items()
                                                   if k != "mec"}, label="observed"),
                    Line2D([], [], color="0.3", lw=1.5, label="fitted")]
-    steps_fitted = getattr(law, "fitted_range_", {}).get("step")
+    steps_fitted = getattr(fit, "fitted_range_", {}).get("step")
     if steps_fitted:
         panels.fitted = tuple(steps_fitted)
         if len(handles) < MAX_LEGEND:
             handles.append(_fitted_handle())
-    panels.finish(law.target)
+    panels.finish(fit.target)
     figure.suptitle(_wrap(
-        f"{law.title}, fitted to {len(runs)} runs" + (f" ({pattern})" if pattern else "")
-        + f"\nmarkers: observed {law.target} ({len(rows)} points, steps "
+        f"{fit.title}, fitted to {len(runs)} runs" + (f" ({pattern})" if pattern else "")
+        + f"\nmarkers: observed {fit.target} ({len(rows)} points, steps "
         f"{int(steps_all.min())}–{int(steps_all.max())}); lines: the fitted law "
-        f"(objective {law.objective_:.3g})", 120))
+        f"(objective {fit.objective_:.3g})", 120))
     _legend(figure, handles, title="run" if len(runs) <= MAX_LEGEND else None)
     return figure
 
@@ -453,8 +467,6 @@ def _schedule_lr(curve, label):
     """(update numbers 1 … T, the LR of each) of the curve's schedule (`curve.attrs["schedule"]`,
     set by `predict_schedule`, else `label` when it is a schedule string); else the curve's own
     (step, lr) rows."""
-    from scaling.data.schedules import ScheduleError, lr_array, parse
-
     for text in (curve.attrs.get("schedule"), label):
         if not text:
             continue

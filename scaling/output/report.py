@@ -25,69 +25,69 @@ def _interval(low, high) -> str:
     return f"[{_number(low)}, {_number(high)}]"
 
 
-def fit_report(law, budgets=COMPUTE_BUDGETS) -> str:
+def fit_report(fit, budgets=COMPUTE_BUDGETS) -> str:
     """Parameters with intervals, fit diagnostics, warnings and, where the law has one, the
     compute-optimal allocation at each budget."""
-    level = f"{100 * law.confidence:g}%"
-    lines = [law.title, f"  {law.equation}", ""]
-    data = law.data_ or {}
+    level = f"{100 * fit.confidence:g}%"
+    lines = [fit.title, f"  {fit.equation}", ""]
+    data = fit.data_ or {}
     where = f" where {data['where']}" if data.get("where") else ""
-    lines.append(f"data      {data.get('source', '?')}{where}: {law.n_runs_} runs, "
-                 f"{law.n_points_} points")
+    lines.append(f"data      {data.get('source', '?')}{where}: {fit.n_runs_} runs, "
+                 f"{fit.n_points_} points")
     if data.get("lr_sources"):
         lines.append(f"LRs       {lr_sources_line(data['lr_sources'])}")
-    starts = f"; {law.n_starts_} starts" if law.n_starts_ else ""
-    lines.append(f"objective {law.objective_:.6g} ({law.objective_description}){starts}; "
-                 f"{'converged' if law.converged_ else 'DID NOT CONVERGE'}")
-    n_boot = len(law.bootstrap_theta_)
-    what = "runs" if law.bootstrap_unit == "runs" else "blocks of rows within each curve"
-    lines.append(f"bootstrap {n_boot} resamples of {what} (seed {law.bootstrap_seed_}), {level} "
+    starts = f"; {fit.n_starts_} starts" if fit.n_starts_ else ""
+    lines.append(f"objective {fit.objective_:.6g} ({fit.objective_description}){starts}; "
+                 f"{'converged' if fit.converged_ else 'DID NOT CONVERGE'}")
+    n_boot = len(fit.bootstrap_theta_)
+    what = "runs" if fit.bootstrap_unit == "runs" else "blocks of rows within each curve"
+    lines.append(f"bootstrap {n_boot} resamples of {what} (seed {fit.bootstrap_seed_}), {level} "
                  "percentile intervals" if n_boot else
                  "bootstrap none (use --bootstrap K for parameter intervals)"
-                 if getattr(law, "calibration_", None) is not None else
+                 if getattr(fit, "calibration_", None) is not None else
                  "bootstrap none (use --bootstrap K for intervals)")
-    scatter = getattr(law, "seed_scatter_", None)
+    scatter = getattr(fit, "seed_scatter_", None)
     if scatter:
-        size = (f"{100 * scatter['sigma']:.2g}% of {law.target}" if law.space == "log"
+        size = (f"{100 * scatter['sigma']:.2g}% of {fit.target}" if fit.space == "log"
                 else f"{scatter['sigma']:.3g}")
         lines.append(f"seeds     repeated seeds scatter by {size} (pooled std, {scatter['dof']} "
                      f"dof, {scatter['n_groups']} groups): the calibrated intervals' floor")
-    model = getattr(law, "calibration_", None)
+    model = getattr(fit, "calibration_", None)
     if model is not None:
-        lines.append(f"calibrated {calibration_line(law)}")
-    if law.residuals_ is not None and len(law.residuals_):
-        residuals = np.asarray(law.residuals_)
-        lines.append(f"residuals {law.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
+        lines.append(f"calibrated {calibration_line(fit)}")
+    if fit.residuals_ is not None and len(fit.residuals_):
+        residuals = np.asarray(fit.residuals_)
+        lines.append(f"residuals {fit.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
                      f"max |r| {np.max(np.abs(residuals)):.4g}")
     if n_boot:
-        rows = [(name, _number(law.params_[name]), _interval(*law.intervals_[name]),
-                 _number(law.standard_errors_[name])) for name in law.reported_names]
+        rows = [(name, _number(fit.params_[name]), _interval(*fit.intervals_[name]),
+                 _number(fit.standard_errors_[name])) for name in fit.reported_names]
         header = ("parameter", "value", f"{level} interval", "std err")
     else:                       # no bootstrap: no interval columns to head
-        rows = [(name, _number(law.params_[name])) for name in law.reported_names]
+        rows = [(name, _number(fit.params_[name])) for name in fit.reported_names]
         header = ("parameter", "value")
     lines += ["", table(header, rows, right=("value", "std err"))]
-    lines += fit_warnings(law)
-    notes = law.notes()
+    lines += fit_warnings(fit)
+    notes = fit.law.notes(fit)
     if notes:
-        lines += ([] if lines[-1] == "" or fit_warnings(law) else [""]) + notes
-    lines += law.extras_report()
-    if law.allocates_compute:
-        lines += ["", compute_optimal_table(law, budgets)]
+        lines += ([] if lines[-1] == "" or fit_warnings(fit) else [""]) + notes
+    lines += fit.law.extras_report(fit)
+    if fit.allocates_compute:
+        lines += ["", compute_optimal_table(fit, budgets)]
     return "\n".join(lines)
 
 
-def calibration_line(law) -> str:
+def calibration_line(fit) -> str:
     """The error model of the calibrated intervals in words (scaling.engine.calibration)."""
-    model = law.calibration_
-    relative = law.space == "log"
+    model = fit.calibration_
+    relative = fit.space == "log"
 
     def size(value):
         return f"{100 * value:.2g}%" if relative else f"{value:.2g}"
 
     growth = ", ".join(f"+{size(slope)} per decade of {name}"
                        for name, slope in model.slopes.items()) or "no growth measured"
-    unseen = [name for name in law.fitted_range_ if name not in model.slopes]
+    unseen = [name for name in fit.fitted_range_ if name not in model.slopes]
     if unseen and model.slopes:
         growth += (f" ({', '.join(unseen)}: no split of the data reached beyond it, so it grows "
                    "at the steepest of those)")
@@ -109,10 +109,10 @@ def lr_sources_line(sources: dict) -> str:
     return "; ".join(parts)
 
 
-def fit_warnings(law) -> list[str]:
+def fit_warnings(fit) -> list[str]:
     """Warnings about the fit (`scaling.engine.diagnostics.fit_warnings`), in the names of the report's
     table, after a blank line (none: no lines)."""
-    out = diagnostics.render(diagnostics.fit_warnings(law))
+    out = diagnostics.render(diagnostics.fit_warnings(fit))
     return [""] + out if out else []
 
 
@@ -127,9 +127,9 @@ def table(header, rows, right=()) -> str:
     return "\n".join([line(header), *(line(row) for row in rows)])
 
 
-def has_intervals(law) -> bool:
+def has_intervals(fit) -> bool:
     """Whether the fit has bootstrap intervals (the "law" and "run" kinds)."""
-    return len(law.bootstrap_theta_) > 0
+    return len(fit.bootstrap_theta_) > 0
 
 
 def _with_interval(point, lower, upper) -> str:
@@ -147,26 +147,26 @@ WHAT_IT_LACKS = {"calibrated": "no error model (calibration)", "run": "no bootst
                  "law": "no bootstrap"}
 
 
-def interval_kind(law, kind: str | None = None) -> str | None:
+def interval_kind(fit, kind: str | None = None) -> str | None:
     """The interval kind a table shows: `kind` ("calibrated", "run" or "law"), or the fit's
     `default_interval`; None when the default is not there (the tables then have no interval
     columns). A kind asked for that the fit lacks is a one-line error saying how to get it."""
     if kind is None:
-        kind = law.default_interval
-        return kind if kind in law.interval_kinds else None
+        kind = fit.default_interval
+        return kind if kind in fit.interval_kinds else None
     if kind not in HOW_TO_GET:
         raise ScalingError(f"--interval must be one of {', '.join(HOW_TO_GET)}, got {kind!r}")
-    if kind not in law.interval_kinds:
+    if kind not in fit.interval_kinds:
         raise ScalingError(f"--interval {kind}: this fit has {WHAT_IT_LACKS[kind]}; "
                            f"{HOW_TO_GET[kind]}"
-                           + (f", or ask for one it has: {', '.join(law.interval_kinds)}"
-                              if law.interval_kinds else ""))
+                           + (f", or ask for one it has: {', '.join(fit.interval_kinds)}"
+                              if fit.interval_kinds else ""))
     return kind
 
 
-def interval_heading(law, kind: str | None, level: float | None = None) -> str:
+def interval_heading(fit, kind: str | None, level: float | None = None) -> str:
     """"95% interval (calibrated)"."""
-    level = law.confidence if level is None else level
+    level = fit.confidence if level is None else level
     return f"{100 * level:g}% interval ({kind})"
 
 
@@ -189,29 +189,29 @@ def _times(ratio: float) -> str:
     return f"{float(f'{ratio:.2g}'):.0f}"
 
 
-def reach_values(law, values: dict) -> dict[str, np.ndarray]:
+def reach_values(fit, values: dict) -> dict[str, np.ndarray]:
     """{scale: values} of points (`Law.scale_values`: the inputs and what the law derives from
     them, the peak LR of a schedule, epochs) for the scales the fit has a range for, in the
     law's order: what every command's reach columns and reach text read."""
-    fitted = getattr(law, "fitted_range_", {})
-    return {name: value for name, value in law.scale_values(values).items() if name in fitted}
+    fitted = getattr(fit, "fitted_range_", {})
+    return {name: value for name, value in fit.scale_values(values).items() if name in fitted}
 
 
-def reach_cells(law, values: dict) -> dict[str, list[str]]:
+def reach_cells(fit, values: dict) -> dict[str, list[str]]:
     """{scale: ["×4.3" | "inside" | "÷2", …]} of points: the one reach computation that
     `predict`, `plan` and the reports show (`reach_cell` on `reach_values`)."""
     out = {}
-    for name, value in reach_values(law, values).items():
-        low, high = law.fitted_range_[name]
-        low = 0.0 if name in law.one_sided_scales else low     # counted above only
+    for name, value in reach_values(fit, values).items():
+        low, high = fit.fitted_range_[name]
+        low = 0.0 if name in fit.one_sided_scales else low     # counted above only
         out[name] = [reach_cell(float(v), low, high) for v in np.ravel(value)]
     return out
 
 
-def reach_text(law, values: dict, k: int = 0) -> str:
+def reach_text(fit, values: dict, k: int = 0) -> str:
     """Point k's reach in words: "×4.3 params, tokens inside, ÷2 peak_lr"."""
     parts = []
-    for name, cells in reach_cells(law, values).items():
+    for name, cells in reach_cells(fit, values).items():
         cell = cells[k]
         parts.append(f"{name} inside" if cell == "inside" else f"{cell} {name}")
     return ", ".join(parts)
@@ -223,8 +223,8 @@ def _reach_note(names) -> str:
             "range; ÷: the smallest fitted one over the value, below it)")
 
 
-def _point_fields(law, scales: dict, k: int, distance) -> dict:
-    return {"reach": {name: json_number(np.atleast_1d(value)[k] / law.fitted_range_[name][1])
+def _point_fields(fit, scales: dict, k: int, distance) -> dict:
+    return {"reach": {name: json_number(np.atleast_1d(value)[k] / fit.fitted_range_[name][1])
                       for name, value in scales.items()},
             "distance": json_number(np.atleast_1d(distance)[k])}
 
@@ -237,25 +237,25 @@ def _notes(k, checks, wide=()) -> str:
 
 # -- compute-optimal allocation --------------------------------------------------------------
 
-def _allocation(law, budgets, kind, level):
+def _allocation(fit, budgets, kind, level):
     """(the allocation {quantity: (point, lower, upper)} with the target's interval of `kind`,
     the kind shown (None: no intervals), the level)."""
-    kind = interval_kind(law, kind)
-    level = law.confidence if level is None else float(level)
-    allocation = law.compute_optimal(budgets)
+    kind = interval_kind(fit, kind)
+    level = fit.confidence if level is None else float(level)
+    allocation = fit.compute_optimal(budgets)
     if kind is None:
-        point = allocation[law.target][0]
-        allocation[law.target] = (point, np.full_like(point, np.nan), np.full_like(point, np.nan))
+        point = allocation[fit.target][0]
+        allocation[fit.target] = (point, np.full_like(point, np.nan), np.full_like(point, np.nan))
     elif kind != "law":     # the target's interval of that kind at the allocated inputs
-        inputs = {name: allocation[name][0] for name in law.inputs}
-        allocation[law.target] = law.interval_from_inputs(inputs, kind, level)
-    elif level != law.confidence:
+        inputs = {name: allocation[name][0] for name in fit.inputs}
+        allocation[fit.target] = fit.interval_from_inputs(inputs, kind, level)
+    elif level != fit.confidence:
         raise ScalingError("the allocation's bootstrap intervals are at the fit's confidence "
-                           f"({law.confidence:g}); give no other level")
+                           f"({fit.confidence:g}); give no other level")
     return allocation, kind, level
 
 
-def allocation_record(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
+def allocation_record(fit, budgets=COMPUTE_BUDGETS, kind: str | None = None,
                       level: float | None = None, *, with_fit: bool = True) -> dict:
     """The compute-optimal allocation at each budget as a JSON-ready dict: {"law", "target",
     "interval": {"kind", "level"}, "predictions": [{"flops", <each allocated quantity>,
@@ -263,31 +263,31 @@ def allocation_record(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     {quantity: [lower, upper] (bootstrap) or None}, "reach", "distance"}], "warnings"} (the
     allocation's warnings, and first the fit's with `with_fit`)."""
     budgets = np.atleast_1d(np.asarray(budgets, float))
-    allocation, kind, level = _allocation(law, budgets, kind, level)
-    scales = reach_values(law, {name: value[0] for name, value in allocation.items()})
-    distance = law.distance(scales) if scales else np.zeros(len(budgets))
+    allocation, kind, level = _allocation(fit, budgets, kind, level)
+    scales = reach_values(fit, {name: value[0] for name, value in allocation.items()})
+    distance = fit.distance(scales) if scales else np.zeros(len(budgets))
     rows = []
     for k, flops in enumerate(budgets):
         row = {"flops": float(flops)}
         intervals = {}
         for key, (point, lower, upper) in allocation.items():
-            if key != law.target:
+            if key != fit.target:
                 row[key] = json_number(point[k])
                 intervals[key] = (None if not np.isfinite(lower[k])
                                   else [json_number(lower[k]), json_number(upper[k])])
-        point, lower, upper = allocation[law.target]
+        point, lower, upper = allocation[fit.target]
         row.update(predicted=json_number(point[k]), lower=json_number(lower[k]),
                    upper=json_number(upper[k]), intervals=intervals,
-                   **_point_fields(law, scales, k, distance))
+                   **_point_fields(fit, scales, k, distance))
         rows.append(row)
-    warnings = diagnostics.allocation_warnings(law, budgets, allocation)
+    warnings = diagnostics.allocation_warnings(fit, budgets, allocation)
     if with_fit:
-        warnings = diagnostics.fit_warnings(law) + warnings
-    return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
+        warnings = diagnostics.fit_warnings(fit) + warnings
+    return {"law": fit.name, "target": fit.target, "interval": {"kind": kind, "level": level},
             "predictions": rows, "warnings": warnings}
 
 
-def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
+def compute_optimal_table(fit, budgets=COMPUTE_BUDGETS, kind: str | None = None,
                           level: float | None = None) -> str:
     """The law's compute-optimal allocation at each budget: every quantity it returns (its
     inputs, the target, and anything else it allocates), with intervals (the target's of
@@ -296,16 +296,16 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     (`scaling.engine.diagnostics.unidentified`), a WARNING line naming them comes first, and rows with
     an interval over a factor of 10 are noted."""
     budgets = np.atleast_1d(np.asarray(budgets, float))
-    allocation, kind, level = _allocation(law, budgets, kind, level)
+    allocation, kind, level = _allocation(fit, budgets, kind, level)
     level_text = f"{100 * level:g}%"
     keys = list(allocation)
-    points = reach_values(law, {name: value[0] for name, value in allocation.items()})
+    points = reach_values(fit, {name: value[0] for name, value in allocation.items()})
     scales = list(points)
-    cells = reach_cells(law, points)
-    checks = diagnostics.point_checks(law, points)
-    wide = diagnostics.wide_rows(law, allocation, len(budgets))
+    cells = reach_cells(fit, points)
+    checks = diagnostics.point_checks(fit, points)
+    wide = diagnostics.wide_rows(fit, allocation, len(budgets))
     notes = [_notes(k, checks, wide) for k in range(len(budgets))]
-    header = ("FLOPs", *(law.allocation_labels.get(key, key) for key in keys),
+    header = ("FLOPs", *(fit.allocation_labels.get(key, key) for key in keys),
               *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
     rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys),
              *(cells[name][k] for name in scales),
@@ -316,10 +316,10 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     elif kind == "law":
         what = f", {level_text} intervals (bootstrap)"
     else:
-        what = f", {level_text} intervals ({law.target}: {kind}" + \
-            ("; the allocation: bootstrap)" if has_intervals(law) else ")")
-    lines = [f"compute-optimal allocation ({law.compute_formula}){what}"]
-    names = diagnostics.unidentified(law)
+        what = f", {level_text} intervals ({fit.target}: {kind}" + \
+            ("; the allocation: bootstrap)" if has_intervals(fit) else ")")
+    lines = [f"compute-optimal allocation ({fit.compute_formula}){what}"]
+    names = diagnostics.unidentified(fit)
     if names:
         lines.append(f"WARNING: {', '.join(names)} {'is' if len(names) == 1 else 'are'} not "
                      f"identified by these data ({level_text} intervals spanning more than a "
@@ -330,13 +330,13 @@ def compute_optimal_table(law, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     lines.append(table(header, rows, right=("FLOPs",)))
     if scales:
         lines.append(_reach_note(scales))
-    lines += diagnostics.render(diagnostics.allocation_warnings(law, budgets, allocation))
+    lines += diagnostics.render(diagnostics.allocation_warnings(fit, budgets, allocation))
     return "\n".join(lines)
 
 
 # -- predictions at given inputs -------------------------------------------------------------
 
-def prediction_record(law, kind: str | None = None, level: float | None = None,
+def prediction_record(fit, kind: str | None = None, level: float | None = None,
                       scale: dict | None = None, **values) -> dict:
     """Predictions at the given inputs as a JSON-ready dict: {"law", "target", "interval":
     {"kind", "level"}, "predictions": [{<inputs>, "predicted", "lower", "upper", "reach":
@@ -344,53 +344,53 @@ def prediction_record(law, kind: str | None = None, level: float | None = None,
     "warnings": the predictions' and the fit's}. `scale` holds the points' coordinates that are
     not among the law's inputs ({"density": …} of a pruned model, {"vocab_size": …}): they count
     in the reach, the distance, the calibrated interval and the warnings as the inputs do."""
-    kind = interval_kind(law, kind)
-    level = law.confidence if level is None else float(level)
-    inputs = law.broadcast_inputs(values)
+    kind = interval_kind(fit, kind)
+    level = fit.confidence if level is None else float(level)
+    inputs = fit.broadcast_inputs(values)
     extra = {name: np.atleast_1d(np.asarray(value, float)) for name, value in
              (scale or {}).items() if value is not None}
     if kind is None:
-        predicted = law.predict_inputs(inputs)
+        predicted = fit.predict_inputs(inputs)
         lower = upper = np.full_like(predicted, np.nan)
     else:
-        predicted, lower, upper = law.interval_from_inputs(inputs, kind, level, extra or None)
+        predicted, lower, upper = fit.interval_from_inputs(inputs, kind, level, extra or None)
     points = {**inputs, **{name: np.broadcast_to(value, predicted.shape)
                            for name, value in extra.items()}}
-    scales = reach_values(law, points)
-    distance = law.distance(scales) if scales else np.zeros(len(predicted))
+    scales = reach_values(fit, points)
+    distance = fit.distance(scales) if scales else np.zeros(len(predicted))
     rows = [{**{name: float(inputs[name][k]) for name in inputs}, "predicted": json_number(value),
              "lower": json_number(lower[k]), "upper": json_number(upper[k]),
-             **_point_fields(law, scales, k, distance)} for k, value in enumerate(predicted)]
+             **_point_fields(fit, scales, k, distance)} for k, value in enumerate(predicted)]
     labels = [", ".join(f"{name} {points[name][k]:.3g}" for name in points)
               for k in range(len(predicted))]
-    warnings = diagnostics.prediction_warnings(law, points, labels, predicted=predicted) + \
-        diagnostics.fit_warnings(law)
-    return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
+    warnings = diagnostics.prediction_warnings(fit, points, labels, predicted=predicted) + \
+        diagnostics.fit_warnings(fit)
+    return {"law": fit.name, "target": fit.target, "interval": {"kind": kind, "level": level},
             "predictions": rows, "warnings": warnings}
 
 
-def prediction_table(law, kind: str | None = None, level: float | None = None,
+def prediction_table(fit, kind: str | None = None, level: float | None = None,
                      **values) -> str:
     """Predictions with the interval of `kind` (default: the fit's, "calibrated" when it has an
     error model, else "run"; no interval column when the fit has none), how far each point
     reaches beyond the fitted data, and the warnings."""
-    record = prediction_record(law, kind, level, **values)
+    record = prediction_record(fit, kind, level, **values)
     kind = record["interval"]["kind"]
-    names = list(law.inputs)
+    names = list(fit.inputs)
     inputs = {name: np.array([row[name] for row in record["predictions"]]) for name in names}
-    cells = reach_cells(law, inputs) if record["predictions"] else {}
+    cells = reach_cells(fit, inputs) if record["predictions"] else {}
     scales = list(cells)
-    checks = diagnostics.point_checks(law, inputs)
+    checks = diagnostics.point_checks(fit, inputs)
     notes = [_notes(k, checks) for k in range(len(record["predictions"]))]
-    header = (*names, law.target,
-              *((interval_heading(law, kind, record["interval"]["level"]),) if kind else ()),
+    header = (*names, fit.target,
+              *((interval_heading(fit, kind, record["interval"]["level"]),) if kind else ()),
               *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
     rows = [(*(f"{row[n]:.4g}" for n in names), _number(_nan(row["predicted"])),
              *((_interval(_nan(row["lower"]), _nan(row["upper"])),) if kind else ()),
              *(cells[name][k] for name in scales),
              *((notes[k],) if any(notes) else ()))
             for k, row in enumerate(record["predictions"])]
-    lines = [table(header, rows, right=(*names, law.target))]
+    lines = [table(header, rows, right=(*names, fit.target))]
     if scales:
         lines.append(_reach_note(scales))
     lines += diagnostics.render(record["warnings"])
@@ -403,7 +403,7 @@ def _nan(value) -> float:
 
 # -- predicted curves ------------------------------------------------------------------------
 
-def _curve_points(law, curve) -> dict:
+def _curve_points(fit, curve) -> dict:
     """{column: values} of a predicted curve's rows: its columns (step, LR area, peak LR, …)."""
     return {name: curve[name].to_numpy(float) for name in curve.columns
             if isinstance(name, str) and name not in ("lower", "upper")}
@@ -414,42 +414,42 @@ def _value(value, digits: int = 4) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def curve_table(law, curve, kind: str | None) -> str:
+def curve_table(fit, curve, kind: str | None) -> str:
     """Rows of a predicted curve (step, lr, the target, its interval of `kind` when there is one,
     and how far each row reaches outside the fitted data in each of the law's scales: steps,
     LR area, peak LR, …)."""
-    cells = reach_cells(law, _curve_points(law, curve))
-    header = ("step", "lr", law.target, *((interval_heading(law, kind),) if kind else ()),
+    cells = reach_cells(fit, _curve_points(fit, curve))
+    header = ("step", "lr", fit.target, *((interval_heading(fit, kind),) if kind else ()),
               *(f"× {name}" for name in cells))
-    rows = [(f"{row.step}", f"{row.lr:.4g}", _value(getattr(row, law.target)),
+    rows = [(f"{row.step}", f"{row.lr:.4g}", _value(getattr(row, fit.target)),
              *((f"[{_value(row.lower)}, {_value(row.upper)}]",) if kind else ()),
              *(cells[name][k] for name in cells))
             for k, row in enumerate(curve.itertuples(index=False))]
-    return table(header, rows, right=("step", "lr", law.target))
+    return table(header, rows, right=("step", "lr", fit.target))
 
 
-def curve_warnings(law, curves: dict, with_fit: bool = False) -> list[str]:
+def curve_warnings(fit, curves: dict, with_fit: bool = False) -> list[str]:
     """The report's warning lines of predicted curves ({name: curve}): the distance of each
     curve's furthest row (its last, or one further outside the data), losses that are not
     losses at any row, and the fit's own warnings with `with_fit`."""
-    return diagnostics.render(_curve_warnings(law, curves, with_fit))
+    return diagnostics.render(_curve_warnings(fit, curves, with_fit))
 
 
-def _furthest_row(law, curve) -> int:
+def _furthest_row(fit, curve) -> int:
     """The row of a curve that reaches furthest outside the fitted data (its last on ties)."""
-    distance = np.atleast_1d(law.distance(reach_values(law, _curve_points(law, curve))))
+    distance = np.atleast_1d(fit.distance(reach_values(fit, _curve_points(fit, curve))))
     if not len(distance) or not np.isfinite(distance).any():
         return len(curve) - 1
     distance = np.where(np.isfinite(distance), distance, -1.0)
     return int(len(distance) - 1 - np.argmax(distance[::-1]))
 
 
-def _curve_warnings(law, curves: dict, with_fit: bool) -> list[dict]:
+def _curve_warnings(fit, curves: dict, with_fit: bool) -> list[dict]:
     # each curve's last row, and its furthest outside the data where that is another (the
     # first steps of a curve whose fit began later)
     picked, labels = [], []
     for name, curve in curves.items():
-        rows = sorted({_furthest_row(law, curve), len(curve) - 1})
+        rows = sorted({_furthest_row(fit, curve), len(curve) - 1})
         for k in rows:
             row = curve.iloc[k]
             picked.append(row)
@@ -463,16 +463,16 @@ def _curve_warnings(law, curves: dict, with_fit: bool) -> list[dict]:
     else:
         what = ("the curve of", "the curves of")
     points = {name: np.array([float(row[name]) for row in picked])
-              for name in picked[0].index if name not in ("lower", "upper", law.target)
+              for name in picked[0].index if name not in ("lower", "upper", fit.target)
               and all(name in row for row in picked)}
-    out = diagnostics.prediction_warnings(law, points, labels, what,
+    out = diagnostics.prediction_warnings(fit, points, labels, what,
                                           predicted=np.ones(len(picked)))
     out = [w for w in out if w["code"] not in LOSS_CODES]
     # losses that are not losses, at any row of any curve
     rows, values, names = [], [], []
     for name, curve in curves.items():
-        value = curve[law.target].to_numpy(float)
-        bad = diagnostics.implausible_losses(law, {}, [""] * len(value), ("", ""), value)
+        value = curve[fit.target].to_numpy(float)
+        bad = diagnostics.implausible_losses(fit, {}, [""] * len(value), ("", ""), value)
         flagged = sorted({k for w in bad for k in w["rows"]})
         for k in flagged:
             rows.append(len(values))
@@ -481,51 +481,51 @@ def _curve_warnings(law, curves: dict, with_fit: bool) -> list[dict]:
                          else f"{name} at step {int(curve['step'].iloc[k])}")
     if rows:
         out = diagnostics.implausible_losses(
-            law, {}, names, ("the predicted curve at",) * 2 if len(curves) == 1 else
+            fit, {}, names, ("the predicted curve at",) * 2 if len(curves) == 1 else
             ("the predicted curves at",) * 2, np.array(values)) + out
-    return (diagnostics.fit_warnings(law) if with_fit else []) + out
+    return (diagnostics.fit_warnings(fit) if with_fit else []) + out
 
 
 LOSS_CODES = ("loss-not-positive", "loss-over-range", "loss-below-floor")
 
 
-def final_rows_table(law, curves: dict, kind: str | None, level: float | None = None) -> str:
+def final_rows_table(fit, curves: dict, kind: str | None, level: float | None = None) -> str:
     """The final row of each predicted curve ({name: curve}): its value, interval and reach in
     each of the law's scales (`scaling predict --compare`, the plan's schedule comparison)."""
     last = {name: curve.iloc[[-1]] for name, curve in curves.items()}
-    cells = {name: reach_cells(law, _curve_points(law, row)) for name, row in last.items()}
+    cells = {name: reach_cells(fit, _curve_points(fit, row)) for name, row in last.items()}
     scales = list(next(iter(cells.values()), {}))
-    final = f"final {law.target}"
-    header = ("schedule", final, *((interval_heading(law, kind, level),) if kind else ()),
+    final = f"final {fit.target}"
+    header = ("schedule", final, *((interval_heading(fit, kind, level),) if kind else ()),
               *(f"× {name}" for name in scales))
     rows = []
     for name, row in last.items():
         row = row.iloc[0]
-        rows.append((name, _value(row[law.target]),
+        rows.append((name, _value(row[fit.target]),
                      *((f"[{_value(row.lower)}, {_value(row.upper)}]",) if kind else ()),
                      *(cells[name][scale][0] for scale in scales)))
     return table(header, rows, right=(final,))
 
 
-def curve_record(law, curves: dict, kind: str | None, level: float | None = None) -> dict:
+def curve_record(fit, curves: dict, kind: str | None, level: float | None = None) -> dict:
     """Predicted curves ({name: curve}, as `predict_schedule` made them with intervals of `kind`)
     as a JSON-ready dict: {"law", "target", "interval", "predictions": [{"schedule", "step",
     "lr", "predicted", "lower", "upper", "reach", "distance"} for every row of every curve],
     "warnings"}."""
-    level = law.confidence if level is None else float(level)
+    level = fit.confidence if level is None else float(level)
     rows = []
     for name, curve in curves.items():
         steps = curve["step"].to_numpy(float)
-        scales = reach_values(law, _curve_points(law, curve))
-        distance = law.distance(scales) if scales else np.zeros(len(steps))
+        scales = reach_values(fit, _curve_points(fit, curve))
+        distance = fit.distance(scales) if scales else np.zeros(len(steps))
         for k, row in enumerate(curve.itertuples(index=False)):
             rows.append({"schedule": str(name), "step": int(row.step), "lr": json_number(row.lr),
-                         "predicted": json_number(getattr(row, law.target)),
+                         "predicted": json_number(getattr(row, fit.target)),
                          "lower": json_number(row.lower) if kind else None,
                          "upper": json_number(row.upper) if kind else None,
-                         **_point_fields(law, scales, k, distance)})
-    return {"law": law.name, "target": law.target, "interval": {"kind": kind, "level": level},
-            "predictions": rows, "warnings": _curve_warnings(law, curves, True)}
+                         **_point_fields(fit, scales, k, distance)})
+    return {"law": fit.name, "target": fit.target, "interval": {"kind": kind, "level": level},
+            "predictions": rows, "warnings": _curve_warnings(fit, curves, True)}
 
 
 def fit_warning_lines(record: dict) -> list[str]:
@@ -722,7 +722,7 @@ def _optimum_points(result) -> dict:
     return {**result["inputs"], **result.get("scale", {})}
 
 
-def _optimal_vocab_warnings(law, result) -> list[dict]:
+def _optimal_vocab_warnings(fit, result) -> list[dict]:
     """The warnings of L_u at approach 3's optimum (its inputs and its V count in the reach:
     `Vocabulary.scale_columns`), of the other approaches' V outside the fitted vocabularies,
     and the fit's."""
@@ -730,13 +730,13 @@ def _optimal_vocab_warnings(law, result) -> list[dict]:
     finite = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
     labels = [f"N_nv {n:.3g}" for n in result["params_nonembed"]]
     points = {name: values[finite] for name, values in _optimum_points(result).items()}
-    what = (f"the {law.target} at approach 3's optimum for",) * 2
-    out = diagnostics.prediction_warnings(law, points, [labels[k] for k in np.flatnonzero(finite)],
+    what = (f"the {fit.target} at approach 3's optimum for",) * 2
+    out = diagnostics.prediction_warnings(fit, points, [labels[k] for k in np.flatnonzero(finite)],
                                           what) if finite.any() else []
-    return out + diagnostics.vocabulary_reach(law, result, labels) + diagnostics.fit_warnings(law)
+    return out + diagnostics.vocabulary_reach(fit, result, labels) + diagnostics.fit_warnings(fit)
 
 
-def optimal_vocab_record(law, result: dict, kind: str | None, level: float | None = None) -> dict:
+def optimal_vocab_record(fit, result: dict, kind: str | None, level: float | None = None) -> dict:
     """`Law.optimal_vocab`'s result as a JSON-ready dict: {"law", "target", "budget" (how the
     budgets were chosen), "interval": {"kind" (of L_u), "level"}, "predictions": [{
     "params_nonembed", "width", "flops", "optimal_vocab": {"approach1", "approach2",
@@ -745,13 +745,13 @@ def optimal_vocab_record(law, result: dict, kind: str | None, level: float | Non
     "characters", "predicted", "lower", "upper" (L_u at approach 3's optimum), "reach", "distance"
     (of that optimum: N_nv, N_v, D and V)}], and for one
     point "optimal_vocab" (its approaches again, at the top), "warnings"}."""
-    level = law.confidence if level is None else float(level)
+    level = fit.confidence if level is None else float(level)
     rows = []
     low3, high3 = result["interval3"]
     point, lower, upper = result["loss"]
-    scales = reach_values(law, _optimum_points(result))
+    scales = reach_values(fit, _optimum_points(result))
     with np.errstate(invalid="ignore"):
-        distance = law.distance(scales) if scales else np.zeros(len(result["params_nonembed"]))
+        distance = fit.distance(scales) if scales else np.zeros(len(result["params_nonembed"]))
     for k, nonembed in enumerate(result["params_nonembed"]):
         vocab = {name: json_number(values[k]) for name, values in result["vocab"].items()}
         rows.append({
@@ -765,20 +765,20 @@ def optimal_vocab_record(law, result: dict, kind: str | None, level: float | Non
             "tokens": json_number(result["tokens"][k]),
             "characters": json_number(result["characters"][k]),
             "predicted": json_number(point[k]), "lower": json_number(lower[k]),
-            "upper": json_number(upper[k]), **_point_fields(law, scales, k, distance)})
-    record = {"law": law.name, "target": law.target, "budget": result["budget"],
+            "upper": json_number(upper[k]), **_point_fields(fit, scales, k, distance)})
+    record = {"law": fit.name, "target": fit.target, "budget": result["budget"],
               "interval": {"kind": kind, "level": level}, "predictions": rows}
     if len(rows) == 1:
         record["optimal_vocab"] = rows[0]["optimal_vocab"]
-    record["warnings"] = _optimal_vocab_warnings(law, result)
+    record["warnings"] = _optimal_vocab_warnings(fit, result)
     return record
 
 
-def optimal_vocab_table(law, result: dict, kind: str | None, level: float | None = None) -> str:
+def optimal_vocab_table(fit, result: dict, kind: str | None, level: float | None = None) -> str:
     """The optimal vocabulary of each approach side by side, approach 3's bootstrap interval,
     the optimum's tokens, characters and L_u (with the interval of `kind`), why an approach is
     missing, and the warnings."""
-    level = law.confidence if level is None else float(level)
+    level = fit.confidence if level is None else float(level)
     text = f"{100 * level:g}%"
     low3, high3 = result["interval3"]
     boot = np.isfinite(low3).any()
@@ -795,9 +795,9 @@ def optimal_vocab_table(law, result: dict, kind: str | None, level: float | None
             lines.append(f"{label}: {result['why'][name]}")
     point, lower, upper = result["loss"]
     shown = np.isfinite(lower).any()
-    cells = reach_cells(law, _optimum_points(result))     # N_nv, N_v, D and V
-    header = ("N_nv", "V", "N_v", "tokens D", "characters H", law.target,
-              *((interval_heading(law, kind, level),) if shown else ()),
+    cells = reach_cells(fit, _optimum_points(result))     # N_nv, N_v, D and V
+    header = ("N_nv", "V", "N_v", "tokens D", "characters H", fit.target,
+              *((interval_heading(fit, kind, level),) if shown else ()),
               *(f"× {name}" for name in cells))
     rows = [(f"{n:.4g}", _vocab(result["vocab"]["approach3"][k]),
              f"{result['vocab_params'][k]:.4g}", f"{result['tokens'][k]:.4g}",
@@ -809,5 +809,5 @@ def optimal_vocab_table(law, result: dict, kind: str | None, level: float | None
               table(header, rows, right=header[:6])]
     if cells:
         lines.append(_reach_note(list(cells)))
-    lines += diagnostics.render(_optimal_vocab_warnings(law, result))
+    lines += diagnostics.render(_optimal_vocab_warnings(fit, result))
     return "\n".join(lines)

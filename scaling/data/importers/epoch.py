@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from scaling.data import runs as run_tables
+from scaling.data.runs import write_runs
 from scaling.errors import ScalingError
 
 COLUMNS = {"params": "Model Size", "flops": "Training FLOP", "loss": "loss"}
@@ -40,6 +41,4 @@ def read_epoch_chinchilla(path) -> pd.DataFrame:
 
 def convert(source, target) -> None:
     """Write the Epoch CSV at `source` as a contract Parquet run table at `target`."""
-    from scaling.data.runs import write_runs
-
     write_runs(read_epoch_chinchilla(source), target)

@@ -1,0 +1,148 @@
+"""The Python API: the commands of the CLI as functions that return result objects.
+
+    import scaling
+    fit = scaling.fit("data/chinchilla/runs.parquet", where="loss < 3.44")
+    fit.params; fit.predict(params=7e10, tokens=1.4e12); print(fit.summary()); fit.plot()
+    fit.save("fit.json"); scaling.load("fit.json")
+    scaling.backtest("data/chinchilla/runs.parquet", train="params < 2e8")
+    scaling.plan(1e22, fits=[fit], runs="data/chinchilla/runs.parquet")
+
+Each takes what its command takes, with the command's defaults (`scaling fit`: 1000 bootstrap
+resamples and the calibrated intervals), and gives the same numbers: a `Fit`
+(`scaling.engine.fit`), a `Backtest` (`scaling.analysis.backtest`) or a `Plan`
+(`scaling.analysis.planning`), each with `summary()` (the command's text) and tables as
+DataFrames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from scaling.analysis import planning
+from scaling.analysis.backtest import Backtest, backtest as backtest_record
+from scaling.data import units
+from scaling.data.lr_history import read_lr_file
+from scaling.data.runs import read_runs, read_table
+from scaling.engine.fit import Fit
+from scaling.errors import ScalingError
+from scaling.laws.base import Law, PreparedRuns
+from scaling.laws.registry import get_law, load_fit
+
+DEFAULT_BOOTSTRAP = 1000        # `scaling fit --bootstrap`'s default
+BACKTEST_BOOTSTRAP = 200        # `scaling backtest --bootstrap`'s and `scaling plan`'s
+
+
+def _law(law, settings: dict) -> Law:
+    """A law by name (with its settings) or the law given (then no settings)."""
+    if isinstance(law, Law):
+        if settings:
+            raise ScalingError(f"settings ({', '.join(settings)}) go with a law's name; this "
+                               f"{law.name} law was built with its own")
+        return law
+    if not isinstance(law, str):
+        raise ScalingError(f"law must be a law's name or a Law, got {type(law).__name__}")
+    return get_law(law, **settings)
+
+
+def _table(runs, law: Law, where: str | None, mapping, dedupe):
+    """A run table as the CLI reads it: every row as it is when a query picks the rows (the law
+    checks the rows the query keeps), else the law's columns, checked."""
+    if isinstance(runs, (PreparedRuns, pd.DataFrame)):
+        return runs
+    if not isinstance(runs, (str, Path)):
+        raise ScalingError(f"runs must be a path or a DataFrame, got {type(runs).__name__}")
+    if where:
+        return read_table(runs, mapping)
+    return read_runs(runs, mapping=mapping, columns=law.read_columns, dedupe=dedupe)
+
+
+def fit_prepared(law: Law, data: PreparedRuns, **options) -> Fit:
+    """`law.fit(data, **options)`, keeping the units facts of the fitted rows (flops units,
+    tokens per parameter) with the fit, as `scaling fit` does (`scaling.data.units`)."""
+    fit = law.fit(data, **options)
+    found = units.facts(data.frame)
+    if found:
+        fit.data_["units"] = found
+    return fit
+
+
+def fit(runs, law="chinchilla", *, where: str | None = None, lr_file=None,
+        bootstrap: int = DEFAULT_BOOTSTRAP, calibrate: bool = True, seed: int = 0,
+        n_jobs: int | None = None, noise_floor: float = 0.0, mapping: dict | None = None,
+        dedupe: str | None = None, **settings) -> Fit:
+    """Fit a law to runs, as `scaling fit` does; returns the `Fit`.
+
+    `runs`: a run table's path (.parquet or .csv) or a DataFrame; `law`: a law's name (its
+    settings as keywords: `scaling.fit(runs, "annealing", decay=0.995)`) or a `Law`; `where`:
+    a query keeping rows (`scaling.data.query`); `lr_file`: a path or the frame
+    `scaling.data.lr_history.read_lr_file` reads; `bootstrap` resamples (0: none) and
+    `calibrate` (the calibrated intervals) as `--bootstrap` and `--no-calibration`; `mapping`
+    and `dedupe` as `--map` and `--dedupe`."""
+    model = _law(law, settings)
+    model.check_settings()
+    table = _table(runs, model, where, mapping, dedupe)
+    if isinstance(lr_file, (str, Path)):
+        lr_file = read_lr_file(lr_file)
+    if where:
+        data = model.prepare_where(table, where, lr_file, dedupe=dedupe)
+    else:
+        data = model.prepare(table, lr_file)
+    return fit_prepared(model, data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
+                        calibrate=calibrate, noise_floor=noise_floor)
+
+
+def load(path) -> Fit:
+    """A saved fit (`Fit.save`, `scaling fit --out`), every field checked: what `scaling
+    predict FIT.json` reads."""
+    return load_fit(path)
+
+
+def backtest(runs, law="chinchilla", *, train: str, test: str | None = None,
+             where: str | None = None, lr_file=None, bootstrap: int = BACKTEST_BOOTSTRAP,
+             calibrate: bool = True, seed: int = 0, n_jobs: int | None = None,
+             interval: str | None = None, noise_floor: float = 0.0,
+             mapping: dict | None = None, dedupe: str | None = None, **settings) -> Backtest:
+    """Fit on the rows `train` selects, predict the held-out runs, as `scaling backtest` does;
+    returns a `Backtest` (its `summary()` is the command's text). `law`: a name (settings as
+    keywords) or a `Law`, used as given."""
+    model = _law(law, settings)
+    model.check_settings()
+    table = runs if isinstance(runs, (PreparedRuns, pd.DataFrame)) else \
+        read_table(runs, mapping)
+    if isinstance(lr_file, (str, Path)):
+        lr_file = read_lr_file(lr_file)
+    record = backtest_record(table, model, train, test, where=where, lr_file=lr_file,
+                          bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=calibrate,
+                          interval=interval, noise_floor=noise_floor, dedupe=dedupe)
+    return Backtest(record, tuple(model.inputs))
+
+
+def plan(budget: float, fits, *, runs=None, where: str | None = None,
+         inference_tokens: float = 0.0, unique_tokens: float | None = None,
+         schedule: str | None = None, tokens_per_step: float | None = None,
+         width: float | None = None, bootstrap: int = BACKTEST_BOOTSTRAP) -> planning.Plan:
+    """The planning report for a training budget (FLOPs), as `scaling plan` makes it; returns
+    the `Plan` (`summary()`: its Markdown; `to_html()`; `tables`: its tables as DataFrames).
+    `fits`: `Fit`s or saved fits' paths (at least one loss law that allocates compute; the
+    first is the recommendation's); `runs`: a run table's path or a DataFrame (approaches 1 and
+    2, and the runs in the figures), with `where` keeping rows of it."""
+    budget = planning.check_budget(budget)
+    given = [fits] if isinstance(fits, (Fit, str, Path)) else list(fits)
+    plan_fits = [planning.PlanFit(str(f), load_fit(f)) if isinstance(f, (str, Path))
+                 else planning.PlanFit(f"fit {k + 1} ({f.name})", f)
+                 for k, f in enumerate(given)]
+    planning.check_plan_inputs(plan_fits, unique_tokens=unique_tokens, schedule=schedule,
+                               tokens_per_step=tokens_per_step,
+                               inference_tokens=inference_tokens)
+    source = None
+    if isinstance(runs, (str, Path)):
+        source = str(runs)
+        runs = read_runs(runs, where=where)
+    elif runs is not None and where:
+        runs = read_runs(runs, where=where)
+    return planning.plan(budget, plan_fits, runs=runs, runs_source=source,
+                         inference_tokens=inference_tokens, unique_tokens=unique_tokens,
+                         schedule=schedule, tokens_per_step=tokens_per_step, width=width,
+                         bootstrap=bootstrap)
