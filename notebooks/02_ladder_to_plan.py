@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -21,13 +23,9 @@
 # budget beyond the ladder, with intervals that say how far to trust it.
 
 # %%
-import tempfile
 from pathlib import Path
 
-import pandas as pd
-
-import cli
-from scaling.analysis.backtest import backtest
+import scaling
 from scaling.data.runs import final_rows, read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
@@ -41,10 +39,9 @@ final_rows(runs)[["run", "params", "tokens", "loss"]].sort_values(["params", "to
 # intervals.
 
 # %%
-record = backtest(runs, "chinchilla", train="width < 96", bootstrap=200, seed=0)
-held_out = pd.DataFrame(record["test"])[["run", "tokens", "actual", "predicted", "lower",
-                                         "upper", "rel_error"]]
-held_out
+result = scaling.backtest(runs, "chinchilla", train="width < 96", bootstrap=200, seed=0)
+record = result.record
+result.rows[["run", "tokens", "actual", "predicted", "lower", "upper", "rel_error"]]
 
 # %%
 print(f"mean |error| {100 * record['mean_abs_rel_error']:.2f}% on the held-out size; "
@@ -58,20 +55,19 @@ assert record["mean_abs_rel_error"] < 0.05
 # 1.2e13 FLOPs; plan 1e14, 8× beyond it.
 
 # %%
-out = Path(tempfile.mkdtemp())
-assert cli.main(["fit", str(RUNS), "--where", "not stable", "--bootstrap", "200",
-                 "--out", str(out / "fit.json")]) == 0
+fit = scaling.fit(RUNS, where="not stable", bootstrap=200)
+fit.params
 
 # %%
-assert cli.main(["plan", "--budget", "1e14", "--fit", str(out / "fit.json"),
-                 "--inference-tokens", "1e9", "--out", str(out / "plan")]) == 0
+plan = scaling.plan(1e14, fits=[fit], inference_tokens=1e9)
+print("\n".join(plan.summary_lines))
 
 # %% [markdown]
-# The report (`report.md`, and `report.html` with its figures embedded) opens with the
-# recommendation; its first lines:
+# The report (`plan.summary()` in Markdown, `plan.to_html()` with its figures embedded; `scaling
+# plan` writes both) opens with the recommendation; its first lines:
 
 # %%
-report = (out / "plan" / "report.md").read_text()
+report = plan.summary()
 print("\n".join(report.splitlines()[:24]))
 assert "Training plan for 1e+14 FLOPs" in report
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -63,12 +65,12 @@ assert points < 2.0          # the README's figure: 0.72 points
 # ## The fitted sigmoid against every checkpoint
 
 # %%
-law = get_law("task-accuracy", task=TASK, skip_by="tokens").fit(
-    runs, where="params < 2e9", bootstrap=100)
-print(law.report().split("\n\n")[0])
+fit = get_law("task-accuracy", task=TASK, skip_by="tokens").fit(
+    runs, where="params < 2e9", bootstrap=100, calibrate=False)
+print(fit.summary().split("\n\n")[0])
 
 loss_grid = np.linspace(0.0, runs[f"loss:{TASK}"].quantile(0.9), 200)
-predicted, lower, upper = law.predict_interval("law", **{f"loss:{TASK}": loss_grid})
+predicted, lower, upper = fit.predict_interval("law", **{f"loss:{TASK}": loss_grid})
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for run, rows in runs.groupby("run"):
     held_out = rows["params"].iloc[0] > 2e9

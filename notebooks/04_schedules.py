@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -55,7 +57,7 @@ assert record["mean_pred_e"] < 0.02 and abs(record["test"][0]["rel_error"]) < 0.
 # Same peak LR, warmup and steps; the final loss of each schedule, with the law's interval.
 
 # %%
-law = get_law("multipower").fit(runs, where="step > 100", bootstrap=20)
+law = get_law("multipower").fit(runs, where="step > 100", bootstrap=20, calibrate=False)
 curves = compare_schedules(law, "peak=3e-3,warmup=60,steps=2400,final=3e-4", every=50,
                            kind="law")
 table = pd.DataFrame({name: curve.iloc[-1][["loss", "lower", "upper"]]
