@@ -1,9 +1,9 @@
-"""The README's list of checked inputs is true as written: every test it points at exists.
+"""The manual's list of checked inputs is true as written: every test it points at exists.
 
-The list (README "The inputs checked") names, beside each class of bad input, the test that pins
+The list (docs/cli.md, "Bad input": "The inputs checked") names, beside each class of bad input, the test that pins
 it: `test_x.py::test_name` (a test function), `::test_name` (another one of the same file), or
 `test_cli_errors.py[id]` / `[id]` (a row of that file's table of cases). A renamed or deleted test
-leaves the README pointing at nothing; this test says which.
+leaves the manual pointing at nothing; this test says which.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ TESTS = ROOT / "tests"
 
 
 def checked_inputs_list() -> str:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "cli.md").read_text()
     start = text.index("The inputs checked,")
     end = text.index("\n\n", text.index("\n- ", start))
     return text[start:end]
