@@ -2,13 +2,14 @@
 
 Text (each returns a string; a missing value, None, NaN or an infinity, reads "-"):
 
-- `number`: a fitted or predicted value, 5 significant digits ("1.6934", "4.096e+05");
+- `format_number`: a fitted or predicted value, 5 significant digits ("1.6934", "4.096e+05");
 - `significant`: a quantity such as N or D, 4 significant digits by default ("9.718e+10");
 - `interval` / `with_interval`: "[lo, hi]" and "value [lo, hi]";
 - `decades` / `decades_outside`: a distance in decades, "0.35" for a sentence that names the
   unit itself ("0.35 decades outside the fitted data") and "0.35 dec" for a table cell;
-- `points` / `points_interval`: an accuracy (a fraction) in points, 100 × the fraction with one
-  decimal ("61.2", "[58.1, 64.0]"); the table's heading or sentence says "points (%)";
+- `accuracy_points` / `accuracy_points_interval`: an accuracy (a fraction) in points, 100 ×
+  the fraction with one decimal ("61.2", "[58.1, 64.0]"); the table's heading or sentence
+  names the unit ("points (%)", "accuracy (%)");
 - `table`: a plain-text table, columns padded to their widest cell.
 
 JSON: `json_number` (one number: a float, None for NaN and infinities) and `json_ready` (a
@@ -41,12 +42,14 @@ def _is_missing(value) -> bool:
 
 # -- numbers -------------------------------------------------------------------------------------
 
-def number(value) -> str:
+def format_number(value) -> str:
     """A fitted or predicted value: 5 significant digits from 1e-3 to 1e5, 4 outside (where an
     exponent takes the room); "-" for None, NaN and infinities.
 
-    >>> number(1.69344), number(-0.0123456), number(409600.0), number(float("nan"))
-    ('1.6934', '-0.012346', '4.096e+05', '-')
+    >>> format_number(1.69344), format_number(-0.0123456), format_number(409600.0)
+    ('1.6934', '-0.012346', '4.096e+05')
+    >>> format_number(float("nan")), format_number(None)
+    ('-', '-')
     """
     if _is_missing(value):
         return MISSING
@@ -66,11 +69,11 @@ def significant(value, digits: int = 4) -> str:
 
 # -- intervals -----------------------------------------------------------------------------------
 
-def interval(low, high, fmt: Callable[[float], str] = number, missing: str = MISSING) -> str:
+def interval(low, high, fmt: Callable[[float], str] = format_number, missing: str = MISSING) -> str:
     """An interval "[low, high]" in `fmt`; `missing` when either end is None, NaN or infinite
     (an interval with a missing end is no interval).
 
-    >>> interval(1.6, 1.75), interval(0.25, 0.5, points), interval(float("nan"), 2.0)
+    >>> interval(1.6, 1.75), interval(0.25, 0.5, accuracy_points), interval(float("nan"), 2.0)
     ('[1.6, 1.75]', '[25.0, 50.0]', '-')
     """
     if _is_missing(low) or _is_missing(high):
@@ -78,12 +81,14 @@ def interval(low, high, fmt: Callable[[float], str] = number, missing: str = MIS
     return f"[{fmt(low)}, {fmt(high)}]"
 
 
-def with_interval(point, low, high, fmt: Callable[[float], str] = number) -> str:
+def with_interval(point, low, high, fmt: Callable[[float], str] = format_number) -> str:
     """A value and its interval: "point [low, high]", or the point alone when the interval is
     missing (`interval`).
 
-    >>> with_interval(1.7, 1.6, 1.75), with_interval(1.7, None, None), with_interval(2e10, 1e10, 3e10, significant)
-    ('1.7 [1.6, 1.75]', '1.7', '2e+10 [1e+10, 3e+10]')
+    >>> with_interval(1.7, 1.6, 1.75), with_interval(1.7, None, None)
+    ('1.7 [1.6, 1.75]', '1.7')
+    >>> with_interval(2e10, 1e10, 3e10, significant)
+    '2e+10 [1e+10, 3e+10]'
     """
     bounds = interval(low, high, fmt, missing="")
     return fmt(point) + (f" {bounds}" if bounds else "")
@@ -117,11 +122,11 @@ def decades_outside(value) -> str:
 
 # -- accuracies ----------------------------------------------------------------------------------
 
-def points(fraction) -> str:
+def accuracy_points(fraction) -> str:
     """An accuracy (a fraction) in points: 100 × the fraction, one decimal, no "%" (the table's
     heading or sentence names the unit); "-" when missing.
 
-    >>> points(0.6123), points(1.0), points(float("nan"))
+    >>> accuracy_points(0.6123), accuracy_points(1.0), accuracy_points(float("nan"))
     ('61.2', '100.0', '-')
     """
     if _is_missing(fraction):
@@ -129,13 +134,13 @@ def points(fraction) -> str:
     return f"{100 * fraction:.1f}"
 
 
-def points_interval(low, high) -> str:
+def accuracy_points_interval(low, high) -> str:
     """An interval of accuracies in points; "-" when missing.
 
-    >>> points_interval(0.581, 0.64), points_interval(None, 0.64)
+    >>> accuracy_points_interval(0.581, 0.64), accuracy_points_interval(None, 0.64)
     ('[58.1, 64.0]', '-')
     """
-    return interval(low, high, points)
+    return interval(low, high, accuracy_points)
 
 
 # -- tables --------------------------------------------------------------------------------------
