@@ -185,3 +185,12 @@ def test_format_imports_no_project_module_but_errors():
     assert modules <= {"__future__", "math", "collections", "numpy", "pandas", "scaling"}
     assert all(node.module == "scaling.errors" for node in ast.walk(tree)
                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scaling"))
+
+
+def test_the_docstring_examples_hold():
+    import doctest
+
+    from scaling.output import format as formats
+
+    failed, tried = doctest.testmod(formats)
+    assert tried >= 11 and failed == 0
