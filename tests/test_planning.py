@@ -212,5 +212,7 @@ def test_accuracy_chained_on_the_loss(fit, task_accuracy_fit, tmp_path):
                      "--out", str(out)]) == 0
     markdown = (out / "report.md").read_text()
     assert "## Downstream accuracy" in markdown
+    # accuracies in points, the unit in the heading (as the backtest report's; issue 27)
+    assert "| fit | law | task | accuracy (%) | 80% interval | 95% interval | how |" in markdown
     assert "reads loss:next_chars, which no given fit predicts" in markdown
     assert np.isfinite(float(_row(markdown, "params N")[1]))

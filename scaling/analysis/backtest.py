@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.errors import ScalingError
-from scaling.engine.diagnostics import json_number
+from scaling.output.format import json_number
 from scaling.laws import PreparedRuns, get_law
 from scaling.output.report import interval_kind
 

@@ -510,7 +510,7 @@ ADVICE_COLUMNS = (("params", "N (no limit)"), ("tokens", "D (no limit)"),
 
 
 def advice_table(law, advice) -> str:
-    from scaling.output.report import _with_interval, table
+    from scaling.output.format import table, with_interval
 
     kind = advice["kind"]
     if kind is None:
@@ -524,7 +524,7 @@ def advice_table(law, advice) -> str:
              f"{what}"]
     header = ("FLOPs", "unique U", *(label for _, label in ADVICE_COLUMNS))
     rows = [(f"{flops:.3g}", f"{advice['unique_tokens'][k]:.3g}",
-             *(_with_interval(*(v[k] for v in advice[key])) for key, _ in ADVICE_COLUMNS))
+             *(with_interval(*(v[k] for v in advice[key])) for key, _ in ADVICE_COLUMNS))
             for k, flops in enumerate(advice["flops"])]
     lines.append(table(header, rows, right=("FLOPs", "unique U")))
     lines.append("(no limit: the compute-optimal allocation with unique data, and its loss; "
@@ -554,7 +554,7 @@ def advice_warnings(law, advice) -> list[dict]:
 
 def advice_record(law, advice) -> dict:
     from scaling.engine import diagnostics
-    from scaling.output.report import json_number
+    from scaling.output.format import json_number
 
     rows = []
     for k, flops in enumerate(advice["flops"]):

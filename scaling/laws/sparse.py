@@ -296,8 +296,9 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
 
 def schedule_advice_table(law, record: dict) -> str:
     """`schedule_advice`'s record as the table `scaling predict --sparsity` prints."""
-    from scaling.engine.diagnostics import format_number, render
-    from scaling.output.report import _interval, _reach_note, reach_cells, table
+    from scaling.engine.diagnostics import render
+    from scaling.output.format import format_number, interval, table
+    from scaling.output.report import reach_cells, reach_note
 
     kind, level = record["interval"]["kind"], record["interval"]["level"]
     windows = record["windows"]
@@ -311,21 +312,19 @@ def schedule_advice_table(law, record: dict) -> str:
               record["target"],
               *((f"{100 * level:g}% interval ({kind})",) if kind else ()),
               *(f"× {name}" for name in cells))
-    nan = float("nan")
     rows = []
     for k, row in enumerate(windows):
         window = "" if row["start"] is None else f"{row['start']:g}–{row['end']:g}"
         rows.append((row["schedule"], window, f"{row['params_average']:.4g}",
                      f"{row['final_active']:.4g}", format_number(row["predicted"]),
-                     *((_interval(row["lower"] if row["lower"] is not None else nan,
-                                  row["upper"] if row["upper"] is not None else nan),)
+                     *((interval(row["lower"], row["upper"], missing="(no bootstrap)"),)
                        if kind else ()),
                      *(cells[name][k] for name in cells)))
     lines = [f"pruning to sparsity {record['sparsity']:g} ({record['prunable']:.4g} of "
              f"{record['params']:.4g} parameters prunable), {record['tokens']:.4g} tokens; "
              f"{record['schedule']} schedules, windows as fractions of training compute",
              table(header, rows, right=("avg params N_avg", "final active", record["target"])),
-             _reach_note(list(cells)),
+             reach_note(list(cells)),
              "(Jin et al. prune from 25% to 75% of compute; 0–0: pruned at initialisation)"]
     lines += render(record["warnings"])
     return "\n".join(lines)
