@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test docs bench gpu-check install clean
+.PHONY: demo test docs notebooks bench gpu-check install clean
 
 # The libraries every fitted number depends on, brought to their newest releases at every install
 # (a fresh venv gets them anyway; an old one re-installing does too), so `make test` checks the
@@ -68,6 +68,11 @@ docs: $(STAMP)
 test: $(STAMP)
 	$(MKDOCS) build --strict -q --site-dir site
 	$(PY) -m pytest -q tests --nbmake notebooks
+
+# Run every notebook and store its outputs (tables, figures) in the .ipynb: after editing a
+# notebook's .py, so readers see current results without running anything.
+notebooks: $(STAMP)
+	$(PY) notebooks/store_outputs.py
 
 bench: $(STAMP)
 	$(PY) bench/fit_speed.py
