@@ -41,6 +41,7 @@ import sys
 import numpy as np
 
 from scaling.errors import ScalingError
+from scaling.output.format import json_ready
 from scaling.output.paths import check_distinct
 from scaling.output.console import (OneLineParser, check_output, non_negative_int, plot_formats,
                              positive_int, run_command)
@@ -582,7 +583,7 @@ def _fit_tasks(args, runs, tasks, variants, settings) -> int:
     """`scaling fit --task NAME|all [--variant V|all]`: the task law per task and variant."""
     from scaling.analysis.backtest import variant_law
     from scaling.laws import get_law
-    from scaling.output.report import table
+    from scaling.output.format import table
 
     several = len(tasks) * len(variants) > 1
     if several and (args.out or args.plot):
@@ -673,7 +674,7 @@ def _write_json(args, record) -> None:
     from scaling.output.atomic import write_text
 
     if args.json:
-        write_text(args.json, json.dumps(record(), indent=1, allow_nan=False))
+        write_text(args.json, json.dumps(json_ready(record()), indent=1, allow_nan=False))
         print(f"saved predictions to {args.json}")
 
 
@@ -959,7 +960,7 @@ def _backtest(args) -> int:
         print(backtest_report(record, record.get("fit", {}).get("inputs", ())))
         _table_warnings(args, runs, record)
         if args.json:
-            write_text(args.json, json.dumps(record, indent=1))
+            write_text(args.json, json.dumps(json_ready(record), indent=1, allow_nan=False))
             print(f"\nsaved backtest to {args.json}")
         return 0
     law, settings, runs, lr_file = _law_and_runs(args)
@@ -970,7 +971,7 @@ def _backtest(args) -> int:
     print(backtest_report(record, law.inputs))
     _table_warnings(args, runs, record)
     if args.json:
-        write_text(args.json, json.dumps(record, indent=1))
+        write_text(args.json, json.dumps(json_ready(record), indent=1, allow_nan=False))
         print(f"\nsaved backtest to {args.json}")
     return 0
 
@@ -1041,7 +1042,7 @@ def _optimal(args) -> int:
                        **{q: {"value": v[0][i], "lower": v[1][i], "upper": v[2][i]}
                           for q, v in allocations[k].items()}}
                       for i, c in enumerate(budgets) for k in allocations]}
-        write_text(args.json, json.dumps(_finite(record), indent=1, allow_nan=False))
+        write_text(args.json, json.dumps(json_ready(record), indent=1, allow_nan=False))
         print(f"\nsaved compute-optimal allocation to {args.json}")
     return 0
 
@@ -1087,20 +1088,6 @@ def _plan(args) -> int:
     print("\n".join(doc.summary_lines))
     print(f"\nwrote {md} (figures beside it) and {page} (self-contained)")
     return 0
-
-
-def _finite(value):
-    """A JSON-ready copy: NaN and infinite numbers as None, numpy numbers as Python's."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (bool, str)) or value is None:
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    value = float(value)
-    return value if np.isfinite(value) else None
 
 
 def _laws(args) -> int:

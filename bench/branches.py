@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ladders.launch import compute_summary, run_ladder  # noqa: E402
 from ladders.spec import dump_toml  # noqa: E402
-from scaling.output.report import table  # noqa: E402
+from scaling.output.format import table  # noqa: E402
 from scaling.data.runs import final_rows  # noqa: E402
 
 SPEC = ROOT / "ladders" / "specs" / "cpu-tiny.toml"

@@ -48,7 +48,7 @@ def coord_configs(spec, widths=None) -> list:
     of model.sizes[0] and heads of the base's head size; a SpecError for a width muP cannot
     take (not a multiple of the base's head size) or a spec without optimizer.base_width."""
     from ladders import model as gpt
-    from ladders.spec.rungs import _config, check_mup_heads
+    from ladders.spec.rungs import check_mup_heads, model_config
 
     if spec.optimizer.base_width is None:
         raise SpecError(f"{spec.path}: the coordinate check compares muP with the standard "
@@ -56,7 +56,7 @@ def coord_configs(spec, widths=None) -> list:
     mup = replace(spec, model=replace(spec.model, parametrization="mup"))
     head = check_mup_heads(mup)
     vocab_size = spec.data.vocab_sizes[0]
-    configs = [_config(size, index, vocab_size, mup, gpt)
+    configs = [model_config(size, index, vocab_size, mup, gpt)
                for index, size in enumerate(spec.model.sizes)]
     if widths:
         first = configs[0]
@@ -86,7 +86,7 @@ def coord_check(spec_path, widths=None, steps: int = 10, seed: int = 0,
     from ladders import data as corpora
     from ladders.cores import set_threads
     from ladders.model import GPT
-    from ladders.spec.rungs import _data_for_rung
+    from ladders.spec.rungs import data_for_rung
     from ladders.train import load_data
 
     if steps < 1:
@@ -95,7 +95,7 @@ def coord_check(spec_path, widths=None, steps: int = 10, seed: int = 0,
     configs = coord_configs(spec, widths)
     set_threads(threads)
     opt, ladder = spec.optimizer, spec.ladder
-    tokens = load_data({**_data_for_rung(spec), "vocab_size": int(spec.data.vocab_sizes[0])})
+    tokens = load_data({**data_for_rung(spec), "vocab_size": int(spec.data.vocab_sizes[0])})
     records = []
     for parametrization in parametrizations:
         for config in configs:
@@ -168,7 +168,7 @@ def slopes(table: pd.DataFrame, step: int | None = None) -> pd.DataFrame:
 
 def slopes_text(table: pd.DataFrame) -> str:
     """The slopes as a table: a row per layer, a column per parametrization."""
-    from scaling.output.report import table as text_table
+    from scaling.output.format import table as text_table
 
     fitted = slopes(table)
     wide = fitted.pivot(index="layer", columns="parametrization", values="slope")
@@ -185,14 +185,14 @@ def slopes_text(table: pd.DataFrame) -> str:
 def plot_coord_check(table: pd.DataFrame, path) -> Path:
     """RMS against width (log-log) at the last step: a panel per parametrization, a line per
     layer; saved atomically."""
-    from scaling.output.plots import _figure, _style
+    from scaling.output.plots import figure_style, new_figure
 
     last = int(table["step"].max())
     at = table[table["step"] == last]
     present = [p for p in PARAMETRIZATIONS if p in set(at["parametrization"])]
     fitted = slopes(table)
-    with _style():
-        figure = _figure(4.2 * len(present), 3.6)
+    with figure_style():
+        figure = new_figure(4.2 * len(present), 3.6)
         axes = figure.subplots(1, len(present), sharey=True, squeeze=False)[0]
         for ax, parametrization in zip(axes, present):
             part = at[at["parametrization"] == parametrization]

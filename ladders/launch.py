@@ -147,7 +147,7 @@ def check_existing_table(out, rungs, resume: bool, force: bool) -> None:
 
 
 def dry_run_table(rows: list[dict], device: str) -> str:
-    from scaling.output.report import table
+    from scaling.output.format import table
 
     branched = any(r["stable"] for r in rows)
     columns = ("run", "params", "params_nonembed", "tokens", "steps", "flops") + \
@@ -305,7 +305,7 @@ def _rank0(action):
 
 def specs_table() -> str:
     """`scaling ladder specs`: the bundled specs, their rungs, FLOPs and what each is."""
-    from scaling.output.report import table
+    from scaling.output.format import table
 
     needs_torch()
     rows = []

@@ -126,7 +126,7 @@ def movement(table: pd.DataFrame, fitted: bool = False) -> dict[str, float]:
 
 def best_lr_text(runs: pd.DataFrame) -> str:
     """`best_lr_table` as text, with how far each parametrization's best LR moves."""
-    from scaling.output.report import table as text_table
+    from scaling.output.format import table as text_table
 
     best = best_lr_table(runs)
     header = ("parametrization", "width", "best lr", "log2", "final loss", "seed std", "shift",
@@ -146,15 +146,15 @@ def plot_lr_transfer(runs: pd.DataFrame, path) -> Path:
     """Mean final loss against peak LR (log2 axis), a line per width, a panel per
     parametrization; each width's best grid LR marked by a star, its fitted optimum by a dotted
     vertical line. Saved atomically."""
-    from scaling.output.plots import _figure, _style
+    from scaling.output.plots import figure_style, new_figure
 
     finals = mean_losses(runs)
     best = best_lr_table(runs)
     present = [p for p in ("standard", "mup") if p in set(finals["parametrization"])]
     shown = finals[np.isfinite(finals["loss"])]
     low, high = shown["loss"].min(), shown["loss"].quantile(0.9)
-    with _style():
-        figure = _figure(4.2 * len(present), 3.6)
+    with figure_style():
+        figure = new_figure(4.2 * len(present), 3.6)
         axes = figure.subplots(1, len(present), sharey=True, squeeze=False)[0]
         for ax, parametrization in zip(axes, present):
             part = finals[finals["parametrization"] == parametrization]

@@ -178,7 +178,7 @@ def boot_fit_file(tmp: Path) -> Path:
 def edited_fit(edit, name="edited.json", reseal=True):
     """The bootstrapped fit file with its record changed by `edit(record)` and resealed, as a
     hand that recomputes the seal would (`scaling.output.fit_file.seal`): the field checks behind the
-    seal (an edit without a new seal is `tests/test_fit_file_integrity.py`'s)."""
+    seal (an edit without a new seal is `tests/test_fit_file.py`'s)."""
     from scaling.output.fit_file import seal
 
     def build(tmp):

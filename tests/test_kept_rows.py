@@ -11,7 +11,7 @@ import pytest
 
 import cli
 from scaling.laws import load_fit
-from test_lr import SCHEDULES, curves
+from test_lr_history import SCHEDULES, curves
 from scaling.data.schedules import lr_array, parse
 
 

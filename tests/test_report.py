@@ -8,8 +8,9 @@ import pytest
 
 from scaling.laws import get_law
 from scaling.errors import ScalingError
+from scaling.output.format import table
 from scaling.output.report import (backtest_report, compute_optimal_table, fit_report, fit_warning_lines,
-                            fit_warnings, prediction_table, reach_cell, table)
+                            fit_warnings, prediction_table, reach_cell)
 from scaling.data.synthetic import chinchilla_ladder, vocabulary_ladder
 
 VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,
@@ -149,6 +150,31 @@ def test_backtest_report_relative_and_absolute():
     assert "%" not in text.split("intervals on")[0]
     assert "calibrated (shown)    95%      100%         0.1             0.1" in text
     assert "mean PredE 0.004, mean WorstE 0.01" in text
+
+
+def test_a_backtest_shows_distance_in_decades_and_accuracies_in_points():
+    """The "beyond" cell is the warnings' number of decades with its unit (2 significant digits,
+    "1.2 dec"; before issue 27 the table said "1.23 dec" where a warning said "1.2 decades"),
+    and accuracies are points without "%" (the heading names the unit), as `scaling plan` too."""
+    row = {"run": "r1", "params": 1e9, "tokens": 2e10, "actual": 0.6123, "predicted": 0.58,
+           "lower": 0.5, "upper": 0.66, "error": -0.0323, "distance": 1.2345}
+    accuracy = {"law": "task-accuracy", "task": "next_chars", "train": "params < 1e9",
+                "train_runs": ["a", "b"], "test": [row, {**row, "run": "r2", "distance": 0.0,
+                                                          "lower": None, "upper": None}],
+                "mean_abs_error": 0.0323, "interval": {"kind": "run", "level": 0.95}}
+    lines = backtest_report(accuracy, ["params", "tokens"]).splitlines()
+    assert "accuracies in points (%)" in lines[0]
+    assert lines[2].split() == ["run", "params", "tokens", "actual", "predicted", "run", "95%",
+                                "error", "pt", "beyond"]
+    assert lines[3].split() == ["r1", "1e+09", "2e+10", "61.2", "58.0", "[50.0,", "66.0]",
+                                "-3.2", "1.2", "dec"]
+    assert lines[4].split() == ["r2", "1e+09", "2e+10", "61.2", "58.0", "-", "-3.2", "-"]
+    loss = {"law": "chinchilla", "train": "params < 1e9", "train_runs": ["a"],
+            "error_kind": "relative", "mean_abs_rel_error": 0.01,
+            "test": [{"run": "r1", "params": 1e9, "actual": 2.0, "predicted": 2.02,
+                      "rel_error": 0.01, "distance": 0.3512}]}
+    assert backtest_report(loss, ["params"]).splitlines()[3].split() == \
+        ["r1", "1e+09", "2.0000", "2.0200", "+1.00%", "0.35", "dec"]
 
 
 def test_table_pads_and_aligns():

@@ -137,7 +137,7 @@ def expand(spec: Spec) -> list[Rung]:
     for index, size in enumerate(spec.model.sizes):
         seeds = ladder.seeds + (ladder.repeat_seeds if index in repeated else [])
         for vocab_size in spec.data.vocab_sizes:
-            config = _config(size, index, vocab_size, spec, gpt)
+            config = model_config(size, index, vocab_size, spec, gpt)
             counts = gpt.parameter_counts(config)
             basis = counts["total"] if spec.tokens.params_basis == "total" \
                 else counts["nonembedding"]
@@ -153,7 +153,7 @@ def expand(spec: Spec) -> list[Rung]:
                     beta2=float(opt.beta2), grad_clip=float(opt.grad_clip),
                     eval_every=ladder.eval_every, eval_batches=ladder.eval_batches,
                     checkpoint_every=ladder.checkpoint_every, compile=bool(ladder.compile),
-                    data={**_data_for_rung(spec), "vocab_size": int(vocab_size)},
+                    data={**data_for_rung(spec), "vocab_size": int(vocab_size)},
                     tasks=list(spec.tasks.names), task_items=int(spec.tasks.items),
                     task_files=spec.task_files())
                 if spec.branched:
@@ -207,7 +207,7 @@ def check_mup_heads(spec: Spec) -> int:
 
     where, base = spec.path, spec.optimizer.base_width
     vocab_size = spec.data.vocab_sizes[0]
-    configs = [_config(size, index, vocab_size, spec, gpt)
+    configs = [model_config(size, index, vocab_size, spec, gpt)
                for index, size in enumerate(spec.model.sizes)]
     at_base = [c for c in configs if c.width == base]
     head = (at_base or configs)[0].head_dim
@@ -237,7 +237,7 @@ def repeated_sizes(spec: Spec) -> set[int]:
     if not spec.ladder.repeat_seeds:
         return set()
     vocab_size = spec.data.vocab_sizes[0]
-    counts = [gpt.parameter_counts(_config(size, index, vocab_size, spec, gpt))["nonembedding"]
+    counts = [gpt.parameter_counts(model_config(size, index, vocab_size, spec, gpt))["nonembedding"]
               for index, size in enumerate(spec.model.sizes)]
     order = sorted(range(len(counts)), key=lambda index: (counts[index], index))
     return set(order[:spec.ladder.repeat_sizes])
@@ -328,7 +328,7 @@ def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common) -> list[
     return rungs
 
 
-def _config(size: Size, index, vocab_size, spec, gpt):
+def model_config(size: Size, index, vocab_size, spec, gpt):
     """The GPTConfig of model.sizes[index] at this vocabulary size."""
     model, ladder = spec.model, spec.ladder
     common = dict(vocab_size=int(vocab_size), context=ladder.context, mlp=model.mlp,
@@ -417,7 +417,7 @@ def check_corpus(spec: Spec) -> None:
         else:
             cap = "data.files"
             try:
-                corpus = corpora.text_corpus(_data_for_rung(spec)["files"])
+                corpus = corpora.text_corpus(data_for_rung(spec)["files"])
             except (OSError, ValueError) as exc:     # unreadable, not UTF-8, no file matched
                 raise SpecError(f"{where}: data.files: {_reason(exc)}") from None
             hint = "give more text"
@@ -509,7 +509,7 @@ def _check_unique_tokens(spec: Spec, unique: int, available: int, what: str) -> 
                     "raise the corpus")
 
 
-def _data_for_rung(spec) -> dict:
+def data_for_rung(spec) -> dict:
     """A rung's data settings: data paths resolved, the keys `ladders.train.load_data` reads."""
     data = spec.data
     out = {"corpus": data.corpus, "max_bytes": data.max_bytes, "tokenizer": data.tokenizer,

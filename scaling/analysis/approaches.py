@@ -51,7 +51,7 @@ from scaling.engine.diagnostics import cut_run_warnings, cut_runs_message
 from scaling.engine.fitting import check_bootstrap
 from scaling.errors import ScalingError
 from scaling.laws import get_law
-from scaling.output.report import _number, _with_interval, table
+from scaling.output.format import format_number, table, with_interval
 
 TOLERANCE = 0.1
 INTERPOLATIONS = ("parabola", "akima")
@@ -574,10 +574,10 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
             rests = {1: f"{len(r.minima)} envelope points, {r.n_runs} curves",
                      2: f"{len(r.minima)} budgets, {r.n_runs} runs",
                      3: f"{r.n_runs} runs"}[number]
-            rows.append((label, _with_interval(r.params.exponent, *r.params.exponent_interval),
-                         _with_interval(r.params.coefficient, *r.params.coefficient_interval),
-                         _with_interval(r.tokens.exponent, *r.tokens.exponent_interval),
-                         _with_interval(r.tokens.coefficient, *r.tokens.coefficient_interval),
+            rows.append((label, with_interval(r.params.exponent, *r.params.exponent_interval),
+                         with_interval(r.params.coefficient, *r.params.coefficient_interval),
+                         with_interval(r.tokens.exponent, *r.tokens.exponent_interval),
+                         with_interval(r.tokens.coefficient, *r.tokens.coefficient_interval),
                          rests, f"{PAPER[number]['a']:.2f}"))
         elif number in unsupported:
             rows.append((label, "-", "-", "-", "-", "not supported", f"{PAPER[number]['a']:.2f}"))
@@ -594,7 +594,7 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
         for number, r in results.items():
             allocation = r.allocation(budgets)
             rows.append((f"{flops:.3g}", str(number),
-                         *(_with_interval(*(v[k] for v in allocation[q]))
+                         *(with_interval(*(v[k] for v in allocation[q]))
                            for q in ("params", "tokens", "tokens_per_param"))))
     lines.append(table(header, rows, right=("FLOPs",)))
 
@@ -602,8 +602,8 @@ def approaches_report(results: dict, unsupported: dict, budgets, source, where=N
         r = results[2]
         lines += ["", f"approach 2: minimum of each budget ({r.details['interpolation']} in "
                       f"log N; {r.details['rows']} rows, tolerance {r.details['tolerance']:g})"]
-        rows = [(f"{m.flops:.3g}", str(m.n_points), _number(m.params), _number(m.tokens),
-                 _number(m.loss)) for m in r.minima]
+        rows = [(f"{m.flops:.3g}", str(m.n_points), format_number(m.params), format_number(m.tokens),
+                 format_number(m.loss)) for m in r.minima]
         lines.append(table(("FLOPs", "runs", "N_opt", "D_opt", "loss there"), rows,
                            right=("FLOPs", "runs")))
         small = [d for d in r.dropped if d.reason.endswith("a profile needs 3")]

@@ -34,9 +34,9 @@ import pandas as pd
 from scaling.data import runs as run_tables
 from scaling.data.query import parse
 from scaling.errors import ScalingError
-from scaling.engine.diagnostics import json_number
 from scaling.laws import LAWS, Law, PreparedRuns, get_law
 from scaling.output.atomic import write_text
+from scaling.output.format import json_number
 from scaling.output.report import backtest_report, interval_kind
 
 

@@ -45,38 +45,21 @@ from scaling.analysis.schedule_comparison import compare_schedules
 from scaling.data.runs import check_sensible_inputs, sensible_range
 from scaling.data.schedules import ScheduleError, key_values
 from scaling.engine import diagnostics
-from scaling.engine.diagnostics import format_number
 from scaling.errors import ScalingError
 from scaling.laws.data_constrained import ADVICE_COLUMNS
 from scaling.output import plan_figures as plan_plots
 from scaling.output.atomic import atomic_path, write_text
-from scaling.output.plan_figures import LEVELS, _inputs_at, _kind, _loss_interval, _size_name
-from scaling.output.report import (_curve_points, _curve_warnings, calibration_line,
-                                   reach_cells, reach_values)
+from scaling.output.format import (accuracy_points, accuracy_points_interval, format_number,
+                                   significant, with_interval)
+from scaling.output.plan_figures import LEVELS, inputs_at, loss_interval, size_name
+from scaling.output.report import (calibration_line, curve_points, curve_warning_records,
+                                   interval_kind, reach_cells, reach_values)
 from scaling.output.report import reach_text as reach_words
 
 OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 PLOTS = {"isoflop": "isoflop.png", "frontier": "frontier.png",
          "extrapolation": "loss-vs-compute.png"}
-
-
-def _g(value, digits: int = 4) -> str:
-    """A quantity such as N or D: 4 significant digits ("9.718e+10"); "-" when missing."""
-    if value is None or not np.isfinite(value):
-        return "-"
-    return f"{value:.{digits}g}"
-
-
-def _iv(point, low, high, fmt=_g) -> str:
-    text = fmt(point)
-    if low is not None and np.isfinite(low) and np.isfinite(high):
-        text += f" [{fmt(low)}, {fmt(high)}]"
-    return text
-
-
-def _loss(value) -> str:
-    return format_number(value)
 
 
 def _json_value(value):
@@ -359,7 +342,7 @@ def _iso_loss_tokens(law, size, target):
     low, high = 0.0, math.log(1e17)
 
     def loss(log_d):
-        return float(law.predict_inputs(_inputs_at(law, size, math.exp(log_d)))[0])
+        return float(law.predict_inputs(inputs_at(law, size, math.exp(log_d)))[0])
 
     if loss(high) > target:
         return math.nan
@@ -389,7 +372,7 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
     law = primary.fit
     doc = Plan()
     warnings: list[dict] = []
-    size = _size_name(law)
+    size = size_name(law)
     size_label = "avg params N_avg" if size == "params_average" else "params N"
 
     # -- the recommended allocation ---------------------------------------------------------
@@ -398,8 +381,8 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
     d_opt = float(alloc["tokens"][0][0])
     _check_allocation(budget, law, {size: n_opt, "tokens": d_opt})
     inputs = {name: np.atleast_1d(alloc[name][0]) for name in law.inputs if name in alloc}
-    kind = _kind(law)
-    intervals = {level: _loss_interval(law, inputs, level) for level in LEVELS}
+    kind = interval_kind(law)
+    intervals = {level: loss_interval(law, inputs, level) for level in LEVELS}
     loss_opt = float(intervals[0.95][0][0])
     scales = reach_values(law, inputs)          # the one reach computation `predict` uses
     reach = law.reach(scales)
@@ -413,15 +396,16 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
     rows = []
     for f in loss_fits:
         a = f.fit.compute_optimal([budget])
-        s = _size_name(f.fit)
+        s = size_name(f.fit)
         n, d = (a[s][0][0], a[s][1][0], a[s][2][0]), (a["tokens"][0][0], a["tokens"][1][0],
                                                       a["tokens"][2][0])
-        own = _loss_interval(f.fit, {k: np.atleast_1d(a[k][0]) for k in f.fit.inputs}, 0.8)
-        by_primary = float(law.predict_inputs(_inputs_at(law, n[0], d[0]))[0])
+        own = loss_interval(f.fit, {k: np.atleast_1d(a[k][0]) for k in f.fit.inputs}, 0.8)
+        by_primary = float(law.predict_inputs(inputs_at(law, n[0], d[0]))[0])
         rows.append((f"3 parametric: {f.fit.name} ({Path(f.path).name})" +
                      (" **recommended**" if f is primary else ""), f.fit.compute_formula,
-                     _iv(*n), _iv(*d), _g(d[0] / n[0], 3),
-                     _iv(own[0][0], own[1][0], own[2][0], _loss), _loss(by_primary)))
+                     with_interval(*n, fmt=significant), with_interval(*d, fmt=significant),
+                     significant(d[0] / n[0], 3),
+                     with_interval(own[0][0], own[1][0], own[2][0]), format_number(by_primary)))
     unsupported = {}
     approach_results = {}
     if runs is not None:
@@ -438,9 +422,10 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
             a = result.allocation([budget])
             n = tuple(float(v[0]) for v in a["params"])
             d = tuple(float(v[0]) for v in a["tokens"])
-            by_primary = float(law.predict_inputs(_inputs_at(law, n[0], d[0]))[0])
+            by_primary = float(law.predict_inputs(inputs_at(law, n[0], d[0]))[0])
             rows.append((f"{number} {result.name} (runs)", "C = 6 N D (flops column)",
-                         _iv(*n), _iv(*d), _g(d[0] / n[0], 3), "-", _loss(by_primary)))
+                         with_interval(*n, fmt=significant), with_interval(*d, fmt=significant),
+                         significant(d[0] / n[0], 3), "-", format_number(by_primary)))
             for w in result.warnings:
                 warnings.append({"source": f"approach {number}", "severity": "warning",
                                  "message": w, "code": None})
@@ -454,32 +439,36 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
     reach_text = reach_words(law, scales)
     kind_text = kind or "no"
     doc.p(f"**Recommendation** (approach 3 of `{Path(primary.path).name}`, the {law.name} law, "
-          f"{law.compute_formula}): train **{_g(n_opt)}** {'average ' if size != 'params' else ''}"
-          f"parameters on **{_g(d_opt)}** tokens ({_g(d_opt / n_opt, 3)} tokens a parameter); "
-          f"predicted {law.target} **{_loss(loss_opt)}**, 80% interval "
-          f"[{_loss(low80)}, {_loss(high80)}], 95% [{_loss(low95)}, {_loss(high95)}] "
+          f"{law.compute_formula}): train **{significant(n_opt)}** "
+          f"{'average ' if size != 'params' else ''}parameters on **{significant(d_opt)}** tokens "
+          f"({significant(d_opt / n_opt, 3)} tokens a parameter); predicted {law.target} "
+          f"**{format_number(loss_opt)}**, 80% interval [{format_number(low80)}, "
+          f"{format_number(high80)}], 95% [{format_number(low95)}, {format_number(high95)}] "
           f"({kind_text} intervals); reach beyond the fitted data: {reach_text}.")
     def boot(key):
         low, high = alloc[key][1][0], alloc[key][2][0]
-        return (f"[{_g(low)}, {_g(high)}] (95%, bootstrap)" if np.isfinite(low)
+        return (f"[{significant(low)}, {significant(high)}] (95%, bootstrap)" if np.isfinite(low)
                 else "- (no bootstrap)")
 
     doc.table(("quantity", "value", "interval"),
-              [(size_label, _g(n_opt), boot(size)), ("tokens D", _g(d_opt), boot("tokens")),
-               ("tokens/param", _g(d_opt / n_opt), boot("tokens_per_param")),
-               (law.target, _loss(loss_opt), f"[{_loss(low80)}, {_loss(high80)}] (80%, "
-                                             f"{kind_text})"),
-               (law.target, _loss(loss_opt), f"[{_loss(low95)}, {_loss(high95)}] (95%, "
-                                             f"{kind_text})")])
+              [(size_label, significant(n_opt), boot(size)),
+               ("tokens D", significant(d_opt), boot("tokens")),
+               ("tokens/param", significant(d_opt / n_opt), boot("tokens_per_param")),
+               (law.target, format_number(loss_opt),
+                f"[{format_number(low80)}, {format_number(high80)}] (80%, {kind_text})"),
+               (law.target, format_number(loss_opt),
+                f"[{format_number(low95)}, {format_number(high95)}] (95%, {kind_text})")])
     doc.record = {"budget": budget, "law": law.name, "fit": primary.path, size: n_opt,
                   "tokens": d_opt, "loss": loss_opt, "interval_kind": kind,
                   "loss_80": [float(low80), float(high80)], "loss_95": [float(low95),
                                                                          float(high95)],
                   "reach": {k: float(v[0]) for k, v in reach.items()}}
-    doc.summary_lines = [f"recommended ({law.name}, {law.compute_formula}): {size_label} {_g(n_opt)}, "
-                   f"tokens D {_g(d_opt)} ({_g(d_opt / n_opt, 3)} tokens/param)",
-                   f"predicted {law.target} {_loss(loss_opt)}, 80% [{_loss(low80)}, "
-                   f"{_loss(high80)}], 95% [{_loss(low95)}, {_loss(high95)}] ({kind_text}); "
+    doc.summary_lines = [f"recommended ({law.name}, {law.compute_formula}): {size_label} "
+                   f"{significant(n_opt)}, tokens D {significant(d_opt)} "
+                   f"({significant(d_opt / n_opt, 3)} tokens/param)",
+                   f"predicted {law.target} {format_number(loss_opt)}, 80% "
+                   f"[{format_number(low80)}, {format_number(high80)}], 95% "
+                   f"[{format_number(low95)}, {format_number(high95)}] ({kind_text}); "
                    f"reach {reach_text}"]
 
     doc.h2("Warnings")
@@ -509,7 +498,7 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
     task_fits = [f for f in fits if str(f.fit.target).startswith("acc:")]
     if task_fits:
         doc.h2("Downstream accuracy at the recommended allocation")
-        doc.table(("fit", "law", "task", "accuracy", "80% interval", "95% interval", "how"),
+        doc.table(("fit", "law", "task", "accuracy (%)", "80% interval", "95% interval", "how"),
                   [_accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings)
                    for f in task_fits])
 
@@ -581,7 +570,7 @@ def _evidence_rows(law, inputs, distances) -> list:
         where = ("inside the fitted range" if cell == "inside" else
                  f"{cell} the largest fitted" if cell.startswith("×") else
                  f"{cell}: the smallest fitted over this value, below the fitted range")
-        rows.append((f"{name}: fitted range", f"{_g(low)} to {_g(high)}"))
+        rows.append((f"{name}: fitted range", f"{significant(low)} to {significant(high)}"))
         rows.append((f"{name}: reach", f"{where} ({float(distances[name][0]):.2f} decades "
                      "outside)"))
     model = getattr(law, "calibration_", None)
@@ -638,8 +627,9 @@ def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
         i95 = _interval_at(task, values, 0.95)
         _warn(warnings, f"{f.path}: accuracy", diagnostics.prediction_warnings(
             task, task.broadcast_inputs(values), ["the recommended allocation"]))
-        how = f"{task.name} at N = {_g(n_opt)}, D = {_g(d_opt)}"
-        return (name, task.name, task.target, _pt(i95[0]), _pt_iv(i80), _pt_iv(i95), how)
+        how = f"{task.name} at N = {significant(n_opt)}, D = {significant(d_opt)}"
+        return (name, task.name, task.target, accuracy_points(i95[0]),
+                accuracy_points_interval(*i80[1:]), accuracy_points_interval(*i95[1:]), how)
     source = task.inputs[0]
     if source == law.target:
         point = float(intervals[0.95][0][0])
@@ -651,10 +641,11 @@ def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
             out[level] = (float(task.predict_inputs(task.broadcast_inputs({source: point}))[0]),
                           min((e[1] for e in finite), default=math.nan),
                           max((e[2] for e in finite), default=math.nan))
-        how = (f"{task.name} at the predicted {source} {_loss(point)}; the intervals: its own at "
-               f"both ends of the {source} interval (propagated)")
-        return (name, task.name, task.target, _pt(out[0.95][0]), _pt_iv(out[0.8]),
-                _pt_iv(out[0.95]), how)
+        how = (f"{task.name} at the predicted {source} {format_number(point)}; the intervals: "
+               f"its own at both ends of the {source} interval (propagated)")
+        return (name, task.name, task.target, accuracy_points(out[0.95][0]),
+                accuracy_points_interval(*out[0.8][1:]),
+                accuracy_points_interval(*out[0.95][1:]), how)
     feeders = [g for g in fits if g.fit.target == source and "params" in g.fit.inputs
                and "tokens" in g.fit.inputs]
     if feeders:
@@ -667,10 +658,11 @@ def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
             ends = [_interval_at(task, {source: v}, level) for v in loss_i[level][1:]]
             out[level] = (float(task.predict_inputs(task.broadcast_inputs({source: point}))[0]),
                           min(e[1] for e in ends), max(e[2] for e in ends))
-        how = (f"{feed.name} ({Path(feeders[0].path).name}) gives {source} {_loss(point)}, "
-               f"then {task.name}")
-        return (name, task.name, task.target, _pt(out[0.95][0]), _pt_iv(out[0.8]),
-                _pt_iv(out[0.95]), how)
+        how = (f"{feed.name} ({Path(feeders[0].path).name}) gives {source} "
+               f"{format_number(point)}, then {task.name}")
+        return (name, task.name, task.target, accuracy_points(out[0.95][0]),
+                accuracy_points_interval(*out[0.8][1:]),
+                accuracy_points_interval(*out[0.95][1:]), how)
     return (name, task.name, task.target, "-", "-", "-",
             f"reads {source}, which no given fit predicts from N and D: give a fit of "
             f"{source} (e.g. `--law task-loss`), or fit this law with --set input="
@@ -679,7 +671,7 @@ def _accuracy_row(f, fits, law, n_opt, d_opt, intervals, warnings):
 
 def _interval_at(law, values, level):
     inputs = law.broadcast_inputs(values)
-    kind = _kind(law)
+    kind = interval_kind(law)
     if kind is None:
         p = float(law.predict_inputs(inputs)[0])
         return p, math.nan, math.nan
@@ -687,16 +679,6 @@ def _interval_at(law, values, level):
         kind = "run"
     p, lo, hi = law.interval_from_inputs(inputs, kind, level)
     return float(p[0]), float(lo[0]), float(hi[0])
-
-
-def _pt(value) -> str:
-    return "-" if not np.isfinite(value) else f"{100 * value:.1f}%"
-
-
-def _pt_iv(interval) -> str:
-    _, lo, hi = interval
-    return "-" if not (np.isfinite(lo) and np.isfinite(hi)) else \
-        f"[{100 * lo:.1f}%, {100 * hi:.1f}%]"
 
 
 def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings):
@@ -712,29 +694,29 @@ def _schedule_section(doc, f, schedule, tokens_per_step, d_opt, n_opt, warnings)
     steps = max(1, int(round(d_opt / tokens_per_step)))
     sizes = {"params": n_opt} if "params" in law.inputs else {}
     try:
-        curves = compare_schedules(law, f"{schedule},steps={steps}", kind=_kind(law),
-                                   **sizes)
+        curves = compare_schedules(law, f"{schedule},steps={steps}",
+                                   kind=interval_kind(law), **sizes)
     except ScalingError as error:
         doc.p(f"`{name}` ({law.name}): no schedule comparison: {error}")
         return
     rows, scales = [], []
     for variant, curve in curves.items():
         last = curve.iloc[-1]
-        cells = reach_cells(law, _curve_points(law, curve.iloc[[-1]]))
+        cells = reach_cells(law, curve_points(law, curve.iloc[[-1]]))
         scales = list(cells)
-        rows.append((variant, _loss(last[law.target]),
-                     f"[{_loss(last.lower)}, {_loss(last.upper)}]"
+        rows.append((variant, format_number(last[law.target]),
+                     f"[{format_number(last.lower)}, {format_number(last.upper)}]"
                      if np.isfinite(last.lower) else "- (the fit has no intervals)",
                      *(cells[name][0] for name in scales)))
     finals = {v: curves[v].iloc[-1][law.target] for v in curves}
     best = min(curves, key=lambda v: finals[v] if np.isfinite(finals[v]) else math.inf)
-    doc.p(f"`{name}` ({law.name}) at {steps:,} steps (D = {_g(d_opt)} tokens / "
-          f"{_g(tokens_per_step)} tokens a step), common settings {schedule}: the lowest final "
-          f"{law.target} is **{best}**. The schedule law was fitted on the ladder's curves: read "
-          "the differences between schedules, not the level of the loss.")
+    doc.p(f"`{name}` ({law.name}) at {steps:,} steps (D = {significant(d_opt)} tokens / "
+          f"{significant(tokens_per_step)} tokens a step), common settings {schedule}: the lowest "
+          f"final {law.target} is **{best}**. The schedule law was fitted on the ladder's curves: "
+          "read the differences between schedules, not the level of the loss.")
     doc.table(("schedule", f"final {law.target}", f"{100 * law.confidence:g}% interval",
                *(f"× {name}" for name in scales)), rows)
-    _warn(warnings, f"{f.path}: schedules", _curve_warnings(law, curves, False))
+    _warn(warnings, f"{f.path}: schedules", curve_warning_records(law, curves, False))
 
 
 def _vocab_section(doc, f, n_opt, budget, width):
@@ -744,14 +726,14 @@ def _vocab_section(doc, f, n_opt, budget, width):
     if assumed:      # aspect ratio d / depth = 128: N = 12·d²·depth = 12·d³/128
         width = round((n_opt * 128 / 12) ** (1 / 3) / 64) * 64
     try:
-        result = law.optimal_vocab([n_opt], [width], flops=[budget], kind=_kind(law))
+        result = law.optimal_vocab([n_opt], [width], flops=[budget], kind=interval_kind(law))
     except ScalingError as error:
         doc.p(f"`{Path(f.path).name}`: no optimal vocabulary: {error}")
         return
     v3 = float(result["vocab"]["approach3"][0])
     low, high = (float(x[0]) for x in result["interval3"])
     doc.p(f"`{Path(f.path).name}` ({law.name}, approach 3 at {budget:.3g} FLOPs, N_nv taken as "
-          f"the recommended N {_g(n_opt)}, width d = {width:g}"
+          f"the recommended N {significant(n_opt)}, width d = {width:g}"
           + (" assumed from an aspect ratio d/depth = 128; give --width d" if assumed else "")
           + "): " + ("no optimum: " + str(result["why"]["approach3"]) if not np.isfinite(v3)
                      else f"V = **{v3:,.0f}**" + (f" [{low:,.0f}, {high:,.0f}] (95%, bootstrap)"
@@ -760,14 +742,14 @@ def _vocab_section(doc, f, n_opt, budget, width):
 
 
 def _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warnings, primary):
-    size = _size_name(law)
+    size = size_name(law)
     t = float(inference_tokens)
     rows, totals, labels = [], [], []
     sizes = np.array([n_opt * f for f in OVERTRAIN_FACTORS])
     tokens = np.array([budget / float(law.training_compute(**{size: n, "tokens": 1.0}))
                        for n in sizes])
-    inputs = _inputs_at(law, sizes, tokens)
-    point, low, high = _loss_interval(law, inputs, 0.8)
+    inputs = inputs_at(law, sizes, tokens)
+    point, low, high = loss_interval(law, inputs, 0.8)
     for k, (factor, n, d) in enumerate(zip(OVERTRAIN_FACTORS, sizes, tokens)):
         inference = 2.0 * n * t
         iso_d = _iso_loss_tokens(law, n, loss_opt)
@@ -776,10 +758,10 @@ def _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warn
         iso_total = iso_train + inference
         totals.append(iso_total)
         labels.append(f"N_opt × {factor:g}")
-        rows.append([f"×{factor:g}", _g(n), _g(d), _g(d / n, 3),
-                     _iv(point[k], low[k], high[k], _loss), f"+{point[k] - point[0]:.4f}"
-                     if k else "0", _g(inference, 3), _g(budget + inference, 3),
-                     _g(iso_d), _g(iso_train, 3), _g(iso_total, 3), ""])
+        rows.append([f"×{factor:g}", significant(n), significant(d), significant(d / n, 3),
+                     with_interval(point[k], low[k], high[k]), f"+{point[k] - point[0]:.4f}"
+                     if k else "0", significant(inference, 3), significant(budget + inference, 3),
+                     significant(iso_d), significant(iso_train, 3), significant(iso_total, 3), ""])
     best = int(np.nanargmin(totals)) if np.isfinite(totals).any() else None
     if best is not None:
         rows[best][-1] = "**least total**"
@@ -788,8 +770,8 @@ def _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warn
           f"costs 2·N FLOPs a token, {t:.3g} inference tokens here"
           + (" (none given: --inference-tokens T; the table still shows the loss cost)"
              if t == 0 else "") + ". The right-hand columns hold the optimum's "
-          f"{law.target} ({_loss(loss_opt)}) fixed instead: the tokens each size needs to reach "
-          "it, that training's FLOPs, and training + inference; the least total is marked "
+          f"{law.target} ({format_number(loss_opt)}) fixed instead: the tokens each size needs to "
+          "reach it, that training's FLOPs, and training + inference; the least total is marked "
           "(Sardana et al. 2024). With no inference it is the compute-optimal row.")
     doc.table(("N_opt ×", size if size != "params" else "params N", "tokens D", "tokens/param",
                f"{law.target} [80%]", "loss cost", "inference FLOPs 2NT",
@@ -802,11 +784,12 @@ def _overtrain_section(doc, law, budget, n_opt, loss_opt, inference_tokens, warn
 
 def _data_limit_section(doc, f, budget, unique_tokens):
     law = f.fit
-    advice = law.data_limited([budget], unique_tokens, kind=_kind(law))
+    advice = law.data_limited([budget], unique_tokens, kind=interval_kind(law))
     doc.h2(f"Under a data limit of {unique_tokens:.3g} unique tokens")
     doc.table(("FLOPs", "unique U", *(label for _, label in ADVICE_COLUMNS)),
               [(f"{budget:.3g}", f"{unique_tokens:.3g}",
-                *(_iv(*(v[0] for v in advice[key]), fmt=_loss if "loss" in key else _g)
+                *(with_interval(*(v[0] for v in advice[key]),
+                               fmt=format_number if "loss" in key else significant)
                   for key, _ in ADVICE_COLUMNS))])
     doc.p(f"`{Path(f.path).name}` ({law.name}): no limit: the compute-optimal allocation with "
           "unique data; loss at U: that allocation repeating U unique tokens; best: the N, "
@@ -831,7 +814,8 @@ def _fit_section(doc, f, primary):
               [(name, format_number(law.params_[name]),
                 (lambda iv: f"[{format_number(iv[0])}, {format_number(iv[1])}]" if iv else "-")(
                     law.intervals_.get(name))) for name in law.reported_names])
-    ranges = "; ".join(f"{k} {_g(lo)} to {_g(hi)}" for k, (lo, hi) in law.fitted_range_.items())
+    ranges = "; ".join(f"{k} {significant(lo)} to {significant(hi)}"
+                       for k, (lo, hi) in law.fitted_range_.items())
     lines = [f"fitted range: {ranges or '-'}"]
     if getattr(law, "calibration_", None) is not None:
         lines.append(f"calibrated {calibration_line(law)}")

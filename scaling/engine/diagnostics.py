@@ -71,6 +71,7 @@ from scaling.data import units
 from scaling.data.runs import sensible_range
 from scaling.engine.calibration import ERROR_LIMIT
 from scaling.errors import ScalingError
+from scaling.output.format import decades, format_number, json_number
 
 UNIDENTIFIED_FACTOR = 10.0
 # A parameter whose interval spans more than a factor of 10 is not identified: a prediction that
@@ -115,19 +116,6 @@ def _warning(code: str, message: str, severity: str = "warning", **fields) -> di
 
 
 make_warning = _warning       # for laws' own warnings (`Law.law_warnings`)
-
-
-def format_number(value) -> str:
-    """A number for a report: 5 significant digits, "-" for None, NaN and infinities."""
-    if value is None or not np.isfinite(value):
-        return "-"
-    return f"{value:.5g}" if 1e-3 <= abs(value) < 1e5 else f"{value:.4g}"
-
-
-def json_number(value):
-    """A JSON-ready number: None for NaN and infinities."""
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def render(warnings) -> list[str]:
@@ -359,7 +347,7 @@ def prediction_warnings(fit, values: dict, labels=None,
         out.append(_warning(
             "far-beyond-calibration", f"{_subject(what, labels, rows)} "
             f"{_reach_words(distance[rows])}, far past the "
-            f"{reached.get(column, 0.0):.2g} decades in {column} that the fit's backtests (its "
+            f"{decades(reached.get(column, 0.0))} decades in {column} that the fit's backtests (its "
             "calibration) reached: the calibrated interval there extrapolates an error growth "
             f"learned on a much shorter reach; treat {'it' if len(rows) == 1 else 'them'} as a "
             "guess", rows=[int(k) for k in rows],
@@ -381,7 +369,7 @@ def _reach_words(distance) -> str:
     data" (a point the error model reads as far along its curve, or as annealed)."""
     if float(np.nanmax(distance)) <= 0:
         return "inside the fitted data"
-    return f"{_span(distance, _decades)} decades outside the fitted data"
+    return f"{_span(distance, decades)} decades outside the fitted data"
 
 
 def _predicted(fit, values: dict, predicted):
@@ -492,7 +480,7 @@ def uncalibrated_reach(fit, checks: Checks, labels, what) -> list[dict]:
         columns = [name for name, part in checks.parts.items() if np.nanmax(part[rows]) > 0]
         out.append(_warning(
             "outside-data", f"{_subject(what, labels, rows)} "
-            f"{_span(distance[rows], _decades)} decades outside the fitted data (in "
+            f"{_span(distance[rows], decades)} decades outside the fitted data (in "
             f"{', '.join(columns)}), and this fit has no calibrated error model (it was saved "
             "with --no-calibration, or its data gave too few held-out points): nothing "
             "measured how its error grows there, and its intervals (the bootstrap's) do not "
@@ -502,10 +490,6 @@ def uncalibrated_reach(fit, checks: Checks, labels, what) -> list[dict]:
             rows=[int(k) for k in rows], distance=[json_number(v) for v in distance[rows]],
             columns=columns))
     return out
-
-
-def _decades(value) -> str:
-    return f"{value:.2g}"
 
 
 def allocation_warnings(fit, budgets, allocation=None) -> list[dict]:
@@ -575,7 +559,7 @@ def vocabulary_reach(fit, result: dict, labels) -> list[dict]:
             out.append(_warning(
                 "vocab-outside-data", f"approach {number}'s optimal vocabulary for "
                 f"{_named(labels, rows)} ({_span(vocab[rows], lambda v: f'{v:,.0f}')}) "
-                f"{'lies' if one else 'lie'} {_span(distance[rows], _decades)} decades outside "
+                f"{'lies' if one else 'lie'} {_span(distance[rows], decades)} decades outside "
                 f"the fitted vocabulary sizes ({low:,.0f} to {high:,.0f}): its power law is "
                 f"extrapolated there; treat {'it' if one else 'them'} as "
                 + ("a guess" if severity == "warning" else "an extrapolation"),

@@ -64,10 +64,10 @@ import numpy as np
 import pandas as pd
 
 from scaling.engine import diagnostics
-from scaling.engine.diagnostics import json_number, make_warning
+from scaling.engine.diagnostics import make_warning
 from scaling.errors import ScalingError
 from scaling.engine.fitting import Parameter
-from scaling.output.report import _with_interval, table
+from scaling.output.format import json_number, table, with_interval
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
@@ -522,7 +522,7 @@ def advice_table(fit, advice) -> str:
              f"{what}"]
     header = ("FLOPs", "unique U", *(label for _, label in ADVICE_COLUMNS))
     rows = [(f"{flops:.3g}", f"{advice['unique_tokens'][k]:.3g}",
-             *(_with_interval(*(v[k] for v in advice[key])) for key, _ in ADVICE_COLUMNS))
+             *(with_interval(*(v[k] for v in advice[key])) for key, _ in ADVICE_COLUMNS))
             for k, flops in enumerate(advice["flops"])]
     lines.append(table(header, rows, right=("FLOPs", "unique U")))
     lines.append("(no limit: the compute-optimal allocation with unique data, and its loss; "

@@ -37,12 +37,13 @@ import pandas as pd
 
 from scaling.data import pruning_schedules as pruning
 from scaling.data import runs as run_tables
-from scaling.engine.diagnostics import format_number, render
+from scaling.engine.diagnostics import render
 from scaling.errors import ScalingError
 from scaling.laws.base import BASE_SETTINGS, Setting
 from scaling.laws.chinchilla import Chinchilla
 from scaling.laws.registry import register
-from scaling.output.report import _interval, _reach_note, prediction_record, reach_cells, table
+from scaling.output.format import format_number, interval, table
+from scaling.output.report import prediction_record, reach_cells, reach_note
 
 COUNTS = ("average", "final", "initial")
 # Pruning windows (start, end) as fractions of training compute, for `schedule_advice`: from
@@ -308,21 +309,19 @@ def schedule_advice_table(law, record: dict) -> str:
               record["target"],
               *((f"{100 * level:g}% interval ({kind})",) if kind else ()),
               *(f"× {name}" for name in cells))
-    nan = float("nan")
     rows = []
     for k, row in enumerate(windows):
         window = "" if row["start"] is None else f"{row['start']:g}–{row['end']:g}"
         rows.append((row["schedule"], window, f"{row['params_average']:.4g}",
                      f"{row['final_active']:.4g}", format_number(row["predicted"]),
-                     *((_interval(row["lower"] if row["lower"] is not None else nan,
-                                  row["upper"] if row["upper"] is not None else nan),)
+                     *((interval(row["lower"], row["upper"], missing="(no bootstrap)"),)
                        if kind else ()),
                      *(cells[name][k] for name in cells)))
     lines = [f"pruning to sparsity {record['sparsity']:g} ({record['prunable']:.4g} of "
              f"{record['params']:.4g} parameters prunable), {record['tokens']:.4g} tokens; "
              f"{record['schedule']} schedules, windows as fractions of training compute",
              table(header, rows, right=("avg params N_avg", "final active", record["target"])),
-             _reach_note(list(cells)),
+             reach_note(list(cells)),
              "(Jin et al. prune from 25% to 75% of compute; 0–0: pruned at initialisation)"]
     lines += render(record["warnings"])
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import io
 import numpy as np
 
 from scaling.data.runs import final_rows
-from scaling.output.plots import DPI, FITTED, FITTED_LABEL, TAB10, _figure, _style
+from scaling.output.plots import DPI, FITTED, FITTED_LABEL, TAB10, figure_style, new_figure
 from scaling.output.report import interval_kind
 
 LEVELS = (0.8, 0.95)
@@ -31,21 +31,21 @@ def _kind(law):
     return interval_kind(law)
 
 
-def _size_name(law) -> str:
+def size_name(law) -> str:
     """The law's model-size input: params, or params_average (sparse)."""
     return law.inputs[0]
 
 
-def _inputs_at(law, size, tokens) -> dict:
+def inputs_at(law, size, tokens) -> dict:
     """The law's inputs for models of `size` trained on `tokens` (unique data: U = D)."""
     size, tokens = np.atleast_1d(np.asarray(size, float)), np.atleast_1d(np.asarray(tokens, float))
-    values = {_size_name(law): size, "tokens": tokens}
+    values = {size_name(law): size, "tokens": tokens}
     if "unique_tokens" in law.inputs:
         values["unique_tokens"] = tokens
     return values
 
 
-def _loss_interval(law, inputs, level):
+def loss_interval(law, inputs, level):
     kind = _kind(law)
     if kind is None:
         point = law.predict_inputs(inputs)
@@ -58,7 +58,7 @@ def _loss_interval(law, inputs, level):
 
 def _compute_range(law):
     """(least, most) training compute of the fitted data's corners, in the law's compute model."""
-    size, tokens = _size_name(law), "tokens"
+    size, tokens = size_name(law), "tokens"
     if size not in law.fitted_range_ or tokens not in law.fitted_range_:
         return None
     (n0, n1), (d0, d1) = law.fitted_range_[size], law.fitted_range_[tokens]
@@ -104,11 +104,11 @@ def isoflop_png(law, budget, frame=None) -> bytes:
     from matplotlib.colors import LogNorm
 
 
-    size = _size_name(law)
+    size = size_name(law)
     span = _compute_range(law)
     low = span[0] if span else budget / 1e4
-    with _style():
-        figure = _figure(WIDTH, HEIGHT)
+    with figure_style():
+        figure = new_figure(WIDTH, HEIGHT)
         ax = figure.add_subplot()
         points = None
         if frame is not None:
@@ -126,7 +126,7 @@ def isoflop_png(law, budget, frame=None) -> bytes:
             sizes = np.geomspace(n_opt / 20, n_opt * 20, 120)
             tokens = c / np.array([float(law.training_compute(**{size: n, "tokens": 1.0}))
                                    for n in sizes])
-            loss = law.predict_inputs(_inputs_at(law, sizes, tokens))
+            loss = law.predict_inputs(inputs_at(law, sizes, tokens))
             ax.plot(sizes, loss, color=cmap(norm(c)), lw=1.8, gid="predicted",
                     label=f"{c:.2g} FLOPs")
         ax.plot(optima, alloc[law.target][0], "x", color="black", ms=7, mew=1.6,
@@ -161,11 +161,11 @@ def _mappable(cmap, norm):
 
 def frontier_png(law, budget, approaches=None) -> bytes:
 
-    size = _size_name(law)
+    size = size_name(law)
     grid = _budget_grid(law, budget)
     alloc = law.compute_optimal(grid)
-    with _style():
-        figure = _figure(WIDTH, HEIGHT)
+    with figure_style():
+        figure = new_figure(WIDTH, HEIGHT)
         ax = figure.add_subplot()
         _shade(ax, law)
         for key, label, colour in ((size, "N_opt (params)", TAB10[0]),
@@ -201,9 +201,9 @@ def extrapolation_png(law, budget, frame=None) -> bytes:
     grid = _budget_grid(law, budget)
     alloc = law.compute_optimal(grid)
     inputs = {name: alloc[name][0] for name in law.inputs if name in alloc}
-    bands = {level: _loss_interval(law, inputs, level) for level in LEVELS}
-    with _style():
-        figure = _figure(WIDTH, HEIGHT)
+    bands = {level: loss_interval(law, inputs, level) for level in LEVELS}
+    with figure_style():
+        figure = new_figure(WIDTH, HEIGHT)
         ax = figure.add_subplot()
         _shade(ax, law)
         point = bands[0.95][0]
@@ -220,8 +220,8 @@ def extrapolation_png(law, budget, frame=None) -> bytes:
                     gid="observed", label="runs (final rows)")
         at = law.compute_optimal([budget])
         at_inputs = {name: at[name][0] for name in law.inputs if name in at}
-        p, lo, hi = _loss_interval(law, at_inputs, 0.95)
-        p8, lo8, hi8 = _loss_interval(law, at_inputs, 0.8)
+        p, lo, hi = loss_interval(law, at_inputs, 0.95)
+        p8, lo8, hi8 = loss_interval(law, at_inputs, 0.8)
         if np.isfinite(lo).any():
             ax.errorbar([budget], p, yerr=[[p[0] - lo[0]], [hi[0] - p[0]]], fmt="none",
                         ecolor="black", capsize=5, lw=1)

@@ -53,7 +53,7 @@ TAB10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e37
 
 
 @contextlib.contextmanager
-def _style():
+def figure_style():
     """The figure's own font sizes, whatever the user's rcParams (restored on exit)."""
     import matplotlib
 
@@ -61,7 +61,7 @@ def _style():
         yield
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     """A `Figure` with its own Agg canvas and constrained layout (not registered with pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -138,7 +138,7 @@ def fit_figure(fit, data, ax=None):
     compute-optimal frontier. With `ax` (a matplotlib Axes): only the observed-vs-fitted panel,
     drawn on it; its figure is returned.
     """
-    with _style():
+    with figure_style():
         data = fit.law.prepare(data)
         if ax is not None:
             points = fit.law.fit_rows(data)
@@ -157,7 +157,7 @@ def _fit_figure(fit, data):
     actual = points[fit.target].to_numpy(float)
     fitted = fit.predict_inputs(inputs)
     surface = set(fit.inputs) == {"params", "tokens"}
-    figure = _figure(13.0 if surface else 7.5, 6.0)
+    figure = new_figure(13.0 if surface else 7.5, 6.0)
     axes = figure.subplots(1, 2 if surface else 1, squeeze=False)[0]
     handles = _observed_vs_fitted(axes[0], fit, actual, fitted, inputs)
     if surface:
@@ -409,7 +409,7 @@ def _curve_fit_figure(fit, data):
     fitted = np.asarray(fit.predict_rows(data), float)
     runs = list(dict.fromkeys(rows["run"]))
     names, pattern = short_names(runs)
-    figure = _figure(12.0, 7.5)
+    figure = new_figure(12.0, 7.5)
     panels = _CurvePanels(figure)
     handles = []
     run_of = rows["run"].to_numpy()
@@ -492,8 +492,8 @@ def plot_curve(curve, label, path, *, target: str, observed=None, interval: str 
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    with _style():
-        figure = _figure(12.0, 7.5)
+    with figure_style():
+        figure = new_figure(12.0, 7.5)
         panels = _CurvePanels(figure)
         style = {"color": "crimson", "ls": "-", "lw": 1.8}
         steps = curve["step"].to_numpy(float)
@@ -537,8 +537,8 @@ def plot_curves(curves: dict, label, path, *, target: str, interval: str | None 
     `fitted_steps` (first, last), the law's fitted step range, is shaded."""
     from matplotlib.lines import Line2D
 
-    with _style():
-        figure = _figure(12.0, 7.5)
+    with figure_style():
+        figure = new_figure(12.0, 7.5)
         panels = _CurvePanels(figure)
         names, _ = short_names(curves)
         handles = []

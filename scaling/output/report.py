@@ -12,17 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from scaling.engine import diagnostics
-from scaling.engine.diagnostics import format_number as _number
-from scaling.engine.diagnostics import json_number
 from scaling.errors import ScalingError
+from scaling.output.format import (accuracy_points, accuracy_points_interval, decades_outside,
+                                   format_number, interval, json_number, table, with_interval)
 
 COMPUTE_BUDGETS = (1e21, 1e22, 1e23, 1e24, 1e25)
-
-
-def _interval(low, high) -> str:
-    if low is None or not np.isfinite(low):
-        return "(no bootstrap)"
-    return f"[{_number(low)}, {_number(high)}]"
 
 
 def fit_report(fit, budgets=COMPUTE_BUDGETS) -> str:
@@ -60,11 +54,12 @@ def fit_report(fit, budgets=COMPUTE_BUDGETS) -> str:
         lines.append(f"residuals {fit.residual_label}: RMS {np.sqrt(np.mean(residuals ** 2)):.4g}, "
                      f"max |r| {np.max(np.abs(residuals)):.4g}")
     if n_boot:
-        rows = [(name, _number(fit.params_[name]), _interval(*fit.intervals_[name]),
-                 _number(fit.standard_errors_[name])) for name in fit.reported_names]
+        rows = [(name, format_number(fit.params_[name]),
+                 interval(*fit.intervals_[name], missing="(no bootstrap)"),
+                 format_number(fit.standard_errors_[name])) for name in fit.reported_names]
         header = ("parameter", "value", f"{level} interval", "std err")
     else:                       # no bootstrap: no interval columns to head
-        rows = [(name, _number(fit.params_[name])) for name in fit.reported_names]
+        rows = [(name, format_number(fit.params_[name])) for name in fit.reported_names]
         header = ("parameter", "value")
     lines += ["", table(header, rows, right=("value", "std err"))]
     lines += fit_warnings(fit)
@@ -116,25 +111,9 @@ def fit_warnings(fit) -> list[str]:
     return [""] + out if out else []
 
 
-def table(header, rows, right=()) -> str:
-    """Columns padded to their widest cell; columns named in `right` are right-aligned."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-
-    def line(cells):
-        return "  ".join(f"{str(c):>{w}}" if h in right else f"{str(c):<{w}}"
-                         for c, w, h in zip(cells, widths, header)).rstrip()
-
-    return "\n".join([line(header), *(line(row) for row in rows)])
-
-
 def has_intervals(fit) -> bool:
     """Whether the fit has bootstrap intervals (the "law" and "run" kinds)."""
     return len(fit.bootstrap_theta_) > 0
-
-
-def _with_interval(point, lower, upper) -> str:
-    return _number(point) + ("" if not np.isfinite(lower)
-                             else f" [{_number(lower)}, {_number(upper)}]")
 
 
 # -- intervals and distance ------------------------------------------------------------------
@@ -217,7 +196,7 @@ def reach_text(fit, values: dict, k: int = 0) -> str:
     return ", ".join(parts)
 
 
-def _reach_note(names) -> str:
+def reach_note(names) -> str:
     columns = ", ".join(f"× {name}" for name in names)
     return (f"({columns}: the value over the largest fitted one; inside: within the fitted "
             "range; ÷: the smallest fitted one over the value, below it)")
@@ -307,7 +286,7 @@ def compute_optimal_table(fit, budgets=COMPUTE_BUDGETS, kind: str | None = None,
     notes = [_notes(k, checks, wide) for k in range(len(budgets))]
     header = ("FLOPs", *(fit.allocation_labels.get(key, key) for key in keys),
               *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
-    rows = [(f"{flops:.3g}", *(_with_interval(*(v[k] for v in allocation[key])) for key in keys),
+    rows = [(f"{flops:.3g}", *(with_interval(*(v[k] for v in allocation[key])) for key in keys),
              *(cells[name][k] for name in scales),
              *((notes[k],) if any(notes) else ()))
             for k, flops in enumerate(budgets)]
@@ -329,7 +308,7 @@ def compute_optimal_table(fit, budgets=COMPUTE_BUDGETS, kind: str | None = None,
                         if wide else ""))
     lines.append(table(header, rows, right=("FLOPs",)))
     if scales:
-        lines.append(_reach_note(scales))
+        lines.append(reach_note(scales))
     lines += diagnostics.render(diagnostics.allocation_warnings(fit, budgets, allocation))
     return "\n".join(lines)
 
@@ -385,25 +364,21 @@ def prediction_table(fit, kind: str | None = None, level: float | None = None,
     header = (*names, fit.target,
               *((interval_heading(fit, kind, record["interval"]["level"]),) if kind else ()),
               *(f"× {name}" for name in scales), *(("note",) if any(notes) else ()))
-    rows = [(*(f"{row[n]:.4g}" for n in names), _number(_nan(row["predicted"])),
-             *((_interval(_nan(row["lower"]), _nan(row["upper"])),) if kind else ()),
+    rows = [(*(f"{row[n]:.4g}" for n in names), format_number(row["predicted"]),
+             *((interval(row["lower"], row["upper"], missing="(no bootstrap)"),) if kind else ()),
              *(cells[name][k] for name in scales),
              *((notes[k],) if any(notes) else ()))
             for k, row in enumerate(record["predictions"])]
     lines = [table(header, rows, right=(*names, fit.target))]
     if scales:
-        lines.append(_reach_note(scales))
+        lines.append(reach_note(scales))
     lines += diagnostics.render(record["warnings"])
     return "\n".join(lines)
 
 
-def _nan(value) -> float:
-    return np.nan if value is None else value
-
-
 # -- predicted curves ------------------------------------------------------------------------
 
-def _curve_points(fit, curve) -> dict:
+def curve_points(fit, curve) -> dict:
     """{column: values} of a predicted curve's rows: its columns (step, LR area, peak LR, …)."""
     return {name: curve[name].to_numpy(float) for name in curve.columns
             if isinstance(name, str) and name not in ("lower", "upper")}
@@ -414,12 +389,12 @@ def _value(value, digits: int = 4) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def curve_table(fit, curve, kind: str | None) -> str:
+def curve_table(fit, curve, kind: str | None, level: float | None = None) -> str:
     """Rows of a predicted curve (step, lr, the target, its interval of `kind` when there is one,
     and how far each row reaches outside the fitted data in each of the law's scales: steps,
     LR area, peak LR, …)."""
-    cells = reach_cells(fit, _curve_points(fit, curve))
-    header = ("step", "lr", fit.target, *((interval_heading(fit, kind),) if kind else ()),
+    cells = reach_cells(fit, curve_points(fit, curve))
+    header = ("step", "lr", fit.target, *((interval_heading(fit, kind, level),) if kind else ()),
               *(f"× {name}" for name in cells))
     rows = [(f"{row.step}", f"{row.lr:.4g}", _value(getattr(row, fit.target)),
              *((f"[{_value(row.lower)}, {_value(row.upper)}]",) if kind else ()),
@@ -432,19 +407,19 @@ def curve_warnings(fit, curves: dict, with_fit: bool = False) -> list[str]:
     """The report's warning lines of predicted curves ({name: curve}): the distance of each
     curve's furthest row (its last, or one further outside the data), losses that are not
     losses at any row, and the fit's own warnings with `with_fit`."""
-    return diagnostics.render(_curve_warnings(fit, curves, with_fit))
+    return diagnostics.render(curve_warning_records(fit, curves, with_fit))
 
 
 def _furthest_row(fit, curve) -> int:
     """The row of a curve that reaches furthest outside the fitted data (its last on ties)."""
-    distance = np.atleast_1d(fit.distance(reach_values(fit, _curve_points(fit, curve))))
+    distance = np.atleast_1d(fit.distance(reach_values(fit, curve_points(fit, curve))))
     if not len(distance) or not np.isfinite(distance).any():
         return len(curve) - 1
     distance = np.where(np.isfinite(distance), distance, -1.0)
     return int(len(distance) - 1 - np.argmax(distance[::-1]))
 
 
-def _curve_warnings(fit, curves: dict, with_fit: bool) -> list[dict]:
+def curve_warning_records(fit, curves: dict, with_fit: bool) -> list[dict]:
     # each curve's last row, and its furthest outside the data where that is another (the
     # first steps of a curve whose fit began later)
     picked, labels = [], []
@@ -493,7 +468,7 @@ def final_rows_table(fit, curves: dict, kind: str | None, level: float | None = 
     """The final row of each predicted curve ({name: curve}): its value, interval and reach in
     each of the law's scales (`scaling predict --compare`, the plan's schedule comparison)."""
     last = {name: curve.iloc[[-1]] for name, curve in curves.items()}
-    cells = {name: reach_cells(fit, _curve_points(fit, row)) for name, row in last.items()}
+    cells = {name: reach_cells(fit, curve_points(fit, row)) for name, row in last.items()}
     scales = list(next(iter(cells.values()), {}))
     final = f"final {fit.target}"
     header = ("schedule", final, *((interval_heading(fit, kind, level),) if kind else ()),
@@ -516,7 +491,7 @@ def curve_record(fit, curves: dict, kind: str | None, level: float | None = None
     rows = []
     for name, curve in curves.items():
         steps = curve["step"].to_numpy(float)
-        scales = reach_values(fit, _curve_points(fit, curve))
+        scales = reach_values(fit, curve_points(fit, curve))
         distance = fit.distance(scales) if scales else np.zeros(len(steps))
         for k, row in enumerate(curve.itertuples(index=False)):
             rows.append({"schedule": str(name), "step": int(row.step), "lr": json_number(row.lr),
@@ -525,7 +500,7 @@ def curve_record(fit, curves: dict, kind: str | None, level: float | None = None
                          "upper": json_number(row.upper) if kind else None,
                          **_point_fields(fit, scales, k, distance)})
     return {"law": fit.name, "target": fit.target, "interval": {"kind": kind, "level": level},
-            "predictions": rows, "warnings": _curve_warnings(fit, curves, True)}
+            "predictions": rows, "warnings": curve_warning_records(fit, curves, True)}
 
 
 def fit_warning_lines(record: dict) -> list[str]:
@@ -563,10 +538,10 @@ def backtest_report(record: dict, law_inputs) -> str:
               *((f"{shown} interval",) if intervals else ()), label, "beyond")
     rows = [(str(r["run"]), *(f"{r[n]:.4g}" for n in law_inputs), f"{r['actual']:.4f}",
              f"{r['predicted']:.4f}",
-             *((_interval(np.nan if r["lower"] is None else r["lower"], r["upper"]),)
+             *((interval(r["lower"], r["upper"], missing="(no bootstrap)"),)
                if intervals else ()),
              f"{100 * r[key]:+.2f}%" if relative else f"{r[key]:+.4f}",
-             _decades(r.get("distance"))) for r in record["test"]]
+             decades_outside(r.get("distance"))) for r in record["test"]]
     lines.append(table(header, rows, right=(*law_inputs, "actual", "predicted", label,
                                             "beyond")))
     lines += ["", f"mean absolute {'relative ' if relative else ''}error "
@@ -590,16 +565,6 @@ def accuracy_in_points(record: dict) -> bool:
     return bool(record.get("task")) or str(target).startswith("acc:")
 
 
-def _pt(value) -> str:
-    return "-" if value is None or not np.isfinite(value) else f"{100 * value:.1f}"
-
-
-def _pt_interval(lower, upper) -> str:
-    if lower is None or upper is None or not (np.isfinite(lower) and np.isfinite(upper)):
-        return "-"
-    return f"[{100 * lower:.1f}, {100 * upper:.1f}]"
-
-
 def _accuracy_backtest_report(record: dict, law_inputs) -> str:
     """A backtest of accuracies: actual, predicted, interval and error in points."""
     n_train = len(record["train_runs"])
@@ -616,9 +581,10 @@ def _accuracy_backtest_report(record: dict, law_inputs) -> str:
     extra = list(dict.fromkeys(extra))
     interval_label = f"{shown} {100 * level:g}%" if shown and level else "interval"
     header = ("run", *extra, "actual", "predicted", interval_label, "error pt", "beyond")
-    rows = [(str(r["run"]), *(f"{r[c]:.4g}" for c in extra), _pt(r["actual"]),
-             _pt(r["predicted"]), _pt_interval(r.get("lower"), r.get("upper")),
-             f"{100 * r['error']:+.1f}", _decades(r.get("distance")))
+    rows = [(str(r["run"]), *(f"{r[c]:.4g}" for c in extra), accuracy_points(r["actual"]),
+             accuracy_points(r["predicted"]),
+             accuracy_points_interval(r.get("lower"), r.get("upper")),
+             f"{100 * r['error']:+.1f}", decades_outside(r.get("distance")))
             for r in record["test"]]
     lines.append(table(header, rows, right=(*extra, "actual", "predicted", "error pt",
                                             "beyond")))
@@ -658,7 +624,8 @@ def task_backtest_report(record: dict) -> str:
               "predicted", interval_label, "error pt")
     rows = [(str(r["task"]), *((r["variant"],) if several else ()), str(r["run"]),
              f"{r.get('params', np.nan):.4g}", f"{r.get('tokens', np.nan):.4g}",
-             _pt(r["actual"]), _pt(r["predicted"]), _pt_interval(r.get("lower"), r.get("upper")),
+             accuracy_points(r["actual"]), accuracy_points(r["predicted"]),
+             accuracy_points_interval(r.get("lower"), r.get("upper")),
              f"{100 * r['error']:+.1f}") for r in record["test"]]
     lines.append(table(header, rows, right=("params", "tokens", "actual", "predicted",
                                             "error pt")))
@@ -676,13 +643,6 @@ def task_backtest_report(record: dict) -> str:
     else:
         lines += ["", f"mean absolute error {100 * record['mean_abs_error']:.2f} points"]
     return "\n".join(lines)
-
-
-def _decades(value) -> str:
-    """Distance beyond the fitted data: "-" inside it, else in decades."""
-    if value is None or not np.isfinite(value) or value <= 0:
-        return "-"
-    return f"{value:.2f} dec"
 
 
 def interval_table(record: dict) -> str:
@@ -801,13 +761,13 @@ def optimal_vocab_table(fit, result: dict, kind: str | None, level: float | None
               *(f"× {name}" for name in cells))
     rows = [(f"{n:.4g}", _vocab(result["vocab"]["approach3"][k]),
              f"{result['vocab_params'][k]:.4g}", f"{result['tokens'][k]:.4g}",
-             f"{result['characters'][k]:.4g}", _number(point[k]),
-             *((_interval(lower[k], upper[k]),) if shown else ()),
+             f"{result['characters'][k]:.4g}", format_number(point[k]),
+             *((interval(lower[k], upper[k], missing="(no bootstrap)"),) if shown else ()),
              *(cells[name][k] for name in cells))
             for k, n in enumerate(result["params_nonembed"])]
     lines += ["", "approach 3's optimum (D = C / (6 (N_nv + V d)), H = D / f(V))",
               table(header, rows, right=header[:6])]
     if cells:
-        lines.append(_reach_note(list(cells)))
+        lines.append(reach_note(list(cells)))
     lines += diagnostics.render(_optimal_vocab_warnings(fit, result))
     return "\n".join(lines)

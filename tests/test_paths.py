@@ -555,14 +555,14 @@ def test_the_split_sizes_are_the_runs_own(tmp_path):
     """The dry run's count of each split's tokens is what training tokenises (bytes)."""
     from ladders import data as corpora
     from ladders.spec import load_spec
-    from ladders.spec.rungs import _data_for_rung, _stream_bytes
+    from ladders.spec.rungs import data_for_rung, _stream_bytes
     from ladders.tokenizer import ByteTokenizer
 
     (tmp_path / "t").mkdir()
     for i in range(30):
         (tmp_path / "t" / f"{i}.txt").write_text(f"dokument {i} é " * (i + 1))
     spec = load_spec(files_spec(tmp_path, [str(tmp_path / "t" / "*.txt")]))
-    corpus = corpora.text_corpus(_data_for_rung(spec)["files"])
+    corpus = corpora.text_corpus(data_for_rung(spec)["files"])
     tokens = corpora.load_tokens(corpus, ByteTokenizer(), tmp_path / "cache")
     train, valid = corpora.split_corpus(corpus)
     assert (_stream_bytes(train), _stream_bytes(valid)) == (tokens.n_train, tokens.n_valid)
