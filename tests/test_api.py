@@ -17,6 +17,7 @@ import scaling
 from conftest import ROOT
 from scaling.analysis.backtest import Backtest
 from scaling.analysis.planning import Plan
+from scaling.data.synthetic import task_ladder
 
 CHINCHILLA = str(ROOT / "data" / "chinchilla" / "runs.parquet")
 SCHEDULES = str(ROOT / "data" / "cpu_schedules" / "runs.parquet")
@@ -229,3 +230,22 @@ def test_the_package_exports_its_api():
                                     "get_law", "LAWS", "Law", "Fit", "ScalingError",
                                     "__version__"}
     assert all(hasattr(scaling, name) for name in scaling.__all__)
+
+
+def test_a_chained_fit_gives_each_step_as_a_fit():
+    runs = task_ladder(loss_params={"E": 0.3, "A": 40.0, "B": 140.0, "alpha": 0.3, "beta": 0.3},
+                       accuracy_params={"a": -0.75, "L0": 1.0, "k": 8.0, "b": 1.0}, seed=4)
+    fit = scaling.fit(runs, "task", task="hellaswag", bootstrap=20, calibrate=False)
+    loss, accuracy = fit.step_fits()
+    assert loss.law.target == "loss:hellaswag" and accuracy.law.target == fit.target
+    assert {**loss.params_, **accuracy.params_} == pytest.approx(fit.params_, rel=1e-12)
+    assert loss.bootstrap_theta_.shape == (20, len(loss.law.parameters))
+    for step in (loss, accuracy):
+        for name, interval in step.intervals_.items():
+            assert interval == pytest.approx(fit.intervals_[name], rel=1e-12)
+    # the chain is step 2 at step 1's prediction
+    predicted_loss = loss.predict_values(params=2.8e9, tokens=3e11)
+    chained = accuracy.predict_values(**{"loss:hellaswag": predicted_loss})
+    assert chained == pytest.approx(fit.predict_values(params=2.8e9, tokens=3e11), rel=1e-12)
+    with pytest.raises(scaling.ScalingError, match="not chained"):
+        scaling.fit(CHINCHILLA, bootstrap=0, calibrate=False).step_fits()

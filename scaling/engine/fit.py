@@ -415,6 +415,12 @@ class Fit:
         `Law.data_limited`."""
         return self.law.data_limited(self, flops, unique_tokens, kind, level)
 
+    def step_fits(self) -> tuple["Fit", ...]:
+        """A chained law's steps, each as a `Fit` (`scaling.laws.chain.Chain.step_fits`)."""
+        if self.law.rows != "both":            # the chained laws' rows (`Law.rows`)
+            raise ScalingError(f"the {self.name} law is not chained: it has no steps")
+        return self.law.step_fits(self)
+
     # -- fit files -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The fit file's record (format 3, `scaling.output.fit_file`)."""

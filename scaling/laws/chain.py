@@ -31,6 +31,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from scaling.engine.fit import Fit
 from scaling.engine.fitting import Parameter
 from scaling.laws.base import Law, Problem, run_groups
 
@@ -190,3 +191,22 @@ class Chain(Law):
 
     def bootstrap_groups(self, problems, source):
         return run_groups(pd.concat([problem.points for problem in problems]), source), None
+
+    # -- a fit's steps ------------------------------------------------------------------------
+    def step_fits(self, fit) -> tuple[Fit, Fit]:
+        """Each step of a fit of this chain as a `Fit` of its own: the step's slice of the
+        fitted parameters and of the bootstrap refits (one resample refitted both, so each
+        step's intervals are its marginal ones), its own reported names; no data, calibration
+        or fitted range (the chain's error model is of the chained prediction)."""
+        out = []
+        for part, point, samples in zip(self.steps, self._split(fit.theta_),
+                                        self._split(fit.bootstrap_theta_)):
+            step = Fit.with_parameters(part, point[0])
+            step.bootstrap_theta_ = samples
+            step.bootstrap_seed_ = fit.bootstrap_seed_
+            step.intervals_, step.standard_errors_ = step.parameter_intervals()
+            step.outside_interval_ = step.points_outside_intervals()
+            step.n_runs_, step.converged_, step.message_ = fit.n_runs_, fit.converged_, \
+                fit.message_
+            out.append(step)
+        return tuple(out)
