@@ -128,6 +128,20 @@ def json_number(value):
     return value if math.isfinite(value) else None
 
 
+def json_ready(value):
+    """A JSON-ready copy of a record: NaN and infinite numbers as None, numpy numbers as
+    Python's, tuples as lists (what every command's --json writes)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return json_number(value)
+
+
 def render(warnings) -> list[str]:
     """The report's lines: "WARNING: …" (or "CAUTION: …" for cautions)."""
     return [f"{'CAUTION' if w.get('severity') == 'caution' else 'WARNING'}: {w['message']}"
