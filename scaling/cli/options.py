@@ -13,11 +13,13 @@ import argparse
 import json
 import sys
 
+from scaling.analysis.backtest import VARIANT_NAMES
 from scaling.data.query import parse as parse_query
 from scaling.engine.diagnostics import json_ready
 from scaling.errors import ScalingError
 from scaling.output.atomic import write_text
-from scaling.output.console import OneLineParser, check_output, non_negative_int, positive_int
+from scaling.output.console import (OneLineParser, check_output, non_negative_int, plot_formats,
+                                    positive_int)
 from scaling.output.paths import check_distinct
 
 __all__ = ["CommandParser", "given_as", "add_bootstrap", "add_json", "add_level", "add_reading_options",
@@ -127,8 +129,6 @@ def add_json(command, what: str) -> None:
 
 def add_table_options(command) -> None:
     """The options of the commands that fit a law to a run table (fit, backtest)."""
-    from scaling.analysis.backtest import VARIANT_NAMES
-
     command.add_argument("runs", metavar="RUNS", help="run table (.parquet or .csv)")
     command.add_argument("--law", default=None,
                          help="law name (see `scaling laws`; default chinchilla, or task "
@@ -206,8 +206,6 @@ def check_outputs(args, inputs, out_example: str, json_example: str) -> None:
     finished fit: --out, --json (a writable file, not a folder; `-` is stdout) and --plot (also
     a format matplotlib writes); and none is an input or another output
     (`scaling.output.paths`). `inputs`: [(option, path)]."""
-    from scaling.output.console import plot_formats
-
     for attribute, example in (("out", out_example), ("json", json_example)):
         path = getattr(args, attribute, None)
         if path and not (attribute == "json" and path == STDOUT):
