@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench gpu-check install clean
+.PHONY: demo test docs bench gpu-check install clean
 
 # The libraries every fitted number depends on, brought to their newest releases at every install
 # (a fresh venv gets them anyway; an old one re-installing does too), so `make test` checks the
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || \
 		$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ladder,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[ladder,test,docs]"
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade $(NEWEST)
 	touch $(STAMP)
 
@@ -57,8 +57,16 @@ demo: $(STAMP)
 		--train "width < 96 and not stable" --test "width == 96 and not stable" \
 		--json out/cpu-tasks-backtest.json
 
-# The tests, and every notebook executed top to bottom (nbmake).
+# The manual (docs/, mkdocs.yml) built with --strict: a broken link, a page missing from the nav or
+# a docstring warning fails it. The site goes to site/ (not committed).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
+
+docs: $(STAMP)
+	$(MKDOCS) build --strict --site-dir site
+
+# The manual built, the tests, and every notebook executed top to bottom (nbmake).
 test: $(STAMP)
+	$(MKDOCS) build --strict -q --site-dir site
 	$(PY) -m pytest -q tests --nbmake notebooks
 
 bench: $(STAMP)
@@ -76,4 +84,4 @@ gpu-check: $(STAMP)
 	$(PY) bench/gpu_check.py --out out/gpu-check.json
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out site .pytest_cache

@@ -16,7 +16,7 @@ the bootstrap run interval's score over the calibrated one's (> 1: calibrated is
 
     python bench/calibration.py                 # everything (about 5 minutes on 2 cores)
     python bench/calibration.py --quick         # fewer synthetic seeds and resamples
-    python bench/calibration.py --markdown      # also the README's table
+    python bench/calibration.py --markdown      # also the table of docs/trust.md
     python bench/calibration.py --json out/calibration.json
 """
 
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds and resamples")
     parser.add_argument("--bootstrap", type=int, default=None, help="resamples (default 200)")
-    parser.add_argument("--markdown", action="store_true", help="also print the README table")
+    parser.add_argument("--markdown", action="store_true", help="also print the table of docs/trust.md")
     parser.add_argument("--json", help="write every number as JSON")
     args = parser.parse_args(argv)
     resamples = args.bootstrap or (50 if args.quick else 200)

@@ -57,7 +57,7 @@ test
 # %%
 points = 100 * record["mean_abs_error"]
 print(f"mean absolute error {points:.2f} points of accuracy over {len(test)} held-out models")
-assert points < 2.0          # the README's figure: 0.72 points
+assert points < 2.0          # docs/downstream.md's figure: 0.72 points
 
 # %% [markdown]
 # ## The fitted sigmoid against every checkpoint

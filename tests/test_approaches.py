@@ -166,13 +166,13 @@ def chinchilla(chinchilla_240):
 
 
 def test_bundled_chinchilla_side_by_side_with_the_paper(chinchilla):
-    # Measured (README, "Compute-optimal allocation by approaches 1-3"): approach 2 a = 0.546
+    # Measured (docs/planning.md, "scaling optimal"): approach 2 a = 0.546
     # [0.525, 0.562] on 8 budgets (3e21 dropped: its lowest loss is at its smallest model),
     # approach 3 a = 0.514 [0.481, 0.557]; the paper: 0.49 and 0.46
     for number, result in chinchilla.items():
         low, high = result.params.exponent_interval
         assert low < result.params.exponent < high
-        # the disagreement with the paper, reported in the README: above it, by more than the
+        # the disagreement with the paper, reported in docs/planning.md: above it, by more than the
         # bootstrap interval
         assert low > PAPER_A[number], number
     assert chinchilla[2].params.exponent == pytest.approx(0.546, abs=0.005)

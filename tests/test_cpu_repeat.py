@@ -1,7 +1,7 @@
 """The data-constrained law against plain Chinchilla on the bundled repeated-data ladder
 (data/cpu_repeat: widths 32, 48, 64 x 1-32 epochs of one set of 65,536 unique tokens): fitted
 on the runs of at most 4 epochs, both predict the runs of 8, 16 and 32 epochs. The numbers are
-the README's ("The data-constrained law")."""
+docs/laws.md's ("The data-constrained law")."""
 
 from __future__ import annotations
 

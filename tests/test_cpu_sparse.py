@@ -2,7 +2,7 @@
 parameter x final sparsity 0, 0.5, 0.75, geometric pruning from 25% to 75% of compute): one
 parameter set for dense and sparse runs, its fit error beside plain Chinchilla on the final or
 the initial parameter count, and the backtest on the largest size's sparse runs. The numbers are
-the README's ("Sparse pre-training")."""
+docs/laws.md's ("Sparse pre-training")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The Kaplan law (scaling/laws/kaplan.py), the README's example of adding a law: the CLI fits
-synthetic losses made with the paper's constants and gives them back.
+"""The Kaplan law (scaling/laws/kaplan.py), the manual's example of adding a law
+(docs/adding-a-law.md): the CLI fits synthetic losses made with the paper's constants and gives
+them back.
 
 Certified constants: Kaplan et al. 2020, "Scaling Laws for Neural Language Models"
 (arXiv:2001.08361), eqs. (1.1)-(1.2): alpha_N = 0.076, alpha_D = 0.095, N_c = 8.8e13,
@@ -62,13 +63,13 @@ def test_noiseless_losses_give_the_constants_exactly():
         assert fit.params_[name] == pytest.approx(value, rel=1e-4), name
 
 
-def test_the_readme_shows_the_law_file_as_it_is():
-    """The README's "Adding a law" section shows scaling/laws/kaplan.py in full, less its
-    docstring: the example cannot drift from the file."""
+def test_the_manual_shows_the_law_file_as_it_is():
+    """docs/adding-a-law.md shows scaling/laws/kaplan.py in full, less its docstring: the
+    example cannot drift from the file."""
     from conftest import ROOT
 
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### Adding a law"):]
+    page = (ROOT / "docs" / "adding-a-law.md").read_text()
+    section = page[page.index("# Adding a law"):]
     shown = section[section.index("```python\n") + len("```python\n"):]
     shown = shown[:shown.index("```\n")]
     source = (ROOT / "scaling" / "laws" / "kaplan.py").read_text()

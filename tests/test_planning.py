@@ -92,7 +92,7 @@ def test_report_numbers_match_the_closed_form(fit, report):
                  if len(c) > 2 and "recommended" in c[1])
     value, low, high = _number_interval(cells[3].strip())
     assert value == pytest.approx(n, rel=1e-3) and low < value < high
-    # reach: ×6 params, ×5.4 tokens beyond the fitted data (README's table at 1e24)
+    # reach: ×6 params, ×5.4 tokens beyond the fitted data (docs/planning.md's plan at 1e24)
     assert "×6 params" in markdown and "×5.4 tokens" in markdown
 
 

@@ -312,7 +312,7 @@ def test_the_cpu_vocabulary_ladder_runs_all_three_approaches_and_says_why_one_is
     """The bundled CPU ladder (data/cpu_vocab, 4 V x 4 sizes): approaches 1 and 2 answer; the
     parametric law finds no gain from a larger V at these sizes (its vocabulary term switched
     off, A2 on its bound), so approach 3 has no optimum and says so instead of printing V = 0
-    (numbers as measured on this table; README, "The vocabulary law")."""
+    (numbers as measured on this table; docs/laws.md, "The vocabulary law")."""
     from conftest import ROOT
     from scaling.data.runs import read_runs
 

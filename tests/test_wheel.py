@@ -27,7 +27,7 @@ from conftest import ROOT
 from scaling.data.synthetic import chinchilla_ladder
 
 pytestmark = pytest.mark.slow
-SOURCES = ("pyproject.toml", "README.md", "cli.py", "scaling", "ladders")   # what the wheel holds
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "cli.py", "scaling", "ladders")   # what the wheel holds
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def installed(tmp_path_factory):
                             "--disable-pip-version-check", "-w", str(folder / "dist")],
                            capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-3000:]
-    (wheel,) = (folder / "dist").glob("scaling-*.whl")
+    (wheel,) = (folder / "dist").glob("scaling_laws-*.whl")
     environment = folder / "env"
     venv.EnvBuilder(with_pip=False).create(environment)
     python = environment / "bin" / "python"
@@ -182,3 +182,19 @@ def test_the_bundled_specs_are_in_the_wheel(installed):
                "in (pathlib.Path(ladders.__file__).parent / 'specs').glob('*.toml')))")
     assert done.returncode == 0, done.stderr
     assert "cpu-tiny.toml" in done.stdout and done.stdout.count(".toml") >= 3
+
+
+def test_the_wheel_carries_its_name_license_and_version(installed):
+    """The distribution is `scaling-laws` (`scaling` on PyPI is another project), its license the
+    SPDX expression with the LICENSE text inside, its version scaling.__version__."""
+    python, env, work = installed
+    metadata = subprocess.run(
+        [str(python), "-c", "from importlib.metadata import distribution as d; m = d('scaling-laws'); "
+         "print(m.metadata['Name'], m.metadata['License-Expression'], m.version); "
+         "print(sorted(str(f) for f in m.files if f.name == 'LICENSE'))"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert metadata.returncode == 0, metadata.stderr[-2000:]
+    first, files = metadata.stdout.splitlines()
+    import scaling
+    assert first.split() == ["scaling-laws", "Apache-2.0", scaling.__version__]
+    assert files.startswith("['scaling_laws-") and "/licenses/LICENSE'" in files

@@ -1,7 +1,7 @@
 """Ladder specs (TOML): their schema, their rungs and their cost.
 
 A spec names sizes × token budgets × vocabularies × schedules × seeds; every combination is one
-rung, i.e. one training run (and the smallest sizes' rungs again with each repeat seed). `ladders/specs/cpu-tiny.toml` is a complete one, and the README's
+rung, i.e. one training run (and the smallest sizes' rungs again with each repeat seed). `ladders/specs/cpu-tiny.toml` is a complete one, and docs/ladders.md's
 table (`python -m ladders.spec` prints it) lists every key with its type, default and meaning.
 
     schema.py   one typed dataclass per TOML section; `load_spec` reads and checks a file (or
@@ -9,7 +9,7 @@ table (`python -m ladders.spec` prints it) lists every key with its type, defaul
                 from another
     rungs.py    `expand`: the spec's rungs, a branched ladder's stable runs and branches
     cost.py     `estimate` (--dry-run), `compute` and `compute_line` (branches vs dedicated runs)
-    docs.py     `schema_markdown`: the schema as the README's key table
+    docs.py     `schema_markdown`: the schema as the key table of docs/ladders.md
 
 Unknown keys, wrong types, impossible values and missing files are `SpecError`s: one line naming
 the file and the key, exit 2 from the CLI.

@@ -1,4 +1,4 @@
-"""`python -m ladders.spec`: print every spec key as the README's Markdown table."""
+"""`python -m ladders.spec`: print every spec key as the Markdown table of docs/ladders.md."""
 
 from ladders.spec.docs import schema_markdown
 

@@ -1,6 +1,6 @@
 """The spec schema as documentation: every key of `ladders.spec.schema`, its type, default and
-the comment on its line, as the README's Markdown table (`python -m ladders.spec` prints it; a
-test fails when the README's copy differs)."""
+the comment on its line, as the Markdown table of docs/ladders.md (`python -m ladders.spec` prints it; a
+test fails when the copy in docs/ladders.md differs)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def schema_rows() -> list[tuple[str, str, str, str]]:
 
 
 def schema_markdown() -> str:
-    """The schema as a Markdown table: the README's key reference."""
+    """The schema as a Markdown table: the key reference of docs/ladders.md."""
     def cell(text):
         return text.replace("|", "\\|")
 

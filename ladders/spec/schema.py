@@ -7,7 +7,7 @@ once all are read. What depends on a model size (a branch point inside the warmu
 not divide the width) is checked when the spec expands into rungs (`ladders.spec.rungs`).
 
 The comment after a field is its documentation: `ladders.spec.docs` renders every key, its type,
-default and comment as the README's table, so a key is documented where it is declared or not at
+default and comment as the table in docs/ladders.md, so a key is documented where it is declared or not at
 all. A comment line right below a field continues that field's comment.
 """
 

@@ -1,7 +1,7 @@
 """Run tables: read, validate, map columns, derive, filter, select final rows, write.
 
-The contract is docs/run-table.md in the repository (version 1; the README's "The run table"
-section is its short version): one row per (run, evaluation point) with at
+The contract is docs/run-table.md in the repository (version 1; its "At a glance" section is the
+short version): one row per (run, evaluation point) with at
 least `run`, `params`, `tokens`, `loss`. Rows are numbered from 1 in file order (the first data row
 is row 1) and keep that number as the DataFrame index through every filter, so an error about a
 row can always name the row of the file it came from.
