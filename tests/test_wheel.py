@@ -187,7 +187,7 @@ def test_the_bundled_specs_are_in_the_wheel(installed):
 def test_the_wheel_carries_its_name_license_and_version(installed):
     """The distribution is `scaling-laws` (`scaling` on PyPI is another project), its license the
     SPDX expression with the LICENSE text inside, its version scaling.__version__."""
-    python, env, work = installed
+    python, env, work, _ = installed
     metadata = subprocess.run(
         [str(python), "-c", "from importlib.metadata import distribution as d; m = d('scaling-laws'); "
          "print(m.metadata['Name'], m.metadata['License-Expression'], m.version); "
