@@ -63,8 +63,8 @@ assert cli.main(["fit", str(RUNS), "--where", "not stable", "--bootstrap", "200"
                  "--out", str(out / "fit.json")]) == 0
 
 # %%
-assert cli.main(["plan", "--budget", "1e14", "--fit", str(out / "fit.json"),
-                 "--inference-tokens", "1e9", "--out", str(out / "plan")]) == 0
+assert cli.main(["plan", "--flops", "1e14", "--fit", str(out / "fit.json"),
+                 "--inference-tokens", "1e9", "--out-dir", str(out / "plan")]) == 0
 
 # %% [markdown]
 # The report (`report.md`, and `report.html` with its figures embedded) opens with the

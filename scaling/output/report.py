@@ -389,12 +389,12 @@ def _value(value, digits: int = 4) -> str:
     return "-" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def curve_table(law, curve, kind: str | None) -> str:
+def curve_table(law, curve, kind: str | None, level: float | None = None) -> str:
     """Rows of a predicted curve (step, lr, the target, its interval of `kind` when there is one,
     and how far each row reaches outside the fitted data in each of the law's scales: steps,
     LR area, peak LR, …)."""
     cells = reach_cells(law, curve_points(law, curve))
-    header = ("step", "lr", law.target, *((interval_heading(law, kind),) if kind else ()),
+    header = ("step", "lr", law.target, *((interval_heading(law, kind, level),) if kind else ()),
               *(f"× {name}" for name in cells))
     rows = [(f"{row.step}", f"{row.lr:.4g}", _value(getattr(row, law.target)),
              *((f"[{_value(row.lower)}, {_value(row.upper)}]",) if kind else ()),
