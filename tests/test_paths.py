@@ -472,10 +472,19 @@ def bins_spec(tmp: Path, train: bytes, valid: bytes, vocab: int = 1000) -> Path:
 
 
 def one_file_outside(tmp):
-    """The issue's `../../../../etc/passwd`: one file, so the held-out split gets none."""
+    """The issue's `../../../../etc/passwd`: one file, so one of the two splits gets none (which
+    one depends on the hash of the file's path, and so on tmp_path: both are checked)."""
+    from ladders import data as corpora
+    from ladders.spec import load_spec
+    from ladders.spec.rungs import data_for_rung
+
     (tmp / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" * 100)
-    return (files_spec(tmp, ["../../passwd"]),
-            ["data.files leaves the held-out split 0 tokens (0 bytes in 0 of 1 file(s)), fewer "
+    spec = files_spec(tmp, ["../../passwd"])
+    files = data_for_rung(load_spec(spec))["files"]     # the paths the run reads, as it names them
+    train, _ = corpora.split_corpus(corpora.text_corpus(files))
+    empty = "held-out" if len(train) else "training"
+    return (spec,
+            [f"data.files leaves the {empty} split 0 tokens (0 bytes in 0 of 1 file(s)), fewer "
              "than one sequence of ladder.context + 1 = 33 tokens", "give more files or raise "
              "data.valid_fraction"])
 
