@@ -83,7 +83,7 @@ def coord_check(spec_path, widths=None, steps: int = 10, seed: int = 0,
     docstring."""
     import torch
 
-    from ladders import data as corpora
+    from ladders import data as token_data
     from ladders.cores import set_threads
     from ladders.model import GPT
     from ladders.spec.rungs import data_for_rung
@@ -120,8 +120,8 @@ def coord_check(spec_path, widths=None, steps: int = 10, seed: int = 0,
                         model.register_forward_hook(hook("logits"))]
             for step in range(steps + 1):
                 current["step"] = step
-                x, y = corpora.batch_at(tokens.train, step, ladder.batch_size, ladder.context,
-                                        seed)
+                x, y = token_data.batch_at(tokens.train, step, ladder.batch_size, ladder.context,
+                                           seed)
                 x, y = torch.from_numpy(x), torch.from_numpy(y)
                 if step == steps:                    # after the last update: look only
                     with torch.no_grad():

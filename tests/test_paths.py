@@ -474,7 +474,7 @@ def bins_spec(tmp: Path, train: bytes, valid: bytes, vocab: int = 1000) -> Path:
 def one_file_outside(tmp):
     """The issue's `../../../../etc/passwd`: one file, so one of the two splits gets none (which
     one depends on the hash of the file's path, and so on tmp_path: both are checked)."""
-    from ladders import data as corpora
+    from ladders import corpus as corpora
     from ladders.spec import load_spec
     from ladders.spec.rungs import data_for_rung
 
@@ -506,7 +506,7 @@ def a_glob_of_folders_only(tmp):
 
 def a_small_held_out_split(tmp):
     """Held-out documents (by the hash of their names) of 5 bytes each."""
-    from ladders import data as corpora
+    from ladders import corpus as corpora
 
     (tmp / "t").mkdir()
     for i in range(30):
@@ -561,9 +561,11 @@ def test_dry_run_passes_files_that_make_both_splits(tmp_path, capsys):
 
 def test_the_split_sizes_are_the_runs_own(tmp_path):
     """The dry run's count of each split's tokens is what training tokenises (bytes)."""
-    from ladders import data as corpora
+    from ladders import corpus as corpora
+    from ladders.data import load_tokens
     from ladders.spec import load_spec
-    from ladders.spec.rungs import data_for_rung, _stream_bytes
+    from ladders.spec.corpus_check import _stream_bytes
+    from ladders.spec.rungs import data_for_rung
     from ladders.tokenizer import ByteTokenizer
 
     (tmp_path / "t").mkdir()
@@ -571,7 +573,7 @@ def test_the_split_sizes_are_the_runs_own(tmp_path):
         (tmp_path / "t" / f"{i}.txt").write_text(f"dokument {i} é " * (i + 1))
     spec = load_spec(files_spec(tmp_path, [str(tmp_path / "t" / "*.txt")]))
     corpus = corpora.text_corpus(data_for_rung(spec)["files"])
-    tokens = corpora.load_tokens(corpus, ByteTokenizer(), tmp_path / "cache")
+    tokens = load_tokens(corpus, ByteTokenizer(), tmp_path / "cache")
     train, valid = corpora.split_corpus(corpus)
     assert (_stream_bytes(train), _stream_bytes(valid)) == (tokens.n_train, tokens.n_valid)
     assert tokens.n_valid > 0 and tokens.n_train > 0

@@ -8,6 +8,7 @@ table (`python -m ladders.spec` prints it) lists every key with its type, defaul
                 a bundled spec by name, `bundled_specs`), `dump_toml` writes a spec derived
                 from another
     rungs.py    `expand`: the spec's rungs, a branched ladder's stable runs and branches
+    corpus_check.py  `check_corpus`: what only the data can tell, before any rung runs
     cost.py     `estimate` (--dry-run), `compute` and `compute_line` (branches vs dedicated runs)
     docs.py     `schema_markdown`: the schema as the key table of docs/ladders.md
 
