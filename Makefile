@@ -39,9 +39,9 @@ demo: $(STAMP)
 	$(VENV)/bin/scaling fit data/chinchilla/runs.parquet --where "loss < 3.44" \
 		--bootstrap 1000 --out out/chinchilla-fit.json --plot out/chinchilla-fit.png
 	$(VENV)/bin/scaling predict out/chinchilla-fit.json --params 7e10 --tokens 1.4e12
-	$(VENV)/bin/scaling plan --budget 1e24 --fit out/chinchilla-fit.json \
+	$(VENV)/bin/scaling plan --flops 1e24 --fit out/chinchilla-fit.json \
 		--runs data/chinchilla/runs.parquet --where "loss < 3.44" --inference-tokens 1e13 \
-		--out out/plan-1e24
+		--out-dir out/plan-1e24
 	$(VENV)/bin/scaling fit data/cpu_schedules/runs.parquet --law multipower --where "step > 100" \
 		--bootstrap 100 --out out/multipower-fit.json --plot out/multipower-fit.png
 	$(VENV)/bin/scaling predict out/multipower-fit.json --every 25 \

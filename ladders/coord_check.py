@@ -1,7 +1,7 @@
 """The coordinate check of muP (Yang et al. 2022, "Tensor Programs V", section 7.3 / Figure 5):
 train each width a few steps and watch the size of every layer's activations.
 
-    scaling ladder coord-check SPEC [--widths 32 64 128 256] [--steps 10] [--out DIR] [--threads K]
+    scaling ladder coord-check SPEC [--widths 32 64 128 256] [--steps 10] [--out-dir DIR] [--threads K]
 
 For each parametrization ("standard" and "mup") and each width (the spec's model.sizes, or
 --widths with the depth of model.sizes[0] and the base's head size), a model is built from the
@@ -83,7 +83,7 @@ def coord_check(spec_path, widths=None, steps: int = 10, seed: int = 0,
     docstring."""
     import torch
 
-    from ladders import data as corpora
+    from ladders import data as token_data
     from ladders.cores import set_threads
     from ladders.model import GPT
     from ladders.spec.rungs import data_for_rung
@@ -120,8 +120,8 @@ def coord_check(spec_path, widths=None, steps: int = 10, seed: int = 0,
                         model.register_forward_hook(hook("logits"))]
             for step in range(steps + 1):
                 current["step"] = step
-                x, y = corpora.batch_at(tokens.train, step, ladder.batch_size, ladder.context,
-                                        seed)
+                x, y = token_data.batch_at(tokens.train, step, ladder.batch_size, ladder.context,
+                                           seed)
                 x, y = torch.from_numpy(x), torch.from_numpy(y)
                 if step == steps:                    # after the last update: look only
                     with torch.no_grad():
@@ -236,12 +236,12 @@ def command(args) -> int:
                 from None
         if any(w <= 0 for w in widths):
             raise SpecError(f"--widths: give positive integers, got {widths}")
-    out = Path(args.out)
+    out = Path(args.out_dir)
     csv_path, plot_path = out / "coord-check.csv", out / "coord-check.png"
     if out.exists() and not out.is_dir():
-        raise SpecError(f"--out {out}: is a file; give a folder")
-    check_output(csv_path, "--out", {"csv"}, "coord-check.csv")
-    check_output(plot_path, "--out", {"png"}, "coord-check.png")
+        raise SpecError(f"--out-dir {out}: is a file; give a folder")
+    check_output(csv_path, "--out-dir", {"csv"}, "coord-check.csv")
+    check_output(plot_path, "--out-dir", {"png"}, "coord-check.png")
     needs_torch()
     table = coord_check(args.spec, widths=widths, steps=args.steps, threads=args.threads)
     write_csv(table, csv_path)

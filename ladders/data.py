@@ -1,12 +1,9 @@
-"""Corpora, token caches and deterministic batches for the ladder runner (numpy only).
+"""Token caches, deterministic batches and vocabulary statistics for the ladder runner (numpy
+only); the corpora they are made of and their split are ``ladders.corpus``.
 
-* A :class:`Corpus` is an ordered list of named documents with a content hash: the running
-  Python's standard library (:func:`stdlib_corpus`) or the user's text files (:func:`text_corpus`).
-* :func:`split_corpus` splits a corpus by document, from a hash of each document's name, into a
-  training and a validation corpus (:func:`split_documents`: their documents); a BPE trains on
-  the training corpus only (``ladders.tokenizer.get_tokenizer``).
-* :func:`load_tokens` tokenises both splits once and caches them as raw ``.bin`` files with JSON
-  sidecars; later calls memory-map them. :func:`bin_tokens` reads pre-tokenised ``.bin`` files.
+* :func:`load_tokens` tokenises both splits of a corpus once and caches them as raw ``.bin``
+  files with JSON sidecars; later calls memory-map them. :func:`bin_tokens` reads pre-tokenised
+  ``.bin`` files.
 * :func:`batch_at` gives the training batch of an optimizer step as a pure function of
   ``(seed, step)``, which makes resuming exact and independent of the number of DDP ranks
   (:func:`rank_slice`); :func:`eval_batches` gives fixed validation windows. With a cap on the
@@ -19,182 +16,30 @@
   (:func:`held_out_statistics`).
 
 This module imports neither torch (the trainer turns the int64 arrays into tensors) nor the
-tokenizers, which import it: :func:`load_tokens` takes any object with ``name``, ``vocab_size``,
-``dtype``, ``fingerprint`` and ``encode_batch``, and uses ``token_characters`` when it has one
+tokenizers: :func:`load_tokens` takes any object with ``name``, ``vocab_size``, ``dtype``,
+``fingerprint`` and ``encode_batch``, and uses ``token_characters`` when it has one
 (``ladders.tokenizer``).
 """
 from __future__ import annotations
 
 import functools
-import glob as _glob
 import hashlib
 import json
 import math
-import os
-import sys
-import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from ladders.corpus import Corpus, split_documents
 from scaling.output.atomic import write_bytes
 
-#: Directory names skipped anywhere under the standard library.
-STDLIB_EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", "test", "tests", "idlelib", "lib2to3"})
 #: Text placed between consecutive documents when a split is flattened into one token stream.
 DOC_SEPARATOR = "\n\n"
 #: Documents tokenised per call to ``encode_batch`` (bounds the memory of BPE encodings).
 _ENCODE_CHUNK = 64
 _TOKEN_CACHE_FORMAT = 2          # 2: the sidecar records the split's characters
-
-
-def corpus_hash(names: Sequence[str], documents: Sequence[str]) -> str:
-    """sha256 hex of the names and contents in order (each length-prefixed, so it is unambiguous)."""
-    h = hashlib.sha256()
-    h.update(b"corpus-v1\0")
-    for name, text in zip(names, documents, strict=True):
-        for part in (name.encode("utf-8"), text.encode("utf-8")):
-            h.update(len(part).to_bytes(8, "little"))
-            h.update(part)
-    return h.hexdigest()
-
-
-@dataclass
-class Corpus:
-    """Named documents in a fixed order; ``hash`` identifies names and contents."""
-
-    name: str
-    documents: list[str]
-    names: list[str]
-    hash: str = ""
-
-    def __post_init__(self):
-        if len(self.names) != len(self.documents):
-            raise ValueError(f"{len(self.names)} names for {len(self.documents)} documents")
-        if not self.hash:
-            self.hash = corpus_hash(self.names, self.documents)
-
-    @property
-    def n_bytes(self) -> int:
-        return sum(len(d.encode("utf-8")) for d in self.documents)
-
-    def __len__(self) -> int:
-        return len(self.documents)
-
-    def __repr__(self) -> str:
-        return f"Corpus(name={self.name!r}, documents={len(self.documents)}, hash={self.hash[:16]!r})"
-
-
-def stdlib_corpus(max_bytes: int | None = None) -> Corpus:
-    """The running Python's standard-library source as a corpus.
-
-    All ``*.py`` files under ``sysconfig.get_paths()["stdlib"]``, skipping ``site-packages`` and the
-    ``test``/``tests``/``idlelib``/``lib2to3`` directories, read as UTF-8 (files that fail to decode
-    are skipped), in sorted relative-path order. With ``max_bytes``, the longest prefix of that order
-    whose total UTF-8 size is at most ``max_bytes`` (at least one document, else ValueError).
-    """
-    if max_bytes is not None and max_bytes <= 0:
-        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
-    root = Path(sysconfig.get_paths()["stdlib"])
-    rels = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in STDLIB_EXCLUDED_DIRS and d != "__pycache__"]
-        rel_dir = Path(dirpath).relative_to(root)
-        for fn in filenames:
-            if fn.endswith(".py"):
-                rels.append((rel_dir / fn).as_posix())
-    rels.sort()
-    names, documents, total = [], [], 0
-    for rel in rels:
-        try:
-            raw = (root / rel).read_bytes()
-            text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if max_bytes is not None and total + len(raw) > max_bytes:
-            break
-        names.append(rel)
-        documents.append(text)
-        total += len(raw)
-    if not documents:
-        raise ValueError(f"max_bytes={max_bytes} is smaller than the first standard-library file")
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return Corpus(name=f"python-stdlib-{version}", documents=documents, names=names)
-
-
-def text_corpus(globs: Sequence[str] | str) -> Corpus:
-    """User text files matched by glob patterns (``**`` recursive), sorted and deduplicated.
-
-    Raises FileNotFoundError naming the first pattern that matches no file, and ValueError naming a
-    file that is not valid UTF-8. Document names are the matched paths as written by the pattern.
-    """
-    if isinstance(globs, (str, os.PathLike)):
-        globs = [globs]
-    globs = [os.fspath(g) for g in globs]
-    if not globs:
-        raise ValueError("text_corpus needs at least one glob pattern")
-    by_real: dict[str, str] = {}
-    for pattern in globs:
-        matches = [m for m in _glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(m)]
-        if not matches:
-            raise FileNotFoundError(f"no files match the pattern {pattern!r}")
-        for m in matches:
-            real = os.path.realpath(m)
-            name = Path(os.path.normpath(m)).as_posix()
-            if real not in by_real or name < by_real[real]:
-                by_real[real] = name
-    paths = sorted(by_real.items(), key=lambda kv: (kv[1], kv[0]))
-    names, documents = [], []
-    for real, name in paths:
-        try:
-            documents.append(Path(real).read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        names.append(name)
-    h = corpus_hash(names, documents)
-    return Corpus(name=f"text-{h[:12]}", documents=documents, names=names, hash=h)
-
-
-def _name_uniform(name: str) -> float:
-    """A number in [0, 1) fixed by the document name (sha256, first 8 bytes)."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-def split_corpus(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[Corpus, Corpus]:
-    """Split a corpus by document into (train, valid) corpora, each in corpus order.
-
-    A document goes to validation when a hash of its name, as a uniform number in [0, 1), is below
-    ``valid_fraction``; so the split does not depend on the other documents or on the order. With
-    two or more documents each side gets at least one: if a side is empty, the document whose
-    number is closest to the threshold moves across. Each side's ``hash`` identifies exactly its
-    documents (a BPE trained on the training side is cached under it).
-    """
-    if not 0.0 < float(valid_fraction) < 1.0:
-        raise ValueError(f"valid_fraction must lie in (0, 1), got {valid_fraction}")
-    u = [_name_uniform(n) for n in corpus.names]
-    is_valid = [x < valid_fraction for x in u]
-    n = len(u)
-    if n >= 2:
-        if not any(is_valid):
-            is_valid[min(range(n), key=lambda i: (u[i], corpus.names[i]))] = True
-        elif all(is_valid):
-            is_valid[max(range(n), key=lambda i: (u[i], corpus.names[i]))] = False
-
-    def side(valid: bool, label: str) -> Corpus:
-        keep = [i for i in range(n) if is_valid[i] == valid]
-        return Corpus(name=f"{corpus.name}/{label}", documents=[corpus.documents[i] for i in keep],
-                      names=[corpus.names[i] for i in keep])
-
-    return side(False, "train"), side(True, "valid")
-
-
-def split_documents(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[list[str], list[str]]:
-    """The documents of :func:`split_corpus`: (train_docs, valid_docs), in corpus order."""
-    train, valid = split_corpus(corpus, valid_fraction)
-    return train.documents, valid.documents
 
 
 @dataclass

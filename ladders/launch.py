@@ -34,7 +34,7 @@ import pandas as pd
 from ladders.progress import Progress
 from ladders.spec import (SpecError, bundled_specs, compute, compute_line, estimate, expand,
                           load_spec, spec_summary)
-from ladders.spec.rungs import check_corpus
+from ladders.spec.corpus_check import check_corpus
 from scaling.errors import ScalingError
 from scaling.data.runs import write_runs
 

@@ -7,7 +7,7 @@ width, so the best LR moves by at most one grid step across widths; under the st
 parametrization with Adam it falls as the width grows (roughly as 1/width for the hidden
 matrices).
 
-    $ scaling ladder lr-transfer data/cpu_mup_lr/runs.parquet --out out/lr-transfer
+    $ scaling ladder lr-transfer data/cpu_mup_lr/runs.parquet --out-dir out/lr-transfer
 
     from ladders.lr_transfer import best_lr_table, plot_lr_transfer
     runs = pd.read_parquet("data/cpu_mup_lr/runs.parquet")
@@ -237,16 +237,16 @@ def edge_warnings(table: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
 
 
 def command(args) -> int:
-    """`scaling ladder lr-transfer RUNS [RUNS ...] --out DIR` with parsed arguments."""
+    """`scaling ladder lr-transfer RUNS [RUNS ...] --out-dir DIR` with parsed arguments."""
     from scaling.output.console import check_output
     from scaling.errors import ScalingError
 
-    out = Path(args.out)
+    out = Path(args.out_dir)
     if out.exists() and not out.is_dir():
-        raise ScalingError(f"--out {out}: is a file; give a folder")
+        raise ScalingError(f"--out-dir {out}: is a file; give a folder")
     csv_path, plot_path = out / "best-lr.csv", out / "lr-transfer.png"
-    check_output(csv_path, "--out", {"csv"}, "best-lr.csv")
-    check_output(plot_path, "--out", {"png"}, "lr-transfer.png")
+    check_output(csv_path, "--out-dir", {"csv"}, "best-lr.csv")
+    check_output(plot_path, "--out-dir", {"png"}, "lr-transfer.png")
     runs = read_sweep(args.runs)
     table = best_lr_table(runs)
     print(best_lr_text(runs))

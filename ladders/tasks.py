@@ -14,7 +14,7 @@ every evaluation row of a rung (`ladders.train`):
   UTF-8 bytes (total bits / total bytes, not a mean of per-item ratios).
 
 Built-in tasks are made from the HELD-OUT documents of the rung's corpus (the
-``data.valid_fraction`` split of ``ladders.data.split_corpus``; never training text). An item's
+``data.valid_fraction`` split of ``ladders.corpus.split_corpus``; never training text). An item's
 context is the document's text before its answer (its last ``CONTEXT_CHARS`` characters; at
 least ``MIN_CONTEXT_CHARS`` = 64 characters of the document come before the answer). Options are
 at most ``option_bytes(window)`` = min(3/4 of the window, 120) UTF-8 bytes, so at least a quarter
@@ -466,7 +466,7 @@ def held_out(data: dict):
     """(corpus, its held-out documents) of a rung's data settings (`Rung.data`): a stdlib or
     files corpus split at its valid_fraction. Pre-tokenised .bin corpora have no text: a
     `TaskError`."""
-    from ladders import data as corpora
+    from ladders import corpus as corpora
 
     if data["corpus"] == "bins":
         raise TaskError("tasks need the corpus's text (and tokenizer); pre-tokenised .bin "

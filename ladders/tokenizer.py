@@ -15,13 +15,13 @@ Both tokenizers share one small interface, which is all `ladders.data` relies on
 
 The BPE is trained with Hugging Face `tokenizers` (a ByteLevel pre-tokenizer and decoder, an
 initial alphabet of all 256 bytes so that any text encodes, no special tokens) on the training
-documents of the corpus only (``ladders.data.split_corpus`` at the run's ``valid_fraction``), so
+documents of the corpus only (``ladders.corpus.split_corpus`` at the run's ``valid_fraction``), so
 no validation text shapes the vocabulary, and cached as JSON under
 ``cache_dir/bpe-<training split hash[:16]>-<V>.json``; a second call with the same training
 documents and V loads the file instead of training. Training is deterministic: the same
 documents and V give the same vocabulary and merges.
 
-This module imports ``ladders.data`` (for the split), never the other way round, and not torch.
+This module imports ``ladders.corpus`` (for the split), never the other way round, and not torch.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ladders.data import split_corpus
+from ladders.corpus import split_corpus
 from scaling.output.atomic import write_bytes
 
 BYTE_VOCAB = 256

@@ -91,7 +91,8 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from ladders import data as corpora
+from ladders import data as token_data
+from ladders.corpus import stdlib_corpus, text_corpus
 from ladders.checkpoints import (CheckpointError, branch_state, check_same_rung, read_state,
                                  status)
 from ladders.cores import set_threads
@@ -114,7 +115,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SCALING_CACHE", Path.home() / ".cache" / "scaling"))
 
 
-def load_data(data: dict) -> corpora.TokenData:
+def load_data(data: dict) -> token_data.TokenData:
     """Token arrays for a rung's data settings (cached on disk and in this process)."""
     from ladders.tokenizer import get_tokenizer
 
@@ -122,16 +123,16 @@ def load_data(data: dict) -> corpora.TokenData:
     key = json.dumps({k: v for k, v in data.items() if k != "unique_tokens"}, sort_keys=True)
     if key not in _TOKEN_CACHE:
         if data["corpus"] == "bins":
-            tokens = corpora.bin_tokens(data["train_bin"], data["valid_bin"], data["bin_dtype"],
-                                        vocab_size=data["vocab_size"])
+            tokens = token_data.bin_tokens(data["train_bin"], data["valid_bin"], data["bin_dtype"],
+                                           vocab_size=data["vocab_size"])
         else:
-            corpus = (corpora.stdlib_corpus(max_bytes=data.get("max_bytes"))
-                      if data["corpus"] == "stdlib" else corpora.text_corpus(data["files"]))
+            corpus = (stdlib_corpus(max_bytes=data.get("max_bytes"))
+                      if data["corpus"] == "stdlib" else text_corpus(data["files"]))
             valid_fraction = data.get("valid_fraction", 0.05)
             tokenizer = get_tokenizer(data["tokenizer"], data["vocab_size"], corpus, cache_dir(),
                                       valid_fraction=valid_fraction)
-            tokens = corpora.load_tokens(corpus, tokenizer, cache_dir(),
-                                         valid_fraction=valid_fraction)
+            tokens = token_data.load_tokens(corpus, tokenizer, cache_dir(),
+                                            valid_fraction=valid_fraction)
         _TOKEN_CACHE[key] = tokens
     return _TOKEN_CACHE[key]
 
@@ -244,16 +245,16 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         trained = torch.compile(trained)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" \
         else torch.autocast("cpu", enabled=False)
-    evaluation = corpora.eval_batches(tokens.valid, rung.batch_size, rung.context,
-                                      rung.eval_batches)
-    held_out = corpora.held_out_statistics(tokens, evaluation)     # fixed: once per rung
+    evaluation = token_data.eval_batches(tokens.valid, rung.batch_size, rung.context,
+                                         rung.eval_batches)
+    held_out = token_data.held_out_statistics(tokens, evaluation)  # fixed: once per rung
     try:
         tasks = rung_tasks(rung, cache_dir())                         # fixed: once per rung
     except (TaskError, ValueError, OSError) as exc:
         raise ScalingError(f"{rung.run}: tasks: {exc}") from None
     per_char = tokens.tokens_per_char
     micro, accumulation = micro_batches(rung, world)
-    share = corpora.rank_slice(rung.batch_size, rank, world)
+    share = token_data.rank_slice(rung.batch_size, rank, world)
 
     def to_device(array: np.ndarray) -> torch.Tensor:
         tensor = torch.from_numpy(array)
@@ -386,8 +387,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
         factor = float(lrs[step] / schedule.peak)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * factor
-        x, y = corpora.batch_at(tokens.train, step, rung.batch_size, rung.context, rung.seed,
-                                rows=share, unique_tokens=unique)
+        x, y = token_data.batch_at(tokens.train, step, rung.batch_size, rung.context, rung.seed,
+                                   rows=share, unique_tokens=unique)
         x, y = to_device(x), to_device(y)
         step_loss = None
         for part in range(accumulation):

@@ -1,7 +1,5 @@
-"""`python -m scaling` is the `scaling` command (cli.py); nothing imports this module."""
+"""`python -m scaling` is the `scaling` command (scaling/cli/); nothing imports this module."""
 
-import sys
+from scaling.cli import main
 
-from cli import main
-
-sys.exit(main())
+raise SystemExit(main())

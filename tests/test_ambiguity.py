@@ -10,6 +10,7 @@ import pytest
 
 import cli
 from scaling.analysis import planning
+from scaling.cli import build_parser
 from scaling.errors import ScalingError
 from scaling.laws import get_law
 from scaling.analysis.schedule_comparison import compare_schedules
@@ -49,7 +50,7 @@ def runs_csv(tmp_path_factory):
     (["optimal", "RUNS", "--budgets", "1e18", "1e19", "--budgets", "1e20"],
      "--budgets 1e+18 1e+19 and --budgets 1e+20"),
     (["optimal", "RUNS", "--flops", "1e21", "--flops", "1e23"], "--flops 1e+21 and --flops 1e+23"),
-    (["plan", "--budget", "1e20", "--budget", "3e20", "--out", "x"],
+    (["plan", "--budget", "1e20", "--budget", "3e20", "--out-dir", "x"],
      "--budget 1e+20 and --budget 3e+20"),
     (["fit", "RUNS", "--where", "params < 1e9", "--where", "loss < 3"],
      "--where 'params < 1e9' and --where 'loss < 3'"),
@@ -64,12 +65,12 @@ def test_an_option_given_twice_with_different_values(capsys, argv, both):
 
 
 def test_an_option_repeated_with_the_same_value_is_one_value():
-    args = cli._parser().parse_args(["optimal", "RUNS", "--flops", "1e21", "--flops", "1e21",
+    args = build_parser().parse_args(["optimal", "RUNS", "--flops", "1e21", "--flops", "1e21",
                                      "--where", "loss < 3", "--where", "loss < 3"])
     assert args.flops == [1e21] and args.where == "loss < 3"
     # and a different one is refused by the same parser
     with pytest.raises(ScalingError, match="given twice, --flops 1e"):
-        cli._parser().parse_args(["optimal", "RUNS", "--flops", "1e21", "--flops", "2e21"])
+        build_parser().parse_args(["optimal", "RUNS", "--flops", "1e21", "--flops", "2e21"])
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -211,7 +211,7 @@ def test_a_law_given_as_an_object_is_used_as_given(tmp_path, capsys):
 def test_plan_in_python_is_the_cli(chinchilla_fit, tmp_path, capsys):
     chinchilla_fit.save(tmp_path / "fit.json")
     assert cli.main(["plan", "--budget", "1e21", "--fit", str(tmp_path / "fit.json"),
-                     "--bootstrap", "0", "--out", str(tmp_path / "plan")]) == 0
+                     "--bootstrap", "0", "--out-dir", str(tmp_path / "plan")]) == 0
     printed = capsys.readouterr().out
     result = scaling.plan(1e21, fits=[tmp_path / "fit.json"], bootstrap=0)
     assert isinstance(result, Plan)

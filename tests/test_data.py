@@ -1,4 +1,5 @@
-"""ladders.data and ladders.tokenizer: corpora, splits, tokenizers, token caches, batches."""
+"""ladders.corpus, ladders.data and ladders.tokenizer: corpora, splits, tokenizers, token caches,
+batches."""
 import json
 import os
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 pytest.importorskip("tokenizers")
 
+from ladders import corpus as C  # noqa: E402
 from ladders import data as D  # noqa: E402
 from ladders import tokenizer as T  # noqa: E402
 
@@ -16,12 +18,12 @@ SAMPLE = "def f(x):\n    return x + 1  # héllo, 世界 🙂\n\n\tclass A: pass\
 
 @pytest.fixture(scope="module")
 def stdlib():
-    return D.stdlib_corpus()
+    return C.stdlib_corpus()
 
 
 @pytest.fixture(scope="module")
 def small():
-    return D.stdlib_corpus(max_bytes=300_000)
+    return C.stdlib_corpus(max_bytes=300_000)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def bpe512(small, bpe_dir):
 
 
 def test_stdlib_corpus_is_deterministic(stdlib):
-    again = D.stdlib_corpus()
+    again = C.stdlib_corpus()
     assert again.hash == stdlib.hash
     assert again.names == stdlib.names
     assert stdlib.names == sorted(stdlib.names)
@@ -58,15 +60,15 @@ def test_stdlib_max_bytes(stdlib, small):
     nxt = stdlib.documents[len(small.names)]
     assert small.n_bytes + len(nxt.encode("utf-8")) > 300_000  # the longest prefix that fits
     assert small.hash != stdlib.hash
-    assert D.stdlib_corpus(max_bytes=300_000).hash == small.hash
+    assert C.stdlib_corpus(max_bytes=300_000).hash == small.hash
 
 
 def test_corpus_hash_covers_names_and_contents():
-    a = D.Corpus("x", ["ab", "c"], ["n1", "n2"])
-    assert a.hash == D.Corpus("y", ["ab", "c"], ["n1", "n2"]).hash
-    assert a.hash != D.Corpus("x", ["a", "bc"], ["n1", "n2"]).hash
-    assert a.hash != D.Corpus("x", ["ab", "c"], ["n1", "n3"]).hash
-    assert a.hash != D.Corpus("x", ["c", "ab"], ["n2", "n1"]).hash
+    a = C.Corpus("x", ["ab", "c"], ["n1", "n2"])
+    assert a.hash == C.Corpus("y", ["ab", "c"], ["n1", "n2"]).hash
+    assert a.hash != C.Corpus("x", ["a", "bc"], ["n1", "n2"]).hash
+    assert a.hash != C.Corpus("x", ["ab", "c"], ["n1", "n3"]).hash
+    assert a.hash != C.Corpus("x", ["c", "ab"], ["n2", "n1"]).hash
 
 
 def test_text_corpus(tmp_path, monkeypatch):
@@ -76,19 +78,19 @@ def test_text_corpus(tmp_path, monkeypatch):
     (tmp_path / "sub" / "c.txt").write_text("sea\n", encoding="utf-8")
     (tmp_path / "skip.md").write_text("no\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    c = D.text_corpus(["*.txt", "a.*", "**/*.txt"])  # overlapping patterns: deduplicated
+    c = C.text_corpus(["*.txt", "a.*", "**/*.txt"])  # overlapping patterns: deduplicated
     assert c.names == ["a.txt", "b.txt", "sub/c.txt"]
     assert c.documents == ["ay ü\n", "bee\n", "sea\n"]
-    assert c.hash == D.text_corpus(["**/*.txt"]).hash
+    assert c.hash == C.text_corpus(["**/*.txt"]).hash
     assert c.name.startswith("text-")
 
     with pytest.raises(FileNotFoundError) as err:
-        D.text_corpus(["*.txt", "nothing/*.json"])
+        C.text_corpus(["*.txt", "nothing/*.json"])
     assert "nothing/*.json" in str(err.value) and "\n" not in str(err.value)
 
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa")
     with pytest.raises(ValueError, match="bad.txt"):
-        D.text_corpus(["*.txt"])
+        C.text_corpus(["*.txt"])
 
 
 # --- splits --------------------------------------------------------------------------------------
@@ -96,8 +98,8 @@ def test_text_corpus(tmp_path, monkeypatch):
 
 def test_split_by_document(stdlib):
     # tag each document with its name so that equal files (e.g. empty __init__.py) stay distinct
-    tagged = D.Corpus("tagged", [f"# {n}\n{d}" for n, d in zip(stdlib.names, stdlib.documents)], stdlib.names)
-    train, valid = D.split_documents(tagged, 0.05)
+    tagged = C.Corpus("tagged", [f"# {n}\n{d}" for n, d in zip(stdlib.names, stdlib.documents)], stdlib.names)
+    train, valid = C.split_documents(tagged, 0.05)
     assert train and valid
     assert len(train) + len(valid) == len(tagged.documents)
     assert not set(train) & set(valid)
@@ -105,21 +107,21 @@ def test_split_by_document(stdlib):
     assert train == [d for d in tagged.documents if d in set(train)]  # corpus order kept
     assert 0.01 < len(valid) / len(tagged.documents) < 0.12
     # deterministic, and decided by the name alone: a sub-corpus splits its documents the same way
-    assert D.split_documents(tagged, 0.05) == (train, valid)
-    sub = D.Corpus("sub", tagged.documents[::3], tagged.names[::3])
-    sub_train, sub_valid = D.split_documents(sub, 0.05)
+    assert C.split_documents(tagged, 0.05) == (train, valid)
+    sub = C.Corpus("sub", tagged.documents[::3], tagged.names[::3])
+    sub_train, sub_valid = C.split_documents(sub, 0.05)
     assert set(sub_valid) <= set(valid) and set(sub_train) <= set(train)
 
 
 def test_split_guarantees_both_sides():
-    two = D.Corpus("two", ["a", "b"], ["x", "y"])
+    two = C.Corpus("two", ["a", "b"], ["x", "y"])
     for frac in (1e-9, 0.5, 1 - 1e-9):
-        train, valid = D.split_documents(two, frac)
+        train, valid = C.split_documents(two, frac)
         assert len(train) == 1 and len(valid) == 1
-    one = D.Corpus("one", ["a"], ["x"])
-    assert sum(map(len, D.split_documents(one, 0.05))) == 1
+    one = C.Corpus("one", ["a"], ["x"])
+    assert sum(map(len, C.split_documents(one, 0.05))) == 1
     with pytest.raises(ValueError):
-        D.split_documents(two, 0.0)
+        C.split_documents(two, 0.0)
 
 
 # --- tokenizers ----------------------------------------------------------------------------------
@@ -157,7 +159,7 @@ def test_bpe_round_trip_and_compression(bpe512, stdlib):
 
 
 def test_bpe_is_deterministic(small, bpe512, tmp_path):
-    train, _ = D.split_documents(small)
+    train, _ = C.split_documents(small)
     again = T.train_bpe(train, 512, small.hash, tmp_path)
     assert again.vocab == bpe512.vocab
     assert again.fingerprint == bpe512.fingerprint
@@ -165,7 +167,7 @@ def test_bpe_is_deterministic(small, bpe512, tmp_path):
 
 
 def test_bpe_is_cached(small, bpe512, bpe_dir, monkeypatch):
-    train, _ = D.split_corpus(small, 0.05)        # cached under its training documents' hash
+    train, _ = C.split_corpus(small, 0.05)        # cached under its training documents' hash
     path = bpe_dir / f"bpe-{train.hash[:16]}-512.json"
     assert path.is_file() and bpe512.path == path
     assert not [p for p in os.listdir(bpe_dir) if p.endswith(".tmp")]
@@ -181,7 +183,7 @@ def test_bpe_is_cached(small, bpe512, bpe_dir, monkeypatch):
     # a different V is a different cache entry, so it would train; so is a different split
     with pytest.raises(AssertionError, match="retrained"):
         T.get_tokenizer("bpe", 300, small, bpe_dir, valid_fraction=0.05)
-    assert D.split_corpus(small, 0.5)[0].hash != train.hash
+    assert C.split_corpus(small, 0.5)[0].hash != train.hash
     with pytest.raises(AssertionError, match="retrained"):
         T.get_tokenizer("bpe", 512, small, bpe_dir, valid_fraction=0.5)
     with pytest.raises(ValueError, match="valid_fraction"):
@@ -200,21 +202,21 @@ def names_between(low, high, count, prefix="doc"):
     found = []
     for i in range(100_000):
         name = f"{prefix}{i}.txt"
-        if low <= D._name_uniform(name) < high:
+        if low <= C._name_uniform(name) < high:
             found.append(name)
             if len(found) == count:
                 return found
     raise AssertionError("no such names")
 
 
-def hygiene_corpus(prefix="doc") -> D.Corpus:
+def hygiene_corpus(prefix="doc") -> C.Corpus:
     """Ten training documents; one held out at valid_fraction 0.05 and 0.1 (jxjx...); one held
     out at 0.1 but trained on at 0.05 (qzqz...): the document that a 0.05 default leaked."""
     always, only_at_10 = names_between(0, 0.05, 1, prefix), names_between(0.05, 0.1, 1, prefix)
     train = names_between(0.1, 1, 10, prefix)
     texts = {always[0]: VALID_EVEN_AT_5, only_at_10[0]: VALID_ONLY}
     names = sorted(train + always + only_at_10)
-    return D.Corpus("hygiene", [texts.get(n, TRAIN_TEXT) for n in names], names)
+    return C.Corpus("hygiene", [texts.get(n, TRAIN_TEXT) for n in names], names)
 
 
 def learned(vocab, pair) -> bool:
@@ -224,7 +226,7 @@ def learned(vocab, pair) -> bool:
 @pytest.mark.parametrize("valid_fraction", [0.05, 0.1])
 def test_bpe_learns_from_training_documents_only(tmp_path, valid_fraction):
     corpus = hygiene_corpus()
-    train, valid = D.split_corpus(corpus, valid_fraction)
+    train, valid = C.split_corpus(corpus, valid_fraction)
     assert len(train) == (11 if valid_fraction == 0.05 else 10)
     assert (VALID_ONLY in valid.documents) == (valid_fraction == 0.1)
     bpe = T.get_tokenizer("bpe", 300, corpus, tmp_path, valid_fraction=valid_fraction)
@@ -282,7 +284,7 @@ def test_no_two_ladders_modules_import_each_other():
                 found.add(base)
                 found |= {f"{base}.{alias.name}" for alias in node.names}
         imports[name] = {m for m in found if m in modules and m != name}
-    assert imports["ladders.tokenizer"] >= {"ladders.data"}      # the scan sees real imports
+    assert imports["ladders.tokenizer"] >= {"ladders.corpus"}    # the scan sees real imports
     pairs = sorted((a, b) for a in imports for b in imports[a] if a < b and a in imports[b])
     assert pairs == []
 
@@ -306,7 +308,7 @@ def test_load_tokens_caches_and_memmaps(small, tmp_path, monkeypatch):
     first = D.load_tokens(small, tok, tmp_path)
     assert first.dataset == f"{small.name}/bytes" and first.corpus_hash == small.hash
     assert first.vocab_size == 256
-    train_docs, valid_docs = D.split_documents(small)
+    train_docs, valid_docs = C.split_documents(small)
     assert first.n_train == sum(len(d.encode()) for d in train_docs) + 2 * (len(train_docs) - 1)
     assert first.n_valid == sum(len(d.encode()) for d in valid_docs) + 2 * (len(valid_docs) - 1)
     assert tok.decode(first.valid) == "\n\n".join(valid_docs)
@@ -333,7 +335,7 @@ def test_load_tokens_bpe(small, bpe512, tmp_path):
     td = D.load_tokens(small, bpe512, tmp_path)
     assert td.train.dtype == np.uint16 and td.dataset.endswith("/bpe512")
     assert td.vocab_size == 512 and int(np.max(td.train)) < 512
-    _, valid_docs = D.split_documents(small)
+    _, valid_docs = C.split_documents(small)
     assert bpe512.decode(td.valid) == "\n\n".join(valid_docs)
     assert td.n_train < 0.7 * sum(len(d.encode()) for d in small.documents)
 

@@ -1,5 +1,8 @@
-"""Dependencies point one way: `ladders/` and `cli.py` may import `scaling/`; `scaling/` imports
-neither, and no two modules import each other (directly or through others).
+"""Dependencies point one way: `ladders/` and the command layer (`scaling.cli`, with the root
+`cli.py` shim over it) may import `scaling/`; the rest of `scaling/` imports neither, and no two
+modules import each other (directly or through others). `scaling.cli` is the one part of
+`scaling/` that may import `ladders` (only its `ladder` command, lazily: torch is an optional
+extra).
 
 The import graph is read from the source (every `import`, at module level or inside a function),
 so a lazy import counts as much as a top-level one. A submodule's implicit import of its parent
@@ -13,8 +16,13 @@ from pathlib import Path
 
 from conftest import ROOT
 
-# `python -m scaling` is the command itself: it runs cli.main, and nothing imports it.
+# `python -m scaling` is the command itself: it runs scaling.cli.main, and nothing imports it.
 ENTRY_POINTS = {"scaling.__main__"}
+COMMAND_LAYER = "scaling.cli"      # scaling/cli/: the `scaling` command, one module per command
+
+
+def in_command_layer(name: str) -> bool:
+    return name == COMMAND_LAYER or name.startswith(COMMAND_LAYER + ".")
 
 
 def module_name(path: Path) -> str:
@@ -97,16 +105,45 @@ def cycles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
 def test_the_graph_sees_lazy_imports():
     edges = graph()
     assert "scaling.data.runs" in edges["scaling.laws.base"]
-    assert "ladders.launch" in edges["cli"]               # imported inside a function
+    assert "ladders.launch" in edges["scaling.cli.ladder"]    # imported inside a function
     assert "scaling.data.schedules" in edges["ladders.train"]
 
 
-def test_scaling_imports_neither_ladders_nor_cli():
+def test_scaling_imports_neither_ladders_nor_the_command_layer():
+    """Outside scaling/cli/ (and `python -m scaling`), no module of scaling/ imports `ladders`,
+    the command layer or the root `cli` shim."""
     edges = graph()
     wrong = sorted((name, target) for name, targets in edges.items()
                    if name.startswith("scaling") and name not in ENTRY_POINTS
-                   for target in targets if target == "cli" or target.startswith("ladders"))
+                   and not in_command_layer(name)
+                   for target in targets if target == "cli" or target.startswith("ladders")
+                   or in_command_layer(target))
     assert wrong == []
+
+
+def test_only_the_ladder_command_imports_ladders_and_lazily():
+    """Of the command layer, only scaling/cli/ladder.py imports `ladders`, and only inside its
+    functions: torch is an optional extra (`scaling[ladder]`), and every other command, and
+    building the parser, must run without it. Nothing in ladders/ imports the command layer."""
+    modules = project_modules()
+    edges = graph()
+    importers = sorted(name for name in modules if in_command_layer(name)
+                       and any(t.startswith("ladders") for t in edges[name]))
+    assert importers == ["scaling.cli.ladder"]
+    tree = ast.parse(modules["scaling.cli.ladder"].read_text())
+    top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not [node for node in top_level
+                if any(name.startswith("ladders") for name in
+                       ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                        else [alias.name for alias in node.names]))]
+    assert not sorted((name, target) for name, targets in edges.items()
+                      if name.startswith("ladders") for target in targets
+                      if target == "cli" or in_command_layer(target))
+
+
+def test_the_root_cli_is_a_shim_over_the_command_layer():
+    assert graph()["cli"] == {"scaling.cli"}
+    assert len((ROOT / "cli.py").read_text().strip().splitlines()) == 3
 
 
 def test_no_import_cycles():
@@ -123,6 +160,7 @@ LAZY_IMPORTS = {
     "matplotlib": "figures only: `import scaling` must not load a plotting backend",
     "lmfit": "`Fit.to_lmfit` only: a heavy import the rest never needs",
     "pyarrow": "Parquet files only: CSV tables and fits never need it",
+    "ladders": "torch, an optional extra: only `scaling ladder` (scaling/cli/ladder.py) loads it",
 }
 
 

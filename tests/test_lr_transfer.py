@@ -100,7 +100,7 @@ def test_cli_lr_transfer_on_the_bundled_sweep(tmp_path, capsys):
     import cli
 
     out = tmp_path / "transfer"
-    assert cli.main(["ladder", "lr-transfer", str(TABLE), "--out", str(out)]) == 0
+    assert cli.main(["ladder", "lr-transfer", str(TABLE), "--out-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "best LR on the grid moves across widths by: mup: 0 grid step(s), standard: 2 " \
            "grid step(s)" in printed
@@ -117,7 +117,7 @@ def test_cli_lr_transfer_joins_tables_and_warns_of_an_unbracketed_optimum(tmp_pa
     made_up_sweep({("standard", 32): 1, ("standard", 64): 3}).to_csv(tmp_path / "sp.csv",
                                                                       index=False)
     assert cli.main(["ladder", "lr-transfer", str(tmp_path / "mup.csv"), str(tmp_path / "sp.csv"),
-                     "--out", str(tmp_path / "out")]) == 0
+                     "--out-dir", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "best LR on the grid moves across widths by: mup: 1 grid step(s), standard: 2 grid " \
            "step(s)" in lines
@@ -133,13 +133,13 @@ def test_cli_lr_transfer_reads_the_peak_lr_from_the_schedule(tmp_path, capsys):
     sweep["schedule"] = [f"cosine:peak={lr:g},warmup=10,steps=100,final=0"
                          for lr in sweep.pop("lr_peak")]
     sweep.to_csv(tmp_path / "sweep.csv", index=False)
-    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "sweep.csv"), "--out",
+    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "sweep.csv"), "--out-dir",
                      str(tmp_path / "out")]) == 0
     assert "mup: 1 grid step(s)" in capsys.readouterr().out
     assert list(pd.read_csv(tmp_path / "out" / "best-lr.csv")["best_lr"]) == [2e-3, 4e-3]
     sweep["schedule"] = sweep["schedule"].str.replace("cosine", "zigzag")
     sweep.to_csv(tmp_path / "sweep.csv", index=False)
-    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "sweep.csv"), "--out",
+    assert cli.main(["ladder", "lr-transfer", str(tmp_path / "sweep.csv"), "--out-dir",
                      str(tmp_path / "out")]) == 2
     assert "sweep.csv: column 'schedule'" in capsys.readouterr().err
 
@@ -152,7 +152,7 @@ def test_cli_lr_transfer_bad_input_is_one_line(tmp_path, capsys):
     sweep[sweep["lr_peak"] < 3e-3].to_csv(tmp_path / "two.csv", index=False)
     sweep.to_csv(tmp_path / "sweep.csv", index=False)
     (tmp_path / "file").write_text("")
-    out = ["--out", str(tmp_path / "o")]
+    out = ["--out-dir", str(tmp_path / "o")]
     cases = [
         ([str(tmp_path / "nopar.csv"), *out], ["nopar.csv", "missing column 'parametrization'"]),
         ([str(tmp_path / "two.csv"), *out], ["two.csv", "width 32 (mup) has 2 peak LR(s)",
@@ -160,8 +160,8 @@ def test_cli_lr_transfer_bad_input_is_one_line(tmp_path, capsys):
         ([str(tmp_path / "sweep.csv"), str(tmp_path / "sweep.csv"), *out],
          ["run 'mup-32-0' is in more than one of the tables"]),
         ([str(tmp_path / "missing.csv"), *out], ["missing.csv"]),
-        ([str(tmp_path / "sweep.csv"), "--out", str(tmp_path / "file")],
-         ["--out", "is a file"]),
+        ([str(tmp_path / "sweep.csv"), "--out-dir", str(tmp_path / "file")],
+         ["--out-dir", "is a file"]),
     ]
     for argv, fragments in cases:
         assert cli.main(["ladder", "lr-transfer", *argv]) == 2, argv

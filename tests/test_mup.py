@@ -168,7 +168,7 @@ def test_cli_coord_check(tmp_path, capsys):
                                          "{ width = 256, depth = 2, heads = 32 }", ""))
     out = tmp_path / "cc"
     assert cli.main(["ladder", "coord-check", str(spec), "--steps", "2", "--threads", "1",
-                     "--out", str(out), "--widths", "16,32", "48"]) == 0
+                     "--out-dir", str(out), "--widths", "16,32", "48"]) == 0
     text = capsys.readouterr().out
     assert "slope standard" in text and "slope mup" in text and "logits" in text
     import pandas as pd
@@ -198,7 +198,7 @@ def one_line_error(capsys, argv) -> str:
 def test_mup_without_base_width(tmp_path, capsys, command):
     spec = write(tmp_path, COORD.replace("base_width = 32\n", ""))
     argv = ["ladder", command, str(spec)] + (["--dry-run"] if command == "run" else
-                                             ["--out", str(tmp_path / "o")])
+                                             ["--out-dir", str(tmp_path / "o")])
     err = one_line_error(capsys, argv)
     assert "optimizer.base_width" in err and "mup" in err
 
@@ -223,7 +223,7 @@ def test_mup_width_against_base_head_size(tmp_path, capsys, size, words):
     spec = write(tmp_path, COORD.replace("{ width = 64, depth = 2, heads = 8 }", size))
     err = one_line_error(capsys, ["ladder", "run", str(spec), "--dry-run"])
     assert words in err and "model.sizes[1]" in err
-    err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--out",
+    err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--out-dir",
                                   str(tmp_path / "o")])
     assert words in err
 
@@ -231,17 +231,17 @@ def test_mup_width_against_base_head_size(tmp_path, capsys, size, words):
 def test_coord_check_bad_widths(tmp_path, capsys):
     spec = write(tmp_path, COORD)
     err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--widths", "32", "36",
-                                  "--out", str(tmp_path / "o")])
+                                  "--out-dir", str(tmp_path / "o")])
     assert "--widths" in err and "head size 8" in err and "36" in err
     err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--widths", "32",
-                                  "--out", str(tmp_path / "o")])
+                                  "--out-dir", str(tmp_path / "o")])
     assert "at least 2 widths" in err
     err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--steps", "0",
-                                  "--out", str(tmp_path / "o")])
+                                  "--out-dir", str(tmp_path / "o")])
     (tmp_path / "file").write_text("x")
-    err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--out",
+    err = one_line_error(capsys, ["ladder", "coord-check", str(spec), "--out-dir",
                                   str(tmp_path / "file")])
-    assert "--out" in err
+    assert "--out-dir" in err
 
 
 def test_output_mult_key(tmp_path, capsys):

@@ -31,8 +31,8 @@ def fit(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(fit, tmp_path_factory):
     out = tmp_path_factory.mktemp("plan") / "report"
-    assert cli.main(["plan", "--budget", f"{BUDGET:g}", "--fit", str(fit), "--inference-tokens",
-                     "1e13", "--out", str(out)]) == 0
+    assert cli.main(["plan", "--flops", f"{BUDGET:g}", "--fit", str(fit), "--inference-tokens",
+                     "1e13", "--out-dir", str(out)]) == 0
     return out
 
 
@@ -130,8 +130,8 @@ def test_html_is_self_contained(report):
 
 def test_runs_add_approach_2(fit, tmp_path):
     out = tmp_path / "with-runs"
-    assert cli.main(["plan", "--budget", "1e23", "--fit", str(fit), "--runs", str(RUNS),
-                     "--where", "loss < 3.44", "--bootstrap", "20", "--out", str(out)]) == 0
+    assert cli.main(["plan", "--flops", "1e23", "--fit", str(fit), "--runs", str(RUNS),
+                     "--where", "loss < 3.44", "--bootstrap", "20", "--out-dir", str(out)]) == 0
     markdown = (out / "report.md").read_text()
     assert "| 2 isoFLOP profiles (runs)" in markdown
     assert "Approach 1 not supported: approach 1 needs training curves" in markdown
@@ -153,7 +153,7 @@ def _one_line_error(capsys, argv) -> str:
 @pytest.mark.parametrize("budget", ["0", "-1e24", "nan", "inf"])
 def test_bad_budget(fit, tmp_path, capsys, budget):
     err = _one_line_error(capsys, ["plan", f"--budget={budget}", "--fit", str(fit),
-                                   "--out", str(tmp_path / "out")])
+                                   "--out-dir", str(tmp_path / "out")])
     assert "--budget" in err
     assert not (tmp_path / "out").exists()
 
@@ -161,22 +161,22 @@ def test_bad_budget(fit, tmp_path, capsys, budget):
 def test_out_is_a_file(fit, tmp_path, capsys):
     out = tmp_path / "report"
     out.write_text("")
-    err = _one_line_error(capsys, ["plan", "--budget", "1e24", "--fit", str(fit),
-                                   "--out", str(out)])
+    err = _one_line_error(capsys, ["plan", "--flops", "1e24", "--fit", str(fit),
+                                   "--out-dir", str(out)])
     assert "is a file" in err
 
 
 def test_corrupt_fit_files(fit, tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert "invalid JSON" in _one_line_error(capsys, ["plan", "--budget", "1e24", "--fit",
-                                                      str(bad), "--out", str(tmp_path / "o")])
+    assert "invalid JSON" in _one_line_error(capsys, ["plan", "--flops", "1e24", "--fit",
+                                                      str(bad), "--out-dir", str(tmp_path / "o")])
     record = json.loads(fit.read_text())
     del record["params"]
     missing = tmp_path / "missing.json"
     missing.write_text(json.dumps(record))
-    err = _one_line_error(capsys, ["plan", "--budget", "1e24", "--fit", str(missing),
-                                   "--out", str(tmp_path / "o")])
+    err = _one_line_error(capsys, ["plan", "--flops", "1e24", "--fit", str(missing),
+                                   "--out-dir", str(tmp_path / "o")])
     assert "params" in err
     assert not (tmp_path / "o").exists()
 
@@ -191,25 +191,25 @@ def task_accuracy_fit(tmp_path_factory):
 
 
 def test_no_loss_law(task_accuracy_fit, tmp_path, capsys):
-    err = _one_line_error(capsys, ["plan", "--budget", "1e24", "--fit", str(task_accuracy_fit),
-                                   "--out", str(tmp_path / "o")])
+    err = _one_line_error(capsys, ["plan", "--flops", "1e24", "--fit", str(task_accuracy_fit),
+                                   "--out-dir", str(tmp_path / "o")])
     assert "loss law that allocates compute" in err and "task-accuracy" in err
 
 
 def test_options_without_their_fit(fit, tmp_path, capsys):
-    err = _one_line_error(capsys, ["plan", "--budget", "1e24", "--fit", str(fit),
-                                   "--unique-tokens", "1e12", "--out", str(tmp_path / "o")])
+    err = _one_line_error(capsys, ["plan", "--flops", "1e24", "--fit", str(fit),
+                                   "--unique-tokens", "1e12", "--out-dir", str(tmp_path / "o")])
     assert "data-constrained" in err
-    err = _one_line_error(capsys, ["plan", "--budget", "1e24", "--fit", str(fit),
-                                   "--inference-tokens", "-5", "--out", str(tmp_path / "o")])
+    err = _one_line_error(capsys, ["plan", "--flops", "1e24", "--fit", str(fit),
+                                   "--inference-tokens", "-5", "--out-dir", str(tmp_path / "o")])
     assert "--inference-tokens" in err
 
 
 def test_accuracy_chained_on_the_loss(fit, task_accuracy_fit, tmp_path):
     """A task-accuracy fit that reads a task loss no given fit predicts says what it needs."""
     out = tmp_path / "acc"
-    assert cli.main(["plan", "--budget", "1e24", "--fit", str(fit), str(task_accuracy_fit),
-                     "--out", str(out)]) == 0
+    assert cli.main(["plan", "--flops", "1e24", "--fit", str(fit), str(task_accuracy_fit),
+                     "--out-dir", str(out)]) == 0
     markdown = (out / "report.md").read_text()
     assert "## Downstream accuracy" in markdown
     # accuracies in points, the unit in the heading (as the backtest report's; issue 27)

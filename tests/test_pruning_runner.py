@@ -198,20 +198,20 @@ def test_resume_with_masks_replays_an_uninterrupted_run(tmp_path, monkeypatch):
     assert events.min() < 20 < events.max()      # events before the checkpoint and after it
     clean = train_rung(rung, tmp_path / "clean", threads=1)
 
-    real = ladders.train.corpora.batch_at
+    real = ladders.train.token_data.batch_at
 
     def killed_at_27(tokens, step, *args, **kwargs):
         if step == 27:                     # after the checkpoint at 20 and events past it
             raise KeyboardInterrupt
         return real(tokens, step, *args, **kwargs)
 
-    monkeypatch.setattr(ladders.train.corpora, "batch_at", killed_at_27)
+    monkeypatch.setattr(ladders.train.token_data, "batch_at", killed_at_27)
     with pytest.raises(KeyboardInterrupt):
         train_rung(rung, tmp_path / "killed", threads=1)
     state = torch.load(tmp_path / "killed" / rung.run / "checkpoint.pt", weights_only=True)
     assert state["step"] == 20 and "masks" in state
     assert pd.read_parquet(tmp_path / "killed" / rung.run / "rows.parquet")["step"].max() == 25
-    monkeypatch.setattr(ladders.train.corpora, "batch_at", real)
+    monkeypatch.setattr(ladders.train.token_data, "batch_at", real)
     resumed = train_rung(rung, tmp_path / "killed", resume=True, threads=1)
     columns = ["step", "loss", "train_loss", "params_active", "lr", "pruning"]
     pd.testing.assert_frame_equal(resumed[columns], clean[columns])
@@ -227,16 +227,16 @@ def test_a_checkpoint_without_masks_is_refused_on_resume(tmp_path):
     rung = pruned_rung(tmp_path)
     short = replace(rung, checkpoint_every=5)
     with pytest.raises(KeyboardInterrupt):
-        real = ladders.train.corpora.batch_at
+        real = ladders.train.token_data.batch_at
         try:
             def stop(tokens, step, *args, **kwargs):
                 if step == 7:
                     raise KeyboardInterrupt
                 return real(tokens, step, *args, **kwargs)
-            ladders.train.corpora.batch_at = stop
+            ladders.train.token_data.batch_at = stop
             train_rung(short, tmp_path / "w", threads=1)
         finally:
-            ladders.train.corpora.batch_at = real
+            ladders.train.token_data.batch_at = real
     path = tmp_path / "w" / rung.run / "checkpoint.pt"
     state = torch.load(path, weights_only=True)
     del state["masks"]

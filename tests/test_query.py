@@ -225,8 +225,8 @@ def commands(runs, fit, text):
                             *common, "--jobs", "1"],
         "optimal --where": ["optimal", str(runs), "--approach", "3", "--where", text, *common,
                             "--jobs", "1"],
-        "plan --where": ["plan", "--budget", "1e20", "--fit", str(fit), "--runs", str(runs),
-                         "--where", text, "--out", "plan", *common],
+        "plan --where": ["plan", "--flops", "1e20", "--fit", str(fit), "--runs", str(runs),
+                         "--where", text, "--out-dir", "plan", *common],
     }
 
 

@@ -182,7 +182,7 @@ def test_a_loss_at_or_below_zero_is_not_a_number_and_warns(annealing_fit, tmp_pa
 # -- one reach computation: plan and predict agree -------------------------------------------------
 
 def test_plan_and_predict_agree_on_reach(chinchilla_fit, tmp_path, capsys):
-    assert cli.main(["plan", "--budget", "3e17", "--fit", str(chinchilla_fit), "--out",
+    assert cli.main(["plan", "--flops", "3e17", "--fit", str(chinchilla_fit), "--out-dir",
                      str(tmp_path / "plan")]) == 0
     summary = capsys.readouterr().out
     law = load_fit(chinchilla_fit)
@@ -199,10 +199,10 @@ def test_plan_and_predict_agree_on_reach(chinchilla_fit, tmp_path, capsys):
 def test_a_plan_schedule_comparison_without_calibration_warns_of_its_reach(
         chinchilla_fit, uncalibrated_annealing_fit, tmp_path, capsys):
     # D at 1e20 FLOPs is about 2e10 tokens: at 4e4 tokens a step, 480,000 steps (×400)
-    assert cli.main(["plan", "--budget", "1e20", "--fit", str(chinchilla_fit),
+    assert cli.main(["plan", "--flops", "1e20", "--fit", str(chinchilla_fit),
                      str(uncalibrated_annealing_fit), "--schedule",
                      "peak=3e-3,warmup=60,final=3e-4", "--tokens-per-step", "4e4",
-                     "--out", str(tmp_path / "plan")]) == 0
+                     "--out-dir", str(tmp_path / "plan")]) == 0
     summary = capsys.readouterr().out
     line = next(line for line in summary.splitlines()
                 if ": schedules)" in line and "no calibrated error model" in line)
@@ -214,8 +214,8 @@ def test_a_plan_schedule_comparison_without_calibration_warns_of_its_reach(
 @pytest.mark.parametrize("budget", ["1e15", "1e16", "1e17"])
 def test_plan_budgets_below_the_fitted_data_plan_with_a_reach_warning(chinchilla_fit, budget,
                                                                       tmp_path, capsys):
-    assert cli.main(["plan", "--budget", budget, "--fit", str(chinchilla_fit),
-                     "--out", str(tmp_path / "plan")]) == 0
+    assert cli.main(["plan", "--flops", budget, "--fit", str(chinchilla_fit),
+                     "--out-dir", str(tmp_path / "plan")]) == 0
     summary = capsys.readouterr().out
     assert "reach ÷" in summary
     assert (tmp_path / "plan" / "isoflop.png").stat().st_size > 1000
@@ -226,9 +226,9 @@ def test_plan_budgets_below_the_fitted_data_plan_with_a_reach_warning(chinchilla
 @pytest.mark.parametrize("budget, size", [("1", "0.0451"), ("1e32", "1.26e+15")])
 def test_plan_budgets_outside_the_sensible_sizes_are_one_line_errors(chinchilla_fit, budget,
                                                                      size, tmp_path, capsys):
-    err = _one_line_error(capsys, ["--budget", budget, "--fit", str(chinchilla_fit),
-                                   "--out", str(tmp_path / "plan")], "plan")
-    assert f"--budget {float(budget):g}" in err and f"params there is {size}" in err
+    err = _one_line_error(capsys, ["--flops", budget, "--fit", str(chinchilla_fit),
+                                   "--out-dir", str(tmp_path / "plan")], "plan")
+    assert f"--flops {float(budget):g}" in err and f"params there is {size}" in err
 
 
 # -- --every beyond a schedule, and the negative-step row ------------------------------------------

@@ -146,17 +146,17 @@ def test_resume_of_a_capped_rung_matches_an_uninterrupted_one(tmp_path, monkeypa
 
     rung = _capped_rung(tmp_path)
     clean = train.train_rung(rung, tmp_path / "clean", device="cpu", threads=1)
-    original = train.corpora.batch_at
+    original = train.token_data.batch_at
 
     def crash(tokens, step, *args, **kwargs):
         if step == 25:                    # after the checkpoint at 20, inside the 2nd epoch
             raise KeyboardInterrupt
         return original(tokens, step, *args, **kwargs)
 
-    monkeypatch.setattr(train.corpora, "batch_at", crash)
+    monkeypatch.setattr(train.token_data, "batch_at", crash)
     with pytest.raises(KeyboardInterrupt):
         train.train_rung(rung, tmp_path / "killed", device="cpu", threads=1)
-    monkeypatch.setattr(train.corpora, "batch_at", original)
+    monkeypatch.setattr(train.token_data, "batch_at", original)
     D._epoch_order.cache_clear()          # as a new process would start
     resumed = train.train_rung(rung, tmp_path / "killed", device="cpu", resume=True, threads=1)
     assert resumed["step"].tolist() == clean["step"].tolist()
@@ -232,7 +232,7 @@ def test_bundled_repeat_table_shows_repetition_hurting():
 
 
 def test_a_cap_beyond_a_bin_file_is_a_spec_error(tmp_path):
-    from ladders.spec.rungs import check_corpus
+    from ladders.spec.corpus_check import check_corpus
     from ladders.spec.schema import SpecError
 
     np.arange(1_000, dtype=np.uint16).tofile(tmp_path / "train.bin")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ladders import tasks as T
-from ladders.data import split_corpus, stdlib_corpus
+from ladders.corpus import split_corpus, stdlib_corpus
 from ladders.launch import run_ladder
 from ladders.model import GPT, GPTConfig
 from ladders.spec import SpecError, expand, load_spec
@@ -175,7 +175,7 @@ def test_a_task_the_held_out_text_cannot_make_is_a_spec_error_before_training(tm
     document makes none: --dry-run says so in one line (it used to surface as a TaskError when
     the first rung started scoring)."""
     import cli
-    from ladders.data import _name_uniform, text_corpus
+    from ladders.corpus import _name_uniform, text_corpus
 
     sources = sorted(p for p in Path(json.__file__).parent.parent.glob("*.py")
                      if 20_000 < p.stat().st_size < 60_000)[:12]
@@ -314,17 +314,17 @@ def test_resume_with_tasks_is_exact(tmp_path, monkeypatch):
     rung = expand(load_spec(write_spec(tmp_path)))[0]
     rung = replace(rung, checkpoint_every=20)
     clean = train.train_rung(rung, tmp_path / "clean", device="cpu")
-    original = train.corpora.batch_at
+    original = train.token_data.batch_at
 
     def crash(tokens, step, *args, **kwargs):
         if step == 25:
             raise KeyboardInterrupt
         return original(tokens, step, *args, **kwargs)
 
-    monkeypatch.setattr(train.corpora, "batch_at", crash)
+    monkeypatch.setattr(train.token_data, "batch_at", crash)
     with pytest.raises(KeyboardInterrupt):
         train.train_rung(rung, tmp_path / "killed", device="cpu")
-    monkeypatch.setattr(train.corpora, "batch_at", original)
+    monkeypatch.setattr(train.token_data, "batch_at", original)
     assert len(pd.read_parquet(tmp_path / "killed" / rung.run / "rows.parquet")) == 2
     resumed = train.train_rung(rung, tmp_path / "killed", device="cpu", resume=True)
     assert resumed["step"].tolist() == clean["step"].tolist() == [10, 20, 30, 40, 50]

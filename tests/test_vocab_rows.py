@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("tokenizers")
 
+from ladders import corpus as C  # noqa: E402
 from ladders import data as D  # noqa: E402
 from ladders import tokenizer as T  # noqa: E402
 
@@ -35,7 +36,7 @@ def write_corpus(tmp_path, monkeypatch, folder="docs", docs=DOCS):
     (tmp_path / folder).mkdir(parents=True, exist_ok=True)
     for name, text in docs.items():
         (tmp_path / folder / name).write_text(text, encoding="utf-8")
-    return D.text_corpus(f"{folder}/*.txt")
+    return C.text_corpus(f"{folder}/*.txt")
 
 
 # --- per-token characters, tokens per character -------------------------------------------------
@@ -73,9 +74,9 @@ def test_bpe_token_characters_count_the_text(tmp_path, monkeypatch):
 
 def test_tokens_per_char_is_training_tokens_over_training_characters(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path, monkeypatch)
-    assert D.split_corpus(corpus, VALID_FRACTION)[1].names == ["docs/c.txt", "docs/d.txt",
+    assert C.split_corpus(corpus, VALID_FRACTION)[1].names == ["docs/c.txt", "docs/d.txt",
                                                                "docs/f.txt"]
-    train_docs, valid_docs = D.split_documents(corpus, VALID_FRACTION)
+    train_docs, valid_docs = C.split_documents(corpus, VALID_FRACTION)
     train_text, valid_text = "\n\n".join(train_docs), "\n\n".join(valid_docs)
     assert not train_text.isascii() and not valid_text.isascii()
     data = D.load_tokens(corpus, T.ByteTokenizer(), tmp_path / "cache", VALID_FRACTION)
@@ -196,7 +197,7 @@ def test_rows_carry_the_vocabulary_columns(tmp_path, monkeypatch, tokenizer, voc
 
     rung, rows, data, corpus = trained(tmp_path, monkeypatch, tokenizer, vocab)
     assert rows["step"].tolist() == [10, 20, 30]
-    train_docs, valid_docs = D.split_documents(corpus, VALID_FRACTION)
+    train_docs, valid_docs = C.split_documents(corpus, VALID_FRACTION)
     train_text = "\n\n".join(train_docs)
 
     # tokens per character: of the training split of this tokenizer, the same in every row

@@ -1,6 +1,7 @@
 """The package as a user installs it: build the wheel, install it (not editable) into a fresh
 virtual environment, and run the commands from another directory (defect 1: the wheel had no
-`cli` module, so `scaling`, `python -m scaling` and `python -m ladders.launch` died).
+`cli` module, so `scaling`, `python -m scaling` and `python -m ladders.launch` died; since issue
+27 the command is the package `scaling.cli`, and the wheel installs no top-level `cli` module).
 
 Offline and quick: the wheel is built with the setuptools already installed
 (`--no-build-isolation`) and installed with `--no-deps`; the fresh environment finds the
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 
 import pytest
 
@@ -62,20 +64,21 @@ def installed(tmp_path_factory):
     env["PATH"] = f"{environment / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     work = folder / "elsewhere"
     work.mkdir()
-    return python, env, work
+    return python, env, work, wheel
 
 
 def run(installed, *argv, timeout=300):
-    python, env, work = installed
+    python, env, work, _ = installed
     return subprocess.run([*argv], cwd=work, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 
 def test_the_installed_modules_are_the_wheels(installed):
-    python, _, work = installed
+    python, _, work, _ = installed
     done = run(installed, str(python), "-c",
-               "import cli, scaling, ladders.launch, scaling.data.schedules; "
-               "print(cli.__file__); print(scaling.__file__); print(ladders.launch.__file__)")
+               "import scaling.cli, scaling, ladders.launch, scaling.data.schedules; "
+               "print(scaling.cli.__file__); print(scaling.__file__); "
+               "print(ladders.launch.__file__)")
     assert done.returncode == 0, done.stderr
     files = done.stdout.split()
     environment = str(python.parent.parent)
@@ -83,8 +86,38 @@ def test_the_installed_modules_are_the_wheels(installed):
     assert not any(f.startswith(str(ROOT)) for f in files)
 
 
+def test_the_wheel_has_no_top_level_cli_module(installed):
+    """The command is `scaling.cli:main`; the root cli.py (a shim for the checkout) stays out of
+    the wheel, so no module named `cli` lands in site-packages."""
+    python, _, _, wheel = installed
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (record,) = [n for n in names if n.endswith(".dist-info/RECORD")]
+        recorded = [line.split(",")[0] for line in archive.read(record).decode().splitlines()]
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = archive.read(entry_points).decode()
+    for listing in (names, recorded):
+        top_level = {name.split("/")[0] for name in listing}
+        assert "cli.py" not in top_level and "cli" not in top_level, sorted(top_level)
+        assert "scaling/cli/__init__.py" in listing and "scaling/cli/plan.py" in listing
+    assert "scaling = scaling.cli:main" in scripts
+    done = run(installed, str(python), "-c", "import cli")
+    assert done.returncode == 1 and "No module named 'cli'" in done.stderr
+
+
+def test_scaling_version(installed):
+    python, _, _, _ = installed
+    import scaling
+
+    for command in ([str(python.parent / "scaling"), "--version"],
+                    [str(python), "-m", "scaling", "--version"]):
+        done = run(installed, *command)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"scaling {scaling.__version__}\n"
+
+
 def test_scaling_help_and_laws(installed):
-    python, _, _ = installed
+    python, _, _, _ = installed
     scaling = str(python.parent / "scaling")
     done = run(installed, scaling, "--help")
     assert done.returncode == 0, done.stderr
@@ -96,7 +129,7 @@ def test_scaling_help_and_laws(installed):
 
 
 def test_a_fit_and_a_prediction(installed):
-    python, _, work = installed
+    python, _, work, _ = installed
     runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37,
                              params=[1e7, 3e7, 1e8, 3e8], tokens_per_param=[5, 10, 20, 40],
                              noise=0.0)
@@ -115,7 +148,7 @@ def test_a_fit_and_a_prediction(installed):
 
 
 def test_ladder_dry_run_both_entry_points(installed):
-    python, _, _ = installed
+    python, _, _, _ = installed
     spec = str(ROOT / "ladders" / "specs" / "cpu-tiny.toml")
     for command in ([str(python.parent / "scaling"), "ladder", "run", spec, "--dry-run"],
                     [str(python), "-m", "ladders.launch", spec, "--dry-run"]):
@@ -129,7 +162,7 @@ def test_ladder_dry_run_both_entry_points(installed):
 def test_a_bundled_spec_runs_by_name_from_another_directory(installed):
     """`scaling ladder run cpu-tiny` (no path) finds the wheel's packaged spec from a folder
     outside the checkout, and `scaling ladder specs` lists it."""
-    python, _, work = installed
+    python, _, work, _ = installed
     scaling = str(python.parent / "scaling")
     by_name = run(installed, scaling, "ladder", "run", "cpu-tiny", "--dry-run")
     assert by_name.returncode == 0, by_name.stderr
@@ -144,7 +177,7 @@ def test_a_bundled_spec_runs_by_name_from_another_directory(installed):
 
 
 def test_the_bundled_specs_are_in_the_wheel(installed):
-    python, _, _ = installed
+    python, _, _, _ = installed
     done = run(installed, str(python), "-c", "import ladders, pathlib; print(sorted(p.name for p "
                "in (pathlib.Path(ladders.__file__).parent / 'specs').glob('*.toml')))")
     assert done.returncode == 0, done.stderr
@@ -154,7 +187,7 @@ def test_the_bundled_specs_are_in_the_wheel(installed):
 def test_the_wheel_carries_its_name_license_and_version(installed):
     """The distribution is `scaling-laws` (`scaling` on PyPI is another project), its license the
     SPDX expression with the LICENSE text inside, its version scaling.__version__."""
-    python, env, work = installed
+    python, env, work, _ = installed
     metadata = subprocess.run(
         [str(python), "-c", "from importlib.metadata import distribution as d; m = d('scaling-laws'); "
          "print(m.metadata['Name'], m.metadata['License-Expression'], m.version); "

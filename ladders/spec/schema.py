@@ -1,10 +1,12 @@
-"""The ladder spec's schema: one typed dataclass per TOML section, one commented line per key.
+"""The ladder spec's schema: one typed dataclass per TOML section, one commented line per key,
+and each section's checks of its values.
 
-`load_spec(path)` reads a TOML file into a `Spec`: every key is checked against its section's
-dataclass (unknown key, wrong type, impossible value: a one-line `SpecError` naming the file and
-the key), absent keys take the defaults written here, and the checks that span sections run
-once all are read. What depends on a model size (a branch point inside the warmup, heads that do
-not divide the width) is checked when the spec expands into rungs (`ladders.spec.rungs`).
+`load_spec(path)` (`ladders.spec.loading`) reads a TOML file into a `Spec`: every key is checked
+against its section's dataclass (unknown key, wrong type, impossible value: a one-line
+`SpecError` naming the file and the key), absent keys take the defaults written here, and the
+checks that span sections run once all are read. What depends on a model size (a branch point
+inside the warmup, heads that do not divide the width) is checked when the spec expands into
+rungs (`ladders.spec.rungs`).
 
 The comment after a field is its documentation: `ladders.spec.docs` renders every key, its type,
 default and comment as the table in docs/ladders.md, so a key is documented where it is declared or not at
@@ -13,13 +15,9 @@ all. A comment line right below a field continues that field's comment.
 
 from __future__ import annotations
 
-import glob
 import math
 import re
-import tomllib
-import types
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -393,235 +391,12 @@ class Spec:
         path = Path(name)
         return path if path.is_absolute() or path.exists() else self.path.parent / path
 
-    def check(self):
-        """The checks that span sections, and that the data files exist."""
-        where, data = self.path, self.data
-        if data.corpus == "files":
-            for pattern in data.files:
-                if not glob.glob(str(self.resolve(pattern))):
-                    raise SpecError(f"{where}: data.files: {pattern!r} matches no file")
-        if data.corpus == "bins":
-            for key in ("train_bin", "valid_bin"):
-                name = getattr(data, key)
-                if not name or not self.resolve(name).exists():
-                    raise SpecError(f"{where}: data.{key}: no such file {name!r}")
-        if self.branched:
-            for kind in ("per_param", "absolute"):
-                if getattr(self.tokens, kind):
-                    raise SpecError(f"{where}: tokens.{kind}: a branched ladder takes its budgets "
-                                    f"from [branches] (branches.per_param, branches.absolute)")
-            texts = self.optimizer.schedules
-            wrong = [t for t in texts if t.partition(":")[0].strip() != "wsd"]
-            if wrong:
-                raise SpecError(f"{where}: optimizer.schedules: branches need the WSD schedule "
-                                f"(schedules = [\"wsd\"]), got {wrong[0]!r}")
-            if texts != ["wsd"]:
-                raise SpecError(f"{where}: optimizer.schedules: a branched ladder sets its decay "
-                                f"in [branches]; give schedules = [\"wsd\"], got {texts!r}")
-        if self.branched and self.pruning.sparsities:
-            raise SpecError(f"{where}: pruning.sparsities: pruning is not supported in a "
-                            "branched ladder ([branches]) yet: its events would fall in the "
-                            "prefix the branches share; use dedicated runs ([tokens])")
-        if self.model.parametrization == "mup" and self.optimizer.base_width is None:
-            raise SpecError(f"{where}: model.parametrization = 'mup' needs optimizer.base_width "
-                            "(the width whose hyperparameters muP transfers); give it, e.g. "
-                            "base_width = 64")
-        self._check_tasks()
-        sizes = len(self.model.sizes)
-        if self.ladder.repeat_sizes > sizes:
-            raise SpecError(f"{where}: ladder.repeat_sizes = {self.ladder.repeat_sizes} is more "
-                            f"than the {sizes} size(s) of model.sizes")
-        section = "branches" if self.branched else "tokens"
-        if not (self.budgets.per_param or self.budgets.absolute):
-            raise SpecError(f"{where}: give {section}.per_param or {section}.absolute")
-        if data.unique_tokens is not None and data.unique_tokens < self.ladder.context:
-            raise SpecError(f"{where}: data.unique_tokens = {data.unique_tokens:_} is fewer than "
-                            f"one sequence of ladder.context = {self.ladder.context} tokens")
-
-
     def task_files(self) -> list[str]:
         """tasks.files as "NAME=path" entries, the paths resolved (what a rung carries)."""
         from ladders.tasks import split_entry
 
         return [f"{name}={self.resolve(path)}" for name, path in map(split_entry,
                                                                      self.tasks.files)]
-
-    def _check_tasks(self):
-        """Task files exist and hold valid items; task names are unique; tasks need text."""
-        from ladders.tasks import TaskError, load_jsonl, split_entry
-
-        where, tasks = self.path, self.tasks
-        if not (tasks.names or tasks.files):
-            return
-        if self.data.corpus == "bins":
-            raise SpecError(f"{where}: tasks: tasks need the corpus's text and tokenizer; "
-                            "data.corpus = 'bins' has neither")
-        names = list(tasks.names)
-        for index, entry in enumerate(tasks.files):
-            name, path = split_entry(entry)
-            if not self.resolve(path).is_file():
-                raise SpecError(f"{where}: tasks.files[{index}]: no such file {path!r}")
-            try:
-                load_jsonl(self.resolve(path), name)
-            except TaskError as exc:
-                raise SpecError(f"{where}: tasks.files[{index}]: {exc}") from None
-            names.append(name)
-        twice = sorted({name for name in names if names.count(name) > 1})
-        if twice:
-            raise SpecError(f"{where}: tasks: two tasks are named {twice[0]!r} (give a file "
-                            "another name with \"NAME=path\")")
-
-
-def dump_toml(spec: dict) -> str:
-    """A spec as TOML text, from {section: {key: value}} (numbers, strings, booleans, lists and
-    inline tables: all a spec holds; None values are left out, as absent keys): for scripts that
-    derive a spec from another one (`tomllib.loads`, change, `dump_toml`, write)."""
-    import json
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return repr(v)
-        if isinstance(v, str):
-            return json.dumps(v)                # a JSON string is a TOML basic string
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
-        raise TypeError(f"cannot write {v!r} as TOML")
-
-    lines = []
-    for section, table in spec.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {value(v)}" for key, v in table.items() if v is not None]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def bundled_specs() -> dict[str, Path]:
-    """{name: path} of the specs shipped in the package (`ladders/specs/*.toml`), found from any
-    directory: `scaling ladder run cpu-tiny`."""
-    from importlib.resources import files
-
-    folder = Path(str(files("ladders") / "specs"))
-    return {path.stem: path for path in sorted(folder.glob("*.toml"))}
-
-
-def find_spec(name) -> Path:
-    """A spec file by path, else a bundled spec by name (`cpu-tiny` or `cpu-tiny.toml`)."""
-    path = Path(name)
-    if path.exists():
-        return path
-    bundled = bundled_specs()
-    key = path.stem if path.suffix == ".toml" else path.name
-    if len(path.parts) == 1 and key in bundled:
-        return bundled[key]
-    raise SpecError(f"{path}: no such spec file, and no bundled spec of that name (bundled: "
-                    f"{', '.join(bundled)}; `scaling ladder specs` lists them)")
-
-
-def spec_summary(path: Path) -> str:
-    """The first sentence of a spec file's leading comment (what `ladder specs` shows)."""
-    lines = []
-    for line in path.read_text().splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line.lstrip("#").strip())
-    sentence = " ".join(lines).split(". ")[0].rstrip(".")
-    return sentence if len(sentence) <= 70 else sentence[:69].rstrip(" ,:;") + "…"
-
-
-def load_spec(path) -> Spec:
-    """Read and check a spec (a path, or a bundled spec's name): every section filled with
-    defaults; unknown keys are errors."""
-    path = find_spec(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from None
-    for section in raw:
-        if section not in SECTIONS:
-            raise SpecError(f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}")
-    parts = {name: _table(cls, raw.get(name, {}), name, path) for name, cls in SECTIONS.items()}
-    if "branches" not in raw:
-        parts["branches"] = None
-    for part in parts.values():
-        if part is not None:
-            part.check(path)
-    spec = Spec(**parts, path=path)
-    spec.check()
-    return spec
-
-
-# --- reading a table into a dataclass, by its annotations ----------------------------------------
-
-
-def _table(cls, given, label, where):
-    """`cls` from the TOML table `given`: unknown keys and wrong types are `SpecError`s."""
-    if not isinstance(given, dict):
-        what = label if "[" in label else f"[{label}]"
-        raise SpecError(f"{where}: {what} must be {type_name(cls)}, got {given!r}")
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        if "[" in label:            # an inline table in a list, e.g. model.sizes[0]
-            raise SpecError(f"{where}: {label}: unknown key {unknown[0]!r}; known: "
-                            f"{', '.join(sorted(known))}")
-        raise SpecError(f"{where}: unknown key {label}.{unknown[0]}; known: "
-                        f"{', '.join(sorted(known))}")
-    hints = typing.get_type_hints(cls)
-    values = {key: _value(value, hints[key], f"{label}.{key}", where)
-              for key, value in given.items()}
-    return cls(**values)
-
-
-def _value(value, kind, label, where):
-    """`value` if it has the annotation's type `kind` (an int is a valid float), else a
-    SpecError naming `label`."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        if value is None:           # TOML has no null; only a default can be None
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _value(value, inner, label, where)
-    if origin is list:
-        if not isinstance(value, list):
-            raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
-        (inner,) = args
-        return [_value(item, inner, f"{label}[{index}]", where)
-                for index, item in enumerate(value)]
-    if origin is Literal:
-        if value not in args or not isinstance(value, str):
-            raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
-        return value
-    if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
-        return _table(kind, value, label, where)
-    if kind is float:           # an int is a float too, kept as written (for messages)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
-        return value
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
-    return value
-
-
-def type_name(kind) -> str:
-    """An annotation in words: "an integer", "a list of numbers", "one of 'a', 'b'"."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        (inner,) = [a for a in args if a is not type(None)]
-        return type_name(inner)
-    if origin is list:
-        inner = type_name(args[0])
-        plural = {"an integer": "integers", "a number": "numbers", "a string": "strings"}
-        return "a list of " + plural.get(inner, "tables like " + inner.removeprefix("a table "))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
-        return "a table { " + ", ".join(f.name for f in fields(kind)) + " }"
-    return {int: "an integer", float: "a number", bool: "true or false",
-            str: "a string"}[kind]
 
 
 # --- value checks --------------------------------------------------------------------------------

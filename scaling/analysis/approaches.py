@@ -553,6 +553,24 @@ def approach3(runs, where: str | None = None, bootstrap: int = 0, seed: int = 0,
 
 # -- compute-optimal allocation by approaches 1-3 (`scaling optimal`) ----------------------------
 
+DEFAULT_BUDGETS = (1e21, 1e22, 1e23, 1e24, 1e25)      # the allocation table's FLOPs by default
+
+
+def approaches_record(results: dict, unsupported: dict, budgets, source, where=None) -> dict:
+    """`scaling optimal --json`: {"source", "where", "approaches": {approach: its record},
+    "unsupported": {approach: why not}, "allocation": [{"flops", "approach", <quantity>:
+    {"value", "lower", "upper"}} for each budget and approach]} (NaN left as it is)."""
+    allocations = {k: result.allocation(budgets) for k, result in results.items()}
+    return {"source": source, "where": where,
+            "approaches": {str(k): v.to_dict() for k, v in results.items()},
+            "unsupported": {str(k): v for k, v in unsupported.items()},
+            "allocation": [
+                {"flops": float(c), "approach": k,
+                 **{q: {"value": v[0][i], "lower": v[1][i], "upper": v[2][i]}
+                    for q, v in allocations[k].items()}}
+                for i, c in enumerate(budgets) for k in allocations]}
+
+
 def approaches_report(results: dict, unsupported: dict, budgets, source, where=None) -> str:
     """Each approach's N_opt = k_N·C^a and D_opt = k_D·C^b side by side (with the paper's a), the
     allocation at `budgets` by each, approach 2's budgets (used and dropped) and the warnings.

@@ -239,6 +239,36 @@ VARIANTS = {            # the task law's variants (Bhagia et al. 2024 and the ba
 }
 
 
+VARIANT_NAMES = tuple(VARIANTS)
+# the variants and task laws whose two steps read a task's loss (`loss:NAME`) between them
+READS_TASK_LOSS = {"two-step", "gadre", "task", "task-accuracy", "task-error", "task-loss"}
+
+
+def task_variants(law: str | None, variant: str | None) -> list[str]:
+    """The task-law variants `--law`/`--variant` ask for: the named law itself (another law
+    with `--task all`), every variant (`all`) or one (default two-step)."""
+    if law not in (None, "task"):
+        if variant is not None:
+            raise ScalingError(f"--variant is the task law's; --law {law} has none")
+        return [law]
+    return list(VARIANT_NAMES) if variant == "all" else [variant or "two-step"]
+
+
+def tasks_to_fit(runs: pd.DataFrame, task: str, variants, settings: dict, source) -> list[str]:
+    """The tasks of `--task NAME|all`: NAME, or every task the table holds (`task_names`: with
+    a `loss:NAME` column beside the accuracy where a variant reads the task's loss and no
+    setting names another intermediate)."""
+    if task != "all":
+        return [task]
+    needs_loss = any(v in READS_TASK_LOSS for v in variants) and \
+        not (settings.get("intermediate") or settings.get("input") or settings.get("target"))
+    tasks = task_names(runs, needs_loss)
+    if not tasks:
+        raise ScalingError(f"{source}: --task all finds no task: no acc:NAME column"
+                           + (" with a loss:NAME column beside it" if needs_loss else ""))
+    return tasks
+
+
 def variant_law(variant: str, settings: dict) -> tuple[str, dict]:
     """The law and settings of a task-law variant (or of a law named instead); settings the
     variant's law lacks (step 2's smoothing for the single-step law) are left out."""

@@ -262,14 +262,16 @@ def allocates_loss(law) -> bool:
     return bool(law.allocates_compute) and law.space == "log"
 
 
-def check_budget(budget) -> float:
+def check_budget(budget, option: str = "--flops") -> float:
+    """The training budget in FLOPs, positive and in the sensible range (`option`: how the
+    command line spelled it, --flops or --budget)."""
     try:
         budget = float(budget)
     except (TypeError, ValueError):
-        raise ScalingError(f"--budget must be a number of FLOPs, got {budget!r}") from None
+        raise ScalingError(f"{option} must be a number of FLOPs, got {budget!r}") from None
     if not (math.isfinite(budget) and budget > 0):
-        raise ScalingError(f"--budget must be positive and finite, got {budget:g}")
-    check_sensible_inputs([budget], "flops", "--budget")
+        raise ScalingError(f"{option} must be positive and finite, got {budget:g}")
+    check_sensible_inputs([budget], "flops", option)
     return budget
 
 
@@ -331,7 +333,7 @@ def _check_allocation(budget, law, allocation: dict) -> None:
         low, high, what = bounds
         if not (np.isfinite(value) and low <= value <= high):
             raise ScalingError(
-                f"--budget {budget:g}: the {law.name} fit's compute-optimal {name} there is "
+                f"--flops {budget:g}: the {law.name} fit's compute-optimal {name} there is "
                 f"{value:.3g}, outside the sensible range [{low:g}, {high:g}] for {what}; "
                 "nothing sensible can be planned at this budget")
 

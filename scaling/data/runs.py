@@ -333,6 +333,24 @@ def check_sensible(values: pd.Series, column: str, path) -> None:
                            "the column's units")
 
 
+def check_measured_target(target: str, inputs, law_name: str) -> None:
+    """A law's target (`--set target=…`) must be a measured column: not one of the law's
+    `inputs`, nor a column of the contract that describes the run (its id, size, tokens,
+    compute, step, LR, text columns); a non-numeric column of the file is the reader's
+    one-line error."""
+    measured = {"loss", "loss_unigram", "bits_per_char"}
+    if target in inputs:
+        why = f"is one of the {law_name} law's inputs ({', '.join(inputs)})"
+    elif target in STRING or target == "final":
+        why = "is not a number (the contract's column of text)"
+    elif target in NUMERIC and target not in measured:
+        why = "describes the run rather than measuring it (a column of the contract)"
+    else:
+        return
+    raise ScalingError(f"--set target={target}: {target!r} {why}; the target is what the law "
+                       "predicts: a measured column such as loss, loss:<task> or acc:<task>")
+
+
 def check_sensible_inputs(values, column: str, option: str) -> None:
     """`check_sensible` for the values of a command-line option (`--params 1e-310`)."""
     bounds = sensible_range(column)
