@@ -24,7 +24,7 @@ def schedule(law, args) -> int:
         raise ScalingError(f"the {law.name} law does not predict curves; --schedule needs "
                            "an LR-schedule law (see `scaling laws`)")
     kind = interval_kind(law, args.interval)
-    curve = law.predict_schedule(args.schedule, every=args.every, kind=kind or "law",
+    curve = law.predict_schedule(args.schedule, every=args.every, kind=kind,
                                  level=args.level, **_sizes(law, args))
     shown = curve.iloc[np.unique(np.linspace(0, len(curve) - 1, 11).astype(int))]
     print(curve_table(law, shown, kind, args.level))
@@ -45,7 +45,7 @@ def schedule(law, args) -> int:
 def compare(law, args) -> int:
     """--compare peak=…,warmup=…,steps=…,final=…: constant, cosine and WSD schedules."""
     kind = interval_kind(law, args.interval)
-    curves = compare_schedules(law, args.compare, every=args.every, kind=kind or "law",
+    curves = compare_schedules(law, args.compare, every=args.every, kind=kind,
                                level=args.level, **_sizes(law, args))
     print(final_rows_table(law, curves, kind, args.level))
     _every_note(args, *curves.values())

@@ -51,7 +51,8 @@ from scaling.data import prepare as preparation
 from scaling.data import runs as run_tables
 from scaling.data.prepare import PreparedRuns, Problem, distinct_positive, run_groups
 from scaling.engine import fitting
-from scaling.engine.fit import INTERVAL_KINDS, Fit, fit_law
+from scaling.engine.fit import INTERVAL_KINDS, Fit
+from scaling.engine.fit_procedure import fit_law
 from scaling.engine.fitting import LOSS_CLIP, Parameter
 from scaling.errors import ScalingError
 from scaling.output.fit_file import FIT_FORMAT, READABLE_FORMATS
@@ -198,7 +199,7 @@ class Law:
             seed: int = 0, n_jobs: int | None = None, calibrate: bool = True,
             noise_floor: float = 0.0) -> Fit:
         """Fit to a run table (or `PreparedRuns`): a new `Fit`; this law is not changed. The
-        options and their defaults are `scaling fit`'s (`scaling.engine.fit.fit_law`)."""
+        options and their defaults are `scaling fit`'s (`scaling.engine.fit_procedure.fit_law`)."""
         return fit_law(self, runs, where=where, lr_file=lr_file, bootstrap=bootstrap, seed=seed,
                        n_jobs=n_jobs, calibrate=calibrate, noise_floor=noise_floor)
 
