@@ -185,7 +185,7 @@ def slopes_text(table: pd.DataFrame) -> str:
 def plot_coord_check(table: pd.DataFrame, path) -> Path:
     """RMS against width (log-log) at the last step: a panel per parametrization, a line per
     layer; saved atomically."""
-    from scaling.output.plots import figure_style, new_figure
+    from scaling.output.figure_style import figure_style, new_figure
 
     last = int(table["step"].max())
     at = table[table["step"] == last]

@@ -146,7 +146,7 @@ def plot_lr_transfer(runs: pd.DataFrame, path) -> Path:
     """Mean final loss against peak LR (log2 axis), a line per width, a panel per
     parametrization; each width's best grid LR marked by a star, its fitted optimum by a dotted
     vertical line. Saved atomically."""
-    from scaling.output.plots import figure_style, new_figure
+    from scaling.output.figure_style import figure_style, new_figure
 
     finals = mean_losses(runs)
     best = best_lr_table(runs)

@@ -108,7 +108,8 @@ def test_python_dash_m_scaling_and_no_torch():
     result = subprocess.run([sys.executable, "-m", "scaling", "laws"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "chinchilla" in result.stdout
-    probe = "import sys, scaling, scaling.output.plots, cli; print('torch' in sys.modules)"
+    probe = ("import sys, scaling, scaling.output.fit_figures, scaling.output.curve_figures, cli; "
+             "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert result.stdout.strip() == "False", result.stderr

@@ -1,4 +1,4 @@
-"""Distance and warnings on every prediction (scaling/engine/diagnostics.py, scaling/output/report.py, cli.py):
+"""Distance and warnings on every prediction (scaling/engine/diagnostics.py, scaling/output/, cli.py):
 each warning fires on a case built for it and names what it is about; none fires on the bundled
 Chinchilla fit; the fit file and `predict --json` carry them; every predicted point states how
 far it reaches beyond the fitted data; plots shade the fitted range."""
@@ -15,10 +15,10 @@ from conftest import CHINCHILLA, ROOT
 from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.engine import diagnostics
-from scaling.output import plots
+from scaling.output import curve_figures, figure_style, fit_figures
 from scaling.engine.calibration import ERROR_LIMIT, QUANTILES, ErrorModel
 from scaling.laws import get_law, load_fit
-from scaling.output.report import COMPUTE_BUDGETS
+from scaling.output.prediction_tables import COMPUTE_BUDGETS
 from scaling.data.runs import write_runs
 from scaling.data.synthetic import chinchilla_ladder
 
@@ -353,17 +353,18 @@ def test_plots_shade_the_fitted_range(bundled, curve_law, tmp_path, monkeypatch)
     from matplotlib.patches import Rectangle
 
     seen = {}
-    save = plots._save
+    save = figure_style.save_figure
 
     def recording(figure, path):
         seen[path.name] = figure
         return save(figure, path)
 
-    monkeypatch.setattr(plots, "_save", recording)
+    for module in (fit_figures, curve_figures):        # each saves through its own name
+        monkeypatch.setattr(module, "save_figure", recording)
     _, _, law = bundled
     from scaling.data.runs import read_runs
 
-    plots.plot_fit(law, read_runs(CHINCHILLA, where=WHERE), tmp_path / "fit.png")
+    fit_figures.plot_fit(law, read_runs(CHINCHILLA, where=WHERE), tmp_path / "fit.png")
     (box,) = [p for ax in seen["fit.png"].axes for p in ax.patches
               if p.get_gid() == "fitted-range"]
     assert isinstance(box, Rectangle)
@@ -373,7 +374,7 @@ def test_plots_shade_the_fitted_range(bundled, curve_law, tmp_path, monkeypatch)
     texts = [t.get_text() for legend in seen["fit.png"].legends for t in legend.get_texts()]
     assert "fitted range (N, D)" in texts
     curve = curve_law.predict_schedule("constant:peak=0.001,warmup=100,steps=3000", every=100)
-    plots.plot_curve(curve, "c", tmp_path / "curve.png", target="loss",
+    curve_figures.plot_curve(curve, "c", tmp_path / "curve.png", target="loss",
                      interval="calibrated", fitted_steps=(50.0, 1000.0))
     spans = [p for ax in seen["curve.png"].axes for p in ax.patches
              if p.get_gid() == "fitted-range"]

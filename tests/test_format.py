@@ -168,9 +168,9 @@ def test_no_module_imports_a_private_name_of_another():
 def test_the_private_import_check_finds_one(tmp_path):
     module = tmp_path / "borrower.py"
     module.write_text("from __future__ import annotations\n"
-                      "from scaling.output.report import reach_cells\n"
+                      "from scaling.output.prediction_columns import reach_cells\n"
                       "def f():\n"
-                      "    from scaling.output.plots import _save as save\n"
+                      "    from scaling.output.figure_style import _save as save\n"
                       "    from .sibling import _helper\n"
                       "    from numpy import _core\n")
     assert private_imports(module, tmp_path) == ["borrower.py:4: _save", "borrower.py:5: _helper"]

@@ -1,4 +1,4 @@
-"""Figures (scaling/output/plots.py): every kind of law gets its figure, labelled with its target, and
+"""Figures (scaling/output/fit_figures.py, curve_figures.py, figure_style.py): every kind of law gets its figure, labelled with its target, and
 the iso-compute lines and frontier appear only for laws that allocate compute; and every figure is
 readable: nothing clipped, no tiny text, short legends, observed data as markers and predictions
 as lines, curves that coincide for a while both visible, the LR from step 1, and no change to
@@ -16,7 +16,7 @@ from matplotlib.contour import ContourSet
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
-from scaling.output import plots
+from scaling.output import curve_figures, figure_style, fit_figures
 from scaling.laws import get_law
 from scaling.analysis.schedule_comparison import compare_schedules
 from scaling.data.runs import read_runs
@@ -34,14 +34,15 @@ DEMO_IDS = {"constant": "cpu-schedules-w64-d2-v256-4.92e+06tok-constant-s0",
 def saved(monkeypatch):
     """Every figure saved (drawn, so its layout is final), by file name."""
     seen = {}
-    save = plots._save
+    save = figure_style.save_figure
 
     def recording(figure, path):
         result = save(figure, path)
         seen[Path(path).name] = figure
         return result
 
-    monkeypatch.setattr(plots, "_save", recording)
+    for module in (fit_figures, curve_figures):        # each saves through its own name
+        monkeypatch.setattr(module, "save_figure", recording)
     return seen
 
 
@@ -60,13 +61,13 @@ def tick_labels(figure) -> set:
 
 
 def check_readable(figure):
-    """The rules every figure keeps (see scaling/output/plots.py)."""
+    """The rules every figure keeps (see scaling/output/figure_style.py)."""
     renderer = figure.canvas.get_renderer()
     box = figure.bbox.padded(1)                     # 1 px of rounding
     texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
     assert texts
     for text in texts:                              # no text under the minimum size
-        assert text.get_fontsize() >= plots.MIN_FONT, (text.get_text(), text.get_fontsize())
+        assert text.get_fontsize() >= figure_style.MIN_FONT, (text.get_text(), text.get_fontsize())
     ticks = tick_labels(figure)        # drawn ticks are in the tight box; undrawn ones lie anywhere
     for text in texts:
         if id(text) not in ticks:                   # nothing clipped at the figure's edges
@@ -78,8 +79,8 @@ def check_readable(figure):
     legends = [*figure.legends, *(ax.get_legend() for ax in figure.axes if ax.get_legend())]
     for legend in legends:                          # short legends, clear of every plot
         entries = [t.get_text() for t in legend.get_texts()]
-        assert 0 < len(entries) <= plots.MAX_LEGEND, entries
-        assert all(len(entry) <= plots.MAX_NAME for entry in entries), entries
+        assert 0 < len(entries) <= figure_style.MAX_LEGEND, entries
+        assert all(len(entry) <= figure_style.MAX_NAME for entry in entries), entries
         extent = legend.get_window_extent(renderer)
         assert not any(extent.overlaps(ax.bbox) for ax in figure.axes), "legend over a plot"
     for ax in figure.axes:                          # labels inside a plot: inside, apart
@@ -131,7 +132,7 @@ def check_curves(figure):
         assert low <= np.nanmin(y) and np.nanmax(y) <= high
     for ax in (whole, panel(figure, "zoom")):
         lines = [line for line in ax.lines if line.get_gid() in ("fitted", "predicted")]
-        if len(lines) <= len(plots.LINES):
+        if len(lines) <= len(figure_style.LINES):
             assert len({(line.get_linestyle(), line.get_linewidth()) for line in lines}) \
                 == len(lines)
 
@@ -154,7 +155,7 @@ def demo_multipower():
 # -- what each kind of law draws -----------------------------------------------------------------
 def test_a_law_that_allocates_compute_gets_iso_compute_lines(tmp_path, saved):
     law = get_law("chinchilla").fit(ladder(), bootstrap=0, calibrate=False)
-    path = plots.plot_fit(law, ladder(), tmp_path / "fit.png")
+    path = fit_figures.plot_fit(law, ladder(), tmp_path / "fit.png")
     assert path.read_bytes()[:8] == PNG
     figure = saved["fit.png"]
     assert "iso-loss contours of the fitted law and iso-FLOP lines" in words(figure)
@@ -164,7 +165,7 @@ def test_a_law_that_allocates_compute_gets_iso_compute_lines(tmp_path, saved):
 
 def test_a_law_of_n_and_d_without_a_compute_model_gets_contours_only(tmp_path, saved):
     law = get_law("kaplan").fit(ladder(), bootstrap=0, calibrate=False)
-    plots.plot_fit(law, ladder(), tmp_path / "kaplan.png")
+    fit_figures.plot_fit(law, ladder(), tmp_path / "kaplan.png")
     assert (tmp_path / "kaplan.png").read_bytes()[:8] == PNG
     figure = saved["kaplan.png"]
     assert "iso-loss contours of the fitted law" in words(figure)
@@ -177,7 +178,7 @@ def test_a_linear_space_law_of_three_inputs(tmp_path, saved):
     runs = vocabulary_ladder(E=5.53278, A1=875.872, alpha1=0.44661, A2=2071.77, alpha2=0.67074,
                              B=22216.1, seed=0)
     law = get_law("vocabulary").fit(runs, bootstrap=0, calibrate=False)
-    plots.plot_fit(law, runs, tmp_path / "vocabulary.png")
+    fit_figures.plot_fit(law, runs, tmp_path / "vocabulary.png")
     figure = saved["vocabulary.png"]
     assert "fitted loss_unigram" in words(figure) and "contours" not in words(figure)
     check_readable(figure)
@@ -187,7 +188,7 @@ def test_a_chained_law_plots_its_target_against_the_chained_prediction(tmp_path,
     runs = task_ladder(loss_params={"E": 0.3, "A": 40.0, "B": 150.0, "alpha": 0.3, "beta": 0.3},
                        accuracy_params={"a": -0.6, "b": 0.85, "k": 6.0, "L0": 1.0}, seed=0)
     law = get_law("task", task="hellaswag").fit(runs, bootstrap=0, calibrate=False)
-    plots.plot_fit(law, runs, tmp_path / "task.png")
+    fit_figures.plot_fit(law, runs, tmp_path / "task.png")
     figure = saved["task.png"]
     text = words(figure)
     # step 2's points: every checkpoint but each run's first of 4 (the paper's first 10%)
@@ -202,18 +203,18 @@ def test_curve_laws_plot_each_curve_and_predicted_schedules(tmp_path, saved):
         "constant": ("constant:peak=0.001,warmup=100,steps=3000", 50),
         "cosine": ("cosine:peak=0.001,warmup=100,steps=3000,final=0.0001", 50)}, noise=0.001)
     law = get_law("multipower").fit(runs, bootstrap=0, calibrate=False)
-    plots.plot_fit(law, runs, tmp_path / "curves.png")
+    fit_figures.plot_fit(law, runs, tmp_path / "curves.png")
     assert "step" in words(saved["curves.png"]) and "learning rate" in words(saved["curves.png"])
     check_curves(saved["curves.png"])
     schedule = "wsd:peak=0.001,warmup=100,steps=3000,final=0.0001,decay_fraction=0.2"
     curve = law.predict_schedule(schedule, every=50)
     assert curve.attrs["schedule"] == schedule and curve.attrs["law"] == law.title
-    plots.plot_curve(curve, "wsd", tmp_path / "curve.png", target=law.target,
+    curve_figures.plot_curve(curve, "wsd", tmp_path / "curve.png", target=law.target,
                      observed=runs[runs["run"] == "cosine"])
     figure = saved["curve.png"]
     assert "Predicted loss of one LR schedule" in words(figure) and schedule in words(figure)
     check_curves(figure)
-    plots.plot_curves({"wsd": curve, "same": curve}, "both", tmp_path / "curves2.png",
+    curve_figures.plot_curves({"wsd": curve, "same": curve}, "both", tmp_path / "curves2.png",
                       target=law.target)
     assert "predicted loss" in words(saved["curves2.png"])
     check_curves(saved["curves2.png"])
@@ -226,7 +227,7 @@ def test_many_runs_get_a_legend_of_styles_not_of_runs(tmp_path, saved):
         f"run-{k}": (f"wsd:peak=0.001,warmup=100,steps=1000,final=0.0001,"
                      f"decay_start={500 + 40 * k}", 50) for k in range(12)}, noise=0.001)
     law = get_law("multipower").fit(runs, bootstrap=0, calibrate=False)
-    plots.plot_fit(law, runs, tmp_path / "many.png")
+    fit_figures.plot_fit(law, runs, tmp_path / "many.png")
     (legend,) = saved["many.png"].legends
     assert [t.get_text() for t in legend.get_texts()] == ["observed", "fitted",
                                                           "fitted range (steps)"]
@@ -237,7 +238,7 @@ def test_many_runs_get_a_legend_of_styles_not_of_runs(tmp_path, saved):
 def test_the_demo_chinchilla_figure_labels_its_lines_inside_the_plot(chinchilla_240, tmp_path,
                                                                      saved):
     law = get_law("chinchilla").fit(chinchilla_240, bootstrap=0, calibrate=False)
-    plots.plot_fit(law, chinchilla_240, tmp_path / "chinchilla-fit.png")
+    fit_figures.plot_fit(law, chinchilla_240, tmp_path / "chinchilla-fit.png")
     figure = saved["chinchilla-fit.png"]
     check_readable(figure)
     surface = [ax for ax in figure.axes if "iso-loss" in ax.get_title()][0]
@@ -250,12 +251,12 @@ def test_the_demo_chinchilla_figure_labels_its_lines_inside_the_plot(chinchilla_
     for line in iso_flops:                          # visible: dark enough, not hairlines
         grey = np.mean(to_rgb(line.get_color()))
         assert line.get_linewidth() >= 0.9 and grey <= 0.4
-    assert figure.get_figwidth() * plots.DPI >= 1400
+    assert figure.get_figwidth() * figure_style.DPI >= 1400
 
 
 def test_the_demo_multipower_figure_tells_its_runs_apart(demo_multipower, tmp_path, saved):
     law, data = demo_multipower
-    plots.plot_fit(law, data, tmp_path / "multipower-fit.png")
+    fit_figures.plot_fit(law, data, tmp_path / "multipower-fit.png")
     figure = saved["multipower-fit.png"]
     check_curves(figure)
     (legend,) = figure.legends
@@ -275,7 +276,7 @@ def test_the_demo_schedule_comparison_shows_every_schedule_and_its_lr(demo_multi
                                                                       tmp_path, saved):
     law, _ = demo_multipower
     base = "peak=3e-3,warmup=60,steps=1200,final=3e-4"
-    plots.plot_curves(compare_schedules(law, base, every=25), base, tmp_path / "schedules.png",
+    curve_figures.plot_curves(compare_schedules(law, base, every=25), base, tmp_path / "schedules.png",
                       target=law.target)
     figure = saved["schedules.png"]
     check_curves(figure)
@@ -298,14 +299,14 @@ def test_the_demo_schedule_comparison_shows_every_schedule_and_its_lr(demo_multi
 
 # -- pieces --------------------------------------------------------------------------------------
 def test_short_names_keep_the_part_that_tells_runs_apart():
-    names, pattern = plots.short_names(DEMO_IDS.values())
+    names, pattern = figure_style.short_names(DEMO_IDS.values())
     assert list(names.values()) == list(DEMO_IDS)
     assert pattern == "cpu-schedules-w64-d2-v256-4.92e+06tok-*-s0"
-    names, pattern = plots.short_names(["a-1", "a-1"])         # nothing tells them apart
+    names, pattern = figure_style.short_names(["a-1", "a-1"])         # nothing tells them apart
     assert list(names.values()) == ["a-1"] and pattern == ""
-    names, _ = plots.short_names(["x" * 60, "y" * 60])
-    assert all(len(name) == plots.MAX_NAME for name in names.values())
-    assert plots.short_names(["only-one"]) == ({"only-one": "only-one"}, "")
+    names, _ = figure_style.short_names(["x" * 60, "y" * 60])
+    assert all(len(name) == figure_style.MAX_NAME for name in names.values())
+    assert figure_style.short_names(["only-one"]) == ({"only-one": "only-one"}, "")
 
 
 def test_plots_keep_their_font_sizes_whatever_the_users_rcparams(tmp_path, saved):
@@ -313,7 +314,7 @@ def test_plots_keep_their_font_sizes_whatever_the_users_rcparams(tmp_path, saved
 
     with matplotlib.rc_context({"font.size": 4, "xtick.labelsize": 3, "legend.fontsize": 2}):
         law = get_law("chinchilla").fit(ladder(), bootstrap=0, calibrate=False)
-        plots.plot_fit(law, ladder(), tmp_path / "fit.png")
+        fit_figures.plot_fit(law, ladder(), tmp_path / "fit.png")
         assert matplotlib.rcParams["font.size"] == 4          # the user's, untouched
     check_readable(saved["fit.png"])
 
@@ -322,12 +323,12 @@ def test_importing_and_plotting_leave_matplotlibs_backend_and_pyplot_alone(tmp_p
     probe = f"""
 import sys, matplotlib
 matplotlib.use("svg")
-from scaling.output import plots
+from scaling.output import fit_figures
 from scaling.laws import get_law
 from scaling.data.synthetic import chinchilla_ladder
 runs = chinchilla_ladder(E=1.8, A=400, B=2000, alpha=0.34, beta=0.37, params=[1e7, 3e7, 1e8],
                          tokens_per_param=[5, 10, 20], noise=0.003, seed=0)
-plots.plot_fit(get_law("chinchilla").fit(runs, bootstrap=0, calibrate=False), runs, {str(tmp_path / "fit.png")!r})
+fit_figures.plot_fit(get_law("chinchilla").fit(runs, bootstrap=0, calibrate=False), runs, {str(tmp_path / "fit.png")!r})
 print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
 """
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -22,7 +22,7 @@ from scaling.laws import get_law, load_fit
 
 
 def reach_cells(law, values):
-    from scaling.output.report import reach_cells as cells     # (new in issue 24)
+    from scaling.output.prediction_columns import reach_cells as cells     # (new in issue 24)
 
     return cells(law, values)
 

@@ -1,5 +1,6 @@
-"""Text reports (scaling/output/report.py): what a fit, a prediction and a backtest print, in the words
-of the law that made them (its target, residual space and compute model)."""
+"""Text reports (scaling/output/fit_report.py, prediction_tables.py, backtest_report.py): what a
+fit, a prediction and a backtest print, in the words of the law that made them (its target,
+residual space and compute model)."""
 
 import copy
 
@@ -9,8 +10,10 @@ import pytest
 from scaling.laws import get_law
 from scaling.errors import ScalingError
 from scaling.output.format import table
-from scaling.output.report import (backtest_report, compute_optimal_table, fit_report, fit_warning_lines,
-                            fit_warnings, prediction_table, reach_cell)
+from scaling.output.backtest_report import backtest_report, fit_warning_lines
+from scaling.output.fit_report import fit_report, fit_warnings
+from scaling.output.prediction_columns import reach_cell
+from scaling.output.prediction_tables import compute_optimal_table, prediction_table
 from scaling.data.synthetic import chinchilla_ladder, vocabulary_ladder
 
 VOCABULARY = {"E": 5.53278, "A1": 875.872, "alpha1": 0.44661, "A2": 2071.77, "alpha2": 0.67074,

@@ -37,7 +37,8 @@ from scaling.errors import ScalingError
 from scaling.laws import LAWS, Law, PreparedRuns, get_law
 from scaling.output.atomic import write_text
 from scaling.output.format import json_number
-from scaling.output.report import backtest_report, interval_kind
+from scaling.output.backtest_report import backtest_report
+from scaling.output.prediction_columns import interval_kind
 
 
 LEVELS = (0.5, 0.8, 0.95)       # nominal levels every backtest scores

@@ -52,9 +52,10 @@ from scaling.output.atomic import atomic_path, write_text
 from scaling.output.format import (accuracy_points, accuracy_points_interval, format_number,
                                    significant, with_interval)
 from scaling.output.plan_figures import LEVELS, inputs_at, loss_interval, size_name
-from scaling.output.report import (calibration_line, curve_points, curve_warning_records,
-                                   interval_kind, reach_cells, reach_values)
-from scaling.output.report import reach_text as reach_words
+from scaling.output.curve_tables import curve_points, curve_warning_records
+from scaling.output.fit_report import calibration_line
+from scaling.output.prediction_columns import interval_kind, reach_cells, reach_values
+from scaling.output.prediction_columns import reach_text as reach_words
 
 OVERTRAIN_FACTORS = (1.0, 0.75, 0.5, 0.35, 0.25)
 REPORT_MD, REPORT_HTML = "report.md", "report.html"

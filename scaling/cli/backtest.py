@@ -9,7 +9,7 @@ from scaling.cli.options import (add_bootstrap, add_json, add_table_options, che
 from scaling.cli.reading import law_and_runs, task_runs
 from scaling.data import units
 from scaling.engine.fitting import check_bootstrap
-from scaling.output.report import backtest_report
+from scaling.output.backtest_report import backtest_report
 
 BOOTSTRAP = 200
 WHY_BOOTSTRAP = ("200, not fit's 1000, to keep backtests quick: the law is refitted on every "

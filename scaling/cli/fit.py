@@ -11,7 +11,7 @@ from scaling.engine.fitting import check_bootstrap
 from scaling.errors import ScalingError
 from scaling.laws import get_law
 from scaling.analysis.backtest import variant_law
-from scaling.output.plots import plot_fit
+from scaling.output.fit_figures import plot_fit
 from scaling.output.format import table
 
 BOOTSTRAP = 1000      # resamples of runs: the fit's parameter intervals are its output

@@ -16,9 +16,10 @@ from scaling.errors import ScalingError
 from scaling.laws import LAWS, load_fit
 from scaling.laws.data_constrained import advice_record, advice_table, advice_warnings
 from scaling.laws.sparse import schedule_advice, schedule_advice_table
-from scaling.output.report import (allocation_record, compute_optimal_table, interval_kind,
-                                   optimal_vocab_record, optimal_vocab_table, prediction_record,
-                                   prediction_table)
+from scaling.output.prediction_columns import interval_kind
+from scaling.output.prediction_tables import (allocation_record, compute_optimal_table,
+                                              optimal_vocab_record, optimal_vocab_table,
+                                              prediction_record, prediction_table)
 
 INPUT_HELP = {"unique_tokens": "unique tokens U (data-constrained law; one or more values): an "
                                "input, or with --flops the supply of unique data: the best "

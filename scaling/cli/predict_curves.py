@@ -11,9 +11,9 @@ from scaling.analysis.schedule_comparison import compare_schedules
 from scaling.cli.options import print_warnings, write_json
 from scaling.errors import ScalingError
 from scaling.output.atomic import atomic_path
-from scaling.output.plots import plot_curve, plot_curves
-from scaling.output.report import (curve_record, curve_table, curve_warnings, final_rows_table,
-                                   interval_kind)
+from scaling.output.curve_figures import plot_curve, plot_curves
+from scaling.output.curve_tables import curve_record, curve_table, curve_warnings, final_rows_table
+from scaling.output.prediction_columns import interval_kind
 
 SAVED = "saved predictions to {path}"
 

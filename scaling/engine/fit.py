@@ -36,7 +36,7 @@ from scaling.engine import diagnostics, fitting
 from scaling.engine import reach as geometry
 from scaling.engine.fitting import LOSS_CLIP
 from scaling.errors import ScalingError
-from scaling.output import fit_file, plots, report
+from scaling.output import fit_file, fit_figures, fit_report, prediction_columns, prediction_tables
 from scaling.output.atomic import write_text
 
 INTERVAL_KINDS = ("calibrated", "run", "law")
@@ -116,7 +116,7 @@ class Fit:
 
     def summary(self) -> str:
         """The fit's report: exactly what `scaling fit` prints."""
-        return report.fit_report(self)
+        return fit_report.fit_report(self)
 
     def _repr_html_(self) -> str:
         params = self.params
@@ -135,7 +135,7 @@ class Fit:
                  ("bootstrap", f"{len(self.bootstrap_theta_)} resamples"),
                  ("intervals", ", ".join(self.interval_kinds) or "none"),
                  ("default interval", f"{100 * self.confidence:g}% "
-                  f"{report.interval_kind(self) or 'none'}")]
+                  f"{prediction_columns.interval_kind(self) or 'none'}")]
         facts_html = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
                              for k, v in facts)
         warnings = "".join(f"<li>{html.escape(w['message'])}</li>" for w in self.warnings)
@@ -147,7 +147,7 @@ class Fit:
         """The observed-vs-fitted figure `scaling fit --plot` saves (and, for laws of params and
         tokens, the iso-loss panel), as a matplotlib Figure; nothing is written. `ax`: draw the
         observed-vs-fitted panel on this Axes instead (its figure is returned)."""
-        return plots.fit_figure(self, self._data_or_error("plot"), ax=ax)
+        return fit_figures.fit_figure(self, self._data_or_error("plot"), ax=ax)
 
     def _data_or_error(self, what: str) -> PreparedRuns:
         if self.data is None:
@@ -218,7 +218,7 @@ class Fit:
         if frame is not None:
             values = {**{name: frame[name].to_numpy(float) for name in self.inputs
                          if name in frame}, **values}
-        record = report.prediction_record(self, kind, level, **values)
+        record = prediction_tables.prediction_record(self, kind, level, **values)
         shown = record["interval"]["kind"]
         rows = record["predictions"]
         out = pd.DataFrame({name: [row[name] for row in rows] for name in self.inputs})
@@ -249,7 +249,7 @@ class Fit:
                        scale: dict | None = None):
         """(point, lower, upper) at the law's inputs with the interval tables show: of `kind`,
         or (None) the fit's default where it has it, else none (NaN bounds)."""
-        kind = report.interval_kind(self, kind)
+        kind = prediction_columns.interval_kind(self, kind)
         if kind is None:
             point = self.predict_inputs(inputs)
             return point, np.full_like(point, np.nan), np.full_like(point, np.nan)
@@ -290,7 +290,7 @@ class Fit:
         if kind not in INTERVAL_KINDS:
             raise ScalingError(f"interval kind must be one of {', '.join(INTERVAL_KINDS)}, "
                                f"got {kind!r}")
-        report.interval_kind(self, kind)               # a kind the fit lacks: the CLI's error
+        prediction_columns.interval_kind(self, kind)   # a kind the fit lacks: the CLI's error
         level = self.confidence if level is None else float(level)
         point = self.predict_inputs(inputs)
         where = {**(inputs if isinstance(inputs, dict) else {}), **(scale or {})}

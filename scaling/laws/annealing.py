@@ -91,7 +91,7 @@ class Annealing(Law):
                               **{k: np.full(len(steps), float(v)) for k, v in sizes.items()},
                               "lr_decay": decay, self.target: value, "lower": lower,
                               "upper": upper})
-        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.plots
+        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.curve_figures
         return curve
 
     def _terms(self, theta, inputs):

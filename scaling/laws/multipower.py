@@ -145,7 +145,7 @@ class MultiPower(Law):
                               "lr_area": np.cumsum(lr)[steps - 1], "peak_lr": peak,
                               "lr_decay": decay, self.target: value, "lower": lower,
                               "upper": upper})
-        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.plots
+        curve.attrs.update(schedule=schedule, law=self.title)   # for scaling.output.curve_figures
         return curve
 
     def default_every(self, schedule: "RunLR", n_bootstrap: int = 0) -> int:

@@ -43,7 +43,8 @@ from scaling.laws.base import BASE_SETTINGS, Setting
 from scaling.laws.chinchilla import Chinchilla
 from scaling.laws.registry import register
 from scaling.output.format import format_number, interval, table
-from scaling.output.report import prediction_record, reach_cells, reach_note
+from scaling.output.prediction_columns import reach_cells, reach_note
+from scaling.output.prediction_tables import prediction_record
 
 COUNTS = ("average", "final", "initial")
 # Pruning windows (start, end) as fractions of training compute, for `schedule_advice`: from
@@ -245,9 +246,10 @@ def schedule_advice(law, params, tokens, sparsity, prunable=None, kind: str = "g
     Returns a JSON-ready record: {"law", "target", "params", "tokens", "sparsity", "prunable",
     "schedule", "interval": {"kind", "level"}, "windows": [{"schedule", "start", "end",
     "params_average", "final_active", "density", "predicted", "lower", "upper", "reach",
-    "distance"}], "warnings"} (the rows as `scaling.output.report.prediction_record` gives them; the
-    density, final_active / params, counts in the reach, the distance, the calibrated interval
-    and the warnings, as N̄ and D do: `Sparse.scale_columns`)."""
+    "distance"}], "warnings"} (the rows as
+    `scaling.output.prediction_tables.prediction_record` gives them; the density, final_active /
+    params, counts in the reach, the distance, the calibrated interval and the warnings, as N̄
+    and D do: `Sparse.scale_columns`)."""
     if law.name != "sparse":
         raise ScalingError(f"--sparsity (pruning advice) needs a fit of the sparse law, not "
                            f"{law.name}; fit one with `scaling fit RUNS --law sparse`")
@@ -299,8 +301,8 @@ def schedule_advice_table(law, record: dict) -> str:
     """`schedule_advice`'s record as the table `scaling predict --sparsity` prints."""
     kind, level = record["interval"]["kind"], record["interval"]["level"]
     windows = record["windows"]
-    # the one reach computation of every command (`scaling.output.report.reach_cells`): N̄, D and the
-    # density each model ends at (a fit file without a density range shows none)
+    # the one reach computation of every command (`scaling.output.prediction_columns.reach_cells`):
+    # N̄, D and the density each model ends at (a fit file without a density range shows none)
     cells = reach_cells(law, {
         "params_average": np.array([row["params_average"] for row in windows]),
         "tokens": np.full(len(windows), record["tokens"]),

@@ -58,7 +58,7 @@ from scaling.data.json_input import read_json
 from scaling.engine import diagnostics
 from scaling.engine.calibration import ErrorModel
 from scaling.engine.fitting import MIN_BOOTSTRAP, at_bounds
-from scaling.output.report import COMPUTE_BUDGETS
+from scaling.output.prediction_tables import COMPUTE_BUDGETS
 
 FIT_FORMAT = 3                  # 3: parameters only under the report's names (no `theta`)
 READABLE_FORMATS = (1, 2, 3)    # what `load_fit` reads

@@ -1,6 +1,7 @@
-"""The planning report's figures (`scaling.analysis.planning`), as PNG bytes, in `scaling.output.plots`' style:
-its own `Figure` objects (pyplot untouched), observed data as markers and the law as lines,
-the fitted range shaded (gid "fitted-range"), titles that say which is which.
+"""The planning report's figures (`scaling.analysis.planning`), as PNG bytes, in the style of
+`scaling.output.figure_style`: its own `Figure` objects (pyplot untouched), observed data as
+markers and the law as lines, the fitted range shaded (gid "fitted-range"), titles that say
+which is which.
 
 - `isoflop_png`: loss against N at budgets from the fitted data's compute up to the plan's
   budget (lines), each curve's optimum (x), and the runs' final rows (markers) when given, all
@@ -19,8 +20,8 @@ import io
 import numpy as np
 
 from scaling.data.runs import final_rows
-from scaling.output.plots import DPI, FITTED, FITTED_LABEL, TAB10, figure_style, new_figure
-from scaling.output.report import interval_kind
+from scaling.output.figure_style import DPI, FITTED, FITTED_LABEL, TAB10, figure_style, new_figure
+from scaling.output.prediction_columns import interval_kind
 
 LEVELS = (0.8, 0.95)
 
