@@ -24,6 +24,7 @@ from scaling.analysis import planning
 from scaling.analysis.backtest import Backtest, backtest as backtest_record
 from scaling.data import units
 from scaling.data.lr_history import read_lr_file
+from scaling.data.prepare import prepare_where
 from scaling.data.runs import read_runs, read_table
 from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
@@ -86,7 +87,7 @@ def fit(runs, law="chinchilla", *, where: str | None = None, lr_file=None,
     if isinstance(lr_file, (str, Path)):
         lr_file = read_lr_file(lr_file)
     if where:
-        data = model.prepare_where(table, where, lr_file, dedupe=dedupe)
+        data = prepare_where(model, table, where, lr_file, dedupe=dedupe)
     else:
         data = model.prepare(table, lr_file)
     return fit_prepared(model, data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,

@@ -1,7 +1,7 @@
 """Issue 24, item 3: `fit --where` and `backtest --where/--train/--test` check only the rows
-their queries keep (`Law.prepare_rows`), as `read_runs(where=...)` does: a bad or duplicate row
-a query drops is no error, and an error about a kept row names the queries. The curve laws
-still derive their LR areas from whole runs."""
+their queries keep (`scaling.data.prepare.prepare_rows`), as `read_runs(where=...)` does: a bad
+or duplicate row a query drops is no error, and an error about a kept row names the queries.
+The curve laws still derive their LR areas from whole runs."""
 
 import json
 

@@ -20,7 +20,6 @@ ALLOWED = {
     "scaling/analysis/planning.py",        # being split in issue 27
     "scaling/data/runs.py",                # being split in issue 27
     "scaling/engine/diagnostics.py",       # being split in issue 27
-    "scaling/laws/data_constrained.py",    # being split in issue 27
     "scaling/output/fit_file.py",          # being split in issue 27
 }
 

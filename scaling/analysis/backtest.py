@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.data import runs as run_tables
+from scaling.data.prepare import prepare_rows
 from scaling.data.query import parse
 from scaling.errors import ScalingError
 from scaling.laws import LAWS, Law, PreparedRuns, get_law
@@ -52,7 +53,7 @@ def backtest(runs, law: str | Law, train: str, test: str | None = None, *,
     `train`, predict the held-out runs; returns the record.
 
     `runs` is a run table; `where`, `train` and `test` select rows, and only the rows `where`
-    keeps that `train` or `test` select are checked (`Law.prepare_rows`: a bad row the queries
+    keeps that `train` or `test` select are checked (`prepare_rows`: a bad row the queries
     drop is no error; an error about a checked row names the queries); the law's derived
     columns still read whole runs (so a query may thin a curve whose LRs come from an `lr`
     column). `dedupe` resolves duplicate rows (`scaling.data.runs.read_runs`). `settings` are
@@ -186,7 +187,7 @@ def _selected(model, runs, lr_file, where, train, test, dedupe):
             f"--train {train!r} selects and the runs it leaves to test"
         checked = f"the rows --where {where!r} keeps that {selects}" if where else \
             f"the rows {selects}"
-        data, _ = model.prepare_rows(runs, lr_file, (kept, *picks), pick, checked, dedupe)
+        data, _ = prepare_rows(model, runs, lr_file, (kept, *picks), pick, checked, dedupe)
         data = model.prepare(data)            # a law's own step on prepared rows (mup's terms)
     if where:
         data.where = (*data.where, where)

@@ -46,7 +46,7 @@ from scaling.data.runs import check_sensible_inputs, sensible_range
 from scaling.data.schedules import ScheduleError, key_values
 from scaling.engine import diagnostics
 from scaling.errors import ScalingError
-from scaling.laws.data_constrained import ADVICE_COLUMNS
+from scaling.analysis.data_limit import ADVICE_COLUMNS
 from scaling.output import plan_figures as plan_plots
 from scaling.output.atomic import atomic_path, write_text
 from scaling.output.format import (accuracy_points, accuracy_points_interval, format_number,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from scaling.api import fit_prepared
 from scaling.cli.options import add_bootstrap, add_table_options, check_outputs
 from scaling.cli.reading import law_and_runs, task_runs
+from scaling.data.prepare import prepare_where
 from scaling.engine.fitting import check_bootstrap
 from scaling.errors import ScalingError
 from scaling.laws import get_law
@@ -47,7 +48,7 @@ def run(args) -> int:
 def fitted(args, law, runs, lr_file=None):
     """Fit `law` to the runs as the fit options say (`scaling.api.fit_prepared`): the `Fit`."""
     if args.where:      # only the rows the query keeps are checked
-        data = law.prepare_where(runs, args.where, lr_file, dedupe=args.dedupe)
+        data = prepare_where(law, runs, args.where, lr_file, dedupe=args.dedupe)
     else:
         data = law.prepare(runs, lr_file)
     return fit_prepared(law, data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,

@@ -14,7 +14,7 @@ from scaling.data.runs import check_sensible_inputs
 from scaling.engine.diagnostics import fit_warnings, render
 from scaling.errors import ScalingError
 from scaling.laws import LAWS, load_fit
-from scaling.laws.data_constrained import advice_record, advice_table, advice_warnings
+from scaling.analysis.data_limit import advice_record, advice_table, advice_warnings
 from scaling.laws.sparse import schedule_advice, schedule_advice_table
 from scaling.output.prediction_columns import interval_kind
 from scaling.output.prediction_tables import (allocation_record, compute_optimal_table,

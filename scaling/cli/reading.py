@@ -42,8 +42,8 @@ def _same_setting(text: str, value) -> bool:
 
 def _table(args, columns=()):
     """The run table: as the file has it where a query picks the rows (the law checks the rows
-    the queries keep, `Law.prepare_rows`, so a bad row a query drops is no error), else read
-    and checked."""
+    the queries keep, `scaling.data.prepare.prepare_rows`, so a bad row a query drops is no
+    error), else read and checked."""
     if args.where or args.command == "backtest":
         return read_table(args.runs, parse_mapping(args.map))
     return read_runs(args.runs, mapping=parse_mapping(args.map), columns=columns,

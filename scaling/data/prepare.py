@@ -2,8 +2,8 @@
 query keeps picked (`PreparedRuns`), and the least-squares problems a fit solves (`Problem`).
 
 The functions here are the data preparation every law shares; a law reaches them through its
-`prepare`, `prepare_where` and `prepare_rows` methods (`scaling.laws.base.Law`), which a law may
-extend (the muP law decides its terms from the table).
+`prepare` method (`scaling.laws.base.Law`), which a law may extend (the muP law decides its terms
+from the table), and `prepare_where` and `prepare_rows` take the law and end in its `prepare`.
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
 def read_table(path, mapping: dict[str, str] | None = None) -> pd.DataFrame:
     """A run table as the file has it, mapped, with rows numbered from 1 and
     `attrs["source"]`, but not yet validated: for a caller that checks only the rows its
-    queries keep (`Law.prepare_where`); `read_runs` is this, then the checks."""
+    queries keep (`scaling.data.prepare.prepare_where`); `read_runs` is this, then the checks."""
     path = Path(path)
     frame = read_file(path, _text_columns(mapping or {}))
     frame = apply_mapping(frame, mapping or {}, path)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.data.evaluations import anchors
-from scaling.data.prepare import Problem, distinct_positive
+from scaling.data.prepare import Problem, distinct_positive, prepare_where
 from scaling.engine import fitting
 from scaling.engine import reach as geometry
 from scaling.engine.calibration import calibrate as learn_errors
@@ -35,7 +35,7 @@ def fit_law(law, runs, *, where: str | None = None, lr_file=None, bootstrap: int
     if seed < 0:
         raise ScalingError(f"--seed must be 0 or more, got {seed}")
     law = copy.deepcopy(law)           # the fit's own (a law's prepare may settle a setting)
-    data = law.prepare_where(runs, where, lr_file) if where else law.prepare(runs, lr_file)
+    data = prepare_where(law, runs, where, lr_file) if where else law.prepare(runs, lr_file)
     problems = law.problems(data)
     fit = Fit(law, data)
     with fitting.one_blas_thread():

@@ -339,15 +339,6 @@ class Law:
         """A run table validated with the derived columns (`scaling.data.prepare.prepare`)."""
         return preparation.prepare(self, runs, lr_file)
 
-    def prepare_where(self, runs, where, lr_file=None, *, dedupe: str | None = None):
-        """The rows the query keeps, checked (`scaling.data.prepare.prepare_where`)."""
-        return preparation.prepare_where(self, runs, where, lr_file, dedupe=dedupe)
-
-    def prepare_rows(self, runs, lr_file, queries, pick: Callable, checked: str,
-                     dedupe: str | None = None):
-        """The rows `pick` keeps, checked (`scaling.data.prepare.prepare_rows`)."""
-        return preparation.prepare_rows(self, runs, lr_file, queries, pick, checked, dedupe)
-
     def derive(self, table: pd.DataFrame, lr_histories=None) -> pd.DataFrame:
         return table                # a validated run table with the law's derived inputs
 

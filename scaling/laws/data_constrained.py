@@ -38,7 +38,8 @@ Settings: `rd_star`, `rn_star`: a number (fixed; default the paper's 15.387756 a
 epochs, where the decay shows; R_N* by runs with N well above U_N); `un_ratio`: `law` or a
 number, as above. Advice: `data_limited(flops, unique_tokens)` (`scaling predict FIT --flops C
 --unique-tokens U`): the compute-optimal allocation without a data limit, the loss it gets when
-its D exceeds U and repeats, and the best (N, D = C/(6N)) under the limit.
+its D exceeds U and repeats, and the best (N, D = C/(6N)) under the limit, worked out from this
+law's `best_params` and `losses` by `scaling.analysis.data_limit`, which also renders it.
 
 Paper: Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel 2023, "Scaling
 Data-Constrained Language Models" (arXiv:2305.16264; NeurIPS 2023): the data-constrained
@@ -63,11 +64,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from scaling.engine import diagnostics
+from scaling.analysis import data_limit
 from scaling.engine.diagnostics import make_warning
 from scaling.errors import ScalingError
 from scaling.engine.fitting import Parameter
-from scaling.output.format import json_number, table, with_interval
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients
 from scaling.laws.registry import register
 
@@ -364,7 +364,7 @@ class DataConstrained(Law):
         values = self.reported(theta)
         return {k: values[k][:, None, None] for k in ("E", "A", "B", "alpha", "beta")}
 
-    def _losses(self, theta, params, tokens, unique):
+    def losses(self, theta, params, tokens, unique):
         """L for each fit-space vector (S, P) at params, tokens, unique (S, n, K) or broadcast;
         unique = inf: no data limit."""
         theta = np.atleast_2d(theta)
@@ -402,7 +402,7 @@ class DataConstrained(Law):
 
         def loss_at(log_params):
             params = np.exp(log_params)
-            return self._losses(theta, params, budget / (6.0 * params), limit)
+            return self.losses(theta, params, budget / (6.0 * params), limit)
 
         offsets = np.linspace(-SEARCH_SPAN, SEARCH_SPAN, SEARCH_POINTS)
         grid = centre[:, :, None] + offsets[None, None, :]
@@ -432,7 +432,7 @@ class DataConstrained(Law):
         flops = np.atleast_1d(np.asarray(flops, float))
         params = self.best_params(theta, flops)
         tokens = flops[None, :] / (6.0 * params)
-        loss = self._losses(theta, params[..., None], tokens[..., None], np.inf)[..., 0]
+        loss = self.losses(theta, params[..., None], tokens[..., None], np.inf)[..., 0]
         return {"params": params, "tokens": tokens, "unique_tokens": tokens,
                 "tokens_per_param": tokens / params, self.target: loss}
 
@@ -440,124 +440,10 @@ class DataConstrained(Law):
         """C = 6·N·D (Kaplan et al. 2020, section 2.1), repeated tokens counted each time."""
         return 6.0 * np.asarray(params, float) * np.asarray(tokens, float)
 
-    # -- advice under a data limit ----------------------------------------------------------------
-    def _advice_theta(self, theta, flops, unique):
-        theta = np.atleast_2d(theta)
-        free = self.compute_optimal_theta(theta, flops)
-        params, tokens = free["params"], free["tokens"]
-        limit = unique[None, :]
-        repeated = self._losses(theta, params[..., None], tokens[..., None],
-                                limit[..., None])[..., 0]
-        best = self.best_params(theta, flops, unique)
-        best_tokens = flops[None, :] / (6.0 * best)
-        best_loss = self._losses(theta, best[..., None], best_tokens[..., None],
-                                 limit[..., None])[..., 0]
-        return {"params": params, "tokens": tokens, "epochs": tokens / limit,
-                "loss": free[self.target], "repeated_loss": repeated,
-                "best_params": best, "best_tokens": best_tokens,
-                "best_epochs": best_tokens / limit, "best_loss": best_loss}
-
+    # -- advice under a data limit (`scaling.analysis.data_limit`) -------------------------------
     def data_limited(self, fit, flops, unique_tokens, kind: str | None = None,
                      level: float | None = None) -> dict:
-        """Advice for budgets C (`flops`, C = 6ND) and a supply of U unique tokens each (one U,
-        or one per budget): {"flops", "unique_tokens": (n,) arrays, "kind", "level",
-        quantity: (point, lower, upper)} for
-        - params, tokens, epochs (= D/U), loss: the compute-optimal allocation without the
-          limit (one epoch of D unique tokens) and its loss;
-        - repeated_loss: the loss that same allocation gets with U unique tokens (it repeats
-          them D/U times where D > U);
-        - best_params, best_tokens, best_epochs, best_loss: the best N (D = C/(6N)) under the
-          limit, a 1-D search over N.
-        Bounds: the bootstrap's percentiles (NaN without one); with `kind` "calibrated" or
-        "run", the three losses have that kind's interval at their point's inputs instead;
-        `kind` None: no intervals."""
-        flops = np.atleast_1d(np.asarray(flops, float))
-        unique = np.atleast_1d(np.asarray(unique_tokens, float))
-        try:
-            flops, unique = (np.array(x, float) for x in np.broadcast_arrays(flops, unique))
-        except ValueError:
-            raise ScalingError("--flops and --unique-tokens: give one value or lists of one "
-                               "length") from None
-        if np.any(~np.isfinite(unique) | (unique <= 0)):
-            raise ScalingError("--unique-tokens must be positive and finite")
-        if np.any(~np.isfinite(flops) | (flops <= 0)):
-            raise ScalingError("--flops must be positive and finite")
-        level = self.confidence if level is None else float(level)
-        point = self._advice_theta(fit.theta_, flops, unique)
-        if kind is not None and len(fit.bootstrap_theta_):
-            samples = self._advice_theta(fit.bootstrap_theta_, flops, unique)
-            out = {k: fit.interval(point[k][0], samples[k], level) for k in point}
-        else:
-            nan = np.full(len(flops), np.nan)
-            out = {k: (point[k][0], nan, nan) for k in point}
-        if kind in ("calibrated", "run"):
-            where = {"loss": (out["params"][0], out["tokens"][0], out["tokens"][0]),
-                     "repeated_loss": (out["params"][0], out["tokens"][0], unique),
-                     "best_loss": (out["best_params"][0], out["best_tokens"][0], unique)}
-            for key, (n, d, u) in where.items():
-                inputs = {"params": n, "tokens": d, "unique_tokens": u}
-                out[key] = fit.interval_from_inputs(inputs, kind, level)
-        return {"flops": flops, "unique_tokens": unique, "kind": kind, "level": level, **out}
-
-
-# -- the advice as a table and a record (`scaling predict FIT --flops C --unique-tokens U`) ------
-
-ADVICE_COLUMNS = (("params", "N (no limit)"), ("tokens", "D (no limit)"),
-                  ("epochs", "its epochs"), ("loss", "loss, unique data"),
-                  ("repeated_loss", "loss at U"), ("best_params", "best N"),
-                  ("best_tokens", "best D"), ("best_epochs", "best epochs"),
-                  ("best_loss", "best loss"))
-
-
-def advice_table(fit, advice) -> str:
-    kind = advice["kind"]
-    if kind is None:
-        what = "no intervals (the fit has none)"
-    elif kind == "law":
-        what = f"{100 * advice['level']:g}% intervals (bootstrap)"
-    else:
-        what = (f"{100 * advice['level']:g}% intervals (losses: {kind}; the allocations: "
-                "bootstrap, where the fit has one)")
-    lines = [f"compute under a data limit (C = 6 N D; U unique tokens, repeated D/U times), "
-             f"{what}"]
-    header = ("FLOPs", "unique U", *(label for _, label in ADVICE_COLUMNS))
-    rows = [(f"{flops:.3g}", f"{advice['unique_tokens'][k]:.3g}",
-             *(with_interval(*(v[k] for v in advice[key])) for key, _ in ADVICE_COLUMNS))
-            for k, flops in enumerate(advice["flops"])]
-    lines.append(table(header, rows, right=("FLOPs", "unique U")))
-    lines.append("(no limit: the compute-optimal allocation with unique data, and its loss; "
-                 "loss at U: that allocation with U unique tokens, repeated where D > U; best: "
-                 "the N, D = C/(6N) of least loss with U unique tokens)")
-    return "\n".join(lines)
-
-
-def advice_warnings(law, advice) -> list[dict]:
-    """The warnings of the advice's points (`scaling.engine.diagnostics.prediction_warnings`: reach in
-    N, D, U and epochs on either side of the fitted data, losses that are not losses): the
-    allocation that repeats U unique tokens and the best one under the limit."""
-    out = []
-    labels = [f"{flops:.3g} FLOPs, U {u:.3g}" for flops, u in
-              zip(advice["flops"], advice["unique_tokens"])]
-    for what, n, d, loss in (("the allocation at", "params", "tokens", "repeated_loss"),
-                             ("the best allocation at", "best_params", "best_tokens",
-                              "best_loss")):
-        points = {"params": advice[n][0], "tokens": advice[d][0],
-                  "unique_tokens": advice["unique_tokens"]}
-        out += diagnostics.prediction_warnings(law, points, labels, (what, what[:-3] + "s at"),
-                                               predicted=advice[loss][0])
-    return out
-
-
-def advice_record(law, advice) -> dict:
-    rows = []
-    for k, flops in enumerate(advice["flops"]):
-        row = {"flops": float(flops), "unique_tokens": float(advice["unique_tokens"][k])}
-        for key, _ in ADVICE_COLUMNS:
-            point, lower, upper = (v[k] for v in advice[key])
-            row[key] = {"value": json_number(point), "lower": json_number(lower),
-                        "upper": json_number(upper)}
-        rows.append(row)
-    return {"law": law.name, "target": law.target,
-            "interval": {"kind": advice["kind"], "level": advice["level"]},
-            "advice": rows, "warnings": advice_warnings(law, advice) +
-            diagnostics.fit_warnings(law)}
+        """Advice for budgets C (`flops`, C = 6ND) and a supply of U unique tokens each: the
+        allocation without the limit, its loss when it repeats U, and the best N under the
+        limit, with intervals of `kind` (`scaling.analysis.data_limit.data_limited`)."""
+        return data_limit.data_limited(self, fit, flops, unique_tokens, kind, level)
