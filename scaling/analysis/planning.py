@@ -13,7 +13,7 @@ sections after the recommendation are built by `scaling.analysis.plan_sections`.
 - the compute-optimal N and D at the budget by every approach the inputs support: approach 3 of
   each loss-law fit that allocates compute (each in its own compute model: C = 6ND, or
   C = 6·N_avg·D for the sparse law), and approaches 1 and 2 on the run table
-  (`scaling.analysis.approaches`), side by side, with the primary fit's loss at each;
+  (`scaling.analysis.approach1_envelope`, `approach2_isoflop`), side by side, with the primary fit's loss at each;
 - the recommended allocation (approach 3 of the first loss-law fit given) and its predicted loss
   with the fit's calibrated 80% and 95% intervals, how far it reaches beyond the fitted data
   and beyond the calibration's backtests, and what those backtests measured;
@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.analysis import approaches
+from scaling.analysis.approach1_envelope import approach1
+from scaling.analysis.approach2_isoflop import approach2
 from scaling.analysis.plan_inputs import PlanFit, allocates_loss, check_budget, check_plan_inputs
 from scaling.analysis.plan_sections import (accuracy_row, add_warnings, calibration_text,
                                             data_limit_section, evidence_rows, fit_section,
@@ -125,10 +126,10 @@ def plan(budget: float, fits: list[PlanFit], *, runs=None, runs_source: str | No
     approach_results = {}
     if runs is not None:
         source = runs_source or "run table"
-        for number, call in ((1, lambda: approaches.approach1(runs, bootstrap=bootstrap,
-                                                              seed=seed, source=source)),
-                             (2, lambda: approaches.approach2(runs, bootstrap=bootstrap,
-                                                              seed=seed, source=source))):
+        for number, call in ((1, lambda: approach1(runs, bootstrap=bootstrap, seed=seed,
+                                                   source=source)),
+                             (2, lambda: approach2(runs, bootstrap=bootstrap, seed=seed,
+                                                   source=source))):
             try:
                 approach_results[number] = call()
             except ScalingError as error:
