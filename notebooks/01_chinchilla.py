@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -33,7 +35,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scaling.analysis import approaches
+from scaling.analysis.approach1_envelope import approach1
+from scaling.analysis.approach2_isoflop import approach2, budget_minimum, isoflop_budgets
+from scaling.analysis.approach3_parametric import approach3
 from scaling.data.runs import read_runs
 
 ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
@@ -48,15 +52,15 @@ print(f"{runs['run'].nunique()} runs, {runs['params'].min():.3g} to {runs['param
 # largest model has no floor inside the sizes run, and is dropped.
 
 # %%
-second = approaches.approach2(runs, budgets=BUDGETS, tolerance=0.25, bootstrap=200, seed=0)
+second = approach2(runs, budgets=BUDGETS, tolerance=0.25, bootstrap=200, seed=0)
 for dropped in second.dropped:
     print(f"dropped {dropped.flops:.0e}: {dropped.reason}")
-groups = approaches.isoflop_budgets(runs, 0.25, "final", BUDGETS)
+groups = isoflop_budgets(runs, 0.25, "final", BUDGETS)
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for points in groups:
     budget = float(points["budget"].iloc[0])
     line = ax.scatter(points["params"], points["loss"], s=10, label=f"{budget:.0e}")
-    found, _ = approaches.budget_minimum(points)
+    found, _ = budget_minimum(points)
     if found is not None:
         log_n = np.log(points["params"])
         grid = np.linspace(log_n.min(), log_n.max(), 50)
@@ -73,7 +77,7 @@ plt.show()
 # ## Approach 3: the parametric fit
 
 # %%
-third = approaches.approach3(runs, bootstrap=200, seed=0)
+third = approach3(runs, bootstrap=200, seed=0)
 third.details
 
 # %% [markdown]
@@ -83,8 +87,8 @@ third.details
 
 # %%
 ladder = read_runs(ROOT / "data/cpu_tiny/runs.parquet", where="seed == 0")
-first = approaches.approach1(ladder, bootstrap=200, seed=0)
-third_ladder = approaches.approach3(ladder, where="not stable", bootstrap=200, seed=0)
+first = approach1(ladder, bootstrap=200, seed=0)
+third_ladder = approach3(ladder, where="not stable", bootstrap=200, seed=0)
 
 # %% [markdown]
 # ## Side by side

@@ -10,7 +10,7 @@
 Each takes what its command takes, with the command's defaults (`scaling fit`: 1000 bootstrap
 resamples and the calibrated intervals), and gives the same numbers: a `Fit`
 (`scaling.engine.fit`), a `Backtest` (`scaling.analysis.backtest`) or a `Plan`
-(`scaling.analysis.planning`), each with `summary()` (the command's text) and tables as
+(`scaling.output.plan_document`), each with `summary()` (the command's text) and tables as
 DataFrames.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scaling.analysis import planning
+from scaling.analysis import plan_inputs, planning
 from scaling.analysis.backtest import Backtest, backtest as backtest_record
 from scaling.data import units
 from scaling.data.lr_history import read_lr_file
@@ -30,6 +30,7 @@ from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.laws.base import Law, PreparedRuns
 from scaling.laws.registry import get_law, load_fit
+from scaling.output.plan_document import Plan
 
 DEFAULT_BOOTSTRAP = 1000        # `scaling fit --bootstrap`'s default
 BACKTEST_BOOTSTRAP = 200        # `scaling backtest --bootstrap`'s and `scaling plan`'s
@@ -123,20 +124,20 @@ def backtest(runs, law="chinchilla", *, train: str, test: str | None = None,
 def plan(budget: float, fits, *, runs=None, where: str | None = None,
          inference_tokens: float = 0.0, unique_tokens: float | None = None,
          schedule: str | None = None, tokens_per_step: float | None = None,
-         width: float | None = None, bootstrap: int = BACKTEST_BOOTSTRAP) -> planning.Plan:
+         width: float | None = None, bootstrap: int = BACKTEST_BOOTSTRAP) -> Plan:
     """The planning report for a training budget (FLOPs), as `scaling plan` makes it; returns
     the `Plan` (`summary()`: its Markdown; `to_html()`; `tables`: its tables as DataFrames).
     `fits`: `Fit`s or saved fits' paths (at least one loss law that allocates compute; the
     first is the recommendation's); `runs`: a run table's path or a DataFrame (approaches 1 and
     2, and the runs in the figures), with `where` keeping rows of it."""
-    budget = planning.check_budget(budget)
+    budget = plan_inputs.check_budget(budget)
     given = [fits] if isinstance(fits, (Fit, str, Path)) else list(fits)
-    plan_fits = [planning.PlanFit(str(f), load_fit(f)) if isinstance(f, (str, Path))
-                 else planning.PlanFit(f"fit {k + 1} ({f.name})", f)
+    plan_fits = [plan_inputs.PlanFit(str(f), load_fit(f)) if isinstance(f, (str, Path))
+                 else plan_inputs.PlanFit(f"fit {k + 1} ({f.name})", f)
                  for k, f in enumerate(given)]
-    planning.check_plan_inputs(plan_fits, unique_tokens=unique_tokens, schedule=schedule,
-                               tokens_per_step=tokens_per_step,
-                               inference_tokens=inference_tokens)
+    plan_inputs.check_plan_inputs(plan_fits, unique_tokens=unique_tokens, schedule=schedule,
+                                  tokens_per_step=tokens_per_step,
+                                  inference_tokens=inference_tokens)
     source = None
     if isinstance(runs, (str, Path)):
         source = str(runs)

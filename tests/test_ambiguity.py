@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling.analysis import planning
+from scaling.analysis import plan_inputs
 from scaling.cli import build_parser
 from scaling.errors import ScalingError
 from scaling.laws import get_law
@@ -138,12 +138,12 @@ def test_compare_and_plan_schedules_refuse_a_key_twice():
     with pytest.raises(ScalingError, match=r"--compare 'peak=1e-3,steps=100,steps=200': steps "
                                            "given twice, steps=100 and steps=200"):
         compare_schedules(law, "peak=1e-3,steps=100,steps=200")
-    fits = [planning.PlanFit("chinchilla.json", get_law("chinchilla")),
-            planning.PlanFit("mp.json", law)]
+    fits = [plan_inputs.PlanFit("chinchilla.json", get_law("chinchilla")),
+            plan_inputs.PlanFit("mp.json", law)]
     with pytest.raises(ScalingError, match=r"--schedule 'peak=1e-3,final=1e-4,peak=3e-4': peak "
                                            "given twice, peak=1e-3 and peak=3e-4"):
-        planning.check_plan_inputs(fits, schedule="peak=1e-3,final=1e-4,peak=3e-4",
-                                   tokens_per_step=1000)
+        plan_inputs.check_plan_inputs(fits, schedule="peak=1e-3,final=1e-4,peak=3e-4",
+                                      tokens_per_step=1000)
 
 
 # -- an LR file that names other runs ------------------------------------------------------------

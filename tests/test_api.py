@@ -16,7 +16,7 @@ import cli
 import scaling
 from conftest import ROOT
 from scaling.analysis.backtest import Backtest
-from scaling.analysis.planning import Plan
+from scaling.output.plan_document import Plan
 from scaling.data.synthetic import task_ladder
 
 CHINCHILLA = str(ROOT / "data" / "chinchilla" / "runs.parquet")

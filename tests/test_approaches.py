@@ -1,4 +1,5 @@
-"""Compute-optimal allocation by Hoffmann et al.'s approaches 1-3 (scaling/analysis/approaches.py).
+"""Compute-optimal allocation by Hoffmann et al.'s approaches 1-3 (scaling/analysis/approaches.py,
+approach1_envelope.py, approach2_isoflop.py, approach3_parametric.py).
 
 Synthetic runs from a Chinchilla law, whose N_opt exponent is known, a = β/(α+β); and the
 bundled Chinchilla runs (Epoch AI's extraction of Hoffmann et al. 2022, Figure 4), compared with
@@ -12,7 +13,9 @@ import pandas as pd
 import pytest
 
 import cli
-from scaling.analysis import approaches
+from scaling.analysis.approach1_envelope import approach1
+from scaling.analysis.approach2_isoflop import approach2
+from scaling.analysis.approach3_parametric import approach3
 from scaling.errors import ScalingError
 from scaling.data.runs import filter_rows
 
@@ -60,7 +63,7 @@ def curve_runs(sizes=np.geomspace(1e7, 3e9, 25), points=60):
 
 
 def test_approach2_recovers_the_exponent_within_its_interval():
-    result = approaches.approach2(isoflop_runs(), bootstrap=200, seed=1)
+    result = approach2(isoflop_runs(), bootstrap=200, seed=1)
     low, high = result.params.exponent_interval
     assert low < A_TRUE < high
     assert result.params.exponent == pytest.approx(A_TRUE, abs=0.02)
@@ -73,9 +76,9 @@ def test_approach2_recovers_the_exponent_within_its_interval():
 
 
 def test_approach2_akima_and_exact_profiles():
-    exact = approaches.approach2(isoflop_runs(noise=0.0))
+    exact = approach2(isoflop_runs(noise=0.0))
     assert exact.params.exponent == pytest.approx(A_TRUE, abs=0.01)
-    akima = approaches.approach2(isoflop_runs(noise=0.0), interpolation="akima")
+    akima = approach2(isoflop_runs(noise=0.0), interpolation="akima")
     assert akima.params.exponent == pytest.approx(A_TRUE, abs=0.02)
 
 
@@ -88,8 +91,8 @@ def test_approach2_on_checkpoints_of_constant_lr_runs():
             tokens = flops / (6 * params)
             rows.append({"run": f"n{k}", "params": params, "tokens": tokens,
                          "loss": loss(params, tokens)})
-    result = approaches.approach2(pd.DataFrame(rows), rows="all", budgets=[1e18, 3e18, 1e19,
-                                                                         3e19, 1e20])
+    result = approach2(pd.DataFrame(rows), rows="all", budgets=[1e18, 3e18, 1e19,
+                                                              3e19, 1e20])
     assert result.params.exponent == pytest.approx(A_TRUE, abs=0.02)
     assert [m.flops for m in result.minima] == pytest.approx([1e18, 3e18, 1e19, 3e19, 1e20])
 
@@ -101,13 +104,13 @@ def test_approach2_warns_of_runs_a_query_cut_short():
     second = first.assign(step=2, tokens=2 * first["tokens"], flops=2 * first["flops"],
                           loss=0.99 * first["loss"])
     table = pd.concat([first, second], ignore_index=True)
-    cut = approaches.approach2(filter_rows(table, "step == 1"))
+    cut = approach2(filter_rows(table, "step == 1"))
     (warning,) = [w for w in cut.warnings if "lost their final rows" in w]
     assert warning.startswith("63 of the fitted runs lost their final rows to the query, and "
                               "approach 2 reads each run's last row as its end")
-    assert cut.params.exponent == pytest.approx(approaches.approach2(first).params.exponent)
-    assert not any("lost their final rows" in w for w in approaches.approach2(table).warnings)
-    assert not any("lost their final rows" in w for w in approaches.approach2(
+    assert cut.params.exponent == pytest.approx(approach2(first).params.exponent)
+    assert not any("lost their final rows" in w for w in approach2(table).warnings)
+    assert not any("lost their final rows" in w for w in approach2(
         filter_rows(table, "step == 1"), rows="all").warnings)
 
 
@@ -116,7 +119,7 @@ def test_approach2_drops_a_budget_whose_minimum_is_at_an_edge():
     below = [{"run": f"edge-{k}", "params": p, "tokens": 3e21 / (6 * p), "flops": 3e21,
               "loss": loss(p, 3e21 / (6 * p))}
              for k, p in enumerate(optimum(3e21) * np.array([0.05, 0.1, 0.2]))]
-    result = approaches.approach2(pd.concat([runs, pd.DataFrame(below)], ignore_index=True))
+    result = approach2(pd.concat([runs, pd.DataFrame(below)], ignore_index=True))
     assert len(result.minima) == 7
     (dropped,) = result.dropped
     assert dropped.flops == pytest.approx(3e21)
@@ -128,11 +131,11 @@ def test_approach2_needs_three_budgets():
     runs = isoflop_runs(budgets=(1e18, 1e19))
     with pytest.raises(ScalingError, match="approach 2 needs 3 budgets with an interior minimum, "
                                            "found 2"):
-        approaches.approach2(runs)
+        approach2(runs)
 
 
 def test_approach1_follows_the_envelope_of_the_curves():
-    result = approaches.approach1(curve_runs(), bootstrap=100, seed=2)
+    result = approach1(curve_runs(), bootstrap=100, seed=2)
     # the envelope picks among 25 discrete sizes (a factor 1.27 apart): the exponent is close
     assert result.params.exponent == pytest.approx(A_TRUE, abs=0.03)
     low, high = result.params.exponent_interval
@@ -144,12 +147,12 @@ def test_approach1_follows_the_envelope_of_the_curves():
 
 def test_approach1_needs_curves():
     with pytest.raises(ScalingError, match="approach 1 needs training curves"):
-        approaches.approach1(isoflop_runs())
+        approach1(isoflop_runs())
 
 
 def test_approach3_is_the_chinchilla_exponent():
     runs = isoflop_runs(noise=0.001)
-    result = approaches.approach3(runs, bootstrap=0)
+    result = approach3(runs, bootstrap=0)
     fit = result.details["fit"]
     assert result.params.exponent == pytest.approx(fit["beta"] / (fit["alpha"] + fit["beta"]))
     assert result.params.exponent == pytest.approx(A_TRUE, abs=0.02)
@@ -160,9 +163,9 @@ def test_approach3_is_the_chinchilla_exponent():
 @pytest.fixture(scope="module")
 def chinchilla(chinchilla_240):
     kept = chinchilla_240
-    return {2: approaches.approach2(kept, budgets=HOFFMANN_BUDGETS, tolerance=0.25,
-                                    bootstrap=200, seed=0),
-            3: approaches.approach3(kept, bootstrap=200, seed=0, n_jobs=1)}
+    return {2: approach2(kept, budgets=HOFFMANN_BUDGETS, tolerance=0.25,
+                         bootstrap=200, seed=0),
+            3: approach3(kept, bootstrap=200, seed=0, n_jobs=1)}
 
 
 def test_bundled_chinchilla_side_by_side_with_the_paper(chinchilla):
@@ -211,7 +214,7 @@ def test_approach1_drops_the_envelope_led_by_the_smallest_or_largest_model():
     true_a = CURVE_LAW["beta"] / (CURVE_LAW["alpha"] + CURVE_LAW["beta"])
     runs = chinchilla_curves(**CURVE_LAW, params=np.geomspace(1e7, 1e9, 9),
                              tokens=np.geomspace(1e6, 1e11, 60))
-    result = approaches.approach1(runs)
+    result = approach1(runs)
     # a least-squares line through the staircase of 7 whole steps (one size each) has slope
     # (1 - 1/7²) of the steps' own, 2% low (0.511): within 0.02 of the law's a
     assert result.params.exponent == pytest.approx(true_a, abs=0.02)

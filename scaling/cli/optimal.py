@@ -1,11 +1,15 @@
 """`scaling optimal RUNS [--approach 1|2|3|all] [--flops C ...] [--json OUT]`: compute-optimal
-N_opt and D_opt by Hoffmann et al.'s approaches (`scaling.analysis.approaches`)."""
+N_opt and D_opt by Hoffmann et al.'s approaches (`scaling.analysis.approaches`, and
+`approach1_envelope`, `approach2_isoflop` and `approach3_parametric` beside it)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from scaling.analysis import approaches
+from scaling.analysis.approach1_envelope import approach1
+from scaling.analysis.approach2_isoflop import approach2
+from scaling.analysis.approach3_parametric import approach3
 from scaling.cli.options import (add_bootstrap, add_json, add_level, add_reading_options,
                                  add_seed, check_outputs, positive_int, write_json)
 from scaling.data.runs import check_sensible_inputs, parse_mapping, read_runs
@@ -70,16 +74,16 @@ def run(args) -> int:
     for number in asked:
         try:
             if number == 1:
-                results[1] = approaches.approach1(runs, bootstrap=args.bootstrap, seed=args.seed,
-                                                  level=level, source=source)
+                results[1] = approach1(runs, bootstrap=args.bootstrap, seed=args.seed,
+                                       level=level, source=source)
             elif number == 2:
-                results[2] = approaches.approach2(
+                results[2] = approach2(
                     runs, tolerance=args.tolerance, rows=args.rows,
                     interpolation=args.interpolation, budgets=args.budgets,
                     bootstrap=args.bootstrap, seed=args.seed, level=level, source=source)
             else:
-                results[3] = approaches.approach3(runs, bootstrap=args.bootstrap, seed=args.seed,
-                                                  n_jobs=args.jobs, level=level)
+                results[3] = approach3(runs, bootstrap=args.bootstrap, seed=args.seed,
+                                       n_jobs=args.jobs, level=level)
         except ScalingError as error:
             if len(asked) == 1:
                 raise

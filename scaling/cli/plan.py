@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from scaling.analysis import planning
+from scaling.analysis import plan_inputs, planning
 from scaling.cli.options import add_bootstrap, add_reading_options, given_as
 from scaling.data.runs import parse_mapping, read_runs
 from scaling.output.format import json_ready
 from scaling.engine.fitting import check_bootstrap
 from scaling.errors import ScalingError
 from scaling.laws import load_fit
+from scaling.output import plan_document
 from scaling.output.atomic import write_text
 from scaling.output.console import check_output
 from scaling.output.paths import check_distinct
@@ -64,7 +65,7 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    budget = planning.check_budget(args.flops, given_as(args, "flops", "--flops"))
+    budget = plan_inputs.check_budget(args.flops, given_as(args, "flops", "--flops"))
     check_bootstrap(args.bootstrap)
     inputs = [*(("--fit", path) for path in args.fit), ("--runs", args.runs)]
     if args.out_dir is not None:
@@ -72,10 +73,11 @@ def run(args) -> int:
         if out.exists() and not out.is_dir():
             raise ScalingError(f"--out-dir {out}: is a file; give a folder for report.md and "
                                "report.html")
-        for name in (planning.REPORT_MD, planning.REPORT_HTML):
+        for name in (plan_document.REPORT_MD, plan_document.REPORT_HTML):
             check_output(out / name, "--out-dir")
         check_distinct([("--out-dir", out / name) for name in (
-            planning.REPORT_MD, planning.REPORT_HTML, *planning.PLOTS.values())], inputs)
+            plan_document.REPORT_MD, plan_document.REPORT_HTML, *planning.PLOTS.values())],
+            inputs)
     else:
         suffix = Path(args.out).suffix[1:].lower()
         if suffix not in OUT_FORMATS:
@@ -87,10 +89,10 @@ def run(args) -> int:
     if not args.fit:
         raise ScalingError("give --fit FIT.json: a fit of a loss law that allocates compute "
                            "(make one with `scaling fit RUNS --out FIT.json`)")
-    fits = [planning.PlanFit(path, load_fit(path)) for path in args.fit]
-    planning.check_plan_inputs(fits, unique_tokens=args.unique_tokens, schedule=args.schedule,
-                               tokens_per_step=args.tokens_per_step,
-                               inference_tokens=args.inference_tokens)
+    fits = [plan_inputs.PlanFit(path, load_fit(path)) for path in args.fit]
+    plan_inputs.check_plan_inputs(fits, unique_tokens=args.unique_tokens,
+                                  schedule=args.schedule, tokens_per_step=args.tokens_per_step,
+                                  inference_tokens=args.inference_tokens)
     if args.width is not None and not (np.isfinite(args.width) and args.width > 0):
         raise ScalingError(f"--width must be positive and finite, got {args.width:g}")
     runs = None
@@ -105,7 +107,7 @@ def run(args) -> int:
                         width=args.width, bootstrap=args.bootstrap)
     print("\n".join(doc.summary_lines))
     if args.out_dir is not None:
-        md, page = planning.write(doc, Path(args.out_dir))
+        md, page = plan_document.write(doc, Path(args.out_dir))
         print(f"\nwrote {md} (figures beside it) and {page} (self-contained)")
     else:
         text = doc.html() if args.out.lower().endswith(".html") else \

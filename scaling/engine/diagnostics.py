@@ -1,5 +1,5 @@
 """Warnings about fits and predictions, in one place: what `scaling fit` and `scaling predict`
-print as "WARNING: …" lines (scaling/output/report.py renders them) and write as the structured
+print as "WARNING: …" lines (scaling/output/fit_report.py and prediction_tables.py render them) and write as the structured
 `warnings` of their JSON (the fit file, `predict --json`).
 
 A warning is a dict: {"code": a short id, "severity": "warning" or "caution", "message": one
