@@ -21,7 +21,6 @@ ALLOWED = {
     "scaling/data/runs.py",                # being split in issue 27
     "scaling/engine/diagnostics.py",       # being split in issue 27
     "scaling/laws/data_constrained.py",    # being split in issue 27
-    "scaling/output/fit_file.py",          # being split in issue 27
     "scaling/output/plots.py",             # being split in issue 27
     "scaling/output/report.py",            # being split in issue 27
 }
