@@ -19,7 +19,6 @@ ALLOWED = {
     "scaling/analysis/approaches.py",      # being split in issue 27
     "scaling/analysis/planning.py",        # being split in issue 27
     "scaling/data/runs.py",                # being split in issue 27
-    "scaling/engine/diagnostics.py",       # being split in issue 27
     "scaling/laws/data_constrained.py",    # being split in issue 27
     "scaling/output/plots.py",             # being split in issue 27
     "scaling/output/report.py",            # being split in issue 27

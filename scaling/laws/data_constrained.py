@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.engine import diagnostics
-from scaling.engine.diagnostics import make_warning
+from scaling.engine.warning_records import make_warning
 from scaling.errors import ScalingError
 from scaling.engine.fitting import Parameter
 from scaling.output.format import json_number, table, with_interval
