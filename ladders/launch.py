@@ -36,7 +36,7 @@ from ladders.spec import (SpecError, bundled_specs, compute, compute_line, estim
                           load_spec, spec_summary)
 from ladders.spec.corpus_check import check_corpus
 from scaling.errors import ScalingError
-from scaling.data.runs import write_runs
+from scaling.data.table_files import write_runs
 
 
 def work_dir(out) -> Path:

@@ -104,7 +104,7 @@ from scaling.output.atomic import atomic_path, write_text
 from scaling.errors import ScalingError
 from scaling.data.pruning_schedules import PruningError
 from scaling.data.pruning_schedules import parse as parse_pruning
-from scaling.data.runs import write_runs
+from scaling.data.table_files import write_runs
 from scaling.data.schedules import lr_array, parse
 
 _TOKEN_CACHE: dict = {}

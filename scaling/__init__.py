@@ -18,7 +18,8 @@ Public API (`scaling.api`: each command of the CLI as a function, with its defau
 """
 
 from scaling.errors import ScalingError
-from scaling.data.runs import final_rows, read_runs, write_runs
+from scaling.data.runs import final_rows, read_runs
+from scaling.data.table_files import write_runs
 from scaling.engine.fit import Fit
 from scaling.laws import LAWS, Law, PreparedRuns, Setting, get_law, load_fit, register
 from scaling.api import backtest, fit, load, plan

@@ -125,7 +125,7 @@ def test_curve_backtest_reports_pred_e_and_worst_e():
 
 def test_predict_whole_curve_of_a_schedule(tmp_path, capsys):
     import cli
-    from scaling.data.runs import write_runs
+    from scaling.data.table_files import write_runs
 
     write_runs(table("constant", "cosine"), tmp_path / "curves.parquet")
     assert cli.main(["fit", str(tmp_path / "curves.parquet"), "--law", "annealing",

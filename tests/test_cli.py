@@ -10,7 +10,7 @@ import pytest
 import cli
 from conftest import CHINCHILLA, ROOT
 from scaling.laws import load_fit
-from scaling.data.runs import write_runs
+from scaling.data.table_files import write_runs
 from scaling.data.synthetic import chinchilla_ladder
 
 EPOCH_WHERE = "loss < 3.44"

@@ -8,7 +8,7 @@ import pytest
 
 import cli
 import scaling
-from scaling.data.runs import write_runs
+from scaling.data.table_files import write_runs
 from scaling.data.synthetic import chinchilla_ladder
 
 FAST = ["--bootstrap", "0", "--jobs", "1"]

@@ -19,7 +19,7 @@ from scaling.output import curve_figures, figure_style, fit_figures
 from scaling.engine.calibration import ERROR_LIMIT, QUANTILES, ErrorModel
 from scaling.laws import get_law, load_fit
 from scaling.output.prediction_tables import COMPUTE_BUDGETS
-from scaling.data.runs import write_runs
+from scaling.data.table_files import write_runs
 from scaling.data.synthetic import chinchilla_ladder
 
 WHERE = "loss < 3.44"

@@ -1,5 +1,5 @@
-"""Hand-edited fit files (issue 24, item 4): the seal (`scaling.output.fit_file`) makes every edit of a
-saved fit a one-line error naming the field, a file without a seal loads only as hand-written
+"""Hand-edited fit files (issue 24, item 4): the seal (`scaling.output.fit_file`, checked by
+`scaling.output.fit_file_reading`) makes every edit of a saved fit a one-line error naming the field, a file without a seal loads only as hand-written
 constants, and reading is guarded as a class (nesting, huge numbers, wrong types).
 
 Each case edits a real, calibrated, bootstrapped fit file (written once for the module by
@@ -18,7 +18,8 @@ import pytest
 import cli
 from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
-from scaling.output.fit_file import FIELDS, HANDWRITTEN, MAX_DEPTH, seal
+from scaling.output.fit_file import seal
+from scaling.output.fit_file_reading import FIELDS, HANDWRITTEN, MAX_DEPTH
 from scaling.laws import LAWS, get_law, load_fit
 from scaling.data.runs import read_runs
 from test_cli_errors import REPO, base_table, set_field, write

@@ -19,7 +19,8 @@ import pytest
 import cli
 from scaling.errors import ScalingError
 from scaling.data.importers import lm_eval, wandb
-from scaling.data.runs import CONTRACT_VERSION, contract_version, read_runs
+from scaling.data.runs import read_runs
+from scaling.data.table_files import CONTRACT_VERSION, contract_version
 
 ROOT = Path(__file__).resolve().parents[1]
 LM_EVAL = ROOT / "tests" / "data" / "lm_eval"

@@ -12,7 +12,8 @@ from ladders import data as D
 from ladders.checkpoints import CheckpointError, check_same_rung
 from ladders.spec import expand, load_spec
 from scaling.errors import ScalingError
-from scaling.data.runs import read_runs, write_runs
+from scaling.data.runs import read_runs
+from scaling.data.table_files import write_runs
 from test_train import spec as train_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ import pytest
 from conftest import CHINCHILLA, EPOCH_CSV
 from scaling.errors import ScalingError
 from scaling.data.importers.epoch import read_epoch_chinchilla
-from scaling.data.runs import (METADATA_KEY, contract_version, filter_rows, final_rows, parse_mapping,
-                          read_runs, write_runs)
+from scaling.data.runs import filter_rows, final_rows, parse_mapping, read_runs
+from scaling.data.table_files import METADATA_KEY, contract_version, write_runs
 
 
 def curves() -> pd.DataFrame:

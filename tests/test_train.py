@@ -15,7 +15,8 @@ import pytest
 
 from ladders.launch import collect, run_ladder, work_dir
 from ladders.spec import expand, load_spec
-from scaling.data.runs import REQUIRED, contract_version, read_runs
+from scaling.data.runs import REQUIRED, read_runs
+from scaling.data.table_files import contract_version
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from scaling.cli.options import non_negative_int
 from scaling.data.importers.lm_eval import parse_pairs, read_lm_eval
 from scaling.data.importers.wandb import merge_params, read_wandb
-from scaling.data.runs import parse_mapping, write_runs
+from scaling.data.runs import parse_mapping
+from scaling.data.table_files import write_runs
 from scaling.output.console import check_output
 from scaling.output.paths import check_distinct
 

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from scaling.data.runs import final_rows
-from scaling.engine.diagnostics import make_warning
+from scaling.engine.warning_records import make_warning
 from scaling.errors import ScalingError
 
 LAST = 5            # evaluations averaged into a run's final value

@@ -31,8 +31,9 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from scaling.errors import ScalingError
-from scaling.data.runs import as_finite_numbers, read_file
+from scaling.data.runs import STRING, as_finite_numbers
 from scaling.data.schedules import ScheduleError, lr_array, parse
+from scaling.data.table_files import read_file
 
 CONVENTION = ("a row at step t has seen updates 1 … t: LR-file steps 1 … t when the file counts "
               "from 1, 0 … t−1 when it counts from 0")
@@ -160,7 +161,7 @@ def read_lr_file(path) -> LRFile:
     needs one row at every step, counted from 0 (0 … T−1) or from 1 (1 … T); see the module
     docstring for which LRs a row at step t has seen."""
     path = Path(path)
-    frame = read_file(path)
+    frame = read_file(path, STRING)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     for column in ("run", "step", "lr"):
         if column not in frame.columns:

@@ -1,63 +1,15 @@
-"""Warnings about fits and predictions, in one place: what `scaling fit` and `scaling predict`
-print as "WARNING: …" lines (scaling/output/fit_report.py and prediction_tables.py render them) and write as the structured
-`warnings` of their JSON (the fit file, `predict --json`).
+"""Warnings about fits and predictions, in one place: when each is raised, and its thresholds.
+`scaling fit` and `scaling predict` print them as "WARNING: …" lines (scaling/output/fit_report.py
+and prediction_tables.py render them) and write them as the structured `warnings` of their JSON (the fit file, `predict
+--json`). A warning is a dict ({"code", "severity", "message", and the fields of its case}); the
+codes, with their fields, are listed in `scaling.engine.warning_records`, which builds them
+(`make_warning`) and words what their messages share.
 
-A warning is a dict: {"code": a short id, "severity": "warning" or "caution", "message": one
-line, and the fields of its case}. The codes, with their fields:
-
-of a fit (`fit_warnings`):
-- not-converged: the optimizer did not converge.
-- at-bound: a parameter ended on a bound of its range (parameter, value, range).
-- outside-interval: a parameter lies outside its own bootstrap interval (parameter, value,
-  interval).
-- unidentified: a parameter's bootstrap interval spans more than UNIDENTIFIED_FACTOR, or reaches
-  0: the data do not pin it down (parameter, value, interval, factor: null when unbounded); not
-  repeated for a parameter already at its bound.
-- few-points: fewer than POINTS_PER_PARAMETER points a parameter (n_points, n_parameters,
-  needed).
-- few-values: a power input with fewer than MIN_VALUES distinct values (column, values, needed).
-- cut-runs: a query (--where, --train) kept runs without their final rows, and this law reads
-  each run's last row as its end (n_runs, runs: {run: [tokens kept, final tokens]}).
-- flops-units, tokens-per-param: the fitted rows' units (`scaling.data.units`, kept by `scaling fit`
-  in the fit file's data.units): the `flops` column's median ratio to 6·params·tokens outside
-  [1/3, 3] (ratio: median, low, high, n_rows), runs whose final tokens per parameter lie outside
-  [0.01, 1e5] (n_runs, runs: {run: [row, tokens per parameter]}, range). `scaling optimal` and
-  backtests show them for the table they read.
-- a law's own (`Law.law_warnings`): near-chance, a task law's fitted accuracies all within
-  5 points of chance (maximum, chance, margin; `scaling.data.evaluations`), and no-trend, its
-  accuracies not rising as the loss falls (both also widen every interval beyond the fitted
-  data to chance..1: `Law.beyond_a_trend`); repeats-unidentified, the
-  data-constrained law's R_D* fitted on runs of under 4 epochs (`scaling.laws.data_constrained`).
-
-of predicted points (`prediction_warnings`; compute-optimal ones in `allocation_warnings`), with
-a calibrated fit (the error model of scaling/engine/calibration.py, learned from backtests on splits of
-the fit's own data); each point gets the first that applies:
-- error-over-limit: the error model expects an error over ERROR_LIMIT there (rows, distance,
-  expected_error, limit, error_kind: relative in log space, absolute for linear-space laws).
-- far-beyond-calibration: more than FAR_FACTOR times as far in some scale column as the
-  calibration's splits reached, and FAR_MARGIN decades further: the error model's growth was
-  learned on a much shorter reach (rows, distance, column, calibrated).
-- beyond-calibration (a caution): further than the splits reached (rows, distance).
-and, with or without calibration:
-- outside-range: the predicted value leaves the range its target can take, e.g. an accuracy
-  over 1 (rows, predicted, range).
-and of predicted losses and reach (`implausible_losses`, `uncalibrated_reach`):
-- loss-not-positive: a loss ≤ 0 by the law's formula, printed as - (NaN) (rows).
-- loss-over-range: a loss over the sensible 1000 nats (rows, predicted, limit).
-- loss-below-floor: a loss below the fit's irreducible loss E or L0 (rows, predicted, floor).
-- outside-data: a fit without calibration, points outside its fitted data on either side of
-  any scale (a warning beyond FAR_MARGIN decades, a caution nearer) (rows, distance, columns).
-"Beyond the fitted data" is on either side: a tenth of the smallest fitted size is a decade
-out, as ten times the largest is (`scaling.engine.reach.distances`).
-and of an allocation:
-- wide-interval: compute-optimal rows with an interval spanning more than UNIDENTIFIED_FACTOR
-  (rows, flops, quantities).
-and of the compute-optimal vocabulary (`vocabulary_reach`):
-- vocab-outside-data: approach 1's or 2's optimal vocabulary V outside the fitted vocabulary
-  sizes, on either side (a warning beyond FAR_MARGIN decades, a caution nearer) (approach,
-  rows, vocab, range); approach 3's V counts as a scale of its loss (`prediction_warnings`).
-
-`rows` are 0-based indices into the points (the prediction table's or the allocation's rows).
+Of a fit: `fit_warnings` (with a law's own, `Law.law_warnings`, and the units of the fitted
+rows, `scaling.data.units`). Of predicted points: `prediction_warnings` (its parts
+`outside_range`, `implausible_losses` and `uncalibrated_reach`), with a calibrated fit's error
+model (scaling/engine/calibration.py) where there is one. Of a compute-optimal allocation:
+`allocation_warnings`; of the compute-optimal vocabulary: `vocabulary_reach`.
 """
 
 from __future__ import annotations
@@ -70,6 +22,8 @@ import numpy as np
 from scaling.data import units
 from scaling.data.runs import sensible_range
 from scaling.engine.calibration import ERROR_LIMIT
+from scaling.engine.warning_records import (make_warning, named_points, reach_words, subject,
+                                             value_span)
 from scaling.errors import ScalingError
 from scaling.output.format import decades, format_number, json_number
 
@@ -101,21 +55,11 @@ FAR_FACTOR, FAR_MARGIN = 2.0, 0.3
 # likelihood, no growth with params at all; the error model's slope floor, noise / reach, lifts
 # it to 5% a decade, so its compute-optimal points, 3 to 5.5 decades out, warn of errors over 5%.)
 
-MAX_NAMED = 3       # points named in a message before "and N more"
-
 # Codes about predicted points or an allocation, not about the fit itself: a fit file keeps its
 # compute-optimal allocation's (scaling.output.fit_file), which a backtest of the fit does not show.
 POINT_CODES = frozenset({"error-over-limit", "far-beyond-calibration", "beyond-calibration",
                          "outside-range", "wide-interval", "loss-not-positive",
                          "loss-over-range", "loss-below-floor", "outside-data"})
-
-
-def _warning(code: str, message: str, severity: str = "warning", **fields) -> dict:
-    return {"code": code, "severity": severity, "message": " ".join(message.split()),
-            **fields}
-
-
-make_warning = _warning       # for laws' own warnings (`Law.law_warnings`)
 
 
 def render(warnings) -> list[str]:
@@ -142,14 +86,14 @@ def fit_warnings(fit) -> list[dict]:
     same as the fit that wrote it)."""
     out = []
     if not fit.converged_:
-        out.append(_warning("not-converged", f"the optimizer did not converge ({fit.message_}); "
-                            "treat the parameters as unreliable"))
+        out.append(make_warning("not-converged", f"the optimizer did not converge "
+                                f"({fit.message_}); treat the parameters as unreliable"))
     for fit_name in fit.at_bound_:
         if fit_name in fit.law.benign_bounds:  # a bound the law's method puts it on (its notes
             continue                           # say why)
         name = fit.reported_name(fit_name)
         low, high = fit.reported_range(fit_name, fit.theta_)
-        out.append(_warning(
+        out.append(make_warning(
             "at-bound", f"{name} = {format_number(fit.params_[name])} ended on a bound of its range "
             f"[{low:.4g}, {high:.4g}]; the data do not pin it down (or the law does not fit "
             "them)", parameter=name, value=json_number(fit.params_[name]),
@@ -158,7 +102,7 @@ def fit_warnings(fit) -> list[dict]:
     level = f"{100 * fit.confidence:g}%"
     for name in getattr(fit, "outside_interval_", []):
         low, high = fit.intervals_[name]
-        out.append(_warning(
+        out.append(make_warning(
             "outside-interval", f"{name} = {format_number(fit.params_[name])} lies outside its own "
             f"{level} interval [{format_number(low)}, {format_number(high)}]: the bootstrap refits disagree "
             "with the fit (a biased or many-moded fit); read that interval with care",
@@ -172,7 +116,7 @@ def fit_warnings(fit) -> list[dict]:
         factor = spread_factor(low, high)
         spans = (f"spans a factor of {factor:.3g} (over {UNIDENTIFIED_FACTOR:g})"
                  if math.isfinite(factor) else "reaches 0 (an unbounded factor)")
-        out.append(_warning(
+        out.append(make_warning(
             "unidentified", f"{name} = {format_number(fit.params_[name])} is not identified by the "
             f"data: its {level} interval [{format_number(low)}, {format_number(high)}] {spans}; "
             "predictions that lean on it are guesses",
@@ -186,7 +130,7 @@ def fit_warnings(fit) -> list[dict]:
     n_parameters = len(fit.parameters)
     needed = POINTS_PER_PARAMETER * n_parameters
     if fit.n_points_ < needed:
-        out.append(_warning(
+        out.append(make_warning(
             "few-points", f"{fit.n_points_} points for the {fit.name} law's {n_parameters} "
             f"parameters (fewer than {POINTS_PER_PARAMETER} a parameter, {needed}): the scatter "
             "and every interval rest on a few residuals, and a misfit of the law's shape cannot "
@@ -194,7 +138,7 @@ def fit_warnings(fit) -> list[dict]:
             needed=needed))
     for column, count in (getattr(fit, "n_values_", None) or {}).items():
         if count < MIN_VALUES:
-            out.append(_warning(
+            out.append(make_warning(
                 "few-values", f"column {column!r} takes {count} distinct values: a power law "
                 f"with an offset is matched exactly by 3, with none left to test its shape; "
                 f"the {column} exponent needs at least {MIN_VALUES} to be checked by the data",
@@ -209,10 +153,10 @@ def cut_run_warnings(fit) -> list[dict]:
     cut = (fit.data_ or {}).get("cut_runs") or {}
     if not cut:
         return []
-    return [_warning("cut-runs", cut_runs_message(cut, (fit.data_ or {}).get("where"),
-                                                  f"the {fit.name} law"),
-                     n_runs=len(cut), runs={str(k): [json_number(a), json_number(b)]
-                                            for k, (a, b) in cut.items()})]
+    return [make_warning("cut-runs", cut_runs_message(cut, (fit.data_ or {}).get("where"),
+                                                      f"the {fit.name} law"),
+                         n_runs=len(cut), runs={str(k): [json_number(a), json_number(b)]
+                                                for k, (a, b) in cut.items()})]
 
 
 def cut_runs_message(cut: dict, where: str | None, reader: str) -> str:
@@ -233,22 +177,6 @@ def unidentified(fit) -> list[str]:
 
 
 # -- predictions ---------------------------------------------------------------------------------
-
-def _named(labels, rows) -> str:
-    shown = [labels[k] for k in rows[:MAX_NAMED]]
-    more = len(rows) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")
-
-
-def _subject(what, labels, rows) -> str:
-    """"the prediction at X reaches" / "the predictions at X, Y reach"."""
-    one = len(rows) == 1
-    return f"{what[0] if one else what[1]} {_named(labels, rows)} {'reaches' if one else 'reach'}"
-
-
-def _span(values, fmt) -> str:
-    low, high = float(np.min(values)), float(np.max(values))
-    return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low)}–{fmt(high)}"
 
 
 @dataclass
@@ -324,14 +252,15 @@ def prediction_warnings(fit, values: dict, labels=None,
     if len(rows):
         relative = fit.error_kind == "relative"
         size = (lambda v: f"{100 * v:.2g}%") if relative else (lambda v: f"{v:.2g}")
-        kind = (f"a median error of {_span(expected[rows], size)} of the {fit.target}"
+        kind = (f"a median error of {value_span(expected[rows], size)} of the {fit.target}"
                 if relative else
-                f"a median absolute error of {_span(expected[rows], size)} in {fit.target} "
+                f"a median absolute error of {value_span(expected[rows], size)} in "
+                f"{fit.target} "
                 f"(absolute: this law fits {fit.target} in linear space)")
         limit = f"{100 * ERROR_LIMIT:g}%" if relative else f"{ERROR_LIMIT:g}"
-        out.append(_warning(
-            "error-over-limit", f"{_subject(what, labels, rows)} "
-            f"{_reach_words(distance[rows])}, where this "
+        out.append(make_warning(
+            "error-over-limit", f"{subject(what, labels, rows)} "
+            f"{reach_words(distance[rows])}, where this "
             f"fit's backtests (its calibration) expect {kind}, over the {limit} limit: treat "
             f"{'it' if len(rows) == 1 else 'them'} as a guess", rows=[int(k) for k in rows],
             distance=[json_number(v) for v in distance[rows]],
@@ -344,9 +273,9 @@ def prediction_warnings(fit, values: dict, labels=None,
         ratio = {name: np.max(value[rows]) / max(reached.get(name, 0.0), 1e-3)
                  for name, value in checks.parts.items()}
         column = max(ratio, key=ratio.get)
-        out.append(_warning(
-            "far-beyond-calibration", f"{_subject(what, labels, rows)} "
-            f"{_reach_words(distance[rows])}, far past the "
+        out.append(make_warning(
+            "far-beyond-calibration", f"{subject(what, labels, rows)} "
+            f"{reach_words(distance[rows])}, far past the "
             f"{decades(reached.get(column, 0.0))} decades in {column} that the fit's backtests (its "
             "calibration) reached: the calibrated interval there extrapolates an error growth "
             f"learned on a much shorter reach; treat {'it' if len(rows) == 1 else 'them'} as a "
@@ -355,21 +284,13 @@ def prediction_warnings(fit, values: dict, labels=None,
             calibrated=json_number(reached.get(column, 0.0))))
     rows = np.flatnonzero(checks.beyond & ~over & ~far)
     if len(rows):
-        out.append(_warning(
-            "beyond-calibration", f"{_subject(what, labels, rows)} "
-            f"{_reach_words(distance[rows])}, further than "
+        out.append(make_warning(
+            "beyond-calibration", f"{subject(what, labels, rows)} "
+            f"{reach_words(distance[rows])}, further than "
             "any backtest of the fit on splits of its data reached (its calibration): the error "
             "expected there is itself extrapolated", severity="caution",
             rows=[int(k) for k in rows], distance=[json_number(v) for v in distance[rows]]))
     return out
-
-
-def _reach_words(distance) -> str:
-    """"0.52 decades outside the fitted data" (above or below it), or "inside the fitted
-    data" (a point the error model reads as far along its curve, or as annealed)."""
-    if float(np.nanmax(distance)) <= 0:
-        return "inside the fitted data"
-    return f"{_span(distance, decades)} decades outside the fitted data"
 
 
 def _predicted(fit, values: dict, predicted):
@@ -402,9 +323,10 @@ def outside_range(fit, values: dict, labels, what, predicted=None) -> list[dict]
         rows = np.flatnonzero((predicted < low) | (predicted > high))
     if not len(rows):
         return []
-    return [_warning(
-        "outside-range", f"{what[0] if len(rows) == 1 else what[1]} {_named(labels, rows)} "
-        f"{'is' if len(rows) == 1 else 'are'} {_span(predicted[rows], lambda v: f'{v:.4g}')}, "
+    return [make_warning(
+        "outside-range", f"{what[0] if len(rows) == 1 else what[1]} "
+        f"{named_points(labels, rows)} {'is' if len(rows) == 1 else 'are'} "
+        f"{value_span(predicted[rows], lambda v: f'{v:.4g}')}, "
         f"outside [{low:g}, {high:g}], the range "
         f"{fit.target} can take: the law's form no longer holds there: treat "
         f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast", rows=[int(k) for k in rows],
@@ -436,25 +358,25 @@ def implausible_losses(fit, values: dict, labels, what, predicted=None) -> list[
     out = []
     rows = np.flatnonzero(failed)
     if len(rows):
-        out.append(_warning(
-            "loss-not-positive", f"{_subject(what, labels, rows)} a {fit.target} of 0 or less "
+        out.append(make_warning(
+            "loss-not-positive", f"{subject(what, labels, rows)} a {fit.target} of 0 or less "
             "by the law's formula, shown as - (not a number): the law's form has failed there; "
             f"treat {'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a "
             "forecast", rows=[int(k) for k in rows]))
     rows = np.flatnonzero(over)
     if len(rows):
-        out.append(_warning(
-            "loss-over-range", f"{_subject(what, labels, rows)} a {fit.target} of "
-            f"{_span(predicted[rows], format_number)}, over the {high:g} nats a loss can "
+        out.append(make_warning(
+            "loss-over-range", f"{subject(what, labels, rows)} a {fit.target} of "
+            f"{value_span(predicted[rows], format_number)}, over the {high:g} nats a loss can "
             "sensibly be: the law is evaluated far outside the sizes it was fitted on; treat "
             f"{'it' if len(rows) == 1 else 'them'} as a failure of the fit, not a forecast",
             rows=[int(k) for k in rows], predicted=[json_number(v) for v in predicted[rows]],
             limit=high))
     rows = np.flatnonzero(below)
     if len(rows):
-        out.append(_warning(
-            "loss-below-floor", f"{_subject(what, labels, rows)} a {fit.target} of "
-            f"{_span(predicted[rows], format_number)}, below the fit's irreducible loss "
+        out.append(make_warning(
+            "loss-below-floor", f"{subject(what, labels, rows)} a {fit.target} of "
+            f"{value_span(predicted[rows], format_number)}, below the fit's irreducible loss "
             f"{fit.floor_parameter} = {format_number(floor)}: the law's form has left the "
             f"data it was fitted on; treat {'it' if len(rows) == 1 else 'them'} as a guess",
             rows=[int(k) for k in rows], predicted=[json_number(v) for v in predicted[rows]],
@@ -478,9 +400,9 @@ def uncalibrated_reach(fit, checks: Checks, labels, what) -> list[dict]:
         if not len(rows):
             continue
         columns = [name for name, part in checks.parts.items() if np.nanmax(part[rows]) > 0]
-        out.append(_warning(
-            "outside-data", f"{_subject(what, labels, rows)} "
-            f"{_span(distance[rows], decades)} decades outside the fitted data (in "
+        out.append(make_warning(
+            "outside-data", f"{subject(what, labels, rows)} "
+            f"{value_span(distance[rows], decades)} decades outside the fitted data (in "
             f"{', '.join(columns)}), and this fit has no calibrated error model (it was saved "
             "with --no-calibration, or its data gave too few held-out points): nothing "
             "measured how its error grows there, and its intervals (the bootstrap's) do not "
@@ -504,9 +426,9 @@ def allocation_warnings(fit, budgets, allocation=None) -> list[dict]:
         rows = sorted(wide)
         quantities = sorted({q for k in rows for q in wide[k]}, key=list(allocation).index)
         level = f"{100 * fit.confidence:g}%"
-        out.append(_warning(
-            "wide-interval", f"the compute-optimal allocation at {_named(labels, rows)} FLOPs "
-            f"has {level} intervals spanning more than a factor of {UNIDENTIFIED_FACTOR:g} "
+        out.append(make_warning(
+            "wide-interval", f"the compute-optimal allocation at {named_points(labels, rows)} "
+            f"FLOPs has {level} intervals spanning more than a factor of {UNIDENTIFIED_FACTOR:g} "
             f"({', '.join(fit.allocation_labels.get(q, q) for q in quantities)}): the data do "
             "not fix it; read it as a guess, not a plan", rows=rows,
             flops=[float(budgets[k]) for k in rows], quantities=quantities))
@@ -556,11 +478,12 @@ def vocabulary_reach(fit, result: dict, labels) -> list[dict]:
             if not len(rows):
                 continue
             one = len(rows) == 1
-            out.append(_warning(
+            out.append(make_warning(
                 "vocab-outside-data", f"approach {number}'s optimal vocabulary for "
-                f"{_named(labels, rows)} ({_span(vocab[rows], lambda v: f'{v:,.0f}')}) "
-                f"{'lies' if one else 'lie'} {_span(distance[rows], decades)} decades outside "
-                f"the fitted vocabulary sizes ({low:,.0f} to {high:,.0f}): its power law is "
+                f"{named_points(labels, rows)} "
+                f"({value_span(vocab[rows], lambda v: f'{v:,.0f}')}) "
+                f"{'lies' if one else 'lie'} {value_span(distance[rows], decades)} decades "
+                f"outside the fitted vocabulary sizes ({low:,.0f} to {high:,.0f}): its power law is "
                 f"extrapolated there; treat {'it' if one else 'them'} as "
                 + ("a guess" if severity == "warning" else "an extrapolation"),
                 severity=severity, approach=approach, rows=[int(k) for k in rows],

@@ -8,7 +8,8 @@ scikit-learn's way: `theta_`, `params_`, `intervals_`, `standard_errors_`, `boot
 `calibration_`, `fitted_range_`, `at_bound_`, `converged_`, ...) and what they answer:
 predictions with intervals, the reach of a point beyond the fitted data
 (`scaling.engine.reach`), warnings (`scaling.engine.diagnostics`), the compute-optimal
-allocation, the report and the fit file (`scaling.output.fit_file`).
+allocation, the report and the fit file (`scaling.output.fit_file`, read back by
+`scaling.output.fit_file_reading`).
 
     fit = scaling.fit("data/chinchilla/runs.parquet", where="loss < 3.44")
     fit.params                           # value, lower, upper, std_err, at_bound per parameter
@@ -38,6 +39,7 @@ from scaling.engine.fitting import LOSS_CLIP
 from scaling.errors import ScalingError
 from scaling.output import fit_file, fit_figures, fit_report, prediction_columns, prediction_tables
 from scaling.output.atomic import write_text
+from scaling.output.fit_file_reading import from_record
 
 INTERVAL_KINDS = ("calibrated", "run", "law")
 
@@ -433,7 +435,7 @@ class Fit:
     def from_dict(cls, law_class, record: dict) -> "Fit":
         """A fit of a law of `law_class` from a fit file's record, every field checked."""
         law_class.check_record(record)
-        return fit_file.from_record(law_class, record, cls)
+        return from_record(law_class, record, cls)
 
     def to_lmfit(self):
         """The fit as lmfit `Parameters`: fit-space values with their bounds and bootstrap

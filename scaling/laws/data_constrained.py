@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.analysis import data_limit
-from scaling.engine.diagnostics import make_warning
+from scaling.engine.warning_records import make_warning
 from scaling.errors import ScalingError
 from scaling.engine.fitting import Parameter
 from scaling.laws.base import BASE_SETTINGS, Law, Setting, log_coefficients

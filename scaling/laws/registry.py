@@ -22,7 +22,7 @@ from pathlib import Path
 
 from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
-from scaling.output.fit_file import read_record
+from scaling.output.fit_file_reading import read_record
 from scaling.laws.base import Law
 
 ENTRY_POINT_GROUP = "scaling.laws"
@@ -89,8 +89,8 @@ def get_law(name: str, **settings) -> Law:
 
 
 def load_fit(path) -> Fit:
-    """A fit from the JSON that `Fit.save` wrote (`scaling.output.fit_file`: read guarded, its
-    seal and every field checked)."""
+    """A fit from the JSON that `Fit.save` wrote (`scaling.output.fit_file_reading`: read guarded,
+    its seal and every field checked)."""
     path = Path(path)
     record = read_record(path)
     if record["law"] not in LAWS:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from scaling.data import runs as run_tables
-from scaling.data.runs import write_runs
+from scaling.data.table_files import read_file, write_runs
 from scaling.errors import ScalingError
 
 COLUMNS = {"params": "Model Size", "flops": "Training FLOP", "loss": "loss"}
@@ -21,7 +21,7 @@ COLUMNS = {"params": "Model Size", "flops": "Training FLOP", "loss": "loss"}
 def read_epoch_chinchilla(path) -> pd.DataFrame:
     """The Epoch CSV as a validated run table: run, params, tokens, flops, loss."""
     path = Path(path)
-    raw = run_tables.read_file(path)
+    raw = read_file(path, run_tables.STRING)
     missing = [c for c in COLUMNS.values() if c not in raw.columns]
     if missing:
         raise ScalingError(f"{path}: missing column {missing[0]!r}; not Epoch's Chinchilla CSV")

@@ -54,6 +54,7 @@ from pathlib import Path
 import pandas as pd
 
 from scaling.data import runs as run_tables
+from scaling.data import table_files
 from scaling.errors import ScalingError
 from scaling.data.json_input import read_json
 
@@ -472,5 +473,5 @@ def _loss(evaluation: Evaluation, values: dict[str, float], loss_task: str | Non
 def convert(paths, target, **options) -> pd.DataFrame:
     """Import lm-eval JSONs (see `read_lm_eval`) and write them as a Parquet run table."""
     frame = read_lm_eval(paths, **options)
-    run_tables.write_runs(frame, target)
+    table_files.write_runs(frame, target)
     return frame

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from scaling.data import runs as run_tables
+from scaling.data import table_files
 from scaling.errors import ScalingError
 
 RUN_COLUMNS = ("run", "Name", "name")
@@ -74,7 +75,7 @@ def read_panel(path: Path, frame: pd.DataFrame) -> pd.DataFrame | None:
 
 def _read_export(path: Path) -> tuple[pd.DataFrame, bool]:
     """(the file as a history table with rows numbered from 1 in file order, is it a panel)."""
-    frame = run_tables.read_file(path)
+    frame = table_files.read_file(path, run_tables.STRING)
     if len(frame) == 0:
         raise ScalingError(f"{path}: the file has no rows")
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
@@ -100,7 +101,7 @@ def _join_panels(panels: list[tuple[Path, pd.DataFrame]]) -> pd.DataFrame:
 def read_params_file(path) -> dict[str, float]:
     """A CSV (or Parquet) with columns `run` and `params`: run → N."""
     path = Path(path)
-    frame = run_tables.read_file(path)
+    frame = table_files.read_file(path, run_tables.STRING)
     for column in ("run", "params"):
         if column not in frame.columns:
             raise ScalingError(f"{path}: --params-file needs columns run and params; it has "
@@ -253,6 +254,6 @@ def _contract(path: Path, frame: pd.DataFrame, mapping: dict[str, str],
 def convert(paths, target, **options) -> pd.DataFrame:
     """Import W&B exports (see `read_wandb`) and write them as a Parquet run table."""
     frame = read_wandb(paths, **options)
-    run_tables.write_runs(frame, target)
+    table_files.write_runs(frame, target)
     return frame
 
