@@ -29,56 +29,34 @@
 # CPU ladder.
 
 # %%
+# %matplotlib inline
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from scaling.analysis.approach1_envelope import approach1
-from scaling.analysis.approach2_isoflop import approach2, budget_minimum, isoflop_budgets
-from scaling.analysis.approach3_parametric import approach3
-from scaling.data.runs import read_runs
+import scaling
 
-ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
-runs = read_runs(ROOT / "data/chinchilla/runs.parquet", where="loss < 3.44")
+ROOT = Path("." if Path("data").is_dir() else "..")    # the repository (relative)
 BUDGETS = [6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21]   # the paper's isoFLOP budgets
-print(f"{runs['run'].nunique()} runs, {runs['params'].min():.3g} to {runs['params'].max():.3g} "
-      "parameters")
+chinchilla = scaling.optimal(ROOT / "data/chinchilla/runs.parquet", where="loss < 3.44",
+                             approaches=(2, 3), budgets=BUDGETS, tolerance=0.25, flops=[1e21])
+print(chinchilla.summary())
 
 # %% [markdown]
 # ## Approach 2: isoFLOP profiles
-# A parabola of loss in log N at each budget; a budget whose lowest loss sits at its smallest or
-# largest model has no floor inside the sizes run, and is dropped.
+# A parabola of loss in log N at each budget (left); a budget whose lowest loss sits at its
+# smallest or largest model has no floor inside the sizes run, and is dropped (3e21 above). Right:
+# N_opt against C by approaches 2 and 3, with their 95% intervals.
 
 # %%
-second = approach2(runs, budgets=BUDGETS, tolerance=0.25, bootstrap=200, seed=0)
-for dropped in second.dropped:
-    print(f"dropped {dropped.flops:.0e}: {dropped.reason}")
-groups = isoflop_budgets(runs, 0.25, "final", BUDGETS)
-fig, ax = plt.subplots(figsize=(7, 4.5))
-for points in groups:
-    budget = float(points["budget"].iloc[0])
-    line = ax.scatter(points["params"], points["loss"], s=10, label=f"{budget:.0e}")
-    found, _ = budget_minimum(points)
-    if found is not None:
-        log_n = np.log(points["params"])
-        grid = np.linspace(log_n.min(), log_n.max(), 50)
-        ax.plot(np.exp(grid), np.polyval(np.polyfit(log_n, points["loss"], 2), grid),
-                color=line.get_facecolor()[0])
-        ax.scatter([np.exp(found[0])], [found[1]], marker="*", s=120, color="black", zorder=3)
-ax.set_xscale("log")
-ax.set_xlabel("parameters N")
-ax.set_ylabel("final loss")
-ax.legend(title="FLOPs", fontsize=7, ncol=2)
-plt.show()
+chinchilla.plot()
 
 # %% [markdown]
 # ## Approach 3: the parametric fit
+# The chinchilla law fitted to the same final losses; its exponents follow from α and β.
 
 # %%
-third = approach3(runs, bootstrap=200, seed=0)
-third.details
+chinchilla.results[3].details
 
 # %% [markdown]
 # ## Approach 1: training-curve envelope, on the CPU ladder
@@ -86,27 +64,24 @@ third.details
 # cooldown branches), so the envelope exists; the Chinchilla table does not have it.
 
 # %%
-ladder = read_runs(ROOT / "data/cpu_tiny/runs.parquet", where="seed == 0")
-first = approach1(ladder, bootstrap=200, seed=0)
-third_ladder = approach3(ladder, where="not stable", bootstrap=200, seed=0)
+LADDER = ROOT / "data/cpu_tiny/runs.parquet"
+first = scaling.optimal(LADDER, where="seed == 0", approaches=1, flops=[1e13])
+third_ladder = scaling.optimal(LADDER, where="seed == 0 and not stable", approaches=3,
+                               flops=[1e13])
 
 # %% [markdown]
 # ## Side by side
+# N_opt at a budget C inside each table's range (the ladder's largest runs used about 1e13 FLOPs).
 
 # %%
-def row(name, data, result, paper, flops):
-    low, high = result.params.exponent_interval
-    return {"data": data, "approach": name, "a (N_opt ∝ C^a)": round(result.params.exponent, 3),
-            "95% interval": f"[{low:.3f}, {high:.3f}]", "paper's a": paper,
-            "C (FLOPs)": f"{flops:.0e}", "N_opt at C": f"{result.params(flops):.3g}"}
+def side(data, result):
+    at_c = result.allocation.set_index("approach")[["flops", "params"]]   # N_opt at C
+    return result.exponents.join(at_c).assign(data=data)
 
 
-# C: a budget inside each table's range (the ladder's largest runs used about 1e13 FLOPs)
-table = pd.DataFrame([row("2 isoFLOP profiles", "Chinchilla", second, 0.49, 1e21),
-                      row("3 parametric", "Chinchilla", third, 0.46, 1e21),
-                      row("1 envelope", "cpu_tiny", first, 0.50, 1e13),
-                      row("3 parametric", "cpu_tiny", third_ladder, 0.46, 1e13)])
-table
+table = pd.concat([side("Chinchilla", chinchilla), side("cpu_tiny", first),
+                   side("cpu_tiny", third_ladder)])
+table[["data", "name", "a", "a_lower", "a_upper", "paper_a", "flops", "params"]].round(3)
 
 # %% [markdown]
 # On the Chinchilla runs both approaches land above the paper's exponents: approach 3 at 0.51,
@@ -117,6 +92,7 @@ table
 # a wide berth, and the intervals say so.
 
 # %%
-assert abs(third.params.exponent - 0.514) < 0.02
-assert 0.50 < second.params.exponent < 0.60
-assert second.params.exponent_interval[0] < second.params.exponent < second.params.exponent_interval[1]
+a = chinchilla.exponents
+assert abs(a.loc[3, "a"] - 0.514) < 0.02
+assert 0.50 < a.loc[2, "a"] < 0.60
+assert 0.49 < a.loc[2, "a_lower"] < a.loc[2, "a"] < a.loc[2, "a_upper"]

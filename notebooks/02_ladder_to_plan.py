@@ -26,12 +26,11 @@
 from pathlib import Path
 
 import scaling
-from scaling.data.runs import final_rows, read_runs
 
-ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
+ROOT = Path("." if Path("data").is_dir() else "..")    # the repository (relative)
 RUNS = ROOT / "data/cpu_tiny/runs.parquet"
-runs = read_runs(RUNS, where="seed == 0 and not stable")   # the branches: annealed end points
-final_rows(runs)[["run", "params", "tokens", "loss"]].sort_values(["params", "tokens"])
+runs = scaling.read_runs(RUNS, where="seed == 0 and not stable")   # the annealed branches
+scaling.final_rows(runs)[["run", "params", "tokens", "loss"]].sort_values(["params", "tokens"])
 
 # %% [markdown]
 # ## Backtest: fit on the 4 smaller sizes, predict the largest

@@ -34,12 +34,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from scaling.analysis.backtest import backtest
-from scaling.laws import get_law
-from scaling.data.runs import final_rows, read_runs
+import scaling
 
-ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
-runs = read_runs(ROOT / "data/pythia_evals/zero-shot.parquet", where="deduped == 0")
+ROOT = Path("." if Path("data").is_dir() else "..")    # the repository (relative)
+runs = scaling.read_runs(ROOT / "data/pythia_evals/zero-shot.parquet", where="deduped == 0")
 TASK = "lambada_openai"
 runs.groupby("run")["params"].first().sort_values()
 
@@ -50,14 +48,13 @@ runs.groupby("run")["params"].first().sort_values()
 # training).
 
 # %%
-record = backtest(runs, "task-accuracy", train="params < 2e9", task=TASK, skip_by="tokens",
-                  bootstrap=100, seed=0)
-test = pd.DataFrame(record["test"])[["run", "params", "actual", "predicted", "lower", "upper",
-                                     "abs_error"]]
+result = scaling.backtest(runs, "task-accuracy", train="params < 2e9", task=TASK,
+                          skip_by="tokens", bootstrap=100, seed=0)
+test = result.rows[["run", "params", "actual", "predicted", "lower", "upper", "abs_error"]]
 test
 
 # %%
-points = 100 * record["mean_abs_error"]
+points = 100 * result.mean_error
 print(f"mean absolute error {points:.2f} points of accuracy over {len(test)} held-out models")
 assert points < 2.0          # docs/downstream.md's figure: 0.72 points
 
@@ -65,8 +62,8 @@ assert points < 2.0          # docs/downstream.md's figure: 0.72 points
 # ## The fitted sigmoid against every checkpoint
 
 # %%
-fit = get_law("task-accuracy", task=TASK, skip_by="tokens").fit(
-    runs, where="params < 2e9", bootstrap=100, calibrate=False)
+fit = scaling.fit(runs, "task-accuracy", task=TASK, skip_by="tokens", where="params < 2e9",
+                  bootstrap=100, calibrate=False)
 print(fit.summary().split("\n\n")[0])
 
 loss_grid = np.linspace(0.0, runs[f"loss:{TASK}"].quantile(0.9), 200)
@@ -78,7 +75,7 @@ for run, rows in runs.groupby("run"):
                marker="s" if held_out else "o", label=run.removeprefix("pythia-"))
 ax.plot(loss_grid, predicted, color="black", label="step 2, fitted on ≤ 1.4B")
 ax.fill_between(loss_grid, lower, upper, color="grey", alpha=0.3, label="95% interval (law)")
-final = final_rows(runs[runs["params"] > 2e9])
+final = scaling.final_rows(runs[runs["params"] > 2e9])
 ax.scatter(final[f"loss:{TASK}"], final[f"acc:{TASK}"], s=80, facecolors="none",
            edgecolors="red", label="held-out final checkpoints")
 ax.set_xlabel(f"task loss (ln perplexity) on {TASK}")
@@ -95,8 +92,9 @@ plt.show()
 # %%
 rows = []
 for name in ("task-accuracy", "task-error"):
-    result = backtest(runs, name, train="params < 2e9", task=TASK, skip_by="tokens",
-                      bootstrap=50, seed=0)
-    rows.append({"step 2": name, "mean abs error (points)": 100 * result["mean_abs_error"],
-                 "80% coverage": result["coverage"]["0.8"] if result["coverage"] else None})
+    variant = scaling.backtest(runs, name, train="params < 2e9", task=TASK, skip_by="tokens",
+                               bootstrap=50, seed=0)
+    coverage = variant.record["coverage"]
+    rows.append({"step 2": name, "mean abs error (points)": 100 * variant.mean_error,
+                 "80% coverage": coverage["0.8"] if coverage else None})
 pd.DataFrame(rows)

@@ -25,18 +25,13 @@
 # for 1,200 steps under three schedules: constant, cosine and WSD with a 20% linear decay.
 
 # %%
+# %matplotlib inline
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import pandas as pd
+import scaling
 
-from scaling.analysis.backtest import backtest
-from scaling.laws import get_law
-from scaling.analysis.schedule_comparison import compare_schedules
-from scaling.data.runs import read_runs
-
-ROOT = Path.cwd() if (Path.cwd() / "data").is_dir() else Path.cwd().parent
-runs = read_runs(ROOT / "data/cpu_schedules/runs.parquet")
+ROOT = Path("." if Path("data").is_dir() else "..")    # the repository (relative)
+runs = scaling.read_runs(ROOT / "data/cpu_schedules/runs.parquet")
 runs.groupby("schedule")["loss"].agg(["count", "last"])
 
 # %% [markdown]
@@ -45,8 +40,9 @@ runs.groupby("schedule")["loss"].agg(["count", "last"])
 # row (the loss a team would plan with) on its own.
 
 # %%
-record = backtest(runs, "multipower", train="schedule.str.startswith('constant') or "
-                  "schedule.str.startswith('cosine')", where="step > 100", bootstrap=20, seed=0)
+record = scaling.backtest(runs, "multipower", train="schedule.str.startswith('constant') or "
+                          "schedule.str.startswith('cosine')", where="step > 100", bootstrap=20,
+                          seed=0).record
 print(f"WSD curve: mean |relative error| {100 * record['mean_pred_e']:.2f}% over its rows "
       f"(worst {100 * record['mean_worst_e']:.2f}%); final loss "
       f"{100 * record['test'][0]['rel_error']:+.2f}%")
@@ -57,25 +53,14 @@ assert record["mean_pred_e"] < 0.02 and abs(record["test"][0]["rel_error"]) < 0.
 # Same peak LR, warmup and steps; the final loss of each schedule, with the law's interval.
 
 # %%
-law = get_law("multipower").fit(runs, where="step > 100", bootstrap=20, calibrate=False)
-curves = compare_schedules(law, "peak=3e-3,warmup=60,steps=2400,final=3e-4", every=50,
-                           kind="law")
-table = pd.DataFrame({name: curve.iloc[-1][["loss", "lower", "upper"]]
-                      for name, curve in curves.items()}).T
+fit = scaling.fit(runs, "multipower", where="step > 100", bootstrap=20, calibrate=False)
+curves = fit.compare_schedules("peak=3e-3,warmup=60,steps=2400,final=3e-4", every=50,
+                               kind="law")
+table = curves.groupby("variant", sort=False).last()
 table
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4.5))
-for name, curve in curves.items():
-    ax.plot(curve["step"], curve["loss"], label=f"{name} (predicted, 2,400 steps)")
-for schedule, rows in runs.groupby("schedule"):
-    ax.scatter(rows["step"], rows["loss"], s=6, label=f"{schedule.split(':')[0]} (observed, "
-               "1,200 steps)")
-ax.set_xlabel("step")
-ax.set_ylabel("held-out loss")
-ax.set_ylim(runs["loss"].min() - 0.2, runs.loc[runs["step"] > 100, "loss"].max())
-ax.legend(fontsize=7)
-plt.show()
+scaling.plot_schedules(curves, observed=runs)
 
 # %% [markdown]
 # The decaying schedules end below the constant one, and the WSD decay buys its drop at the

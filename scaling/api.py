@@ -6,12 +6,13 @@
     fit.save("fit.json"); scaling.load("fit.json")
     scaling.backtest("data/chinchilla/runs.parquet", train="params < 2e8")
     scaling.plan(1e22, fits=[fit], runs="data/chinchilla/runs.parquet")
+    scaling.optimal("data/chinchilla/runs.parquet", approaches=(2, 3), flops=[1e21]).exponents
 
 Each takes what its command takes, with the command's defaults (`scaling fit`: 1000 bootstrap
 resamples and the calibrated intervals), and gives the same numbers: a `Fit`
-(`scaling.engine.fit`), a `Backtest` (`scaling.analysis.backtest`) or a `Plan`
-(`scaling.output.plan_document`), each with `summary()` (the command's text) and tables as
-DataFrames.
+(`scaling.engine.fit`), a `Backtest` (`scaling.analysis.backtest`), a `Plan`
+(`scaling.output.plan_document`) or an `Optimal` (`scaling.analysis.optimal`), each with
+`summary()` (the command's text) and tables as DataFrames.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import pandas as pd
 
 from scaling.analysis import plan_inputs, planning
 from scaling.analysis.backtest import Backtest, backtest as backtest_record
+from scaling.analysis.optimal import BOOTSTRAP as OPTIMAL_BOOTSTRAP, Optimal, compute_optimal
 from scaling.data import units
 from scaling.data.lr_history import read_lr_file
 from scaling.data.prepare import prepare_where
-from scaling.data.runs import read_runs, read_table
+from scaling.data.runs import filter_rows, read_runs, read_table
 from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.laws.base import Law, PreparedRuns
@@ -148,3 +150,30 @@ def plan(budget: float, fits, *, runs=None, where: str | None = None,
                          inference_tokens=inference_tokens, unique_tokens=unique_tokens,
                          schedule=schedule, tokens_per_step=tokens_per_step, width=width,
                          bootstrap=bootstrap)
+
+
+def optimal(runs, *, approaches=(1, 2, 3), flops=None, where: str | None = None,
+            budgets=None, tolerance: float = 0.1, rows: str = "final",
+            interpolation: str = "parabola", bootstrap: int = OPTIMAL_BOOTSTRAP, seed: int = 0,
+            n_jobs: int | None = None, level: float = 0.95, mapping: dict | None = None,
+            dedupe: str | None = None) -> Optimal:
+    """Compute-optimal N_opt and D_opt by Hoffmann et al.'s approaches, as `scaling optimal`
+    gives them; returns an `Optimal` (`exponents`, `allocation` at `flops`, `summary()`,
+    `to_json()`, `plot()`). `runs`: a run table's path or a DataFrame, with `where` keeping rows
+    of it; `approaches`: 1, 2, 3 or several (those the runs do not support are named in
+    `unsupported`); `budgets`, `tolerance`, `rows`, `interpolation`: approach 2's, as the
+    command's options of those names; `mapping` and `dedupe` as `--map` and `--dedupe`."""
+    if isinstance(runs, (str, Path)):
+        source = str(runs)
+        table = read_runs(runs, mapping=mapping, where=where, dedupe=dedupe)
+    elif isinstance(runs, pd.DataFrame):
+        source = str(runs.attrs.get("source", "run table"))
+        table = runs
+        if where:
+            table = filter_rows(runs, where, source)
+            table.attrs["where"] = where
+    else:
+        raise ScalingError(f"runs must be a path or a DataFrame, got {type(runs).__name__}")
+    return compute_optimal(table, approaches, flops=flops, budgets=budgets, tolerance=tolerance,
+                           rows=rows, interpolation=interpolation, bootstrap=bootstrap,
+                           seed=seed, n_jobs=n_jobs, level=level, source=source, where=where)

@@ -1,5 +1,5 @@
-"""The Python API (`scaling.fit`, `scaling.load`, `scaling.backtest`, `scaling.plan` and the
-`Fit` they give) answers with the CLI's numbers: each test runs the command with --json or --out
+"""The Python API (`scaling.fit`, `scaling.load`, `scaling.backtest`, `scaling.plan`,
+`scaling.optimal` and the `Fit` they give) answers with the CLI's numbers: each test runs the command with --json or --out
 and compares, to 1e-9 relative, what Python gives for the same data, options and seed."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ PYTHIA = str(ROOT / "data" / "pythia_evals" / "zero-shot.parquet")
 BOOTSTRAP = 50
 RELATIVE = 1e-9
 COSINE = "cosine:peak=0.002,warmup=100,steps=3000,final=0.0002"
+BASE = "peak=3e-3,warmup=60,steps=2400,final=3e-4"
 
 
 def cli_fit(tmp_path, *options) -> dict:
@@ -80,9 +81,14 @@ def test_chinchilla_in_python_is_the_cli(chinchilla_fit, tmp_path, capsys):
                                   frame, rtol=RELATIVE)
 
 
-def test_multipower_in_python_is_the_cli(tmp_path):
+@pytest.fixture(scope="module")
+def multipower_fit():
+    return scaling.fit(SCHEDULES, "multipower", where="step > 100", bootstrap=BOOTSTRAP, seed=0)
+
+
+def test_multipower_in_python_is_the_cli(multipower_fit, tmp_path):
     record = cli_fit(tmp_path, SCHEDULES, "--law", "multipower", "--where", "step > 100")
-    fit = scaling.fit(SCHEDULES, "multipower", where="step > 100", bootstrap=BOOTSTRAP, seed=0)
+    fit = multipower_fit
     same(fit.params["value"], list(record["params"].values()))
     same(fit.params[["lower", "upper"]].to_numpy(), list(record["intervals"].values()))
     rows = cli_predict(tmp_path, "--schedule", COSINE, "--every", "500")["predictions"]
@@ -93,6 +99,92 @@ def test_multipower_in_python_is_the_cli(tmp_path):
     same(curve["upper"], [row["upper"] for row in rows])
     with pytest.raises(scaling.ScalingError, match="predicts whole curves"):
         fit.predict(step=1000)
+
+
+def test_compare_schedules_in_python_is_the_cli(multipower_fit, tmp_path, monkeypatch):
+    multipower_fit.save(tmp_path / "fit.json")
+    by_cli = cli_predict(tmp_path, "--compare", BASE, "--every", "500")
+    table = multipower_fit.compare_schedules(BASE, every=500)
+    assert list(table.columns) == ["variant", "step", "lr", "loss", "lower", "upper"]
+    rows = by_cli["predictions"]
+    assert by_cli["interval"]["kind"] == table.attrs["interval"] == "calibrated"
+    assert list(table["variant"]) == [row["schedule"] for row in rows]
+    assert list(table["step"]) == [row["step"] for row in rows]
+    for column, key in (("lr", "lr"), ("loss", "predicted"), ("lower", "lower"),
+                        ("upper", "upper")):
+        same(table[column], [row[key] for row in rows])
+    final = table.groupby("variant", sort=False).last()
+    assert list(final.index) == ["constant", "cosine", "wsd 10%", "wsd 20%"]
+    assert (final["step"] == 2400).all() and (final["lower"] < final["loss"]).all()
+    law = multipower_fit.compare_schedules(BASE, every=500, kind="law", level=0.8)
+    same(law["loss"], table["loss"])                      # the kind changes the interval only
+    assert (law["upper"] != table["upper"]).any() and law.attrs["level"] == 0.8
+    monkeypatch.chdir(tmp_path)
+    figure = scaling.plot_schedules(table, observed=scaling.read_runs(SCHEDULES))
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    gids = [line.get_gid() for line in figure.axes[0].lines]
+    assert gids.count("predicted") == 4 and gids.count("observed") == 3
+    assert sorted(os.listdir(tmp_path)) == ["fit.json", "predictions.json"]
+    with pytest.raises(scaling.ScalingError, match="needs at least peak= and steps="):
+        multipower_fit.compare_schedules("warmup=60")
+    with pytest.raises(scaling.ScalingError, match="schedule comparison needs an LR-schedule"):
+        scaling.fit(CHINCHILLA, bootstrap=0, calibrate=False).compare_schedules(BASE)
+    with pytest.raises(scaling.ScalingError, match="lacks"):
+        scaling.plot_schedules(table.drop(columns="lr"))
+
+
+def test_optimal_in_python_is_the_cli(tmp_path, capsys, monkeypatch):
+    assert cli.main(["optimal", CHINCHILLA, "--where", "loss < 3.44", "--bootstrap", "20",
+                     "--seed", "3", "--flops", "1e21", "1e23", "--json",
+                     str(tmp_path / "optimal.json")]) == 0
+    printed = capsys.readouterr().out
+    by_cli = json.loads((tmp_path / "optimal.json").read_text())
+    result = scaling.optimal(CHINCHILLA, where="loss < 3.44", bootstrap=20, seed=3,
+                             flops=[1e21, 1e23])
+    assert isinstance(result, scaling.Optimal)
+    assert result.summary() in printed                   # the report, word for word
+    assert json.loads(result.to_json()) == by_cli        # the record, number for number
+    assert list(result.results) == [2, 3] and list(result.unsupported) == [1]
+    exponents = result.exponents
+    for k in (2, 3):
+        record = by_cli["approaches"][str(k)]
+        same(exponents.loc[k, ["a", "a_lower", "a_upper"]],
+             [record["params"]["exponent"], *record["params"]["exponent_interval"]])
+        same(exponents.loc[k, ["b", "k_D"]],
+             [record["tokens"]["exponent"], record["tokens"]["coefficient"]])
+    allocation = result.allocation
+    assert list(allocation["flops"]) == [row["flops"] for row in by_cli["allocation"]]
+    for quantity in ("params", "tokens", "tokens_per_param"):
+        for suffix, key in (("", "value"), ("_lower", "lower"), ("_upper", "upper")):
+            same(allocation[quantity + suffix],
+                 [row[quantity][key] for row in by_cli["allocation"]])
+    assert 0.5 < exponents.loc[2, "a"] < 0.6 and exponents.loc[3, "paper_a"] == 0.46
+    assert "<table" in result._repr_html_()
+    monkeypatch.chdir(tmp_path)
+    figure = result.plot()
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert [line.get_gid() for line in figure.axes[0].lines].count("minimum") == \
+        len(by_cli["approaches"]["2"]["minima"])
+    assert os.listdir(tmp_path) == ["optimal.json"]
+
+
+def test_optimal_takes_a_frame_and_checks_its_options():
+    runs = scaling.read_runs(CHINCHILLA)
+    from_frame = scaling.optimal(runs, where="loss < 3.44", approaches=2, bootstrap=0)
+    from_path = scaling.optimal(CHINCHILLA, where="loss < 3.44", approaches=[2], bootstrap=0)
+    pd.testing.assert_frame_equal(from_frame.exponents, from_path.exponents)
+    assert np.isnan(from_path.exponents.loc[2, "a_lower"])            # no bootstrap, no interval
+    assert len(from_path.allocation) == 5                               # 1e21 ... 1e25
+    pd.testing.assert_frame_equal(from_frame.minima, from_path.minima)
+    # budgets found where the runs' FLOPs cluster (tolerance 0.1): 18 with an interior minimum
+    assert len(from_path.minima) == 18 and (from_path.minima["approach"] == 2).all()
+    assert from_path.exponents.loc[2, "a"] == pytest.approx(0.5502, abs=1e-4)
+    with pytest.raises(scaling.ScalingError, match="approaches must be among 1, 2 and 3"):
+        scaling.optimal(CHINCHILLA, approaches=4)
+    with pytest.raises(scaling.ScalingError, match="flops: budgets must be positive"):
+        scaling.optimal(CHINCHILLA, approaches=2, flops=[-1e21])
+    with pytest.raises(scaling.ScalingError, match="approach 1 needs training curves"):
+        scaling.optimal(CHINCHILLA, approaches=1, bootstrap=0)
 
 
 def test_the_task_law_in_python_is_the_cli(tmp_path):
@@ -226,9 +318,9 @@ def test_plan_in_python_is_the_cli(chinchilla_fit, tmp_path, capsys):
 
 
 def test_the_package_exports_its_api():
-    assert set(scaling.__all__) >= {"fit", "load", "backtest", "plan", "read_runs", "write_runs",
-                                    "get_law", "LAWS", "Law", "Fit", "ScalingError",
-                                    "__version__"}
+    assert set(scaling.__all__) >= {"fit", "load", "backtest", "plan", "optimal", "Optimal",
+                                    "plot_schedules", "read_runs", "write_runs", "get_law",
+                                    "LAWS", "Law", "Fit", "ScalingError", "__version__"}
     assert all(hasattr(scaling, name) for name in scaling.__all__)
 
 

@@ -32,6 +32,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from scaling.analysis import schedule_comparison
 from scaling.data.prepare import PreparedRuns
 from scaling.engine import diagnostics, fitting
 from scaling.engine import reach as geometry
@@ -396,6 +397,22 @@ class Fit:
                          level: float | None = None, **sizes) -> pd.DataFrame:
         """The whole predicted curve of an LR schedule (LR-schedule laws): `Law.predict_schedule`."""
         return self.law.predict_schedule(self, schedule, every, kind, level, **sizes)
+
+    def compare_schedules(self, base: str, every: int | None = None, kind: str | None = None,
+                          level: float | None = None, **sizes) -> pd.DataFrame:
+        """The predicted curves of constant, cosine and WSD schedules sharing `base`'s
+        "peak=…,warmup=…,steps=…,final=…" (`scaling predict FIT --compare`;
+        `scaling.analysis.schedule_comparison`), one DataFrame: variant, step, lr, the target,
+        lower and upper (the interval of `kind`, default the fit's, at `level`)."""
+        kind = prediction_columns.interval_kind(self, kind)
+        curves = schedule_comparison.compare_schedules(self, base, every, kind, level, **sizes)
+        columns = ["step", "lr", self.target, "lower", "upper"]
+        table = pd.concat([curve[columns].assign(variant=name) for name, curve in curves.items()],
+                          ignore_index=True)[["variant", *columns]]
+        table.attrs = {"law": self.title, "target": self.target, "base": base, "interval": kind,
+                       "level": self.confidence if level is None else float(level),
+                       "schedules": {name: c.attrs.get("schedule") for name, c in curves.items()}}
+        return table
 
     def optimal_vocab(self, params_nonembed, width, flops=None, kind: str | None = None,
                       level: float | None = None) -> dict:
