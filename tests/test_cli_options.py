@@ -243,3 +243,23 @@ def test_repeated_inputs_are_refused_and_identical_repeats_pass(fit, capsys):
     repeated = capsys.readouterr().out
     assert cli.main(["predict", str(fit), "--params", "1e9", "--tokens", "2e10"]) == 0
     assert capsys.readouterr().out == repeated
+
+
+def test_a_plugin_command_that_cannot_load_says_why_in_one_line(monkeypatch, capsys):
+    """`scaling ladder` comes from the trainer's entry point (ladders/command.py); where the
+    trainer cannot be imported, the command still exists and says why, exit 2."""
+    import scaling.cli
+
+    class Broken:
+        name = "ladder"
+
+        def load(self):
+            raise ImportError("No module named 'torch'")
+
+    monkeypatch.setattr(scaling.cli, "entry_points", lambda group: [Broken()])
+    assert cli.main(["ladder", "specs"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("scaling: error: the ladder command could not be loaded (No module named "
+                   "'torch'); the ladder runner needs its extra: pip install "
+                   "'scaling-laws[ladder]'")
+    assert cli.main(["laws"]) == 0            # every other command runs

@@ -1,8 +1,9 @@
 """Dependencies point one way: `ladders/` and the command layer (`scaling.cli`, with the root
-`cli.py` shim over it) may import `scaling/`; the rest of `scaling/` imports neither, and no two
-modules import each other (directly or through others). `scaling.cli` is the one part of
-`scaling/` that may import `ladders` (only its `ladder` command, lazily: torch is an optional
-extra).
+`cli.py` shim over it) may import `scaling/`; nothing in `scaling/` imports `ladders` (a user
+fitting a downloaded table needs no trainer), the rest of `scaling/` does not import the command
+layer, and no two modules import each other (directly or through others). The trainer's
+`scaling ladder` command plugs in from its side: ladders/command.py, declared under the
+`scaling.commands` entry points in pyproject.toml.
 
 The import graph is read from the source (every `import`, at module level or inside a function),
 so a lazy import counts as much as a top-level one. A submodule's implicit import of its parent
@@ -12,6 +13,8 @@ package is not an edge (Python makes it for every submodule); `from scaling.laws
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from pathlib import Path
 
 from conftest import ROOT
@@ -105,40 +108,42 @@ def cycles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
 def test_the_graph_sees_lazy_imports():
     edges = graph()
     assert "scaling.data.runs" in edges["scaling.laws.base"]
-    assert "ladders.launch" in edges["scaling.cli.ladder"]    # imported inside a function
+    assert "ladders.train" in edges["ladders.coord_check"]              # imported inside a function
     assert "scaling.data.schedules" in edges["ladders.train"]
 
 
 def test_scaling_imports_neither_ladders_nor_the_command_layer():
-    """Outside scaling/cli/ (and `python -m scaling`), no module of scaling/ imports `ladders`,
-    the command layer or the root `cli` shim."""
+    """No module of scaling/ imports `ladders`; outside scaling/cli/ (and `python -m scaling`),
+    none imports the command layer or the root `cli` shim; nothing in ladders/ imports them."""
     edges = graph()
     wrong = sorted((name, target) for name, targets in edges.items()
-                   if name.startswith("scaling") and name not in ENTRY_POINTS
-                   and not in_command_layer(name)
-                   for target in targets if target == "cli" or target.startswith("ladders")
-                   or in_command_layer(target))
+                   if name.startswith("scaling") for target in targets
+                   if target.startswith("ladders"))
+    wrong += sorted((name, target) for name, targets in edges.items()
+                    if name not in ENTRY_POINTS and not in_command_layer(name) and name != "cli"
+                    for target in targets if target == "cli" or in_command_layer(target))
     assert wrong == []
 
 
-def test_only_the_ladder_command_imports_ladders_and_lazily():
-    """Of the command layer, only scaling/cli/ladder.py imports `ladders`, and only inside its
-    functions: torch is an optional extra (`scaling[ladder]`), and every other command, and
-    building the parser, must run without it. Nothing in ladders/ imports the command layer."""
-    modules = project_modules()
-    edges = graph()
-    importers = sorted(name for name in modules if in_command_layer(name)
-                       and any(t.startswith("ladders") for t in edges[name]))
-    assert importers == ["scaling.cli.ladder"]
-    tree = ast.parse(modules["scaling.cli.ladder"].read_text())
-    top_level = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    assert not [node for node in top_level
-                if any(name.startswith("ladders") for name in
-                       ([node.module or ""] if isinstance(node, ast.ImportFrom)
-                        else [alias.name for alias in node.names]))]
-    assert not sorted((name, target) for name, targets in edges.items()
-                      if name.startswith("ladders") for target in targets
-                      if target == "cli" or in_command_layer(target))
+def test_nothing_in_scaling_loads_ladders_by_name():
+    """Nor by a string the graph cannot see (`importlib.import_module("ladders...")`)."""
+    pattern = re.compile(r"""(import_module|__import__)\(\s*f?["']ladders""")
+    wrong = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "scaling").rglob("*.py"))
+             if pattern.search(path.read_text())]
+    assert wrong == []
+
+
+def test_the_trainer_plugs_its_command_in_from_its_side():
+    """`scaling ladder` is found through the entry point ladders declares, and is there."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert declared == {"scaling.commands": {"ladder": "ladders.command"}}
+    command = project_modules()["ladders.command"]
+    names = {node.name for node in ast.parse(command.read_text()).body
+             if isinstance(node, ast.FunctionDef)}
+    assert {"add_parser", "run"} <= names
+    from scaling.cli import build_parser
+    actions = [a for a in build_parser()._actions if a.dest == "command"]
+    assert "ladder" in actions[0].choices
 
 
 def test_the_root_cli_is_a_shim_over_the_command_layer():
@@ -160,7 +165,6 @@ LAZY_IMPORTS = {
     "matplotlib": "figures only: `import scaling` must not load a plotting backend",
     "lmfit": "`Fit.to_lmfit` only: a heavy import the rest never needs",
     "pyarrow": "Parquet files only: CSV tables and fits never need it",
-    "ladders": "torch, an optional extra: only `scaling ladder` (scaling/cli/ladder.py) loads it",
 }
 
 

@@ -38,16 +38,43 @@ the intervals' level. Bad input prints one line, `scaling: error: ...`, and exit
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
+from importlib.metadata import entry_points
 
 import scaling
-from scaling.cli import backtest, fit, import_runs, ladder, laws, optimal, plan, predict
+from scaling.cli import backtest, fit, import_runs, laws, optimal, plan, predict
 from scaling.cli.options import (STDOUT, CommandParser, check_queries, check_repeated_names,
                                  refuse_twice)
+from scaling.errors import ScalingError
 from scaling.output.console import run_command
 
-COMMANDS = (fit, predict, backtest, optimal, plan, laws, ladder, import_runs)
+COMMANDS = (fit, predict, backtest, optimal, plan, laws, import_runs)
+PLUGINS = "scaling.commands"    # entry points of commands other packages add: the trainer's
+#                                 `ladder` (ladders/command.py), so scaling/ never imports it
+
+
+def add_plugin_commands(commands) -> None:
+    """Add the commands installed packages declare under the `scaling.commands` entry points
+    (each a module with `add_parser` and `run`, as the built-in ones). One that cannot be
+    imported still gets its name, and running it says why in one line."""
+    seen = set()
+    for point in sorted(entry_points(group=PLUGINS), key=lambda point: point.name):
+        if point.name in seen:              # the same package installed twice
+            continue
+        seen.add(point.name)
+        try:
+            point.load().add_parser(commands)
+        except ImportError as error:
+            broken = commands.add_parser(point.name, help=f"(unavailable: {error})")
+            broken.add_argument("arguments", nargs=argparse.REMAINDER)   # whatever follows
+            broken.set_defaults(run=lambda args, name=point.name, why=error: _unavailable(name, why))
+
+
+def _unavailable(name: str, why: ImportError):
+    raise ScalingError(f"the {name} command could not be loaded ({why}); the ladder runner needs "
+                       "its extra: pip install 'scaling-laws[ladder]'")
 
 
 def build_parser() -> CommandParser:
@@ -57,6 +84,7 @@ def build_parser() -> CommandParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)
+    add_plugin_commands(commands)
     refuse_twice(parser)
     return parser
 

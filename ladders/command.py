@@ -1,21 +1,23 @@
-"""`scaling ladder run|specs|coord-check|lr-transfer`: train ladders of small proxy models
-(the `ladders` package).
+"""`scaling ladder run|specs|coord-check|lr-transfer`: train ladders of small proxy models.
 
-`ladders` needs torch, an optional extra (`pip install scaling[ladder]`), so it is imported
-here, inside the functions, and only by this command: every other command, and `import
-scaling`, run without torch. This is the one module of `scaling/` that imports `ladders`."""
+The trainer plugs this command into `scaling` from its side: pyproject.toml declares it under
+the `scaling.commands` entry points, and `scaling.cli` adds every command found there. So
+`scaling/` never imports `ladders/` (a user fitting a downloaded table needs no trainer), and
+`scaling --help` and every other command run where the trainer is not installed. Importing
+this module does not import torch; training does (`pip install 'scaling-laws[ladder]'`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from scaling.cli.options import positive_int
+from ladders import coord_check, lr_transfer
+from ladders.launch import add_run_arguments, run_command, specs_table
+from ladders.spec import SpecError, find_spec
+from scaling.output.console import positive_int
 from scaling.output.paths import check_distinct
 
 
 def add_parser(commands) -> None:
-    from ladders.launch import add_run_arguments        # lazily: see the module docstring
-
     ladder = commands.add_parser("ladder", help="train ladders of small proxy models")
     actions = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
     add_run_arguments(actions.add_parser(
@@ -49,28 +51,21 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from ladders.launch import run_command, specs_table       # lazily: see the module docstring
-
     if args.ladder_command == "specs":
         print(specs_table())
         return 0
     if args.ladder_command == "coord-check":
-        from ladders.coord_check import command
-        from ladders.spec import SpecError, find_spec
-
         try:
             spec = find_spec(args.spec)
         except SpecError:
             spec = None                     # the command says why
         _check_folder_outputs(args.out_dir, ("coord-check.csv", "coord-check.png"),
                               [("SPEC", spec)])
-        return command(args)
+        return coord_check.command(args)
     if args.ladder_command == "lr-transfer":
-        from ladders.lr_transfer import command
-
         _check_folder_outputs(args.out_dir, ("best-lr.csv", "lr-transfer.png"),
                               [("RUNS", path) for path in args.runs])
-        return command(args)
+        return lr_transfer.command(args)
     return run_command(args)
 
 
