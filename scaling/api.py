@@ -27,7 +27,7 @@ from scaling.analysis.optimal import BOOTSTRAP as OPTIMAL_BOOTSTRAP, Optimal, co
 from scaling.data import units
 from scaling.data.lr_history import read_lr_file
 from scaling.data.prepare import prepare_where
-from scaling.data.runs import filter_rows, read_runs, read_table
+from scaling.data.runs import filter_rows, read_for_fit, read_runs, read_table
 from scaling.engine.fit import Fit
 from scaling.errors import ScalingError
 from scaling.laws.base import Law, PreparedRuns
@@ -57,19 +57,8 @@ def _table(runs, law: Law, where: str | None, mapping, dedupe):
         return runs
     if not isinstance(runs, (str, Path)):
         raise ScalingError(f"runs must be a path or a DataFrame, got {type(runs).__name__}")
-    if where:
-        return read_table(runs, mapping)
-    return read_runs(runs, mapping=mapping, columns=law.read_columns, dedupe=dedupe)
-
-
-def fit_prepared(law: Law, data: PreparedRuns, **options) -> Fit:
-    """`law.fit(data, **options)`, keeping the units facts of the fitted rows (flops units,
-    tokens per parameter) with the fit, as `scaling fit` does (`scaling.data.units`)."""
-    fit = law.fit(data, **options)
-    found = units.facts(data.frame)
-    if found:
-        fit.data_["units"] = found
-    return fit
+    return read_for_fit(runs, mapping, queried=bool(where), columns=law.read_columns,
+                        dedupe=dedupe)
 
 
 def fit(runs, law="chinchilla", *, where: str | None = None, lr_file=None,
@@ -93,8 +82,12 @@ def fit(runs, law="chinchilla", *, where: str | None = None, lr_file=None,
         data = prepare_where(model, table, where, lr_file, dedupe=dedupe)
     else:
         data = model.prepare(table, lr_file)
-    return fit_prepared(model, data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
-                        calibrate=calibrate, noise_floor=noise_floor)
+    fitted = model.fit(data, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs, calibrate=calibrate,
+                       noise_floor=noise_floor)
+    found = units.facts(data.frame)     # the fitted rows' units (flops, tokens per parameter)
+    if found:
+        fitted.data_["units"] = found
+    return fitted
 
 
 def load(path) -> Fit:

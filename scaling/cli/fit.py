@@ -4,10 +4,9 @@ variant in turn)."""
 
 from __future__ import annotations
 
-from scaling.api import fit_prepared
+from scaling import api
 from scaling.cli.options import add_bootstrap, add_table_options, check_outputs
 from scaling.cli.reading import law_and_runs, task_runs
-from scaling.data.prepare import prepare_where
 from scaling.engine.fitting import check_bootstrap
 from scaling.errors import ScalingError
 from scaling.laws import get_law
@@ -46,13 +45,10 @@ def run(args) -> int:
 
 
 def fitted(args, law, runs, lr_file=None):
-    """Fit `law` to the runs as the fit options say (`scaling.api.fit_prepared`): the `Fit`."""
-    if args.where:      # only the rows the query keeps are checked
-        data = prepare_where(law, runs, args.where, lr_file, dedupe=args.dedupe)
-    else:
-        data = law.prepare(runs, lr_file)
-    return fit_prepared(law, data, bootstrap=args.bootstrap, seed=args.seed, n_jobs=args.jobs,
-                        calibrate=not args.no_calibration)
+    """Fit `law` to the runs as the fit options say (`scaling.fit`): the `Fit`."""
+    return api.fit(runs, law, where=args.where, lr_file=lr_file, bootstrap=args.bootstrap,
+                   seed=args.seed, n_jobs=args.jobs, calibrate=not args.no_calibration,
+                   dedupe=args.dedupe)
 
 
 def _save_fit(args, fit) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from scaling.analysis.backtest import task_variants, tasks_to_fit, variant_law
 from scaling.cli.options import shown
 from scaling.data.lr_history import read_lr_file
-from scaling.data.runs import check_measured_target, parse_mapping, read_runs, read_table
+from scaling.data.runs import check_measured_target, parse_mapping, read_for_fit
 from scaling.errors import ScalingError
 from scaling.laws import get_law, parse_settings
 
@@ -44,10 +44,8 @@ def _table(args, columns=()):
     """The run table: as the file has it where a query picks the rows (the law checks the rows
     the queries keep, `scaling.data.prepare.prepare_rows`, so a bad row a query drops is no
     error), else read and checked."""
-    if args.where or args.command == "backtest":
-        return read_table(args.runs, parse_mapping(args.map))
-    return read_runs(args.runs, mapping=parse_mapping(args.map), columns=columns,
-                     dedupe=args.dedupe)
+    return read_for_fit(args.runs, parse_mapping(args.map), columns=columns, dedupe=args.dedupe,
+                        queried=bool(args.where) or args.command == "backtest")
 
 
 def task_runs(args):

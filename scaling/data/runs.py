@@ -111,6 +111,16 @@ def read_runs(path, mapping: dict[str, str] | None = None, where: str | None = N
     return frame
 
 
+def read_for_fit(path, mapping: dict[str, str] | None = None, *, queried: bool = False,
+                 columns=(), dedupe: str | None = None) -> pd.DataFrame:
+    """The run table a fit reads: as the file has it when queries pick the rows (`queried`: the
+    law then checks only the rows they keep, `scaling.data.prepare`), else read and checked
+    with the law's `columns` (`read_runs`). `scaling fit` and `scaling.fit` read through here."""
+    if queried:
+        return read_table(path, mapping)
+    return read_runs(path, mapping=mapping, columns=columns, dedupe=dedupe)
+
+
 def read_table(path, mapping: dict[str, str] | None = None) -> pd.DataFrame:
     """A run table as the file has it, mapped, with rows numbered from 1 and
     `attrs["source"]`, but not yet validated: for a caller that checks only the rows its
