@@ -5,8 +5,9 @@ N_opt and D_opt by Hoffmann et al.'s approaches (`scaling.analysis.approaches`),
 from __future__ import annotations
 
 from scaling.analysis.optimal import BOOTSTRAP, check_budgets, compute_optimal
-from scaling.cli.options import (add_bootstrap, add_json, add_level, add_reading_options,
-                                 add_seed, check_outputs, positive_int, write_json)
+from scaling.cli.options import (add_bootstrap, add_jobs, add_json, add_level,
+                                 add_reading_options, add_seed, check_outputs,
+                                 write_json)
 from scaling.data.runs import parse_mapping, read_runs
 from scaling.engine.fitting import check_bootstrap
 
@@ -42,8 +43,7 @@ def add_parser(commands) -> None:
     add_reading_options(optimal, "keep rows matching a query (scaling/data/query.py; every "
                                  "approach)")
     add_seed(optimal)
-    optimal.add_argument("--jobs", type=positive_int, default=None,
-                         help="approach 3's bootstrap workers (default: all cores)")
+    add_jobs(optimal, "approach 3's bootstrap workers")
     add_level(optimal, "the bootstrap intervals")
     add_json(optimal, "every approach's record")
     optimal.set_defaults(run=run)

@@ -22,8 +22,8 @@ from scaling.output.console import (OneLineParser, check_output, non_negative_in
                                     positive_int)
 from scaling.output.paths import check_distinct
 
-__all__ = ["CommandParser", "given_as", "add_bootstrap", "add_json", "add_level", "add_reading_options",
-           "add_seed", "add_table_options", "check_outputs", "check_queries",
+__all__ = ["CommandParser", "given_as", "add_bootstrap", "add_jobs", "add_json", "add_level",
+           "add_reading_options", "add_seed", "add_table_options", "check_outputs", "check_queries",
            "check_repeated_names", "interval_level", "non_negative_int", "positive_int",
            "print_warnings", "refuse_twice", "shown", "write_json"]
 
@@ -115,6 +115,11 @@ def add_seed(command) -> None:
                          help="bootstrap seed (default 0)")
 
 
+def add_jobs(command, workers: str = "bootstrap workers") -> None:
+    command.add_argument("--jobs", type=positive_int, default=None,
+                         help=f"{workers} (default: all cores)")
+
+
 def add_level(command, what: str = "the intervals shown") -> None:
     """--level: the two-sided level of the intervals (default: the fit's confidence, 0.95)."""
     command.add_argument("--level", type=interval_level, metavar="P",
@@ -150,8 +155,7 @@ def add_table_options(command) -> None:
     add_reading_options(command, "keep rows matching a query (scaling/data/query.py), e.g. "
                                  "'params < 1e9' (after the law's derived columns)")
     add_seed(command)
-    command.add_argument("--jobs", type=positive_int, default=None,
-                         help="bootstrap workers (default: all cores)")
+    add_jobs(command)
     command.add_argument("--delta", type=float, default=None,
                          help="Huber delta, short for --set delta=… (default 1e-3)")
     add_level(command, "the intervals (short for --set confidence=P; saved with the fit)")
