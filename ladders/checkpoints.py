@@ -79,7 +79,8 @@ def status(folder: Path) -> dict | None:
 # intervals may change between sessions: a rung moved to another card keeps its identity.)
 IDENTITY = ("run", "model", "tokens", "steps", "batch_size", "context", "schedule", "seed",
             "weight_decay", "beta1", "beta2", "grad_clip", "data", "parent", "branch_step",
-            "tasks", "task_items", "task_files", "pruning")
+            "tasks", "task_items", "task_files", "pruning", "threads")
+DEFAULTS = {"threads": 1}     # keys left out of rung.json at their default value
 
 
 def check_same_rung(rung, folder: Path):
@@ -90,6 +91,9 @@ def check_same_rung(rung, folder: Path):
     except (OSError, ValueError):
         return                                # nothing saved yet: nothing to contradict
     now = json.loads(json.dumps(rung.to_dict()))       # as it would be saved
+    for key, value in DEFAULTS.items():
+        saved.setdefault(key, value)
+        now.setdefault(key, value)
     changed = [key for key in IDENTITY if key in saved and saved[key] != now.get(key)]
     if changed:
         raise CheckpointError(f"{path}: --resume would continue a different run: its "

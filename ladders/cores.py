@@ -1,17 +1,21 @@
-"""CPU threads for training processes that share one machine.
+"""CPU threads of a rung, and how many CPU rungs a ladder trains at once.
 
-PyTorch gives every process one intra-op thread per core. Two such processes on 2 cores slowed
-each other about 10x here (OpenMP threads spin while they wait for the cores the other process
-holds). So each training process on the CPU joins a machine-wide roll of members (one lock file a
-process, in the temporary folder; the lock dies with the process, even under SIGKILL) and takes
-its share of the cores: cores // members, the earliest members taking the remainder, at least 1.
+CPU results depend on the intra-op thread count (reductions split differently), so the count is
+part of the rung, fixed by the spec: `ladder.threads` (default 1), or explicitly
+`scaling ladder run --threads N` or the environment variable SCALING_THREADS (`explicit_threads`),
+which change the numerics. The load on the machine never changes it: a rung trained alone and the
+same rung trained while other processes burn every core give bit-identical losses
+(tests/test_cores.py). OMP_NUM_THREADS does not decide it.
 
-The share is set when a rung starts, never during one: CPU results depend on the thread count
-(reductions split differently), so a rung keeps one count from start to end. Ladders launched
-side by side therefore settle to their shares from their next rung on.
-
-An explicit count wins: `scaling ladder run --threads N`, the environment variable
-SCALING_THREADS, or OMP_NUM_THREADS (then PyTorch's own setting is left alone).
+The cores are shared by running fewer rungs at once instead: a ladder on the CPU has
+max(1, cores // threads) slots (`cpu_slots`), cores being this process's CPU affinity, one rung a
+slot (`ladders.pool`). PyTorch gives every process one thread per core, and two such processes on
+2 cores slowed each other about 10x here (OpenMP threads spin while they wait for the cores the
+other holds), so ladders launched side by side share the machine through a roll of members (one
+lock file a ladder, in the temporary folder; the lock dies with the process, even under SIGKILL):
+each takes its share of the cores, cores // members, the earliest taking the remainder, and that
+share, not the whole machine, sets its slot count. The roll lowers the slot count only, never a
+rung's thread count.
 """
 
 from __future__ import annotations
@@ -78,14 +82,15 @@ def members() -> list[Path]:
 
 
 def share(total_cores: int, rank: int, count: int) -> int:
-    """Threads of member `rank` (0 = earliest) of `count` on `total_cores`: an even split, the
+    """Cores of member `rank` (0 = earliest) of `count` on `total_cores`: an even split, the
     earliest members taking the remainder; at least 1."""
     base, extra = divmod(total_cores, max(count, 1))
     return max(1, base + (1 if rank < extra else 0))
 
 
-def threads_for_this_process(explicit: int | None = None) -> int | None:
-    """The intra-op thread count this process should use now, or None to leave PyTorch's."""
+def explicit_threads(explicit: int | None = None) -> int | None:
+    """An explicit thread count that overrides `ladder.threads`: `explicit` (--threads), else
+    SCALING_THREADS, else None."""
     if explicit is not None:
         return explicit
     text = os.environ.get("SCALING_THREADS", "").strip()
@@ -95,17 +100,26 @@ def threads_for_this_process(explicit: int | None = None) -> int | None:
 
             raise ScalingError(f"SCALING_THREADS must be a positive integer, got {text!r}")
         return int(text)
-    if os.environ.get("OMP_NUM_THREADS"):
-        return None
-    roll = members()
-    return share(cores(), roll.index(join()), len(roll))
+    return None
 
 
-def set_threads(explicit: int | None = None) -> int:
-    """Set PyTorch's intra-op threads to this process's share; returns the count in use."""
+def cpu_slots(threads: int, roll: bool = True) -> int:
+    """CPU rungs of `threads` threads this ladder may train at once: its share of the cores
+    (all of them alone; with `roll`, its share among the ladders on the machine) // threads,
+    at least 1."""
+    total = cores()
+    if roll:
+        live = members()
+        total = share(total, live.index(join()), len(live))
+    return max(1, total // max(1, threads))
+
+
+def set_threads(explicit: int | None = None, default: int = 1) -> int:
+    """Set PyTorch's intra-op threads to `explicit_threads(explicit)`, else `default`; returns
+    the count in use. The same count on any load: the numerics do not depend on it."""
     import torch
 
-    count = threads_for_this_process(explicit)
-    if count is not None and count != torch.get_num_threads():
+    count = explicit_threads(explicit) or default
+    if count != torch.get_num_threads():
         torch.set_num_threads(count)
     return torch.get_num_threads()

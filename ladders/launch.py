@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -195,16 +197,24 @@ def collect(out, rungs) -> pd.DataFrame | None:
 
 def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
                dry_run: bool = False, executor=None, progress: bool = True,
-               threads: int | None = None, force: bool = False):
+               threads: int | None = None, force: bool = False, workers: int | None = 1):
     """Expand a spec and train every rung; returns the run table (or the dry-run text).
 
-    `threads`: intra-op threads for CPU training (default: this process's share of the
-    cores, `ladders.cores`). `force`: replace an existing `out` that is not this ladder's
-    table (`check_existing_table`). The ladder holds `ladder_lock(out)` while it runs."""
+    `threads`: intra-op threads of a CPU rung, overriding `ladder.threads` (as SCALING_THREADS
+    does); part of the rung, its numerics depend on it. `workers`: rungs trained at once, each
+    in its own worker process (`ladders.pool`); None: one per slot of the machine (what
+    `scaling ladder run` does), 1: one after another in this process. `force`: replace an
+    existing `out` that is not this ladder's table (`check_existing_table`). The ladder holds
+    `ladder_lock(out)` while it runs."""
+    from ladders.cores import explicit_threads
+    from ladders.pool import layout
     from ladders.train import resolve_device
 
     spec = load_spec(spec_path)
     rungs = expand(spec)
+    override = explicit_threads(threads)
+    if override is not None:
+        rungs = [dataclasses.replace(rung, threads=override) for rung in rungs]
     if not dry_run:
         check_outputs(spec, out)
     check_corpus(spec)
@@ -212,15 +222,30 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
         device = resolve_device(device)
     except RuntimeError as exc:
         raise SpecError(str(exc)) from None
+    if workers is not None and workers < 1:
+        raise ScalingError(f"--workers must be at least 1, got {workers}")
+    torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    shape = None if executor is not None or torchrun else \
+        layout(device, override or spec.ladder.threads, spec.ladder.devices_per_rung, workers,
+               roll=not dry_run, where=str(spec.path))
     if dry_run:
-        return dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second), device)
+        text = dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second), device)
+        if shape is not None:
+            lines = text.splitlines()
+            at = next(i for i, line in enumerate(lines) if " rungs, " in line) + 1
+            text = "\n".join(lines[:at] + [shape.describe()] + lines[at:])
+        return text
     with ladder_lock(out, int(os.environ.get("RANK", "0"))):
         check_existing_table(out, rungs, resume, force)
-        return _run_locked(rungs, out, device, resume, executor, progress, threads)
+        return _run_locked(rungs, out, device, resume, executor, progress, shape)
 
 
-def _run_locked(rungs, out, device, resume, executor, progress, threads):
-    from ladders.train import train_rung
+def _run_locked(rungs, out, device, resume, executor, progress, shape=None):
+    """Train the rungs: with submitit, in a pool of worker processes (`shape`, `ladders.pool`),
+    or one after another in this process (one worker, or every rank under torchrun)."""
+    from ladders.checkpoints import status
+    from ladders.pool import run_pool, write_worker_record
+    from ladders.train import load_data, train_rung
 
     work = work_dir(out)
     _init_distributed(device)
@@ -230,16 +255,31 @@ def _run_locked(rungs, out, device, resume, executor, progress, threads):
     _barrier()
     if executor is not None:  # submitit: one job per rung (stable runs before branches)
         for wave in ([r for r in rungs if r.parent is None], [r for r in rungs if r.parent]):
-            jobs = [executor.submit(train_rung, rung, work, device, resume, False, threads)
+            jobs = [executor.submit(train_rung, rung, work, device, resume, False)
                     for rung in wave]
             for job in jobs:
                 job.result()
         return _table(out, rungs)
     overall = Progress(len(rungs), "ladder", unit="rung", every=0.0) \
         if progress and _rank() == 0 else None
+    if shape is not None and (shape.workers > 1 or shape.per_rung > 1):
+        if progress:
+            print(f"{shape.describe()}", file=sys.stderr, flush=True)
+        for data in {json.dumps(r.data, sort_keys=True): r.data for r in rungs}.values():
+            with contextlib.suppress(ValueError):   # tokenise once, not in every worker;
+                load_data(data)                     # a bad corpus: the rung says why
+        if overall is not None and resume:
+            overall.update(sum(status(work / r.run) is not None for r in rungs))
+        try:
+            run_pool(rungs, work, device, resume, shape, lambda: collect(out, rungs), overall)
+        finally:
+            if overall is not None:
+                overall.close()
+        return _table(out, rungs)
     for rung in rungs:
-        train_rung(rung, work, device=device, resume=resume, progress=progress,
-                   threads=threads)
+        if _rank() == 0 and not (resume and status(work / rung.run) is not None):
+            write_worker_record(work / rung.run, device)
+        train_rung(rung, work, device=device, resume=resume, progress=progress)
         _rank0(lambda: collect(out, rungs))
         _barrier()                  # a branch may read what rank 0 just wrote
         if overall is not None:
@@ -340,8 +380,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress output (bars on a terminal, else a line every 30 s)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="CPU threads per training process (default: this process's share "
-                             "of the cores among the ladders running on the machine)")
+                        help="intra-op CPU threads of each rung, overriding ladder.threads (as "
+                             "SCALING_THREADS does); this changes the numerics, and --resume "
+                             "refuses a rung started with another count")
+    parser.add_argument("--workers", type=int, metavar="K",
+                        help="rungs trained at once, one worker process each (default: one per "
+                             "slot: GPUs // ladder.devices_per_rung, or cores // ladder.threads; "
+                             "1: one after another in this process)")
 
 
 def needs_torch() -> None:
@@ -360,13 +405,15 @@ def run_command(args) -> int:
         raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
     if args.threads is not None and args.threads < 1:
         raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
+    if args.workers is not None and args.workers < 1:
+        raise ScalingError(f"scaling ladder run: --workers must be at least 1, got {args.workers}")
     if args.out and not args.dry_run:   # the run table is Parquet; checked before any training
         check_output(args.out, "--out", {"parquet", "pq"}, "ladder.parquet")
     needs_torch()
     executor = slurm_executor(args.slurm) if args.slurm else None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
                         dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
-                        threads=args.threads, force=args.force)
+                        threads=args.threads, force=args.force, workers=args.workers)
     if args.dry_run:
         print(result)
     elif result is not None:

@@ -80,6 +80,7 @@ RNG), so resuming stays exact.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -156,12 +157,15 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
                progress: bool = False, threads: int | None = None) -> pd.DataFrame:
     """Train one rung (a `ladders.spec.Rung`) in `work / rung.run`; returns its rows.
 
-    On the CPU the rung trains with this process's share of the cores (`ladders.cores`), or
-    `threads` threads when given."""
+    On the CPU the rung trains with `rung.threads` intra-op threads (its numerics depend on
+    them, never on the load: `ladders.cores`), or `threads` when given (then saved as the
+    rung's)."""
     device = resolve_device(device)
     rank, world = distributed()
+    if threads is not None and threads != rung.threads:
+        rung = dataclasses.replace(rung, threads=threads)
     if device == "cpu":
-        set_threads(threads)
+        set_threads(rung.threads)
     folder = Path(work) / rung.run
     folder.mkdir(parents=True, exist_ok=True)
     if resume:

@@ -104,6 +104,8 @@ class Rung:
     pruning: str | None = None    # a rung of a pruning ladder: its scaling.data.pruning_schedules schedule with
     #                               steps= and prunable= ("dense" for sparsity 0); None: no
     #                               pruning (left out of to_dict, so older rung.json still match)
+    threads: int = 1              # intra-op CPU threads (the numerics depend on them); 1 is left
+    #                               out of to_dict, so older rung.json still match
 
     @property
     def branched(self) -> bool:
@@ -114,6 +116,8 @@ class Rung:
         out = asdict(self)
         if out["pruning"] is None:            # rungs of ladders without [pruning]: as before
             del out["pruning"]
+        if out["threads"] == 1:               # the default: rung dicts as before the key
+            del out["threads"]
         return out
 
 
@@ -155,6 +159,7 @@ def expand(spec: Spec) -> list[Rung]:
                     beta2=float(opt.beta2), grad_clip=float(opt.grad_clip),
                     eval_every=ladder.eval_every, eval_batches=ladder.eval_batches,
                     checkpoint_every=ladder.checkpoint_every, compile=bool(ladder.compile),
+                    threads=int(ladder.threads),
                     data={**data_for_rung(spec), "vocab_size": int(vocab_size)},
                     tasks=list(spec.tasks.names), task_items=int(spec.tasks.items),
                     task_files=spec.task_files())

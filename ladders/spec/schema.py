@@ -69,10 +69,16 @@ class Ladder:
     min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
     #                                    is still in its first fall); lower only for smoke tests
     #                                    (their rungs may round the warmup to no step)
+    threads: int = 1                   # intra-op CPU threads of one rung (part of the rung: its
+    #                                    numerics depend on it; the CPU trains cores // threads
+    #                                    rungs at once); --threads / SCALING_THREADS override it
+    devices_per_rung: int = 1          # devices one rung is split over with DDP (CPU: slots of
+    #                                    `threads` cores, gloo); the pool trains devices //
+    #                                    devices_per_rung rungs at once
 
     def check(self, where):
         for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every",
-                    "min_steps"):
+                    "min_steps", "threads", "devices_per_rung"):
             _positive_int(self, "ladder", key, where)
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise SpecError(f"{where}: ladder.name must be letters, digits, '.', '_' or '-' (it "
