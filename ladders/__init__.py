@@ -6,9 +6,10 @@
     spec/           the typed TOML schema, rungs and branches, cost
     train.py        one rung: loop, evaluation, rows, checkpoints, resume
     checkpoints.py  saved states and status files
-    cores.py        CPU threads per training process
+    cores.py        a CPU rung's threads (fixed by the spec) and the CPU's slots
     progress.py     progress bars on a terminal, plain lines in a log
-    launch.py       a whole ladder: local, torchrun (DDP) or submitit (Slurm)
+    pool.py         a node full of rungs: one worker process per slot
+    launch.py       a whole ladder: local pool, torchrun (DDP) or submitit (Slurm)
 
 It needs the `ladder` extra (torch). Learning-rate schedules live in `scaling.data.schedules` (the
 laws read them too); `scaling` never imports `ladders`.

@@ -1,12 +1,20 @@
-"""Run a whole ladder: locally, under torchrun (DDP), or farmed out to Slurm with submitit.
+"""Run a whole ladder: a pool of workers on one node, under torchrun (DDP), or farmed out to
+Slurm with submitit.
 
-    scaling ladder run SPEC --out runs.parquet [--device auto|cpu|cuda] [--resume] [--dry-run]
+    scaling ladder run SPEC --out runs.parquet [--device auto|cpu|cuda] [--workers K] [--resume]
+                       [--dry-run]
     torchrun --nproc_per_node 8 -m ladders.launch SPEC --out runs.parquet      # DDP, same entry
 
-Rungs run one after another (each with its own progress bar, plus one for the ladder). Each rung
-trains in `<out stem>.rungs/<run>/`; after every rung the ladder's run table `--out` is rewritten
-atomically from all finished and partial rungs, so nothing finished is ever lost. `--resume`
-skips finished rungs and continues the others from their last checkpoint.
+On one node `scaling ladder run` alone fills the machine: it trains one rung per slot at once,
+each in its own worker process (`ladders.pool`: a slot is `ladder.devices_per_rung` GPUs, or
+`ladder.threads` cores on the CPU; `--workers K` overrides the count, and `--workers 1` trains
+the rungs one after another in this process, as `run_ladder` does unless told otherwise).
+Under torchrun every rung is split over all ranks with DDP, one rung after another. Each rung
+trains in `<out stem>.rungs/<run>/` (and says who trains it in `worker.json` there); after
+every rung that ends the ladder's run table `--out` is rewritten atomically from all finished
+and partial rungs, so nothing finished is ever lost. `--resume` skips finished rungs and
+continues the others from their last checkpoint; a rung that fails, or a worker that dies,
+ends the ladder with a one-line error once the running rungs have finished.
 
 Nothing else is lost either: an existing `--out` is replaced only when it is this ladder's table
 (`--resume`) or with `--force`; `--out` is never one of the spec's files; and a ladder holds an
@@ -14,7 +22,8 @@ exclusive lock, `<out stem>.rungs.lock` (`ladder_lock`), while it runs, so a sec
 same `--out` stops at once with a one-line error naming the process that holds it.
 
 A branched ladder (ladders/spec/rungs.py) trains each stable run before its branches (rungs come in
-that order; with submitit, the stable runs are one wave of jobs and the branches a second), and
+that order; in a pool a branch starts as soon as its branch point is saved; with submitit, the
+stable runs are one wave of jobs and the branches a second), and
 reports its compute: the FLOPs it spent (stable runs + branch decays) against the FLOPs of
 dedicated runs for the same budgets (`compute_summary`, printed by `--dry-run` and after a run).
 """
