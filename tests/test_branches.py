@@ -285,7 +285,7 @@ def test_a_stable_run_that_blows_up_marks_its_branches_diverged(tmp_path):
         {"status": "diverged", "step": point, "parent": stable.run} for point in (8, 15, 30)]
     for branch in branches:                 # never trained: no rows, no checkpoint
         assert sorted(p.name for p in (work_dir(out) / branch.run).iterdir()) == \
-            ["rung.json", "status.json"]
+            ["rung.json", "status.json", "worker.json"]
     assert not list((work_dir(out) / stable.run).glob("branch-*.pt"))
     # the table: the stable run's one row (step 1), marked diverged; no branch rows
     assert table["run"].tolist() == [stable.run] and table["step"].tolist() == [1]
