@@ -14,7 +14,8 @@ checkpoint to resume from). Among ready rungs, stable runs go first, then the sp
 After every rung that ends the parent rewrites the run table (`ladders.launch.collect`,
 atomic). A rung that raises, or a worker that dies (kill -9), stops new starts: the running
 rungs finish, the table is written, and the parent raises a one-line ScalingError naming the rung
-(`--resume` continues it). Workers die with the parent (PR_SET_PDEATHSIG on Linux).
+(`--resume` continues it). Workers die with the parent (PR_SET_PDEATHSIG on Linux). On a
+terminal only the parent's bar (rungs) shows; in a log each rung's plain progress lines too.
 
 Messages between parent and workers are JSON (the rung's dict; "done" or the one-line error).
 A worker writes `<work>/<run>/worker.json` ({"pid", "host", "device", "started", "job_id"})
@@ -139,6 +140,7 @@ def _worker(conn, parent: int, device: str, threads: int, index: int, rank: int,
 
         dist.init_process_group("nccl" if device == "cuda" else "gloo", rank=rank,
                                 world_size=world)
+    from ladders.progress import on_terminal
     from ladders.spec import Rung
     from ladders.train import train_rung
 
@@ -154,7 +156,8 @@ def _worker(conn, parent: int, device: str, threads: int, index: int, rank: int,
         try:
             if rank == 0:
                 write_worker_record(Path(job["work"]) / rung.run, name)
-            train_rung(rung, Path(job["work"]), device=device, resume=job["resume"])
+            train_rung(rung, Path(job["work"]), device=device, resume=job["resume"],
+                       progress=job["progress"] and rank == 0 and not on_terminal())
         except ScalingError as exc:
             reply["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         except Exception as exc:                  # a bug: its traceback on this worker's stderr
@@ -237,7 +240,8 @@ def run_pool(rungs, work: Path, device: str, resume: bool, shape: Layout, on_end
                     slot = idle.pop(0)
                     slot.rung, slot.replies, slot.error = rung, 0, None
                     message = json.dumps({"rung": rung.to_dict(), "work": str(work),
-                                          "resume": resume}).encode()
+                                          "resume": resume,
+                                          "progress": progress is not None}).encode()
                     for conn in slot.conns:
                         conn.send_bytes(message)
                     running[rung.run] = slot
