@@ -54,7 +54,7 @@ class Layout:
         unit = "device" if self.per_rung == 1 else "devices"
         workers = f"{self.workers} worker" + ("s" if self.workers != 1 else "")
         if self.device == "cuda":
-            used = self.workers * self.per_rung
+            used = min(self.workers * self.per_rung, self.present)
             names = "cuda:0" if used == 1 else f"cuda:0-{used - 1}"
             return (f"pool: {workers} × {self.per_rung} {unit} ({names}), "
                     f"devices_per_rung {self.per_rung}")
@@ -89,6 +89,9 @@ def layout(device: str, threads: int, per_rung: int, workers: int | None = None,
     if workers is None:
         slots = present if device == "cuda" or not roll else cores.cpu_slots(threads)
         workers = max(1, slots // per_rung)
+    elif device == "cuda" and per_rung > 1 and workers * per_rung > present:
+        raise SpecError(f"{where}: --workers {workers} × ladder.devices_per_rung = {per_rung} "
+                        f"needs {workers * per_rung} GPUs, but {what}")
     return Layout(device, workers, per_rung, threads, present, total)
 
 
@@ -129,9 +132,10 @@ def _worker(conn, parent: int, device: str, threads: int, index: int, rank: int,
                           WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     import torch
 
-    if device == "cuda":
-        torch.cuda.set_device(index * world + rank)
-        name = f"cuda:{index * world + rank}"
+    if device == "cuda":            # more workers than GPUs (--workers): they share them
+        number = (index * world + rank) % torch.cuda.device_count()
+        torch.cuda.set_device(number)
+        name = f"cuda:{number}"
     else:
         torch.set_num_threads(threads)
         name = "cpu"
