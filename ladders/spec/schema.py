@@ -358,8 +358,11 @@ class Pruning:
         _positive_int(self, "pruning", "every", where)
 
 
+from ladders.spec.cluster import Cluster  # noqa: E402  (it needs SpecError, defined above)
+
 SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,
-            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks, "pruning": Pruning}
+            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks, "pruning": Pruning,
+            "cluster": Cluster}
 
 
 @dataclass
@@ -375,6 +378,7 @@ class Spec:
     tasks: Tasks
     pruning: Pruning
     path: Path                         # the TOML file (error messages name it)
+    cluster: Cluster = field(default_factory=Cluster)  # [cluster]: Slurm resources (--slurm)
 
     @property
     def branched(self) -> bool:
