@@ -1,4 +1,4 @@
-"""`scaling ladder run|specs|coord-check|lr-transfer`: train ladders of small proxy models.
+"""`scaling ladder run|status|specs|coord-check|lr-transfer`: train ladders of small proxy models.
 
 The trainer plugs this command into `scaling` from its side: pyproject.toml declares it under
 the `scaling.commands` entry points, and `scaling.cli` adds every command found there. So
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ladders import coord_check, lr_transfer
+from ladders import coord_check, lr_transfer, status
 from ladders.launch import add_run_arguments, run_command, specs_table
 from ladders.spec import SpecError, find_spec
 from scaling.output.console import positive_int
@@ -22,6 +22,9 @@ def add_parser(commands) -> None:
     actions = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
     add_run_arguments(actions.add_parser(
         "run", help="train every rung of a ladder spec (TOML, or a bundled spec's name)"))
+    status.add_arguments(actions.add_parser(
+        "status", help="where every rung of a ladder stands: queued, running, done, diverged, "
+                       "failed (local or Slurm; ladders/status.py)"))
     actions.add_parser("specs", help="list the bundled ladder specs")
     coord = actions.add_parser(
         "coord-check", help="muP coordinate check: activation RMS vs width after a few steps, "
@@ -54,6 +57,8 @@ def run(args) -> int:
     if args.ladder_command == "specs":
         print(specs_table())
         return 0
+    if args.ladder_command == "status":
+        return status.command(args)
     if args.ladder_command == "coord-check":
         try:
             spec = find_spec(args.spec)

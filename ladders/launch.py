@@ -336,12 +336,15 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="list every rung with params, tokens, FLOPs and estimated time")
     parser.add_argument("--slurm", metavar="FOLDER",
-                        help="submit one Slurm job per rung with submitit (logs in FOLDER)")
+                        help="submit the rungs as Slurm job arrays with submitit (logs in "
+                             "FOLDER) and return; `scaling ladder status OUT` follows them")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress output (bars on a terminal, else a line every 30 s)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads per training process (default: this process's share "
                              "of the cores among the ladders running on the machine)")
+    from ladders.slurm import add_cluster_arguments   # (it imports this module)
+    add_cluster_arguments(parser)
 
 
 def needs_torch() -> None:
@@ -363,7 +366,10 @@ def run_command(args) -> int:
     if args.out and not args.dry_run:   # the run table is Parquet; checked before any training
         check_output(args.out, "--out", {"parquet", "pq"}, "ladder.parquet")
     needs_torch()
-    executor = slurm_executor(args.slurm) if args.slurm else None
+    if args.slurm:                      # job arrays, submitted without waiting (ladders/slurm.py)
+        from ladders.slurm import run_command as submit
+        return submit(args)
+    executor = None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
                         dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
                         threads=args.threads, force=args.force)
