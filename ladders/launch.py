@@ -343,8 +343,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads per training process (default: this process's share "
                              "of the cores among the ladders running on the machine)")
-    from ladders.slurm import add_cluster_arguments   # (it imports this module)
-    add_cluster_arguments(parser)
 
 
 def needs_torch() -> None:
@@ -366,9 +364,9 @@ def run_command(args) -> int:
     if args.out and not args.dry_run:   # the run table is Parquet; checked before any training
         check_output(args.out, "--out", {"parquet", "pq"}, "ladder.parquet")
     needs_torch()
-    if args.slurm:                      # job arrays, submitted without waiting (ladders/slurm.py)
-        from ladders.slurm import run_command as submit
-        return submit(args)
+    if args.slurm:          # `scaling ladder run` submits (ladders/command.py, ladders/slurm.py)
+        raise ScalingError("--slurm: submit with `scaling ladder run SPEC --out OUT --slurm "
+                           "FOLDER` (docs/slurm.md); this entry point trains here")
     executor = None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
                         dry_run=args.dry_run, executor=executor, progress=not args.no_progress,

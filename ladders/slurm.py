@@ -5,7 +5,8 @@
     scaling ladder status runs.parquet
 
 The spec's [cluster] section (`ladders.spec.cluster.Cluster`) says what each job asks for; the
-flags `add_cluster_arguments` adds override it key by key. Everything is checked before any
+flags `add_cluster_arguments` adds override it key by key (`ladders.command` adds them to
+`scaling ladder run` and calls `run_command` when --slurm is given). Everything is checked before any
 submission, and by `--dry-run`, which prints the sbatch parameters of each kind of job: a value
 that does not parse, and a time limit shorter than the longest rung's estimated time
 (`check_time`; `--allow-requeue-chains` accepts it when the requeues can cover the rung) are
@@ -32,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ladders.launch import (check_existing_table, check_outputs, dry_run_table, ladder_lock,
-                            work_dir)
+                            needs_torch, work_dir)
 from ladders.spec import SpecError, estimate, expand, load_spec
 from ladders.spec.cluster import Cluster, minutes, sbatch_option
 from ladders.spec.corpus_check import check_corpus
@@ -178,6 +179,9 @@ def run_command(args) -> int:
     """`scaling ladder run ... --slurm FOLDER`: check, then submit (or print, with --dry-run)."""
     from scaling.output.console import check_output
 
+    if args.threads is not None and args.threads < 1:
+        raise ScalingError(f"scaling ladder run: --threads must be at least 1, got {args.threads}")
+    needs_torch()                     # the estimates build the models' configurations
     spec = load_spec(args.spec)
     cluster = cluster_settings(spec, args)
     rungs = expand(spec)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ladders.spec.schema import SpecError
+from ladders.spec.errors import SpecError
 
 # An sbatch option as extra_sbatch takes it: "--name" or "--name=value" (a leading "#SBATCH"
 # is allowed and dropped).

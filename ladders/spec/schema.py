@@ -23,11 +23,8 @@ from typing import Literal
 
 from scaling.data.pruning_schedules import KINDS as PRUNING_KINDS
 from scaling.data.schedules import DECAYS
-from scaling.errors import ScalingError
-
-
-class SpecError(ScalingError):
-    """A ladder spec that cannot be run: one line naming the file and the key."""
+from ladders.spec.cluster import Cluster
+from ladders.spec.errors import SpecError
 
 
 def _list(*values):
@@ -357,8 +354,6 @@ class Pruning:
                             f"{self.end!r}")
         _positive_int(self, "pruning", "every", where)
 
-
-from ladders.spec.cluster import Cluster  # noqa: E402  (it needs SpecError, defined above)
 
 SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,
             "optimizer": Optimizer, "branches": Branches, "tasks": Tasks, "pruning": Pruning,
