@@ -4,6 +4,7 @@ scontrol that log their calls and run the jobs on this machine), and the [cluste
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -220,7 +221,6 @@ def test_status_of_a_local_ladder_folder(tmp_path, capsys):
     from ladders.launch import work_dir
     from ladders.spec import expand, load_spec
     from scaling.data.table_files import write_runs
-    import socket
 
     spec = write_spec(tmp_path)
     rungs = expand(load_spec(spec))

@@ -215,7 +215,7 @@ def sacct(args):
     lines = ["|".join(fields)] if header else []
     for path in sorted((HOME / "state").glob("*")):
         if path.suffix == ".tmp" or not any(path.name == i or path.name.startswith(f"{i}_")
-                                            or i == path.name for i in ids):
+                                            for i in ids):
             continue
         values = {"JobID": path.name, "State": path.read_text(), "NodeList": "localhost"}
         lines.append("|".join(values.get(name, "") for name in fields))
