@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -195,6 +196,10 @@ def run_command(args) -> int:
         raise ScalingError("scaling ladder run: --out PATH is required (or use --dry-run)")
     check_output(args.out, "--out", {"parquet", "pq"}, "ladder.parquet")
     check_outputs(spec, args.out)
+    if shutil.which("sbatch") is None or shutil.which("srun") is None:
+        raise ScalingError(f"--slurm {args.slurm}: no Slurm here (sbatch and srun are not both "
+                           "on PATH): submit from the cluster's login node (--dry-run works "
+                           "anywhere)")
     with ladder_lock(args.out):
         check_existing_table(args.out, rungs, args.resume, args.force)
         work = work_dir(args.out)

@@ -255,6 +255,15 @@ def test_status_of_a_local_ladder_folder(tmp_path, capsys):
         "5 rungs: 1 done, 1 running, 1 queued, 1 diverged, 1 failed")
 
 
+def test_submitting_without_slurm_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))           # no sbatch, no srun
+    status, out, err = run(capsys, "ladder", "run", write_spec(tmp_path), "--out",
+                           tmp_path / "sl.parquet", "--slurm", tmp_path / "jobs")
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "no Slurm here (sbatch and srun are not both on PATH)" in err
+    assert not (tmp_path / "sl.rungs").exists() and not (tmp_path / "jobs").exists()
+
+
 def test_status_of_a_missing_ladder_is_one_line(tmp_path, capsys):
     status, out, err = run(capsys, "ladder", "status", tmp_path / "none.parquet")
     assert status == 2 and out == "" and err.count("\n") == 1
