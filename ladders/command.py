@@ -1,4 +1,4 @@
-"""`scaling ladder run|specs|coord-check|lr-transfer`: train ladders of small proxy models.
+"""`scaling ladder run|status|specs|coord-check|lr-transfer`: train ladders of small proxy models.
 
 The trainer plugs this command into `scaling` from its side: pyproject.toml declares it under
 the `scaling.commands` entry points, and `scaling.cli` adds every command found there. So
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ladders import coord_check, lr_transfer
+from ladders import coord_check, lr_transfer, slurm, status
 from ladders.launch import add_run_arguments, run_command, specs_table
 from ladders.spec import SpecError, find_spec
 from scaling.output.console import positive_int
@@ -20,8 +20,13 @@ from scaling.output.paths import check_distinct
 def add_parser(commands) -> None:
     ladder = commands.add_parser("ladder", help="train ladders of small proxy models")
     actions = ladder.add_subparsers(dest="ladder_command", required=True, metavar="ACTION")
-    add_run_arguments(actions.add_parser(
-        "run", help="train every rung of a ladder spec (TOML, or a bundled spec's name)"))
+    run_parser = actions.add_parser(
+        "run", help="train every rung of a ladder spec (TOML, or a bundled spec's name)")
+    add_run_arguments(run_parser)
+    slurm.add_cluster_arguments(run_parser)
+    status.add_arguments(actions.add_parser(
+        "status", help="where every rung of a ladder stands: queued, running, done, diverged, "
+                       "failed (local or Slurm; ladders/status.py)"))
     actions.add_parser("specs", help="list the bundled ladder specs")
     coord = actions.add_parser(
         "coord-check", help="muP coordinate check: activation RMS vs width after a few steps, "
@@ -54,6 +59,8 @@ def run(args) -> int:
     if args.ladder_command == "specs":
         print(specs_table())
         return 0
+    if args.ladder_command == "status":
+        return status.command(args)
     if args.ladder_command == "coord-check":
         try:
             spec = find_spec(args.spec)
@@ -66,6 +73,8 @@ def run(args) -> int:
         _check_folder_outputs(args.out_dir, ("best-lr.csv", "lr-transfer.png"),
                               [("RUNS", path) for path in args.runs])
         return lr_transfer.command(args)
+    if args.slurm:                      # job arrays, submitted without waiting
+        return slurm.run_command(args)
     return run_command(args)
 
 

@@ -385,7 +385,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="list every rung with params, tokens, FLOPs and estimated time")
     parser.add_argument("--slurm", metavar="FOLDER",
-                        help="submit one Slurm job per rung with submitit (logs in FOLDER)")
+                        help="submit the rungs as Slurm job arrays with submitit (logs in "
+                             "FOLDER) and return; `scaling ladder status OUT` follows them")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress output (bars on a terminal, else a line every 30 s)")
     parser.add_argument("--threads", type=int, metavar="N",
@@ -419,7 +420,10 @@ def run_command(args) -> int:
     if args.out and not args.dry_run:   # the run table is Parquet; checked before any training
         check_output(args.out, "--out", {"parquet", "pq"}, "ladder.parquet")
     needs_torch()
-    executor = slurm_executor(args.slurm) if args.slurm else None
+    if args.slurm:          # `scaling ladder run` submits (ladders/command.py, ladders/slurm.py)
+        raise ScalingError("--slurm: submit with `scaling ladder run SPEC --out OUT --slurm "
+                           "FOLDER` (docs/slurm.md); this entry point trains here")
+    executor = None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
                         dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
                         threads=args.threads, force=args.force, workers=args.workers)

@@ -284,6 +284,12 @@ BAD_BY_SECTION = [
      ["pruning.every must be an integer, got 2.5"]),
     ("pruning-value", put(GOOD + "[pruning]\n", "pruning", "sparsities", "[0.5, 1]"),
      ["pruning.sparsities[1] must be in [0, 1), got 1"]),
+    ("cluster-key", put(GOOD + "[cluster]\n", "cluster", "gres", '"gpu:1"'),
+     ["unknown key cluster.gres", "gpus_per_node"]),
+    ("cluster-type", put(GOOD + "[cluster]\n", "cluster", "time", 1.5),
+     ["cluster.time must be an integer or a string, got 1.5"]),
+    ("cluster-value", put(GOOD + "[cluster]\n", "cluster", "time", '"90 min"'),
+     ["cluster.time: cannot read '90 min' as a time limit"]),
     ("section-not-a-table", "branches = 3\n" + GOOD, ["[branches] must be a table", "got 3"]),
 ]
 

@@ -72,8 +72,10 @@ def _short_type(kind) -> str:
     """An annotation as the table shows it: int, float, list[int], "a" | "b", table."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin in (typing.Union, types.UnionType) and type(None) in args:
-        (inner,) = [a for a in args if a is not type(None)]
-        return _short_type(inner)
+        inner = [a for a in args if a is not type(None)]
+        return " | ".join(_short_type(a) for a in inner)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_short_type(a) for a in args)
     if origin is list:
         return f"list[{_short_type(args[0])}]"
     if origin is Literal:

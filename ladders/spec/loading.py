@@ -205,8 +205,16 @@ def _value(value, kind, label, where):
     if origin in (typing.Union, types.UnionType) and type(None) in args:
         if value is None:           # TOML has no null; only a default can be None
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _value(value, inner, label, where)
+        inner = [a for a in args if a is not type(None)]
+        return _value(value, inner[0] if len(inner) == 1 else typing.Union[tuple(inner)],
+                      label, where)
+    if origin in (typing.Union, types.UnionType):   # several types: the first that fits
+        for inner in args:
+            try:
+                return _value(value, inner, label, where)
+            except SpecError:
+                pass
+        raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
     if origin is list:
         if not isinstance(value, list):
             raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
@@ -232,8 +240,10 @@ def type_name(kind) -> str:
     """An annotation in words: "an integer", "a list of numbers", "one of 'a', 'b'"."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin in (typing.Union, types.UnionType) and type(None) in args:
-        (inner,) = [a for a in args if a is not type(None)]
-        return type_name(inner)
+        inner = [a for a in args if a is not type(None)]
+        return type_name(inner[0] if len(inner) == 1 else typing.Union[tuple(inner)])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_name(a) for a in args)
     if origin is list:
         inner = type_name(args[0])
         plural = {"an integer": "integers", "a number": "numbers", "a string": "strings"}

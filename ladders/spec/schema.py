@@ -23,11 +23,8 @@ from typing import Literal
 
 from scaling.data.pruning_schedules import KINDS as PRUNING_KINDS
 from scaling.data.schedules import DECAYS
-from scaling.errors import ScalingError
-
-
-class SpecError(ScalingError):
-    """A ladder spec that cannot be run: one line naming the file and the key."""
+from ladders.spec.cluster import Cluster
+from ladders.spec.errors import SpecError
 
 
 def _list(*values):
@@ -365,7 +362,8 @@ class Pruning:
 
 
 SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,
-            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks, "pruning": Pruning}
+            "optimizer": Optimizer, "branches": Branches, "tasks": Tasks, "pruning": Pruning,
+            "cluster": Cluster}
 
 
 @dataclass
@@ -381,6 +379,7 @@ class Spec:
     tasks: Tasks
     pruning: Pruning
     path: Path                         # the TOML file (error messages name it)
+    cluster: Cluster = field(default_factory=Cluster)  # [cluster]: Slurm resources (--slurm)
 
     @property
     def branched(self) -> bool:
