@@ -1,10 +1,15 @@
 """The files corpus names each document by its path relative to its glob's folder
 (`ladders.corpus.glob_files`), so the split and the corpus hash do not depend on where the files
 lie; a pattern matching nothing and a missing corpus path are one-line errors at --dry-run."""
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import ROOT
 
 from ladders import corpus as C
 
@@ -49,3 +54,53 @@ def test_two_files_of_one_name_are_refused(tmp_path):
     (tmp_path / "part1" / "doc00.txt").write_text("same name as part0/doc00.txt")
     with pytest.raises(ValueError, match="both named 'doc00.txt'"):
         C.text_corpus([f"{tmp_path}/part0/*.txt", f"{tmp_path}/part1/*.txt"])
+
+
+# --- --dry-run: a corpus path that does not exist -------------------------------------------------
+
+SPEC = """
+[ladder]
+name = "paths"
+context = 16
+batch_size = 4
+min_steps = 1
+[data]
+{data}
+[model]
+sizes = [{{ width = 16, depth = 1, heads = 2 }}]
+[tokens]
+absolute = [1280]
+"""
+
+
+def dry_run(tmp_path, data: str) -> tuple[int, list[str]]:
+    """`python -m ladders.launch SPEC --dry-run` from the worktree: (exit code, stderr lines)."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.format(data=data))
+    done = subprocess.run([sys.executable, "-m", "ladders.launch", str(spec), "--dry-run"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return done.returncode, done.stderr.strip().splitlines()
+
+
+def test_dry_run_names_a_missing_corpus_path(tmp_path):
+    write_tree(tmp_path / "tree")
+    missing = tmp_path / "nowhere"
+    cases = [
+        (f'corpus = "files"\nfiles = ["{missing}/*.txt"]', f"data.files: '{missing}/*.txt'"),
+        (f'corpus = "hf"\nhf_files = ["{missing}/*.parquet"]',
+         f"data.hf_files: no files match the pattern '{missing}/*.parquet'"),
+        (f'corpus = "files"\nfiles = ["{tmp_path}/tree/**/*.txt"]\ntokenizer = "file"\n'
+         f'tokenizer_file = "{missing}/tokenizer.json"',
+         f"data.tokenizer_file: no such file '{missing}/tokenizer.json'"),
+        (f'corpus = "bins"\ntrain_bin = "{missing}/train.bin"\nvalid_bin = "{missing}/v.bin"',
+         f"data.train_bin: no such file '{missing}/train.bin'"),
+    ]
+    for data, says in cases:
+        code, err = dry_run(tmp_path, data)
+        assert code == 2 and len(err) == 1, (data, err)
+        assert err[0].startswith("scaling: error: ") and str(tmp_path / "spec.toml") in err[0]
+        assert says in err[0], (says, err[0])
+    # a recursive glob that does match passes the check (it once was matched non-recursively)
+    code, err = dry_run(tmp_path, f'corpus = "files"\nfiles = ["{tmp_path}/tree/**/*.txt"]')
+    assert code == 0, err
