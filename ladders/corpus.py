@@ -1,7 +1,8 @@
 """Corpora and their split, for the ladder runner (no numpy, no torch).
 
 * A :class:`Corpus` is an ordered list of named documents with a content hash: the running
-  Python's standard library (:func:`stdlib_corpus`) or the user's text files (:func:`text_corpus`).
+  Python's standard library (:func:`stdlib_corpus`) or the user's text files (:func:`text_corpus`,
+  each named by its path relative to its glob's folder, :func:`glob_files`).
 * :func:`split_corpus` splits a corpus by document, from a hash of each document's name, into a
   training and a validation corpus (:func:`split_documents`: their documents); a BPE trains on
   the training corpus only (``ladders.tokenizer.get_tokenizer``), and ``ladders.data`` tokenises
@@ -96,34 +97,64 @@ def stdlib_corpus(max_bytes: int | None = None) -> Corpus:
     return Corpus(name=f"python-stdlib-{version}", documents=documents, names=names)
 
 
-def text_corpus(globs: Sequence[str] | str) -> Corpus:
-    """User text files matched by glob patterns (``**`` recursive), sorted and deduplicated.
+def glob_root(pattern: str) -> str:
+    """The folder a glob pattern's matches are named relative to: its longest directory prefix
+    without a wildcard (``*``, ``?``, ``[``), ``~`` expanded (``"docs/**/*.txt"`` -> ``"docs"``;
+    ``"/data/a.txt"`` -> ``"/data"``; ``"*.txt"`` -> ``"."``)."""
+    parts = Path(os.path.expanduser(os.fspath(pattern))).parts
+    fixed = []
+    for part in parts[:-1]:
+        if _glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.path.join(*fixed) if fixed else "."
 
-    Raises FileNotFoundError naming the first pattern that matches no file, and ValueError naming a
-    file that is not valid UTF-8. Document names are the matched paths as written by the pattern.
-    """
+
+def glob_files(globs: Sequence[str] | str) -> list[tuple[str, str]]:
+    """(name, path) of the files that glob patterns match (``**`` recursive), sorted by name and
+    deduplicated (a file matched twice keeps its smallest name). A file's name is its path
+    relative to :func:`glob_root` of its pattern, with ``/`` separators, so the same files
+    copied to another folder have the same names. Raises FileNotFoundError naming the first
+    pattern that matches no file, and ValueError when two files get the same name (patterns
+    with different roots holding the same relative path)."""
     if isinstance(globs, (str, os.PathLike)):
         globs = [globs]
     globs = [os.fspath(g) for g in globs]
     if not globs:
-        raise ValueError("text_corpus needs at least one glob pattern")
+        raise ValueError("a corpus of files needs at least one glob pattern")
     by_real: dict[str, str] = {}
     for pattern in globs:
+        root = glob_root(pattern)
         matches = [m for m in _glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(m)]
         if not matches:
             raise FileNotFoundError(f"no files match the pattern {pattern!r}")
         for m in matches:
             real = os.path.realpath(m)
-            name = Path(os.path.normpath(m)).as_posix()
+            name = Path(os.path.relpath(m, root)).as_posix()
             if real not in by_real or name < by_real[real]:
                 by_real[real] = name
     paths = sorted(by_real.items(), key=lambda kv: (kv[1], kv[0]))
+    for (real, name), (other, same) in zip(paths, paths[1:]):
+        if name == same:
+            raise ValueError(f"{real} and {other} are both named {name!r} relative to their "
+                             "patterns' folders; use one pattern over their common folder")
+    return [(name, real) for real, name in paths]
+
+
+def text_corpus(globs: Sequence[str] | str) -> Corpus:
+    """User text files matched by glob patterns (``**`` recursive), sorted and deduplicated.
+
+    Document names are the files' paths relative to the folder of their pattern
+    (:func:`glob_files`), so the split and the corpus hash do not depend on where the files lie.
+    Raises FileNotFoundError naming the first pattern that matches no file, and ValueError naming
+    a file that is not valid UTF-8 or two files of the same name.
+    """
     names, documents = [], []
-    for real, name in paths:
+    for name, path in glob_files(globs):
         try:
-            documents.append(Path(real).read_bytes().decode("utf-8"))
+            documents.append(Path(path).read_bytes().decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         names.append(name)
     h = corpus_hash(names, documents)
     return Corpus(name=f"text-{h[:12]}", documents=documents, names=names, hash=h)

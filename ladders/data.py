@@ -18,7 +18,8 @@ only); the corpora they are made of and their split are ``ladders.corpus``.
 This module imports neither torch (the trainer turns the int64 arrays into tensors) nor the
 tokenizers: :func:`load_tokens` takes any object with ``name``, ``vocab_size``, ``dtype``,
 ``fingerprint`` and ``encode_batch``, and uses ``token_characters`` when it has one
-(``ladders.tokenizer``).
+(``ladders.tokenizer``). Hugging Face datasets are streamed into the same cache by
+``ladders.hf_corpus``.
 """
 from __future__ import annotations
 
@@ -182,10 +183,11 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
                                (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
             arrays[split] = _memmap(paths[split], dtype, int(stream.shape[0]))
     per_token = getattr(tokenizer, "token_characters", None)
+    per_token = None if per_token is None else per_token()   # None: unknown for this vocabulary
     return TokenData(train=arrays["train"], valid=arrays["valid"], vocab_size=int(tokenizer.vocab_size),
                      dataset=f"{corpus.name}/{tokenizer.name}", corpus_hash=corpus.hash, paths=paths,
                      train_characters=characters["train"], valid_characters=characters["valid"],
-                     token_characters=None if per_token is None else np.asarray(per_token()))
+                     token_characters=None if per_token is None else np.asarray(per_token))
 
 
 def _open_bin(path: Path, dtype: np.dtype) -> np.ndarray:

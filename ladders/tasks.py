@@ -471,6 +471,9 @@ def held_out(data: dict):
     if data["corpus"] == "bins":
         raise TaskError("tasks need the corpus's text (and tokenizer); pre-tokenised .bin "
                         "corpora have neither")
+    if data["corpus"] == "hf":
+        raise TaskError("tasks are not made from a streamed Hugging Face corpus (data.corpus = "
+                        "'hf') yet")
     corpus = (corpora.stdlib_corpus(max_bytes=data.get("max_bytes"))
               if data["corpus"] == "stdlib" else corpora.text_corpus(data["files"]))
     return corpus, corpora.split_corpus(corpus, data.get("valid_fraction", 0.05))[1].documents

@@ -1,6 +1,7 @@
-"""Tokenizers for the ladder runner: raw UTF-8 bytes, or a byte-level BPE trained locally.
+"""Tokenizers for the ladder runner: raw UTF-8 bytes, a byte-level BPE trained locally, or a
+pretrained Hugging Face ``tokenizer.json`` (:class:`PretrainedTokenizer`).
 
-Both tokenizers share one small interface, which is all `ladders.data` relies on:
+All share one small interface, which is all `ladders.data` relies on:
 
 * ``name``: a short string that identifies the vocabulary in cache file names and run tables
   (``"bytes"`` or ``"bpe<V>"``);
@@ -26,6 +27,7 @@ This module imports ``ladders.corpus`` (for the split), never the other way roun
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -154,8 +156,9 @@ def _new_bpe():
     return tok
 
 
-def _train_bpe_tokenizer(documents: Sequence[str], vocab_size: int):
-    """Train a byte-level BPE on ``documents``; returns a ``tokenizers.Tokenizer``."""
+def _train_bpe_tokenizer(documents: Iterable[str], vocab_size: int, length: int | None = None):
+    """Train a byte-level BPE on ``documents`` (``length`` of them, when known); returns a
+    ``tokenizers.Tokenizer``."""
     from tokenizers import pre_tokenizers, trainers
 
     tok = _new_bpe()
@@ -166,7 +169,7 @@ def _train_bpe_tokenizer(documents: Sequence[str], vocab_size: int):
         special_tokens=[],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(documents, trainer=trainer, length=len(documents))
+    tok.train_from_iterator(documents, trainer=trainer, length=length)
     return tok
 
 
@@ -174,12 +177,7 @@ def bpe_cache_path(cache_dir: Path, corpus_hash: str, vocab_size: int) -> Path:
     return Path(cache_dir) / f"bpe-{corpus_hash[:16]}-{int(vocab_size)}.json"
 
 
-def train_bpe(documents: list[str], vocab_size: int, corpus_hash: str, cache_dir: Path) -> BPETokenizer:
-    """A byte-level BPE of vocabulary ``vocab_size`` trained on ``documents``, cached by corpus hash.
-
-    The JSON at ``cache_dir/bpe-<corpus_hash[:16]>-<V>.json`` is loaded when present; otherwise the
-    tokenizer is trained and written there atomically. ``corpus_hash`` must identify ``documents``.
-    """
+def _checked_vocab_size(vocab_size) -> int:
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
         raise TypeError(f"vocabulary size V must be an integer, got {vocab_size!r}")
     vocab_size = int(vocab_size)
@@ -189,22 +187,94 @@ def train_bpe(documents: list[str], vocab_size: int, corpus_hash: str, cache_dir
         )
     if vocab_size > 2**32:
         raise ValueError(f"vocabulary size V={vocab_size} is too large")
+    return vocab_size
+
+
+def train_bpe(documents: Iterable[str], vocab_size: int, corpus_hash: str,
+              cache_dir: Path) -> BPETokenizer:
+    """A byte-level BPE of vocabulary ``vocab_size`` trained on ``documents``, cached by corpus hash.
+
+    The JSON at ``cache_dir/bpe-<corpus_hash[:16]>-<V>.json`` is loaded when present; otherwise the
+    tokenizer is trained and written there atomically. ``corpus_hash`` must identify ``documents``,
+    a list or any iterable (a stream is read once, never held whole: ``ladders.hf_corpus``).
+    """
+    vocab_size = _checked_vocab_size(vocab_size)
     path = bpe_cache_path(cache_dir, corpus_hash, vocab_size)
     if path.is_file():
         from tokenizers import Tokenizer
 
         return BPETokenizer(Tokenizer.from_file(str(path)), vocab_size, path)
-    documents = list(documents)
-    if not documents:
+    seen = [0]
+
+    def counted(texts):
+        for text in texts:
+            seen[0] += 1
+            yield text
+
+    tok = _train_bpe_tokenizer(counted(documents), vocab_size,
+                               len(documents) if isinstance(documents, Sequence) else None)
+    if not seen[0]:
         raise ValueError("cannot train a BPE on an empty list of documents")
-    tok = _train_bpe_tokenizer(documents, vocab_size)
     write_bytes(path, tok.to_str(pretty=False).encode("utf-8"))
     return BPETokenizer(tok, vocab_size, path)
 
 
+class PretrainedTokenizer(BPETokenizer):
+    """A pretrained Hugging Face ``tokenizer.json`` (``data.tokenizer = "file"``), used as it
+    is: ``vocab_size`` is its vocabulary (added tokens included, at least its largest id + 1),
+    ``name`` is ``file<V>-<fingerprint[:8]>``. Texts are encoded without special tokens.
+    ``token_characters`` is known for a byte-level vocabulary (GPT-2's and this runner's BPE) and
+    None for any other (rows then lack characters and bits_per_char)."""
+
+    def __init__(self, path):
+        from tokenizers import Tokenizer
+
+        path = Path(path)
+        try:
+            tok = Tokenizer.from_file(str(path))
+        except Exception as exc:        # tokenizers raises a bare Exception on a bad file
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"{path}: not a tokenizer.json ({reason})") from None
+        ids = tok.get_vocab(with_added_tokens=True).values()
+        vocab_size = max(tok.get_vocab_size(with_added_tokens=True), max(ids, default=-1) + 1)
+        super().__init__(tok, vocab_size, path)
+        self.name = f"file{self.vocab_size}-{self.fingerprint[:8]}"
+
+    def token_characters(self) -> np.ndarray | None:
+        if not _byte_level(self._tok):
+            return None
+        try:
+            return super().token_characters()
+        except KeyError:               # a piece outside the byte-level alphabet
+            return None
+
+    def __repr__(self) -> str:
+        return f"PretrainedTokenizer(vocab_size={self.vocab_size}, path={str(self.path)!r})"
+
+
+def _byte_level(tok) -> bool:
+    """Whether a ``tokenizers.Tokenizer`` decodes byte-level pieces (its decoder is ByteLevel,
+    alone or in a Sequence)."""
+    decoder = json.loads(tok.to_str()).get("decoder") or {}
+    parts = decoder.get("decoders", [decoder]) if decoder.get("type") == "Sequence" else [decoder]
+    return any(part.get("type") == "ByteLevel" for part in parts)
+
+
+def tokenizer_file(path, vocab_size: int | None = None) -> PretrainedTokenizer:
+    """The pretrained tokenizer at ``path``; ValueError when ``vocab_size`` is given and differs
+    from its vocabulary."""
+    tok = PretrainedTokenizer(path)
+    if vocab_size is not None and int(vocab_size) != tok.vocab_size:
+        raise ValueError(f"{path} has a vocabulary of {tok.vocab_size:,} tokens, not "
+                         f"vocab_size = {int(vocab_size):,}; set data.vocab_sizes = "
+                         f"[{tok.vocab_size}]")
+    return tok
+
+
 def get_tokenizer(kind: str, vocab_size: int | None, corpus, cache_dir: Path, *,
-                  valid_fraction: float | None = None):
-    """The tokenizer named by ``kind``: ``"bytes"`` (V must be 256 or None) or ``"bpe"``.
+                  valid_fraction: float | None = None, path=None):
+    """The tokenizer named by ``kind``: ``"bytes"`` (V must be 256 or None), ``"bpe"`` or
+    ``"file"`` (the pretrained ``tokenizer.json`` at ``path``, :func:`tokenizer_file`).
 
     A BPE is trained on the training documents of ``split_corpus(corpus, valid_fraction)`` only,
     so validation text never shapes the vocabulary, and cached under that split's hash. Give it
@@ -224,4 +294,8 @@ def get_tokenizer(kind: str, vocab_size: int | None, corpus, cache_dir: Path, *,
                              "on the training documents only")
         train, _ = split_corpus(corpus, valid_fraction)
         return train_bpe(train.documents, vocab_size, train.hash, cache_dir)
-    raise ValueError(f"unknown tokenizer kind {kind!r}; expected 'bytes' or 'bpe'")
+    if kind == "file":
+        if path is None:
+            raise ValueError("a pretrained tokenizer needs its file (data.tokenizer_file)")
+        return tokenizer_file(path, vocab_size)
+    raise ValueError(f"unknown tokenizer kind {kind!r}; expected 'bytes', 'bpe' or 'file'")

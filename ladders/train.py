@@ -126,12 +126,17 @@ def load_data(data: dict) -> token_data.TokenData:
         if data["corpus"] == "bins":
             tokens = token_data.bin_tokens(data["train_bin"], data["valid_bin"], data["bin_dtype"],
                                            vocab_size=data["vocab_size"])
+        elif data["corpus"] == "hf":
+            from ladders.hf_corpus import load_hf
+
+            tokens = load_hf(data, cache_dir())
         else:
             corpus = (stdlib_corpus(max_bytes=data.get("max_bytes"))
                       if data["corpus"] == "stdlib" else text_corpus(data["files"]))
             valid_fraction = data.get("valid_fraction", 0.05)
             tokenizer = get_tokenizer(data["tokenizer"], data["vocab_size"], corpus, cache_dir(),
-                                      valid_fraction=valid_fraction)
+                                      valid_fraction=valid_fraction,
+                                      path=data.get("tokenizer_file"))
             tokens = token_data.load_tokens(corpus, tokenizer, cache_dir(),
                                             valid_fraction=valid_fraction)
         _TOKEN_CACHE[key] = tokens

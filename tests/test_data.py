@@ -244,9 +244,9 @@ def test_ladder_bpe_uses_the_rungs_valid_fraction(tmp_path, monkeypatch):
 
     folder = tmp_path / "corpus"
     folder.mkdir()
-    corpus = hygiene_corpus(prefix=f"{folder.as_posix()}/doc")
+    corpus = hygiene_corpus()          # names relative to the glob's folder, as text_corpus gives
     for name, text in zip(corpus.names, corpus.documents):
-        Path(name).write_text(text)
+        (folder / name).write_text(text)
     monkeypatch.setenv("SCALING_CACHE", str(tmp_path / "cache"))
     data = {"corpus": "files", "files": [f"{folder}/*.txt"], "tokenizer": "bpe",
             "vocab_size": 300, "valid_fraction": 0.1, "max_bytes": None, "bin_dtype": "uint16",

@@ -513,8 +513,8 @@ def a_small_held_out_split(tmp):
         (tmp / "t" / f"{i}.txt").write_text("x" * 500)
     held_out = corpora.split_corpus(corpora.text_corpus(str(tmp / "t" / "*.txt")))[1]
     assert 1 <= len(held_out) <= 5
-    for name in held_out.names:
-        Path(name).write_text("x" * 5)
+    for name in held_out.names:                  # names relative to the glob's folder
+        (tmp / "t" / name).write_text("x" * 5)
     return (files_spec(tmp, [str(tmp / "t" / "*.txt")]),
             ["data.files leaves the held-out split", "fewer than one sequence of "
              "ladder.context + 1 = 33 tokens; give more text"])

@@ -229,7 +229,7 @@ BAD_BY_SECTION = [
     ("data-type-item", put(GOOD, "data", "vocab_sizes", "[256.0]"),
      ["data.vocab_sizes[0] must be an integer, got 256.0"]),
     ("data-value", put(GOOD, "data", "corpus", '"web"'),
-     ["data.corpus must be one of 'stdlib', 'files', 'bins', got 'web'"]),
+     ["data.corpus must be one of 'stdlib', 'files', 'bins', 'hf', got 'web'"]),
     ("data-value-fraction", put(GOOD, "data", "valid_fraction", 1.0),
      ["data.valid_fraction must be in (0, 1), got 1.0"]),
     ("model-key", put(GOOD, "model", "dropout", 0.1), ["unknown key model.dropout"]),

@@ -179,18 +179,17 @@ def test_a_task_the_held_out_text_cannot_make_is_a_spec_error_before_training(tm
 
     sources = sorted(p for p in Path(json.__file__).parent.parent.glob("*.py")
                      if 20_000 < p.stat().st_size < 60_000)[:12]
-    # documents split by a hash of their paths, so the split depends on tmp_path: the first
-    # folder whose 12 documents hold out 3 or more at 0.5 and exactly 1 at 0.01 (a fixed folder
-    # name left that to chance, about 1 run in 40)
+    # documents split by a hash of their paths relative to the glob's folder: the first file
+    # prefix whose 12 documents hold out 3 or more at 0.5 and at most 1 at 0.01
+    corpus = tmp_path / "corpus"
     for attempt in range(1000):
-        corpus = tmp_path / f"corpus{attempt}"
-        names = [f"{corpus}/doc{k:02d}.txt" for k in range(len(sources))]
+        names = [f"doc{attempt}-{k:02d}.txt" for k in range(len(sources))]
         held = {f: sum(_name_uniform(n) < f for n in names) for f in (0.5, 0.01)}
         if held[0.5] >= 3 and held[0.01] <= 1:     # none below 0.01: the closest moves across
             break
     corpus.mkdir()
-    for k, source in enumerate(sources):                 # 12 standard-library modules
-        (corpus / f"doc{k:02d}.txt").write_text(source.read_text(encoding="utf-8"))
+    for name, source in zip(names, sources):             # 12 standard-library modules
+        (corpus / name).write_text(source.read_text(encoding="utf-8"))
     for fraction, held_out, code in ((0.5, None, 0), (0.01, 1, 2)):
         path = tmp_path / f"files-{fraction}.toml"
         path.write_text(write_spec(tmp_path).read_text().replace(

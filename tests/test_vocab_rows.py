@@ -17,14 +17,14 @@ from ladders import tokenizer as T  # noqa: E402
 # Six small documents, two of them with non-ASCII characters (2-, 3- and 4-byte UTF-8).
 DOCS = {
     "a.txt": "def add(x, y):\n    return x + y\n" * 12,
-    "b.txt": "class Point:\n    x = 0  # café, naïve\n    y = 1\n" * 10,
-    "c.txt": "for i in range(10):\n    print(i * i)\n" * 12,
+    "b.txt": "for i in range(10):\n    print(i * i)\n" * 12,
+    "c.txt": "class Point:\n    x = 0  # café, naïve\n    y = 1\n" * 10,
     "d.txt": "s = '世界 🙂 ünïcödé'\nprint(s.upper())\n" * 10,
     "e.txt": "while True:\n    break\n" * 15,
     "f.txt": "import os\nos.path.join('a', 'b')\n" * 12,
 }
-# Documents are split by a hash of their names ("docs/a.txt", ...): c, d and f are held out, so
-# both splits have non-ASCII text.
+# Documents are split by a hash of their names, relative to the glob's folder ("a.txt", ...): a
+# and c are held out, so both splits have non-ASCII text.
 VALID_FRACTION = 0.4
 
 
@@ -74,8 +74,7 @@ def test_bpe_token_characters_count_the_text(tmp_path, monkeypatch):
 
 def test_tokens_per_char_is_training_tokens_over_training_characters(tmp_path, monkeypatch):
     corpus = write_corpus(tmp_path, monkeypatch)
-    assert C.split_corpus(corpus, VALID_FRACTION)[1].names == ["docs/c.txt", "docs/d.txt",
-                                                               "docs/f.txt"]
+    assert C.split_corpus(corpus, VALID_FRACTION)[1].names == ["a.txt", "c.txt"]
     train_docs, valid_docs = C.split_documents(corpus, VALID_FRACTION)
     train_text, valid_text = "\n\n".join(train_docs), "\n\n".join(valid_docs)
     assert not train_text.isascii() and not valid_text.isascii()

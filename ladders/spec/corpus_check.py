@@ -8,8 +8,12 @@ The corpus is read as training reads it (`ladders.corpus`; .bin files through
 
 from __future__ import annotations
 
+import dataclasses
+
 from ladders.corpus import split_corpus, stdlib_corpus, text_corpus
 from ladders.data import DOC_SEPARATOR, bin_summary
+from ladders.hf_corpus import datasets_missing, is_held_out, shard_corpus
+from ladders.tokenizer import PretrainedTokenizer
 from ladders.spec.rungs import data_for_rung, expand
 from ladders.spec.schema import Spec, SpecError
 from ladders.tasks import TaskError, build
@@ -29,6 +33,24 @@ def check_corpus(spec: Spec) -> None:
     too small in tokens too)."""
     where, data, need = spec.path, spec.data, spec.ladder.context + 1
     unique = _largest_unique_tokens(spec)
+    if data.tokenizer == "file" and data.corpus != "bins":
+        _check_tokenizer_file(spec)
+    if data.corpus == "hf":
+        if spec.tasks.names or spec.tasks.files:
+            raise SpecError(f"{where}: tasks: tasks are not made from a streamed Hugging Face "
+                            "corpus (data.corpus = 'hf') yet; drop [tasks] or use data.files")
+        if data.hf_files:
+            _check_shards(spec, need, unique)
+            return
+        missing = datasets_missing()
+        if missing is None:            # the hub itself is reached only when a rung starts
+            return
+        if data.fallback != "stdlib":
+            raise SpecError(f"{where}: data.hf_dataset: {data.hf_dataset} unreachable "
+                            f"({missing}); set data.fallback = \"stdlib\" to train on the "
+                            "standard library instead")
+        data = dataclasses.replace(data, corpus="stdlib", hf_dataset=None, fallback=None)
+        spec = dataclasses.replace(spec, data=data)     # what the rungs will train on
     if data.corpus in ("stdlib", "files"):
         if data.corpus == "stdlib":
             cap = (f"data.max_bytes = {data.max_bytes:_}" if data.max_bytes
@@ -77,6 +99,50 @@ def check_corpus(spec: Spec) -> None:
                                 f"data.vocab_sizes {too_small[0]:,}")
             if key == "train_bin" and unique:
                 _check_unique_tokens(spec, unique, tokens, "data.train_bin")
+
+
+def _check_tokenizer_file(spec: Spec) -> None:
+    """data.tokenizer_file exists, loads, and its vocabulary is every data.vocab_sizes entry."""
+    name = spec.data.tokenizer_file
+    path = spec.resolve(name)
+    if not path.is_file():
+        raise SpecError(f"{spec.path}: data.tokenizer_file: no such file {str(path)!r}")
+    try:
+        vocab_size = PretrainedTokenizer(path).vocab_size
+    except ValueError as exc:
+        raise SpecError(f"{spec.path}: data.tokenizer_file: {exc}") from None
+    if any(v != vocab_size for v in spec.data.vocab_sizes):
+        raise SpecError(f"{spec.path}: data.vocab_sizes: {name} has a vocabulary of "
+                        f"{vocab_size:,} tokens; set data.vocab_sizes = [{vocab_size}]")
+
+
+def _check_shards(spec: Spec, need: int, unique: int | None) -> None:
+    """Local shards exist, hold the text column, and each side of their split holds one
+    sequence (and the training side a byte-tokenised cap on unique tokens); read until both
+    sides are known to suffice, not tokenised (a split's bytes bound its tokens)."""
+    where, data = spec.path, spec.data
+    globs = [str(spec.resolve(p)) for p in data.hf_files]
+    counted = {False: [0, 0], True: [0, 0]}           # held out? -> [stream bytes, documents]
+    enough_train = max(need, unique + 1 if unique and data.tokenizer == "bytes" else 0)
+    try:
+        for text in shard_corpus(globs, data.text_column, data.max_bytes).documents():
+            side = counted[is_held_out(text, data.valid_fraction)]
+            side[0] += len(text.encode("utf-8")) + (len(DOC_SEPARATOR) if side[1] else 0)
+            side[1] += 1
+            if counted[False][0] >= enough_train and counted[True][0] >= need:
+                return
+    except (OSError, ValueError) as exc:   # no shard matched, unreadable, no such column
+        raise SpecError(f"{where}: data.hf_files: {_reason(exc)}") from None
+    bound = "" if data.tokenizer == "bytes" else "at most "
+    for held_out, label in ((False, "training"), (True, "held-out")):
+        tokens, documents = counted[held_out]
+        if tokens < need:
+            raise SpecError(f"{where}: data.hf_files leaves the {label} split {bound}{tokens:,} "
+                            f"tokens ({documents} document(s)), fewer than one sequence of "
+                            f"ladder.context + 1 = {need} tokens; give more text or change "
+                            "data.valid_fraction")
+    if unique and data.tokenizer == "bytes":       # a BPE's count is known once encoded
+        _check_unique_tokens(spec, unique, counted[False][0], "data.hf_files")
 
 
 def _stream_bytes(corpus) -> int:

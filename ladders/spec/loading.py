@@ -109,7 +109,7 @@ def check_spec(spec: Spec) -> None:
     where, data = spec.path, spec.data
     if data.corpus == "files":
         for pattern in data.files:
-            if not glob.glob(str(spec.resolve(pattern))):
+            if not glob.glob(str(spec.resolve(pattern)), recursive=True):
                 raise SpecError(f"{where}: data.files: {pattern!r} matches no file")
     if data.corpus == "bins":
         for key in ("train_bin", "valid_bin"):

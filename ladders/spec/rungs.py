@@ -404,4 +404,11 @@ def data_for_rung(spec) -> dict:
     for key in ("train_bin", "valid_bin"):
         name = getattr(data, key)
         out[key] = str(spec.resolve(name)) if name else None
+    if data.corpus == "hf":            # only then, so that other rungs' settings stay as they were
+        out.update(hf_dataset=data.hf_dataset, hf_config=data.hf_config, hf_split=data.hf_split,
+                   hf_revision=data.hf_revision, text_column=data.text_column,
+                   fallback=data.fallback,
+                   hf_files=[str(spec.resolve(p)) for p in data.hf_files])
+    if data.tokenizer_file is not None:
+        out["tokenizer_file"] = str(spec.resolve(data.tokenizer_file))
     return out

@@ -32,9 +32,10 @@ def _list(*values):
     return field(default_factory=lambda: list(values))
 
 
-Corpus = Literal["stdlib", "files", "bins"]
+Corpus = Literal["stdlib", "files", "bins", "hf"]
 BinDtype = Literal["uint16", "uint32"]
-TokenizerKind = Literal["bytes", "bpe"]
+TokenizerKind = Literal["bytes", "bpe", "file"]
+Fallback = Literal["stdlib"]
 Mlp = Literal["swiglu", "gelu"]
 Parametrization = Literal["standard", "mup"]
 ParamsBasis = Literal["total", "nonembedding"]
@@ -109,15 +110,34 @@ class Data:
     """[data]: the corpus, its split and its tokenizer."""
 
     corpus: Corpus = "stdlib"          # "stdlib": this Python's standard library; "files": your
-    #                                    text files (data.files); "bins": pre-tokenised .bin files
-    max_bytes: int | None = None       # stdlib: cap on the corpus size, bytes
+    #                                    text files (data.files); "bins": pre-tokenised .bin
+    #                                    files; "hf": a Hugging Face dataset, streamed (hub:
+    #                                    data.hf_dataset; local shards: data.hf_files)
+    max_bytes: int | None = None       # stdlib, hf: cap on the corpus size, bytes (hf: reading
+    #                                    stops before the document that would pass it)
     files: list[str] = _list()         # corpus = "files": globs (relative paths: to the working
-    #                                    directory, else to the spec's folder)
+    #                                    directory, else to the spec's folder); a document is
+    #                                    named by its path relative to its glob's folder
+    hf_dataset: str | None = None      # corpus = "hf": hub name ("HuggingFaceFW/fineweb-edu"),
+    #                                    streamed with `datasets` (pip install 'scaling[hf]')
+    hf_files: list[str] = _list()      # corpus = "hf": instead, globs of local shards (.parquet,
+    #                                    .arrow, .jsonl, .jsonl.gz, .json.gz; paths as data.files)
+    hf_config: str | None = None       # corpus = "hf": the hub dataset's config ("sample-10BT")
+    hf_split: str = "train"            # corpus = "hf": the hub dataset's split
+    hf_revision: str | None = None     # corpus = "hf": the hub dataset's revision (commit or
+    #                                    tag; part of the token cache's key); unset: the latest
+    text_column: str = "text"          # corpus = "hf": the column holding each document's text
+    fallback: Fallback | None = None   # corpus = "hf" with hf_dataset: "stdlib" trains on the
+    #                                    standard library when the hub or `datasets` is missing
+    #                                    (one line on stderr says so); unset: an error
     train_bin: str | None = None       # corpus = "bins": training tokens, raw uint16/uint32
     valid_bin: str | None = None       # corpus = "bins": held-out tokens, raw uint16/uint32
     bin_dtype: BinDtype = "uint16"     # corpus = "bins": dtype of the .bin files
-    tokenizer: TokenizerKind = "bytes"  # "bytes" (V = 256) or "bpe" (byte-level, trained on the
-    #                                     training documents only)
+    tokenizer: TokenizerKind = "bytes"  # "bytes" (V = 256), "bpe" (byte-level, trained on the
+    #                                     training documents only) or "file" (a pretrained
+    #                                     tokenizer.json, data.tokenizer_file)
+    tokenizer_file: str | None = None  # tokenizer = "file": its tokenizer.json (any corpus but
+    #                                    bins); data.vocab_sizes must be [its vocabulary size]
     vocab_sizes: list[int] = _list(256)  # one rung per vocabulary size V
     valid_fraction: float = 0.05       # share of documents held out (split by a hash of the name)
     unique_tokens: int | None = None   # repeated data: every rung trains on the same
@@ -143,6 +163,7 @@ class Data:
             _positive(self, "data", "max_epochs", where)
         if self.corpus == "files" and not self.files:
             raise SpecError(f"{where}: data.corpus = 'files' needs data.files (globs)")
+        self._check_hf(where)
         if not 0 < self.valid_fraction < 1:
             raise SpecError(f"{where}: data.valid_fraction must be in (0, 1), "
                             f"got {self.valid_fraction!r}")
@@ -160,6 +181,21 @@ class Data:
             if self.tokenizer == "bpe" and vocab_size <= 256:
                 raise SpecError(f"{where}: data.vocab_sizes: a BPE vocabulary must be larger "
                                 f"than the 256-byte alphabet, got {vocab_size!r}")
+
+    def _check_hf(self, where):
+        """The hf corpus's keys and the pretrained tokenizer's."""
+        if self.corpus == "hf" and bool(self.hf_dataset) == bool(self.hf_files):
+            raise SpecError(f"{where}: data.corpus = 'hf' needs data.hf_dataset (a hub name) or "
+                            "data.hf_files (globs of local shards), one of the two")
+        if self.corpus != "hf" and (self.hf_dataset or self.hf_files):
+            key = "hf_dataset" if self.hf_dataset else "hf_files"
+            raise SpecError(f"{where}: data.{key} is for data.corpus = 'hf', not "
+                            f"{self.corpus!r}")
+        if self.fallback is not None and not self.hf_dataset:
+            raise SpecError(f"{where}: data.fallback is for a hub dataset (data.hf_dataset)")
+        if (self.tokenizer == "file") != (self.tokenizer_file is not None):
+            raise SpecError(f"{where}: data.tokenizer = 'file' goes with data.tokenizer_file "
+                            "(a tokenizer.json), one needs the other")
 
 
 @dataclass
