@@ -221,3 +221,26 @@ def test_dry_run_rows_carry_the_recipe_per_size(tmp_path):
     assert (large["batch_size"], large["warmup"]) == (49, 32)
     assert small["lr_peak"] == pytest.approx(0.0763, abs=1e-4)
     assert recipe_cells(small) == ("19", "0.0763", "21", "0.99")
+
+
+def test_a_recipe_ladder_trains_each_size_with_its_own_batch_and_lr(tmp_path):
+    import pandas as pd
+
+    from ladders.launch import run_ladder
+
+    text = (SPEC.replace("context = 64", "context = 32").replace("eval_batches = 4",
+                                                                "eval_batches = 1\neval_every = 5")
+            .replace("{ width = 32, depth = 2, heads = 2 }, { width = 64, depth = 2, heads = 4 }",
+                     "{ width = 16, depth = 1, heads = 2 }, { width = 32, depth = 1, heads = 2 }")
+            .replace("per_param = [4, 8]", "per_param = [2, 4]"))
+    path = write(tmp_path, text)
+    rungs = {r.run: r for r in expand(load_spec(path))}
+    table = run_ladder(path, tmp_path / "runs.parquet", device="cpu", progress=False)
+    assert isinstance(table, pd.DataFrame) and set(table["run"]) == set(rungs)
+    for run, rows in table.groupby("run"):
+        rung = rungs[run]
+        assert set(rows["batch_size"]) == {rung.batch_size}
+        assert list(rows["lr_peak"]) == pytest.approx([parse(rung.schedule).peak] * len(rows))
+        assert rows["tokens"].max() == rung.tokens
+    batches = {r.model["width"]: r.batch_size for r in rungs.values()}
+    assert batches == {16: 10, 32: 25}         # N = 3,376 and 12,640: 10.2 and 24.5 sequences

@@ -37,6 +37,12 @@ a dedicated WSD run of its budget; its rows start after the branch point. All br
 share one warmup: `warmup_fraction` of the smallest budget's steps (the warmup a dedicated run of
 that budget would have; every branch point must come after it).
 
+Per-size recipes (`optimizer.recipe`, `ladders.spec.recipes`): "olmo" and "mup" set each size's
+batch (so its tokens per step, steps and branch points), peak LR, warmup (N tokens, the same for
+all of a size's branches, which must start after it) and beta2; the held-out evaluation keeps
+about `ladder.eval_batches` × `ladder.batch_size` sequences at every size. "fixed" (the default)
+leaves every rung, run id and rung dict as before the key.
+
 By default the stable run stops at the last branch point (the largest budget's decay start), not
 at the largest budget: every step it trains is then the prefix of some branch, and running on at
 constant LR to the largest budget would cost another decay_fraction of that budget for a curve
