@@ -430,7 +430,7 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
                     "cpu-repeat": ["18", "6.32e+12"],
                     "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["36", "2.87e+13"],
                     "cpu-tasks": ["25", "2.65e+13"],
-                    "cpu-tiny": ["25", "2.65e+13"],
+                    "cpu-tiny": ["25", "2.65e+13"], "cpu-tiny-recipe": ["25", "2.65e+13"],
                     "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],
                     "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
     write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins

@@ -3,6 +3,8 @@ and a branched ladder's compute against dedicated runs for the same budgets."""
 
 from __future__ import annotations
 
+from scaling.data.schedules import parse
+
 # Assumed sustained training throughput for --dry-run time estimates, FLOP/s (a spec's
 # ladder.flops_per_second replaces it).
 DEFAULT_FLOPS_PER_SECOND = {"cpu": 1.5e10, "cuda": 2.0e14}
@@ -13,9 +15,10 @@ def estimate(rungs, device: str, flops_per_second: float | None = None) -> list[
 
     `tokens`, `steps` and `flops` count from step 0 (a branch's shared prefix included: what a
     dedicated run of that budget costs); `flops_own` and `seconds` count only what the rung
-    trains itself (a branch: its steps after the branch point). `seconds` adds the rung's task
-    scoring (`flops_tasks`: a forward pass, a third of the training FLOPs per token, over every
-    option's window at each of its rows; the held-out evaluation is not counted).
+    trains itself (a branch: its steps after the branch point); `batch_size`, `lr_peak`,
+    `warmup` (steps) and `beta2` are what an optimizer.recipe sets per size. `seconds` adds the
+    rung's task scoring (`flops_tasks`: a forward pass, a third of the training FLOPs per token,
+    over every option's window at each of its rows; the held-out evaluation is not counted).
     """
     from ladders import model as gpt
 
@@ -28,13 +31,26 @@ def estimate(rungs, device: str, flops_per_second: float | None = None) -> list[
         flops = per_token * rung.tokens
         flops_own = per_token * (rung.steps - rung.branch_step) * rung.batch_size * rung.context
         flops_tasks = per_token / 3 * task_sequences(rung) * rung.context * len(row_steps(rung))
+        schedule = parse(rung.schedule)
         rows.append({"run": rung.run, "params": counts["total"],
                      "params_nonembed": counts["nonembedding"], "tokens": rung.tokens,
                      "steps": rung.steps, "flops": flops, "flops_own": flops_own,
                      "flops_tasks": flops_tasks, "seconds": (flops_own + flops_tasks) / rate,
                      "stable": bool(rung.branch_points),
-                     "branch": rung.parent is not None})
+                     "branch": rung.parent is not None,
+                     "batch_size": rung.batch_size, "lr_peak": float(schedule.peak),
+                     "warmup": int(schedule.warmup), "beta2": rung.beta2})
     return rows
+
+
+RECIPE_COLUMNS = ("batch", "lr", "warmup", "beta2")
+
+
+def recipe_cells(row: dict) -> tuple[str, ...]:
+    """A rung's recipe columns for the --dry-run table (with an optimizer.recipe: its batch in
+    sequences, peak LR, warmup steps and beta2, which differ per size)."""
+    return (f"{row['batch_size']:,}", f"{row['lr_peak']:.3g}", f"{row['warmup']:,}",
+            f"{row['beta2']:g}")
 
 
 def row_steps(rung) -> list[int]:

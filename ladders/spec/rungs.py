@@ -37,6 +37,12 @@ a dedicated WSD run of its budget; its rows start after the branch point. All br
 share one warmup: `warmup_fraction` of the smallest budget's steps (the warmup a dedicated run of
 that budget would have; every branch point must come after it).
 
+Per-size recipes (`optimizer.recipe`, `ladders.spec.recipes`): "olmo" and "mup" set each size's
+batch (so its tokens per step, steps and branch points), peak LR, warmup (N tokens, the same for
+all of a size's branches, which must start after it) and beta2; the held-out evaluation keeps
+about `ladder.eval_batches` × `ladder.batch_size` sequences at every size. "fixed" (the default)
+leaves every rung, run id and rung dict as before the key.
+
 By default the stable run stops at the last branch point (the largest budget's decay start), not
 at the largest budget: every step it trains is then the prefix of some branch, and running on at
 constant LR to the largest budget would cost another decay_fraction of that budget for a curve
@@ -63,7 +69,9 @@ from fractions import Fraction
 
 from scaling.data.pruning_schedules import Pruning, PruningError
 from scaling.data.schedules import ScheduleError, parse
-from ladders.spec.schema import Ladder, Size, Spec, SpecError
+from ladders.spec import recipes
+from ladders.spec.recipes import FLOOR_STEPS
+from ladders.spec.schema import Size, Spec, SpecError
 
 # The shortest rung (`ladder.min_steps`, default 20): below this many optimizer steps a model's
 # loss is still in its first fall, set by its initialisation and warmup, not by its size and
@@ -135,10 +143,10 @@ def expand(spec: Spec) -> list[Rung]:
     budgets = [("per_param", b) for b in spec.budgets.per_param] + \
               [("absolute", b) for b in spec.budgets.absolute]
     rungs = []
-    per_step = ladder.batch_size * ladder.context     # tokens per optimizer step
     repeated = repeated_sizes(spec)
     if spec.model.parametrization == "mup":
         check_mup_heads(spec)
+    recipes.check_spec(spec, SpecError)
     lrs = opt.lrs or [opt.lr]
     for index, size in enumerate(spec.model.sizes):
         seeds = ladder.seeds + (ladder.repeat_seeds if index in repeated else [])
@@ -148,23 +156,33 @@ def expand(spec: Spec) -> list[Rung]:
             basis = counts["total"] if spec.tokens.params_basis == "total" \
                 else counts["nonembedding"]
             for lr, seed in itertools.product(lrs, seeds):
-                peak = lr if opt.lr_width_exponent == 0 else \
-                    lr * (opt.base_width / config.width) ** opt.lr_width_exponent
+                recipe = None if opt.recipe == "fixed" else \
+                    recipes.for_size(spec, counts["nonembedding"], lr)
+                if recipe is not None:
+                    peak = recipe.lr
+                elif opt.lr_width_exponent == 0:
+                    peak = lr
+                else:
+                    peak = lr * (opt.base_width / config.width) ** opt.lr_width_exponent
+                batch_size = ladder.batch_size if recipe is None else recipe.batch_size
+                per_step = batch_size * ladder.context     # tokens per optimizer step
                 prefix = f"{ladder.name}-w{config.width}-d{config.depth}-v{vocab_size}" + \
                     (f"-lr{lr:g}" if opt.lrs else "")
                 common = dict(
-                    model=asdict(config), batch_size=ladder.batch_size,
+                    model=asdict(config), batch_size=batch_size,
                     micro_batch=ladder.micro_batch, context=ladder.context, seed=int(seed),
                     weight_decay=float(opt.weight_decay), beta1=float(opt.beta1),
-                    beta2=float(opt.beta2), grad_clip=float(opt.grad_clip),
-                    eval_every=ladder.eval_every, eval_batches=ladder.eval_batches,
+                    beta2=float(opt.beta2 if recipe is None else recipe.beta2),
+                    grad_clip=float(opt.grad_clip), eval_every=ladder.eval_every,
+                    eval_batches=_eval_batches(ladder, batch_size),
                     checkpoint_every=ladder.checkpoint_every, compile=bool(ladder.compile),
                     threads=int(ladder.threads),
                     data={**data_for_rung(spec), "vocab_size": int(vocab_size)},
                     tasks=list(spec.tasks.names), task_items=int(spec.tasks.items),
                     task_files=spec.task_files())
                 if spec.branched:
-                    rungs += _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common)
+                    rungs += _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common,
+                                           recipe)
                     continue
                 sparsities = spec.pruning.sparsities or [None]
                 for sparsity, (kind, budget), schedule_text in itertools.product(
@@ -172,8 +190,11 @@ def expand(spec: Spec) -> list[Rung]:
                     steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
                     sized = prefix if sparsity is None else f"{prefix}-sp{sparsity:g}"
                     run = f"{sized}-{_label(kind, budget)}-{schedule_text.split(':')[0]}-s{seed}"
-                    _check_steps(spec, "tokens", kind, budget, steps, run, basis, per_step)
-                    schedule = _schedule(schedule_text, peak, steps, spec)
+                    _check_steps(spec, "tokens", kind, budget, steps, run, basis, per_step,
+                                 recipe)
+                    schedule = _schedule(schedule_text, peak, steps, spec,
+                                         None if recipe is None else
+                                         recipe.warmup_steps(ladder.context))
                     pruning = None if sparsity is None else \
                         _pruning(spec, sparsity, steps, config, counts, run)
                     rungs.append(Rung(run=run, tokens=steps * per_step, steps=steps,
@@ -255,10 +276,35 @@ def _steps(tokens, per_step) -> int:
     return max(1, math.ceil(tokens / per_step))
 
 
-def _check_steps(spec, section, kind, budget, steps, run, basis, per_step) -> None:
+def _eval_batches(ladder, batch_size) -> int:
+    """Held-out batches per evaluation: ladder.eval_batches, or with a recipe's per-size batch as
+    many as hold ladder.eval_batches x ladder.batch_size sequences (rounded up), so that every
+    size is scored on about the same held-out windows."""
+    if batch_size == ladder.batch_size:
+        return ladder.eval_batches
+    return max(1, math.ceil(ladder.eval_batches * ladder.batch_size / batch_size))
+
+
+def min_steps(spec, recipe=None) -> tuple[int, str]:
+    """The shortest rung allowed, and what sets it: ladder.min_steps, else 20, else with a
+    recipe `recipes.derived_min_steps` of the size's warmup."""
+    if spec.ladder.min_steps is not None:
+        return spec.ladder.min_steps, "ladder.min_steps"
+    if recipe is None:
+        return FLOOR_STEPS, "ladder.min_steps"
+    warmup = recipe.warmup_steps(spec.ladder.context)
+    least = recipes.derived_min_steps(warmup)
+    if least == FLOOR_STEPS:
+        return least, "ladder.min_steps"
+    return least, (f"1.25 x the warmup of {warmup} steps, so that a 20% decay starts after it; "
+                   f"optimizer.recipe = {spec.optimizer.recipe!r}, ladder.min_steps overrides it")
+
+
+def _check_steps(spec, section, kind, budget, steps, run, basis, per_step, recipe=None) -> None:
     """A budget too short for a scaling-law point, or a warmup that rounds to no step: a
     SpecError naming the budget and the rung."""
-    opt, least = spec.optimizer, spec.ladder.min_steps
+    opt = spec.optimizer
+    least, source = min_steps(spec, recipe)
     key = f"{section}.{kind}"
     if steps < least:
         needed = least * per_step / (basis if kind == "per_param" else 1)
@@ -266,11 +312,13 @@ def _check_steps(spec, section, kind, budget, steps, run, basis, per_step) -> No
         raise SpecError(
             f"{spec.path}: {key} = {budget:g} gives rung {run} {steps} optimizer step(s) of "
             f"{per_step:,} tokens; a scaling-law point needs at least {least} "
-            "(ladder.min_steps): over fewer, the loss is still in its first fall, set by the "
+            f"({source}): over fewer, the loss is still in its first fall, set by the "
             "initialisation and the warmup, not by the model's size and budget; raise it to at "
             f"least {needed:.3g}{unit}")
+    if recipe is not None:
+        return
     warmup = int(round(opt.warmup_fraction * steps))
-    smoke_test = steps < Ladder.min_steps             # below the default: min_steps lowered
+    smoke_test = steps < FLOOR_STEPS                  # below the default: min_steps lowered
     if opt.warmup_fraction > 0 and warmup == 0 and not smoke_test:
         raise SpecError(
             f"{spec.path}: {key} = {budget:g}: optimizer.warmup_fraction = "
@@ -282,7 +330,8 @@ def _label(kind, budget) -> str:
     return f"{budget:g}tpp" if kind == "per_param" else f"{budget:.3g}tok"
 
 
-def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common) -> list[Rung]:
+def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common,
+                  recipe=None) -> list[Rung]:
     """One size's stable run and its branches (see the module docstring)."""
     where, branches, opt = spec.path, spec.branches, spec.optimizer
     seed = common["seed"]
@@ -290,11 +339,19 @@ def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common) -> list[
     for kind, budget in budgets:
         steps = _steps(budget * basis if kind == "per_param" else budget, per_step)
         _check_steps(spec, "branches", kind, budget, steps,
-                     f"{prefix}-{_label(kind, budget)}-wsd-s{seed}", basis, per_step)
+                     f"{prefix}-{_label(kind, budget)}-wsd-s{seed}", basis, per_step, recipe)
         decay_steps = max(1, int(round(branches.decay_fraction * steps)))
         plan.append((kind, budget, steps, steps - decay_steps))
     plan.sort(key=lambda item: (item[2], item[3]))
-    warmup = int(round(opt.warmup_fraction * plan[0][2]))
+    if recipe is None:
+        warmup = int(round(opt.warmup_fraction * plan[0][2]))
+        lower = "lower optimizer.warmup_fraction or branches.decay_fraction"
+    else:
+        warmup = recipe.warmup_steps(spec.ladder.context)
+        lower = (f"optimizer.recipe = {opt.recipe!r} warms up over "
+                 f"{opt.recipe_warmup_per_param:g} x {recipe.params:,} tokens (N = the size's "
+                 "non-embedding parameters); raise the budget, or lower "
+                 "optimizer.recipe_warmup_per_param or branches.decay_fraction")
     if branches.stable_per_param is not None:
         stable_key, stable_steps = "stable_per_param", \
             _steps(branches.stable_per_param * basis, per_step)
@@ -311,8 +368,7 @@ def _branch_rungs(budgets, spec, peak, basis, per_step, prefix, common) -> list[
                             f"{getattr(branches, stable_key)!r})")
         if point < warmup:
             raise SpecError(f"{where}: {what} starts at step {point}, inside the warmup of "
-                            f"{warmup} steps; lower optimizer.warmup_fraction or "
-                            "branches.decay_fraction")
+                            f"{warmup} steps; {lower}")
     if stable_steps < 1:
         raise SpecError(f"{where}: branches.decay_fraction = {branches.decay_fraction!r} "
                         "leaves no stable phase to share")
@@ -354,11 +410,13 @@ def model_config(size: Size, index, vocab_size, spec, gpt):
         raise SpecError(f"{spec.path}: model.sizes[{index}]: {exc}") from None
 
 
-def _schedule(text, peak, steps, spec) -> str:
-    """The schedule string of a rung of `steps` steps, from an `optimizer.schedules` entry."""
+def _schedule(text, peak, steps, spec, warmup=None) -> str:
+    """The schedule string of a rung of `steps` steps, from an `optimizer.schedules` entry;
+    `warmup` steps (a recipe's), else optimizer.warmup_fraction of the steps."""
     opt = spec.optimizer
     kind, _, options = str(text).partition(":")
-    warmup = int(round(opt.warmup_fraction * steps))
+    if warmup is None:
+        warmup = int(round(opt.warmup_fraction * steps))
     final = opt.final_fraction * peak
     parts = [f"peak={peak!r}", f"steps={steps}", f"warmup={warmup}"]
     if kind in ("cosine", "wsd"):

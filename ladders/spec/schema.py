@@ -23,8 +23,10 @@ from typing import Literal
 
 from scaling.data.pruning_schedules import KINDS as PRUNING_KINDS
 from scaling.data.schedules import DECAYS
+from ladders.spec import recipes
 from ladders.spec.cluster import Cluster
 from ladders.spec.errors import SpecError
+from ladders.spec.recipes import RECIPES
 
 
 def _list(*values):
@@ -39,6 +41,7 @@ Fallback = Literal["stdlib"]
 Mlp = Literal["swiglu", "gelu"]
 Parametrization = Literal["standard", "mup"]
 ParamsBasis = Literal["total", "nonembedding"]
+Recipe = Literal[RECIPES]
 Decay = Literal[DECAYS]
 PruningKind = Literal[PRUNING_KINDS]
 
@@ -64,9 +67,12 @@ class Ladder:
     compile: bool = False              # torch.compile the model
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
-    min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
-    #                                    is still in its first fall); lower only for smoke tests
-    #                                    (their rungs may round the warmup to no step)
+    min_steps: int | None = None       # shortest rung allowed, optimizer steps (fewer: the loss
+    #                                    is still in its first fall); unset: 20, or with an
+    #                                    optimizer.recipe 1.25 x each size's warmup if more (a
+    #                                    20% decay then starts after the warmup);
+    #                                    lower only for smoke tests (their rungs may round the
+    #                                    warmup to no step)
     threads: int = 1                   # intra-op CPU threads of one rung (part of the rung: its
     #                                    numerics depend on it; the CPU trains cores // threads
     #                                    rungs at once); --threads / SCALING_THREADS override it
@@ -76,8 +82,10 @@ class Ladder:
 
     def check(self, where):
         for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every",
-                    "min_steps", "threads", "devices_per_rung"):
+                    "threads", "devices_per_rung"):
             _positive_int(self, "ladder", key, where)
+        if self.min_steps is not None:
+            _positive_int(self, "ladder", "min_steps", where)
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise SpecError(f"{where}: ladder.name must be letters, digits, '.', '_' or '-' (it "
                             f"names the rungs' folders), got {self.name!r}")
@@ -278,6 +286,23 @@ class Optimizer:
     schedules: list[str] = _list("cosine")  # one rung per schedule: "constant", "cosine",
     #                                         "wsd", "multistep", each with options, e.g.
     #                                         "wsd:decay_fraction=0.2,decay=sqrt"
+    recipe: Recipe = "fixed"           # per-size batch, LR, warmup and beta2
+    #                                    (ladders/spec/recipes.py): "fixed" (the keys above as
+    #                                    written), "olmo" (OLMo's ladder: all four from each
+    #                                    size's non-embedding parameters N; ladder.batch_size,
+    #                                    lr, warmup_fraction and beta2 below the threshold are
+    #                                    then unused, ladder.batch_size x eval_batches still sets
+    #                                    the held-out sequences) or "mup" (as "olmo", the peak LR
+    #                                    held at lr: muP only)
+    recipe_batch: float = 327_680      # recipe: batch at recipe_params, tokens (OLMo: 160 x 2048);
+    #                                    scales as N^(2/3), in sequences of ladder.context
+    recipe_params: float = 108e6       # recipe: the reference size N (non-embedding parameters)
+    recipe_lr: float = 0.0047          # recipe "olmo": peak LR at recipe_params; scales as N^(-1/3)
+    recipe_warmup_per_param: float = 1.0  # recipe: warmup, tokens per parameter N (OLMo: 1)
+    recipe_beta2_below: float = 0.99   # recipe: AdamW beta2 of batches under
+    #                                    recipe_beta2_threshold tokens (Porian et al. 2024);
+    #                                    larger batches use beta2
+    recipe_beta2_threshold: float = 524_288  # recipe: the batch, tokens, from which beta2 applies
 
     def check(self, where):
         _positive(self, "optimizer", "lr", where)
@@ -310,6 +335,7 @@ class Optimizer:
                 raise SpecError(f"{where}: optimizer.{key} must be in [0, 1], got {value!r}")
         if not self.schedules:
             raise SpecError(f"{where}: optimizer.schedules is empty")
+        recipes.check(self, where, SpecError)
 
 
 @dataclass
