@@ -59,6 +59,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ladders.vocab_loss import chunk_tokens, chunked_head_loss, use_chunks
+
 MLPS = ("swiglu", "gelu")
 PARAMETRIZATIONS = ("standard", "mup")
 
@@ -247,9 +249,15 @@ class GPT(nn.Module):
             for linear in (block.attn.proj, block.mlp.proj):  # residual projections: GPT-2 depth
                 nn.init.normal_(linear.weight, std=hidden_std / math.sqrt(2 * c.depth))
 
-    def forward(self, idx, targets=None):
+    def forward(self, idx, targets=None, chunk=None):
         """Logits (B, T, vocab) for token ids idx (B, T), and the mean cross-entropy in nats
-        against targets (B, T) when they are given (else loss is None)."""
+        against targets (B, T) when they are given (else loss is None).
+
+        With targets, `chunk` picks how the head's loss is computed: 0 the plain path (full
+        logits, F.cross_entropy); a number of tokens, `ladders.vocab_loss` in chunks of that
+        many, returning no logits (None); None (the default) chunks, in chunks of
+        `chunk_tokens(vocab)`, only when the micro batch's fp32 logits would exceed 64 MiB
+        (`use_chunks`): at V = 50304 from 334 tokens on, never for the bundled CPU ladders."""
         B, T = idx.shape
         if T > self.config.context:
             raise ValueError(f"sequence length {T} exceeds context {self.config.context}")
@@ -259,6 +267,11 @@ class GPT(nn.Module):
             x = block(x, cos, sin)
         x = self.norm(x)
         head = self.wte.weight if self.lm_head is None else self.lm_head.weight
+        if chunk is None and targets is not None:
+            chunk = chunk_tokens(self.config.vocab_size) \
+                if use_chunks(B * T, self.config.vocab_size) else 0
+        if targets is not None and chunk:
+            return None, chunked_head_loss(x, head, targets, self.output_mult, chunk)
         logits = F.linear(x, head) * self.output_mult
         loss = None
         if targets is not None:
