@@ -43,6 +43,8 @@ Parametrization = Literal["standard", "mup"]
 ParamsBasis = Literal["total", "nonembedding"]
 Decay = Literal[DECAYS]
 PruningKind = Literal[PRUNING_KINDS]
+# ladder.compile: false (eager), true (= "default"), or a torch.compile mode
+CompileMode = Literal[False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs"]
 
 
 @dataclass
@@ -63,7 +65,10 @@ class Ladder:
     #                                    (every rung of such a size; measures seed scatter)
     repeat_sizes: int = 1              # how many of the smallest sizes (by non-embedding
     #                                    parameters) get repeat_seeds
-    compile: bool = False              # torch.compile the model
+    compile: CompileMode = False       # torch.compile the model: true (= "default") or a mode;
+    #                                    "reduce-overhead" (CUDA graphs: less host time per
+    #                                    kernel) and "max-autotune-no-cudagraphs" (tuned
+    #                                    kernels) compile for longer
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
     min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
