@@ -71,6 +71,9 @@ class Ladder:
     #                                    kernels) compile for longer
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
+    bytes_per_second: float | None = None  # memory bandwidth of the output head's passes over
+    #                                        the logits, for --dry-run (added to the FLOPs'
+    #                                        time); unset: a rough figure per device
     min_steps: int = 20                # shortest rung allowed, optimizer steps (fewer: the loss
     #                                    is still in its first fall); lower only for smoke tests
     #                                    (their rungs may round the warmup to no step)
@@ -104,6 +107,8 @@ class Ladder:
         _positive_int(self, "ladder", "repeat_sizes", where)
         if self.flops_per_second is not None:
             _positive(self, "ladder", "flops_per_second", where)
+        if self.bytes_per_second is not None:
+            _positive(self, "ladder", "bytes_per_second", where)
 
 
 @dataclass
