@@ -7,11 +7,17 @@ Stages, each in its own process with its own time limit, each recorded even when
               sync between rows, accumulation, compile, resume on the GPU)
 3. throughput bench/train_throughput.py at GPT-2 small (124M: width 768, depth 12, context 1024,
               V = 50304), bf16, torch.compile, batch 64 in passes of 32: tokens/s and MFU against
-              the card's dense bf16 peak, beside a plain nanoGPT-style loop in the same run
+              the card's dense bf16 peak, beside a plain nanoGPT-style loop in the same run; then,
+              as time allows (--compare within the stage's budget), the plain loop with the other
+              head loss (plain cross-entropy against the chunked default) and with the compile
+              modes reduce-overhead and max-autotune-no-cudagraphs, side by side; and the same
+              bench a second time at the check ladder's smallest rung (`smallest`: its shape,
+              batch and compile setting), where the host, not the GPU, sets the pace
 4. ladder     ladders/specs/gpu-check.toml, a short branched ladder (5 sizes, 0.4M to 6.2M
               non-embedding parameters, 4 budgets each), on this machine's own Python sources
               (standard library and site-packages, whole files, up to --corpus-mb), so no rung
-              repeats data
+              repeats data; its steps per second (every run's own optimizer steps over their
+              own training seconds)
 5. backtest   Chinchilla fitted on the branches of the four smaller sizes, predicting the largest
               size's branches (`scaling backtest`)
 
@@ -50,7 +56,9 @@ TOY_THROUGHPUT = {"width": 32, "depth": 1, "heads": 2, "context": 32, "vocab": 2
                   "compile": False}
 # Stage time limits (seconds): the whole check stays under 8 minutes even if every stage hits
 # its limit. On an H100 (two runs): tests 41-52 s, throughput 54-70 s, ladder 153-170 s.
-LIMITS = {"tests": 80, "throughput": 130, "ladder": 230, "backtest": 40}
+# The throughput stage's 130 s: 100 for 124M (its --compare variants only while they fit, 15 s
+# kept for start-up) and 30 for the smallest rung's shape.
+LIMITS = {"tests": 80, "throughput": 100, "throughput_small": 30, "ladder": 230, "backtest": 40}
 TRAIN_QUERY, TEST_QUERY = "width < 320 and not stable", "width == 320 and not stable"
 TOY_TRAIN_QUERY, TOY_TEST_QUERY = "width < 64 and not stable", "width == 64 and not stable"
 
@@ -195,18 +203,58 @@ def _pytest_counts(log: Path) -> dict:
 # -- 3. throughput -------------------------------------------------------------------------------
 
 def throughput(logs: Path, smoke: bool) -> dict:
-    shape = TOY_THROUGHPUT if smoke else THROUGHPUT
-    figures = logs / "throughput.json"
+    """124M (with --compare, as time allows), then the smallest rung's shape (`smallest`); a
+    failure of the second is recorded there and does not lose the first."""
+    record = bench(TOY_THROUGHPUT if smoke else THROUGHPUT, logs / "throughput", smoke,
+                   LIMITS["throughput"], compare=True)
+    try:
+        record["smallest"] = bench(smallest_shape(smoke), logs / "throughput-smallest", smoke,
+                                   LIMITS["throughput_small"])
+    except StageFailed as exc:
+        record["smallest"] = {"ok": False, "error": str(exc), **exc.record}
+    return record
+
+
+def bench(shape: dict, stem: Path, smoke: bool, limit: float, compare: bool = False) -> dict:
+    """bench/train_throughput.py at `shape`, its JSON record (log and JSON beside `stem`)."""
+    figures = stem.with_suffix(".json")
     command = [sys.executable, "bench/train_throughput.py", "--json", str(figures),
                "--device", "cpu" if smoke else "cuda"]
     for key, value in shape.items():
         if key == "compile":
-            command += ["--compile"] if value else []
+            command += (["--compile"] + ([] if value is True else [value])) if value else []
         else:
             command += [f"--{key.replace('_', '-')}", str(value)]
-    run(command, logs / "throughput.log", LIMITS["throughput"],
+    if compare:
+        command += ["--compare", "--budget", str(limit - 15)]
+    run(command, stem.with_suffix(".log"), limit,
         env={"SCALING_THREADS": "1"} if smoke else None)
     return json.loads(figures.read_text())
+
+
+def smallest_shape(smoke: bool) -> dict:
+    """The check ladder's smallest rung (fewest parameters) as train_throughput arguments: its
+    model, batch, micro batch and compile setting (toy sizes under --smoke)."""
+    from ladders.spec import expand, load_spec
+    from ladders.spec.loading import dump_toml
+
+    spec_text = SPEC.read_text()
+    if smoke:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "gpu-check.toml"
+            path.write_text(dump_toml(toy_spec(tomllib.loads(spec_text))))
+            rungs = expand(load_spec(path))
+    else:
+        rungs = expand(load_spec(SPEC))
+    rung = min(rungs, key=lambda r: (r.model["width"], r.model["depth"]))
+    steps, warmup = (3, 2) if smoke else (30, 10)
+    return {"width": rung.model["width"], "depth": rung.model["depth"],
+            "heads": rung.model["heads"], "context": rung.context,
+            "vocab": rung.model["vocab_size"], "batch": rung.batch_size,
+            "micro_batch": rung.micro_batch or rung.batch_size, "steps": steps,
+            "warmup": warmup, "repeats": 1, "compile": rung.compile}
 
 
 # -- 4. the ladder -------------------------------------------------------------------------------
@@ -242,14 +290,36 @@ def ladder(logs: Path, smoke: bool, corpus_mb: float) -> dict:
     tokens_needed = float(last["tokens"].max())
     train_bytes = corpus["bytes"] * 0.95
     own = last["flops_own"].sum()
+    steps, training = own_steps_and_seconds(rows)
     return {"rungs": int(rows["run"].nunique()), "rows": len(rows),
-            "wall_seconds": round(seconds, 1), "training_seconds": float(last["seconds"].sum()),
-            "flops_spent": float(own), "flops_per_second": float(own / last["seconds"].sum()),
+            "wall_seconds": round(seconds, 1), "training_seconds": training,
+            "steps": steps, "steps_per_second": steps / training,
+            "flops_spent": float(own), "flops_per_second": float(own / training),
             "diverged_runs": int(last["diverged"].sum()), "corpus_files": corpus["files"],
             "corpus_bytes": corpus["bytes"], "largest_rung_tokens": tokens_needed,
             "largest_rung_epochs_about": round(tokens_needed / train_bytes, 2)
             if train_bytes else None,
             "final_losses": {r: round(float(v), 4) for r, v in zip(last["run"], last["loss"])}}
+
+
+def own_steps_and_seconds(rows) -> tuple[int, float]:
+    """Optimizer steps and training seconds the ladder's runs spent themselves: a branch's
+    `seconds` count from step 0 (its stable run's time up to the branch point included), so the
+    stable run's seconds at the branch point, interpolated between its rows, come off."""
+    import numpy as np
+
+    steps, seconds = 0, 0.0
+    for run, group in rows.groupby("run"):
+        end = group.loc[group["step"].idxmax()]
+        start_step, start_seconds = 0, 0.0
+        if "parent" in group.columns and isinstance(end.get("parent"), str):
+            stable = rows[rows["run"] == end["parent"]].sort_values("step")
+            start_step = int(end["branch_step"])
+            start_seconds = float(np.interp(start_step, [0, *stable["step"]],
+                                            [0.0, *stable["seconds"]]))
+        steps += int(end["step"]) - start_step
+        seconds += float(end["seconds"]) - start_seconds
+    return steps, seconds
 
 
 def toy_spec(spec: dict) -> dict:
@@ -335,7 +405,10 @@ def plan() -> str:
                        depth=shape["depth"], heads=shape["heads"])
     spec = load_spec(SPEC)
     rungs = expand(spec)
-    table = dry_run_table(estimate(rungs, "cuda", spec.ladder.flops_per_second), "cuda")
+    table = dry_run_table(estimate(rungs, "cuda", spec.ladder.flops_per_second,
+                                   spec.ladder.bytes_per_second), "cuda")
+    small = ", ".join(f"{k} {v}" for k, v in smallest_shape(False).items()
+                      if k not in ("steps", "warmup", "repeats"))
     lines = [
         "GPU check: stages and time limits (seconds)",
         "  1. card        the card, its memory, a bf16 8192^3 matrix product",
@@ -343,9 +416,14 @@ def plan() -> str:
         f"  3. throughput  {parameter_counts(config)['total']:,} parameters "
         f"({flops_per_token(config):.4g} FLOPs/token), batch {shape['batch']} x {shape['context']}"
         f" in passes of {shape['micro_batch']}, bf16, compiled, {shape['steps']} steps after "
-        f"{shape['warmup']}, vs a plain loop              limit {LIMITS['throughput']}",
+        f"{shape['warmup']}, vs a plain loop; then as time allows the plain loop with the "
+        f"other head loss and compile modes reduce-overhead, max-autotune-no-cudagraphs"
+        f"                 limit {LIMITS['throughput']}",
+        f"                 again at the ladder's smallest rung: {small}"
+        f"                 limit {LIMITS['throughput_small']}",
         f"  4. ladder      {SPEC.relative_to(ROOT)} on this machine's Python sources"
         f"                 limit {LIMITS['ladder']}",
+        "                 and its steps per second (own steps / own training seconds)",
         f"  5. backtest    chinchilla, --train {TRAIN_QUERY!r} --test {TEST_QUERY!r}"
         f"   limit {LIMITS['backtest']}",
         f"  at most {sum(LIMITS.values()) / 60:.1f} min plus the card check",
@@ -372,12 +450,25 @@ def headline(summary: dict) -> str:
                      f"{p['ours_tokens_per_s']:,.0f} tokens/s vs plain {p['plain_tokens_per_s']:,.0f}"
                      f" (ratio {p['ratio']:.3f})"
                      + (f", MFU ours {p['mfu_ours']:.1%} / plain {p['mfu_plain']:.1%}"
-                        if p.get("mfu_ours") is not None else ""))
+                        if p.get("mfu_ours") is not None else "") + f"; {p.get('loss')} head loss")
+        for v in p.get("variants", []):
+            lines.append(f"    plain loop, {v['name']}: " + (
+                f"{v['tokens_per_s']:,.0f} tokens/s ({v['ratio_to_plain']:.3f}x)"
+                + (f", MFU {v['mfu']:.1%}" if v.get("mfu") is not None else "")
+                if "tokens_per_s" in v else f"not run: {v.get('skipped') or v.get('error')}"))
+        s = p.get("smallest", {})
+        if "ours_tokens_per_s" in s:
+            lines.append(f"    smallest rung (width {s['width']}, depth {s['depth']}): ours "
+                         f"{s['ours_tokens_per_s']:,.0f} tokens/s"
+                         + (f", MFU {s['mfu_ours']:.1%}" if s.get("mfu_ours") is not None else ""))
+        else:
+            lines.append(f"    smallest rung: FAILED ({s.get('error')})")
     else:
         lines.append(f"  throughput: FAILED ({p.get('error')})")
     lad = stages.get("ladder", {})
     if lad.get("ok"):
         lines.append(f"  ladder: {lad['rungs']} rungs in {lad['wall_seconds']:.0f} s, "
+                     f"{lad['steps']:,} steps at {lad['steps_per_second']:.1f} steps/s, "
                      f"{lad['flops_spent']:.3g} FLOPs at {lad['flops_per_second']:.3g} FLOP/s, "
                      f"{lad['diverged_runs']} diverged; largest rung ~{lad['largest_rung_epochs_about']}"
                      f" epochs of a {lad['corpus_bytes'] / 1e6:.0f} MB corpus")

@@ -8,7 +8,16 @@ over the same number of steps after the same warm-up.
 
     python bench/train_throughput.py [--width 128 --depth 4 --heads 4 --context 128 --batch 16]
                                      [--micro-batch M] [--steps 60] [--warmup 5]
-                                     [--device cpu|cuda] [--compile] [--repeats 3] [--json OUT]
+                                     [--device cpu|cuda] [--compile [MODE]] [--repeats 3]
+                                     [--compare [--budget SECONDS]] [--json OUT]
+
+--compile takes torch.compile's default mode, or a mode by name. --compare then times the plain
+loop again, once each, with the other head loss (plain F.cross_entropy where the default
+chunks it, `ladders.vocab_loss` chunks where it does not) and with the compile modes
+"reduce-overhead" and "max-autotune-no-cudagraphs" (on CUDA, with --compile): side by side in
+`variants`. Each variant is only started while the run's elapsed time plus the time the main
+plain loop took (three times that for max-autotune) fits in --budget seconds; the others are
+listed as skipped.
 
 With --vocab 256 the tokens are bytes of the Python standard library; with a larger vocabulary,
 token ids drawn uniformly (throughput does not depend on them, and no tokenizer is trained).
@@ -36,6 +45,7 @@ import torch  # noqa: E402
 
 from ladders.cores import set_threads  # noqa: E402
 from ladders.model import GPT, GPTConfig, flops_per_token, parameter_counts  # noqa: E402
+from ladders.vocab_loss import chunk_tokens, use_chunks  # noqa: E402
 from ladders.spec import Rung  # noqa: E402
 from ladders.train import load_data, train_rung  # noqa: E402
 
@@ -67,12 +77,20 @@ def random_bins(folder: Path, vocab: int, train_tokens: int, seed: int = 0) -> d
             "vocab_size": vocab}
 
 
-def plain_loop(config, batch, micro, steps, warmup, device, compile_model, train_tokens):
-    """nanoGPT's loop: tokens/s over `steps` steps after `warmup` steps."""
+def compile_mode(compile_model):
+    """torch.compile's mode for a --compile value: None for True (its default mode)."""
+    return None if compile_model is True else compile_model
+
+
+def plain_loop(config, batch, micro, steps, warmup, device, compile_model, train_tokens,
+               chunk=None):
+    """nanoGPT's loop: tokens/s over `steps` steps after `warmup` steps. `compile_model`:
+    False, True or a torch.compile mode; `chunk`: the model's head loss (None: its default,
+    0: plain cross-entropy, a number: chunks of that many tokens)."""
     torch.manual_seed(0)
     model = GPT(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
-    step_fn = torch.compile(model) if compile_model else model
+    step_fn = torch.compile(model, mode=compile_mode(compile_model)) if compile_model else model
     data = torch.from_numpy(np.asarray(train_tokens[: 1 << 24]).astype(np.int64))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" \
         else torch.autocast("cpu", enabled=False)
@@ -87,7 +105,7 @@ def plain_loop(config, batch, micro, steps, warmup, device, compile_model, train
                 x = x.pin_memory().to(device, non_blocking=True)
                 y = y.pin_memory().to(device, non_blocking=True)
             with autocast:
-                _, loss = step_fn(x, y)
+                _, loss = step_fn(x, y, chunk=chunk)
             (loss / passes).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -119,11 +137,27 @@ def our_loop(config, batch, micro, steps, warmup, device, compile_model, data):
     return steps * batch * config.context / (rows.loc[total, "seconds"] - rows.loc[warmup, "seconds"])
 
 
+def variants(config, micro, device, compile_model) -> list[dict]:
+    """The plain loop's runs that --compare adds: the other head loss, then the compile modes
+    (CUDA and --compile only); `cost`: its expected time in units of the main plain run's."""
+    chunked = use_chunks(micro * config.context, config.vocab_size)
+    out = [{"name": "loss plain" if chunked else "loss chunked",
+            "chunk": 0 if chunked else chunk_tokens(config.vocab_size),
+            "compile": compile_model, "cost": 1.0}]
+    if device == "cuda" and compile_model:
+        out += [{"name": mode, "chunk": None, "compile": mode, "cost": cost}
+                for mode, cost in (("reduce-overhead", 1.0), ("max-autotune-no-cudagraphs", 3.0))
+                if mode != compile_model]
+    return out
+
+
 def measure(width=128, depth=4, heads=4, context=128, vocab=256, batch=16, micro_batch=None,
             steps=60, warmup=5, device=None, compile_model=False, peak=None,
-            repeats=3) -> dict:
+            repeats=3, compare=False, budget=None) -> dict:
     """Both loops on one model, `repeats` times each in turn; the medians, as a record of the
-    figures (also printed)."""
+    figures (also printed). With `compare`, the plain loop's `variants` after them, as many
+    as fit in `budget` seconds."""
+    began = time.perf_counter()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
         set_threads()       # both loops with the threads our runner would take
@@ -141,21 +175,45 @@ def measure(width=128, depth=4, heads=4, context=128, vocab=256, batch=16, micro
         tokens = load_data(data)
         plains, ourss = [], []
         for _ in range(repeats):        # alternating, so a busy spell hits both alike
+            started = time.perf_counter()
             plains.append(plain_loop(config, batch, micro, steps, warmup, device,
                                      compile_model, tokens.train))
+            plain_seconds = time.perf_counter() - started
             ourss.append(our_loop(config, batch, micro, steps, warmup, device, compile_model,
                                   data))
         plain, ours = float(np.median(plains)), float(np.median(ourss))
+        compared = []
+        for variant in variants(config, micro, device, compile_model) if compare else []:
+            name, cost = variant["name"], variant["cost"] * plain_seconds
+            if budget is not None and time.perf_counter() - began + cost > budget:
+                compared.append({"name": name, "skipped": f"about {cost:.0f} s more would pass "
+                                 f"the budget of {budget:.0f} s"})
+                continue
+            started = time.perf_counter()
+            try:
+                rate = plain_loop(config, batch, micro, steps, warmup, device,
+                                  variant["compile"], tokens.train, chunk=variant["chunk"])
+            except Exception as exc:  # noqa: BLE001 - a failing mode is a finding, not a crash
+                compared.append({"name": name, "error": f"{type(exc).__name__}: {exc}"[:300]})
+                continue
+            compared.append({"name": name, "compile": variant["compile"],
+                             "chunk": variant["chunk"], "tokens_per_s": rate,
+                             "ratio_to_plain": rate / plain,
+                             "seconds": round(time.perf_counter() - started, 1)})
     record = {"device": device, "card": torch.cuda.get_device_name() if device == "cuda" else "cpu",
               "params": parameter_counts(config)["total"], "width": width, "depth": depth,
               "heads": heads, "context": context, "vocab": vocab, "batch": batch,
               "micro_batch": micro, "steps": steps, "warmup": warmup, "compiled": compile_model,
               "threads": torch.get_num_threads(), "plain_tokens_per_s": plain,
               "ours_tokens_per_s": ours, "ratio": ours / plain, "repeats": repeats,
-              "plain_runs": plains, "ours_runs": ourss}
+              "plain_runs": plains, "ours_runs": ourss,
+              "loss": "chunked" if use_chunks(micro * context, vocab) else "plain"}
+    if compare:
+        record["variants"] = compared
     print(f"model: width {width}, depth {depth}, {record['params']:,} parameters; batch {batch} "
           f"x {context} tokens in passes of {micro}; {steps} steps after {warmup} on {device}"
-          f"{' (compiled)' if compile_model else ''}; {record['threads']} threads; median of "
+          f"{' (compiled: ' + str(compile_mode(compile_model) or 'default') + ')' if compile_model else ''}"
+          f"; {record['loss']} head loss; {record['threads']} threads; median of "
           f"{repeats} runs each")
     print(f"{'':<12} {'plain loop':>14} {'ours':>14}")
     print(f"{'tokens/s':<12} {plain:>14,.0f} {ours:>14,.0f}")
@@ -166,10 +224,18 @@ def measure(width=128, depth=4, heads=4, context=128, vocab=256, batch=16, micro
         record.update(flops_per_token=per_token, peak_flops=peak)
         if peak:
             record.update(mfu_plain=per_token * plain / peak, mfu_ours=per_token * ours / peak)
+            for variant in record.get("variants", []):
+                if "tokens_per_s" in variant:
+                    variant["mfu"] = per_token * variant["tokens_per_s"] / peak
             print(f"MFU on {record['card']}: plain {record['mfu_plain']:.1%}, ours "
                   f"{record['mfu_ours']:.1%} of {peak:.4g} FLOP/s (dense bf16 peak)")
         else:
             print(f"MFU: unknown peak for {record['card']}; pass --peak")
+    for variant in record.get("variants", []):
+        figure = f"{variant['tokens_per_s']:,.0f} tokens/s ({variant['ratio_to_plain']:.3f} of " \
+                 f"the plain loop)" + (f", MFU {variant['mfu']:.1%}" if "mfu" in variant else "") \
+            if "tokens_per_s" in variant else variant.get("skipped") or variant.get("error")
+        print(f"plain loop, {variant['name']}: {figure}")
     return record
 
 
@@ -185,7 +251,14 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--compile", nargs="?", const=True, default=False,
+                        choices=[True, "default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+                        help="torch.compile both loops (default mode, or MODE)")
+    parser.add_argument("--compare", action="store_true",
+                        help="time the plain loop again with the other head loss and the "
+                             "other compile modes")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds for the whole run: --compare skips what would not fit")
     parser.add_argument("--peak", type=float, default=None,
                         help="dense bf16 peak FLOP/s for MFU (default: the card's datasheet)")
     parser.add_argument("--repeats", type=int, default=3,
@@ -194,7 +267,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     record = measure(args.width, args.depth, args.heads, args.context, args.vocab, args.batch,
                      args.micro_batch, args.steps, args.warmup, args.device, args.compile,
-                     args.peak, args.repeats)
+                     args.peak, args.repeats, args.compare, args.budget)
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=1))
     return 0

@@ -59,6 +59,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ladders.vocab_loss import chunk_tokens, chunked_head_loss, use_chunks
+
 MLPS = ("swiglu", "gelu")
 PARAMETRIZATIONS = ("standard", "mup")
 
@@ -247,9 +249,15 @@ class GPT(nn.Module):
             for linear in (block.attn.proj, block.mlp.proj):  # residual projections: GPT-2 depth
                 nn.init.normal_(linear.weight, std=hidden_std / math.sqrt(2 * c.depth))
 
-    def forward(self, idx, targets=None):
+    def forward(self, idx, targets=None, chunk=None):
         """Logits (B, T, vocab) for token ids idx (B, T), and the mean cross-entropy in nats
-        against targets (B, T) when they are given (else loss is None)."""
+        against targets (B, T) when they are given (else loss is None).
+
+        With targets, `chunk` picks how the head's loss is computed: 0 the plain path (full
+        logits, F.cross_entropy); a number of tokens, `ladders.vocab_loss` in chunks of that
+        many, returning no logits (None); None (the default) chunks, in chunks of
+        `chunk_tokens(vocab)`, only when the micro batch's fp32 logits would exceed 64 MiB
+        (`use_chunks`): at V = 50304 from 334 tokens on, never for the bundled CPU ladders."""
         B, T = idx.shape
         if T > self.config.context:
             raise ValueError(f"sequence length {T} exceeds context {self.config.context}")
@@ -259,6 +267,11 @@ class GPT(nn.Module):
             x = block(x, cos, sin)
         x = self.norm(x)
         head = self.wte.weight if self.lm_head is None else self.lm_head.weight
+        if chunk is None and targets is not None:
+            chunk = chunk_tokens(self.config.vocab_size) \
+                if use_chunks(B * T, self.config.vocab_size) else 0
+        if targets is not None and chunk:
+            return None, chunked_head_loss(x, head, targets, self.output_mult, chunk)
         logits = F.linear(x, head) * self.output_mult
         loss = None
         if targets is not None:
@@ -311,10 +324,18 @@ def parameter_counts(config: GPTConfig) -> dict:
             "nonembedding": nonembedding}
 
 
-def flops_per_token(config: GPTConfig) -> float:
-    """Training FLOPs per token, forward plus backward, for sequences of full length `context`:
+# The version of `flops_per_token`'s accounting: 1 (until this change) counted matmuls and
+# attention only; 2 adds the head's softmax cross-entropy, 9 FLOPs per logit. The bundled run
+# tables of data/ were written under version 1 (`flops_per_token(config, cross_entropy=False)`).
+FLOPS_VERSION = 2
+CROSS_ENTROPY_FLOPS_PER_LOGIT = 9     # 3 forward (Chinchilla's softmax) + 6 backward (twice)
 
-        C = 6 * (N + vocab_size * width) + 12 * depth * context * width
+
+def flops_per_token(config: GPTConfig, cross_entropy: bool = True) -> float:
+    """Training FLOPs per token, forward plus backward, for sequences of full length `context`
+    (accounting version FLOPS_VERSION = 2):
+
+        C = 6 * (N + vocab_size * width) + 12 * depth * context * width + 9 * vocab_size
 
     N is parameter_counts(config)["nonembedding"] (norm gains included, a negligible overcount);
     vocab_size * width is the output head's matmul (counted whether tied or not); the embedding
@@ -324,11 +345,24 @@ def flops_per_token(config: GPTConfig) -> float:
     for the causal mask: 4 * context * width forward, times 3 = 12. This is the accounting of
     Hoffmann et al. 2022 (Chinchilla), Appendix F. Kaplan et al. 2020, Table 1, counts only
     2 * n_layer * n_ctx * d forward for attention (C = 6N + 6 * n_layer * n_ctx * d per token)
-    and leaves the head out of N. Softmax, norms and activations are not counted.
+    and leaves the head out of N.
+
+    The last term is the softmax cross-entropy over the vocabulary, element-wise work on each
+    of the token's vocab_size logits: 3 FLOPs per logit forward, as Chinchilla's Appendix F
+    counts a softmax ("3 x num_heads x seq_len x seq_len" for attention's: here subtracting the
+    max, the exp and the sum of the logsumexp; the target's pick and the log are per token, not
+    per logit), and twice that backward, Chinchilla's rule for every term (op by op the
+    gradient softmax - onehot recomputes the softmax, subtract and exp, and scales it: about
+    3), so 9 per logit. It is 9 / (6 * width) of the head's matmul (0.2% at width 768) and
+    matters for FLOPs hardly at all; large-V heads cost time because they are memory-bound,
+    which `ladders.spec.cost` estimates separately. Softmax in attention, norms, activations
+    and the muP multiplier are not counted. `cross_entropy=False` leaves the term out: version
+    1 of this formula, with which the bundled run tables' `flops` were computed.
     """
     n = parameter_counts(config)["nonembedding"]
     v, w = config.vocab_size, config.width
-    return float(6 * (n + v * w) + 12 * config.depth * config.context * w)
+    head_softmax = CROSS_ENTROPY_FLOPS_PER_LOGIT * v if cross_entropy else 0
+    return float(6 * (n + v * w) + 12 * config.depth * config.context * w + head_softmax)
 
 
 def default_depth(width: int) -> int:

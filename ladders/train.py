@@ -250,8 +250,8 @@ def train_rung(rung, work: Path, device: str = "cpu", resume: bool = False,
     trained = model
     if world > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model)
-    if rung.compile:
-        trained = torch.compile(trained)
+    if rung.compile:            # true: torch.compile's default mode; or a mode by name
+        trained = torch.compile(trained, mode=None if rung.compile is True else rung.compile)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" \
         else torch.autocast("cpu", enabled=False)
     evaluation = token_data.eval_batches(tokens.valid, rung.batch_size, rung.context,

@@ -176,7 +176,32 @@ def test_flops_per_token_matches_documented_formula(tie):
     V, d, L, T = 100, 48, 3, 24
     nonembedding = model.num_parameters() - V * d * (1 if tie else 2)
     assert nonembedding == L * (2 * d + 4 * d * d + 2 * d * 4 * d) + d
-    assert flops_per_token(config) == 6 * (nonembedding + V * d) + 12 * L * T * d
+    assert flops_per_token(config) == 6 * (nonembedding + V * d) + 12 * L * T * d + 9 * V
+    # version 1 (the bundled tables' flops): no cross-entropy term
+    assert flops_per_token(config, cross_entropy=False) == \
+        6 * (nonembedding + V * d) + 12 * L * T * d
+
+
+def test_bundled_tables_keep_version_1_flops():
+    """data/cpu_vocab's flops were written before the cross-entropy term (FLOPS_VERSION 1):
+    every row is flops_per_token(config, cross_entropy=False) x tokens, 9·V less per token than
+    the current formula, and the tables are not rewritten."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from ladders.model import FLOPS_VERSION
+    from ladders.spec import expand, load_spec
+
+    root = Path(__file__).resolve().parents[1]
+    rows = pd.read_parquet(root / "data" / "cpu_vocab" / "runs.parquet")
+    rungs = {r.run: r for r in expand(load_spec(root / "ladders" / "specs" / "cpu-vocab.toml"))}
+    assert FLOPS_VERSION == 2
+    for run, group in rows.groupby("run"):
+        config = GPTConfig(**rungs[run].model)
+        old = flops_per_token(config, cross_entropy=False)
+        assert (group["flops"] == old * group["tokens"]).all(), run
+        assert flops_per_token(config) - old == 9 * config.vocab_size
 
 
 @pytest.mark.parametrize("target", [1e5, 1e6, 1e7])
@@ -233,7 +258,9 @@ def test_flops_per_token_against_torch_flop_counter(vocab, context, width, depth
                                                     tie, parametrization):
     """`flops_per_token` against what torch counts on real models, exactly.
 
-    The formula differs from the counted matmuls by two known terms per token:
+    The formula differs from the counted matmuls by three known terms per token:
+    - the head's softmax cross-entropy, 9·vocab (element-wise: FlopCounterMode counts matmuls
+      and attention only);
     - the RMSNorm gains, 6·(2·depth + 1)·width: they are in N (6N) but are no matmul;
     - attention, 12·depth·context·width (q.K^T and A.V at the full context, forward and
       backward, not halved for the causal mask). On CPU, scaled_dot_product_attention runs the
@@ -256,14 +283,15 @@ def test_flops_per_token_against_torch_flop_counter(vocab, context, width, depth
     formula = flops_per_token(config) * tokens
     norm_gains = 6 * (2 * depth + 1) * width * tokens
     attention = 12 * depth * context * width * tokens
+    cross_entropy = 9 * vocab * tokens
 
     counts, ran = counted_flops(config, batch)
     assert aten._scaled_dot_product_flash_attention_for_cpu in ran
     assert aten._scaled_dot_product_flash_attention_for_cpu not in flop_registry
     assert set(counts) == {aten.mm}                       # linear layers only
-    assert formula - sum(counts.values()) == attention + norm_gains
+    assert formula - sum(counts.values()) == attention + norm_gains + cross_entropy
 
     counts, ran = counted_flops(config, batch, SDPBackend.MATH)
     assert aten._scaled_dot_product_flash_attention_for_cpu not in ran
     assert counts[aten.bmm] == attention                  # q.K^T, A.V: full context, fwd + bwd
-    assert formula - sum(counts.values()) == norm_gains
+    assert formula - sum(counts.values()) == norm_gains + cross_entropy

@@ -426,12 +426,12 @@ def test_bundled_specs_by_name_from_any_directory(tmp_path, capsys, monkeypatch)
     rows = {line.split()[0]: line.split()[1:3] for line in lines[1:] if line.strip()
             and not line.startswith("(")}
     assert rows == {"cpu-coord": ["4", "7.22e+11"], "cpu-mup": ["27", "1.37e+14"],
-                    "cpu-mup-lr": ["162", "6.34e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"],
-                    "cpu-repeat": ["18", "6.32e+12"],
-                    "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["36", "2.87e+13"],
-                    "cpu-tasks": ["25", "2.65e+13"],
-                    "cpu-tiny": ["25", "2.65e+13"], "cpu-tiny-recipe": ["25", "2.65e+13"],
-                    "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.68e+13"],
+                    "cpu-mup-lr": ["162", "6.35e+13"], "cpu-mup-lr-sp": ["81", "3.17e+13"],
+                    "cpu-repeat": ["18", "6.35e+12"],
+                    "cpu-schedules": ["3", "1.18e+13"], "cpu-sparse": ["36", "2.88e+13"],
+                    "cpu-tasks": ["25", "2.66e+13"],
+                    "cpu-tiny": ["25", "2.66e+13"], "cpu-tiny-recipe": ["25", "2.66e+13"],
+                    "cpu-tiny-seeds": ["45", "2.81e+13"], "cpu-vocab": ["64", "2.71e+13"],
                     "gpu-check": ["25", "7.61e+15"], "gpu-small": ["25", "2.46e+19"]}
     write(tmp_path, GOOD, "cpu-tiny.toml")          # a file of that name here wins
     assert cli.main(["ladder", "run", "cpu-tiny.toml", "--dry-run"]) == 0

@@ -16,12 +16,13 @@ Unknown keys, wrong types, impossible values and missing files are `SpecError`s:
 the file and the key, exit 2 from the CLI.
 """
 
-from ladders.spec.cost import DEFAULT_FLOPS_PER_SECOND, compute, compute_line, estimate
+from ladders.spec.cost import (DEFAULT_BYTES_PER_SECOND, DEFAULT_FLOPS_PER_SECOND, compute,
+                               compute_line, estimate)
 from ladders.spec.rungs import Rung, expand
 from ladders.spec.docs import schema_markdown
 from ladders.spec.loading import bundled_specs, dump_toml, find_spec, load_spec, spec_summary
 from ladders.spec.schema import Spec, SpecError
 
-__all__ = ["DEFAULT_FLOPS_PER_SECOND", "Rung", "Spec", "SpecError", "bundled_specs", "compute",
+__all__ = ["DEFAULT_BYTES_PER_SECOND", "DEFAULT_FLOPS_PER_SECOND", "Rung", "Spec", "SpecError", "bundled_specs", "compute",
            "compute_line", "dump_toml", "estimate", "expand", "find_spec", "load_spec",
            "schema_markdown", "spec_summary"]

@@ -79,7 +79,8 @@ def _short_type(kind) -> str:
     if origin is list:
         return f"list[{_short_type(args[0])}]"
     if origin is Literal:
-        return " | ".join(f'`"{a}"`' for a in args)
+        return " | ".join(f"`{str(a).lower()}`" if isinstance(a, bool) else f'`"{a}"`'
+                          for a in args)
     if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
         return "table"
     return kind.__name__

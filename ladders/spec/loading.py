@@ -221,8 +221,8 @@ def _value(value, kind, label, where):
         (inner,) = args
         return [_value(item, inner, f"{label}[{index}]", where)
                 for index, item in enumerate(value)]
-    if origin is Literal:
-        if value not in args or not isinstance(value, str):
+    if origin is Literal:               # strings, or true/false where the Literal lists them
+        if value not in args or not isinstance(value, (str, bool)):
             raise SpecError(f"{where}: {label} must be {type_name(kind)}, got {value!r}")
         return value
     if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
@@ -249,7 +249,8 @@ def type_name(kind) -> str:
         plural = {"an integer": "integers", "a number": "numbers", "a string": "strings"}
         return "a list of " + plural.get(inner, "tables like " + inner.removeprefix("a table "))
     if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
+        return "one of " + ", ".join(str(a).lower() if isinstance(a, bool) else repr(a)
+                                     for a in args)
     if isinstance(kind, type) and hasattr(kind, "__dataclass_fields__"):
         return "a table { " + ", ".join(f.name for f in fields(kind)) + " }"
     return {int: "an integer", float: "a number", bool: "true or false",

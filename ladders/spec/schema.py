@@ -44,6 +44,8 @@ ParamsBasis = Literal["total", "nonembedding"]
 Recipe = Literal[RECIPES]
 Decay = Literal[DECAYS]
 PruningKind = Literal[PRUNING_KINDS]
+# ladder.compile: false (eager), true (= "default"), or a torch.compile mode
+CompileMode = Literal[False, True, "default", "reduce-overhead", "max-autotune-no-cudagraphs"]
 
 
 @dataclass
@@ -64,9 +66,15 @@ class Ladder:
     #                                    (every rung of such a size; measures seed scatter)
     repeat_sizes: int = 1              # how many of the smallest sizes (by non-embedding
     #                                    parameters) get repeat_seeds
-    compile: bool = False              # torch.compile the model
+    compile: CompileMode = False       # torch.compile the model: true (= "default") or a mode;
+    #                                    "reduce-overhead" (CUDA graphs: less host time per
+    #                                    kernel) and "max-autotune-no-cudagraphs" (tuned
+    #                                    kernels) compile for longer
     flops_per_second: float | None = None  # sustained training FLOP/s for --dry-run time
     #                                        estimates; unset: a rough figure per device
+    bytes_per_second: float | None = None  # memory bandwidth of the output head's passes over
+    #                                        the logits, for --dry-run (added to the FLOPs'
+    #                                        time); unset: a rough figure per device
     min_steps: int | None = None       # shortest rung allowed, optimizer steps (fewer: the loss
     #                                    is still in its first fall); unset: 20, or with an
     #                                    optimizer.recipe 1.25 x each size's warmup if more (a
@@ -111,6 +119,8 @@ class Ladder:
         _positive_int(self, "ladder", "repeat_sizes", where)
         if self.flops_per_second is not None:
             _positive(self, "ladder", "flops_per_second", where)
+        if self.bytes_per_second is not None:
+            _positive(self, "ladder", "bytes_per_second", where)
 
 
 @dataclass
