@@ -85,7 +85,9 @@ bench: $(STAMP)
 # The GPU check (bench/gpu_check.py): GPU tests, 124M throughput and MFU against a plain loop, a
 # short branched ladder and its backtest, in one JSON summary (out/gpu-check.json); under 8 minutes
 # on one GPU. `$(PY) bench/gpu_check.py --dry-run` prints the plan on a machine without one.
+# The plan (pool, recipe, rungs) prints first; the `+` runs it under `make gpu-check --dry-run` too.
 gpu-check: $(STAMP)
+	+$(PY) bench/gpu_check.py --dry-run
 	$(PY) bench/gpu_check.py --out out/gpu-check.json
 
 clean:

@@ -406,7 +406,8 @@ def plan() -> str:
     spec = load_spec(SPEC)
     rungs = expand(spec)
     table = dry_run_table(estimate(rungs, "cuda", spec.ladder.flops_per_second,
-                                   spec.ladder.bytes_per_second), "cuda")
+                                   spec.ladder.bytes_per_second), "cuda", spec.optimizer.recipe)
+    pool = pool_line(spec)
     small = ", ".join(f"{k} {v}" for k, v in smallest_shape(False).items()
                       if k not in ("steps", "warmup", "repeats"))
     lines = [
@@ -424,6 +425,7 @@ def plan() -> str:
         f"  4. ladder      {SPEC.relative_to(ROOT)} on this machine's Python sources"
         f"                 limit {LIMITS['ladder']}",
         "                 and its steps per second (own steps / own training seconds)",
+        f"                 {pool}",
         f"  5. backtest    chinchilla, --train {TRAIN_QUERY!r} --test {TEST_QUERY!r}"
         f"   limit {LIMITS['backtest']}",
         f"  at most {sum(LIMITS.values()) / 60:.1f} min plus the card check",
@@ -431,6 +433,19 @@ def plan() -> str:
         table,
     ]
     return "\n".join(lines)
+
+
+def pool_line(spec) -> str:
+    """How the ladder stage fills the machine: `scaling ladder run` trains one rung per slot of
+    ladder.devices_per_rung GPUs (ladders/pool.py), every GPU busy."""
+    import torch
+
+    per_rung = spec.ladder.devices_per_rung
+    here = torch.cuda.device_count()
+    seen = f"{here} here: {max(1, here // per_rung)} rungs at once" if here else \
+        "none on this machine"
+    return (f"pool: one worker per {per_rung} GPU(s) of the machine, each training its own rung, "
+            f"branches starting at their branch points (GPUs: {seen})")
 
 
 def headline(summary: dict) -> str:

@@ -46,6 +46,7 @@ from ladders.progress import Progress
 from ladders.spec import (SpecError, bundled_specs, compute, compute_line, estimate, expand,
                           load_spec, spec_summary)
 from ladders.spec.corpus_check import check_corpus
+from ladders.spec.cost import RECIPE_COLUMNS, recipe_cells
 from scaling.errors import ScalingError
 from scaling.data.table_files import write_runs
 
@@ -129,6 +130,11 @@ def check_outputs(spec, out) -> None:
     if data.corpus == "bins":
         inputs += [(f"data.{key}", spec.resolve(getattr(data, key)))
                    for key in ("train_bin", "valid_bin")]
+    if data.corpus == "hf":
+        inputs += [("data.hf_files", path) for pattern in data.hf_files
+                   for path in glob.glob(str(spec.resolve(pattern)), recursive=True)]
+    if data.tokenizer_file:
+        inputs.append(("data.tokenizer_file", spec.resolve(data.tokenizer_file)))
     inputs += [("tasks.files", entry.partition("=")[2]) for entry in spec.task_files()]
     check_distinct([("--out", out)], inputs)
 
@@ -157,15 +163,20 @@ def check_existing_table(out, rungs, resume: bool, force: bool) -> None:
                            "another --out")
 
 
-def dry_run_table(rows: list[dict], device: str) -> str:
+def dry_run_table(rows: list[dict], device: str, recipe: str = "fixed") -> str:
+    """The --dry-run table of `estimate` rows; with an optimizer.recipe other than "fixed", a
+    rung's batch (sequences), peak LR, warmup steps and beta2 too, which it sets per size."""
     from scaling.output.format import table
 
     branched = any(r["stable"] for r in rows)
+    per_size = recipe != "fixed"
     columns = ("run", "params", "params_nonembed", "tokens", "steps", "flops") + \
-        (("own flops",) if branched else ()) + ("est. s",)
+        (("own flops",) if branched else ()) + (RECIPE_COLUMNS if per_size else ()) + \
+        ("est. s",)
     body = [(r["run"], f"{r['params']:,}", f"{r['params_nonembed']:,}", f"{r['tokens']:.3g}",
              f"{r['steps']:,}", f"{r['flops']:.3g}")
-            + ((f"{r['flops_own']:.3g}",) if branched else ()) + (f"{r['seconds']:.0f}",)
+            + ((f"{r['flops_own']:.3g}",) if branched else ())
+            + (recipe_cells(r) if per_size else ()) + (f"{r['seconds']:.0f}",)
             for r in rows]
     total = sum(r["seconds"] for r in rows)
     text = (table(columns, body, right=columns[1:])
@@ -173,6 +184,10 @@ def dry_run_table(rows: list[dict], device: str) -> str:
               f"about {total / 60:.1f} min on {device}")
     if branched:
         text += "\n" + compute_line(compute(rows))
+    if per_size:
+        text += f"\nrecipe: {recipe} (per size: batch ∝ N^(2/3), warmup ∝ N tokens, beta2 by " \
+                "batch" + (", LR ∝ N^(-1/3)" if recipe == "olmo" else ", LR fixed (muP)") + \
+                "; docs/ladders.md, Per-size recipes)"
     return text
 
 
@@ -238,7 +253,9 @@ def run_ladder(spec_path, out, device: str = "auto", resume: bool = False,
         layout(device, override or spec.ladder.threads, spec.ladder.devices_per_rung, workers,
                roll=not dry_run, where=str(spec.path))
     if dry_run:
-        text = dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second), device)
+        text = dry_run_table(estimate(rungs, device, spec.ladder.flops_per_second,
+                                      spec.ladder.bytes_per_second), device,
+                             spec.optimizer.recipe)
         if shape is not None:
             lines = text.splitlines()
             at = next(i for i, line in enumerate(lines) if " rungs, " in line) + 1
@@ -360,7 +377,8 @@ def specs_table() -> str:
     rows = []
     for name, path in bundled_specs().items():
         spec = load_spec(path)
-        rungs = estimate(expand(spec), "cpu", spec.ladder.flops_per_second)
+        rungs = estimate(expand(spec), "cpu", spec.ladder.flops_per_second,
+                         spec.ladder.bytes_per_second)
         rows.append((name, f"{len(rungs)}", f"{sum(r['flops_own'] for r in rungs):.3g}",
                      spec_summary(path)))
     folder = next(iter(bundled_specs().values())).parent

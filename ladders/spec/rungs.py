@@ -98,7 +98,7 @@ class Rung:
     eval_every: int
     eval_batches: int
     checkpoint_every: int
-    compile: bool
+    compile: bool | str           # ladder.compile: false, true or a torch.compile mode
     data: dict = field(default_factory=dict)   # corpus, tokenizer and vocab size
     micro_batch: int | None = None  # sequences per forward/backward pass on one device; None:
     #                               the whole batch of each rank at once (no accumulation)
@@ -175,7 +175,7 @@ def expand(spec: Spec) -> list[Rung]:
                     beta2=float(opt.beta2 if recipe is None else recipe.beta2),
                     grad_clip=float(opt.grad_clip), eval_every=ladder.eval_every,
                     eval_batches=_eval_batches(ladder, batch_size),
-                    checkpoint_every=ladder.checkpoint_every, compile=bool(ladder.compile),
+                    checkpoint_every=ladder.checkpoint_every, compile=ladder.compile,
                     threads=int(ladder.threads),
                     data={**data_for_rung(spec), "vocab_size": int(vocab_size)},
                     tasks=list(spec.tasks.names), task_items=int(spec.tasks.items),
