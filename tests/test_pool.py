@@ -148,9 +148,20 @@ def test_a_killed_worker_ends_the_ladder_in_one_line_and_resume_finishes_it(
     assert not (folder / "status.json").exists()
     partial = pd.read_parquet(out)               # what finished is in the table
     assert long_stable.run in set(partial["run"]) and len(partial) < len(table)
+    # `scaling ladder status` reads the pool's folder: the killed rung failed (worker.json's
+    # process is gone, no status.json), what ended is done, and after --resume every rung is
+    assert cli.main(["ladder", "status", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    states = {row["run"]: row["state"] for row in report["rungs"]}
+    assert states[long_stable.run] == "failed"
+    assert {run for run, state in states.items() if state == "done"} == \
+        {run for run in set(partial["run"]) if (work_dir(out) / run / "status.json").exists()}
     resumed = run_ladder(path, out, device="cpu", progress=False, resume=True, workers=2)
     assert_same_table(resumed, table)
     assert not resumed.duplicated(["run", "step"]).any()
+    assert cli.main(["ladder", "status", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"done": len(expand(load_spec(path)))}
 
 
 @pytest.mark.slow

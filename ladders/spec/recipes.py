@@ -104,11 +104,9 @@ def derived_min_steps(warmup_steps: int) -> int:
 
 def check(opt, where, error) -> None:
     """The checks of the recipe keys (called by `Optimizer.check`); `error` is SpecError."""
-    from ladders.spec.schema import Optimizer
-
     if opt.recipe == "fixed":
-        for key in RECIPE_KEYS:
-            if getattr(opt, key) != getattr(Optimizer, key):
+        for key in RECIPE_KEYS:                 # the class attribute: the key's default
+            if getattr(opt, key) != getattr(type(opt), key):
                 raise error(f"{where}: optimizer.{key} is set but optimizer.recipe = 'fixed' "
                             "uses no recipe; set optimizer.recipe = 'olmo' or 'mup', or remove "
                             "the key")

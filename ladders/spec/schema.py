@@ -26,6 +26,7 @@ from scaling.data.schedules import DECAYS
 from ladders.spec import recipes
 from ladders.spec.cluster import Cluster
 from ladders.spec.errors import SpecError
+from ladders.spec.value_checks import _budgets, _is_positive, _positive, _positive_int
 from ladders.spec.recipes import RECIPES
 
 
@@ -474,31 +475,3 @@ class Spec:
 
         return [f"{name}={self.resolve(path)}" for name, path in map(split_entry,
                                                                      self.tasks.files)]
-
-
-# --- value checks --------------------------------------------------------------------------------
-
-
-def _is_positive(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value) and value > 0
-
-
-def _positive(part, label, key, where):
-    value = getattr(part, key)
-    if not _is_positive(value):
-        raise SpecError(f"{where}: {label}.{key} must be positive, got {value!r}")
-
-
-def _positive_int(part, label, key, where):
-    value = getattr(part, key)
-    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-        raise SpecError(f"{where}: {label}.{key} must be a positive integer, got {value!r}")
-
-
-def _budgets(part, label, where):
-    for kind in ("per_param", "absolute"):
-        for budget in getattr(part, kind):
-            if not _is_positive(budget):
-                raise SpecError(f"{where}: {label}.{kind} values must be positive, "
-                                f"got {budget!r}")
