@@ -160,7 +160,7 @@ def text_corpus(globs: Sequence[str] | str) -> Corpus:
     return Corpus(name=f"text-{h[:12]}", documents=documents, names=names, hash=h)
 
 
-def _name_uniform(name: str) -> float:
+def name_uniform(name: str) -> float:
     """A number in [0, 1) fixed by the document name (sha256, first 8 bytes)."""
     digest = hashlib.sha256(name.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
@@ -177,7 +177,7 @@ def split_corpus(corpus: Corpus, valid_fraction: float = 0.05) -> tuple[Corpus, 
     """
     if not 0.0 < float(valid_fraction) < 1.0:
         raise ValueError(f"valid_fraction must lie in (0, 1), got {valid_fraction}")
-    u = [_name_uniform(n) for n in corpus.names]
+    u = [name_uniform(n) for n in corpus.names]
     is_valid = [x < valid_fraction for x in u]
     n = len(u)
     if n >= 2:

@@ -40,7 +40,7 @@ from scaling.output.atomic import write_bytes
 DOC_SEPARATOR = "\n\n"
 #: Documents tokenised per call to ``encode_batch`` (bounds the memory of BPE encodings).
 _ENCODE_CHUNK = 64
-_TOKEN_CACHE_FORMAT = 2          # 2: the sidecar records the split's characters
+TOKEN_CACHE_FORMAT = 2          # 2: the sidecar records the split's characters
 
 
 @dataclass
@@ -104,13 +104,13 @@ def _tokenise_stream(documents: Sequence[str], tokenizer, dtype: np.dtype) -> np
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-def _memmap(path: Path, dtype: np.dtype, length: int) -> np.ndarray:
+def memmap_tokens(path: Path, dtype: np.dtype, length: int) -> np.ndarray:
     if length == 0:  # np.memmap cannot map an empty file
         return np.zeros(0, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=(length,))
 
 
-def _read_cached(bin_path: Path, meta_path: Path, expect: dict) -> tuple[np.ndarray, int] | None:
+def read_cached(bin_path: Path, meta_path: Path, expect: dict) -> tuple[np.ndarray, int] | None:
     """(tokens, characters) of the cached split when its sidecar matches ``expect`` and the
     file size agrees, else None."""
     try:
@@ -128,7 +128,7 @@ def _read_cached(bin_path: Path, meta_path: Path, expect: dict) -> tuple[np.ndar
         return None
     if size != length * dtype.itemsize:
         return None
-    return _memmap(bin_path, dtype, length), characters
+    return memmap_tokens(bin_path, dtype, length), characters
 
 
 def stream_characters(documents: Sequence[str]) -> int:
@@ -154,7 +154,7 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
     cache_dir.mkdir(parents=True, exist_ok=True)
     dtype = np.dtype(tokenizer.dtype)
     expect = {
-        "format": _TOKEN_CACHE_FORMAT,
+        "format": TOKEN_CACHE_FORMAT,
         "corpus_hash": corpus.hash,
         "tokenizer": tokenizer.name,
         "tokenizer_fingerprint": getattr(tokenizer, "fingerprint", tokenizer.name),
@@ -167,7 +167,7 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
     arrays: dict[str, np.ndarray] = {}
     characters: dict[str, int] = {}
     for split in ("train", "valid"):
-        cached = _read_cached(paths[split], paths[split].with_suffix(".json"), expect)
+        cached = read_cached(paths[split], paths[split].with_suffix(".json"), expect)
         if cached is None:
             break
         arrays[split], characters[split] = cached
@@ -181,7 +181,7 @@ def load_tokens(corpus: Corpus, tokenizer, cache_dir: Path, valid_fraction: floa
                         documents=len(docs[split]), characters=characters[split])
             write_bytes(paths[split].with_suffix(".json"),
                                (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
-            arrays[split] = _memmap(paths[split], dtype, int(stream.shape[0]))
+            arrays[split] = memmap_tokens(paths[split], dtype, int(stream.shape[0]))
     per_token = getattr(tokenizer, "token_characters", None)
     per_token = None if per_token is None else per_token()   # None: unknown for this vocabulary
     return TokenData(train=arrays["train"], valid=arrays["valid"], vocab_size=int(tokenizer.vocab_size),

@@ -13,7 +13,7 @@ the fly: no step holds the whole dataset in memory.
   folder (``ladders.corpus.glob_files``), sizes and contents (sha256); with the text column and
   ``max_bytes``. Token caches and the BPE are keyed by it, so a second load reads neither the
   shards' text nor the hub.
-* Split: a document is held out when the split number (``ladders.corpus._name_uniform``) of
+* Split: a document is held out when the split number (``ladders.corpus.name_uniform``) of
   its id is below ``valid_fraction``, its id being **the sha256 hex of its text**: not its
   shard or row, so the split does not depend on where the files lie, how rows are cut into
   shards or in what order they stream, and two copies of one text always fall on the same side.
@@ -42,8 +42,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ladders.corpus import _name_uniform, glob_files, stdlib_corpus
-from ladders.data import (DOC_SEPARATOR, TokenData, _memmap, _read_cached, _TOKEN_CACHE_FORMAT,
+from ladders.corpus import name_uniform, glob_files, stdlib_corpus
+from ladders.data import (DOC_SEPARATOR, TokenData, memmap_tokens, read_cached, TOKEN_CACHE_FORMAT,
                           load_tokens)
 from ladders.tokenizer import bpe_cache_path, get_tokenizer, train_bpe
 from scaling.output.atomic import atomic_path, write_bytes
@@ -280,7 +280,7 @@ def _hub_texts(name: str, rows, column: str) -> Iterator[str]:
 
 def is_held_out(text: str, valid_fraction: float) -> bool:
     """Whether a document is held out: the split number of its text's sha256 hex."""
-    return _name_uniform(hashlib.sha256(text.encode("utf-8")).hexdigest()) < valid_fraction
+    return name_uniform(hashlib.sha256(text.encode("utf-8")).hexdigest()) < valid_fraction
 
 
 def split_side(corpus: HFCorpus, valid_fraction: float, held_out: bool) -> Iterator[str]:
@@ -317,14 +317,14 @@ def load_hf_tokens(corpus: HFCorpus, tokenizer, cache_dir: Path,
     time, and memory-mapped; a cache whose sidecars match opens no stream."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    expect = {"format": _TOKEN_CACHE_FORMAT, "corpus_hash": corpus.hash,
+    expect = {"format": TOKEN_CACHE_FORMAT, "corpus_hash": corpus.hash,
               "tokenizer": tokenizer.name,
               "tokenizer_fingerprint": getattr(tokenizer, "fingerprint", tokenizer.name),
               "vocab_size": int(tokenizer.vocab_size), "valid_fraction": float(valid_fraction),
               "separator": DOC_SEPARATOR, "split_by": SPLIT_BY}
     stem = f"tokens-{corpus.hash[:16]}-{tokenizer.name}"
     paths = {s: cache_dir / f"{stem}-{s}.bin" for s in ("train", "valid")}
-    found = {s: _read_cached(paths[s], paths[s].with_suffix(".json"), expect) for s in paths}
+    found = {s: read_cached(paths[s], paths[s].with_suffix(".json"), expect) for s in paths}
     if all(v is not None for v in found.values()):
         arrays = {s: found[s][0] for s in paths}
         characters = {s: found[s][1] for s in paths}
@@ -374,7 +374,7 @@ def _tokenise(corpus, tokenizer, paths, expect, valid_fraction):
         meta = dict(expect, split=split, dtype=dtype.name, **count[split])
         write_bytes(path.with_suffix(".json"),
                     (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
-        arrays[split] = _memmap(path, dtype, count[split]["length"])
+        arrays[split] = memmap_tokens(path, dtype, count[split]["length"])
         characters[split] = count[split]["characters"]
     return arrays, characters
 

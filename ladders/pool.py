@@ -212,9 +212,13 @@ def run_pool(rungs, work: Path, device: str, resume: bool, shape: Layout, on_end
     """Train `rungs` in `shape.workers` slots; `on_end()` after every rung that ends (the
     parent rewrites the table there). Raises a one-line ScalingError when a rung failed or its
     worker died, after the other running rungs have finished."""
-    from ladders.checkpoints import status
+    from ladders.checkpoints import check_same_rung, status
 
     work = Path(work)
+    if resume:          # every folder holds this spec's rung, finished ones too (one line)
+        for rung in rungs:
+            if (work / rung.run / "rung.json").exists():
+                check_same_rung(rung, work / rung.run)
     order = {rung.run: index for index, rung in enumerate(rungs)}
     pending = {rung.run: rung for rung in rungs
                if not (resume and status(work / rung.run) is not None)}

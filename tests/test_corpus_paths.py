@@ -43,7 +43,7 @@ def test_the_same_files_elsewhere_split_and_hash_the_same(tmp_path):
     assert valid_a.names == valid_b.names and train_a.names == train_b.names
     assert 1 <= len(valid_a) < len(TREE) and (train_a.hash, valid_a.hash) == (train_b.hash, valid_b.hash)
     # the split is the hash of the relative name, whatever the absolute path
-    assert valid_a.names == [n for n in sorted(TREE) if C._name_uniform(n) < 0.25]
+    assert valid_a.names == [n for n in sorted(TREE) if C.name_uniform(n) < 0.25]
     # two patterns: each file relative to its own pattern's folder
     parts = C.text_corpus([f"{second}/part0/*.txt", f"{second}/part1/*.txt"])
     assert parts.names == sorted(n.split("/")[1] for n in TREE if n.startswith(("part0", "part1")))

@@ -202,7 +202,7 @@ def names_between(low, high, count, prefix="doc"):
     found = []
     for i in range(100_000):
         name = f"{prefix}{i}.txt"
-        if low <= C._name_uniform(name) < high:
+        if low <= C.name_uniform(name) < high:
             found.append(name)
             if len(found) == count:
                 return found

@@ -49,7 +49,7 @@ def write_shards(root: Path) -> Path:
 
 def held_out(text: str) -> bool:
     """The split computed here from each document's id, the sha256 hex of its text."""
-    return C._name_uniform(hashlib.sha256(text.encode()).hexdigest()) < FRACTION
+    return C.name_uniform(hashlib.sha256(text.encode()).hexdigest()) < FRACTION
 
 
 @pytest.fixture

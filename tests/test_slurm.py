@@ -88,15 +88,16 @@ def test_cluster_errors_are_one_line_at_dry_run(tmp_path, capsys, flags, cluster
 
 
 def test_a_time_limit_below_a_rungs_estimate_needs_requeue_chains(tmp_path, capsys):
-    """At 1e4 FLOP/s the longest rung, the 30-step stable run (9.2e7 FLOPs of its own, as
-    --dry-run lists them), takes 153 min: the error names it and both times."""
+    """At 1e4 FLOP/s the longest rung, the 30-step stable run (its own FLOPs as --dry-run lists
+    them, plus its output head's memory traffic at the CPU's default bandwidth), takes 160.7 min:
+    the error names it and both times."""
     spec = write_spec(tmp_path, ladder="flops_per_second = 1e4")
     status, _, err = run(capsys, "ladder", "run", spec, "--slurm", tmp_path / "jobs",
                          "--dry-run", "--time", "01:00:00")
     assert status == 2 and err.count("\n") == 1
     assert "cluster.time (--time) = 60 min is shorter than rung sl-w16-d1-v256-stable-wsd-s0's " \
-           "estimated 153.3 min on cpu" in err, err
-    # allowed as a chain of requeues: 3 requeues give 4 x 60 min >= 153.3 min
+           "estimated 160.7 min on cpu" in err, err
+    # allowed as a chain of requeues: 3 requeues give 4 x 60 min >= 160.7 min
     status, out, _ = run(capsys, "ladder", "run", spec, "--slurm", tmp_path / "jobs",
                          "--dry-run", "--time", "60", "--allow-requeue-chains")
     assert status == 0 and "#SBATCH --time=60" in out
@@ -104,7 +105,7 @@ def test_a_time_limit_below_a_rungs_estimate_needs_requeue_chains(tmp_path, caps
                          "--dry-run", "--time", "60", "--allow-requeue-chains",
                          "--max-requeues", "1")
     assert status == 2 and "2 jobs of 60 min cannot cover rung sl-w16-d1-v256-stable-wsd-s0's "\
-                           "estimated 153.3 min" in err, err
+                           "estimated 160.7 min" in err, err
 
 
 def test_dry_run_prints_the_sbatch_lines_of_each_kind_of_job(tmp_path, capsys):

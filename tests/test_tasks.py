@@ -175,7 +175,7 @@ def test_a_task_the_held_out_text_cannot_make_is_a_spec_error_before_training(tm
     document makes none: --dry-run says so in one line (it used to surface as a TaskError when
     the first rung started scoring)."""
     import cli
-    from ladders.corpus import _name_uniform, text_corpus
+    from ladders.corpus import name_uniform, text_corpus
 
     sources = sorted(p for p in Path(json.__file__).parent.parent.glob("*.py")
                      if 20_000 < p.stat().st_size < 60_000)[:12]
@@ -184,7 +184,7 @@ def test_a_task_the_held_out_text_cannot_make_is_a_spec_error_before_training(tm
     corpus = tmp_path / "corpus"
     for attempt in range(1000):
         names = [f"doc{attempt}-{k:02d}.txt" for k in range(len(sources))]
-        held = {f: sum(_name_uniform(n) < f for n in names) for f in (0.5, 0.01)}
+        held = {f: sum(name_uniform(n) < f for n in names) for f in (0.5, 0.01)}
         if held[0.5] >= 3 and held[0.01] <= 1:     # none below 0.01: the closest moves across
             break
     corpus.mkdir()

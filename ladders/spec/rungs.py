@@ -69,7 +69,7 @@ from fractions import Fraction
 
 from scaling.data.pruning_schedules import Pruning, PruningError
 from scaling.data.schedules import ScheduleError, parse
-from ladders.spec import recipes
+import ladders.spec.recipes as recipes
 from ladders.spec.recipes import FLOOR_STEPS
 from ladders.spec.schema import Size, Spec, SpecError
 

@@ -23,10 +23,10 @@ from typing import Literal
 
 from scaling.data.pruning_schedules import KINDS as PRUNING_KINDS
 from scaling.data.schedules import DECAYS
-from ladders.spec import recipes
+import ladders.spec.recipes as recipes
 from ladders.spec.cluster import Cluster
 from ladders.spec.errors import SpecError
-from ladders.spec.value_checks import _budgets, _is_positive, _positive, _positive_int
+from ladders.spec.value_checks import positive_budgets, is_positive, positive, positive_int
 from ladders.spec.recipes import RECIPES
 
 
@@ -92,14 +92,14 @@ class Ladder:
     def check(self, where):
         for key in ("context", "batch_size", "eval_every", "eval_batches", "checkpoint_every",
                     "threads", "devices_per_rung"):
-            _positive_int(self, "ladder", key, where)
+            positive_int(self, "ladder", key, where)
         if self.min_steps is not None:
-            _positive_int(self, "ladder", "min_steps", where)
+            positive_int(self, "ladder", "min_steps", where)
         if not re.fullmatch(r"[\w.-]+", self.name):
             raise SpecError(f"{where}: ladder.name must be letters, digits, '.', '_' or '-' (it "
                             f"names the rungs' folders), got {self.name!r}")
         if self.micro_batch is not None:
-            _positive_int(self, "ladder", "micro_batch", where)
+            positive_int(self, "ladder", "micro_batch", where)
             if self.batch_size % self.micro_batch:
                 raise SpecError(f"{where}: ladder.batch_size = {self.batch_size} is not a multiple "
                                 f"of ladder.micro_batch = {self.micro_batch}")
@@ -117,11 +117,11 @@ class Ladder:
         if both:
             raise SpecError(f"{where}: ladder.repeat_seeds repeats seed {both[0]!r} of "
                             "ladder.seeds (every size runs those already); give other seeds")
-        _positive_int(self, "ladder", "repeat_sizes", where)
+        positive_int(self, "ladder", "repeat_sizes", where)
         if self.flops_per_second is not None:
-            _positive(self, "ladder", "flops_per_second", where)
+            positive(self, "ladder", "flops_per_second", where)
         if self.bytes_per_second is not None:
-            _positive(self, "ladder", "bytes_per_second", where)
+            positive(self, "ladder", "bytes_per_second", where)
 
 
 @dataclass
@@ -173,13 +173,13 @@ class Data:
 
     def check(self, where):
         if self.max_bytes is not None:
-            _positive_int(self, "data", "max_bytes", where)
+            positive_int(self, "data", "max_bytes", where)
         if self.unique_tokens is not None and self.max_epochs is not None:
             raise SpecError(f"{where}: give data.unique_tokens or data.max_epochs, not both")
         if self.unique_tokens is not None:
-            _positive_int(self, "data", "unique_tokens", where)
+            positive_int(self, "data", "unique_tokens", where)
         if self.max_epochs is not None:
-            _positive(self, "data", "max_epochs", where)
+            positive(self, "data", "max_epochs", where)
         if self.corpus == "files" and not self.files:
             raise SpecError(f"{where}: data.corpus = 'files' needs data.files (globs)")
         self._check_hf(where)
@@ -232,13 +232,13 @@ class Size:
             if any(v is not None for v in (self.width, self.depth, self.heads)):
                 raise SpecError(f"{where}: {label}: give target_params alone or width, depth "
                                 "and heads")
-            if not _is_positive(self.target_params):
+            if not is_positive(self.target_params):
                 raise SpecError(f"{where}: {label}.target_params must be positive")
             return
         for key in ("width", "depth", "heads"):
             if getattr(self, key) is None:
                 raise SpecError(f"{where}: {label}: missing {key!r}")
-            _positive_int(self, label, key, where)
+            positive_int(self, label, key, where)
 
 
 @dataclass
@@ -260,7 +260,7 @@ class Model:
             raise SpecError(f"{where}: model.sizes is empty")
         for index, size in enumerate(self.sizes):
             size.check(f"model.sizes[{index}]", where)
-        _positive(self, "model", "output_mult", where)
+        positive(self, "model", "output_mult", where)
 
 
 @dataclass
@@ -275,7 +275,7 @@ class Tokens:
     #                                      "nonembedding" (also for branches.per_param)
 
     def check(self, where):
-        _budgets(self, "tokens", where)
+        positive_budgets(self, "tokens", where)
 
 
 @dataclass
@@ -316,15 +316,15 @@ class Optimizer:
     recipe_beta2_threshold: float = 524_288  # recipe: the batch, tokens, from which beta2 applies
 
     def check(self, where):
-        _positive(self, "optimizer", "lr", where)
+        positive(self, "optimizer", "lr", where)
         for index, lr in enumerate(self.lrs):
-            if not _is_positive(lr):
+            if not is_positive(lr):
                 raise SpecError(f"{where}: optimizer.lrs[{index}] must be positive, got {lr!r}")
         twice = sorted({lr for lr in self.lrs if self.lrs.count(lr) > 1})
         if twice:
             raise SpecError(f"{where}: optimizer.lrs lists {twice[0]!r} twice")
         if self.base_width is not None:
-            _positive_int(self, "optimizer", "base_width", where)
+            positive_int(self, "optimizer", "base_width", where)
         if not math.isfinite(self.lr_width_exponent):
             raise SpecError(f"{where}: optimizer.lr_width_exponent must be finite, "
                             f"got {self.lr_width_exponent!r}")
@@ -373,8 +373,8 @@ class Branches:
             raise SpecError(f"{where}: give branches.stable_per_param or branches.stable_tokens, "
                             "not both")
         for key in given:
-            _positive(self, "branches", key, where)
-        _budgets(self, "branches", where)
+            positive(self, "branches", key, where)
+        positive_budgets(self, "branches", where)
 
 
 @dataclass
@@ -394,7 +394,7 @@ class Tasks:
     def check(self, where):
         from ladders.tasks import BUILTIN
 
-        _positive_int(self, "tasks", "items", where)
+        positive_int(self, "tasks", "items", where)
         for index, name in enumerate(self.names):
             if name not in BUILTIN:
                 raise SpecError(f"{where}: tasks.names[{index}]: unknown task {name!r}; "
@@ -431,7 +431,7 @@ class Pruning:
         if self.start > self.end:
             raise SpecError(f"{where}: pruning.start = {self.start!r} is after pruning.end = "
                             f"{self.end!r}")
-        _positive_int(self, "pruning", "every", where)
+        positive_int(self, "pruning", "every", where)
 
 
 SECTIONS = {"ladder": Ladder, "data": Data, "model": Model, "tokens": Tokens,

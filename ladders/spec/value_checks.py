@@ -9,26 +9,26 @@ import math
 from ladders.spec.errors import SpecError
 
 
-def _is_positive(value) -> bool:
+def is_positive(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and \
         math.isfinite(value) and value > 0
 
 
-def _positive(part, label, key, where):
+def positive(part, label, key, where):
     value = getattr(part, key)
-    if not _is_positive(value):
+    if not is_positive(value):
         raise SpecError(f"{where}: {label}.{key} must be positive, got {value!r}")
 
 
-def _positive_int(part, label, key, where):
+def positive_int(part, label, key, where):
     value = getattr(part, key)
     if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         raise SpecError(f"{where}: {label}.{key} must be a positive integer, got {value!r}")
 
 
-def _budgets(part, label, where):
+def positive_budgets(part, label, where):
     for kind in ("per_param", "absolute"):
         for budget in getattr(part, kind):
-            if not _is_positive(budget):
+            if not is_positive(budget):
                 raise SpecError(f"{where}: {label}.{kind} values must be positive, "
                                 f"got {budget!r}")
