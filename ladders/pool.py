@@ -95,12 +95,15 @@ def layout(device: str, threads: int, per_rung: int, workers: int | None = None,
     return Layout(device, workers, per_rung, threads, present, total)
 
 
-def write_worker_record(folder: Path, device: str) -> None:
-    """`<work>/<run>/worker.json`: who trains the rung now (a Slurm helper reads it)."""
+def write_worker_record(folder: Path, device: str, job_id: str | None = None,
+                        **details) -> None:
+    """`<work>/<run>/worker.json`: who trains the rung now, written by a pool's worker and by a
+    Slurm job (`ladders.slurm_job`, with its job id and `details`); `scaling ladder status`
+    reads it."""
     folder.mkdir(parents=True, exist_ok=True)
     record = {"pid": os.getpid(), "host": socket.gethostname(), "device": device,
               "started": datetime.datetime.now().astimezone().isoformat(timespec="milliseconds"),
-              "job_id": None}
+              "job_id": job_id, **details}
     write_text(folder / "worker.json", json.dumps(record))
 
 

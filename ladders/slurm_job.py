@@ -10,17 +10,14 @@ resumes exactly). On start the job writes `<work>/<run>/worker.json` = {"pid", "
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from submitit.helpers import Checkpointable, DelayedSubmission
 
+from ladders.pool import write_worker_record
 from ladders.status import collect_lock
-from scaling.output.atomic import write_text
 
 
 @dataclass
@@ -33,7 +30,7 @@ class RungJob(Checkpointable):
     rungs: list                  # every rung of the ladder (the table collects them all)
     device: str = "auto"         # resolved here, on the job's node
     resume: bool = False         # continue from the rung's checkpoint (a requeued job: True)
-    threads: int | None = None   # CPU threads (default: ladders.cores' share)
+    threads: int | None = None   # CPU threads overriding the rung's ladder.threads
 
     def __call__(self) -> int:
         from ladders.launch import collect
@@ -41,12 +38,8 @@ class RungJob(Checkpointable):
 
         device = resolve_device(self.device)
         folder = Path(self.work) / self.rung.run
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / "worker.json", json.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "device": device,
-            "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "job_id": job_id(), "resume": self.resume,
-            "resumed_from": resumed_from(folder) if self.resume else None}) + "\n")
+        write_worker_record(folder, device, job_id(), resume=self.resume,
+                            resumed_from=resumed_from(folder) if self.resume else None)
         rows = train_rung(self.rung, Path(self.work), device=device, resume=self.resume,
                           progress=False, threads=self.threads)
         with collect_lock(Path(self.work)):
