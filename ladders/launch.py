@@ -330,15 +330,6 @@ def _table(out, rungs) -> pd.DataFrame:
     return table
 
 
-def slurm_executor(folder, **parameters):
-    """A submitit executor for Slurm (or the local machine when Slurm is absent)."""
-    import submitit
-
-    executor = submitit.AutoExecutor(folder=str(folder))
-    executor.update_parameters(**parameters)
-    return executor
-
-
 def _init_distributed(device):
     import torch.distributed as dist
 
@@ -441,9 +432,8 @@ def run_command(args) -> int:
     if args.slurm:          # `scaling ladder run` submits (ladders/command.py, ladders/slurm.py)
         raise ScalingError("--slurm: submit with `scaling ladder run SPEC --out OUT --slurm "
                            "FOLDER` (docs/slurm.md); this entry point trains here")
-    executor = None
     result = run_ladder(args.spec, args.out, device=args.device, resume=args.resume,
-                        dry_run=args.dry_run, executor=executor, progress=not args.no_progress,
+                        dry_run=args.dry_run, progress=not args.no_progress,
                         threads=args.threads, force=args.force, workers=args.workers)
     if args.dry_run:
         print(result)
