@@ -209,7 +209,10 @@ def collect(out, rungs) -> pd.DataFrame | None:
     for rung in rungs:
         rows = work_dir(out) / rung.run / "rows.parquet"
         if rows.exists():
-            frame = pd.read_parquet(rows)
+            # one open file: a worker may replace rows.parquet (atomically) meanwhile, and a
+            # reader given the path may open it twice, footer and pages from two files
+            with open(rows, "rb") as handle:
+                frame = pd.read_parquet(handle)
             if len(frame):                  # a rung that diverged before its first row: none
                 frames.append(frame)
     if not frames:
